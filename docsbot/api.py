@@ -1,0 +1,51 @@
+"""The HTTP API under /api/v1/, one router per app, authenticated by team token."""
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from docsbot.teams.auth import TeamTokenAuth
+
+api = NinjaAPI(
+    title="docsbot API",
+    version="1",
+    urls_namespace="api-v1",
+    auth=TeamTokenAuth(),
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, exc: AuthenticationError):
+    return api.create_response(
+        request, {"detail": "Missing or invalid team token (Authorization: Bearer ...)"}, status=401
+    )
+
+
+@api.exception_handler(ValidationError)
+def _invalid(request: HttpRequest, exc: ValidationError):
+    return api.create_response(request, {"detail": "Invalid request", "errors": exc.errors}, status=422)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError):
+    return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
+
+
+def _register_routers() -> None:
+    from docsbot.teams.api import router as teams_router
+
+    api.add_router("/", teams_router)
+    for module in ("documents", "qa", "adapters", "chat"):
+        try:
+            router = __import__(f"docsbot.{module}.api", fromlist=["router"]).router
+        except ModuleNotFoundError as exc:
+            if exc.name != f"docsbot.{module}.api":
+                raise
+            continue
+        api.add_router("/", router)
+
+
+_register_routers()

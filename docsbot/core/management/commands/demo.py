@@ -1,0 +1,143 @@
+"""``make demo``: bring the whole embedded stack up and run the main job.
+
+Starts Redis (unless REDIS_URL is set), a Celery worker per queue and the web
+server, then runs the demo steps, prints the URLs and waits; Ctrl-C stops every
+process it started.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import signal
+import time
+import urllib.request
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from docsbot import embedded_redis
+from docsbot.core.supervisor import Supervisor, python_command
+from docsbot.teams.models import Membership, Team
+from docsbot.teams.services import api_token_create, membership_set, team_create, widget_key_create
+
+DEMO_TEAM = "demo"
+
+
+class Command(BaseCommand):
+    help = "Run the demo: all services on the embedded defaults, Ctrl-C stops them."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-wait", action="store_true", help="stop after the steps instead of waiting")
+
+    def handle(self, *args, port: int, no_wait: bool, **options):
+        self.base_url = f"http://127.0.0.1:{port}"
+        supervisor = Supervisor(log_dir=settings.DATA_DIR / "logs")
+        previous = signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        try:
+            self.step("migrating the database")
+            call_command("migrate", interactive=False, verbosity=0)
+            credentials = self.ensure_demo_team()
+            self.start_services(supervisor, port)
+            self.wait_for_health(supervisor)
+            self.print_summary(credentials, supervisor)
+            if not no_wait:
+                self.stdout.write("Press Ctrl-C to stop every process.")
+                while True:
+                    dead = supervisor.exited()
+                    if dead:
+                        names = ", ".join(f"{c.name} (log {c.log_path})" for c in dead)
+                        raise CommandError(f"a process exited unexpectedly: {names}")
+                    time.sleep(1)
+        except KeyboardInterrupt:
+            self.stdout.write("\nstopping…")
+        finally:
+            supervisor.stop_all()
+            signal.signal(signal.SIGTERM, previous)
+            self.stdout.write("all demo processes stopped")
+
+    def step(self, message: str) -> None:
+        self.stdout.write(self.style.MIGRATE_HEADING(f"==> {message}"))
+
+    def ensure_demo_team(self) -> dict[str, str]:
+        self.step("creating the demo team and admin user")
+        credentials_file = settings.DATA_DIR / "demo_credentials.json"
+        credentials = json.loads(credentials_file.read_text()) if credentials_file.exists() else {}
+        team = Team.objects.filter(slug=DEMO_TEAM).first() or team_create(slug=DEMO_TEAM, name="Demo team")
+        user_model = get_user_model()
+        user = user_model.objects.filter(username="admin").first()
+        if user is None or "password" not in credentials:
+            credentials["username"] = "admin"
+            credentials["password"] = secrets.token_urlsafe(12)
+            if user is None:
+                user = user_model.objects.create_superuser("admin", "admin@example.com", credentials["password"])
+            else:
+                user.set_password(credentials["password"])
+                user.save()
+        membership_set(team=team, user=user, role=Membership.Role.OWNER)
+        if "api_token" not in credentials:
+            credentials["api_token"] = api_token_create(team=team, name="demo").token
+        if "widget_key" not in credentials:
+            origin = f"http://127.0.0.1:{self.base_url.rsplit(':', 1)[1]}"
+            credentials["widget_key"] = widget_key_create(
+                team=team, allowed_origins=[origin, origin.replace("127.0.0.1", "localhost")], label="demo"
+            ).key
+        credentials_file.write_text(json.dumps(credentials, indent=2))
+        credentials_file.chmod(0o600)
+        return credentials
+
+    def start_services(self, supervisor: Supervisor, port: int) -> None:
+        env: dict[str, str] = {}
+        if settings.EMBEDDED_REDIS:
+            if not embedded_redis.is_running(settings.DATA_DIR):
+                self.step("starting the embedded Redis server")
+                (settings.DATA_DIR / "redis").mkdir(parents=True, exist_ok=True)
+                supervisor.start("redis", embedded_redis.server_command(settings.DATA_DIR, daemonize=False))
+                deadline = time.monotonic() + 10
+                while not embedded_redis.is_running(settings.DATA_DIR):
+                    if time.monotonic() > deadline:
+                        raise CommandError("embedded Redis did not start; see var/logs/redis.log")
+                    time.sleep(0.05)
+            env["DOCSBOT_EMBEDDED_REDIS_AUTOSTART"] = "0"
+        self.step("starting Celery workers (queues: default, gpu) and the web server")
+        celery = python_command("-m", "celery", "-A", "docsbot", "worker", "--loglevel", "INFO")
+        supervisor.start("worker-default", [*celery, "-Q", "default", "-n", "default@%h", "--concurrency", "2"], env)
+        supervisor.start("worker-gpu", [*celery, "-Q", "gpu", "-n", "gpu@%h", "--concurrency", "1",
+                                        "--max-tasks-per-child", "1"], env)
+        manage = str(Path(settings.BASE_DIR) / "manage.py")
+        supervisor.start("web", python_command(manage, "serve", "--port", str(port)), env)
+
+    def wait_for_health(self, supervisor: Supervisor, timeout: float = 120) -> None:
+        self.step("waiting for the web server and workers")
+        deadline = time.monotonic() + timeout
+        last: dict = {}
+        while time.monotonic() < deadline:
+            if supervisor.exited():
+                names = ", ".join(f"{c.name} (log {c.log_path})" for c in supervisor.exited())
+                raise CommandError(f"a process exited during start-up: {names}")
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/health", timeout=5) as response:
+                    last = json.loads(response.read())
+                    if last["status"] == "ok":
+                        return
+            except Exception:  # noqa: BLE001 - not up yet
+                pass
+            time.sleep(1)
+        raise CommandError(f"services not healthy after {timeout:.0f}s: {json.dumps(last)}")
+
+    def print_summary(self, credentials: dict[str, str], supervisor: Supervisor) -> None:
+        self.stdout.write(self.style.SUCCESS("\ndocsbot is up"))
+        lines = [
+            f"  health:        {self.base_url}/health",
+            f"  admin:         {self.base_url}/admin/  (user {credentials['username']}, "
+            f"password {credentials['password']})",
+            f"  API schema:    {self.base_url}/api/v1/openapi.json",
+            f"  API docs:      {self.base_url}/api/v1/docs",
+            f"  API token:     {credentials['api_token']}  (team {DEMO_TEAM})",
+            f"  widget key:    {credentials['widget_key']}",
+            f"  logs:          {supervisor.log_dir}/",
+        ]
+        self.stdout.write("\n".join(lines))

@@ -1,0 +1,209 @@
+"""Django settings, read from the environment (see README "Configuration")."""
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from kombu import Exchange, Queue
+
+from docsbot import embedded_redis
+from docsbot.config import (
+    ConfigError,
+    env_bool,
+    env_int,
+    env_list,
+    env_optional,
+    env_path,
+    env_str,
+    env_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = env_path("DOCSBOT_DATA_DIR", BASE_DIR / "var")
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    configured = env_optional("DOCSBOT_SECRET_KEY")
+    if configured:
+        if len(configured) < 50:
+            raise ConfigError("DOCSBOT_SECRET_KEY: must be at least 50 characters")
+        return configured
+    # A checkout gets a stable random key of its own, never a shared default.
+    keyfile = DATA_DIR / "secret_key"
+    if not keyfile.exists():
+        keyfile.write_text(secrets.token_urlsafe(64))
+        keyfile.chmod(0o600)
+    return keyfile.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("DOCSBOT_DEBUG", False)
+PRODUCTION = env_bool("DOCSBOT_PRODUCTION", False)
+ALLOWED_HOSTS = env_list("DOCSBOT_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("DOCSBOT_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "ninja",
+    "docsbot.core",
+    "docsbot.teams",
+    "docsbot.documents",
+    "docsbot.qa",
+    "docsbot.adapters",
+    "docsbot.chat",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "docsbot.urls"
+ASGI_APPLICATION = "docsbot.asgi.application"
+WSGI_APPLICATION = "docsbot.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "docsbot" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database -----------------------------------------------------------------
+_database_url = env_url(
+    "DATABASE_URL",
+    schemes={"sqlite", "postgres", "postgresql", "pgsql"},
+    default=f"sqlite:///{DATA_DIR / 'docsbot.sqlite3'}",
+)
+DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=env_int("DOCSBOT_DB_CONN_MAX_AGE", 0, minimum=0))}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web process read while a worker writes; the timeout rides out short locks.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- redis: broker, cache, locks ---------------------------------------------------
+REDIS_URL = env_url("REDIS_URL", schemes={"redis", "rediss", "unix", "redis+socket"})
+EMBEDDED_REDIS = REDIS_URL is None
+if EMBEDDED_REDIS:
+    if env_bool("DOCSBOT_EMBEDDED_REDIS_AUTOSTART", True):
+        embedded_redis.ensure_running(DATA_DIR)
+    CELERY_BROKER_URL = embedded_redis.url_for(DATA_DIR, 0)
+    REDIS_CLIENT_URL = embedded_redis.client_url_for(DATA_DIR, 1)
+else:
+    CELERY_BROKER_URL = REDIS_URL
+    REDIS_CLIENT_URL = REDIS_URL
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_CLIENT_URL,
+        "KEY_PREFIX": "docsbot",
+        "TIMEOUT": 300,
+    }
+}
+
+# --- celery ----------------------------------------------------------------------
+TRAINING_SOFT_TIME_LIMIT = env_int("DOCSBOT_TRAINING_SOFT_TIME_LIMIT", 6 * 3600, minimum=60)
+TRAINING_HARD_TIME_LIMIT = env_int("DOCSBOT_TRAINING_HARD_TIME_LIMIT", TRAINING_SOFT_TIME_LIMIT + 600, minimum=60)
+if TRAINING_HARD_TIME_LIMIT <= TRAINING_SOFT_TIME_LIMIT:
+    raise ConfigError("DOCSBOT_TRAINING_HARD_TIME_LIMIT: must exceed DOCSBOT_TRAINING_SOFT_TIME_LIMIT")
+# Longer than the longest job's hard limit, or Redis redelivers a running job to a second worker.
+CELERY_VISIBILITY_TIMEOUT = env_int(
+    "DOCSBOT_CELERY_VISIBILITY_TIMEOUT", TRAINING_HARD_TIME_LIMIT + 3600, minimum=1
+)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = (
+    Queue("default", Exchange("default"), routing_key="default"),
+    Queue("gpu", Exchange("gpu"), routing_key="gpu"),
+)
+CELERY_TASK_ROUTES = {"docsbot.adapters.tasks.*": {"queue": "gpu", "routing_key": "gpu"}}
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- docsbot -----------------------------------------------------------------------
+MAX_UPLOAD_MB = env_int("DOCSBOT_MAX_UPLOAD_MB", 50, minimum=1, maximum=10_000)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+BASE_MODEL = env_optional("DOCSBOT_BASE_MODEL")  # None: the tiny model built under DATA_DIR
+SERVING_URL = env_url("DOCSBOT_SERVING_URL", schemes={"http", "https"})
+SERVING_API_KEY = env_optional("DOCSBOT_SERVING_API_KEY")
+ADAPTER_DIR = env_path("DOCSBOT_ADAPTER_DIR", DATA_DIR / "adapters")
+EMBEDDING_MODEL = env_optional("DOCSBOT_EMBEDDING_MODEL")  # None: the packaged all-MiniLM-L6-v2
+PUBLIC_URL = env_str("DOCSBOT_PUBLIC_URL", "http://127.0.0.1:8000")
+
+# --- security ------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = env_bool("DOCSBOT_SECURE_SSL_REDIRECT", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("DOCSBOT_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+MEDIA_ROOT = DATA_DIR / "media"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("DOCSBOT_LOG_LEVEL", "INFO").upper()},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

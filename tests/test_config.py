@@ -1,0 +1,59 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from docsbot.config import ConfigError, env_bool, env_int, env_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_it_reads_integers_and_rejects_garbage(monkeypatch):
+    monkeypatch.setenv("X_INT", "12")
+    assert env_int("X_INT", 3) == 12
+    monkeypatch.setenv("X_INT", "abc")
+    with pytest.raises(ConfigError, match="X_INT: expected an integer, got 'abc'"):
+        env_int("X_INT", 3)
+    monkeypatch.setenv("X_INT", "0")
+    with pytest.raises(ConfigError, match="at least 1"):
+        env_int("X_INT", 3, minimum=1)
+
+
+def test_it_reads_booleans_strictly(monkeypatch):
+    monkeypatch.setenv("X_BOOL", "yes")
+    assert env_bool("X_BOOL", False) is True
+    monkeypatch.setenv("X_BOOL", "maybe")
+    with pytest.raises(ConfigError, match="X_BOOL"):
+        env_bool("X_BOOL", False)
+
+
+def test_it_checks_url_schemes(monkeypatch):
+    monkeypatch.setenv("X_URL", "mysql://db/x")
+    with pytest.raises(ConfigError, match="X_URL: scheme must be one of"):
+        env_url("X_URL", schemes={"postgres", "sqlite"})
+
+
+def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args], capture_output=True, text=True, timeout=120,
+        env={**os.environ, **env}, cwd=ROOT,
+    )
+
+
+def test_it_stops_on_a_bad_setting_with_one_line_naming_the_variable():
+    result = _manage("check", DOCSBOT_MAX_UPLOAD_MB="abc")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "docsbot: configuration error: DOCSBOT_MAX_UPLOAD_MB: expected an integer, got 'abc'"
+    ]
+
+
+def test_it_stops_on_an_unreachable_database_with_one_line():
+    result = _manage("preflight", DATABASE_URL="postgres://nobody:secret@127.0.0.1:1/none")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("docsbot: configuration error: DATABASE_URL: cannot connect to")
+    assert "secret" not in lines[0]

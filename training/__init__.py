@@ -1,0 +1,1 @@
+"""LoRA / QLoRA / DoRA training of per-team adapters. No Django here (see DESIGN.md)."""

@@ -1,0 +1,195 @@
+"""Build the small local base model that runs the whole pipeline offline.
+
+Without a model hub, docsbot trains a byte-level BPE tokenizer on a documentation
+corpus (with a ChatML chat template whose ``<|im_end|>`` is the EOS token) and a
+small Llama-shaped causal LM, pre-trained briefly on the same corpus so that it
+writes the domain's words rather than noise. Tests use the same code with
+``pretrain_steps=0`` (a random-init model).
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]
+TEXT_SUFFIXES = {".md", ".rst", ".txt", ".html", ".htm", ".py"}
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    vocab_size: int
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    max_position_embeddings: int
+
+
+SHAPES: dict[str, ModelShape] = {
+    # For unit tests: loads and trains in well under a second.
+    "test": ModelShape(1024, 64, 128, 2, 4, 2, 512),
+    # The offline default: small enough to pre-train for a few minutes on 2 CPU cores.
+    "tiny": ModelShape(4096, 256, 688, 4, 8, 4, 1024),
+}
+
+
+def read_corpus(paths: Iterable[Path], *, max_chars: int = 20_000_000) -> list[str]:
+    """Plain text of every text-like file under the given files or folders (tarballs included)."""
+    import tarfile
+
+    texts: list[str] = []
+    total = 0
+    for root in paths:
+        root = Path(root)
+        if root.is_file() and root.name.endswith((".tar.gz", ".tgz")):
+            with tarfile.open(root) as archive:
+                for member in archive.getmembers():
+                    if member.isfile() and Path(member.name).suffix.lower() in TEXT_SUFFIXES:
+                        extracted = archive.extractfile(member)
+                        if extracted is not None:
+                            texts.append(_clean(extracted.read().decode("utf-8", "replace"), member.name))
+                            total += len(texts[-1])
+        else:
+            files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+            for path in files:
+                if path.suffix.lower() in TEXT_SUFFIXES:
+                    texts.append(_clean(path.read_text("utf-8", "replace"), path.name))
+                    total += len(texts[-1])
+        if total > max_chars:
+            break
+    return [t for t in texts if t.strip()]
+
+
+def _clean(text: str, name: str) -> str:
+    if name.endswith((".html", ".htm")):
+        import re
+
+        text = re.sub(r"(?is)<(script|style)[^>]*>.*?</\1>", " ", text)
+        text = re.sub(r"(?s)<[^>]+>", " ", text)
+        text = re.sub(r"[ \t]+", " ", text)
+        text = re.sub(r"\n\s*\n+", "\n\n", text)
+    return text
+
+
+def build_tokenizer(texts: list[str], vocab_size: int):
+    """A byte-level BPE tokenizer trained on ``texts``, wrapped for transformers."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(models.BPE())
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), min_frequency=2,
+    )
+    core.train_from_iterator(texts or ["docsbot"], trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core, bos_token=None, eos_token="<|im_end|>", pad_token="<|pad|>",
+        unk_token=None, additional_special_tokens=["<|im_start|>", "<|endoftext|>"],
+    )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer.model_max_length = 1024
+    return tokenizer
+
+
+def build_model(tokenizer, shape: ModelShape, *, seed: int = 0):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=shape.hidden_size,
+        intermediate_size=shape.intermediate_size,
+        num_hidden_layers=shape.num_hidden_layers,
+        num_attention_heads=shape.num_attention_heads,
+        num_key_value_heads=shape.num_key_value_heads,
+        max_position_embeddings=shape.max_position_embeddings,
+        tie_word_embeddings=True,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+    )
+    model = LlamaForCausalLM(config)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
+def pretrain(model, tokenizer, texts: list[str], *, steps: int, seq_len: int = 256, batch_size: int = 16,
+             lr: float = 3e-3, seed: int = 0, time_budget_s: float | None = None,
+             progress: Callable[[int, int, float], None] | None = None) -> list[float]:
+    """Next-token pre-training on packed rows of the corpus; returns the loss curve."""
+    import torch
+
+    if steps <= 0:
+        return []
+    eos = tokenizer.eos_token_id
+    stream: list[int] = []
+    for text in texts:
+        stream.extend(tokenizer(text, add_special_tokens=False)["input_ids"])
+        stream.append(eos)
+    if len(stream) < seq_len + 1:
+        stream = stream * (seq_len // max(1, len(stream)) + 2)
+    rows = torch.tensor(stream[: (len(stream) // seq_len) * seq_len]).view(-1, seq_len)
+    rng = random.Random(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    warmup = max(1, steps // 20)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
+    )
+    model.train()
+    losses: list[float] = []
+    started = time.monotonic()
+    for step in range(steps):
+        index = torch.tensor([rng.randrange(rows.shape[0]) for _ in range(batch_size)])
+        batch = rows[index]
+        loss = model(input_ids=batch, labels=batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(float(loss))
+        if progress:
+            progress(step + 1, steps, losses[-1])
+        if time_budget_s is not None and time.monotonic() - started > time_budget_s:
+            break
+    model.eval()
+    return losses
+
+
+def build_base_model(output_dir: Path, corpus: Iterable[Path] | list[str], *, size: str = "tiny",
+                     pretrain_steps: int = 600, time_budget_s: float | None = None, seed: int = 0,
+                     progress: Callable[[int, int, float], None] | None = None) -> Path:
+    """Tokenizer + model + a ``docsbot_base.json`` record, saved with ``save_pretrained``."""
+    shape = SHAPES[size]
+    corpus_list = list(corpus)
+    texts = corpus_list if corpus_list and isinstance(corpus_list[0], str) else read_corpus(corpus_list)
+    if not texts:
+        raise ValueError("the corpus has no text files (.md, .rst, .txt, .html, .py)")
+    tokenizer = build_tokenizer(texts, shape.vocab_size)
+    model = build_model(tokenizer, shape, seed=seed)
+    losses = pretrain(model, tokenizer, texts, steps=pretrain_steps, seed=seed,
+                      time_budget_s=time_budget_s, progress=progress)
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(output_dir)
+    tokenizer.save_pretrained(output_dir)
+    record = {"shape": asdict(shape), "size": size, "pretrain_steps": len(losses),
+              "final_loss": losses[-1] if losses else None, "documents": len(texts)}
+    (output_dir / "docsbot_base.json").write_text(json.dumps(record, indent=2))
+    return output_dir
