@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from django.db import models
+
+from docsbot.teams.models import Team
+
+
+class Document(models.Model):
+    """One ingested source file or page of a team's documentation."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        INDEXED = "indexed"
+        FAILED = "failed"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="documents")
+    source_path = models.CharField(max_length=1000, help_text="Path inside the upload, or the crawled URL.")
+    url = models.CharField(max_length=1000, blank=True, help_text="Link target for citations.")
+    title = models.CharField(max_length=500, blank=True)
+    format = models.CharField(max_length=20, blank=True)
+    content_hash = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="duplicates")
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "source_path"], name="one_document_per_path")]
+        indexes = [models.Index(fields=["team", "status"])]
+
+    def __str__(self) -> str:
+        return self.title or self.source_path
+
+
+class Chunk(models.Model):
+    """A structure-following piece of a document: the unit of retrieval and of pair generation."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="chunks")
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="chunks")
+    ordinal = models.PositiveIntegerField()
+    heading_path = models.JSONField(default=list, help_text="Headings from the document title down.")
+    anchor = models.CharField(max_length=300, blank=True, help_text="Section anchor in the document URL.")
+    text = models.TextField(help_text="Chunk text, prefixed with its heading path.")
+    token_count = models.PositiveIntegerField(default=0)
+    content_hash = models.CharField(max_length=64)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["document_id", "ordinal"]
+        indexes = [models.Index(fields=["team", "content_hash"])]
+
+    @property
+    def section(self) -> str:
+        return self.heading_path[-1] if self.heading_path else ""
+
+    @property
+    def link(self) -> str:
+        base = self.document.url or self.document.source_path
+        return f"{base}#{self.anchor}" if self.anchor else base
+
+    def __str__(self) -> str:
+        return f"{self.document} §{self.ordinal}"
