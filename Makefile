@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean-data lint
+.PHONY: demo test install clean-data lint browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,15 @@ install: $(STAMP)
 demo: install
 	DOCSBOT_EMBEDDED_REDIS_AUTOSTART=0 $(PY) manage.py demo
 
+# The widget's browser test drives Debian's Chromium (no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian chromium for the browser test"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
+	  || echo "warning: could not install chromium; the browser test will be skipped"; }
+
 # Tests use the PostgreSQL and Redis on 127.0.0.1 when they answer, else SQLite and the embedded Redis.
-test: install
+test: install browser
 	@eval "$$($(PY) tests/probe_services.py)"; \
 	echo "test services: DATABASE_URL=$${DATABASE_URL:-sqlite} REDIS_URL=$${REDIS_URL:-embedded}"; \
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -7,8 +7,10 @@ process it started.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import signal
+import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -24,6 +26,7 @@ from docsbot.teams.models import Membership, Team
 from docsbot.teams.services import api_token_create, membership_set, team_create, widget_key_create
 
 DEMO_TEAM = "demo"
+DEMO_QUESTION = "How do I upload documentation to docsbot?"
 
 
 class Command(BaseCommand):
@@ -41,8 +44,10 @@ class Command(BaseCommand):
             self.step("migrating the database")
             call_command("migrate", interactive=False, verbosity=0)
             credentials = self.ensure_demo_team()
+            self.build_base_model()
             self.start_services(supervisor, port)
             self.wait_for_health(supervisor)
+            self.run_pipeline()
             self.print_summary(credentials, supervisor)
             if not no_wait:
                 self.stdout.write("Press Ctrl-C to stop every process.")
@@ -89,8 +94,41 @@ class Command(BaseCommand):
         credentials_file.chmod(0o600)
         return credentials
 
+    def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """Run a management command in a child process with the services' environment."""
+        command = python_command(str(Path(settings.BASE_DIR) / "manage.py"), *args)
+        result = subprocess.run(command, env={**os.environ, **self.env}, check=False)
+        if check and result.returncode != 0:
+            raise CommandError(f"`manage.py {' '.join(args)}` failed with exit code {result.returncode}")
+        return result
+
+    def build_base_model(self) -> None:
+        from docsbot.core.serving import base_model_path
+
+        self.env: dict[str, str] = {}
+        if settings.BASE_MODEL:
+            return
+        if Path(base_model_path(), "config.json").exists():
+            self.step(f"base model: {base_model_path()} (already built)")
+            return
+        self.step("building the tiny offline base model (once, a few minutes)")
+        self.manage("build_base_model", "--tiny", "--corpus", str(Path(settings.BASE_DIR) / "docs"))
+
+    def run_pipeline(self) -> None:
+        docs = str(Path(settings.BASE_DIR) / "docs")
+        self.step(f"ingesting the project's own documentation ({docs})")
+        self.manage("ingest", "--team", DEMO_TEAM, docs, "--sync")
+        self.step("generating question-answer pairs")
+        self.manage("generate_qa", "--team", DEMO_TEAM)
+        self.step("training the demo team's adapter on the gpu queue (CPU here)")
+        self.manage("train", "--team", DEMO_TEAM, "--wait")
+        self.step("asking a question")
+        self.manage("ask", "--team", DEMO_TEAM, DEMO_QUESTION)
+
     def start_services(self, supervisor: Supervisor, port: int) -> None:
-        env: dict[str, str] = {}
+        from docsbot.core.serving import base_model_path
+
+        env = self.env
         if settings.EMBEDDED_REDIS:
             if not embedded_redis.is_running(settings.DATA_DIR):
                 self.step("starting the embedded Redis server")
@@ -107,6 +145,14 @@ class Command(BaseCommand):
         supervisor.start("worker-default", [*celery, "-Q", "default", "-n", "default@%h", "--concurrency", "2"], env)
         supervisor.start("worker-gpu", [*celery, "-Q", "gpu", "-n", "gpu@%h", "--concurrency", "1",
                                         "--max-tasks-per-child", "1"], env)
+        if not settings.SERVING_URL:
+            serving_port = port + 1
+            self.step(f"starting the embedded serving engine on port {serving_port}")
+            settings.ADAPTER_DIR.mkdir(parents=True, exist_ok=True)
+            supervisor.start("serving", python_command(
+                "-m", "serving", "--base-model", base_model_path(), "--adapter-dir", str(settings.ADAPTER_DIR),
+                "--port", str(serving_port)), env)
+            env["DOCSBOT_SERVING_URL"] = f"http://127.0.0.1:{serving_port}"
         manage = str(Path(settings.BASE_DIR) / "manage.py")
         supervisor.start("web", python_command(manage, "serve", "--port", str(port)), env)
 
@@ -138,6 +184,7 @@ class Command(BaseCommand):
             f"  API docs:      {self.base_url}/api/v1/docs",
             f"  API token:     {credentials['api_token']}  (team {DEMO_TEAM})",
             f"  widget key:    {credentials['widget_key']}",
+            f"  chat widget:   {self.base_url}/widget/demo",
             f"  logs:          {supervisor.log_dir}/",
         ]
         self.stdout.write("\n".join(lines))
