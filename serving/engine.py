@@ -1,0 +1,347 @@
+"""The embedded engine: one base model, continuous batching, a batched-LoRA slot per adapter.
+
+A scheduler thread owns the model. Each iteration it admits waiting requests
+(prefill, one by one, each with its adapter's slot), then runs one decode step
+for every running request together - rows for different adapters share that
+forward pass through ``serving.lora``. The running batch keeps a left-padded KV
+cache; finished rows are dropped from it between steps, new rows are padded in.
+
+Adapter versions: a request holds the ``AdapterWeights`` object it resolved at
+admission time and its slot keeps those weights until it finishes, so after a
+``load_inplace`` hot swap in-flight requests finish on the old version while new
+requests get the new one (both may be resident for a moment).
+"""
+from __future__ import annotations
+
+import inspect
+import itertools
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from serving.adapters import BaseModelInfo
+from serving.lora import AdapterWeights, BatchedLoRA
+
+log = logging.getLogger("serving.engine")
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    max_tokens: int
+    temperature: float = 1.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+
+@dataclass
+class Event:
+    """What the engine reports for a request: a text delta, the end, or an error."""
+
+    kind: str  # "delta" | "done" | "error"
+    text: str = ""
+    finish_reason: str | None = None
+    usage: dict[str, int] | None = None
+
+
+@dataclass
+class Request:
+    prompt_ids: list[int]
+    adapter: AdapterWeights | None
+    params: SamplingParams
+    emit: Callable[[Event], None]
+    id: int = field(default_factory=lambda: next(_ids))
+    created: float = field(default_factory=time.monotonic)
+    generated: list[int] = field(default_factory=list)
+    sampled: int = 0  # tokens generated, the EOS included (as vLLM counts them)
+    sent: int = 0
+    slot: int = 0
+    cache_len: int = 0
+    cancelled: bool = False
+    finished: bool = False
+    generator: torch.Generator | None = None
+
+
+class Engine:
+    def __init__(self, model_path: str, *, served_name: str | None = None, device: str | None = None,
+                 max_loras: int = 4, max_lora_rank: int = 16, max_batch: int = 32,
+                 max_model_len: int | None = None):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(self.device).eval()
+        config = self.model.config
+        limits = [getattr(config, "max_position_embeddings", None), max_model_len]
+        self.max_model_len = int(min(v for v in limits if v))
+        self.served_name = served_name or model_path
+        self.model_path = model_path
+        self.max_batch = max_batch
+        self.lora = BatchedLoRA(self.model, slots=max_loras + 1, max_rank=max_lora_rank)
+        self.base_info = BaseModelInfo(served_name=self.served_name, model_path=model_path,
+                                       module_shapes=self.lora.module_shapes(),
+                                       base_weight=self.lora.base_weight, max_rank=max_lora_rank, dtype=dtype)
+        eos = self.model.generation_config.eos_token_id
+        eos_ids = eos if isinstance(eos, list) else [eos]
+        self.eos_ids = {i for i in [*eos_ids, self.tokenizer.eos_token_id] if i is not None}
+        forward_params = inspect.signature(self.model.forward).parameters
+        self._cache_kw = "cache" if "cache" in forward_params else "past_key_values"
+        # Slot 0 is the base model; slots 1..max_loras hold adapter versions.
+        self._slot_adapter: list[AdapterWeights | None] = [None] * (max_loras + 1)
+        self._slot_users = [0] * (max_loras + 1)
+        self._slot_used_at = [0.0] * (max_loras + 1)
+        self._waiting: deque[Request] = deque()
+        self._running: list[Request] = []
+        self._layers: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._mask: torch.Tensor | None = None
+        self._cond = threading.Condition()
+        self._stop = False
+        self.stats = {"generated_tokens": 0, "prompt_tokens": 0, "steps": 0, "finished": 0}
+        self._thread = threading.Thread(target=self._loop, name="serving-scheduler", daemon=True)
+        self._thread.start()
+
+    # --- public, called from the HTTP side -----------------------------------------
+    def submit(self, request: Request) -> None:
+        if request.params.seed is not None:
+            request.generator = torch.Generator().manual_seed(request.params.seed)
+        with self._cond:
+            self._waiting.append(request)
+            self._cond.notify()
+
+    def cancel(self, request: Request) -> None:
+        request.cancelled = True
+
+    def counts(self) -> tuple[int, int]:
+        return len(self._running), len(self._waiting)
+
+    def resident_adapters(self) -> list[str]:
+        return [a.name for a in self._slot_adapter if a is not None]
+
+    def shutdown(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
+        self._thread.join(timeout=10)
+
+    # --- scheduler thread ------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stop and not self._waiting and not self._running:
+                    self._cond.wait()
+                if self._stop:
+                    return
+            try:
+                with torch.inference_mode():
+                    self._admit()
+                    if self._running:
+                        self._decode_step()
+            except Exception as exc:  # noqa: BLE001 - fail the batch, keep serving
+                log.exception("engine step failed")
+                for request in [*self._running]:
+                    self._finish(request, error=f"internal error: {exc}")
+                self._reset_batch()
+
+    def _admit(self) -> None:
+        admitted: list[Request] = []
+        with self._cond:
+            skipped: deque[Request] = deque()
+            while self._waiting and len(self._running) + len(admitted) < self.max_batch:
+                request = self._waiting.popleft()
+                if request.cancelled:
+                    continue
+                slot = self._acquire_slot(request.adapter)
+                if slot is None:  # every slot busy with other adapters: wait for one to drain
+                    skipped.append(request)
+                    continue
+                request.slot = slot
+                admitted.append(request)
+            self._waiting.extendleft(reversed(skipped))
+        for request in admitted:
+            self._prefill(request)
+
+    def _acquire_slot(self, adapter: AdapterWeights | None) -> int | None:
+        if adapter is None:
+            return 0
+        now = time.monotonic()
+        for slot, held in enumerate(self._slot_adapter):
+            if held is adapter:
+                self._slot_users[slot] += 1
+                self._slot_used_at[slot] = now
+                return slot
+        free = [s for s in range(1, len(self._slot_adapter)) if self._slot_users[s] == 0]
+        if not free:
+            return None
+        slot = min(free, key=lambda s: (self._slot_adapter[s] is not None, self._slot_used_at[s]))
+        self.lora.assign(slot, adapter)
+        self._slot_adapter[slot] = adapter
+        self._slot_users[slot] = 1
+        self._slot_used_at[slot] = now
+        return slot
+
+    def _forward(self, input_ids: torch.Tensor, slots: list[int], **kwargs: Any):
+        self.lora.route(slots, self.device)
+        return self.model(input_ids=input_ids, use_cache=True, logits_to_keep=1, **kwargs)
+
+    @staticmethod
+    def _cache_layers(output) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        cache = getattr(output, "past_key_values", None) or getattr(output, "cache", None)
+        return [(layer.keys, layer.values) for layer in cache.layers]
+
+    def _make_cache(self, layers):
+        from transformers import DynamicCache
+
+        return {self._cache_kw: DynamicCache(ddp_cache_data=layers)}
+
+    def _prefill(self, request: Request) -> None:
+        ids = torch.tensor([request.prompt_ids], device=self.device)
+        output = self._forward(ids, [request.slot])
+        request.cache_len = ids.shape[1]
+        self.stats["prompt_tokens"] += ids.shape[1]
+        layers = self._cache_layers(output)
+        mask = torch.ones(1, ids.shape[1], dtype=torch.long, device=self.device)
+        self._merge(request, layers, mask)
+        token = self._sample(output.logits[:, -1], [request])[0]
+        self._advance(request, token)
+        self._drop_finished()
+
+    def _merge(self, request: Request, layers, mask: torch.Tensor) -> None:
+        if not self._running:
+            self._layers, self._mask, self._running = layers, mask, [request]
+            return
+        width = max(self._mask.shape[1], mask.shape[1])
+
+        def pad(t: torch.Tensor, dim: int) -> torch.Tensor:
+            missing = width - t.shape[dim]
+            if missing == 0:
+                return t
+            shape = list(t.shape)
+            shape[dim] = missing
+            return torch.cat([torch.zeros(shape, dtype=t.dtype, device=t.device), t], dim=dim)
+
+        self._layers = [(torch.cat([pad(k0, 2), pad(k1, 2)]), torch.cat([pad(v0, 2), pad(v1, 2)]))
+                        for (k0, v0), (k1, v1) in zip(self._layers, layers)]
+        self._mask = torch.cat([pad(self._mask, 1), pad(mask, 1)])
+        self._running.append(request)
+
+    def _decode_step(self) -> None:
+        rows = self._running
+        ids = torch.tensor([[r.generated[-1]] for r in rows], device=self.device)
+        positions = torch.tensor([[r.cache_len] for r in rows], device=self.device)
+        self._mask = torch.cat([self._mask, torch.ones(len(rows), 1, dtype=torch.long, device=self.device)], 1)
+        output = self._forward(ids, [r.slot for r in rows], attention_mask=self._mask, position_ids=positions,
+                               **self._make_cache(self._layers))
+        self._layers = self._cache_layers(output)
+        self.stats["steps"] += 1
+        tokens = self._sample(output.logits[:, -1], rows)
+        for request, token in zip(rows, tokens):
+            request.cache_len += 1
+            self._advance(request, token)
+        self._drop_finished()
+
+    def _sample(self, logits: torch.Tensor, rows: list[Request]) -> list[int]:
+        logits = logits.float()
+        greedy = logits.argmax(-1).tolist()
+        out: list[int] = []
+        for i, request in enumerate(rows):
+            params = request.params
+            if params.temperature <= 1e-5:
+                out.append(greedy[i])
+                continue
+            probs = torch.softmax(logits[i] / params.temperature, -1)
+            if params.top_p < 1.0:
+                sorted_probs, order = probs.sort(descending=True)
+                keep = sorted_probs.cumsum(-1) - sorted_probs < params.top_p
+                probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_probs[keep])
+            generator = request.generator
+            if generator is None:
+                generator = request.generator = torch.Generator().manual_seed(random.getrandbits(63))
+            out.append(int(torch.multinomial(probs.cpu(), 1, generator=generator)))
+        return out
+
+    def _advance(self, request: Request, token: int) -> None:
+        """Record one generated token, stream the text that is safe to send, detect the end."""
+        if request.cancelled:
+            self._finish(request, reason="abort")
+            return
+        self.stats["generated_tokens"] += 1
+        request.sampled += 1
+        params = request.params
+        if token in self.eos_ids:
+            self._finish(request, reason="stop")
+            return
+        request.generated.append(token)
+        text = self.tokenizer.decode(request.generated, skip_special_tokens=True)
+        for stop in params.stop:
+            at = text.find(stop, max(0, request.sent - len(stop)))
+            if at != -1:
+                self._send(request, text[:at])
+                self._finish(request, reason="stop")
+                return
+        full = len(request.generated) >= params.max_tokens or request.cache_len + 1 >= self.max_model_len
+        if full:
+            self._send(request, text)
+            self._finish(request, reason="length")
+            return
+        hold = max((len(s) for s in params.stop), default=1) - 1
+        safe = len(text) - hold
+        while safe > request.sent and text[safe - 1] == "\ufffd":  # an unfinished UTF-8 sequence
+            safe -= 1
+        self._send(request, text[:safe])
+
+    def _send(self, request: Request, text: str) -> None:
+        if len(text) > request.sent:
+            request.emit(Event("delta", text=text[request.sent:]))
+            request.sent = len(text)
+
+    def _finish(self, request: Request, *, reason: str | None = None, error: str | None = None) -> None:
+        if request.finished:
+            return
+        request.finished = True
+        self.stats["finished"] += 1
+        if error is not None:
+            request.emit(Event("error", text=error))
+            return
+        if reason != "abort" and request.generated:
+            # Flush text held back for stop strings or an unfinished UTF-8 sequence.
+            self._send(request, self.tokenizer.decode(request.generated, skip_special_tokens=True))
+        usage = {"prompt_tokens": len(request.prompt_ids), "completion_tokens": request.sampled}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        request.emit(Event("done", finish_reason=reason, usage=usage))
+
+    def _drop_finished(self) -> None:
+        keep = [i for i, r in enumerate(self._running) if not r.finished]
+        if len(keep) == len(self._running):
+            return
+        for request in self._running:
+            if request.finished:
+                self._release(request)
+        if not keep:
+            self._reset_batch()
+            return
+        index = torch.tensor(keep, device=self.device)
+        self._running = [self._running[i] for i in keep]
+        mask = self._mask.index_select(0, index)
+        first = int(mask.any(0).long().argmax())  # drop columns that are padding in every row
+        self._mask = mask[:, first:]
+        self._layers = [(k.index_select(0, index)[:, :, first:], v.index_select(0, index)[:, :, first:])
+                        for k, v in self._layers]
+
+    def _release(self, request: Request) -> None:
+        if request.slot:
+            self._slot_users[request.slot] -= 1
+            request.slot = 0
+
+    def _reset_batch(self) -> None:
+        for request in self._running:
+            self._release(request)
+        self._running, self._layers, self._mask = [], [], None
