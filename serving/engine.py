@@ -145,7 +145,7 @@ class Engine:
                     self._admit()
                     if self._running:
                         self._decode_step()
-            except Exception as exc:  # noqa: BLE001 - fail the batch, keep serving
+            except Exception as exc:
                 log.exception("engine step failed")
                 for request in [*self._running]:
                     self._finish(request, error=f"internal error: {exc}")

@@ -48,7 +48,7 @@ class AdapterWeights:
 class BatchedLoRALinear(nn.Module):
     """Wraps a base Linear; reads the per-row slot indices from the shared ``state``."""
 
-    def __init__(self, base: nn.Linear, state: "SlotState", slots: int, max_rank: int):
+    def __init__(self, base: nn.Linear, state: SlotState, slots: int, max_rank: int):
         super().__init__()
         self.base = base
         self.state = state

@@ -1,0 +1,201 @@
+"""The serving contract (vLLM's OpenAI-compatible subset), run against every available backend."""
+from __future__ import annotations
+
+import asyncio
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from serving.client import ServingClient, ServingError
+
+CHAT = [{"role": "user", "content": "How do I deploy?"}]
+
+
+def _chat(backend, model, *, max_tokens=4, **extra) -> httpx.Response:
+    body = {"model": model, "messages": CHAT, "max_tokens": max_tokens, "temperature": 0, **extra}
+    return httpx.post(f"{backend.url}/v1/chat/completions", json=body, timeout=120)
+
+
+def _load(backend, name, path=None, **extra) -> httpx.Response:
+    body = {"lora_name": name, "lora_path": str(path or backend.adapters[name]), **extra}
+    return httpx.post(f"{backend.url}/v1/load_lora_adapter", json=body, timeout=120)
+
+
+def _ensure_loaded(backend, *names):
+    for name in names:
+        response = _load(backend, name, load_inplace=True)
+        assert response.status_code == 200, response.text
+
+
+def _expected(backend, name, count=4) -> str:
+    return backend.tokenizer.decode([backend.tokens[name]] * count)
+
+
+def _assert_error(response: httpx.Response, status: int, err_type: str | None = None) -> str:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert set(error) >= {"message", "type", "param", "code"}
+    assert error["code"] == status
+    if err_type:
+        assert error["type"] == err_type
+    return error["message"]
+
+
+def test_it_lists_the_base_model_and_one_card_per_loaded_adapter(backend):
+    response = _load(backend, "team-1", load_inplace=True)
+    assert response.status_code == 200
+    assert "team-1" in response.text
+    cards = {card["id"]: card for card in httpx.get(f"{backend.url}/v1/models").json()["data"]}
+    assert cards[backend.model]["object"] == "model"
+    assert cards["team-1"]["parent"] == backend.model
+    assert cards["team-1"]["root"] == str(backend.adapters["team-1"])
+
+
+def test_it_answers_chat_and_text_completions_with_usage(backend):
+    chat = _chat(backend, backend.model, max_tokens=3)
+    assert chat.status_code == 200, chat.text
+    body = chat.json()
+    assert body["object"] == "chat.completion"
+    assert body["choices"][0]["message"]["role"] == "assistant"
+    assert body["choices"][0]["finish_reason"] in {"length", "stop"}
+    assert body["usage"]["total_tokens"] == body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"]
+    text = httpx.post(f"{backend.url}/v1/completions", json={
+        "model": backend.model, "prompt": "The deploy command", "max_tokens": 3, "temperature": 0.8,
+        "top_p": 0.9, "seed": 7}, timeout=120)
+    assert text.status_code == 200, text.text
+    assert text.json()["object"] == "text_completion"
+    assert text.json()["usage"]["completion_tokens"] <= 3
+
+
+def test_it_streams_server_sent_events_ending_with_done(backend):
+    _ensure_loaded(backend, "team-2")
+    body = {"model": "team-2", "messages": CHAT, "max_tokens": 4, "temperature": 0, "stream": True,
+            "stream_options": {"include_usage": True}}
+    with httpx.stream("POST", f"{backend.url}/v1/chat/completions", json=body, timeout=120) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        lines = [line for line in response.iter_lines() if line]
+    assert all(line.startswith("data: ") for line in lines)
+    assert lines[-1] == "data: [DONE]"
+    chunks = [json.loads(line[6:]) for line in lines[:-1]]
+    assert all(chunk["object"] == "chat.completion.chunk" for chunk in chunks)
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    assert text == _expected(backend, "team-2")
+    assert chunks[-1]["usage"]["completion_tokens"] == 4
+
+
+def test_it_applies_each_requests_own_adapter_in_concurrent_batches(backend):
+    names = ["team-1", "team-2", "team-3"]
+    _ensure_loaded(backend, *names)
+    order = [*names, backend.model, *names, *names]
+    with ThreadPoolExecutor(max_workers=len(order)) as pool:
+        responses = list(pool.map(lambda model: _chat(backend, model), order))
+    texts = [r.json()["choices"][0]["message"]["content"] for r in responses]
+    for model, text in zip(order, texts):
+        if model == backend.model:
+            assert text not in {_expected(backend, n) for n in names}
+        else:
+            assert text == _expected(backend, model), model
+
+
+def test_it_refuses_a_duplicate_load_unless_in_place_and_hot_swaps(backend):
+    _ensure_loaded(backend, "team-3")
+    _assert_error(_load(backend, "team-3"), 400)
+    swapped = _load(backend, "team-3", backend.adapters["team-1"], load_inplace=True)
+    assert swapped.status_code == 200, swapped.text
+    assert _chat(backend, "team-3").json()["choices"][0]["message"]["content"] == _expected(backend, "team-1")
+    _ensure_loaded(backend, "team-3")
+    assert _chat(backend, "team-3").json()["choices"][0]["message"]["content"] == _expected(backend, "team-3")
+
+
+def test_it_answers_404_for_unknown_models_adapters_and_paths(backend, tmp_path):
+    _assert_error(_chat(backend, "no-such-adapter"), 404, "NotFoundError")
+    unload = httpx.post(f"{backend.url}/v1/unload_lora_adapter", json={"lora_name": "no-such-adapter"})
+    _assert_error(unload, 404, "NotFoundError")
+    _assert_error(_load(backend, "ghost", tmp_path / "missing"), 404)
+
+
+def test_it_unloads_an_adapter(backend):
+    _ensure_loaded(backend, "team-1")
+    response = httpx.post(f"{backend.url}/v1/unload_lora_adapter", json={"lora_name": "team-1"})
+    assert response.status_code == 200
+    ids = [card["id"] for card in httpx.get(f"{backend.url}/v1/models").json()["data"]]
+    assert "team-1" not in ids
+
+
+def test_it_rejects_bad_json_with_400(backend):
+    response = httpx.post(f"{backend.url}/v1/chat/completions", content=b"{not json",
+                          headers={"content-type": "application/json"})
+    _assert_error(response, 400)
+
+
+def test_it_rejects_a_rank_over_the_maximum_and_corrupt_weights(backend):
+    assert "rank" in _assert_error(_load(backend, "rank32"), 400).lower()
+    _assert_error(_load(backend, "corrupt"), 400)
+
+
+def test_it_rejects_a_prompt_longer_than_the_context(backend):
+    long = [{"role": "user", "content": "deploy " * 5000}]
+    response = httpx.post(f"{backend.url}/v1/chat/completions", timeout=120,
+                          json={"model": backend.model, "messages": long, "max_tokens": 4})
+    assert "context length" in _assert_error(response, 400)
+
+
+def test_it_keeps_serving_while_a_load_fails(backend):
+    _ensure_loaded(backend, "team-2")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = [pool.submit(_chat, backend, "team-2", max_tokens=8) for _ in range(3)]
+        failed = pool.submit(_load, backend, "corrupt")
+        assert failed.result().status_code == 400
+        for answer in answers:
+            assert answer.result().json()["choices"][0]["message"]["content"] == _expected(backend, "team-2", 8)
+
+
+def test_it_exposes_health_and_prometheus_metrics(backend):
+    assert httpx.get(f"{backend.url}/health").status_code == 200
+    metrics = httpx.get(f"{backend.url}/metrics")
+    assert metrics.status_code == 200
+    assert "vllm:num_requests_running" in metrics.text
+
+
+# --- the client ------------------------------------------------------------------------------
+def test_it_streams_through_the_client_sync_and_async(backend):
+    client = ServingClient(backend.url)
+    client.load_adapter(name="team-2", path=str(backend.adapters["team-2"]), inplace=True)
+    whole = client.chat(model="team-2", messages=CHAT, max_tokens=4)
+    assert whole.text == _expected(backend, "team-2")
+    assert whole.finish_reason == "length"
+    assert "".join(client.chat_stream(model="team-2", messages=CHAT, max_tokens=4)) == whole.text
+
+    async def collect() -> str:
+        return "".join([d async for d in client.achat_stream(model="team-2", messages=CHAT, max_tokens=4)])
+
+    assert asyncio.run(collect()) == whole.text
+    assert client.completion(model=backend.model, prompt="Deploy", max_tokens=2).usage["completion_tokens"] <= 2
+    assert any(m["id"] == "team-2" for m in client.list_models())
+    assert client.health()
+
+
+def test_it_registers_its_adapters_again_after_the_server_lost_them(backend):
+    client = ServingClient(backend.url)
+    client.load_adapter(name="team-3", path=str(backend.adapters["team-3"]), inplace=True)
+    httpx.post(f"{backend.url}/v1/unload_lora_adapter", json={"lora_name": "team-3"})  # as after a restart
+    assert client.chat(model="team-3", messages=CHAT, max_tokens=4).text == _expected(backend, "team-3")
+    httpx.post(f"{backend.url}/v1/unload_lora_adapter", json={"lora_name": "team-3"})
+    assert "".join(client.chat_stream(model="team-3", messages=CHAT, max_tokens=4)) == _expected(backend, "team-3")
+
+
+def test_it_raises_serving_errors_with_status_and_message(backend):
+    client = ServingClient(backend.url)
+    with pytest.raises(ServingError) as caught:
+        client.chat(model="never-registered", messages=CHAT, max_tokens=2)
+    assert caught.value.status == 404
+    assert "never-registered" in caught.value.message
+    down = ServingClient("http://127.0.0.1:9", timeout=2)
+    down.backoff_s = 0.01
+    assert down.health() is False
+    with pytest.raises(ServingError) as unreachable:
+        down.chat(model="x", messages=CHAT)
+    assert unreachable.value.status is None

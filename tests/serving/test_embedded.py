@@ -1,0 +1,53 @@
+"""Embedded-server behaviour beyond vLLM's contract: the filesystem resolver, DoRA, base-model checks, the LRU."""
+from __future__ import annotations
+
+import httpx
+
+from tests.serving.test_contract import CHAT, _assert_error, _chat, _expected, _load
+
+
+def test_it_loads_an_unknown_name_from_the_adapter_dir(embedded_backend):
+    backend = embedded_backend
+    response = _chat(backend, "resolved")
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["message"]["content"] == _expected(backend, "team-2")
+    ids = [card["id"] for card in httpx.get(f"{backend.url}/v1/models").json()["data"]]
+    assert "resolved" in ids
+    _assert_error(_chat(backend, "../external/team-1"), 404)
+
+
+def test_it_serves_dora_adapters_as_peft_computes_them(embedded_backend):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    backend = embedded_backend
+    assert _load(backend, "dora", load_inplace=True).status_code == 200
+    served = _chat(backend, "dora", max_tokens=6)
+    assert served.status_code == 200, served.text
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(backend.model), backend.adapters["dora"])
+    tokenizer = backend.tokenizer
+    ids = tokenizer(tokenizer.apply_chat_template(CHAT, add_generation_prompt=True, tokenize=False),
+                    add_special_tokens=False, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        out = model.generate(input_ids=ids, max_new_tokens=6, do_sample=False)
+    expected = tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
+    assert served.json()["choices"][0]["message"]["content"] == expected
+
+
+def test_it_rejects_an_adapter_for_another_base_model(embedded_backend):
+    message = _assert_error(_load(embedded_backend, "other-base"), 400)
+    assert "someone/another-model" in message
+
+
+def test_it_keeps_at_most_max_cpu_loras_in_memory(embedded_backend):
+    backend = embedded_backend
+    names = ["team-1", "team-2", "team-3", "dora", "resolved"]
+    for name in names:
+        assert _load(backend, name, load_inplace=True).status_code == 200
+    registry = backend.app.state.registry
+    assert len(registry.cached_names()) == 3  # --max-cpu-loras 3
+    assert set(names) <= set(registry.registered())
+    # An evicted adapter is read from disk again on its next request.
+    evicted = next(name for name in names if name not in registry.cached_names() and name.startswith("team"))
+    assert _chat(backend, evicted).json()["choices"][0]["message"]["content"] == _expected(backend, evicted)
