@@ -1,0 +1,101 @@
+"""Pair filters. Each returns a score that is stored on the pair, so a reviewer sees why
+a pair was dropped; the thresholds live here, in one place."""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+QUESTION_CHARS = (12, 300)
+ANSWER_CHARS = (15, 1500)
+GROUNDING_MIN = 0.75  # share of the answer's content words found in the source chunk
+DUPLICATE_MAX = 0.93  # cosine similarity of question embeddings above which a question is a near-duplicate
+ANSWERABILITY_K = 5  # the source chunk must come back in this many retrieval hits
+
+_STOPWORDS = frozenset(
+    "a an the and or but if then else of to in on at by for with from as is are was were be been being it its "
+    "this that these those you your we our they their i me my he she his her them do does did doing done can "
+    "could should would will shall may might must not no yes so than too very just also into out up down over "
+    "under again once here there when where why how what which who whom all any both each few more most other "
+    "some such only own same about against between through during before after above below off further".split()
+)
+_WORD = re.compile(r"[a-z0-9_]+(?:[.\-][a-z0-9_]+)*")
+
+
+def content_tokens(text: str) -> list[str]:
+    return [token for token in _WORD.findall(text.lower()) if token not in _STOPWORDS and len(token) > 1]
+
+
+def grounding_score(answer: str, source: str) -> float:
+    """Share of the answer's content words that occur in the source (1.0: fully supported)."""
+    answer_tokens = content_tokens(answer)
+    if not answer_tokens:
+        return 0.0
+    source_tokens = set(content_tokens(source))
+    return round(sum(token in source_tokens for token in answer_tokens) / len(answer_tokens), 3)
+
+
+def length_ok(question: str, answer: str) -> bool:
+    return (QUESTION_CHARS[0] <= len(question.strip()) <= QUESTION_CHARS[1]
+            and ANSWER_CHARS[0] <= len(answer.strip()) <= ANSWER_CHARS[1])
+
+
+_BOILERPLATE_HEADINGS = re.compile(
+    r"\b(table of contents|contents|index|search( results)?|navigation|sitemap|site map|page not found|404|"
+    r"licen[cs]e|copyright|legal|credits|authors|contributors)\b", re.IGNORECASE)
+_CHANGELOG_HEADINGS = re.compile(r"\b(change ?log|changes|release notes|version history|what's new|history|"
+                                 r"upgrading|deprecations)\b|^version \d", re.IGNORECASE)
+_LICENCE_TEXT = re.compile(r"permission is hereby granted|redistribution and use in source|"
+                           r"the software is provided \"?as is|licensed under the apache license|"
+                           r"gnu (lesser )?general public license", re.IGNORECASE)
+_RELEASE_LINE = re.compile(r"^\s*(released|unreleased)\b.*\d{4}", re.IGNORECASE | re.MULTILINE)
+
+
+def boilerplate_kind(*, title: str, heading_path: Sequence[str], text: str, include_changelog: bool = False) -> str:
+    """'' for real documentation; else what kind of boilerplate the chunk is."""
+    headings = [title, *heading_path]
+    if any(_BOILERPLATE_HEADINGS.search(h or "") for h in headings) or _LICENCE_TEXT.search(text):
+        return "navigation/licence"
+    if not include_changelog and (any(_CHANGELOG_HEADINGS.search(h or "") for h in headings)
+                                  or len(_RELEASE_LINE.findall(text)) >= 1):
+        return "changelog"
+    lines = [line for line in text.splitlines() if line.strip()]
+    if lines and sum(len(line.split()) <= 3 for line in lines) / len(lines) > 0.8 and len(lines) >= 6:
+        return "navigation/licence"  # a list of short link labels: a menu, not prose
+    return ""
+
+
+@dataclass(frozen=True)
+class DuplicateVerdict:
+    duplicate: bool
+    similarity: float
+
+
+def near_duplicates(new: np.ndarray, existing: np.ndarray | None = None,
+                    threshold: float = DUPLICATE_MAX) -> list[DuplicateVerdict]:
+    """Greedy in order: a question is a duplicate of an earlier kept one (or an existing pair)
+    when the cosine similarity of the L2-normalised embeddings exceeds the threshold."""
+    kept = [existing] if existing is not None and len(existing) else []
+    verdicts: list[DuplicateVerdict] = []
+    kept_new: list[np.ndarray] = []
+    for vector in new:
+        best = 0.0
+        for block in kept:
+            best = max(best, float(np.max(block @ vector)))
+        if kept_new:
+            best = max(best, float(np.max(np.stack(kept_new) @ vector)))
+        duplicate = best > threshold
+        verdicts.append(DuplicateVerdict(duplicate, round(best, 3)))
+        if not duplicate:
+            kept_new.append(vector)
+            if len(kept_new) >= 256:  # fold into a matrix so each check stays one matmul per block
+                kept.append(np.stack(kept_new))
+                kept_new = []
+    return verdicts
+
+
+def answerability_score(rank: int | None) -> float:
+    """1/rank of the source chunk among the retrieval hits, 0 when it did not come back."""
+    return round(1.0 / rank, 3) if rank else 0.0

@@ -1,0 +1,83 @@
+"""Pair generators: one interface, picked per team and per run.
+
+A generator turns one chunk into candidate pairs, or rejects the chunk with a reason
+(too short, malformed model output, timeout). Filters run afterwards, in services.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+MIN_CHUNK_CHARS = 40
+
+
+@dataclass(frozen=True)
+class ChunkInput:
+    chunk_id: int
+    title: str
+    heading_path: tuple[str, ...]
+    text: str
+    # False for the second and later chunks of a long section: its heading is asked about once.
+    first_of_section: bool = True
+
+    @property
+    def body(self) -> str:
+        return chunk_body(self.text, self.heading_path)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    question: str
+    answer: str
+    kind: str
+
+
+@dataclass
+class ChunkResult:
+    candidates: list[Candidate] = field(default_factory=list)
+    rejection: str = ""  # a reason when the whole chunk yielded nothing usable
+    detail: str = ""
+
+
+class PairGenerator(Protocol):
+    name: str
+
+    def generate(self, chunk: ChunkInput) -> ChunkResult: ...
+
+
+_HEADING_MARKS = re.compile(r"^[#\s]+|[\s¶#]+$")
+
+
+def clean_heading(heading: str) -> str:
+    return _HEADING_MARKS.sub("", heading).strip()
+
+
+def chunk_body(text: str, heading_path: tuple[str, ...] | list[str]) -> str:
+    """The chunk text without the heading-path prefix that ingestion puts in front of it."""
+    headings = [clean_heading(h).lower() for h in heading_path if clean_heading(h)]
+    joined = " ".join(headings)
+    lines = text.strip().splitlines()
+    while lines:
+        first = clean_heading(lines[0]).lower()
+        if not first:
+            lines.pop(0)
+            continue
+        parts = [p.strip() for p in re.split(r"\s+(?:>|›|/|»|—)\s+", first) if p.strip()]
+        if parts and all(part in headings or part in joined for part in parts):
+            lines.pop(0)
+            continue
+        break
+    return "\n".join(lines).strip()
+
+
+def generator_get(name: str) -> PairGenerator:
+    if name == "structural":
+        from docsbot.qa.generators.structural import StructuralGenerator
+
+        return StructuralGenerator()
+    if name == "llm":
+        from docsbot.qa.generators.llm import LLMGenerator
+
+        return LLMGenerator.from_settings()
+    raise ValueError(f"unknown generator {name!r}; use structural or llm")

@@ -1,0 +1,523 @@
+"""The structural generator: questions from the shape of the documentation, no LLM.
+
+Task headings ("Configuring X" -> "How do I configure X?"), "To do X, ..." sentences,
+definitions, option tables and option sentences, configuration values, API signatures
+with their docstrings and parameters, error messages with their explanations, and code
+examples. Answers are the source text under them, quoted, so they are grounded by
+construction; the filters still check them.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from docsbot.qa.generators import MIN_CHUNK_CHARS, Candidate, ChunkInput, ChunkResult, clean_heading
+
+MAX_CODE_LINES = 20
+MAX_ANSWER_CHARS = 700
+
+GENERIC_HEADINGS = {
+    "introduction", "overview", "summary", "example", "examples", "notes", "note", "see also", "usage",
+    "basics", "details", "more", "next steps", "conclusion", "background", "contents", "api", "faq",
+    "reference", "troubleshooting", "the basics", "a minimal application", "quickstart", "tutorial",
+    "getting started", "changes", "changelog", "license", "warning", "caution", "tip", "important",
+}
+NOT_TERMS = {
+    "this", "it", "that", "there", "which", "what", "here", "these", "those", "one", "each", "default",
+    "following", "example", "result", "reason", "idea", "goal", "problem", "difference", "answer", "rest",
+    "other", "same", "first", "second", "last", "next", "only", "main", "thing", "way", "code", "value",
+    "output", "solution", "case", "advantage", "downside", "benefit", "purpose", "point", "catch", "trick",
+    "they", "we", "you", "he", "she", "all", "both", "most", "some", "many", "any", "another", "such",
+    "so", "then", "now", "thus", "also", "however", "but", "and", "or", "that", "which", "who", "if", "when",
+    "function", "method", "class", "object", "file", "name", "argument", "parameter", "decorator", "following",
+}
+PRONOUNS = {"this", "that", "it", "these", "those", "them", "they", "so"}
+
+
+@dataclass
+class Block:
+    kind: str  # paragraph | code | table | heading
+    text: str = ""
+    rows: list[list[str]] = field(default_factory=list)
+
+
+# --- parsing ---------------------------------------------------------------------------
+
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
+_TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_PROMPT = re.compile(r"^\s*(>>>|\$ |\.\.\. )")
+
+
+def parse_blocks(body: str) -> list[Block]:
+    blocks: list[Block] = []
+    lines = body.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not line.strip():
+            i += 1
+            continue
+        if _FENCE.match(line):
+            fence = _FENCE.match(line).group(1)
+            j = i + 1
+            while j < len(lines) and not lines[j].strip().startswith(fence):
+                j += 1
+            blocks.append(Block("code", "\n".join(lines[i + 1:j]).rstrip()))
+            i = j + 1
+            continue
+        heading = _MD_HEADING.match(line)
+        if heading:
+            blocks.append(Block("heading", clean_heading(heading.group(1))))
+            i += 1
+            continue
+        if line.startswith(("    ", "\t")) or _PROMPT.match(line):
+            j = i
+            while j < len(lines) and (lines[j].startswith(("    ", "\t")) or _PROMPT.match(lines[j])
+                                      or (not lines[j].strip() and j + 1 < len(lines)
+                                          and lines[j + 1].startswith(("    ", "\t")))):
+                j += 1
+            blocks.append(Block("code", _dedent("\n".join(lines[i:j]))))
+            i = j
+            continue
+        if _is_table_line(lines, i):
+            rows = []
+            j = i
+            while j < len(lines) and _is_table_line(lines, j):
+                if not _TABLE_SEP.match(lines[j]):
+                    rows.append([cell.strip() for cell in lines[j].strip().strip("|").split("|")])
+                j += 1
+            blocks.append(Block("table", rows=rows))
+            i = j
+            continue
+        if _LIST_ITEM.match(line):
+            blocks.append(Block("paragraph", _LIST_ITEM.sub("- ", line.strip(), count=1)))
+            i += 1
+            continue
+        j = i
+        para: list[str] = []
+        while (j < len(lines) and lines[j].strip() and not _FENCE.match(lines[j]) and not _MD_HEADING.match(lines[j])
+               and not _is_table_line(lines, j) and not (j > i and _LIST_ITEM.match(lines[j]))
+               and not (j > i and lines[j].startswith(("    ", "\t")))):
+            para.append(lines[j].strip())
+            j += 1
+        blocks.append(Block("paragraph", " ".join(para)))
+        i = j
+    return blocks
+
+
+_LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+
+
+def _is_table_line(lines: list[str], index: int) -> bool:
+    """A markdown table row, or a row of a table that ingestion rendered as 'a | b | c' lines."""
+    line = lines[index]
+    if line.count("|") >= 2 and line.strip().startswith("|"):
+        return True
+    if " | " not in line:
+        return False
+    neighbours = [lines[k] for k in (index - 1, index + 1) if 0 <= k < len(lines)]
+    return any(" | " in n and n.count("|") == line.count("|") for n in neighbours)
+
+
+def _dedent(text: str) -> str:
+    import textwrap
+
+    return textwrap.dedent(text).strip("\n")
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\"'(\[])")
+_ABBREV = re.compile(r"\b(e\.g|i\.e|etc|vs|cf)\.$", re.IGNORECASE)
+
+
+def sentences(paragraph: str) -> list[str]:
+    parts = _SENTENCE_END.split(paragraph.strip())
+    merged: list[str] = []
+    for part in parts:
+        if merged and _ABBREV.search(merged[-1]):
+            merged[-1] += " " + part
+        else:
+            merged.append(part)
+    return [s.strip() for s in merged if s.strip()]
+
+
+def lead(paragraphs: list[str], *, min_chars: int = 120) -> str:
+    """The first sentences of a section, enough to answer, short enough to quote."""
+    picked: list[str] = []
+    for paragraph in paragraphs:
+        for sentence in sentences(paragraph):
+            picked.append(sentence)
+            if sum(len(s) for s in picked) >= min_chars:
+                return _clip(" ".join(picked))
+    return _clip(" ".join(picked))
+
+
+def _clip(text: str) -> str:
+    if len(text) <= MAX_ANSWER_CHARS:
+        return text
+    cut = text[:MAX_ANSWER_CHARS]
+    end = max(cut.rfind(". "), cut.rfind(".\n"))
+    return cut[: end + 1] if end > 100 else cut.rsplit(" ", 1)[0] + " …"
+
+
+def _code(code: str) -> str:
+    lines = code.strip("\n").splitlines()
+    if len(lines) > MAX_CODE_LINES:
+        lines = lines[:MAX_CODE_LINES] + ["..."]
+    return "```\n" + "\n".join(lines) + "\n```"
+
+
+# --- wording ---------------------------------------------------------------------------
+
+@lru_cache(maxsize=4096)
+def verb_base(word: str) -> str | None:
+    """'configuring' -> 'configure'; None when the word is not a verb form we know."""
+    from lemminflect import getAllLemmas
+
+    lemmas = getAllLemmas(word.lower(), upos="VERB").get("VERB")
+    return max(lemmas, key=len) if lemmas else None
+
+
+def is_imperative(word: str) -> bool:
+    lower = word.lower()
+    return lower.isalpha() and verb_base(lower) == lower and lower not in {"see", "note", "be", "do", "let"}
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+
+
+def _strip_end(text: str) -> str:
+    return text.rstrip(" :.;,")
+
+
+# --- rules -----------------------------------------------------------------------------
+
+_ERROR_WORDS = re.compile(r"\b(error|exception|warning|failed|failure|cannot|can't|unable)\b|\b[A-Z]{2,}-\d+\b|"
+                          r"\b[A-Z]\w+(Error|Exception)\b", re.IGNORECASE)
+_ERROR_LINE = re.compile(r"^(?:[\w.]+\.)?(?P<name>\w*(?:Error|Exception|Warning)):\s*(?P<msg>.+)$")
+_SIGNATURE = re.compile(
+    r"^(?P<prefix>(?:class|async|def|classmethod|staticmethod|property|abstractmethod)\s+)?"
+    r"(?P<name>[A-Za-z_][\w.]*)\s*\((?P<args>[^()]*(?:\([^()]*\)[^()]*)*)\)\s*(?:(?:->|→)\s*[^\s]+.*)?[:¶]?\s*$"
+)
+_CONFIG_NAME = re.compile(r"^`?(?P<name>[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Z]{3,})`?\s*¶?$")
+_PARAM_LINE = re.compile(r"^[•*\-]?\s*`?(?P<name>[a-z_][\w]*)`?\s*(?:\((?P<type>[^)]*)\))?\s+(?:–|—|--|-|:)\s+(?P<desc>.{12,})$")
+_OPTION_SENTENCE = re.compile(
+    r"\b[Tt]he `?(?P<name>[\w][\w.\-]*)`? (?P<what>option|parameter|setting|argument|flag|config(?:uration)? "
+    r"(?:value|key|variable)|environment variable|key) (?P<rest>(?:is |sets |controls |selects |defines |"
+    r"enables |disables |determines |specifies |tells |can |must |should |lets |allows |configures |"
+    r"defaults |changes |makes ))"
+)
+_DEFINITION = re.compile(
+    r"^(?:(?P<article>An?|The)\s+)?`?(?P<term>[A-Za-z][\w.\-]*(?: [A-Za-z][\w.\-]*){0,3}?)`?\s+(?P<verb>is|are)\s+"
+    r"(?:an?|the|used|responsible|one|simply|basically)\b"
+)
+_TO_DO = re.compile(r"^To (?P<task>[a-z][^,]{6,120}),\s+(?P<rest>.+)$")
+_OPTION_HEADERS = {"option", "options", "parameter", "parameters", "name", "setting", "settings", "key",
+                   "variable", "field", "argument", "flag", "config", "configuration"}
+_MEANING_HEADERS = {"description", "meaning", "purpose", "explanation", "what it does", "effect", "use", "notes"}
+
+
+class StructuralGenerator:
+    name = "structural"
+
+    def generate(self, chunk: ChunkInput) -> ChunkResult:
+        body = chunk.body
+        if len(body) < MIN_CHUNK_CHARS:
+            return ChunkResult(rejection="chunk_too_short", detail=f"{len(body)} characters of text")
+        path = [clean_heading(h) for h in chunk.heading_path if clean_heading(h)] or [clean_heading(chunk.title)]
+        out: dict[str, Candidate] = {}
+        for index, (heading, blocks) in enumerate(_sections(path[-1], parse_blocks(body))):
+            parents = path[:-1] if index == 0 else path
+            ask_heading = chunk.first_of_section or index > 0
+            for candidate in _section_pairs(heading, blocks, parents, ask_heading):
+                out.setdefault(_norm(candidate.question), candidate)
+        if not out:
+            return ChunkResult(rejection="no_structure", detail="no heading, definition, option, API, error or "
+                                                                 "example found")
+        return ChunkResult(candidates=list(out.values()))
+
+
+def _norm(question: str) -> str:
+    return re.sub(r"\W+", " ", question.lower()).strip()
+
+
+def _sections(first_heading: str, blocks: list[Block]) -> list[tuple[str, list[Block]]]:
+    sections: list[tuple[str, list[Block]]] = [(first_heading, [])]
+    for block in blocks:
+        if block.kind == "heading":
+            sections.append((block.text, []))
+        else:
+            sections[-1][1].append(block)
+    return [(heading, section_blocks) for heading, section_blocks in sections if section_blocks]
+
+
+def _section_pairs(heading: str, blocks: list[Block], parents: list[str], ask_heading: bool) -> list[Candidate]:
+    pairs: list[Candidate] = []
+    api_name = _api_name(heading, parents)
+    if ask_heading:
+        pairs.extend(_heading_pairs(heading, blocks, parents))
+    for index, block in enumerate(blocks):
+        following = blocks[index + 1:]
+        if block.kind == "paragraph":
+            signature = _signature_pair(block.text, following)
+            if signature:
+                api_name = signature[1]
+                pairs.append(signature[0])
+                continue
+            config = _config_pair(block.text, following)
+            if config:
+                pairs.append(config)
+                continue
+            pairs.extend(_paragraph_pairs(block.text, following, api_name))
+        elif block.kind == "table":
+            pairs.extend(_table_pairs(block.rows))
+        elif block.kind == "code":
+            error = _error_block_pair(block.text, following)
+            if error:
+                pairs.append(error)
+    return pairs
+
+
+_ADMONITION = re.compile(r"^(Note|Warning|Tip|Important|Danger|Caution|See also|Attention|Hint|Todo)\s*:?$",
+                         re.IGNORECASE)
+_METADATA = re.compile(r"^(New in version|Changed in version|Deprecated since|Parameters:|Return type:|Returns?:|"
+                       r"Raises:|Yields:|Type:|Default:|Example:)", re.IGNORECASE)
+
+
+def _first_paragraphs(blocks: list[Block]) -> list[str]:
+    """The prose a section opens with, without admonition labels and version notes."""
+    out = []
+    for block in blocks:
+        if block.kind != "paragraph" or _METADATA.match(block.text):
+            break
+        if _ADMONITION.match(block.text):
+            continue
+        out.append(block.text)
+    return out
+
+
+def _api_name(heading: str, parents: list[str]) -> str:
+    """'Flask.route' for a method heading under a class heading; '' for ordinary headings."""
+    name = _api_heading(heading)
+    if not name:
+        return ""
+    for parent in reversed(parents):
+        match = _SIGNATURE.match(parent)
+        if match and (match.group("prefix") or "").strip() == "class":
+            owner = match.group("name").rsplit(".", 1)[-1]
+            return name if name.startswith(owner + ".") or "." in name else f"{owner}.{name}"
+    return name
+
+
+_ATTRIBUTE = re.compile(r"^(?:property\s+|attribute\s+)?(?P<name>[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*)"
+                        r"(?:\s*:\s*[^=]+)?(?:\s*=\s*.+)?$")
+
+
+def _api_heading(heading: str) -> str:
+    match = _SIGNATURE.match(heading)
+    if match:
+        return match.group("name")
+    match = _ATTRIBUTE.match(heading)
+    if match and ("_" in match.group("name") or "." in match.group("name") or heading.startswith("property ")) \
+            and not _CONFIG_NAME.match(heading):
+        return match.group("name")
+    return ""
+
+
+def _answer_under(blocks: list[Block]) -> str:
+    """The section's opening text, and its first code block when the text introduces it."""
+    paragraphs = _first_paragraphs(blocks)
+    if not paragraphs:
+        return ""
+    text = lead(paragraphs)
+    rest = blocks[len(paragraphs):]
+    if text.endswith(":") and rest and rest[0].kind == "code":
+        text += "\n\n" + _code(rest[0].text)
+    return text
+
+
+def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> list[Candidate]:
+    words = heading.split()
+    if not words or heading.lower() in GENERIC_HEADINGS:
+        return []
+    answer = _answer_under(blocks)
+    if not answer:
+        return []
+    signature = _SIGNATURE.match(heading)
+    if signature:
+        name = _api_name(heading, parents)
+        if (signature.group("prefix") or "").strip() == "class":
+            return [Candidate(f"What is the `{name}` class?", answer, "api")]
+        return [Candidate(f"What does `{name}()` do?", answer, "api")]
+    if _CONFIG_NAME.match(heading) and (any("config" in p.lower() for p in parents)
+                                        or any(b.text.startswith("Default:") for b in blocks)):
+        default = next((b.text for b in blocks if b.kind == "paragraph" and b.text.startswith("Default:")), "")
+        name = _CONFIG_NAME.match(heading).group("name")
+        return [Candidate(f"What does the `{name}` configuration value do?",
+                          f"{answer} {default}".strip(), "option")]
+    attribute = _api_name(heading, parents)
+    if attribute:
+        return [Candidate(f"What is `{attribute}`?", answer, "api")]
+    if len(words) > 10:
+        return []
+    lowered = heading.lower()
+    if lowered.startswith("how to "):
+        return [Candidate(f"How do I {heading[7:].rstrip('?')}?", answer, "how-to")]
+    if heading.endswith("?"):
+        return [Candidate(heading, answer, "faq")]
+    if _ERROR_WORDS.search(heading) and len(words) >= 2:
+        message = re.sub(r"^(error|exception)\s*[:\-]?\s*", "", heading, flags=re.IGNORECASE)
+        return [Candidate(f"What does the error “{message}” mean?", answer, "troubleshooting")]
+    first = words[0]
+    if first.lower().endswith("ing") and verb_base(first):
+        rest = " ".join(words[1:])
+        verb = verb_base(first)
+        question = f"How do I {verb} {rest}".strip() if rest else f"How does {first.lower()} work"
+        return [Candidate(question + "?", answer, "how-to")]
+    if len(heading) < 3:
+        return []
+    opening = sentences(_first_paragraphs(blocks)[0])[0].lower() if _first_paragraphs(blocks) else ""
+    term = lowered.rstrip("s") if len(lowered) > 3 else lowered
+    defines = re.search(rf"^(?:an?\s+|the\s+)?{re.escape(term)}s?\b[^.,;]{{0,20}}?\s(is|are|refers to|means|provides|"
+                        rf"lets|allows|gives)\b", opening)
+    if defines and len(words) <= 5:
+        plural = lowered.endswith("s") and not lowered.endswith("ss")
+        return [Candidate(f"What {'are' if plural else 'is'} {heading if heading.isupper() else _heading_phrase(heading)}?",
+                          answer, "what-is")]
+    return []
+
+
+def _heading_phrase(heading: str) -> str:
+    # "Application Context" reads better as "the application context" in a question.
+    if any(ch in heading for ch in "`._()") or any(w[:1].isupper() and w[1:].isupper() for w in heading.split()):
+        return heading
+    return "the " + heading.lower() if len(heading.split()) > 1 else heading.lower()
+
+
+def _signature_pair(text: str, following: list[Block]) -> tuple[Candidate, str] | None:
+    match = _SIGNATURE.match(text.strip())
+    if not match or len(text) > 300:
+        return None
+    name = match.group("name")
+    if name.lower() in {"if", "for", "while", "print", "return", "with"}:
+        return None
+    description = _first_paragraphs(following)
+    if not description:
+        return None
+    explanation = lead(description, min_chars=80)
+    if len(explanation) < 20:
+        return None
+    prefix = (match.group("prefix") or "").strip()
+    if prefix == "class":
+        question = f"What is the `{name}` class?"
+    else:
+        question = f"What does `{name}()` do?"
+    answer = f"`{text.strip().rstrip('¶').strip()}`: {explanation}"
+    return Candidate(question, _clip(answer), "api"), name
+
+
+def _config_pair(text: str, following: list[Block]) -> Candidate | None:
+    match = _CONFIG_NAME.match(text.strip())
+    if not match:
+        return None
+    paragraphs = _first_paragraphs(following)
+    if not paragraphs:
+        return None
+    name = match.group("name")
+    description = [p for p in paragraphs if not p.lower().startswith("default:")]
+    default = next((p for p in paragraphs[:4] if p.lower().startswith("default:")), "")
+    if not description:
+        return None
+    answer = lead(description[:1], min_chars=80)
+    if default:
+        answer += f" {default}"
+    return Candidate(f"What does the `{name}` configuration value do?", _clip(answer), "option")
+
+
+def _paragraph_pairs(text: str, following: list[Block], api_name: str) -> list[Candidate]:
+    pairs: list[Candidate] = []
+    all_sentences = sentences(text)
+    next_code = following[0].text if following and following[0].kind == "code" else ""
+    for index, sentence in enumerate(all_sentences):
+        tail = " ".join(all_sentences[index:index + 2]) if len(sentence) < 90 else sentence
+        if api_name:
+            param = _PARAM_LINE.match(sentence)
+            if param and param.group("name") not in {"return", "returns", "raises"}:
+                pairs.append(Candidate(f"What is the `{param.group('name')}` parameter of `{api_name}` for?",
+                                       _LIST_ITEM.sub("", sentence), "api"))
+                continue
+        to_do = _TO_DO.match(sentence)
+        if to_do and not PRONOUNS & set(to_do.group("task").lower().split()):
+            answer = sentence
+            if sentence.endswith(":") and next_code and index == len(all_sentences) - 1:
+                answer += "\n\n" + _code(next_code)
+            pairs.append(Candidate(f"How do I {_strip_end(to_do.group('task'))}?", _clip(answer), "how-to"))
+            continue
+        option = _OPTION_SENTENCE.search(sentence)
+        if option:
+            what = option.group("what")
+            owner = f" of `{api_name}`" if api_name else ""
+            pairs.append(Candidate(f"What does the `{option.group('name')}` {what}{owner} do?", _clip(tail), "option"))
+            continue
+        definition = _DEFINITION.match(sentence)
+        if definition and not any(word.lower() in NOT_TERMS for word in definition.group("term").split()):
+            article = (definition.group("article") or "").lower()
+            term = definition.group("term")
+            subject = f"{article} {term}".strip()
+            pairs.append(Candidate(f"What {definition.group('verb')} {subject}?", _clip(tail), "what-is"))
+            continue
+        raised = re.search(r"\braises?\s+(?:an?\s+)?`?(?P<exc>[A-Z]\w*(?:Error|Exception))`?\s+(?P<when>if|when)\b",
+                           sentence)
+        if raised:
+            pairs.append(Candidate(f"When is `{raised.group('exc')}` raised?", _clip(sentence), "troubleshooting"))
+            continue
+    if all_sentences and next_code and text.endswith(":"):
+        last = all_sentences[-1]
+        first_word = last.split()[0] if last.split() else ""
+        if is_imperative(first_word) and not _TO_DO.match(last):
+            question = f"How do I {_lower_first(_strip_end(last))}?"
+            pairs.append(Candidate(question, _clip(last + "\n\n" + _code(next_code)), "example"))
+    return pairs
+
+
+def _table_pairs(rows: list[list[str]]) -> list[Candidate]:
+    if len(rows) < 2:
+        return []
+    header = [cell.lower().strip("*` ") for cell in rows[0]]
+    name_col = next((i for i, cell in enumerate(header) if cell in _OPTION_HEADERS), None)
+    meaning_col = next((i for i, cell in enumerate(header) if cell in _MEANING_HEADERS), None)
+    if name_col is None or meaning_col is None:
+        return []
+    default_col = next((i for i, cell in enumerate(header) if "default" in cell), None)
+    noun = {"parameter": "parameter", "parameters": "parameter", "setting": "setting", "settings": "setting",
+            "variable": "variable", "flag": "flag", "field": "field", "argument": "argument"}.get(header[name_col],
+                                                                                              "option")
+    pairs = []
+    for row in rows[1:]:
+        if len(row) <= max(name_col, meaning_col):
+            continue
+        name = row[name_col].strip("`* ")
+        meaning = row[meaning_col].strip()
+        if not name or len(meaning) < 8:
+            continue
+        answer = f"`{name}`: {meaning}"
+        if default_col is not None and len(row) > default_col and row[default_col].strip():
+            answer += f" (default: {row[default_col].strip()})"
+        pairs.append(Candidate(f"What does the `{name}` {noun} do?", answer + ".", "option"))
+    return pairs
+
+
+def _error_block_pair(code: str, following: list[Block]) -> Candidate | None:
+    lines = [line.strip() for line in code.strip().splitlines() if line.strip()]
+    error_at = next((i for i, line in enumerate(lines[:3]) if _ERROR_LINE.match(line)), None)
+    if error_at is None:
+        return None
+    # The explanation is either printed with the error (Flask's RuntimeErrors) or the text after it.
+    explanation = " ".join(lines[error_at + 1:])
+    if len(explanation) < 40 or not re.search(r"[a-z]{3,} [a-z]{3,} [a-z]{3,}", explanation):
+        explanation = lead(_first_paragraphs(following)) if _first_paragraphs(following) else ""
+    if len(explanation) < 20:
+        return None
+    return Candidate(f"What does the error “{lines[error_at]}” mean?", _clip(explanation), "troubleshooting")

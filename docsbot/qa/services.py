@@ -1,0 +1,394 @@
+"""Writes for question-answer pairs: generation runs, review, import, corrections."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from docsbot.documents.models import Chunk
+from docsbot.qa import filters
+from docsbot.qa.generators import Candidate, ChunkInput, ChunkResult, PairGenerator, generator_get
+from docsbot.qa.models import ChunkRejection, GenerationRun, Generator, QAPair, QATeamSettings
+from docsbot.teams.models import Team
+
+GENERATED = (Generator.STRUCTURAL, Generator.LLM)
+TRANSIENT = {"llm_timeout", "llm_error"}  # retried by the next run
+Progress = Callable[[int, int], None]
+
+
+class QAError(Exception):
+    """A problem the user can fix (no documents, unknown generator, bad import file)."""
+
+
+def qa_settings_get(*, team: Team) -> QATeamSettings:
+    settings, _ = QATeamSettings.objects.get_or_create(team=team)
+    return settings
+
+
+def normalise_question(question: str) -> str:
+    return re.sub(r"\W+", " ", question.lower()).strip()
+
+
+def split_for(question: str, *, heldout_percent: int) -> str:
+    """Stable across runs and machines: a hash of the normalised question, not a random draw."""
+    bucket = int(hashlib.sha256(normalise_question(question).encode()).hexdigest()[:8], 16) % 100
+    return QAPair.Split.HELDOUT if bucket < heldout_percent else QAPair.Split.TRAIN
+
+
+@dataclass
+class GenerationReport:
+    pairs: int = 0
+    kept: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    heldout: int = 0
+    seconds: float = 0.0
+    chunks: int = 0
+    chunks_unchanged: int = 0
+    chunks_generated: int = 0
+    removed_stale: int = 0
+    chunk_rejections: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"pairs": self.pairs, "kept": self.kept, "rejected": dict(sorted(self.rejected.items())),
+                "heldout": self.heldout, "seconds": round(self.seconds, 2), "chunks": self.chunks,
+                "chunks_unchanged": self.chunks_unchanged, "chunks_generated": self.chunks_generated,
+                "removed_stale": self.removed_stale, "chunk_rejections": self.chunk_rejections[:20]}
+
+
+def _chunk_inputs(chunks: list[Chunk]) -> list[ChunkInput]:
+    inputs = []
+    previous: Chunk | None = None
+    for chunk in chunks:
+        first = not (previous and previous.document_id == chunk.document_id
+                     and previous.heading_path == chunk.heading_path)
+        inputs.append(ChunkInput(chunk_id=chunk.pk, title=chunk.document.title or chunk.document.source_path,
+                                 heading_path=tuple(chunk.heading_path), text=chunk.text, first_of_section=first))
+        previous = chunk
+    return inputs
+
+
+def _run_generator(generator: PairGenerator, inputs: list[ChunkInput], progress: Progress | None
+                   ) -> list[ChunkResult]:
+    workers = getattr(generator, "concurrency", 1)
+    results: list[ChunkResult] = []
+    if workers <= 1:
+        for done, item in enumerate(inputs, start=1):
+            results.append(generator.generate(item))
+            if progress and (done % 25 == 0 or done == len(inputs)):
+                progress(done, len(inputs))
+        return results
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for done, result in enumerate(pool.map(generator.generate, inputs), start=1):
+            results.append(result)
+            if progress:
+                progress(done, len(inputs))
+    return results
+
+
+@dataclass
+class _Draft:
+    chunk: Chunk
+    candidate: Candidate
+    scores: dict = field(default_factory=dict)
+    reason: str = ""
+
+
+def _filter(drafts: list[_Draft], *, team: Team, existing_questions: list[str], include_changelog: bool) -> None:
+    """Score every draft; set reason on the first filter it fails. Cheap filters run first so
+    retrieval runs only for pairs that could still be kept."""
+    from docsbot.documents.embedding import embed_texts
+    from docsbot.documents.selectors import chunk_search
+
+    boilerplate_cache: dict[int, str] = {}
+    for draft in drafts:
+        chunk, candidate = draft.chunk, draft.candidate
+        if chunk.pk not in boilerplate_cache:
+            boilerplate_cache[chunk.pk] = filters.boilerplate_kind(
+                title=chunk.document.title, heading_path=chunk.heading_path, text=chunk.text,
+                include_changelog=include_changelog)
+        kind = boilerplate_cache[chunk.pk]
+        draft.scores["boilerplate"] = kind or "no"
+        if kind:
+            draft.reason = "boilerplate"
+            continue
+        draft.scores["length"] = [len(candidate.question), len(candidate.answer)]
+        if not filters.length_ok(candidate.question, candidate.answer):
+            draft.reason = "length"
+            continue
+        draft.scores["grounding"] = filters.grounding_score(candidate.answer, chunk.text)
+        if draft.scores["grounding"] < filters.GROUNDING_MIN:
+            draft.reason = "grounding"
+
+    alive = [d for d in drafts if not d.reason]
+    if alive:
+        vectors = embed_texts([d.candidate.question for d in alive])
+        existing = embed_texts(existing_questions) if existing_questions else None
+        for draft, verdict in zip(alive, filters.near_duplicates(vectors, existing)):
+            draft.scores["duplicate"] = verdict.similarity
+            if verdict.duplicate:
+                draft.reason = "duplicate"
+
+    for draft in (d for d in drafts if not d.reason):
+        hits = chunk_search(team=team, query=draft.candidate.question, k=filters.ANSWERABILITY_K)
+        rank = next((i for i, hit in enumerate(hits, start=1) if hit.chunk_id == draft.chunk.pk
+                     or hit.text == draft.chunk.text), None)
+        draft.scores["answerability"] = filters.answerability_score(rank)
+        if rank is None:
+            draft.reason = "answerability"
+
+
+def qa_generate(*, team: Team, generator: str | None = None, progress: Progress | None = None,
+                run: GenerationRun | None = None) -> GenerationReport:
+    """Generate, filter and store pairs for the team's chunks that changed since the last run.
+
+    The team's dataset is replaced in one transaction at the end: a failed run changes nothing.
+    Pairs of unchanged chunks (same content hash) are kept; generated pairs of chunks that no
+    longer exist are removed unless a person approved or edited them.
+    """
+    started = time.monotonic()
+    team_settings = qa_settings_get(team=team)
+    name = generator or team_settings.generator
+    pair_generator = generator_get(name)
+    chunks = list(Chunk.objects.filter(team=team).select_related("document").order_by("document_id", "ordinal"))
+    if not chunks:
+        raise QAError(f"team {team.slug!r} has no documents; ingest some first")
+    report = GenerationReport(chunks=len(chunks))
+    current_hashes = {chunk.content_hash for chunk in chunks}
+    existing = QAPair.objects.filter(team=team, generator=name)
+    done_hashes = set(existing.values_list("chunk_hash", flat=True)) | set(
+        ChunkRejection.objects.filter(team=team, generator=name).exclude(reason__in=TRANSIENT)
+        .values_list("chunk_hash", flat=True))
+    # One generation per distinct text: identical chunks on several pages would give duplicate pairs.
+    todo: dict[str, ChunkInput] = {}
+    by_id = {chunk.pk: chunk for chunk in chunks}
+    for item in _chunk_inputs(chunks):
+        content_hash = by_id[item.chunk_id].content_hash
+        if content_hash in done_hashes:
+            continue
+        todo.setdefault(content_hash, item)
+    report.chunks_unchanged = len({c.content_hash for c in chunks} & done_hashes)
+    report.chunks_generated = len(todo)
+    inputs = list(todo.values())
+    todo_chunks = [by_id[item.chunk_id] for item in inputs]
+    if run is not None:
+        GenerationRun.objects.filter(pk=run.pk).update(total=len(inputs), status=GenerationRun.Status.RUNNING)
+
+    results = _run_generator(pair_generator, inputs, progress)
+    drafts: list[_Draft] = []
+    chunk_rejections = []
+    for item, result in zip(inputs, results):
+        if result.rejection:
+            chunk = by_id[item.chunk_id]
+            chunk_rejections.append(ChunkRejection(team=team, chunk=chunk, chunk_hash=chunk.content_hash,
+                                                   generator=name, reason=result.rejection,
+                                                   detail=result.detail[:1000]))
+            report.rejected[result.rejection] += 1
+            if len(report.chunk_rejections) < 200:
+                report.chunk_rejections.append({"chunk_id": item.chunk_id, "reason": result.rejection,
+                                                "detail": result.detail})
+        drafts.extend(_Draft(by_id[item.chunk_id], candidate) for candidate in result.candidates)
+    report.pairs = len(drafts)
+
+    surviving = QAPair.objects.filter(team=team).exclude(status=QAPair.Status.REJECTED)
+    stale = _stale_pairs(team=team, current_hashes=current_hashes)
+    existing_questions = list(surviving.exclude(pk__in=stale.values("pk")).values_list("question", flat=True))
+    _filter(drafts, team=team, existing_questions=existing_questions,
+            include_changelog=team_settings.include_changelog)
+
+    pairs = []
+    for draft in drafts:
+        kept = not draft.reason
+        split = split_for(draft.candidate.question, heldout_percent=team_settings.heldout_percent)
+        if kept:
+            report.kept += 1
+            report.heldout += split == QAPair.Split.HELDOUT
+        else:
+            report.rejected[draft.reason] += 1
+        pairs.append(QAPair(
+            team=team, document_id=draft.chunk.document_id, chunk=draft.chunk, chunk_hash=draft.chunk.content_hash,
+            question=draft.candidate.question, answer=draft.candidate.answer, generator=name,
+            kind=draft.candidate.kind, status=QAPair.Status.PENDING if kept else QAPair.Status.REJECTED,
+            split=split, scores=draft.scores, reject_reason=draft.reason,
+        ))
+
+    with transaction.atomic():
+        Team.objects.select_for_update().filter(pk=team.pk).first()  # one writer per team at a time
+        stale = _stale_pairs(team=team, current_hashes=current_hashes)
+        report.removed_stale = stale.count()
+        stale.delete()
+        ChunkRejection.objects.filter(team=team, generator=name).filter(
+            models.Q(chunk_hash__in=[c.content_hash for c in todo_chunks]) | ~models.Q(chunk_hash__in=current_hashes)
+        ).delete()
+        ChunkRejection.objects.bulk_create(chunk_rejections, batch_size=500)
+        QAPair.objects.bulk_create(pairs, batch_size=500)
+        _relink(team=team, chunks=chunks)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _stale_pairs(*, team: Team, current_hashes: set[str]):
+    """Generated pairs whose chunk text no longer exists, except those a person approved or edited."""
+    return (QAPair.objects.filter(team=team, generator__in=GENERATED).exclude(chunk_hash__in=current_hashes)
+            .exclude(status=QAPair.Status.APPROVED).exclude(edited=True))
+
+
+def _relink(*, team: Team, chunks: list[Chunk]) -> None:
+    """Point kept pairs at the current row of their chunk: re-ingestion may recreate rows."""
+    current = {chunk.content_hash: chunk for chunk in chunks}
+    for pair in QAPair.objects.filter(team=team).exclude(chunk_hash="").only("id", "chunk_id", "chunk_hash"):
+        chunk = current.get(pair.chunk_hash)
+        if chunk is not None and pair.chunk_id != chunk.pk:
+            QAPair.objects.filter(pk=pair.pk).update(chunk=chunk, document_id=chunk.document_id)
+
+
+# --- runs (Celery) ------------------------------------------------------------------------
+
+def generation_run_start(*, team: Team, generator: str | None = None) -> GenerationRun:
+    """Queue a generation run; the task starts after the transaction commits."""
+    from docsbot.qa.tasks import generate_qa_run
+
+    name = generator or qa_settings_get(team=team).generator
+    if name not in (Generator.STRUCTURAL, Generator.LLM):
+        raise QAError(f"unknown generator {name!r}; use structural or llm")
+    run = GenerationRun.objects.create(team=team, generator=name)
+    transaction.on_commit(lambda: generate_qa_run.delay(run.pk))
+    return run
+
+
+def generation_run_execute(*, run_id: int) -> GenerationRun:
+    # Claim by conditional update, so a redelivered task does not run twice.
+    if not GenerationRun.objects.filter(pk=run_id, status=GenerationRun.Status.QUEUED).update(
+            status=GenerationRun.Status.RUNNING):
+        return GenerationRun.objects.get(pk=run_id)
+    run = GenerationRun.objects.select_related("team").get(pk=run_id)
+
+    def progress(done: int, total: int) -> None:
+        GenerationRun.objects.filter(pk=run_id).update(done=done, total=total)
+
+    try:
+        report = qa_generate(team=run.team, generator=run.generator, progress=progress, run=run)
+    except QAError as exc:
+        GenerationRun.objects.filter(pk=run_id).update(status=GenerationRun.Status.FAILED, error=str(exc),
+                                                       finished=timezone.now())
+    except Exception as exc:
+        GenerationRun.objects.filter(pk=run_id).update(status=GenerationRun.Status.FAILED,
+                                                       error=f"{type(exc).__name__}: {exc}", finished=timezone.now())
+        raise
+    else:
+        GenerationRun.objects.filter(pk=run_id).update(status=GenerationRun.Status.DONE, summary=report.as_dict(),
+                                                       finished=timezone.now())
+    run.refresh_from_db()
+    return run
+
+
+# --- review ---------------------------------------------------------------------------
+
+def pair_update(*, pair: QAPair, question: str | None = None, answer: str | None = None,
+                status: str | None = None) -> QAPair:
+    if status is not None and status not in QAPair.Status.values:
+        raise QAError(f"unknown status {status!r}")
+    if question is not None and question.strip() != pair.question:
+        pair.question, pair.edited = question.strip(), True
+    if answer is not None and answer.strip() != pair.answer:
+        pair.answer, pair.edited = answer.strip(), True
+    if status is not None:
+        pair.status = status
+        if status != QAPair.Status.REJECTED:
+            pair.reject_reason = ""
+        elif not pair.reject_reason:
+            pair.reject_reason = "reviewer"
+    pair.save()
+    return pair
+
+
+def pairs_set_status(*, team: Team, pair_ids: Iterable[int], status: str) -> int:
+    if status not in QAPair.Status.values:
+        raise QAError(f"unknown status {status!r}")
+    reason = "reviewer" if status == QAPair.Status.REJECTED else ""
+    return QAPair.objects.filter(team=team, pk__in=list(pair_ids)).update(status=status, reject_reason=reason)
+
+
+def pair_create_from_correction(*, team: Team, question: str, answer: str,
+                                source_chunk_id: int | None = None) -> QAPair:
+    """An approved pair from an admin's correction of a chat answer."""
+    if not question.strip() or not answer.strip():
+        raise QAError("a correction needs a question and an answer")
+    chunk = Chunk.objects.filter(team=team, pk=source_chunk_id).first() if source_chunk_id else None
+    if source_chunk_id and chunk is None:
+        raise QAError(f"chunk {source_chunk_id} does not belong to team {team.slug!r}")
+    settings = qa_settings_get(team=team)
+    return QAPair.objects.create(
+        team=team, chunk=chunk, document_id=chunk.document_id if chunk else None,
+        chunk_hash=chunk.content_hash if chunk else "", question=question.strip(), answer=answer.strip(),
+        generator=Generator.CORRECTION, kind="correction", status=QAPair.Status.APPROVED,
+        split=split_for(question, heldout_percent=settings.heldout_percent), edited=True,
+    )
+
+
+# --- JSONL import -------------------------------------------------------------------------
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    errors: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"imported": self.imported, "errors": self.errors}
+
+
+def _pair_from_messages(record: object) -> tuple[str, str]:
+    if not isinstance(record, dict) or not isinstance(record.get("messages"), list):
+        raise ValueError('expected an object with a "messages" list')
+    messages = record["messages"]
+    if not all(isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+               for m in messages):
+        raise ValueError('each message needs string "role" and "content"')
+    users = [m["content"] for m in messages if m["role"] == "user"]
+    assistants = [m["content"] for m in messages if m["role"] == "assistant"]
+    if not users or not assistants or messages[-1]["role"] != "assistant":
+        raise ValueError("needs a user message and ends with an assistant message")
+    question = users[-1]
+    # Our own exports carry the documents in the user turn: keep only the question.
+    marker = question.rfind("\nQuestion: ")
+    if marker != -1:
+        question = question[marker + len("\nQuestion: "):]
+    question, answer = question.strip(), assistants[-1].strip()
+    if not question or not answer:
+        raise ValueError("empty question or answer")
+    return question, answer
+
+
+def pairs_import_jsonl(*, team: Team, lines: Iterable[str | bytes], status: str = QAPair.Status.APPROVED
+                       ) -> ImportReport:
+    """Import OpenAI chat fine-tuning JSONL. Good lines are imported together; bad lines are
+    reported by line number and skipped."""
+    report = ImportReport()
+    settings = qa_settings_get(team=team)
+    pairs = []
+    for number, raw in enumerate(lines, start=1):
+        line = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        if not line.strip():
+            continue
+        try:
+            question, answer = _pair_from_messages(json.loads(line))
+        except json.JSONDecodeError as exc:
+            report.errors.append({"line": number, "error": f"invalid JSON: {exc.msg}"})
+            continue
+        except ValueError as exc:
+            report.errors.append({"line": number, "error": str(exc)})
+            continue
+        pairs.append(QAPair(team=team, question=question, answer=answer, generator=Generator.IMPORT, kind="import",
+                            status=status, edited=True,
+                            split=split_for(question, heldout_percent=settings.heldout_percent)))
+    with transaction.atomic():
+        QAPair.objects.bulk_create(pairs, batch_size=500)
+    report.imported = len(pairs)
+    return report

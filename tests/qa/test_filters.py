@@ -1,0 +1,46 @@
+"""Pair filters and the LLM output parser: pure functions."""
+import numpy as np
+import pytest
+
+from docsbot.qa import filters
+from docsbot.qa.generators.llm import MalformedOutput, parse_pairs
+
+
+def test_it_scores_grounding_by_content_words_of_the_source():
+    source = "The timeout option sets the request timeout in seconds and defaults to 30."
+    assert filters.grounding_score("The timeout option defaults to 30 seconds.", source) == 1.0
+    assert filters.grounding_score("Bananas are yellow fruit from tropical plantations.", source) < 0.2
+
+
+def test_it_recognises_boilerplate_unless_changelogs_are_asked_for():
+    assert filters.boilerplate_kind(title="License", heading_path=["License"], text="x") == "navigation/licence"
+    assert filters.boilerplate_kind(title="Guide", heading_path=["Guide"],
+                                    text="Permission is hereby granted, free of charge") == "navigation/licence"
+    changelog = dict(title="Changes", heading_path=["Changes", "Version 2.2.0"], text="Released 2022-08-01")
+    assert filters.boilerplate_kind(**changelog) == "changelog"
+    assert filters.boilerplate_kind(**changelog, include_changelog=True) == ""
+    assert filters.boilerplate_kind(title="Guide", heading_path=["Guide", "Setup"], text="Run the installer.") == ""
+
+
+def test_it_flags_near_duplicate_questions_greedily():
+    a, b = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    close = np.array([0.999, 0.0447])
+    verdicts = filters.near_duplicates(np.stack([a, close, b]), existing=None)
+    assert [v.duplicate for v in verdicts] == [False, True, False]
+    assert filters.near_duplicates(np.stack([b]), existing=np.stack([b]))[0].duplicate
+
+
+def test_it_parses_model_json_robustly():
+    reply = 'Sure!\n```json\n[{"kind": "how-to", "question": "How do I log in", "answer": "Run acme login."},]\n```'
+    [pair] = parse_pairs(reply)
+    assert pair.question == "How do I log in?" and pair.kind == "how-to"
+    assert parse_pairs('{"pairs": [{"question": "Q?", "answer": "A.", "kind": "odd"}]}')[0].kind == "other"
+    for bad in ("no json here", "[1, 2]", '[{"question": "", "answer": "x"}]', "[{"):
+        with pytest.raises(MalformedOutput):
+            parse_pairs(bad)
+
+
+def test_it_bounds_lengths():
+    assert filters.length_ok("How do I log in?", "Run acme login with your key.")
+    assert not filters.length_ok("Why?", "Run acme login with your key.")
+    assert not filters.length_ok("How do I log in?", "x" * 5000)

@@ -1,0 +1,95 @@
+"""Generation runs on the repository's small docs: filters, splits, re-runs, atomicity."""
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from docsbot.documents.models import Chunk
+from docsbot.qa.models import QAPair
+from docsbot.qa.services import QAError, qa_generate, split_for
+
+
+def test_it_generates_filtered_pairs_with_scores_from_ingested_docs(ingested):
+    report = qa_generate(team=ingested)
+    assert report.kept >= 8 and report.pairs == report.kept + sum(
+        n for reason, n in report.rejected.items() if reason in {"boilerplate", "length", "grounding", "duplicate",
+                                                                  "answerability"})
+    kept = QAPair.objects.filter(team=ingested, status="pending")
+    questions = set(kept.values_list("question", flat=True))
+    assert "How do I configure the project?" in questions
+    assert "What does the error “ACME-401: invalid API key” mean?" in questions
+    pair = kept.get(question="How do I configure the project?")
+    assert pair.chunk.team == ingested and pair.chunk_hash == pair.chunk.content_hash
+    assert pair.scores["grounding"] >= 0.75 and pair.scores["answerability"] > 0 and "duplicate" in pair.scores
+    for rejected in QAPair.objects.filter(team=ingested, status="rejected"):
+        assert rejected.reject_reason and rejected.scores
+
+
+def test_it_keeps_the_split_stable_and_about_ten_percent():
+    questions = [f"How do I configure option number {n}?" for n in range(2000)]
+    splits = [split_for(q, heldout_percent=10) for q in questions]
+    assert 150 < splits.count("heldout") < 250
+    assert splits == [split_for(q.upper() + "  ", heldout_percent=10) for q in questions]
+
+
+def test_it_regenerates_only_changed_chunks(ingested, docs):
+    from docsbot.documents.services import ingest_paths
+
+    first = qa_generate(team=ingested)
+    again = qa_generate(team=ingested)
+    assert again.pairs == 0 and again.chunks_generated == 0 and again.chunks_unchanged > 0
+    before = {p.question: p.pk for p in QAPair.objects.filter(team=ingested)}
+
+    page = docs / "quickstart.md"
+    page.write_text(page.read_text().replace("You sent more than 100 requests in a minute.",
+                                             "You sent more than 500 requests in one minute."))
+    ingest_paths(team=ingested, items=[str(docs)])
+    changed = qa_generate(team=ingested)
+    assert 1 <= changed.chunks_generated < first.chunks_generated
+    after = {p.question: p.pk for p in QAPair.objects.filter(team=ingested)}
+    assert after["How do I configure the project?"] == before["How do I configure the project?"]
+    rate = QAPair.objects.get(team=ingested, question__contains="ACME-429")
+    assert "500 requests" in rate.answer and rate.pk != before[rate.question]
+    assert rate.chunk_id == Chunk.objects.get(team=ingested, text__contains="500 requests").pk
+    assert changed.removed_stale >= 1
+
+
+def test_it_never_half_replaces_the_dataset(ingested, monkeypatch):
+    from docsbot.qa import services
+
+    qa_generate(team=ingested)
+    before = sorted(QAPair.objects.filter(team=ingested).values_list("pk", flat=True))
+    Chunk.objects.filter(team=ingested, text__contains="ACME-429").update(content_hash="changed")
+
+    def fail(**kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(services, "_relink", fail)  # fault injection after the delete and insert
+    with pytest.raises(RuntimeError):
+        qa_generate(team=ingested)
+    assert sorted(QAPair.objects.filter(team=ingested).values_list("pk", flat=True)) == before
+
+
+def test_it_refuses_a_team_without_documents(team, data_dir):
+    with pytest.raises(QAError, match="no documents"):
+        qa_generate(team=team)
+    with pytest.raises(CommandError, match="no documents"):
+        call_command("generate_qa", "--team", team.slug)
+    with pytest.raises(CommandError, match="no team"):
+        call_command("generate_qa", "--team", "nope")
+
+
+def test_it_prints_the_summary_from_the_command(ingested, capsys):
+    call_command("generate_qa", "--team", ingested.slug, "--generator", "structural", "--json")
+    summary = json.loads(capsys.readouterr().out)
+    assert {"pairs", "kept", "rejected", "heldout", "seconds"} <= summary.keys()
+    assert summary["kept"] > 0 and summary["rejected"].get("chunk_too_short", 0) >= 0
+    call_command("generate_qa", "--team", ingested.slug)
+    assert "0 pairs generated" in capsys.readouterr().out
+
+
+def test_it_keeps_teams_apart(ingested, other_team):
+    qa_generate(team=ingested)
+    with pytest.raises(QAError):
+        qa_generate(team=other_team)
+    assert not QAPair.objects.filter(team=other_team).exists()

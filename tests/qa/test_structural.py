@@ -1,0 +1,71 @@
+"""The structural generator on chunk text shaped like ingestion's output."""
+from docsbot.qa.generators import ChunkInput, chunk_body
+from docsbot.qa.generators.structural import StructuralGenerator
+
+
+def _pairs(path, text, first=True):
+    result = StructuralGenerator().generate(ChunkInput(1, path[0], tuple(path), " > ".join(path) + "\n\n" + text,
+                                                       first_of_section=first))
+    return {c.question: c for c in result.candidates}, result
+
+
+def test_it_strips_the_heading_path_prefix():
+    assert chunk_body("Guide > Setup\n\nBody text here.", ["Guide", "Setup"]) == "Body text here."
+    assert chunk_body("Body only.", ["Guide"]) == "Body only."
+
+
+def test_it_turns_task_headings_into_how_to_questions_with_the_text_as_answer():
+    pairs, _ = _pairs(["Quickstart", "Configuring the project"],
+                      "Create a file named `acme.toml` in the project root. The `region` option selects the data "
+                      "centre; the default is `eu-west`.\n\nOption | Default | Meaning\nregion | eu-west | Data "
+                      "centre used for uploads\nretries | 3 | How many times a failed upload is retried")
+    how = pairs["How do I configure the project?"]
+    assert how.kind == "how-to" and how.answer.startswith("Create a file named `acme.toml`")
+    assert "the default is `eu-west`" in pairs["What does the `region` option do?"].answer
+    assert pairs["What does the `retries` option do?"].answer == \
+        "`retries`: How many times a failed upload is retried (default: 3)."
+
+
+def test_it_asks_about_error_headings_and_printed_errors():
+    pairs, _ = _pairs(["Quickstart", "Troubleshooting", "Error ACME-401: invalid API key"],
+                      "The API key was revoked or mistyped. Create a new key on the account page.")
+    assert pairs["What does the error “ACME-401: invalid API key” mean?"].kind == "troubleshooting"
+    pairs, _ = _pairs(["Application Context", "Manually Push a Context"],
+                      "Outside a context you get this error:\n\n```\nRuntimeError: Working outside of application "
+                      "context.\n\nThis typically means that you attempted to use functionality that needed\nthe "
+                      "current application.\n```")
+    error = pairs["What does the error “RuntimeError: Working outside of application context.” mean?"]
+    assert error.answer.startswith("This typically means")
+
+
+def test_it_asks_about_api_signatures_parameters_and_config_values():
+    pairs, _ = _pairs(["API", "class flask.Flask(import_name)", "route(rule, **options)"],
+                      "Decorate a view function to register it with the given URL rule and options.\n\n"
+                      "Parameters::\n\n- rule (str) – The URL rule string.")
+    assert pairs["What does `Flask.route()` do?"].answer.startswith("Decorate a view function")
+    assert pairs["What is the `rule` parameter of `Flask.route` for?"].answer == "rule (str) – The URL rule string."
+    pairs, _ = _pairs(["Configuration Handling", "Builtin Configuration Values", "SECRET_KEY"],
+                      "A secret key that will be used for securely signing the session cookie.\n\nDefault: None")
+    assert pairs["What does the `SECRET_KEY` configuration value do?"].answer.endswith("Default: None")
+
+
+def test_it_asks_definitions_to_do_sentences_and_code_examples():
+    pairs, _ = _pairs(["Guide", "Widgets"],
+                      "A widget is a small reusable component of a page. To delete a widget, send DELETE to its "
+                      "URL.\n\nInstall the command-line tool with pip:\n\n```\npip install acme-widgets\n```")
+    assert pairs["What is a widget?"].answer.startswith("A widget is a small reusable component")
+    assert pairs["How do I delete a widget?"].kind == "how-to"
+    example = pairs["How do I install the command-line tool with pip?"]
+    assert "pip install acme-widgets" in example.answer and example.kind == "example"
+
+
+def test_it_asks_about_a_heading_only_in_the_first_chunk_of_its_section():
+    text = "Deploying the service takes one command and a token in the environment of the shell."
+    assert "How do I deploy the service?" in _pairs(["Guide", "Deploying the service"], text)[0]
+    assert "How do I deploy the service?" not in _pairs(["Guide", "Deploying the service"], text, first=False)[0]
+
+
+def test_it_rejects_chunks_too_short_or_without_structure():
+    assert _pairs(["Guide", "Setup"], "Short.")[1].rejection == "chunk_too_short"
+    prose = "Some words that make no question at all, with nothing to ask about anywhere in them, really none."
+    assert _pairs(["Guide", "Thoughts"], prose)[1].rejection == "no_structure"
