@@ -1,0 +1,37 @@
+import pytest
+
+from training.config import TrainConfig
+
+
+def test_it_resolves_auto_values_from_the_dataset_size():
+    small = TrainConfig().resolve(num_examples=40, longest_example=300)
+    assert small.is_resolved
+    assert small.alpha == 2 * small.rank
+    assert small.max_length == 1024
+    big = TrainConfig(rank=32).resolve(num_examples=5000, longest_example=1500)
+    assert (big.rank, big.alpha) == (32, 64)
+    assert big.max_length == 1536  # the longest example fits, rounded up to 64
+    assert big.epochs < small.epochs and big.learning_rate < small.learning_rate
+
+
+def test_it_keeps_explicit_values():
+    config = TrainConfig(rank=4, alpha=16, learning_rate=1e-3, epochs=2, batch_size=3, max_length=128)
+    assert config.resolve(num_examples=10, longest_example=100) == config
+
+
+@pytest.mark.parametrize("field, value", [
+    ("method", "full"), ("rank", 0), ("rank", 128), ("rank", "big"), ("alpha", -1), ("learning_rate", 3.0),
+    ("epochs", 0), ("batch_size", 1.5), ("max_length", 8), ("dropout", 1.0), ("max_rank", 12),
+    ("checkpoint_every", 0), ("target_modules", ""),
+])
+def test_it_names_the_field_of_a_bad_value(field, value):
+    with pytest.raises(ValueError, match=f"^{field}:"):
+        TrainConfig(**{field: value})
+
+
+def test_it_rejects_unknown_hyperparameters_and_empty_datasets():
+    with pytest.raises(ValueError, match="^lr: unknown"):
+        TrainConfig.from_dict({"lr": 1})
+    assert TrainConfig.from_dict({"target_modules": ["q_proj"]}).target_modules == ("q_proj",)
+    with pytest.raises(ValueError, match="^dataset:"):
+        TrainConfig().resolve(num_examples=0, longest_example=0)

@@ -1,0 +1,58 @@
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from tests.training.pairs import fixture_examples
+from training.data import IGNORE, build_dataset, collate, dataset_hash, pack, tokenize_example
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_base_model):
+    return AutoTokenizer.from_pretrained(tiny_base_model)
+
+
+def test_it_trains_only_the_answer_and_its_eos(tokenizer):
+    example = fixture_examples()[0][0]
+    tokenized = tokenize_example(tokenizer, example)
+    trained = [label for label in tokenized.labels if label != IGNORE]
+    assert trained[-1] == tokenizer.eos_token_id
+    assert tokenized.labels[-1] == tokenizer.eos_token_id  # nothing after the EOS
+    assert tokenizer.decode(trained[:-1]) == example["messages"][-1]["content"]
+    first = tokenized.labels.index(trained[0])
+    prompt = tokenizer.decode(tokenized.input_ids[:first])
+    assert prompt.endswith("<|im_start|>assistant\n") and example["answer"] not in prompt
+
+
+def test_it_rejects_examples_without_an_answer(tokenizer):
+    with pytest.raises(ValueError, match="last message must be the assistant answer"):
+        tokenize_example(tokenizer, {"id": 7, "messages": [{"role": "user", "content": "hi"}] * 2})
+
+
+def test_it_packs_examples_without_losing_or_splitting_any(tokenizer):
+    train, _ = fixture_examples()
+    built = build_dataset(tokenizer, train, max_length=2048)
+    assert len(built.rows) < len(train)
+    assert sum(row.real_tokens for row in built.rows) == built.real_tokens
+    assert all(len(row.input_ids) == 2048 for row in built.rows)
+    assert built.examples == len(train) and built.skipped_too_long == 0
+    with pytest.raises(ValueError, match="^max_length: every example is longer"):
+        build_dataset(tokenizer, train, max_length=300)
+    assert dataset_hash(train) == dataset_hash([dict(e) for e in train]) != dataset_hash(train[1:])
+
+
+def test_it_keeps_packed_examples_from_attending_to_each_other(tiny_base_model, tokenizer):
+    model = AutoModelForCausalLM.from_pretrained(tiny_base_model).eval()
+    train, _ = fixture_examples()
+    first, second = (tokenize_example(tokenizer, e) for e in train[:2])
+    rows = pack([first, second], row_length=len(first.input_ids) + len(second.input_ids) + 5, pad_id=0)
+    assert len(rows) == 1
+    input_ids, _, positions = collate(rows, pad_id=0)
+    with torch.no_grad():
+        packed = model(input_ids=input_ids, position_ids=positions, use_cache=False).logits[0]
+        alone = [model(input_ids=torch.tensor([t.input_ids])).logits[0] for t in (first, second)]
+    # Packing puts the longer example first.
+    order = sorted([first, second], key=lambda t: len(t.input_ids), reverse=True)
+    expected = alone if order[0] is first else alone[::-1]
+    split = len(order[0].input_ids)
+    torch.testing.assert_close(packed[:split], expected[0], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(packed[split:split + len(order[1].input_ids)], expected[1], atol=1e-4, rtol=1e-4)

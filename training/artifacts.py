@@ -1,0 +1,141 @@
+"""The adapter directory: PEFT files + ``docsbot.json``, checked for what can serve it.
+
+This format is the only thing training shares with serving (DESIGN.md).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+MANIFEST = "docsbot.json"
+PEFT_FILES = ("adapter_config.json", "adapter_model.safetensors")
+
+
+class AdapterInvalid(ValueError):
+    """An adapter directory that cannot be served the way its manifest claims."""
+
+
+def vllm_problems(adapter_config: dict[str, Any], *, max_rank: int) -> list[str]:
+    """Why vLLM would refuse this adapter (empty when it loads)."""
+    problems = []
+    if adapter_config.get("peft_type") != "LORA":
+        problems.append(f"peft_type is {adapter_config.get('peft_type')!r}, vLLM serves only LORA")
+    if adapter_config.get("use_dora"):
+        problems.append("DoRA (use_dora) is not served by vLLM")
+    if adapter_config.get("modules_to_save"):
+        problems.append(f"modules_to_save {adapter_config['modules_to_save']!r} is not supported by vLLM")
+    if adapter_config.get("bias", "none") != "none":
+        problems.append(f"bias is {adapter_config.get('bias')!r}, vLLM needs 'none'")
+    rank = int(adapter_config.get("r", 0))
+    if rank > max_rank:
+        problems.append(f"rank {rank} exceeds the serving max rank {max_rank}")
+    ranks = adapter_config.get("rank_pattern") or {}
+    if any(int(r) > max_rank for r in ranks.values()):
+        problems.append(f"rank_pattern has a rank above {max_rank}")
+    return problems
+
+
+def servable_by(adapter_config: dict[str, Any], *, max_rank: int) -> list[str]:
+    if adapter_config.get("peft_type") != "LORA":
+        return []
+    # Any LoRA can also be merged (export_merged); the list says what serves the adapter directory.
+    engines = ["embedded", "merged"] if adapter_config.get("use_dora") else ["vllm", "embedded"]
+    if "vllm" in engines and vllm_problems(adapter_config, max_rank=max_rank):
+        engines.remove("vllm")
+    return engines
+
+
+def save_adapter(peft_model, out_dir: Path, *, base_model: str, method: str, max_rank: int,
+                 dataset_hash: str, metrics: dict[str, Any] | None = None,
+                 extra: dict[str, Any] | None = None) -> Path:
+    """Write the adapter atomically (temp dir, then rename); validate before it becomes visible."""
+    out_dir = Path(out_dir)
+    staging = out_dir.with_name(out_dir.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    peft_model.save_pretrained(staging, safe_serialization=True)
+    config_path = staging / "adapter_config.json"
+    adapter_config = json.loads(config_path.read_text())
+    # vLLM's resolver and serving compare this with the served base model's name.
+    adapter_config["base_model_name_or_path"] = base_model
+    config_path.write_text(json.dumps(adapter_config, indent=2))
+    engines = servable_by(adapter_config, max_rank=max_rank)
+    if method in ("lora", "qlora"):
+        problems = vllm_problems(adapter_config, max_rank=max_rank)
+        if problems:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise AdapterInvalid("; ".join(problems))
+    manifest = {
+        "format": 1,
+        "base_model": base_model,
+        "method": method,
+        "peft_type": adapter_config.get("peft_type"),
+        "rank": adapter_config.get("r"),
+        "alpha": adapter_config.get("lora_alpha"),
+        "target_modules": adapter_config.get("target_modules"),
+        "dataset_hash": dataset_hash,
+        "metrics": metrics or {},
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "servable_by": engines,
+        **({"note": "trained on the NF4-quantised base (QLoRA); a plain LoRA adapter served on the "
+                    "full-precision base"} if method == "qlora" else {}),
+        **(extra or {}),
+    }
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    os.replace(staging, out_dir)
+    return out_dir
+
+
+def read_manifest(adapter_dir: Path) -> dict[str, Any]:
+    path = Path(adapter_dir) / MANIFEST
+    if not path.exists():
+        raise AdapterInvalid(f"{adapter_dir}: no {MANIFEST}")
+    return json.loads(path.read_text())
+
+
+def update_manifest(adapter_dir: Path, **values: Any) -> dict[str, Any]:
+    manifest = read_manifest(adapter_dir) | values
+    tmp = Path(adapter_dir) / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, default=str))
+    os.replace(tmp, Path(adapter_dir) / MANIFEST)
+    return manifest
+
+
+def check_adapter_dir(adapter_dir: Path, *, max_rank: int = 64) -> dict[str, Any]:
+    """The manifest of a complete adapter directory, or AdapterInvalid saying what is wrong."""
+    adapter_dir = Path(adapter_dir)
+    missing = [name for name in (*PEFT_FILES, MANIFEST) if not (adapter_dir / name).exists()]
+    if missing:
+        raise AdapterInvalid(f"{adapter_dir}: missing {', '.join(missing)}")
+    manifest = read_manifest(adapter_dir)
+    config = json.loads((adapter_dir / "adapter_config.json").read_text())
+    if "vllm" in manifest.get("servable_by", []):
+        problems = vllm_problems(config, max_rank=max_rank)
+        if problems:
+            raise AdapterInvalid("; ".join(problems))
+    return manifest
+
+
+def export_merged(adapter_dir: Path, out_dir: Path, *, base_model: str | None = None) -> Path:
+    """Base + adapter folded into one standalone model (no adapter overhead at inference)."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    manifest = read_manifest(adapter_dir)
+    base = base_model or manifest["base_model"]
+    dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
+    merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    merged.save_pretrained(out_dir, safe_serialization=True)
+    AutoTokenizer.from_pretrained(base).save_pretrained(out_dir)
+    (out_dir / "docsbot_merged.json").write_text(json.dumps(
+        {"base_model": base, "adapter": str(adapter_dir), "adapter_manifest": manifest}, indent=2, default=str))
+    return out_dir

@@ -1,0 +1,133 @@
+"""The one validated training configuration.
+
+Every hyperparameter may be ``"auto"``; :meth:`TrainConfig.resolve` turns those
+into numbers from the dataset size, so a job records both what was asked and
+what ran. Bad values raise ``ValueError`` naming the field.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+AUTO = "auto"
+METHODS = ("lora", "qlora", "dora")
+# vLLM's accepted --max-lora-rank values; a served adapter must not exceed the configured one.
+VLLM_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    method: str = "lora"
+    rank: int | str = 16
+    alpha: int | float | str = AUTO  # auto: 2 * rank
+    dropout: float = 0.05
+    target_modules: str | tuple[str, ...] = "all-linear"
+    learning_rate: float | str = AUTO
+    epochs: int | str = AUTO
+    batch_size: int | str = AUTO  # packed rows per optimizer step
+    max_length: int | str = AUTO  # tokens per packed row (and the longest example kept)
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    max_steps: int | None = None  # a cap, mainly for tests and benchmarks
+    checkpoint_every: int = 50
+    gradient_checkpointing: bool = False
+    packing: bool = True
+    seed: int = 0
+    max_rank: int = 64  # the serving side's --max-lora-rank
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method: must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.max_rank not in VLLM_RANKS:
+            raise ValueError(f"max_rank: must be one of {VLLM_RANKS}, got {self.max_rank}")
+        _positive_int_or_auto("rank", self.rank)
+        if self.rank != AUTO and self.rank > self.max_rank:
+            raise ValueError(f"rank: {self.rank} exceeds max_rank {self.max_rank} (the serving limit)")
+        _positive_number_or_auto("alpha", self.alpha)
+        _positive_number_or_auto("learning_rate", self.learning_rate)
+        if self.learning_rate != AUTO and self.learning_rate > 1:
+            raise ValueError(f"learning_rate: {self.learning_rate} is not a plausible learning rate (> 1)")
+        _positive_int_or_auto("epochs", self.epochs)
+        _positive_int_or_auto("batch_size", self.batch_size)
+        _positive_int_or_auto("max_length", self.max_length)
+        if self.max_length != AUTO and self.max_length < 16:
+            raise ValueError(f"max_length: must be at least 16, got {self.max_length}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout: must be in [0, 1), got {self.dropout}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ValueError(f"warmup_ratio: must be in [0, 1), got {self.warmup_ratio}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay: must be >= 0, got {self.weight_decay}")
+        if self.max_grad_norm <= 0:
+            raise ValueError(f"max_grad_norm: must be > 0, got {self.max_grad_norm}")
+        if self.max_steps is not None and (not isinstance(self.max_steps, int) or self.max_steps < 1):
+            raise ValueError(f"max_steps: must be a positive integer or None, got {self.max_steps!r}")
+        if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every: must be a positive integer, got {self.checkpoint_every!r}")
+        if not self.target_modules or (
+            not isinstance(self.target_modules, str)
+            and not all(isinstance(name, str) and name for name in self.target_modules)
+        ):
+            raise ValueError(f"target_modules: 'all-linear' or module names, got {self.target_modules!r}")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"{unknown[0]}: unknown hyperparameter (known: {', '.join(sorted(known))})")
+        values = dict(values)
+        if isinstance(values.get("target_modules"), list):
+            values["target_modules"] = tuple(values["target_modules"])
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        values = asdict(self)
+        if isinstance(values["target_modules"], tuple):
+            values["target_modules"] = list(values["target_modules"])
+        return values
+
+    @property
+    def is_resolved(self) -> bool:
+        return AUTO not in (self.rank, self.alpha, self.learning_rate, self.epochs,
+                            self.batch_size, self.max_length)
+
+    def resolve(self, *, num_examples: int, longest_example: int) -> TrainConfig:
+        """Fill every "auto" from the dataset: few examples get more epochs, small ranks, higher LR."""
+        if num_examples < 1:
+            raise ValueError("dataset: no training examples")
+        rank = self.rank if self.rank != AUTO else (8 if num_examples < 200 else 16)
+        rank = min(rank, self.max_rank)
+        alpha = self.alpha if self.alpha != AUTO else 2 * rank
+        # LoRA wants a higher rate than full fine-tuning; QLoRA's quantisation noise a slightly lower one.
+        learning_rate = self.learning_rate if self.learning_rate != AUTO else (
+            1e-4 if self.method == "qlora" else 2e-4) * (5 if num_examples < 500 else 1)
+        if self.max_length == AUTO:
+            # Packed rows of 1024 tokens, or longer when an example needs it (none is cut); positions
+            # restart per packed example, so a row may be longer than the model's context.
+            max_length = max(1024, 64 * math.ceil(longest_example / 64))
+        else:
+            max_length = self.max_length
+        epochs = self.epochs if self.epochs != AUTO else (
+            8 if num_examples < 100 else 4 if num_examples < 1000 else 2 if num_examples < 10_000 else 1)
+        batch_size = self.batch_size if self.batch_size != AUTO else (
+            1 if num_examples < 64 else 2 if num_examples < 1000 else 4)
+        return replace(self, rank=rank, alpha=alpha, learning_rate=learning_rate, max_length=max_length,
+                       epochs=epochs, batch_size=batch_size)
+
+
+def _positive_int_or_auto(name: str, value: Any) -> None:
+    if value == AUTO:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}: must be a positive integer or 'auto', got {value!r}")
+
+
+def _positive_number_or_auto(name: str, value: Any) -> None:
+    if value == AUTO:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0 or not math.isfinite(value):
+        raise ValueError(f"{name}: must be a positive number or 'auto', got {value!r}")
+

@@ -1,0 +1,327 @@
+"""The single-device adapter training recipe: setup · train · save_checkpoint · cleanup.
+
+Written out plainly (no Trainer, no inheritance), in the manner of torchtune's
+single-device LoRA recipe. Runs on CPU (fp32) and CUDA (bf16 autocast).
+
+Compute is spent only where it counts: short examples are packed into shared
+rows (no padding), and the output projection and cross-entropy run only at the
+answer positions that carry loss, not at every prompt token.
+
+Checkpoints go to ``work_dir/checkpoints/step-NNNNNN/`` with a ``COMPLETE``
+marker written last; ``setup`` resumes from the newest complete one, so a
+process killed at any moment restarts from its last finished checkpoint.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from training.config import TrainConfig
+from training.data import IGNORE, BuiltDataset, batches, build_dataset, collate, longest_example
+
+COMPLETE = "COMPLETE"
+KEEP_CHECKPOINTS = 2
+
+
+class Cancelled(Exception):
+    """The cancellation check said stop; the recipe stopped between two steps."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    step: int
+    total_steps: int
+    loss: float
+    eta_seconds: float
+    epoch: int
+    learning_rate: float
+    tokens_per_second: float
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    total_steps: int
+    resumed_from: int
+    final_loss: float
+    curve: list[dict[str, float]]
+    seconds: float
+    real_tokens_per_second: float
+    config: dict[str, Any]
+    dataset: dict[str, int]
+    peak_memory_bytes: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def latest_complete_checkpoint(work_dir: Path) -> Path | None:
+    root = Path(work_dir) / "checkpoints"
+    if not root.is_dir():
+        return None
+    complete = sorted(p for p in root.glob("step-*") if (p / COMPLETE).exists())
+    return complete[-1] if complete else None
+
+
+class Recipe:
+    def __init__(self, *, base_model: str, config: TrainConfig, train_examples: Sequence[dict], work_dir: Path,
+                 on_progress: Callable[[Progress], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None,
+                 on_checkpoint: Callable[[int, Path], None] | None = None,
+                 device: str | None = None):
+        self.base_model = str(base_model)
+        self.requested = config
+        self.examples = list(train_examples)
+        self.work_dir = Path(work_dir)
+        self.on_progress = on_progress
+        self.should_stop = should_stop or (lambda: False)
+        self.on_checkpoint = on_checkpoint
+        self.device_name = device
+        self.model = None
+        self.optimizer = None
+        self.scheduler = None
+        self.step = 0
+        self.resumed_from = 0
+        self.curve: list[dict[str, float]] = []
+
+    # --- setup ---------------------------------------------------------------------------
+    def setup(self) -> None:
+        import torch
+        from transformers import AutoTokenizer
+
+        self.device = torch.device(self.device_name or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.tokenizer = AutoTokenizer.from_pretrained(self.base_model)
+        if not self.tokenizer.chat_template:
+            raise ValueError(f"base model {self.base_model}: its tokenizer has no chat template")
+        self.config = self.requested.resolve(
+            num_examples=len(self.examples), longest_example=longest_example(self.tokenizer, self.examples),
+        )
+        self.dataset: BuiltDataset = build_dataset(self.tokenizer, self.examples, max_length=self.config.max_length,
+                                                   packing=self.config.packing)
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None \
+            else self.tokenizer.eos_token_id
+        self.steps_per_epoch = math.ceil(len(self.dataset.rows) / self.config.batch_size)
+        self.total_steps = self.steps_per_epoch * self.config.epochs
+        if self.config.max_steps:
+            self.total_steps = min(self.total_steps, self.config.max_steps)
+        torch.manual_seed(self.config.seed)
+        self.model = self._load_model()
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(trainable, lr=self.config.learning_rate,
+                                           weight_decay=self.config.weight_decay)
+        warmup = max(1, int(self.total_steps * self.config.warmup_ratio))
+        total = self.total_steps
+
+        def schedule(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule)
+        checkpoint = latest_complete_checkpoint(self.work_dir)
+        if checkpoint is not None:
+            self._load_checkpoint(checkpoint)
+
+    def _load_model(self):
+        import torch
+        from peft import LoraConfig, get_peft_model
+        from transformers import AutoModelForCausalLM
+
+        cuda = self.device.type == "cuda"
+        dtype = torch.bfloat16 if cuda else torch.float32
+        if self.config.method == "qlora":
+            from peft import prepare_model_for_kbit_training
+            from transformers import BitsAndBytesConfig
+
+            quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                              bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=dtype)
+            model = AutoModelForCausalLM.from_pretrained(self.base_model, quantization_config=quantization,
+                                                         dtype=dtype, device_map={"": str(self.device)})
+            model = prepare_model_for_kbit_training(
+                model, use_gradient_checkpointing=self.config.gradient_checkpointing,
+                gradient_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model = AutoModelForCausalLM.from_pretrained(self.base_model, dtype=dtype).to(self.device)
+            if self.config.gradient_checkpointing:
+                model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.config.use_cache = False
+        target = self.config.target_modules
+        lora = LoraConfig(
+            r=self.config.rank, lora_alpha=self.config.alpha, lora_dropout=self.config.dropout,
+            target_modules=target if isinstance(target, str) else list(target), bias="none",
+            task_type="CAUSAL_LM", use_dora=self.config.method == "dora",
+        )
+        return get_peft_model(model, lora)
+
+    # --- train ---------------------------------------------------------------------------
+    def _autocast(self):
+        import contextlib
+
+        import torch
+
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def loss(self, input_ids, labels, position_ids):
+        """Mean cross-entropy over answer tokens, projecting to the vocabulary only there."""
+        import torch.nn.functional as F
+
+        causal_lm = self.model.get_base_model()
+        # No attention mask: with position_ids restarting at 0 per packed example,
+        # transformers builds block-diagonal attention (sdpa/eager) or varlen (flash).
+        hidden = causal_lm.get_decoder()(input_ids=input_ids, position_ids=position_ids,
+                                         use_cache=False).last_hidden_state
+        targets = labels[:, 1:]
+        keep = targets != IGNORE
+        logits = causal_lm.get_output_embeddings()(hidden[:, :-1][keep])
+        return F.cross_entropy(logits.float(), targets[keep])
+
+    def train(self) -> TrainResult:
+        import torch
+
+        if self.model is None:
+            raise RuntimeError("call setup() first")
+        self.model.train()
+        started = time.monotonic()
+        steps_this_run = 0
+        real_tokens = 0
+        epoch, skip = divmod(self.step, self.steps_per_epoch)
+        while self.step < self.total_steps:
+            for index, rows in enumerate(batches(self.dataset.rows, batch_size=self.config.batch_size,
+                                                 epoch=epoch, seed=self.config.seed)):
+                if index < skip:
+                    continue
+                if self.should_stop():
+                    raise Cancelled(f"cancelled at step {self.step}")
+                input_ids, labels, positions = (t.to(self.device) for t in collate(rows, pad_id=self.pad_id))
+                with self._autocast():
+                    loss = self.loss(input_ids, labels, positions)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(
+                    [p for p in self.model.parameters() if p.requires_grad], self.config.max_grad_norm)
+                self.optimizer.step()
+                self.scheduler.step()
+                self.optimizer.zero_grad(set_to_none=True)
+                self.step += 1
+                steps_this_run += 1
+                real_tokens += sum(row.real_tokens for row in rows)
+                value = loss.detach().item()
+                learning_rate = self.scheduler.get_last_lr()[0]
+                self.curve.append({"step": self.step, "loss": round(value, 5), "lr": learning_rate})
+                elapsed = time.monotonic() - started
+                if self.on_progress:
+                    self.on_progress(Progress(
+                        step=self.step, total_steps=self.total_steps, loss=value, epoch=epoch,
+                        eta_seconds=elapsed / steps_this_run * (self.total_steps - self.step),
+                        learning_rate=learning_rate, tokens_per_second=real_tokens / max(elapsed, 1e-9)))
+                if self.step % self.config.checkpoint_every == 0 and self.step < self.total_steps:
+                    self.save_checkpoint()
+                if self.step >= self.total_steps:
+                    break
+            epoch, skip = epoch + 1, 0
+        seconds = time.monotonic() - started
+        peak = torch.cuda.max_memory_allocated(self.device) if self.device.type == "cuda" else _cpu_peak_rss()
+        return TrainResult(
+            steps=self.step, total_steps=self.total_steps, resumed_from=self.resumed_from,
+            final_loss=self.curve[-1]["loss"] if self.curve else float("nan"), curve=self.curve,
+            seconds=seconds, real_tokens_per_second=real_tokens / max(seconds, 1e-9),
+            config=self.config.to_dict(),
+            dataset={"examples": self.dataset.examples, "rows": len(self.dataset.rows),
+                     "skipped_too_long": self.dataset.skipped_too_long, "real_tokens": self.dataset.real_tokens,
+                     "trained_tokens": self.dataset.trained_tokens},
+            peak_memory_bytes=peak,
+        )
+
+    # --- checkpoints ---------------------------------------------------------------------
+    def save_checkpoint(self) -> Path:
+        import torch
+        from peft import get_peft_model_state_dict
+        from safetensors.torch import save_file
+
+        root = self.work_dir / "checkpoints"
+        path = root / f"step-{self.step:06d}"
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        weights = {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(self.model).items()}
+        save_file(weights, str(path / "adapter.safetensors"))
+        torch.save({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                    "rng": torch.get_rng_state()}, path / "optimizer.pt")
+        (path / "state.json").write_text(json.dumps(
+            {"step": self.step, "total_steps": self.total_steps, "curve": self.curve,
+             "config": self.config.to_dict()}))
+        _fsync_dir(path)
+        # The marker goes last: a checkpoint without it was interrupted and is never resumed from.
+        (path / COMPLETE).write_text(str(self.step))
+        _fsync_dir(path)
+        for old in sorted(root.glob("step-*"))[:-KEEP_CHECKPOINTS]:
+            shutil.rmtree(old, ignore_errors=True)
+        if self.on_checkpoint:
+            self.on_checkpoint(self.step, path)
+        return path
+
+    def _load_checkpoint(self, path: Path) -> None:
+        import torch
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+
+        state = json.loads((path / "state.json").read_text())
+        set_peft_model_state_dict(self.model, {k: v.to(self.device) for k, v in
+                                               load_file(str(path / "adapter.safetensors")).items()})
+        saved = torch.load(path / "optimizer.pt", map_location=self.device, weights_only=False)
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scheduler.load_state_dict(saved["scheduler"])
+        torch.set_rng_state(saved["rng"].cpu())
+        self.step = self.resumed_from = int(state["step"])
+        self.curve = list(state["curve"])
+
+    # --- after training ------------------------------------------------------------------
+    def evaluate(self, heldout: Sequence[dict], *, max_examples: int = 64, max_new_tokens: int = 96,
+                 general_text: str | None = None) -> dict[str, Any]:
+        from training.evaluate import evaluate_adapter
+
+        return evaluate_adapter(self.model, self.tokenizer, heldout, general_text=general_text,
+                                max_examples=max_examples, max_new_tokens=max_new_tokens)
+
+    def save_adapter(self, out_dir: Path, *, dataset_hash: str, metrics: dict[str, Any] | None = None,
+                     extra: dict[str, Any] | None = None) -> Path:
+        from training.artifacts import save_adapter
+
+        return save_adapter(self.model, out_dir, base_model=self.base_model, method=self.config.method,
+                            max_rank=self.config.max_rank, dataset_hash=dataset_hash, metrics=metrics,
+                            extra=extra)
+
+    def remove_checkpoints(self) -> None:
+        shutil.rmtree(self.work_dir / "checkpoints", ignore_errors=True)
+
+    def cleanup(self) -> None:
+        """Free the model and optimizer memory (host and GPU) so the worker can take the next job."""
+        import torch
+
+        self.model = self.optimizer = self.scheduler = None
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def _fsync_dir(path: Path) -> None:
+    for child in path.iterdir():
+        with open(child, "rb") as handle:
+            os.fsync(handle.fileno())
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _cpu_peak_rss() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
