@@ -105,7 +105,7 @@ def create_app(engine: Engine, registry: AdapterRegistry, *, api_key: str | None
             raise protocol.context_error(len(prompt_ids), gen.max_tokens, engine.max_model_len)
         max_tokens = gen.max_tokens or engine.max_model_len - len(prompt_ids)
         params = SamplingParams(max_tokens=max_tokens, temperature=gen.temperature, top_p=gen.top_p,
-                                stop=gen.stop, seed=gen.seed)
+                                stop=gen.stop, seed=gen.seed, ignore_eos=gen.ignore_eos)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Event] = asyncio.Queue()
         request = Request(prompt_ids=prompt_ids, adapter=adapter, params=params,

@@ -40,6 +40,7 @@ class SamplingParams:
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    ignore_eos: bool = False
 
 
 @dataclass
@@ -276,7 +277,7 @@ class Engine:
         self.stats["generated_tokens"] += 1
         request.sampled += 1
         params = request.params
-        if token in self.eos_ids:
+        if token in self.eos_ids and not params.ignore_eos:
             self._finish(request, reason="stop")
             return
         request.generated.append(token)

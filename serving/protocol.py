@@ -54,6 +54,7 @@ class GenerationRequest:
     seed: int | None
     stream: bool
     include_usage: bool
+    ignore_eos: bool = False  # vLLM's extra sampling parameter (benchmarks)
 
 
 def _number(body: dict, name: str, default: float, *, low: float, high: float) -> float:
@@ -101,6 +102,7 @@ def parse_generation(body: Any) -> GenerationRequest:
         seed=seed,
         stream=bool(body.get("stream", False)),
         include_usage=bool(isinstance(options, dict) and options.get("include_usage")),
+        ignore_eos=bool(body.get("ignore_eos", False)),
     )
 
 
