@@ -83,9 +83,11 @@ class LLMGenerator:
 
     @classmethod
     def from_settings(cls) -> LLMGenerator:
+        from django.conf import settings
+
         from docsbot.core.serving import serving_client
 
-        return cls(serving_client())
+        return cls(serving_client(), max_tokens=getattr(settings, "QA_LLM_MAX_TOKENS", 512))
 
     def _model(self) -> str:
         if self.model is None:
