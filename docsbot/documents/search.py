@@ -1,0 +1,67 @@
+"""Loading, caching and rebuilding the per-team search index (see index.py for why this design)."""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+
+from docsbot.documents.index import SearchIndex
+from docsbot.documents.models import Chunk, IndexState
+from docsbot.teams.models import Team
+
+logger = logging.getLogger(__name__)
+_cache: dict[int, SearchIndex] = {}
+_lock = threading.Lock()
+
+
+def index_dir(team_id: int) -> Path:
+    return Path(settings.DATA_DIR) / "index" / f"team-{team_id}"
+
+
+def _version(team_id: int) -> str:
+    return IndexState.objects.filter(team_id=team_id).values_list("version", flat=True).first() or ""
+
+
+def _build_from_db(team_id: int, version: str) -> SearchIndex:
+    rows = list(Chunk.objects.filter(team_id=team_id, embedding__isnull=False)
+                .order_by("id").values_list("id", "text", "embedding"))
+    if rows:
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vectors = np.frombuffer(b"".join(bytes(r[2]) for r in rows), dtype=np.float32).reshape(len(rows), -1)
+    else:
+        ids, vectors = np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+    return SearchIndex.build(chunk_ids=ids, texts=[r[1] for r in rows], vectors=vectors, version=version)
+
+
+def index_refresh(*, team: Team) -> SearchIndex:
+    """Rebuild the team's index from the database and persist it (after an ingestion)."""
+    version = _version(team.pk)
+    index = _build_from_db(team.pk, version)
+    index.save(index_dir(team.pk))
+    with _lock:
+        _cache[team.pk] = index
+    return index
+
+
+def index_get(*, team_id: int) -> SearchIndex:
+    """The current index: from memory, else from disk, else rebuilt from the database."""
+    version = _version(team_id)
+    cached = _cache.get(team_id)
+    if cached is not None and cached.version == version:
+        return cached
+    with _lock:
+        cached = _cache.get(team_id)
+        if cached is not None and cached.version == version:
+            return cached
+        index = SearchIndex.load(index_dir(team_id))
+        if index is None or index.version != version:
+            index = _build_from_db(team_id, version)
+            try:
+                index.save(index_dir(team_id))
+            except OSError as exc:  # a read-only data dir still serves from memory
+                logger.warning("could not persist the search index for team %s: %s", team_id, exc)
+        _cache[team_id] = index
+        return index

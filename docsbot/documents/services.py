@@ -1,0 +1,344 @@
+"""Writes for documents: the one ingestion service behind the admin page, the API and the CLI."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from docsbot.documents import dedup
+from docsbot.documents.chunking import ChunkDraft, chunk_document
+from docsbot.documents.models import Chunk, Document, IndexState, IngestRun
+from docsbot.documents.parsing import ParseError, parse_document
+from docsbot.documents.sources import (
+    Source,
+    SourceFailure,
+    SourceFile,
+    expand_inputs,
+    expand_local,
+    expand_uploads,
+)
+from docsbot.teams.models import Team
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]  # (processed, total, phase)
+EMBED_GROUP = 256  # chunks gathered across documents before one embedding pass
+
+
+@dataclass
+class _Pending:
+    source: SourceFile
+    content_hash: str
+    title: str
+    fmt: str
+    fingerprint: list[int]
+    drafts: list[ChunkDraft]
+
+
+@dataclass
+class _Tally:
+    documents: int = 0
+    chunks: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    removed: int = 0
+    embedded: int = 0
+    failed: list[dict] = field(default_factory=list)
+    items: list[dict] = field(default_factory=list)
+    resolved: dict[int, int] = field(default_factory=dict)  # this run's temporary keys -> ids
+
+
+# --- runs ----------------------------------------------------------------------------
+
+def ingest_run_create(*, team: Team, origin: str, inputs: list[dict], sync: bool = False) -> IngestRun:
+    return IngestRun.objects.create(team=team, origin=origin, inputs=inputs, sync=sync)
+
+
+def ingest_run_start(*, team: Team, origin: str, inputs: list[dict], sync: bool = False) -> IngestRun:
+    """Create a run and hand it to a worker on the default queue once the row is committed."""
+    from docsbot.documents.tasks import ingest
+
+    run = ingest_run_create(team=team, origin=origin, inputs=inputs, sync=sync)
+    transaction.on_commit(lambda: ingest.apply_async(args=[run.pk], queue="default"))
+    return run
+
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def upload_store(*, team: Team, files: list[tuple[str, bytes | object]]) -> list[dict]:
+    """Save uploaded files (name, bytes or a Django UploadedFile) where workers can read them.
+
+    The stored name is sanitised; the original name (path separators removed) is what the
+    document is known by.
+    """
+    folder = Path(settings.DATA_DIR) / "uploads" / f"team-{team.pk}" / uuid.uuid4().hex
+    folder.mkdir(parents=True, exist_ok=True)
+    inputs = []
+    for number, (name, content) in enumerate(files):
+        original = name.replace("\\", "/").rsplit("/", 1)[-1] or f"upload-{number}"
+        stored = folder / f"{number:04d}-{_SAFE_NAME.sub('_', original)[:150]}"
+        with stored.open("wb") as handle:
+            if isinstance(content, bytes):
+                handle.write(content)
+            else:
+                for piece in content.chunks():
+                    handle.write(piece)
+        inputs.append({"kind": "upload", "name": original, "value": str(stored)})
+    return inputs
+
+
+def cli_inputs(items: list[str]) -> list[dict]:
+    return [{"kind": "url" if i.startswith(("http://", "https://")) else "path", "name": i, "value": i}
+            for i in items]
+
+
+def _expand(inputs: list[dict]) -> list[Source]:
+    sources: list[Source] = []
+    uploads = [(i["name"], Path(i["value"])) for i in inputs if i["kind"] == "upload"]
+    if uploads:
+        sources.extend(expand_uploads(uploads))
+    for item in inputs:
+        if item["kind"] == "path":
+            sources.extend(expand_local(Path(item["value"]).expanduser()))
+        elif item["kind"] == "url":
+            sources.extend(expand_inputs([item["value"]]))
+    return sources
+
+
+def ingest_run_execute(*, run_id: int, progress: Progress | None = None) -> dict:
+    """Run an ingestion to the end; every per-document problem is recorded, never raised."""
+    claimed = IngestRun.objects.filter(pk=run_id, status=IngestRun.Status.QUEUED).update(
+        status=IngestRun.Status.RUNNING, started=timezone.now(), phase="reading")
+    run = IngestRun.objects.select_related("team").get(pk=run_id)
+    if not claimed:
+        return run.summary
+    started = time.monotonic()
+    try:
+        tally = _ingest(run, progress)
+    except Exception as exc:
+        logger.exception("ingest run %s failed", run_id)
+        IngestRun.objects.filter(pk=run_id).update(status=IngestRun.Status.FAILED, error=str(exc)[:2000],
+                                                    finished=timezone.now())
+        raise
+    summary = {
+        "run": run.pk, "documents": tally.documents, "chunks": tally.chunks, "unchanged": tally.unchanged,
+        "duplicates": tally.duplicates, "removed": tally.removed, "embedded_chunks": tally.embedded,
+        "failed": tally.failed, "seconds": round(time.monotonic() - started, 3),
+    }
+    IngestRun.objects.filter(pk=run_id).update(
+        status=IngestRun.Status.SUCCEEDED, phase="done", summary=summary, items=tally.items,
+        finished=timezone.now(), processed=F("total"))
+    return summary
+
+
+def ingest_paths(*, team: Team, items: list[str], sync: bool = False, origin: str = "cli",
+                 progress: Progress | None = None) -> dict:
+    """Foreground ingestion of local paths and URLs (the CLI door)."""
+    run = ingest_run_create(team=team, origin=origin, inputs=cli_inputs(items), sync=sync)
+    return ingest_run_execute(run_id=run.pk, progress=progress)
+
+
+def _report(run: IngestRun, tally: _Tally, processed: int, total: int, phase: str,
+            progress: Progress | None, last: list[float]) -> None:
+    now = time.monotonic()
+    if progress is not None:
+        progress(processed, total, phase)
+    # Throttled: the admin page polls this row, a write per document would be wasteful on big runs.
+    if now - last[0] >= 0.5 or processed == total:
+        last[0] = now
+        IngestRun.objects.filter(pk=run.pk).update(processed=processed, total=total, phase=phase,
+                                                    items=tally.items)
+
+
+def _ingest(run: IngestRun, progress: Progress | None) -> _Tally:
+    from docsbot.documents.embedding import count_tokens, embedding_model_name, max_tokens
+
+    team = run.team
+    tally = _Tally()
+    last = [0.0]
+    sources = _expand(run.inputs)
+    total = len(sources)
+    IngestRun.objects.filter(pk=run.pk).update(total=total, phase="parsing")
+    state, _ = IndexState.objects.get_or_create(team=team)
+    model_name = embedding_model_name()
+    model_changed = bool(state.embedding_model) and state.embedding_model != model_name
+    existing = {d.source_path: d for d in Document.objects.filter(team=team)
+                .only("id", "source_path", "content_hash", "status", "fingerprint", "duplicate_of")}
+    known = [(d.pk, d.fingerprint) for d in existing.values()
+             if d.status == Document.Status.INDEXED and d.duplicate_of_id is None and d.fingerprint]
+    accepted: dict[str, int] = {}  # fingerprint row key -> temp id for this run's new docs
+    seen: set[str] = set()
+    pending: list[_Pending] = []
+    processed = 0
+
+    for source in sources:
+        processed += 1
+        seen.add(source.path)
+        if isinstance(source, SourceFailure):
+            _fail(team, tally, source.path, source.error, existing)
+        else:
+            content_hash = hashlib.sha256(source.data).hexdigest()
+            current = existing.get(source.path)
+            if (current is not None and current.content_hash == content_hash and not model_changed
+                    and current.status == Document.Status.INDEXED):
+                tally.unchanged += 1
+                tally.items.append({"path": source.path, "status": "unchanged", "chunks": None, "error": ""})
+            else:
+                try:
+                    parsed = parse_document(source.path, source.data, fmt=source.fmt)
+                except ParseError as exc:
+                    _fail(team, tally, source.path, str(exc), existing)
+                else:
+                    print_ = dedup.fingerprint(parsed.plain_text())
+                    others = [(k, fp) for k, fp in known if current is None or k != current.pk]
+                    twin = dedup.find_near_duplicate(print_, others)
+                    if twin is not None and twin < 0:
+                        # Its twin is earlier in this run and not stored yet: store it first.
+                        _commit(team, pending, tally, model_name, known, accepted)
+                        pending = []
+                        twin = tally.resolved.get(twin)
+                    if twin is not None:
+                        _record_duplicate(team, source, content_hash, parsed.title, parsed.format, twin)
+                        tally.duplicates += 1
+                        tally.items.append({"path": source.path, "status": "duplicate", "chunks": 0,
+                                            "error": ""})
+                    else:
+                        key = -(len(accepted) + 1)
+                        accepted[source.path] = key
+                        known.append((key, print_))
+                        # room for [CLS] and [SEP]
+                        drafts = chunk_document(parsed, max_tokens=max_tokens() - 2, count=count_tokens)
+                        pending.append(_Pending(source, content_hash, parsed.title, parsed.format,
+                                                print_, drafts))
+                        if sum(len(p.drafts) for p in pending) >= EMBED_GROUP:
+                            _commit(team, pending, tally, model_name, known, accepted)
+                            pending = []
+        _report(run, tally, processed, total, "indexing", progress, last)
+    if pending:
+        _commit(team, pending, tally, model_name, known, accepted)
+    if run.sync:
+        tally.removed = _remove_missing(team, seen, tally)
+    IndexState.objects.filter(team=team).update(embedding_model=model_name)
+    _report(run, tally, total, total, "building index", progress, [0.0])
+    from docsbot.documents.search import index_get
+
+    index_get(team_id=team.pk)  # rebuilt and persisted now if anything changed, not at the first query
+    return tally
+
+
+def _fail(team: Team, tally: _Tally, path: str, error: str, existing: dict[str, Document]) -> None:
+    tally.failed.append({"path": path, "error": error})
+    tally.items.append({"path": path, "status": "failed", "chunks": 0, "error": error})
+    current = existing.get(path)
+    if current is None:
+        Document.objects.update_or_create(team=team, source_path=path[:1000], defaults={
+            "status": Document.Status.FAILED, "error": error, "url": "", "content_hash": ""})
+    else:
+        # A previously indexed version keeps serving; the error is kept for the admin to see.
+        Document.objects.filter(pk=current.pk).update(error=error)
+
+
+def _record_duplicate(team: Team, source: SourceFile, content_hash: str, title: str, fmt: str,
+                      twin: int) -> None:
+    with transaction.atomic():
+        document, _ = Document.objects.select_for_update().get_or_create(team=team, source_path=source.path)
+        deleted, _ = document.chunks.all().delete()
+        document.duplicate_of_id = twin if twin > 0 else None
+        document.status = Document.Status.INDEXED
+        document.content_hash, document.title, document.format = content_hash, title[:500], fmt
+        document.url = source.url or source.path
+        document.size, document.error, document.fingerprint = len(source.data), "", []
+        document.save()
+        if deleted:
+            _bump(team)
+
+
+def _commit(team: Team, pending: list[_Pending], tally: _Tally, model_name: str,
+            known: list[tuple[int, list[int]]], accepted: dict[str, int]) -> None:
+    """Embed a group of documents' chunks in one pass, then replace each document atomically."""
+    from docsbot.documents.embedding import embed_texts
+
+    texts = [draft.text for p in pending for draft in p.drafts]
+    hashes = [draft.content_hash for p in pending for draft in p.drafts]
+    # Chunks whose exact text is already embedded for this team (e.g. an edit elsewhere in the
+    # page) reuse the stored vector instead of being embedded again.
+    reusable = dict(Chunk.objects.filter(team=team, content_hash__in=set(hashes), embedding__isnull=False)
+                    .values_list("content_hash", "embedding")) if model_name else {}
+    todo = [i for i, h in enumerate(hashes) if h not in reusable]
+    vectors = embed_texts([texts[i] for i in todo]) if todo else np.zeros((0, 0), dtype=np.float32)
+    fresh = {i: vectors[row].tobytes() for row, i in enumerate(todo)}
+    tally.embedded += len(todo)
+    position = 0
+    for item in pending:
+        rows = []
+        for ordinal, draft in enumerate(item.drafts):
+            blob = fresh.get(position) or bytes(reusable[hashes[position]])
+            position += 1
+            rows.append((ordinal, draft, blob))
+        with transaction.atomic():
+            document, _ = Document.objects.select_for_update().get_or_create(
+                team=team, source_path=item.source.path)
+            document.chunks.all().delete()
+            Chunk.objects.bulk_create([
+                Chunk(team=team, document=document, ordinal=ordinal, heading_path=draft.heading_path,
+                      anchor=draft.anchor[:300], text=draft.text, token_count=draft.token_count,
+                      content_hash=draft.content_hash, embedding=blob)
+                for ordinal, draft, blob in rows
+            ], batch_size=500)
+            document.title, document.format = item.title[:500], item.fmt
+            document.url = (item.source.url or item.source.path)[:1000]
+            document.content_hash, document.status, document.error = item.content_hash, Document.Status.INDEXED, ""
+            document.duplicate_of, document.fingerprint, document.size = None, item.fingerprint, len(item.source.data)
+            document.save()
+            _bump(team)
+        key = accepted.get(item.source.path)
+        if key is not None:  # later pages of this run now point at the real id
+            known[:] = [(document.pk if k == key else k, fp) for k, fp in known]
+            tally.resolved[key] = document.pk
+        tally.documents += 1
+        tally.chunks += len(rows)
+        tally.items.append({"path": item.source.path, "status": "indexed", "chunks": len(rows), "error": ""})
+
+
+def _remove_missing(team: Team, seen: set[str], tally: _Tally) -> int:
+    missing = list(Document.objects.filter(team=team).exclude(source_path__in=seen)
+                   .values_list("pk", "source_path"))
+    if not missing:
+        return 0
+    with transaction.atomic():
+        Document.objects.filter(team=team, pk__in=[pk for pk, _ in missing]).delete()
+        _bump(team)
+    tally.items.extend({"path": path, "status": "removed", "chunks": 0, "error": ""} for _, path in missing)
+    return len(missing)
+
+
+def _bump(team: Team) -> None:
+    IndexState.objects.filter(team=team).update(version=uuid.uuid4().hex)
+
+
+def document_delete(*, team: Team, document_id: int) -> bool:
+    with transaction.atomic():
+        deleted, _ = Document.objects.filter(team=team, pk=document_id).delete()
+        if deleted:
+            IndexState.objects.get_or_create(team=team)
+            _bump(team)
+    return bool(deleted)
+
+
+def upload_dir_cleanup(*, run: IngestRun) -> None:
+    for item in run.inputs:
+        if item.get("kind") == "upload":
+            shutil.rmtree(Path(item["value"]).parent, ignore_errors=True)

@@ -1,0 +1,253 @@
+"""Expand what a user hands in (files, folders, archives, URLs) into documents to parse.
+
+Archives are read in memory, never extracted to disk, and checked before any
+member is used: member count, total uncompressed size, compression ratio,
+unsafe paths (``..``, absolute) and links. A bomb fails the whole archive; an
+unsafe member fails alone. Everything that goes wrong becomes a ``SourceFailure``
+naming the file and the reason, and the rest of the input proceeds.
+"""
+from __future__ import annotations
+
+import io
+import stat
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from django.conf import settings
+
+from docsbot.documents.parsing import detect_format
+
+ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
+# Build output that sits next to docs in generated sites; skipped without an error.
+ASSET_SUFFIXES = frozenset(
+    [".png", ".jpg", ".jpeg", ".gif", ".svg", ".ico", ".webp", ".bmp", ".css", ".js", ".map", ".woff", ".woff2", ".ttf", ".eot", ".otf", ".inv", ".doctree", ".pickle", ".buildinfo", ".json", ".xml", ".mo", ".po", ".pyc", ".gz", ".bz2", ".xz", ".mp4", ".webm", ".mp3"]
+)
+
+
+class SourceError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: str  # the document's identity within the team (relative path or URL)
+    data: bytes
+    url: str = ""  # link target; defaults to path
+    fmt: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceFailure:
+    path: str
+    error: str
+
+
+Source = SourceFile | SourceFailure
+
+
+def _limit_bytes() -> int:
+    return settings.MAX_UPLOAD_MB * 1024 * 1024
+
+
+def _archive_limits() -> tuple[int, int, int]:
+    members = getattr(settings, "MAX_ARCHIVE_MEMBERS", 5000)
+    total_mb = getattr(settings, "MAX_ARCHIVE_MB", max(200, settings.MAX_UPLOAD_MB * 4))
+    ratio = getattr(settings, "MAX_ARCHIVE_RATIO", 100)
+    return members, total_mb * 1024 * 1024, ratio
+
+
+def is_archive(name: str) -> bool:
+    return name.lower().endswith(ARCHIVE_SUFFIXES)
+
+
+def is_asset(name: str) -> bool:
+    return not is_archive(name) and PurePosixPath(name.lower()).suffix in ASSET_SUFFIXES
+
+
+def unsafe_member_reason(name: str) -> str | None:
+    normalised = name.replace("\\", "/")
+    if normalised.startswith("/") or (len(normalised) > 1 and normalised[1] == ":"):
+        return "absolute paths are not allowed in archives"
+    if ".." in PurePosixPath(normalised).parts:
+        return "paths containing '..' are not allowed in archives"
+    return None
+
+
+def _size_error(size: int) -> str:
+    return f"file is {size / 1048576:.1f} MB, over the {settings.MAX_UPLOAD_MB} MB upload limit"
+
+
+def _prefer_html(files: list[SourceFile]) -> list[SourceFile]:
+    """Drop Sphinx ``_sources/X.rst.txt`` copies when the built ``X.html`` page is present."""
+    paths = {f.path for f in files}
+    kept = []
+    for f in files:
+        if "/_sources/" in f"/{f.path}":
+            head, _, tail = f"/{f.path}".rpartition("/_sources/")
+            stem = tail.removesuffix(".txt").rsplit(".", 1)[0]
+            if f"{head}/{stem}.html".lstrip("/") in paths:
+                continue
+        kept.append(f)
+    return kept
+
+
+def _ordered(sources: list[Source]) -> list[Source]:
+    files = _prefer_html([s for s in sources if isinstance(s, SourceFile)])
+    failures = [s for s in sources if isinstance(s, SourceFailure)]
+    # HTML first, then shallow paths: when near-duplicates exist, that copy is the indexed one.
+    files.sort(key=lambda f: (detect_format(f.path) != "html", f.path.count("/"), f.path))
+    return [*files, *failures]
+
+
+def read_archive(name: str, data: bytes) -> list[Source]:
+    """Members of a .zip/.tar(.gz) as sources, or one failure for the whole archive."""
+    try:
+        if name.lower().endswith(".zip"):
+            members = _zip_members(data)
+        else:
+            members = _tar_members(data)
+    except SourceError as exc:
+        return [SourceFailure(name, str(exc))]
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError) as exc:
+        return [SourceFailure(name, f"corrupt or unreadable archive ({exc})")]
+    sources: list[Source] = []
+    for member, payload in members:
+        path = member.replace("\\", "/").removeprefix("./")
+        label = f"{name}:{member}"
+        if is_asset(path) and not (isinstance(payload, str) and unsafe_member_reason(member)):
+            continue
+        if isinstance(payload, str):
+            sources.append(SourceFailure(label, payload))
+        elif any(part.startswith(".") or part == "__MACOSX" for part in PurePosixPath(path).parts[:-1]) \
+                or PurePosixPath(path).name.startswith("._"):
+            continue
+        elif is_archive(path):
+            sources.append(SourceFailure(label, "archives inside archives are not supported"))
+        else:
+            sources.append(SourceFile(path=path, data=payload))
+    return sources
+
+
+def _zip_members(data: bytes) -> list[tuple[str, bytes | str]]:
+    max_members, max_total, max_ratio = _archive_limits()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        infos = [info for info in archive.infolist() if not info.is_dir()]
+        if len(infos) > max_members:
+            raise SourceError(f"archive has {len(infos)} files, over the limit of {max_members}")
+        declared = sum(info.file_size for info in infos)
+        if declared > max_total:
+            raise SourceError(f"archive expands to {declared / 1048576:.0f} MB, "
+                              f"over the limit of {max_total // 1048576} MB")
+        for info in infos:
+            if info.file_size > 1024 * 1024 and info.file_size > max_ratio * max(info.compress_size, 1):
+                raise SourceError(f"archive member {info.filename} has a compression ratio over "
+                                  f"{max_ratio}:1 (a likely zip bomb)")
+        members: list[tuple[str, bytes | str]] = []
+        total = 0
+        for info in infos:
+            reason = unsafe_member_reason(info.filename)
+            if reason is None and stat.S_ISLNK(info.external_attr >> 16):
+                reason = "links are not allowed in archives"
+            if reason is None and info.file_size > _limit_bytes():
+                reason = _size_error(info.file_size)
+            if reason:
+                members.append((info.filename, reason))
+                continue
+            with archive.open(info) as handle:
+                # Never trust the declared size: read at most one byte past it.
+                payload = handle.read(info.file_size + 1)
+            if len(payload) > info.file_size:
+                raise SourceError(f"archive member {info.filename} is larger than its header says")
+            total += len(payload)
+            if total > max_total:
+                raise SourceError(f"archive expands past the limit of {max_total // 1048576} MB")
+            members.append((info.filename, payload))
+        return members
+
+
+def _tar_members(data: bytes) -> list[tuple[str, bytes | str]]:
+    max_members, max_total, max_ratio = _archive_limits()
+    members: list[tuple[str, bytes | str]] = []
+    total = 0
+    count = 0
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
+        for info in archive:
+            if info.isdir():
+                continue
+            count += 1
+            if count > max_members:
+                raise SourceError(f"archive has more than {max_members} files, over the limit")
+            reason = unsafe_member_reason(info.name)
+            if reason is None and (info.issym() or info.islnk()):
+                reason = "links are not allowed in archives"
+            elif reason is None and not info.isfile():
+                reason = "special files are not allowed in archives"
+            elif reason is None and info.size > _limit_bytes():
+                reason = _size_error(info.size)
+            if reason:
+                members.append((info.name, reason))
+                continue
+            handle = archive.extractfile(info)
+            payload = handle.read() if handle is not None else b""
+            total += len(payload)
+            if total > max_total:
+                raise SourceError(f"archive expands past the limit of {max_total // 1048576} MB")
+            if total > 10 * 1024 * 1024 and total > max_ratio * len(data):
+                raise SourceError(f"archive has a compression ratio over {max_ratio}:1 (a likely archive bomb)")
+            members.append((info.name, payload))
+    return members
+
+
+def _read_file(path: Path, name: str) -> list[Source]:
+    try:
+        size = path.stat().st_size
+        if size > _limit_bytes():
+            return [SourceFailure(name, _size_error(size))]
+        data = path.read_bytes()
+    except OSError as exc:
+        return [SourceFailure(name, f"cannot read file ({exc.strerror or exc})")]
+    if is_archive(name):
+        return read_archive(name, data)
+    return [SourceFile(path=name, data=data)]
+
+
+def expand_local(path: Path, *, name: str | None = None) -> list[Source]:
+    """A file, an archive or a folder (walked recursively, hidden entries skipped)."""
+    if not path.exists():
+        return [SourceFailure(str(path), "no such file or folder")]
+    if path.is_file():
+        return _ordered(_read_file(path, name or path.name))
+    sources: list[Source] = []
+    for child in sorted(path.rglob("*")):
+        relative = child.relative_to(path).as_posix()
+        if any(part.startswith(".") for part in child.relative_to(path).parts):
+            continue
+        if child.is_symlink():
+            sources.append(SourceFailure(relative, "symbolic links are not followed"))
+            continue
+        if not child.is_file() or is_asset(relative):
+            continue
+        sources.extend(_read_file(child, relative))
+    return _ordered(sources)
+
+
+def expand_inputs(inputs: list[str], *, crawl_pages: int | None = None, crawl_depth: int | None = None
+                  ) -> Iterator[Source]:
+    for item in inputs:
+        if item.startswith(("http://", "https://")):
+            from docsbot.documents.crawl import crawl
+
+            yield from crawl(item, max_pages=crawl_pages, max_depth=crawl_depth)
+        else:
+            yield from expand_local(Path(item))
+
+
+def expand_uploads(uploads: list[tuple[str, Path]]) -> list[Source]:
+    """Stored uploads as (original name, stored path)."""
+    sources: list[Source] = []
+    for name, stored in uploads:
+        sources.extend(_read_file(stored, name))
+    return _ordered(sources)

@@ -1,0 +1,48 @@
+from docsbot.documents.chunking import chunk_document
+from docsbot.documents.embedding import count_tokens
+from docsbot.documents.parsing import Block, ParsedDocument, parse_document
+
+from .conftest import DOCS
+
+
+def test_it_starts_a_chunk_at_each_heading_with_its_path_and_anchor():
+    doc = parse_document("quickstart.md", (DOCS / "quickstart.md").read_bytes())
+    chunks = chunk_document(doc, max_tokens=254, count=count_tokens)
+    paths = [c.heading_path for c in chunks]
+    assert ["Quickstart", "Troubleshooting", "Error ACME-401: invalid API key"] in paths
+    chunk = next(c for c in chunks if c.heading_path[-1] == "Installing the CLI")
+    assert chunk.text.startswith("Quickstart > Installing the CLI\n\n")
+    assert chunk.anchor == "installing-the-cli"
+    assert "pip install acme-widgets" in chunk.text and "acme login" in chunk.text
+
+
+def _long_doc():
+    words = " ".join(f"word{i}" for i in range(30))
+    code = "\n".join(f"x{i} = compute({i})" for i in range(12))
+    blocks = [Block("heading", "Guide", level=1, anchor="guide"), Block("heading", "Part", level=2, anchor="part")]
+    for i in range(6):
+        blocks.append(Block("text", f"Paragraph {i}. {words}."))
+        blocks.append(Block("code", code))
+    blocks.append(Block("code", "\n".join(f"line_{i} = {i}" for i in range(400))))
+    blocks.append(Block("text", " ".join(f"Sentence number {i} is here." for i in range(200))))
+    return ParsedDocument(title="Guide", format="markdown", blocks=blocks)
+
+
+def test_it_bounds_every_chunk_in_model_tokens():
+    chunks = chunk_document(_long_doc(), max_tokens=120, count=count_tokens)
+    assert len(chunks) > 10
+    for chunk in chunks:
+        assert count_tokens([chunk.text])[0] <= 120, chunk.text
+        assert chunk.text.startswith("Guide > Part\n\n")
+
+
+def test_it_never_splits_a_code_block_that_fits():
+    chunks = chunk_document(_long_doc(), max_tokens=120, count=count_tokens)
+    small_code = "\n".join(f"x{i} = compute({i})" for i in range(12))
+    holding = [c for c in chunks if "x0 = compute(0)" in c.text]
+    assert holding and all(small_code in c.text for c in holding)
+    # The oversized block is split by lines, each piece still a fenced code block.
+    pieces = [c for c in chunks if "line_" in c.text]
+    assert len(pieces) > 1 and all(c.text.count("```") == 2 for c in pieces)
+    joined = "\n".join(c.text.split("```\n", 1)[1].rsplit("\n```", 1)[0] for c in pieces)
+    assert joined == "\n".join(f"line_{i} = {i}" for i in range(400))

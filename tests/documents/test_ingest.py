@@ -1,0 +1,104 @@
+import json
+import shutil
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from docsbot.documents.models import Chunk, Document, IngestRun
+from docsbot.documents.selectors import chunk_search
+from docsbot.documents.services import ingest_paths
+
+
+def _ingest(team, *paths, sync=False):
+    return ingest_paths(team=team, items=[str(p) for p in paths], sync=sync)
+
+
+def test_it_ingests_a_folder_of_mixed_formats(team, docs_dir):
+    summary = _ingest(team, docs_dir)
+    assert summary["failed"] == [] and summary["documents"] == 4 and summary["chunks"] >= 10
+    documents = {d.source_path: d for d in Document.objects.filter(team=team)}
+    assert set(documents) == {"api.html", "deploying.rst", "manual.pdf", "quickstart.md"}
+    assert {d.format for d in documents.values()} == {"html", "rst", "pdf", "markdown"}
+    chunk = Chunk.objects.get(team=team, document=documents["api.html"], anchor="delete-widget")
+    assert chunk.link == "api.html#delete-widget"
+    assert chunk.heading_path == ["API reference", "Deleting a widget"]
+    assert len(bytes(chunk.embedding)) == 384 * 4
+
+
+def test_it_does_no_embedding_work_for_unchanged_documents(team, docs_dir):
+    _ingest(team, docs_dir)
+    before = set(Chunk.objects.filter(team=team).values_list("id", flat=True))
+    again = _ingest(team, docs_dir)
+    assert (again["documents"], again["unchanged"], again["embedded_chunks"]) == (0, 4, 0)
+    assert set(Chunk.objects.filter(team=team).values_list("id", flat=True)) == before
+
+
+def test_it_replaces_a_changed_document_and_reuses_unchanged_chunk_vectors(team, docs_dir):
+    _ingest(team, docs_dir)
+    page = docs_dir / "quickstart.md"
+    page.write_text(page.read_text().replace("100 requests in a minute", "250 requests in a minute"))
+    summary = _ingest(team, docs_dir)
+    assert (summary["documents"], summary["unchanged"]) == (1, 3)
+    assert summary["embedded_chunks"] == 1  # only the edited section's chunk
+    texts = " ".join(Chunk.objects.filter(team=team, document__source_path="quickstart.md")
+                     .values_list("text", flat=True))
+    assert "250 requests" in texts and "100 requests" not in texts
+    assert "250 requests" in chunk_search(team=team, query="how many requests per minute", k=1)[0].text
+
+
+def test_it_removes_missing_documents_only_with_sync(team, docs_dir):
+    _ingest(team, docs_dir)
+    (docs_dir / "deploying.rst").unlink()
+    assert _ingest(team, docs_dir)["removed"] == 0
+    assert Document.objects.filter(team=team, source_path="deploying.rst").exists()
+    summary = _ingest(team, docs_dir, sync=True)
+    assert summary["removed"] == 1
+    assert not Document.objects.filter(team=team, source_path="deploying.rst").exists()
+    assert all("rollback" not in hit.text for hit in chunk_search(team=team, query="acme rollback", k=10))
+
+
+def test_it_indexes_near_duplicate_pages_once(team, docs_dir):
+    copy = docs_dir / "copy"
+    copy.mkdir()
+    text = (docs_dir / "quickstart.md").read_text()
+    (copy / "quickstart-old.md").write_text(text.replace("eu-west", "eu-west ") + "\nEdited.\n")
+    summary = _ingest(team, docs_dir)
+    assert summary["duplicates"] == 1 and summary["documents"] == 4
+    duplicate = Document.objects.get(team=team, source_path="copy/quickstart-old.md")
+    assert duplicate.duplicate_of.source_path == "quickstart.md" and not duplicate.chunks.exists()
+
+
+def test_it_records_bad_files_and_ingests_the_rest(team, docs_dir, settings):
+    (docs_dir / "broken.pdf").write_bytes(b"%PDF-1.4\nnot a pdf at all")
+    (docs_dir / "empty.md").write_bytes(b"")
+    (docs_dir / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    (docs_dir / "tool.exe").write_bytes(b"MZ\x90\x00")
+    (docs_dir / "huge.md").write_bytes(b"# Huge\n\n" + b"x" * (1024 * 1024 + 10))
+    settings.MAX_UPLOAD_MB = 1
+    summary = _ingest(team, docs_dir)
+    errors = {f["path"]: f["error"] for f in summary["failed"]}
+    assert "PDF" in errors["broken.pdf"]
+    assert errors["empty.md"] == "the file is empty"
+    assert "not valid UTF-8" in errors["latin1.txt"]
+    assert "unsupported file type '.exe'" in errors["tool.exe"]
+    assert "over the 1 MB upload limit" in errors["huge.md"]
+    assert summary["documents"] == 4
+    failed = Document.objects.filter(team=team, status=Document.Status.FAILED)
+    assert set(failed.values_list("source_path", flat=True)) == set(errors)
+    assert not Chunk.objects.filter(document__in=failed).exists()
+
+
+def test_it_ingests_archives_through_the_command_with_json(team, docs_dir, tmp_path, capsys):
+    archive = shutil.make_archive(str(tmp_path / "bundle"), "gztar", docs_dir)
+    call_command("ingest", "--team", team.slug, archive, "--json")
+    summary = json.loads(capsys.readouterr().out)
+    assert set(summary) >= {"documents", "chunks", "unchanged", "removed", "failed", "seconds"}
+    assert summary["documents"] == 4 and summary["failed"] == []
+    run = IngestRun.objects.get(team=team)
+    assert run.status == "succeeded" and run.progress == 1.0
+    assert {item["status"] for item in run.items} == {"indexed"}
+
+
+def test_it_names_an_unknown_team(db, docs_dir):
+    with pytest.raises(CommandError, match="no team with slug 'nope'"):
+        call_command("ingest", "--team", "nope", str(docs_dir))

@@ -1,0 +1,82 @@
+import pytest
+
+from docsbot.documents.parsing import ParseError, parse_document
+
+from .conftest import DOCS
+
+
+def _headings(doc):
+    return [(b.level, b.text, b.anchor) for b in doc.blocks if b.kind == "heading"]
+
+
+def test_it_parses_markdown_headings_code_and_tables():
+    doc = parse_document("quickstart.md", (DOCS / "quickstart.md").read_bytes())
+    assert doc.title == "Quickstart"
+    assert (2, "Installing the CLI", "installing-the-cli") in _headings(doc)
+    assert any(b.kind == "code" and b.text == "pip install acme-widgets" for b in doc.blocks)
+    assert any("timeout | 30 | Request timeout in seconds" in b.text for b in doc.blocks)
+
+
+def test_it_parses_restructuredtext_sections_with_anchors():
+    doc = parse_document("deploying.rst", (DOCS / "deploying.rst").read_bytes())
+    assert doc.title == "Deploying widgets"
+    assert (2, "Rolling back", "rolling-back") in _headings(doc)
+    assert "acme rollback" in doc.plain_text()
+
+
+def test_it_drops_navigation_scripts_and_footers_from_html():
+    doc = parse_document("api.html", (DOCS / "api.html").read_bytes())
+    text = doc.plain_text()
+    assert doc.title == "API reference"
+    assert "alert" not in text and "Copyright" not in text and "Home" not in text
+    assert (2, "Creating a widget", "create-widget") in _headings(doc)
+    assert any(b.kind == "code" and b.text.startswith("curl -X POST") for b in doc.blocks)
+
+
+def test_it_keeps_only_text_from_hostile_html():
+    html = (b"<html><body><main><h1>T</h1><p>safe <img src=x onerror=alert(1)>"
+            b"<script>steal()</script><b onclick='x()'>bold</b></p><iframe src=evil></iframe></main></body></html>")
+    doc = parse_document("x.html", html)
+    text = doc.plain_text()
+    assert "safe bold" in text
+    assert "<" not in text and "steal" not in text and "onerror" not in text
+
+
+def test_it_turns_sphinx_api_entries_into_anchored_sections():
+    html = b"""<html><head><title>API - Flask Documentation</title></head><body>
+    <div class="sphinxsidebar">Navigation</div><div role="main"><section id="api"><h1>API</h1>
+    <dl class="py class"><dt class="sig" id="flask.Flask"><em>class</em> flask.Flask(import_name, static_url_path=None, static_folder='static', host_matching=False)</dt>
+    <dd><p>The flask object implements a WSGI application.</p>
+    <dl class="py method"><dt id="flask.Flask.route">route(rule, **options)</dt><dd><p>Decorate a view function.</p></dd></dl>
+    </dd></dl></section></div></body></html>"""
+    doc = parse_document("api.html", html)
+    assert doc.title == "API"
+    assert [h[1:] for h in _headings(doc)] == [("API", "api"), ("flask.Flask", "flask.Flask"),
+                                               ("route(rule, **options)", "flask.Flask.route")]
+    assert "Navigation" not in doc.plain_text()
+
+
+def test_it_reads_pdf_pages_with_page_anchors():
+    doc = parse_document("manual.pdf", (DOCS / "manual.pdf").read_bytes())
+    assert doc.title == "Acme Widgets Operations Manual"
+    assert ("page=2") in [b.anchor for b in doc.blocks if b.kind == "heading"]
+    assert "recalibrated every 90 days" in doc.plain_text()
+
+
+def test_it_reads_plain_text_paragraphs():
+    doc = parse_document("notes.txt", b"Release notes\n\nVersion 2 adds widgets.\n\nVersion 3 removes them.")
+    assert doc.title == "Release notes"
+    assert [b.text for b in doc.blocks][-1] == "Version 3 removes them."
+
+
+@pytest.mark.parametrize("name,data,reason", [
+    ("logo.png", b"\x89PNG....", "unsupported file type '.png'"),
+    ("broken.pdf", b"%PDF-1.4\n1 0 obj garbage", "PDF"),
+    ("empty.md", b"   \n", "the file is empty"),
+    ("latin1.md", "# Café\n\nNaïve".encode("latin-1"), "not valid UTF-8"),
+    ("blank.html", b"<html><body><nav>menu</nav></body></html>", "no text found"),
+])
+def test_it_explains_why_a_file_cannot_be_read(name, data, reason):
+    with pytest.raises(ParseError) as excinfo:
+        parse_document(name, data)
+    assert reason in str(excinfo.value)
