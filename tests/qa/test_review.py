@@ -1,0 +1,100 @@
+"""Datasets, review, import/export and corrections through services, the API and the admin."""
+import json
+
+import pytest
+
+from docsbot.core.prompts import NO_ANSWER
+from docsbot.qa.models import GenerationRun, QAPair
+from docsbot.qa.selectors import dataset_build
+from docsbot.qa.services import generation_run_execute, pair_create_from_correction, qa_generate
+
+
+@pytest.fixture
+def generated(ingested):
+    qa_generate(team=ingested)
+    return ingested
+
+
+def test_it_builds_raft_examples_with_retrieved_distractors_and_a_stable_hash(generated):
+    dataset = dataset_build(team=generated, distractors=2, seed=0)
+    trainable = QAPair.objects.filter(team=generated).exclude(status="rejected")
+    assert sorted(dataset.pair_ids) == sorted(trainable.values_list("id", flat=True))
+    assert len(dataset.train) + len(dataset.heldout) == trainable.count()
+    heldout_ids = set(trainable.filter(split="heldout").values_list("id", flat=True))
+    assert {e["id"] for e in dataset.heldout} == heldout_ids and not heldout_ids & {e["id"] for e in dataset.train}
+    for example in dataset.train:
+        pair = trainable.get(pk=example["id"])
+        messages = example["messages"]
+        assert [m["role"] for m in messages] == ["system", "user", "assistant"]
+        assert messages[1]["content"].endswith(f"Question: {pair.question}")
+        assert messages[1]["content"].count("<document index=") <= 3
+        if messages[-1]["content"] == NO_ANSWER:
+            assert pair.chunk.text not in messages[1]["content"]
+        else:
+            assert pair.chunk.text.strip() in messages[1]["content"]
+            assert messages[-1]["content"].startswith(pair.answer) and messages[-1]["content"].endswith("]")
+    again = dataset_build(team=generated, distractors=2, seed=0)
+    assert again.dataset_hash == dataset.dataset_hash
+
+
+def test_it_creates_approved_pairs_from_corrections(generated, other_team):
+    from docsbot.documents.models import Chunk
+    from docsbot.qa.services import QAError
+
+    chunk = Chunk.objects.filter(team=generated).first()
+    pair = pair_create_from_correction(team=generated, question="How do I log in?", answer="Run acme login.",
+                                       source_chunk_id=chunk.pk)
+    assert pair.status == "approved" and pair.chunk == chunk and pair.generator == "correction"
+    with pytest.raises(QAError):
+        pair_create_from_correction(team=other_team, question="Q?", answer="A.", source_chunk_id=chunk.pk)
+
+
+def test_it_lists_exports_and_imports_pairs_over_the_api(generated, api, other_api):
+    listing = api.get("/api/v1/qa/pairs?status=pending").json()
+    assert listing["count"] == listing["counts"]["pending"] > 0
+    assert all(p["status"] == "pending" for p in listing["results"])
+    assert other_api.get("/api/v1/qa/pairs").json()["count"] == 0
+    assert api.get("/api/v1/qa/pairs?status=bogus").status_code == 400
+
+    exported = b"".join(api.get("/api/v1/qa/export").streaming_content).decode().splitlines()
+    assert len(exported) == listing["count"] and "messages" in json.loads(exported[0])
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    good = json.dumps({"messages": [{"role": "user", "content": "How do I rotate keys?"},
+                                    {"role": "assistant", "content": "Create a new key on the account page."}]})
+    body = "\n".join([good, "{not json", json.dumps({"messages": [{"role": "user", "content": "x"}]}), ""])
+    response = api.post("/api/v1/qa/import", data={"file": SimpleUploadedFile("p.jsonl", body.encode())},
+                        multipart=True)
+    report = response.json()
+    assert response.status_code == 200 and report["imported"] == 1
+    assert [e["line"] for e in report["errors"]] == [2, 3] and "invalid JSON" in report["errors"][0]["error"]
+    assert QAPair.objects.get(team=generated, generator="import").question == "How do I rotate keys?"
+
+
+def test_it_queues_a_generation_run_and_reports_progress(ingested, api, other_api,
+                                                         django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = api.post("/api/v1/qa/generate", {"generator": "structural"})
+    assert response.status_code == 202 and len(callbacks) == 1
+    run_id = response.json()["id"]
+    assert other_api.get(f"/api/v1/qa/runs/{run_id}").status_code == 404
+    assert other_api.post("/api/v1/qa/generate", {}).status_code == 400
+    assert api.post("/api/v1/qa/generate", {"generator": "gpt"}).status_code == 400
+    run = generation_run_execute(run_id=run_id)  # what the Celery task does
+    assert run.status == GenerationRun.Status.DONE and run.summary["kept"] > 0
+    progress = api.get(f"/api/v1/qa/runs/{run_id}").json()
+    assert progress["percent"] == 100 and progress["done"] == progress["total"] > 0
+    assert generation_run_execute(run_id=run_id).summary == run.summary  # a redelivery does not run again
+
+
+def test_it_reviews_pairs_in_the_admin(generated, admin_client):
+    pairs = QAPair.objects.filter(team=generated, status="pending")
+    page = admin_client.get(f"/admin/qa/qapair/?team__id__exact={generated.pk}&status__exact=pending")
+    assert page.status_code == 200 and b"pending</strong>" in page.content
+    chosen = list(pairs.values_list("id", flat=True)[:2])
+    admin_client.post("/admin/qa/qapair/", {"action": "reject", "_selected_action": chosen})
+    assert set(QAPair.objects.filter(pk__in=chosen).values_list("status", flat=True)) == {"rejected"}
+    assert admin_client.get("/admin/qa/qapair/import/").status_code == 200
+    assert admin_client.get("/admin/qa/generationrun/").status_code == 200
+    assert admin_client.get(f"/admin/qa/qapair/{chosen[0]}/change/").status_code == 200
