@@ -1,0 +1,53 @@
+"""Adapter settings, read when used (so tests can override them with ``settings``)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+
+from docsbot.config import env_bool, env_float, env_int
+
+
+def auto_promote() -> bool:
+    """DOCSBOT_AUTO_PROMOTE: promote a version that beats the current one (default true)."""
+    if hasattr(settings, "AUTO_PROMOTE"):
+        return bool(settings.AUTO_PROMOTE)
+    return env_bool("DOCSBOT_AUTO_PROMOTE", True)
+
+
+def lease_seconds() -> int:
+    """DOCSBOT_TRAINING_LEASE_SECONDS: how long a worker's claim lasts without a heartbeat."""
+    return getattr(settings, "TRAINING_LEASE_SECONDS", None) or env_int(
+        "DOCSBOT_TRAINING_LEASE_SECONDS", 120, minimum=5)
+
+
+def max_forgetting() -> float:
+    """DOCSBOT_MAX_FORGETTING: the largest general-text perplexity ratio (adapter / base) promoted."""
+    return env_float("DOCSBOT_MAX_FORGETTING", 1.5, minimum=1.0)
+
+
+def max_lora_rank() -> int:
+    """DOCSBOT_MAX_LORA_RANK: the serving engine's --max-lora-rank (vLLM default 16)."""
+    return env_int("DOCSBOT_MAX_LORA_RANK", 64, minimum=1)
+
+
+def jobs_dir() -> Path:
+    return Path(settings.DATA_DIR) / "training" / "jobs"
+
+
+def job_dir(job_id: int) -> Path:
+    return jobs_dir() / str(job_id)
+
+
+def versions_dir(team_slug: str) -> Path:
+    # Under ADAPTER_DIR (shared with the serving side) but dot-prefixed, so no version dir is
+    # ever mistaken for a served adapter name; the served name is the team-<slug> symlink.
+    return Path(settings.ADAPTER_DIR) / ".versions" / team_slug
+
+
+def base_model() -> str:
+    try:
+        from docsbot.core.serving import base_model_path
+    except ImportError:
+        return settings.BASE_MODEL or str(Path(settings.DATA_DIR) / "models" / "tiny-base")
+    return str(base_model_path())

@@ -1,0 +1,189 @@
+"""Run one training job end to end: claim · data · train (checkpointed) · evaluate · publish · gate.
+
+Called by the Celery task on the gpu queue and by ``train --foreground``. torch and
+``training`` are imported inside functions only, so web processes never load them.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from docsbot.adapters import conf
+from docsbot.adapters.models import AdapterVersion, TrainingJob
+from docsbot.adapters.selectors import adapter_version_get_promoted
+from docsbot.adapters.services import (
+    DATASET_FILE,
+    EVAL_KEYS,
+    JobCancelled,
+    LeaseLost,
+    adapter_version_promote,
+    adapter_version_publish,
+    dataset_snapshot_write,
+    gate_decide,
+    training_event_add,
+    training_job_claim,
+    training_job_finish,
+    training_job_heartbeat,
+)
+
+log = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 1.0  # how often progress is written and the cancel flag read
+
+
+def load_dataset(job: TrainingJob) -> dict[str, Any]:
+    path = conf.job_dir(job.pk) / DATASET_FILE
+    if not path.exists():
+        try:
+            from docsbot.qa.selectors import dataset_build
+        except ImportError as exc:
+            raise RuntimeError(f"no dataset: docsbot.qa.selectors.dataset_build is unavailable ({exc})") from None
+        dataset_snapshot_write(job=job, dataset=dataset_build(team=job.team))
+    return json.loads(path.read_text())
+
+
+class _Monitor:
+    """The recipe's progress callback and cancellation check, backed by the job row."""
+
+    def __init__(self, job: TrainingJob, owner: str):
+        self.job, self.owner = job, owner
+        self.last_beat = 0.0
+        self.pending: dict[str, Any] | None = None
+        self.stop_reason: Exception | None = None
+
+    def on_progress(self, progress) -> None:
+        self.pending = {"step": progress.step, "total_steps": progress.total_steps, "loss": progress.loss,
+                        "eta_seconds": progress.eta_seconds, "learning_rate": progress.learning_rate,
+                        "tokens_per_second": round(progress.tokens_per_second, 1)}
+        if progress.step == progress.total_steps:
+            self.beat()
+
+    def should_stop(self) -> bool:
+        if time.monotonic() - self.last_beat >= HEARTBEAT_SECONDS:
+            try:
+                self.beat()
+            except (JobCancelled, LeaseLost) as exc:
+                self.stop_reason = exc
+                return True
+        return False
+
+    def beat(self) -> None:
+        self.last_beat = time.monotonic()
+        progress, self.pending = self.pending, None
+        training_job_heartbeat(job=self.job, owner=self.owner, progress=progress)
+        if progress:
+            training_event_add(job=self.job, type="metrics", message=f"step {progress['step']}/"
+                               f"{progress['total_steps']} loss {progress['loss']:.4f}", data=progress)
+
+
+def training_job_run(*, job_id: int, owner: str) -> TrainingJob | None:
+    """Claim and run the job; None when another worker holds it or it is already finished."""
+    job = training_job_claim(job_id=job_id, owner=owner)
+    if job is None:
+        log.info("training job %s: not claimable (finished, cancelled or held by another worker)", job_id)
+        return None
+    existing = AdapterVersion.objects.filter(job=job).first()
+    if existing is not None:  # published before a crash: only the gate and the final state are left
+        _gate(job, existing)
+        training_job_finish(job=job, owner=owner, status=TrainingJob.Status.SUCCEEDED)
+        return TrainingJob.objects.get(pk=job.pk)
+    training_event_add(job=job, message=f"claimed by {owner} (attempt {job.attempts})")
+    monitor = _Monitor(job, owner)
+    recipe = None
+    try:
+        dataset = load_dataset(job)
+        if not dataset["train"]:
+            raise ValueError("dataset: the team has no approved training pairs (run generate_qa and review)")
+        recipe = _recipe(job, dataset, monitor)
+        recipe.setup()
+        if recipe.resumed_from:
+            training_event_add(job=job, message=f"resumed from checkpoint at step {recipe.resumed_from}")
+        TrainingJob.objects.filter(pk=job.pk).update(config=recipe.config.to_dict(), total_steps=recipe.total_steps)
+        training_event_add(job=job, message=f"training {recipe.total_steps} steps on {recipe.dataset.examples} "
+                                            f"examples ({len(recipe.dataset.rows)} packed rows) on {recipe.device}",
+                           data={"config": recipe.config.to_dict()})
+        result = recipe.train()
+        monitor.beat()
+        version = _evaluate_and_publish(job, recipe, result, dataset)
+    except Exception as exc:
+        from training.recipe import Cancelled
+
+        if isinstance(exc, Cancelled) and isinstance(monitor.stop_reason, LeaseLost):
+            log.warning("training job %s: lease lost, stopping: %s", job.pk, monitor.stop_reason)
+            return None
+        if isinstance(exc, Cancelled | JobCancelled):
+            _cancel(job, owner, recipe)
+        else:
+            log.exception("training job %s failed", job.pk)
+            training_event_add(job=job, level="error", message=f"failed: {exc}")
+            training_job_finish(job=job, owner=owner, status=TrainingJob.Status.FAILED, error=str(exc))
+        return TrainingJob.objects.get(pk=job.pk)
+    finally:
+        if recipe is not None:
+            recipe.cleanup()
+    _gate(job, version)
+    training_job_finish(job=job, owner=owner, status=TrainingJob.Status.SUCCEEDED)
+    training_event_add(job=job, message=f"succeeded: version {version.number}")
+    return TrainingJob.objects.get(pk=job.pk)
+
+
+def _recipe(job: TrainingJob, dataset: dict[str, Any], monitor: _Monitor):
+    from training.config import TrainConfig
+    from training.recipe import Recipe
+
+    values = {k: v for k, v in job.hyperparameters.items() if k not in EVAL_KEYS}
+    values.setdefault("max_rank", conf.max_lora_rank())
+    config = TrainConfig.from_dict({**values, "method": job.method})
+    return Recipe(base_model=job.base_model, config=config, train_examples=dataset["train"],
+                  work_dir=conf.job_dir(job.pk), on_progress=monitor.on_progress, should_stop=monitor.should_stop)
+
+
+def _evaluate_and_publish(job: TrainingJob, recipe, result, dataset: dict[str, Any]) -> AdapterVersion:
+    metrics: dict[str, Any] = {"final_loss": result.final_loss, "steps": result.steps,
+                               "train_seconds": round(result.seconds, 2),
+                               "tokens_per_second": round(result.real_tokens_per_second, 1),
+                               "dataset": result.dataset}
+    if dataset["heldout"]:
+        training_event_add(job=job, message=f"evaluating base and adapter on {len(dataset['heldout'])} "
+                                            "held-out examples")
+        metrics["evaluation"] = recipe.evaluate(
+            dataset["heldout"], max_examples=job.hyperparameters.get("eval_max_examples", 64),
+            max_new_tokens=job.hyperparameters.get("eval_max_new_tokens", 96))
+        training_event_add(job=job, type="metrics", message="evaluation", data={
+            key: metrics["evaluation"][key] for key in ("f1_gain", "rouge_l_gain", "forgetting_ppl_ratio")})
+    else:
+        training_event_add(job=job, level="warn", message="no held-out examples: the version is not evaluated")
+    path = conf.versions_dir(job.team.slug) / f"job-{job.pk}"
+    manifest_extra = {"team": job.team.slug, "job": job.pk, "pair_ids": dataset.get("pair_ids", []),
+                      "config": result.config}
+    recipe.save_adapter(path, dataset_hash=dataset.get("dataset_hash", ""), metrics=metrics, extra=manifest_extra)
+    from training.artifacts import read_manifest
+
+    version = adapter_version_publish(job=job, path=path, manifest=read_manifest(path), metrics=metrics,
+                                      curve=result.curve, dataset_hash=dataset.get("dataset_hash", ""),
+                                      pair_ids=dataset.get("pair_ids", []))
+    recipe.remove_checkpoints()
+    return version
+
+
+def _gate(job: TrainingJob, version: AdapterVersion) -> None:
+    if version.status != AdapterVersion.Status.CANDIDATE:
+        return
+    current = adapter_version_get_promoted(team=job.team)
+    decision = gate_decide(candidate=version.metrics, current=current.metrics if current else None,
+                           max_forgetting=conf.max_forgetting())
+    if decision.promote and conf.auto_promote():
+        adapter_version_promote(version=version)
+        training_event_add(job=job, message=f"promoted version {version.number}: {decision.reason}")
+    else:
+        suffix = "" if conf.auto_promote() else " (auto-promotion is off)"
+        training_event_add(job=job, message=f"kept version {version.number} as a candidate: "
+                                            f"{decision.reason}{suffix}")
+
+
+def _cancel(job: TrainingJob, owner: str, recipe) -> None:
+    if recipe is not None:
+        recipe.cleanup()  # free the memory before anything else
+    training_job_finish(job=job, owner=owner, status=TrainingJob.Status.CANCELLED)
+    training_event_add(job=job, message=f"cancelled at step {recipe.step if recipe else 0}")

@@ -1,0 +1,289 @@
+"""Writes for training jobs and adapter versions: create, claim, heartbeat, finish, publish, promote.
+
+The training itself (torch) lives in ``runner.py``; nothing here imports it.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max, Q
+from django.utils import timezone
+
+from docsbot.adapters import conf
+from docsbot.adapters.models import AdapterVersion, TrainingEvent, TrainingJob
+from docsbot.teams.models import Team
+
+log = logging.getLogger(__name__)
+# Job settings that are not training hyperparameters (TrainConfig rejects unknown names).
+EVAL_KEYS = ("eval_max_examples", "eval_max_new_tokens")
+DATASET_FILE = "dataset.json"
+
+
+class LeaseLost(Exception):
+    """Another worker holds the job now; this one must stop without writing results."""
+
+
+class JobCancelled(Exception):
+    """Someone asked to cancel the job."""
+
+
+def _validate_hyperparameters(method: str, hyperparameters: dict[str, Any]) -> dict[str, Any]:
+    from training.config import TrainConfig  # stdlib-only module: no torch is loaded here
+
+    if not isinstance(hyperparameters, dict):
+        raise ValidationError("hyperparameters: must be an object")
+    train_values = {k: v for k, v in hyperparameters.items() if k not in EVAL_KEYS}
+    for key in EVAL_KEYS:
+        value = hyperparameters.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise ValidationError(f"{key}: must be a positive integer, got {value!r}")
+    if "method" in train_values and train_values.pop("method") != method:
+        raise ValidationError("method: given twice with different values")
+    train_values.setdefault("max_rank", conf.max_lora_rank())
+    try:
+        TrainConfig.from_dict({**train_values, "method": method})
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(str(exc)) from None
+    return dict(hyperparameters)
+
+
+def training_event_add(*, job: TrainingJob, message: str, level: str = "info", type: str = "message",
+                       data: dict[str, Any] | None = None) -> TrainingEvent:
+    getattr(log, {"warn": "warning"}.get(level, level))("training job %s: %s", job.pk, message)
+    return TrainingEvent.objects.create(job=job, level=level, type=type, message=message, data=data or {})
+
+
+def training_job_create(*, team: Team, method: str = "lora", hyperparameters: dict[str, Any] | None = None,
+                        dataset: Any = None, base_model: str | None = None, enqueue: bool = True) -> TrainingJob:
+    """Queue a job. ``dataset`` (a TrainingDataset or dict) freezes the data now; when None the
+    worker builds it from the team's approved pairs (``docsbot.qa.selectors.dataset_build``)."""
+    if method not in TrainingJob.Method.values:
+        raise ValidationError(f"method: must be one of {', '.join(TrainingJob.Method.values)}, got {method!r}")
+    hyperparameters = _validate_hyperparameters(method, hyperparameters or {})
+    job = TrainingJob.objects.create(team=team, method=method, hyperparameters=hyperparameters,
+                                     base_model=base_model or conf.base_model())
+    if dataset is not None:
+        dataset_snapshot_write(job=job, dataset=dataset)
+    training_event_add(job=job, message=f"queued: {method} on {job.base_model}")
+    if enqueue:
+        transaction.on_commit(lambda: training_job_enqueue(job=job))
+    return job
+
+
+def training_job_enqueue(*, job: TrainingJob) -> str:
+    from docsbot.adapters.tasks import train_adapter
+
+    result = train_adapter.delay(job.pk)
+    TrainingJob.objects.filter(pk=job.pk).update(celery_task_id=result.id)
+    return result.id
+
+
+def dataset_snapshot_write(*, job: TrainingJob, dataset: Any) -> Path:
+    """The job's data, frozen: a resumed job trains on exactly what it started with."""
+    values = dataset if isinstance(dataset, dict) else {
+        key: getattr(dataset, key) for key in ("train", "heldout", "dataset_hash", "pair_ids")}
+    path = conf.job_dir(job.pk) / DATASET_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(values))
+    os.replace(tmp, path)
+    return path
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def training_job_claim(*, job_id: int, owner: str) -> TrainingJob | None:
+    """Take the job with one conditional UPDATE: only a queued job, or a running one whose lease
+    expired, is claimed; a redelivered message for a job someone else holds gets None."""
+    now = timezone.now()
+    claimed = (
+        TrainingJob.objects.filter(pk=job_id, cancel_requested=False)
+        .filter(Q(status=TrainingJob.Status.QUEUED)
+                | Q(status=TrainingJob.Status.RUNNING, lease_expires__lt=now))
+        .update(status=TrainingJob.Status.RUNNING, lease_owner=owner,
+                lease_expires=now + timedelta(seconds=conf.lease_seconds()), attempts=F("attempts") + 1)
+    )
+    if not claimed:
+        return None
+    job = TrainingJob.objects.select_related("team").get(pk=job_id)
+    if job.started is None:
+        TrainingJob.objects.filter(pk=job_id, started__isnull=True).update(started=now)
+        job.started = now
+    return job
+
+
+def training_job_heartbeat(*, job: TrainingJob, owner: str, progress: dict[str, Any] | None = None) -> None:
+    """Renew the lease and record progress. Raises ``JobCancelled`` when a cancel was requested
+    and ``LeaseLost`` when the lease is no longer ours."""
+    fields: dict[str, Any] = {"lease_expires": timezone.now() + timedelta(seconds=conf.lease_seconds())}
+    if progress:
+        fields.update(step=progress["step"], total_steps=progress["total_steps"], loss=progress["loss"],
+                      eta_seconds=progress["eta_seconds"])
+    updated = TrainingJob.objects.filter(pk=job.pk, lease_owner=owner, status=TrainingJob.Status.RUNNING,
+                                         cancel_requested=False).update(**fields)
+    if not updated:
+        current = TrainingJob.objects.filter(pk=job.pk).values("cancel_requested", "lease_owner").first()
+        if current and current["cancel_requested"]:
+            raise JobCancelled()
+        raise LeaseLost(f"job {job.pk} is now held by {current and current['lease_owner']!r}")
+
+
+def training_job_finish(*, job: TrainingJob, owner: str, status: str, error: str = "") -> bool:
+    """Set a terminal state, only while we still hold the lease."""
+    return bool(TrainingJob.objects.filter(pk=job.pk, lease_owner=owner, status=TrainingJob.Status.RUNNING)
+                .update(status=status, error=error[:5000], finished=timezone.now(), lease_expires=None,
+                        eta_seconds=0 if status == TrainingJob.Status.SUCCEEDED else None))
+
+
+def training_job_cancel(*, job: TrainingJob) -> TrainingJob:
+    """A queued job is cancelled at once; a running one at its next step (within seconds)."""
+    if job.is_finished:
+        raise ValidationError(f"job {job.pk} already {job.status}")
+    now = timezone.now()
+    if TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.QUEUED).update(
+            status=TrainingJob.Status.CANCELLED, cancel_requested=True, finished=now):
+        training_event_add(job=job, message="cancelled before it started")
+    else:
+        TrainingJob.objects.filter(pk=job.pk).update(cancel_requested=True)
+        training_event_add(job=job, message="cancel requested; the worker stops at its next step")
+    job.refresh_from_db()
+    return job
+
+
+def training_jobs_recover(*, host: str | None = None) -> list[int]:
+    """Requeue running jobs whose worker is gone: the lease expired, or the lease holder was a
+    process on this host that no longer exists (a worker killed with -9 and restarted)."""
+    host = host or socket.gethostname()
+    now = timezone.now()
+    recovered = []
+    for job in TrainingJob.objects.filter(status=TrainingJob.Status.RUNNING):
+        owner_host, _, pid = job.lease_owner.partition(":")
+        dead_here = owner_host == host and pid.split(":")[0].isdigit() and not _pid_alive(int(pid.split(":")[0]))
+        expired = job.lease_expires is None or job.lease_expires < now
+        if not (dead_here or expired):
+            continue
+        if TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.RUNNING,
+                                      lease_owner=job.lease_owner).update(
+                status=TrainingJob.Status.QUEUED, lease_owner="", lease_expires=None):
+            training_event_add(job=job, level="warn",
+                               message=f"worker {job.lease_owner} is gone; requeued to resume from the last "
+                                       "complete checkpoint")
+            training_job_enqueue(job=job)
+            recovered.append(job.pk)
+    return recovered
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# --- versions ---------------------------------------------------------------------------------
+def adapter_version_publish(*, job: TrainingJob, path: Path, manifest: dict[str, Any], metrics: dict[str, Any],
+                            curve: list[dict], dataset_hash: str, pair_ids: list[int]) -> AdapterVersion:
+    """One version per job, however often the job's message is delivered (the job is unique)."""
+    existing = AdapterVersion.objects.filter(job=job).first()
+    if existing:
+        return existing
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                number = (AdapterVersion.objects.filter(team=job.team).aggregate(n=Max("number"))["n"] or 0) + 1
+                return AdapterVersion.objects.create(
+                    team=job.team, job=job, number=number, path=str(path), method=job.method,
+                    rank=int(manifest.get("rank") or 0), base_model=manifest.get("base_model", job.base_model),
+                    servable_by=manifest.get("servable_by", []), metrics=metrics, curve=curve,
+                    dataset_hash=dataset_hash, pair_ids=list(pair_ids),
+                )
+        except IntegrityError:
+            existing = AdapterVersion.objects.filter(job=job).first()
+            if existing:
+                return existing  # a concurrent delivery won the race
+    raise RuntimeError(f"could not allocate a version number for team {job.team}")
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    promote: bool
+    reason: str
+
+
+def gate_decide(*, candidate: dict[str, Any], current: dict[str, Any] | None, max_forgetting: float) -> GateDecision:
+    """Beat the promoted version's held-out F1 (or the base model's, when none is promoted),
+    ROUGE-L breaking ties, without forgetting general text beyond ``max_forgetting``."""
+    evaluation = candidate.get("evaluation") or {}
+    if not evaluation.get("heldout_examples"):
+        return GateDecision(False, "no held-out examples to evaluate on")
+    mine = evaluation["adapter"]
+    forgetting = evaluation.get("forgetting_ppl_ratio", 1.0)
+    if forgetting > max_forgetting:
+        return GateDecision(False, f"forgetting: general-text perplexity x{forgetting:.2f} > x{max_forgetting:.2f}")
+    rival_name, rival = ("current version", (current or {}).get("evaluation", {}).get("adapter")) if current \
+        else ("base model", evaluation["base"])
+    if not rival:
+        return GateDecision(True, "the current version has no evaluation")
+    better = (mine["f1"], mine["rouge_l"]) > (rival["f1"], rival["rouge_l"])
+    verdict = "beats" if better else "does not beat"
+    return GateDecision(better, f"held-out F1 {mine['f1']:.3f} / ROUGE-L {mine['rouge_l']:.3f} {verdict} the "
+                                f"{rival_name} ({rival['f1']:.3f} / {rival['rouge_l']:.3f})")
+
+
+def adapter_version_promote(*, version: AdapterVersion) -> AdapterVersion:
+    """Make ``version`` the team's live adapter (the promoted one is retired) and tell serving."""
+    with transaction.atomic():
+        Team.objects.select_for_update().filter(pk=version.team_id).first()
+        AdapterVersion.objects.filter(team=version.team, status=AdapterVersion.Status.PROMOTED) \
+            .exclude(pk=version.pk).update(status=AdapterVersion.Status.RETIRED)
+        AdapterVersion.objects.filter(pk=version.pk).update(status=AdapterVersion.Status.PROMOTED,
+                                                            promoted_at=timezone.now())
+    version.refresh_from_db()
+    serving_notify(version=version)
+    return version
+
+
+def adapter_version_rollback(*, team: Team) -> AdapterVersion:
+    """Promote the version that was live before the current one."""
+    current = AdapterVersion.objects.filter(team=team, status=AdapterVersion.Status.PROMOTED).first()
+    previous = AdapterVersion.objects.filter(team=team, status=AdapterVersion.Status.RETIRED,
+                                             promoted_at__isnull=False)
+    if current is not None:
+        previous = previous.filter(promoted_at__lt=current.promoted_at)
+    previous = previous.order_by("-promoted_at").first()
+    if previous is None:
+        raise ValidationError(f"team {team.slug}: no earlier promoted version to roll back to")
+    return adapter_version_promote(version=previous)
+
+
+def serving_notify(*, version: AdapterVersion) -> bool:
+    """Point the team's served adapter at ``version``; a serving layer that is down is logged, not fatal
+    (the database says what is promoted, and the next publish or serving restart catches up)."""
+    try:
+        from docsbot.core.serving import adapter_publish
+    except ImportError:
+        log.warning("docsbot.core.serving.adapter_publish is not available; %s promoted in the database only",
+                    version)
+        return False
+    try:
+        adapter_publish(team_slug=version.team.slug, version_path=Path(version.path))
+    except Exception as exc:  # noqa: BLE001 - serving may be down; promotion stays recorded
+        log.warning("serving did not take %s: %s", version, exc)
+        if version.job_id:
+            training_event_add(job=version.job, level="warn", message=f"serving did not load v{version.number}: {exc}")
+        return False
+    return True

@@ -1,0 +1,79 @@
+import json
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from docsbot.adapters.models import AdapterVersion, TrainingJob
+from docsbot.adapters.runner import training_job_run
+from docsbot.adapters.services import training_job_cancel, training_job_claim, training_job_create
+from tests.adapters.conftest import FAST
+from training.artifacts import check_adapter_dir
+
+
+def test_it_trains_evaluates_and_publishes_one_version(team, dataset, adapter_settings, tiny_base_model):
+    job = training_job_create(team=team, hyperparameters=FAST, dataset=dataset, base_model=str(tiny_base_model),
+                              enqueue=False)
+    done = training_job_run(job_id=job.pk, owner="test:1")
+    assert done.status == "succeeded", done.error
+    assert (done.step, done.total_steps, done.eta_seconds) == (3, 3, 0)
+    version = AdapterVersion.objects.get(job=job)
+    assert version.number == 1 and version.team == team and version.rank == 4
+    assert version.dataset_hash == "f" * 64 and version.pair_ids == dataset["pair_ids"]
+    assert [point["step"] for point in version.curve] == [1, 2, 3]
+    evaluation = version.metrics["evaluation"]
+    assert evaluation["heldout_examples"] == 2 and "perplexity_general" in evaluation["base"]
+    manifest = check_adapter_dir(Path(version.path))
+    assert manifest["team"] == team.slug and manifest["pair_ids"] == dataset["pair_ids"]
+    assert not (adapter_settings.DATA_DIR / "training" / "jobs" / str(job.pk) / "checkpoints").exists()
+    messages = [e.message for e in job.events.all()]
+    assert any(m.startswith(("promoted version 1", "kept version 1 as a candidate")) for m in messages)
+    assert job.events.filter(type="metrics").exists()
+    # The same message again (redelivery): nothing runs, nothing is published twice.
+    assert training_job_run(job_id=job.pk, owner="test:2") is None
+    assert AdapterVersion.objects.filter(team=team).count() == 1
+
+
+def test_it_lets_only_one_worker_hold_a_job(team, dataset, adapter_settings):
+    job = training_job_create(team=team, dataset=dataset, enqueue=False)
+    assert training_job_claim(job_id=job.pk, owner="a:1") is not None
+    assert training_job_claim(job_id=job.pk, owner="b:2") is None
+    TrainingJob.objects.filter(pk=job.pk).update(lease_expires="2000-01-01T00:00:00Z")
+    assert training_job_claim(job_id=job.pk, owner="b:2").lease_owner == "b:2"
+
+
+def test_it_fails_clearly_without_training_pairs(team, adapter_settings):
+    job = training_job_create(team=team, dataset={"train": [], "heldout": [], "dataset_hash": "", "pair_ids": []},
+                              enqueue=False)
+    done = training_job_run(job_id=job.pk, owner="test:1")
+    assert done.status == "failed" and "no approved training pairs" in done.error
+
+
+def test_it_cancels_a_queued_job_at_once_and_refuses_a_finished_one(team, dataset, adapter_settings):
+    job = training_job_cancel(job=training_job_create(team=team, dataset=dataset, enqueue=False))
+    assert job.status == "cancelled" and job.finished is not None
+    assert training_job_run(job_id=job.pk, owner="test:1") is None
+    with pytest.raises(ValidationError, match="already cancelled"):
+        training_job_cancel(job=job)
+
+
+@pytest.mark.parametrize("hyperparameters, message", [
+    ({"rank": 0}, "rank:"), ({"lr": 1}, "lr: unknown"), ({"eval_max_new_tokens": -1}, "eval_max_new_tokens:"),
+])
+def test_it_rejects_bad_hyperparameters_before_queueing(team, adapter_settings, hyperparameters, message):
+    with pytest.raises(ValidationError, match=message):
+        training_job_create(team=team, hyperparameters=hyperparameters, enqueue=False)
+    assert not TrainingJob.objects.exists()
+
+
+def test_it_runs_the_train_command_in_the_foreground(team, dataset, adapter_settings, capsys, tmp_path):
+    from django.core.management import call_command
+
+    data = tmp_path / "dataset.json"
+    data.write_text(json.dumps(dataset))
+    args = ["--team", team.slug, "--foreground", "--json", "--dataset", str(data)]
+    args += [f"--set={k}={json.dumps(v)}" for k, v in FAST.items()]
+    call_command("train", *args)
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["status"] == "succeeded" and summary["adapter_version"] == 1
+    assert set(summary["metrics"]) >= {"f1_base", "f1_adapter", "rouge_l_adapter", "forgetting_ppl_ratio"}
