@@ -1,0 +1,111 @@
+"""Documents API: upload (multipart), ingestion progress, listing, deletion and search."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja import File, Form, Router, Schema
+from ninja.errors import HttpError
+from ninja.files import UploadedFile
+
+from docsbot.documents import selectors, services
+
+router = Router(tags=["documents"])
+MAX_FILES = 200
+
+
+class IngestRunOut(Schema):
+    id: int
+    status: str
+    phase: str
+    origin: str
+    sync: bool
+    total: int
+    processed: int
+    progress: float
+    items: list[dict]
+    summary: dict
+    error: str
+    created: datetime
+    finished: datetime | None
+
+
+class DocumentOut(Schema):
+    id: int
+    source_path: str
+    url: str
+    title: str
+    format: str
+    status: str
+    error: str
+    duplicate_of_id: int | None
+    chunks: int
+    updated: datetime
+
+
+class HitOut(Schema):
+    document: int
+    chunk: int
+    title: str
+    section: str
+    url: str
+    score: float
+    text: str
+
+
+def _run_out(run) -> dict:
+    return {**{f: getattr(run, f) for f in ("id", "status", "phase", "origin", "sync", "total", "processed",
+                                            "progress", "items", "summary", "error", "created", "finished")}}
+
+
+@router.post("/documents", response={202: IngestRunOut}, summary="Upload documents or archives to ingest")
+def documents_upload(request: HttpRequest, files: list[UploadedFile] = File(...),  # noqa: B008
+                     sync: bool = Form(False)):  # noqa: B008
+    if not files:
+        raise HttpError(400, "send at least one file in the 'files' field")
+    if len(files) > MAX_FILES:
+        raise HttpError(400, f"at most {MAX_FILES} files per upload")
+    limit = settings.MAX_UPLOAD_MB * 1024 * 1024
+    too_big = [f.name for f in files if f.size > limit]
+    if too_big:
+        raise HttpError(413, f"{', '.join(too_big)}: over the {settings.MAX_UPLOAD_MB} MB upload limit")
+    inputs = services.upload_store(team=request.auth, files=[(f.name or "upload", f) for f in files])
+    run = services.ingest_run_start(team=request.auth, origin="api", inputs=inputs, sync=sync)
+    return 202, _run_out(run)
+
+
+@router.get("/ingest-runs/{run_id}", response=IngestRunOut, summary="Progress of an ingestion")
+def ingest_run_detail(request: HttpRequest, run_id: int):
+    run = selectors.ingest_run_get(team=request.auth, run_id=run_id)
+    if run is None:
+        raise HttpError(404, "no such ingest run")
+    return _run_out(run)
+
+
+@router.get("/documents", response=list[DocumentOut], summary="The team's documents")
+def documents_list(request: HttpRequest):
+    from django.db.models import Count
+
+    documents = selectors.document_list(team=request.auth).annotate(chunk_count=Count("chunks"))
+    return [{**{f: getattr(d, f) for f in ("id", "source_path", "url", "title", "format", "status", "error",
+                                             "duplicate_of_id", "updated")}, "chunks": d.chunk_count}
+            for d in documents]
+
+
+@router.delete("/documents/{document_id}", response={204: None}, summary="Remove a document")
+def documents_delete(request: HttpRequest, document_id: int):
+    if not services.document_delete(team=request.auth, document_id=document_id):
+        raise HttpError(404, "no such document")
+    return 204, None
+
+
+@router.get("/search", response=list[HitOut], summary="Hybrid search over the team's documents")
+def search(request: HttpRequest, q: str, k: int = 5, mode: str = "hybrid"):
+    if not q.strip():
+        raise HttpError(400, "q must not be empty")
+    if not 1 <= k <= 50:
+        raise HttpError(400, "k must be between 1 and 50")
+    if mode not in selectors.SEARCH_MODES:
+        raise HttpError(400, f"mode must be one of {', '.join(selectors.SEARCH_MODES)}")
+    return [hit.as_json() for hit in selectors.chunk_search(team=request.auth, query=q, k=k, mode=mode)]
