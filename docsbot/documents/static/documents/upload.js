@@ -1,0 +1,95 @@
+// Upload page: one card per upload with a byte-upload bar, an ingestion bar and a per-document list.
+// Everything from documents is written with textContent, never as markup.
+(function () {
+  "use strict";
+  const script = document.getElementById("upload-script");
+  const form = document.getElementById("upload-form");
+  if (!form) return;
+  const statusUrl = (id) => script.dataset.statusUrl.replace(/0\.json$/, id + ".json");
+  const resyncUrl = (id) => script.dataset.resyncUrl.replace("/0/", "/" + id + "/");
+  const csrf = form.querySelector("[name=csrfmiddlewaretoken]").value;
+
+  function el(tag, text, cls) {
+    const node = document.createElement(tag);
+    if (text !== undefined) node.textContent = text;
+    if (cls) node.className = cls;
+    return node;
+  }
+
+  function card(label) {
+    const box = el("div", undefined, "upload-card");
+    const title = el("strong", label);
+    const upText = el("div", "uploading…");
+    const upBar = el("div", undefined, "bar"); upBar.appendChild(el("div"));
+    const inText = el("div", "waiting for a worker…");
+    const inBar = el("div", undefined, "bar"); inBar.appendChild(el("div"));
+    const table = el("table", undefined, "docs");
+    box.append(title, upText, upBar, inText, inBar, table);
+    document.getElementById("uploads").prepend(box);
+    return { box, upText, upBar: upBar.firstChild, inText, inBar: inBar.firstChild, table };
+  }
+
+  function render(view, run) {
+    const pct = Math.round((run.progress || 0) * 100);
+    view.inBar.style.width = (run.status === "succeeded" ? 100 : pct) + "%";
+    let text = "ingestion " + run.status + (run.phase ? " (" + run.phase + ")" : "") + ": " + run.processed + "/" + run.total;
+    if (run.status === "succeeded") {
+      const s = run.summary;
+      text = "done: " + s.documents + " indexed, " + s.unchanged + " unchanged, " + s.duplicates + " duplicates, " +
+        s.removed + " removed, " + s.failed.length + " failed in " + s.seconds + " s";
+    }
+    if (run.error) text += " — " + run.error;
+    view.inText.textContent = text;
+    view.table.replaceChildren();
+    for (const item of run.items || []) {
+      const row = el("tr");
+      row.append(el("td", item.path), el("td", item.status, "st-" + item.status),
+                 el("td", item.chunks == null ? "" : item.chunks + " chunks"), el("td", item.error || ""));
+      view.table.appendChild(row);
+    }
+  }
+
+  function poll(view, id) {
+    fetch(statusUrl(id), { credentials: "same-origin" }).then((r) => r.json()).then((run) => {
+      render(view, run);
+      if (run.status === "queued" || run.status === "running") setTimeout(() => poll(view, id), 1000);
+    }).catch(() => setTimeout(() => poll(view, id), 3000));
+  }
+
+  function send(url, data, label) {
+    const view = card(label);
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", url);
+    xhr.setRequestHeader("X-CSRFToken", csrf);
+    xhr.upload.onprogress = (e) => {
+      if (!e.lengthComputable) return;
+      const pct = Math.round((e.loaded / e.total) * 100);
+      view.upBar.style.width = pct + "%";
+      view.upText.textContent = "uploaded " + pct + "%";
+    };
+    xhr.onload = () => {
+      let body = {};
+      try { body = JSON.parse(xhr.responseText); } catch (err) { body = { error: "HTTP " + xhr.status }; }
+      view.upBar.style.width = "100%";
+      if (xhr.status !== 202) { view.upText.textContent = "rejected: " + (body.error || xhr.status); return; }
+      view.upText.textContent = "uploaded";
+      render(view, body);
+      poll(view, body.id);
+    };
+    xhr.onerror = () => { view.upText.textContent = "upload failed: network error"; };
+    xhr.send(data);
+  }
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const files = document.getElementById("files").files;
+    if (!files.length) return;
+    const names = Array.from(files).map((f) => f.name).join(", ");
+    send(form.action, new FormData(form), names);
+    form.reset();
+  });
+  document.getElementById("resync").addEventListener("click", () => {
+    const team = document.getElementById("team");
+    send(resyncUrl(team.value), new FormData(), "re-sync " + team.options[team.selectedIndex].text);
+  });
+})();

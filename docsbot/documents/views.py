@@ -1,0 +1,81 @@
+"""The admin upload page: multi-file and archive upload, per-upload progress, per-document status."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_POST
+
+from docsbot.documents import services
+from docsbot.documents.models import IngestRun
+from docsbot.teams.models import Membership, Team
+
+
+def _teams(request: HttpRequest):
+    if request.user.is_superuser:
+        return Team.objects.all()
+    return Team.objects.filter(memberships__user=request.user,
+                               memberships__role__in=[Membership.Role.OWNER, Membership.Role.ADMIN])
+
+
+def _team(request: HttpRequest, team_id: str | int | None) -> Team:
+    try:
+        return _teams(request).get(pk=int(team_id or 0))
+    except (Team.DoesNotExist, ValueError):
+        raise Http404("no such team") from None
+
+
+def _run_json(run: IngestRun) -> dict:
+    return {"id": run.pk, "team": run.team.slug, "status": run.status, "phase": run.phase, "total": run.total,
+            "processed": run.processed, "progress": run.progress, "items": run.items, "summary": run.summary,
+            "error": run.error}
+
+
+@staff_member_required
+@require_GET
+def upload_page(request: HttpRequest) -> HttpResponse:
+    teams = list(_teams(request))
+    runs = IngestRun.objects.filter(team__in=teams).select_related("team")[:20]
+    context = {**admin.site.each_context(request), "title": "Upload documentation", "teams": teams,
+               "runs": runs, "max_upload_mb": settings.MAX_UPLOAD_MB}
+    return render(request, "documents/upload.html", context)
+
+
+@staff_member_required
+@require_POST
+def upload_submit(request: HttpRequest) -> JsonResponse:
+    team = _team(request, request.POST.get("team"))
+    files = request.FILES.getlist("files")
+    if not files:
+        return JsonResponse({"error": "choose at least one file"}, status=400)
+    limit = settings.MAX_UPLOAD_MB * 1024 * 1024
+    too_big = [f.name for f in files if f.size > limit]
+    if too_big:
+        return JsonResponse({"error": f"{', '.join(too_big)}: over the {settings.MAX_UPLOAD_MB} MB upload limit"},
+                            status=413)
+    inputs = services.upload_store(team=team, files=[(f.name, f) for f in files])
+    run = services.ingest_run_start(team=team, origin="admin", inputs=inputs, sync=request.POST.get("sync") == "on")
+    return JsonResponse(_run_json(run), status=202)
+
+
+@staff_member_required
+@require_POST
+def resync(request: HttpRequest, team_id: int) -> JsonResponse:
+    """Ingest the team's last upload again with sync on: changed files re-indexed, missing ones removed."""
+    team = _team(request, team_id)
+    last = IngestRun.objects.filter(team=team, origin__in=["admin", "api"]).exclude(inputs=[]).first()
+    if last is None:
+        return JsonResponse({"error": "this team has no upload to re-sync from"}, status=400)
+    run = services.ingest_run_start(team=team, origin="admin", inputs=last.inputs, sync=True)
+    return JsonResponse(_run_json(run), status=202)
+
+
+@staff_member_required
+@require_GET
+def run_status(request: HttpRequest, run_id: int) -> JsonResponse:
+    run = IngestRun.objects.select_related("team").filter(pk=run_id, team__in=_teams(request)).first()
+    if run is None:
+        raise Http404("no such ingest run")
+    return JsonResponse(_run_json(run))

@@ -1,0 +1,58 @@
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
+
+from docsbot.documents.models import IngestRun
+from docsbot.documents.services import ingest_run_execute
+from docsbot.teams.models import Membership
+
+from .conftest import DOCS
+
+
+def _staff(team, role=Membership.Role.ADMIN, username="ann"):
+    user = get_user_model().objects.create_user(username, password="pw-123456789", is_staff=True)
+    Membership.objects.create(team=team, user=user, role=role)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_it_uploads_through_the_admin_page_and_shows_status(team, django_capture_on_commit_callbacks):
+    client = _staff(team)
+    page = client.get(reverse("documents:upload"))
+    assert page.status_code == 200 and b'type="file"' in page.content and b"multiple" in page.content
+    hostile = b"<h1>Evil <script>alert(1)</script></h1><p>x<img src=x onerror=alert(2)></p>"
+    with django_capture_on_commit_callbacks(execute=False), open(DOCS / "quickstart.md", "rb") as md:
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        response = client.post(reverse("documents:upload-submit"), {
+            "team": team.pk, "files": [md, SimpleUploadedFile("<b>evil</b>.html", hostile)]})
+    assert response.status_code == 202
+    run_id = response.json()["id"]
+    ingest_run_execute(run_id=run_id)
+    status = client.get(reverse("documents:run-status", args=[run_id])).json()
+    assert status["status"] == "succeeded"
+    assert {i["status"] for i in status["items"]} == {"indexed"}
+    listing = client.get(reverse("documents:upload")).content
+    assert b"<script>alert" not in listing and b"onerror=alert" not in listing
+
+
+def test_it_resyncs_from_the_last_upload(team, django_capture_on_commit_callbacks):
+    client = _staff(team)
+    with django_capture_on_commit_callbacks(execute=False), open(DOCS / "deploying.rst", "rb") as rst:
+        first = client.post(reverse("documents:upload-submit"), {"team": team.pk, "files": [rst]}).json()["id"]
+    ingest_run_execute(run_id=first)
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client.post(reverse("documents:resync", args=[team.pk]))
+    assert response.status_code == 202
+    summary = ingest_run_execute(run_id=response.json()["id"])
+    assert summary["unchanged"] == 1 and IngestRun.objects.get(pk=response.json()["id"]).sync
+
+
+def test_it_keeps_members_out_of_other_teams(team, other_team):
+    client = _staff(team, role=Membership.Role.MEMBER)
+    assert client.post(reverse("documents:upload-submit"), {"team": team.pk}).status_code == 404
+    owner = _staff(other_team, role=Membership.Role.OWNER, username="bob")
+    run = IngestRun.objects.create(team=team)
+    assert owner.get(reverse("documents:run-status", args=[run.pk])).status_code == 404
+    assert owner.post(reverse("documents:resync", args=[team.pk])).status_code == 404
