@@ -195,7 +195,7 @@ class Engine:
 
     @staticmethod
     def _cache_layers(output) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        cache = getattr(output, "past_key_values", None) or getattr(output, "cache", None)
+        cache = getattr(output, "cache", None) or getattr(output, "past_key_values", None)
         return [(layer.keys, layer.values) for layer in cache.layers]
 
     def _make_cache(self, layers):

@@ -61,20 +61,32 @@ class BatchedLoRALinear(nn.Module):
                              persistent=False)
         self.active = [False] * slots  # slot has weights for this module
         self.scaled = [False] * slots  # slot has a DoRA magnitude for this module
+        self._gathered: tuple[int, torch.Tensor, torch.Tensor, torch.Tensor | None] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.base(x)
         idx = self.state.indices
         if idx is None or not any(self.active[i] for i in self.state.used):
             return y
-        # x: (batch, seq, in); gather each row's adapter and apply it with two bmm calls.
-        rank = self.state.rank
-        a = self.lora_a.index_select(0, idx)[:, :, :rank]
-        b = self.lora_b.index_select(0, idx)[:, :rank, :]
+        a, b, magnitude = self._gather(idx)
+        # x: (batch, seq, in) -> two bmm calls with each row's own adapter.
         y = y + torch.bmm(torch.bmm(x.to(a.dtype), a), b).to(y.dtype)
-        if any(self.scaled[i] for i in self.state.used):
-            y = y * self.magnitude.index_select(0, idx).unsqueeze(1).to(y.dtype)
+        if magnitude is not None:
+            y = y * magnitude.unsqueeze(1).to(y.dtype)
         return y
+
+    def _gather(self, idx: torch.Tensor):
+        """Per-row weights, cached while the batch's rows and the slots' contents stay the same."""
+        cached = self._gathered
+        if cached is not None and cached[0] == self.state.generation:
+            return cached[1:]
+        rank = self.state.rank
+        a = self.lora_a.index_select(0, idx)[:, :, :rank].contiguous()
+        b = self.lora_b.index_select(0, idx)[:, :rank, :].contiguous()
+        scaled = any(self.scaled[i] for i in self.state.used)
+        magnitude = self.magnitude.index_select(0, idx) if scaled else None
+        self._gathered = (self.state.generation, a, b, magnitude)
+        return a, b, magnitude
 
     def set_slot(self, slot: int, weights: ModuleWeights | None) -> None:
         if weights is None:
@@ -104,6 +116,8 @@ class SlotState:
         self.indices: torch.Tensor | None = None
         self.used: set[int] = set()
         self.rank: int = 0
+        self.slots: tuple[int, ...] = ()
+        self.generation = 0  # bumped when the rows' slots or a slot's weights change
 
 
 class BatchedLoRA:
@@ -140,9 +154,14 @@ class BatchedLoRA:
         for name, layer in self.layers.items():
             layer.set_slot(slot, adapter.modules.get(name) if adapter else None)
         self.slot_rank[slot] = adapter.rank if adapter else 0
+        self.state.generation += 1
 
     def route(self, slots: list[int], device: torch.device | str) -> None:
         """Set the slot for each row of the next forward pass."""
+        if tuple(slots) == self.state.slots and self.state.indices is not None:
+            return
+        self.state.slots = tuple(slots)
+        self.state.generation += 1
         used = set(slots)
         self.state.used = used
         self.state.rank = max((self.slot_rank[s] for s in used), default=0)
