@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # A small model with a realistic shape ratio (GQA, SwiGLU 2.7x, 32k-ish context cut down) that runs on 2 CPU cores.
-SHAPE = dict(vocab_size=4096, hidden_size=256, intermediate_size=688, num_hidden_layers=4,
-             num_attention_heads=8, num_key_value_heads=4, max_position_embeddings=1024)
+SHAPE = {"vocab_size": 4096, "hidden_size": 256, "intermediate_size": 688, "num_hidden_layers": 4,
+             "num_attention_heads": 8, "num_key_value_heads": 4, "max_position_embeddings": 1024}
 RANK = 8
 
 
