@@ -1,0 +1,225 @@
+"""The chat endpoints the widget and API clients call, the widget script and its demo page.
+
+`POST /api/v1/chat` and the feedback endpoint are plain async Django views rather than
+django-ninja operations because they authenticate two ways (team token, or widget key
+from an allowed Origin), answer CORS preflights, and stream Server-Sent Events.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
+
+from docsbot.chat.models import Conversation
+from docsbot.chat.ratelimit import chat_rate_limit_hit
+from docsbot.chat.services import ChatError, answer_events, answer_prepare, feedback_set
+from docsbot.teams.models import Team, WidgetKey
+from docsbot.teams.selectors import team_for_token, widget_key_get_active
+
+WIDGET_JS = Path(__file__).parent / "static" / "docsbot" / "widget.js"
+
+
+@dataclass(frozen=True)
+class Caller:
+    team: Team
+    widget_key: WidgetKey | None
+    origin: str | None
+
+    @property
+    def channel(self) -> str:
+        return Conversation.Channel.WIDGET if self.widget_key else Conversation.Channel.API
+
+
+def _widget_key_from(request: HttpRequest) -> str:
+    return request.headers.get("X-Widget-Key") or request.GET.get("key", "")
+
+
+def _authenticate(request: HttpRequest) -> Caller:
+    authorization = request.headers.get("Authorization", "")
+    if authorization.lower().startswith("bearer "):
+        team = team_for_token(token=authorization[7:].strip())
+        if team is None:
+            raise ChatError("invalid team token", status=401)
+        return Caller(team=team, widget_key=None, origin=None)
+    key = _widget_key_from(request)
+    if not key:
+        raise ChatError("send a team token (Authorization: Bearer ...) or a widget key", status=401)
+    widget_key = widget_key_get_active(key=key)
+    if widget_key is None:
+        raise ChatError("unknown or inactive widget key", status=401)
+    origin = request.headers.get("Origin")
+    if not widget_key.allows_origin(origin):
+        raise ChatError(f"this widget key is not allowed from origin {origin or '(none)'}", status=403)
+    return Caller(team=widget_key.team, widget_key=widget_key, origin=origin)
+
+
+def _with_cors(response: HttpResponse, origin: str | None) -> HttpResponse:
+    # Only an allowed origin is echoed, and never with credentials: the widget sends no cookies.
+    if origin:
+        response["Access-Control-Allow-Origin"] = origin
+        response["Access-Control-Expose-Headers"] = "Retry-After"
+    response["Vary"] = "Origin"
+    return response
+
+
+def _allowed_origin(request: HttpRequest) -> str | None:
+    """The request's Origin when the widget key it names allows it (for CORS on errors too)."""
+    origin = request.headers.get("Origin")
+    key = _widget_key_from(request)
+    if not origin or not key:
+        return None
+    widget_key = widget_key_get_active(key=key)
+    return origin if widget_key is not None and widget_key.allows_origin(origin) else None
+
+
+def _error(message: str, status: int, origin: str | None, **headers: str) -> HttpResponse:
+    response = JsonResponse({"detail": message}, status=status)
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return _with_cors(response, origin)
+
+
+def _preflight(request: HttpRequest) -> HttpResponse:
+    origin = _allowed_origin(request)
+    if origin is None:
+        return _error("origin not allowed for this widget key (pass ?key=WIDGET_KEY)", 403, None)
+    response = HttpResponse(status=204)
+    response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+    response["Access-Control-Allow-Headers"] = "Content-Type, X-Widget-Key"
+    response["Access-Control-Max-Age"] = "600"
+    return _with_cors(response, origin)
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise ChatError("the body must be JSON") from None
+    if not isinstance(body, dict):
+        raise ChatError("the body must be a JSON object")
+    return body
+
+
+def _sse(event: dict[str, Any]) -> bytes:
+    name = event.get("event", "message")
+    payload = {k: v for k, v in event.items() if k != "event"}
+    return f"event: {name}\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()
+
+
+async def _sse_stream(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+    async for event in events:
+        yield _sse(event)
+
+
+@csrf_exempt
+async def chat(request: HttpRequest) -> HttpResponse:
+    if request.method == "OPTIONS":
+        return await sync_to_async(_preflight)(request)
+    if request.method != "POST":
+        return _error("use POST", 405, None)
+    origin = None
+    try:
+        caller = await sync_to_async(_authenticate)(request)
+        origin = caller.origin
+        decision = await sync_to_async(chat_rate_limit_hit)(team_id=caller.team.pk)
+        if not decision.allowed:
+            return _error(f"Too many questions: this team may ask {decision.limit} per minute. "
+                          f"Try again in {decision.retry_after} s.", 429, origin,
+                          Retry_After=str(decision.retry_after))
+        body = _json_body(request)
+        question, conversation_id = body.get("question"), body.get("conversation_id")
+        if not isinstance(question, str):
+            raise ChatError("'question' (a string) is required")
+        if conversation_id is not None and not isinstance(conversation_id, str):
+            raise ChatError("'conversation_id' must be a string")
+        prepared = await sync_to_async(answer_prepare)(team=caller.team, question=question,
+                                                       conversation_id=conversation_id,
+                                                       channel=caller.channel)
+    except ChatError as exc:
+        if origin is None:
+            origin = await sync_to_async(_allowed_origin)(request)
+        return _error(exc.message, exc.status, origin)
+    except Exception as exc:  # serving unreachable while choosing the model
+        from serving.client import ServingError
+
+        if not isinstance(exc, ServingError):
+            raise
+        return _error("the answering model is unavailable; try again shortly", 503, origin)
+
+    events = answer_events(prepared=prepared)
+    if body.get("stream", True) is False:
+        final: dict[str, Any] = {}
+        async for event in events:
+            final = event
+        status = 200 if final.get("event") == "done" else 503
+        return _with_cors(JsonResponse({k: v for k, v in final.items() if k != "event"}, status=status), origin)
+    response = StreamingHttpResponse(_sse_stream(events), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return _with_cors(response, origin)
+
+
+@csrf_exempt
+async def feedback(request: HttpRequest, message_id: int) -> HttpResponse:
+    if request.method == "OPTIONS":
+        return await sync_to_async(_preflight)(request)
+    if request.method != "POST":
+        return _error("use POST", 405, None)
+    origin = None
+    try:
+        caller = await sync_to_async(_authenticate)(request)
+        origin = caller.origin
+        body = _json_body(request)
+        rating = {"up": 1, "down": -1, 1: 1, -1: -1}.get(body.get("rating"))
+        if rating is None:
+            raise ChatError("'rating' must be 'up' or 'down'")
+        comment = body.get("comment") or ""
+        if not isinstance(comment, str):
+            raise ChatError("'comment' must be a string")
+        conversation_id = body.get("conversation_id")
+        if caller.widget_key is not None and not isinstance(conversation_id, str):
+            raise ChatError("'conversation_id' is required with a widget key")
+        record = await sync_to_async(feedback_set)(team=caller.team, message_id=message_id, rating=rating,
+                                                   comment=comment, conversation_id=conversation_id)
+    except ChatError as exc:
+        if origin is None:
+            origin = await sync_to_async(_allowed_origin)(request)
+        return _error(exc.message, exc.status, origin)
+    return _with_cors(JsonResponse({"message_id": message_id, "rating": "up" if record.rating > 0 else "down",
+                                    "comment": record.comment}), origin)
+
+
+@lru_cache(maxsize=1)
+def _widget_source(mtime: float) -> bytes:
+    return WIDGET_JS.read_bytes()
+
+
+@require_GET
+def widget_js(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(_widget_source(WIDGET_JS.stat().st_mtime),
+                            content_type="application/javascript; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=300"
+    response["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
+@require_GET
+def widget_demo(request: HttpRequest) -> HttpResponse:
+    key = request.GET.get("key", "")
+    if not key:
+        first = (WidgetKey.objects.filter(team__slug="demo", active=True).order_by("created").first())
+        key = first.key if first else ""
+    response = render(request, "chat/demo.html", {"widget_key": key, "origin": f"{request.scheme}://{request.get_host()}"})
+    # The demo page itself runs no inline script and loads nothing remote.
+    response["Content-Security-Policy"] = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                           "img-src 'self'; connect-src 'self'")
+    return response

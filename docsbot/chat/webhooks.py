@@ -1,0 +1,149 @@
+"""Slack Events API, Slack slash commands, and generic Slack-compatible outgoing webhooks.
+
+Slack requests are verified on the raw body before parsing, acknowledged at once,
+and answered from a Celery task; retries are deduplicated on event_id.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from docsbot.chat import tasks
+from docsbot.chat.conf import chat_setting
+from docsbot.chat.models import Conversation, SlackInstallation
+from docsbot.chat.ratelimit import chat_rate_limit_hit, once, once_release
+from docsbot.chat.services import ChatError, answer_question
+from docsbot.chat.slack import strip_mentions
+from docsbot.chat.slack_signature import slack_signature_valid
+from docsbot.teams.models import Team
+
+logger = logging.getLogger(__name__)
+
+
+def _team(slug: str) -> Team | None:
+    return Team.objects.filter(slug=slug).first()
+
+
+def _verified(request: HttpRequest, team: Team | None) -> bool:
+    return team is not None and slack_signature_valid(
+        signing_secret=team.slack_signing_secret,
+        timestamp=request.headers.get("X-Slack-Request-Timestamp"),
+        signature=request.headers.get("X-Slack-Signature"),
+        body=request.body,
+    )
+
+
+def _rejected() -> JsonResponse:
+    # Same answer for an unknown team and a bad signature: nothing to probe.
+    return JsonResponse({"detail": "invalid Slack signature"}, status=401)
+
+
+@csrf_exempt
+@require_POST
+def slack_events(request: HttpRequest, team_slug: str) -> HttpResponse:
+    team = _team(team_slug)
+    if not _verified(request, team):
+        return _rejected()
+    try:
+        payload = json.loads(request.body)
+    except ValueError:
+        return JsonResponse({"detail": "the body must be JSON"}, status=400)
+    if payload.get("type") == "url_verification":
+        return JsonResponse({"challenge": payload.get("challenge", "")})
+    if payload.get("type") != "event_callback":
+        return JsonResponse({"ok": True, "ignored": "event type"})
+    event = payload.get("event") or {}
+    installation = SlackInstallation.objects.filter(team=team).first()
+    is_question = event.get("type") == "app_mention" or (
+        event.get("type") == "message" and event.get("channel_type") == "im")
+    from_bot = bool(event.get("bot_id") or event.get("subtype")) or (
+        installation is not None and event.get("user") == installation.bot_user_id)
+    question = strip_mentions(event.get("text", ""))
+    if not is_question or from_bot or not question:
+        return JsonResponse({"ok": True, "ignored": "not a question"})
+    if installation is None:
+        logger.error("Slack event for team %s, which has no Slack installation (bot token)", team.slug)
+        return JsonResponse({"ok": True, "ignored": "no Slack installation"})
+    event_id = str(payload.get("event_id") or f"{event.get('channel')}:{event.get('ts')}")
+    # The first delivery to arrive claims the event, whether it is the original or a retry.
+    if not once(key=f"slack:{team.pk}:{event_id}", seconds=chat_setting("SLACK_DEDUPE_SECONDS")):
+        return JsonResponse({"ok": True, "duplicate": True})
+    if not chat_rate_limit_hit(team_id=team.pk).allowed:
+        logger.warning("Slack question for team %s dropped by the rate limit", team.slug)
+        return JsonResponse({"ok": True, "ignored": "rate limited"})
+    try:
+        tasks.slack_answer_event.delay(team.pk, event.get("channel", ""),
+                                       event.get("thread_ts") or event.get("ts", ""), question)
+    except Exception:
+        # Not queued: let Slack's retry claim the event again instead of being dropped as a duplicate.
+        once_release(key=f"slack:{team.pk}:{event_id}")
+        raise
+    return JsonResponse({"ok": True})
+
+
+@csrf_exempt
+@require_POST
+def slack_command(request: HttpRequest, team_slug: str) -> HttpResponse:
+    team = _team(team_slug)
+    if not _verified(request, team):
+        return _rejected()
+    form = QueryDict(request.body)  # parsed only after the raw bytes were verified
+    text, response_url = form.get("text", "").strip(), form.get("response_url", "")
+    if not text:
+        return JsonResponse({"response_type": "ephemeral", "text": "Usage: /docsbot your question"})
+    if not response_url.startswith(("https://", "http://")):
+        return JsonResponse({"detail": "response_url is missing"}, status=400)
+    decision = chat_rate_limit_hit(team_id=team.pk)
+    if not decision.allowed:
+        return JsonResponse({"response_type": "ephemeral",
+                             "text": f"Too many questions right now; try again in {decision.retry_after} s."})
+    tasks.slack_answer_command.delay(team.pk, response_url, text)
+    return JsonResponse({"response_type": "ephemeral", "text": f"Looking that up: {text}"})
+
+
+@csrf_exempt
+@require_POST
+def outgoing_webhook(request: HttpRequest, team_slug: str) -> HttpResponse:
+    """Mattermost / Rocket.Chat outgoing webhook: answer in the response body as {"text": ...}."""
+    team = _team(team_slug)
+    if request.content_type == "application/json":
+        try:
+            form = json.loads(request.body)
+        except ValueError:
+            return JsonResponse({"detail": "the body must be JSON or a form"}, status=400)
+    else:
+        form = request.POST
+    token = str(form.get("token", ""))
+    if team is None or not team.webhook_token or not hmac.compare_digest(
+            token.encode(), team.webhook_token.encode()):
+        return JsonResponse({"detail": "invalid webhook token"}, status=401)
+    text = str(form.get("text", "")).strip()
+    trigger = str(form.get("trigger_word", "")).strip()
+    if trigger and text.startswith(trigger):
+        text = text[len(trigger):].strip()
+    if not text:
+        return JsonResponse({"text": "Ask me a question about the docs."})
+    decision = chat_rate_limit_hit(team_id=team.pk)
+    if not decision.allowed:
+        response = JsonResponse({"text": f"Too many questions right now; try again in {decision.retry_after} s."},
+                                status=429)
+        response["Retry-After"] = str(decision.retry_after)
+        return response
+    from serving.client import ServingError
+
+    try:
+        answer = answer_question(team=team, question=text, channel=Conversation.Channel.WEBHOOK)
+    except ChatError as exc:
+        return JsonResponse({"text": exc.message}, status=exc.status)
+    except ServingError:
+        return JsonResponse({"text": "The answering model is unavailable; try again shortly."}, status=503)
+    lines = [answer.answer]
+    if answer.sources:
+        lines += ["", "Sources:"] + [
+            f"- [{s['title']}{' — ' + s['section'] if s['section'] else ''}]({s['url']})" for s in answer.sources]
+    return JsonResponse({"text": "\n".join(lines), "username": "docsbot"})

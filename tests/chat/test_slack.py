@@ -1,0 +1,140 @@
+"""Slack Events API, slash commands and outgoing webhooks, with signed fixtures and a real Celery worker."""
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from django.conf import settings as django_settings
+from django.test import Client
+
+from docsbot.chat.models import Message
+from docsbot.chat.services import slack_installation_set
+from docsbot.chat.slack_signature import slack_signature
+from tests.chat.conftest import ingest_docs, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+OFF_TOPIC = "What is the capital of France?"
+
+
+def signed_post(team, path: str, body: bytes, content_type: str, *, secret: str | None = None,
+                timestamp: int | None = None, **headers):
+    stamp = str(timestamp or int(time.time()))
+    signature = slack_signature(signing_secret=secret or team.slack_signing_secret, timestamp=stamp, body=body)
+    return Client().post(path, data=body, content_type=content_type, HTTP_X_SLACK_REQUEST_TIMESTAMP=stamp,
+                         HTTP_X_SLACK_SIGNATURE=signature, **headers)
+
+
+def event_body(text: str, *, event_id: str, kind: str = "app_mention", **extra) -> bytes:
+    event = {"type": kind, "user": "U1", "text": text, "ts": "1700000000.000100", "channel": "C1", **extra}
+    return json.dumps({"type": "event_callback", "event_id": event_id, "event": event}).encode()
+
+
+def test_it_answers_url_verification_only_when_signed(team):
+    body = json.dumps({"type": "url_verification", "challenge": "abc123"}).encode()
+    ok = signed_post(team, f"/slack/{team.slug}/events", body, "application/json")
+    assert ok.status_code == 200 and ok.json() == {"challenge": "abc123"}
+    forged = signed_post(team, f"/slack/{team.slug}/events", body, "application/json", secret="wrong")
+    assert forged.status_code == 401
+    stale = signed_post(team, f"/slack/{team.slug}/events", body, "application/json",
+                        timestamp=int(time.time()) - 301)
+    assert stale.status_code == 401
+    assert signed_post(team, "/slack/nobody/events", body, "application/json").status_code == 401
+
+
+def test_it_ignores_bot_messages_and_other_events(team):
+    slack_installation_set(team=team, bot_token="xoxb-test", bot_user_id="UBOT")
+    path = f"/slack/{team.slug}/events"
+    for body in (event_body("hi", event_id="E1", bot_id="B1"),
+                 event_body("hi", event_id="E2", user="UBOT"),
+                 event_body("hi", event_id="E3", kind="message", channel_type="channel"),
+                 event_body("<@UBOT>", event_id="E4")):
+        response = signed_post(team, path, body, "application/json")
+        assert response.status_code == 200 and "ignored" in response.json()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, slack_api):
+    db = django_settings.DATABASES["default"]
+    env = {**os.environ, "DOCSBOT_SLACK_API_URL": django_settings.SLACK_API_URL,
+           "DOCSBOT_DATA_DIR": str(django_settings.DATA_DIR), "DOCSBOT_CHAT_RATE_LIMIT_PER_MINUTE": "0"}
+    if db["ENGINE"].endswith("postgresql"):
+        env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "docsbot", "worker", "-Q", "default", "-c", "1", "--pool", "solo",
+         "-n", f"chat-{uuid.uuid4().hex[:6]}@%h", "--without-heartbeat", "--without-mingle", "--without-gossip"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    yield process
+    process.terminate()
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def test_it_answers_mentions_in_thread_once_per_event_with_sources(celery_worker_process, slack_api, team):
+    if django_settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        pytest.skip("the worker process needs the shared PostgreSQL test database")
+    ingest_docs(team)
+    slack_installation_set(team=team, bot_token="xoxb-test", bot_user_id="UBOT")
+    path = f"/slack/{team.slug}/events"
+    started = time.monotonic()
+    first = signed_post(team, path, event_body(f"<@UBOT> {OFF_TOPIC}", event_id="Ev1"), "application/json")
+    assert first.status_code == 200 and first.json() == {"ok": True}
+    assert time.monotonic() - started < 3  # acknowledged before any answering work
+    retry = signed_post(team, path, event_body(f"<@UBOT> {OFF_TOPIC}", event_id="Ev1"), "application/json",
+                        HTTP_X_SLACK_RETRY_NUM="1", HTTP_X_SLACK_RETRY_REASON="http_timeout")
+    assert retry.json() == {"ok": True, "duplicate": True}
+    # A retry whose original never arrived is the first delivery seen: it is answered.
+    lone_retry = signed_post(team, path, event_body("capital of Spain?", event_id="Ev2", thread_ts="1699.1"),
+                             "application/json", HTTP_X_SLACK_RETRY_NUM="2")
+    assert lone_retry.json() == {"ok": True}
+    posts = wait_for(lambda: len(slack_api.received) >= 2 and slack_api.received, timeout=120)
+    assert posts, celery_worker_process.stdout.read1().decode()[-3000:] if celery_worker_process.poll() else ""
+    time.sleep(1)
+    assert len(slack_api.received) == 2  # one answer per event, none for the duplicate
+    by_thread = {post["json"]["thread_ts"]: post for post in slack_api.received}
+    mention = by_thread["1700000000.000100"]
+    assert mention["path"] == "/api/chat.postMessage"
+    assert mention["headers"]["Authorization"] == "Bearer xoxb-test"
+    assert mention["json"]["channel"] == "C1"
+    assert "does not cover" in mention["json"]["text"] and "*Sources:*" in mention["json"]["text"]
+    assert "1699.1" in by_thread
+    assert Message.objects.filter(team=team, role="user", content=OFF_TOPIC).count() == 1
+
+
+def test_it_answers_slash_commands_through_the_response_url(celery_worker_process, slack_api, team):
+    if django_settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        pytest.skip("the worker process needs the shared PostgreSQL test database")
+    ingest_docs(team)
+    response_url = slack_api.server_address
+    body = urlencode({"command": "/docsbot", "text": OFF_TOPIC, "user_name": "ann",
+                      "response_url": f"http://127.0.0.1:{response_url[1]}/commands/T1/123/abc"}).encode()
+    ack = signed_post(team, f"/slack/{team.slug}/commands", body, "application/x-www-form-urlencoded")
+    assert ack.status_code == 200 and ack.json()["response_type"] == "ephemeral"
+    posts = wait_for(lambda: slack_api.received, timeout=120)
+    assert posts[0]["path"] == "/commands/T1/123/abc"
+    assert posts[0]["json"]["response_type"] == "in_channel" and "Sources:" in posts[0]["json"]["text"]
+
+
+def test_it_rejects_unsigned_slash_commands(team):
+    body = urlencode({"text": "hi", "response_url": "http://127.0.0.1:1/x"}).encode()
+    assert signed_post(team, f"/slack/{team.slug}/commands", body, "application/x-www-form-urlencoded",
+                       secret="nope").status_code == 401
+
+
+def test_it_answers_outgoing_webhooks_with_the_team_token(team, other_team):
+    ingest_docs(team)
+    client = Client()
+    path = f"/webhooks/{team.slug}/outgoing"
+    ok = client.post(path, {"token": team.webhook_token, "text": f"docsbot {OFF_TOPIC}", "trigger_word": "docsbot",
+                            "user_name": "ann"})
+    assert ok.status_code == 200
+    assert "does not cover" in ok.json()["text"] and "Sources:" in ok.json()["text"]
+    assert Message.objects.filter(team=team, role="user", content=OFF_TOPIC, conversation__channel="webhook").exists()
+    assert client.post(path, {"token": other_team.webhook_token, "text": "hi"}).status_code == 401
+    assert client.post(path, {"text": "hi"}).status_code == 401
