@@ -1,0 +1,151 @@
+"""Reliability fixtures: isolated data, a real serving process, a Slack stand-in, worker helpers."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE_DOCS = ROOT / "tests" / "fixtures" / "docs"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(settings, tmp_path):
+    from docsbot.documents import search
+
+    settings.DATA_DIR = tmp_path / "data"
+    settings.DATA_DIR.mkdir()
+    settings.ADAPTER_DIR = settings.DATA_DIR / "adapters"
+    settings.CHAT_RATE_LIMIT_PER_MINUTE = 100_000
+    settings.CHAT_MAX_TOKENS = 12  # the tiny model writes noise; fewer tokens, faster tests
+    search._cache.clear()
+    _clear_chat_keys()
+    yield settings.DATA_DIR
+    search._cache.clear()
+
+
+def _clear_chat_keys() -> None:
+    # Team ids restart with every test database, so keys left by an earlier test would collide.
+    from docsbot.chat.ratelimit import redis_client
+
+    client = redis_client()
+    for pattern in ("docsbot:once:slack:*", "docsbot:chat:rate:*"):
+        keys = list(client.scan_iter(match=pattern, count=500))
+        if keys:
+            client.delete(*keys)
+
+
+@pytest.fixture(scope="session")
+def serving_url(tiny_base_model, tmp_path_factory):
+    """A real `python -m serving` process on the tiny model, shared by the session."""
+    from docsbot.core.serving import embedded_server
+
+    with embedded_server(base_model=str(tiny_base_model), adapter_dir=tmp_path_factory.mktemp("adapters")) as url:
+        yield url
+
+
+@pytest.fixture
+def serving(settings, serving_url):
+    settings.SERVING_URL = serving_url
+    return serving_url
+
+
+class Recorder(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with self.server.lock:
+            self.server.received.append({"path": self.path, "json": json.loads(body or b"{}")})
+        payload = json.dumps({"ok": True, "ts": "1.0"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def slack_api(settings):
+    """A local HTTP server standing in for slack.com/api (the configurable base URL)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    server.received, server.lock = [], threading.Lock()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    settings.SLACK_API_URL = f"http://127.0.0.1:{server.server_port}/api"
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def ingest(team, path: Path) -> dict:
+    from docsbot.documents.services import ingest_paths
+
+    return ingest_paths(team=team, items=[str(path)], sync=False)
+
+
+def database_url() -> str:
+    """The URL of the test database (pytest-django switched settings to it), for subprocesses."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if "postgresql" not in db["ENGINE"]:
+        pytest.skip("a worker process needs the shared PostgreSQL test database; set DATABASE_URL")
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def start_worker(*, queues: str, env: dict[str, str] | None = None, pool: str = "solo",
+                 extra: tuple[str, ...] = ()) -> subprocess.Popen:
+    from django.conf import settings
+
+    full_env = {**os.environ, "DATABASE_URL": database_url(), "DOCSBOT_DATA_DIR": str(settings.DATA_DIR),
+                "DOCSBOT_ADAPTER_DIR": str(settings.ADAPTER_DIR), **(env or {})}
+    full_env.pop("DOCSBOT_SERVING_URL", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "docsbot", "worker", "-Q", queues, "--pool", pool, "-c", "1",
+         "-n", f"rel-{uuid.uuid4().hex[:6]}@%h", "--without-heartbeat", "--without-mingle", "--without-gossip",
+         "--loglevel", "INFO", *extra],
+        cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def stop_worker(worker: subprocess.Popen) -> str:
+    if worker.poll() is None:
+        worker.terminate()
+        try:
+            worker.wait(20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+    return worker.stdout.read().decode(errors="replace")[-4000:]
+
+
+def wait_for(condition, *, timeout: float = 120, worker: subprocess.Popen | None = None, what: str = ""):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if worker is not None and worker.poll() is not None:
+            pytest.fail(f"worker exited while waiting for {what}: {stop_worker(worker)}")
+        time.sleep(0.2)
+    if worker is not None:
+        pytest.fail(f"timed out waiting for {what}: {stop_worker(worker)}")
+    return condition()
+
+
+def queued(queue: str = "default") -> int:
+    """Messages waiting in a Celery queue on the real broker (a Redis list per queue)."""
+    from docsbot.celery import app
+
+    with app.connection_for_write() as connection:
+        return connection.default_channel.client.llen(queue)
