@@ -10,6 +10,8 @@ import logging
 import time
 from typing import Any
 
+from django.core.exceptions import ValidationError
+
 from docsbot.adapters import conf
 from docsbot.adapters.models import AdapterVersion, TrainingJob
 from docsbot.adapters.selectors import adapter_version_get_promoted
@@ -81,7 +83,10 @@ def training_job_run(*, job_id: int, owner: str) -> TrainingJob | None:
     """Claim and run the job; None when another worker holds it or it is already finished."""
     job = training_job_claim(job_id=job_id, owner=owner)
     if job is None:
-        log.info("training job %s: not claimable (finished, cancelled or held by another worker)", job_id)
+        current = TrainingJob.objects.filter(pk=job_id).first()
+        if current is not None:  # a redelivered or duplicate message: record it, run nothing
+            training_event_add(job=current, message=f"duplicate delivery ignored: the job is {current.status}"
+                               + (f" and held by {current.lease_owner}" if current.lease_owner else ""))
         return None
     existing = AdapterVersion.objects.filter(job=job).first()
     if existing is not None:  # published before a crash: only the gate and the final state are left
@@ -174,7 +179,12 @@ def _gate(job: TrainingJob, version: AdapterVersion) -> None:
     decision = gate_decide(candidate=version.metrics, current=current.metrics if current else None,
                            max_forgetting=conf.max_forgetting())
     if decision.promote and conf.auto_promote():
-        adapter_version_promote(version=version)
+        try:
+            adapter_version_promote(version=version)
+        except ValidationError as exc:
+            training_event_add(job=job, level="warn", message=f"version {version.number} passed the gate "
+                               f"({decision.reason}) but was not promoted: {'; '.join(exc.messages)}")
+            return
         training_event_add(job=job, message=f"promoted version {version.number}: {decision.reason}")
     else:
         suffix = "" if conf.auto_promote() else " (auto-promotion is off)"

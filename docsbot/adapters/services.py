@@ -244,16 +244,22 @@ def gate_decide(*, candidate: dict[str, Any], current: dict[str, Any] | None, ma
                                 f"{rival_name} ({rival['f1']:.3f} / {rival['rouge_l']:.3f})")
 
 
-def adapter_version_promote(*, version: AdapterVersion) -> AdapterVersion:
-    """Make ``version`` the team's live adapter (the promoted one is retired) and tell serving."""
+def adapter_version_promote(*, version: AdapterVersion, rollback: bool = False) -> AdapterVersion:
+    """Make ``version`` the team's live adapter (the promoted one is retired).
+
+    Serving is told first: an adapter the serving layer rejects is not promoted. ``promoted_at``
+    orders the rollback history: a rollback keeps the target's original time and clears the
+    one rolled back from, so repeated rollbacks walk further back."""
+    serving_notify(version=version)
     with transaction.atomic():
         Team.objects.select_for_update().filter(pk=version.team_id).first()
         AdapterVersion.objects.filter(team=version.team, status=AdapterVersion.Status.PROMOTED) \
-            .exclude(pk=version.pk).update(status=AdapterVersion.Status.RETIRED)
-        AdapterVersion.objects.filter(pk=version.pk).update(status=AdapterVersion.Status.PROMOTED,
-                                                            promoted_at=timezone.now())
+            .exclude(pk=version.pk).update(status=AdapterVersion.Status.RETIRED,
+                                           **({"promoted_at": None} if rollback else {}))
+        AdapterVersion.objects.filter(pk=version.pk).update(
+            status=AdapterVersion.Status.PROMOTED,
+            **({} if rollback and version.promoted_at else {"promoted_at": timezone.now()}))
     version.refresh_from_db()
-    serving_notify(version=version)
     return version
 
 
@@ -267,23 +273,20 @@ def adapter_version_rollback(*, team: Team) -> AdapterVersion:
     previous = previous.order_by("-promoted_at").first()
     if previous is None:
         raise ValidationError(f"team {team.slug}: no earlier promoted version to roll back to")
-    return adapter_version_promote(version=previous)
+    return adapter_version_promote(version=previous, rollback=True)
 
 
-def serving_notify(*, version: AdapterVersion) -> bool:
-    """Point the team's served adapter at ``version``; a serving layer that is down is logged, not fatal
-    (the database says what is promoted, and the next publish or serving restart catches up)."""
+def serving_notify(*, version: AdapterVersion) -> None:
+    """Point the team's served adapter at ``version`` (symlink + hot load when serving is up).
+    A serving endpoint that is down is logged by adapter_publish and catches up later; an
+    adapter it rejects raises ValidationError."""
     try:
         from docsbot.core.serving import adapter_publish
     except ImportError:
-        log.warning("docsbot.core.serving.adapter_publish is not available; %s promoted in the database only",
+        log.warning("docsbot.core.serving.adapter_publish is unavailable; %s is promoted in the database only",
                     version)
-        return False
+        return
     try:
         adapter_publish(team_slug=version.team.slug, version_path=Path(version.path))
-    except Exception as exc:  # noqa: BLE001 - serving may be down; promotion stays recorded
-        log.warning("serving did not take %s: %s", version, exc)
-        if version.job_id:
-            training_event_add(job=version.job, level="warn", message=f"serving did not load v{version.number}: {exc}")
-        return False
-    return True
+    except Exception as exc:  # noqa: BLE001 - ServingError or an OS error: reported, not promoted
+        raise ValidationError(f"serving did not take version {version.number}: {exc}") from exc

@@ -11,6 +11,8 @@ class Command(BaseCommand):
     help = "Copy an adapter version (PEFT + docsbot.json), or write base+adapter merged into one model."
 
     def add_arguments(self, parser):
+        # Our --version is an adapter version number, replacing Django's --version.
+        parser.conflict_handler = parser._optionals.conflict_handler = "resolve"
         parser.add_argument("--team", required=True)
         parser.add_argument("--version", required=True, type=int, dest="number")
         parser.add_argument("--out", type=Path, help="copy the adapter directory here")

@@ -1,5 +1,6 @@
 """``manage.py promote --team SLUG --version N``: make a version the team's live adapter."""
-from django.core.management.base import BaseCommand
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 
 from docsbot.adapters.management.commands._common import team_or_error, version_or_error
 from docsbot.adapters.services import adapter_version_promote
@@ -9,9 +10,14 @@ class Command(BaseCommand):
     help = "Promote an adapter version (the current one is retired) and tell the serving layer."
 
     def add_arguments(self, parser):
+        # Our --version is an adapter version number, replacing Django's --version.
+        parser.conflict_handler = parser._optionals.conflict_handler = "resolve"
         parser.add_argument("--team", required=True)
         parser.add_argument("--version", required=True, type=int, dest="number")
 
     def handle(self, *args, team: str, number: int, **options):
-        version = adapter_version_promote(version=version_or_error(team_or_error(team), number))
+        try:
+            version = adapter_version_promote(version=version_or_error(team_or_error(team), number))
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from None
         self.stdout.write(f"team {team}: version {version.number} promoted ({version.path})")

@@ -1,0 +1,36 @@
+from django.contrib.auth import get_user_model
+
+from docsbot.adapters.services import training_event_add, training_job_create
+
+
+def test_it_shows_live_progress_and_cancels_from_the_admin(client, team, adapter_settings):
+    admin_user = get_user_model().objects.create_superuser("root", "root@example.com", "pw-long-enough-1")
+    client.force_login(admin_user)
+    job = training_job_create(team=team, enqueue=False)
+    training_event_add(job=job, type="metrics", message="step 1", data={"step": 1, "loss": 2.5})
+    training_event_add(job=job, type="metrics", message="step 2", data={"step": 2, "loss": 2.1})
+    page = client.get(f"/admin/adapters/trainingjob/{job.pk}/change/")
+    assert page.status_code == 200 and b"Live progress" in page.content and b"tl-chart" in page.content
+    progress = client.get(f"/admin/adapters/trainingjob/{job.pk}/progress/").json()
+    assert progress["curve"] == [{"step": 1, "loss": 2.5}, {"step": 2, "loss": 2.1}]
+    assert progress["status"] == "queued" and progress["events"][0]["message"].startswith("queued")
+    assert client.post(f"/admin/adapters/trainingjob/{job.pk}/cancel/").status_code == 302
+    job.refresh_from_db()
+    assert job.status == "cancelled"
+    assert client.get("/admin/adapters/adapterversion/").status_code == 200
+    assert client.get("/admin/adapters/trainingjob/").status_code == 200
+
+
+def test_it_hides_other_teams_jobs_from_staff(client, team, other_team, adapter_settings):
+    from django.contrib.auth.models import Permission
+
+    staff = get_user_model().objects.create_user("staff", password="pw-long-enough-1", is_staff=True)
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_trainingjob", "change_trainingjob"]))
+    from docsbot.teams.services import membership_set
+
+    membership_set(team=team, user=staff, role="admin")
+    client.force_login(staff)
+    theirs = training_job_create(team=other_team, enqueue=False)
+    assert client.get(f"/admin/adapters/trainingjob/{theirs.pk}/progress/").status_code == 404
+    mine = training_job_create(team=team, enqueue=False)
+    assert client.get(f"/admin/adapters/trainingjob/{mine.pk}/progress/").status_code == 200

@@ -1,0 +1,110 @@
+"""Real Celery workers on the gpu queue: kill -9 and resume, duplicate delivery, cancel."""
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from docsbot.adapters.models import AdapterVersion, TrainingJob
+from docsbot.adapters.services import training_job_cancel, training_job_create
+from docsbot.adapters.tasks import train_adapter
+from tests.adapters.conftest import FAST
+from training.recipe import latest_complete_checkpoint
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def _database_url() -> str:
+    db = settings.DATABASES["default"]
+    if "postgresql" not in db["ENGINE"]:
+        pytest.skip("a worker process needs a shared database (PostgreSQL); set DATABASE_URL")
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def start_worker(adapter_settings) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": _database_url(), "DOCSBOT_DATA_DIR": str(adapter_settings.DATA_DIR),
+           "DOCSBOT_ADAPTER_DIR": str(adapter_settings.ADAPTER_DIR), "DOCSBOT_AUTO_PROMOTE": "1",
+           "DOCSBOT_EMBEDDED_REDIS_AUTOSTART": "1"}
+    env.pop("DOCSBOT_SERVING_URL", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "docsbot", "worker", "-Q", "gpu", "--pool", "solo",
+         "-n", f"train-{uuid.uuid4().hex[:6]}@%h", "--without-heartbeat", "--without-mingle", "--without-gossip"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def stop(worker: subprocess.Popen) -> str:
+    if worker.poll() is None:
+        worker.terminate()
+        try:
+            worker.wait(20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+    return worker.stdout.read().decode(errors="replace")[-3000:]
+
+
+def wait_for(condition, worker: subprocess.Popen, what: str, timeout: float = 180):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if worker.poll() is not None:
+            pytest.fail(f"worker exited while waiting for {what}: {stop(worker)}")
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}: {stop(worker)}")
+
+
+def test_it_resumes_after_kill_9_and_publishes_one_version(team, dataset, adapter_settings):
+    job = training_job_create(team=team, dataset=dataset,
+                              hyperparameters={**FAST, "max_steps": 16, "checkpoint_every": 2})
+    work_dir = adapter_settings.DATA_DIR / "training" / "jobs" / str(job.pk)
+    first = start_worker(adapter_settings)
+    try:
+        wait_for(lambda: (c := latest_complete_checkpoint(work_dir)) and c.name >= "step-000004", first,
+                 "a checkpoint at step 4")
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait()
+    finally:
+        stop(first)
+    killed_at = TrainingJob.objects.get(pk=job.pk)
+    assert killed_at.status == "running" and killed_at.step < 16
+    checkpoint_step = int(latest_complete_checkpoint(work_dir).name.split("-")[1])
+
+    second = start_worker(adapter_settings)
+    try:
+        train_adapter.delay(job.pk)  # a duplicate delivery of the same job
+        done = wait_for(lambda: TrainingJob.objects.filter(pk=job.pk, status__in=TrainingJob.TERMINAL).first(),
+                        second, "the job to finish")
+        wait_for(lambda: job.events.filter(message__startswith="duplicate delivery ignored").exists(), second,
+                 "the duplicate message")
+    finally:
+        log = stop(second)
+    assert done.status == "succeeded", done.error + log
+    resumed = job.events.filter(message__startswith="resumed from checkpoint at step") \
+        .values_list("message", flat=True)
+    assert resumed and int(resumed[0].rsplit(" ", 1)[1]) >= checkpoint_step > 0
+    version = AdapterVersion.objects.get(team=team)
+    assert version.job_id == job.pk and [p["step"] for p in version.curve] == list(range(1, 17))
+
+
+def test_it_stops_a_running_job_when_cancelled(team, dataset, adapter_settings):
+    job = training_job_create(team=team, dataset=dataset, hyperparameters={**FAST, "max_steps": 500})
+    worker = start_worker(adapter_settings)
+    try:
+        wait_for(lambda: TrainingJob.objects.filter(pk=job.pk, step__gte=2).exists(), worker, "step 2")
+        training_job_cancel(job=TrainingJob.objects.get(pk=job.pk))
+        done = wait_for(lambda: TrainingJob.objects.filter(pk=job.pk, status__in=TrainingJob.TERMINAL).first(),
+                        worker, "the job to stop", timeout=60)
+    finally:
+        stop(worker)
+    assert done.status == "cancelled" and done.step < 500 and done.finished is not None
+    assert not AdapterVersion.objects.filter(job=job).exists()
+    assert job.events.filter(message__startswith="cancelled at step").exists()
