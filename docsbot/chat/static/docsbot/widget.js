@@ -229,8 +229,10 @@
         var submit = el("button", { type: "button", "aria-label": "Send comment" }, "Send");
         submit.addEventListener("click", function () {
           postFeedback(entry, "down", comment.value);
-          bar.replaceChild(el("span", { role: "status" }, "Thanks for the feedback."), comment);
+          var thanks = el("span", { role: "status", tabindex: "-1" }, "Thanks for the feedback.");
+          bar.replaceChild(thanks, comment);
           submit.remove();
+          thanks.focus();  // keep focus inside the panel so Esc still reaches it
         });
         bar.appendChild(comment);
         bar.appendChild(submit);
