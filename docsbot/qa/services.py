@@ -105,7 +105,6 @@ def _filter(drafts: list[_Draft], *, team: Team, existing_questions: list[str], 
     """Score every draft; set reason on the first filter it fails. Cheap filters run first so
     retrieval runs only for pairs that could still be kept."""
     from docsbot.documents.embedding import embed_texts
-    from docsbot.documents.selectors import chunk_search
 
     boilerplate_cache: dict[int, str] = {}
     for draft in drafts:
@@ -128,18 +127,28 @@ def _filter(drafts: list[_Draft], *, team: Team, existing_questions: list[str], 
             draft.reason = "grounding"
 
     alive = [d for d in drafts if not d.reason]
+    vectors = embed_texts([d.candidate.question for d in alive]) if alive else None
     if alive:
-        vectors = embed_texts([d.candidate.question for d in alive])
         existing = embed_texts(existing_questions) if existing_questions else None
         for draft, verdict in zip(alive, filters.near_duplicates(vectors, existing)):
             draft.scores["duplicate"] = verdict.similarity
             if verdict.duplicate:
                 draft.reason = "duplicate"
 
-    for draft in (d for d in drafts if not d.reason):
-        hits = chunk_search(team=team, query=draft.candidate.question, k=filters.ANSWERABILITY_K)
-        rank = next((i for i, hit in enumerate(hits, start=1) if hit.chunk_id == draft.chunk.pk
-                     or hit.text == draft.chunk.text), None)
+    # Answerability: the same hybrid ranking as chunk_search, with the question vectors already
+    # computed above in one batch (one embedding call per question would dominate the run).
+    from docsbot.documents.search import index_get
+
+    index = index_get(team_id=team.pk)
+    same_text: dict[str, set[int]] = {}
+    for chunk_id, content_hash in Chunk.objects.filter(team=team).values_list("id", "content_hash"):
+        same_text.setdefault(content_hash, set()).add(chunk_id)
+    for draft, vector in zip(alive, vectors if vectors is not None else []):
+        if draft.reason:
+            continue
+        ranked = index.search(query=draft.candidate.question, query_vector=vector, k=filters.ANSWERABILITY_K)
+        sources = same_text.get(draft.chunk.content_hash, set()) | {draft.chunk.pk}
+        rank = next((i for i, (chunk_id, _) in enumerate(ranked, start=1) if chunk_id in sources), None)
         draft.scores["answerability"] = filters.answerability_score(rank)
         if rank is None:
             draft.reason = "answerability"

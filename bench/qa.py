@@ -1,0 +1,165 @@
+"""Benchmark of pair generation on the Flask docs (structural generator). Prints JSON.
+
+    DATABASE_URL=... REDIS_URL=... DOCSBOT_DATA_DIR=/tmp/bench-qa .venv/bin/python bench/qa.py \
+        [--corpus /work/shared/corpora/flask-2.2-docs.tar.gz] [--sample out.jsonl]
+
+Creates (or reuses) the team ``bench-qa``, ingests the corpus with the documents service,
+generates pairs from scratch, and reports: pairs/s, kept pairs per substantive page, the
+hand-label quality of kept pairs and the share of bad pairs the filters removed
+(bench/labels/flask_pairs.jsonl, keyed by question), and recall@5 of held-out questions
+back to their source chunk.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "docsbot.settings")
+LABELS = ROOT / "bench" / "labels" / "flask_pairs.jsonl"
+TARGETS = {"kept_per_substantive_page": 3, "pairs_per_minute": 1000, "kept_good_share": 0.9}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--corpus", default="/work/shared/corpora/flask-2.2-docs.tar.gz")
+    parser.add_argument("--sample", help="write a random sample of kept and rejected pairs here, for labelling")
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from docsbot.documents.models import Chunk, Document
+    from docsbot.documents.selectors import chunk_search
+    from docsbot.documents.services import ingest_paths
+    from docsbot.qa.models import ChunkRejection, QAPair
+    from docsbot.qa.services import qa_generate
+    from docsbot.teams.models import Team
+    from docsbot.teams.services import team_create
+
+    team = Team.objects.filter(slug="bench-qa").first() or team_create(slug="bench-qa", name="Flask")
+    with tempfile.TemporaryDirectory() as tmp:
+        with tarfile.open(args.corpus) as archive:
+            members = [m for m in archive.getmembers() if m.isfile() and m.name.endswith(".html")]
+            archive.extractall(tmp, members=members, filter="data")
+        html = Path(tmp) / "html"
+        pages = [p for p in html.rglob("*.html") if not p.relative_to(html).parts[0].startswith("_")]
+        started = time.monotonic()
+        ingest_paths(team=team, items=[str(p) for p in pages])
+        ingest_seconds = time.monotonic() - started
+
+    QAPair.objects.filter(team=team).delete()
+    ChunkRejection.objects.filter(team=team).delete()
+    report = qa_generate(team=team, generator="structural")
+    summary = report.as_dict()
+
+    kept = QAPair.objects.filter(team=team, status="pending")
+    documents = Document.objects.filter(team=team)
+    kept_per_doc = {d.pk: 0 for d in documents}
+    for document_id in kept.values_list("document_id", flat=True):
+        kept_per_doc[document_id] = kept_per_doc.get(document_id, 0) + 1
+    # A substantive page: real documentation with at least 3 chunks (not an index, search or changelog page).
+    from docsbot.qa.filters import boilerplate_kind
+
+    substantive = []
+    for document in documents:
+        chunks = list(Chunk.objects.filter(document=document).only("text", "heading_path"))
+        if len(chunks) >= 3 and not boilerplate_kind(title=document.title, heading_path=[], text=""):
+            substantive.append(document.pk)
+    per_page = [kept_per_doc[d] for d in substantive]
+
+    heldout = list(kept.filter(split="heldout").select_related("chunk"))
+    hits_at_5 = sum(
+        any(h.chunk_id == p.chunk_id or h.text == p.chunk.text for h in chunk_search(team=team, query=p.question, k=5))
+        for p in heldout)
+
+    labels = _labels()
+    all_pairs = {p.question: p for p in QAPair.objects.filter(team=team)}
+    labelled_kept = [labels[q] for q, p in all_pairs.items() if q in labels and p.status == "pending"]
+    labelled_rejected = [labels[q] for q, p in all_pairs.items() if q in labels and p.status == "rejected"]
+    bad_kept = sum(not good for good in labelled_kept)
+    bad_rejected = sum(not good for good in labelled_rejected)
+    rejected_share = QAPair.objects.filter(team=team, status="rejected").count() / max(1, len(all_pairs))
+
+    if args.sample:
+        _write_sample(Path(args.sample), team)
+
+    minutes = max(report.seconds, 1e-9) / 60
+    result = {
+        "corpus": Path(args.corpus).name,
+        "documents": documents.count(),
+        "chunks": summary["chunks"],
+        "ingest_seconds": round(ingest_seconds, 1),
+        "generation": summary,
+        "pairs_per_second": round(report.pairs / max(report.seconds, 1e-9), 1),
+        "pairs_per_minute": round(report.pairs / minutes),
+        "kept_per_substantive_page": {
+            "pages": len(per_page), "median": statistics.median(per_page) if per_page else 0,
+            "mean": round(statistics.fmean(per_page), 2) if per_page else 0,
+            "pages_with_at_least_3": sum(n >= 3 for n in per_page),
+        },
+        "quality": {
+            "labelled_kept": len(labelled_kept),
+            "kept_good_share": round(1 - bad_kept / len(labelled_kept), 3) if labelled_kept else None,
+            "labelled_rejected": len(labelled_rejected),
+            "rejected_bad_share": round(bad_rejected / len(labelled_rejected), 3) if labelled_rejected else None,
+            # Share of all bad pairs the filters removed, extrapolated from the labelled samples.
+            "bad_removed_share": _removed_share(bad_kept, len(labelled_kept), bad_rejected, len(labelled_rejected),
+                                                rejected_share),
+        },
+        "heldout_recall_at_5": {"questions": len(heldout),
+                                "recall": round(hits_at_5 / len(heldout), 3) if heldout else None},
+        "targets": TARGETS,
+    }
+    print(json.dumps(result, indent=2))
+
+
+def _removed_share(bad_kept: int, n_kept: int, bad_rejected: int, n_rejected: int, rejected_share: float):
+    if not n_kept or not n_rejected:
+        return None
+    bad_in_kept = bad_kept / n_kept * (1 - rejected_share)
+    bad_in_rejected = bad_rejected / n_rejected * rejected_share
+    total = bad_in_kept + bad_in_rejected
+    return round(bad_in_rejected / total, 3) if total else None
+
+
+def _labels() -> dict[str, bool]:
+    if not LABELS.exists():
+        return {}
+    labels = {}
+    for line in LABELS.read_text().splitlines():
+        if line.strip():
+            record = json.loads(line)
+            labels[record["question"]] = bool(record["good"])
+    return labels
+
+
+def _write_sample(path: Path, team) -> None:
+    import random
+
+    from docsbot.qa.models import QAPair
+
+    rng = random.Random(0)
+    kept = list(QAPair.objects.filter(team=team, status="pending").select_related("chunk"))
+    rejected = list(QAPair.objects.filter(team=team, status="rejected").select_related("chunk"))
+    with path.open("w") as out:
+        for status, pairs, n in (("kept", kept, 60), ("rejected", rejected, 25)):
+            for pair in rng.sample(pairs, min(n, len(pairs))):
+                out.write(json.dumps({"status": status, "reason": pair.reject_reason, "question": pair.question,
+                                      "answer": pair.answer, "source": pair.chunk.text if pair.chunk else ""})
+                          + "\n")
+
+
+if __name__ == "__main__":
+    main()
