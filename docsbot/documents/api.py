@@ -70,6 +70,10 @@ def documents_upload(request: HttpRequest, files: list[UploadedFile] = File(...)
     too_big = [f.name for f in files if f.size > limit]
     if too_big:
         raise HttpError(413, f"{', '.join(too_big)}: over the {settings.MAX_UPLOAD_MB} MB upload limit")
+    for upload in files:
+        rejection = services.upload_rejection(name=upload.name or "", head=services.upload_head(upload))
+        if rejection:
+            raise HttpError(*rejection)
     inputs = services.upload_store(team=request.auth, files=[(f.name or "upload", f) for f in files])
     run = services.ingest_run_start(team=request.auth, origin="api", inputs=inputs, sync=sync)
     return 202, _run_out(run)

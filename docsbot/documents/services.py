@@ -100,6 +100,36 @@ def upload_store(*, team: Team, files: list[tuple[str, bytes | object]]) -> list
     return inputs
 
 
+_MAGIC = {"pdf": (b"%PDF-", "not a PDF"), ".zip": (b"PK", "not a zip archive")}
+
+
+def upload_rejection(*, name: str, head: bytes) -> tuple[int, str] | None:
+    """(status, message) refusing an upload before it is stored, from its name and first bytes.
+
+    Only what the request itself shows is judged here; what needs the whole file (archive
+    members, PDF bodies) is reported per file by the ingestion run.
+    """
+    from docsbot.documents.parsing import detect_format
+    from docsbot.documents.sources import is_archive
+
+    fmt = "archive" if is_archive(name) else detect_format(name)
+    if fmt is None:
+        return 415, (f"{name}: unsupported file type; expected Markdown, reStructuredText, HTML, plain text, "
+                     "PDF or a .zip/.tar.gz archive")
+    magic = _MAGIC.get(fmt) or (_MAGIC[".zip"] if name.lower().endswith(".zip") else None)
+    if magic and not head.startswith(magic[0]):
+        return 400, f"{name}: {magic[1]} (its content does not match its extension)"
+    return None
+
+
+def upload_head(upload) -> bytes:
+    """The first bytes of a Django UploadedFile, leaving it rewound."""
+    upload.seek(0)
+    head = upload.read(8)
+    upload.seek(0)
+    return head
+
+
 def cli_inputs(items: list[str]) -> list[dict]:
     return [{"kind": "url" if i.startswith(("http://", "https://")) else "path", "name": i, "value": i}
             for i in items]

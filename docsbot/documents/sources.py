@@ -27,6 +27,10 @@ ASSET_SUFFIXES = frozenset(
 )
 
 
+# Sphinx's generated index/search pages: lists of links with no content of their own.
+GENERATED_PAGES = frozenset({"genindex.html", "genindex-all.html", "py-modindex.html", "search.html"})
+
+
 class SourceError(Exception):
     pass
 
@@ -64,7 +68,8 @@ def is_archive(name: str) -> bool:
 
 
 def is_asset(name: str) -> bool:
-    return not is_archive(name) and PurePosixPath(name.lower()).suffix in ASSET_SUFFIXES
+    lowered = PurePosixPath(name.lower())
+    return not is_archive(name) and (lowered.suffix in ASSET_SUFFIXES or lowered.name in GENERATED_PAGES)
 
 
 def unsafe_member_reason(name: str) -> str | None:

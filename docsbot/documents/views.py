@@ -55,6 +55,10 @@ def upload_submit(request: HttpRequest) -> JsonResponse:
     if too_big:
         return JsonResponse({"error": f"{', '.join(too_big)}: over the {settings.MAX_UPLOAD_MB} MB upload limit"},
                             status=413)
+    for upload in files:
+        rejection = services.upload_rejection(name=upload.name or "", head=services.upload_head(upload))
+        if rejection:
+            return JsonResponse({"error": rejection[1]}, status=rejection[0])
     inputs = services.upload_store(team=team, files=[(f.name, f) for f in files])
     run = services.ingest_run_start(team=team, origin="admin", inputs=inputs, sync=request.POST.get("sync") == "on")
     return JsonResponse(_run_json(run), status=202)
