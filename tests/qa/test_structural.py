@@ -51,10 +51,10 @@ def test_it_asks_about_api_signatures_parameters_and_config_values():
 
 def test_it_asks_definitions_to_do_sentences_and_code_examples():
     pairs, _ = _pairs(["Guide", "Widgets"],
-                      "A widget is a small reusable component of a page. To delete a widget, send DELETE to its "
+                      "A widget is a small reusable component of a page. To delete an unused widget, send DELETE to its "
                       "URL.\n\nInstall the command-line tool with pip:\n\n```\npip install acme-widgets\n```")
     assert pairs["What is a widget?"].answer.startswith("A widget is a small reusable component")
-    assert pairs["How do I delete a widget?"].kind == "how-to"
+    assert pairs["How do I delete an unused widget?"].kind == "how-to"
     example = pairs["How do I install the command-line tool with pip?"]
     assert "pip install acme-widgets" in example.answer and example.kind == "example"
 

@@ -213,6 +213,7 @@ _DEFINITION = re.compile(
     r"^(?:(?P<article>An?|The)\s+)?`?(?P<term>[A-Za-z][\w.\-]*(?: [A-Za-z][\w.\-]*){0,3}?)`?\s+(?P<verb>is|are)\s+"
     r"(?:an?|the|used|responsible|one|simply|basically)\b"
 )
+_ANNOTATION = re.compile(r"^(?:class\s+|property\s+)?[A-Za-z_][\w.]*\s*:\s*[\w.\[\], |]+(?:\s*=\s*.+)?$")
 _TO_DO = re.compile(r"^To (?P<task>[a-z][^,]{6,120}),\s+(?P<rest>.+)$")
 _OPTION_HEADERS = {"option", "options", "parameter", "parameters", "name", "setting", "settings", "key",
                    "variable", "field", "argument", "flag", "config", "configuration"}
@@ -329,6 +330,9 @@ def _api_heading(heading: str) -> str:
 def _answer_under(blocks: list[Block]) -> str:
     """The section's opening text, and its first code block when the text introduces it."""
     paragraphs = _first_paragraphs(blocks)
+    # Sphinx API entries open with the signature or "name: type": that is not an answer.
+    while paragraphs and (_SIGNATURE.match(paragraphs[0]) or _ANNOTATION.match(paragraphs[0])):
+        paragraphs = paragraphs[1:]
     if not paragraphs:
         return ""
     text = lead(paragraphs)
@@ -374,8 +378,9 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
     if first.lower().endswith("ing") and verb_base(first):
         rest = " ".join(words[1:])
         verb = verb_base(first)
-        question = f"How do I {verb} {rest}".strip() if rest else f"How does {first.lower()} work"
-        return [Candidate(question + "?", answer, "how-to")]
+        if not rest:
+            return []
+        return [Candidate(f"How do I {verb} {rest}?", answer, "how-to")]
     if len(heading) < 3:
         return []
     opening = sentences(_first_paragraphs(blocks)[0])[0].lower() if _first_paragraphs(blocks) else ""
@@ -449,7 +454,7 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str) -> list[C
                                        _LIST_ITEM.sub("", sentence), "api"))
                 continue
         to_do = _TO_DO.match(sentence)
-        if to_do and not PRONOUNS & set(to_do.group("task").lower().split()):
+        if to_do and not PRONOUNS & set(to_do.group("task").lower().split()) and len(to_do.group("task").split()) >= 4:
             answer = sentence
             if sentence.endswith(":") and next_code and index == len(all_sentences) - 1:
                 answer += "\n\n" + _code(next_code)
@@ -462,7 +467,8 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str) -> list[C
             pairs.append(Candidate(f"What does the `{option.group('name')}` {what}{owner} do?", _clip(tail), "option"))
             continue
         definition = _DEFINITION.match(sentence)
-        if definition and not any(word.lower() in NOT_TERMS for word in definition.group("term").split()):
+        if definition and not any(word.lower() in NOT_TERMS for word in definition.group("term").split()) \
+                and not definition.group("term").split()[0].lower().endswith("ing"):
             article = (definition.group("article") or "").lower()
             term = definition.group("term")
             subject = f"{article} {term}".strip()
