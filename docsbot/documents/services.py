@@ -28,6 +28,7 @@ from docsbot.documents.sources import (
     expand_inputs,
     expand_local,
     expand_uploads,
+    is_archive,
 )
 from docsbot.teams.models import Team
 
@@ -259,8 +260,14 @@ def _ingest(run: IngestRun, progress: Progress | None) -> _Tally:
         _report(run, tally, processed, total, "indexing", progress, last)
     if pending:
         _commit(team, pending, tally, model_name, known, accepted)
-    if run.sync:
+    # An archive that could not be read at all would make every document in it look "missing":
+    # sync then removes nothing rather than wiping the team's documents.
+    unreadable = [f["path"] for f in tally.failed if is_archive(f["path"]) and ":" not in f["path"]]
+    if run.sync and not unreadable:
         tally.removed = _remove_missing(team, seen, tally)
+    elif run.sync:
+        tally.items.append({"path": ", ".join(unreadable), "status": "failed", "chunks": 0,
+                            "error": "sync skipped: nothing was removed because an archive could not be read"})
     IndexState.objects.filter(team=team).update(embedding_model=model_name)
     _report(run, tally, total, total, "building index", progress, [0.0])
     from docsbot.documents.search import index_get

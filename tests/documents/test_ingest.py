@@ -102,3 +102,13 @@ def test_it_ingests_archives_through_the_command_with_json(team, docs_dir, tmp_p
 def test_it_names_an_unknown_team(db, docs_dir):
     with pytest.raises(CommandError, match="no team with slug 'nope'"):
         call_command("ingest", "--team", "nope", str(docs_dir))
+
+
+def test_it_removes_nothing_when_a_synced_archive_is_unreadable(team, docs_dir, tmp_path):
+    archive = shutil.make_archive(str(tmp_path / "bundle"), "zip", docs_dir)
+    _ingest(team, archive)
+    broken = tmp_path / "bundle.zip"
+    broken.write_bytes(b"PK\x03\x04 truncated")
+    summary = _ingest(team, broken, sync=True)
+    assert summary["removed"] == 0 and "corrupt or unreadable archive" in summary["failed"][0]["error"]
+    assert Document.objects.filter(team=team, status=Document.Status.INDEXED).count() == 4
