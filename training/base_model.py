@@ -163,7 +163,7 @@ def pretrain(model, tokenizer, texts: list[str], *, steps: int, seq_len: int = 2
         optimizer.step()
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         if progress:
             progress(step + 1, steps, losses[-1])
         if time_budget_s is not None and time.monotonic() - started > time_budget_s:
