@@ -8,7 +8,9 @@ from __future__ import annotations
 import re
 
 _PATTERNS = re.compile(
-    r"ignore (?:all |any |the )?(?:previous|prior|above|earlier) (?:instructions|prompts?|rules)"
+    r"ignore (?:all |any |the |your )?(?:(?:previous|prior|above|earlier|system) (?:instructions|prompts?|rules)"
+    r"|instructions)"
+    r"|reveal (?:\w+ )?(?:other|another|all) (?:teams?|tenants?|customers?|users?)\b"
     r"|disregard (?:all |any |the )?(?:previous|prior|above|system)"
     r"|(?:reveal|print|show|repeat) (?:me )?(?:your|the) (?:system )?(?:prompt|instructions)"
     r"|you are now (?:a|an|in)\b"
