@@ -15,11 +15,7 @@ DUPLICATE_MAX = 0.93  # cosine similarity of question embeddings above which a q
 ANSWERABILITY_K = 5  # the source chunk must come back in this many retrieval hits
 
 _STOPWORDS = frozenset(
-    "a an the and or but if then else of to in on at by for with from as is are was were be been being it its "
-    "this that these those you your we our they their i me my he she his her them do does did doing done can "
-    "could should would will shall may might must not no yes so than too very just also into out up down over "
-    "under again once here there when where why how what which who whom all any both each few more most other "
-    "some such only own same about against between through during before after above below off further".split()
+    ["a", "an", "the", "and", "or", "but", "if", "then", "else", "of", "to", "in", "on", "at", "by", "for", "with", "from", "as", "is", "are", "was", "were", "be", "been", "being", "it", "its", "this", "that", "these", "those", "you", "your", "we", "our", "they", "their", "i", "me", "my", "he", "she", "his", "her", "them", "do", "does", "did", "doing", "done", "can", "could", "should", "would", "will", "shall", "may", "might", "must", "not", "no", "yes", "so", "than", "too", "very", "just", "also", "into", "out", "up", "down", "over", "under", "again", "once", "here", "there", "when", "where", "why", "how", "what", "which", "who", "whom", "all", "any", "both", "each", "few", "more", "most", "other", "some", "such", "only", "own", "same", "about", "against", "between", "through", "during", "before", "after", "above", "below", "off", "further"]
 )
 _WORD = re.compile(r"[a-z0-9_]+(?:[.\-][a-z0-9_]+)*")
 

@@ -16,7 +16,7 @@ def test_it_recognises_boilerplate_unless_changelogs_are_asked_for():
     assert filters.boilerplate_kind(title="License", heading_path=["License"], text="x") == "navigation/licence"
     assert filters.boilerplate_kind(title="Guide", heading_path=["Guide"],
                                     text="Permission is hereby granted, free of charge") == "navigation/licence"
-    changelog = dict(title="Changes", heading_path=["Changes", "Version 2.2.0"], text="Released 2022-08-01")
+    changelog = {"title": "Changes", "heading_path": ["Changes", "Version 2.2.0"], "text": "Released 2022-08-01"}
     assert filters.boilerplate_kind(**changelog) == "changelog"
     assert filters.boilerplate_kind(**changelog, include_changelog=True) == ""
     assert filters.boilerplate_kind(title="Guide", heading_path=["Guide", "Setup"], text="Run the installer.") == ""

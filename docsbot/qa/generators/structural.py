@@ -29,8 +29,8 @@ NOT_TERMS = {
     "other", "same", "first", "second", "last", "next", "only", "main", "thing", "way", "code", "value",
     "output", "solution", "case", "advantage", "downside", "benefit", "purpose", "point", "catch", "trick",
     "they", "we", "you", "he", "she", "all", "both", "most", "some", "many", "any", "another", "such",
-    "so", "then", "now", "thus", "also", "however", "but", "and", "or", "that", "which", "who", "if", "when",
-    "function", "method", "class", "object", "file", "name", "argument", "parameter", "decorator", "following",
+    "so", "then", "now", "thus", "also", "however", "but", "and", "or", "who", "if", "when",
+    "function", "method", "class", "object", "file", "name", "argument", "parameter", "decorator",
 }
 PRONOUNS = {"this", "that", "it", "these", "those", "them", "they", "so"}
 
