@@ -1,7 +1,8 @@
 """The embedded engine: one base model, continuous batching, a batched-LoRA slot per adapter.
 
 A scheduler thread owns the model. Each iteration it admits waiting requests
-(prefill, one by one, each with its adapter's slot), then runs one decode step
+(prefilled together in one left-padded forward pass, each row with its adapter's
+slot, position ids counted from its first real token), then runs one decode step
 for every running request together - rows for different adapters share that
 forward pass through ``serving.lora``. The running batch keeps a left-padded KV
 cache; finished rows are dropped from it between steps, new rows are padded in.
@@ -74,7 +75,7 @@ class Request:
 class Engine:
     def __init__(self, model_path: str, *, served_name: str | None = None, device: str | None = None,
                  max_loras: int = 4, max_lora_rank: int = 16, max_batch: int = 32,
-                 max_model_len: int | None = None):
+                 max_model_len: int | None = None, max_prefill_tokens: int = 8192):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -87,6 +88,7 @@ class Engine:
         self.served_name = served_name or model_path
         self.model_path = model_path
         self.max_batch = max_batch
+        self.max_prefill_tokens = max_prefill_tokens  # padded prompt tokens in one prefill pass
         self.lora = BatchedLoRA(self.model, slots=max_loras + 1, max_rank=max_lora_rank)
         self.base_info = BaseModelInfo(served_name=self.served_name, model_path=model_path,
                                        module_shapes=self.lora.module_shapes(),
@@ -102,20 +104,22 @@ class Engine:
         self._slot_used_at = [0.0] * (max_loras + 1)
         self._waiting: deque[Request] = deque()
         self._running: list[Request] = []
-        self._layers: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._cache: Any = None  # the running batch's DynamicCache, left-padded like self._mask
         self._mask: torch.Tensor | None = None
         self._cond = threading.Condition()
         self._stop = False
-        self.stats = {"generated_tokens": 0, "prompt_tokens": 0, "steps": 0, "finished": 0}
+        self.stats = {"generated_tokens": 0, "prompt_tokens": 0, "steps": 0, "prefills": 0, "finished": 0}
         self._thread = threading.Thread(target=self._loop, name="serving-scheduler", daemon=True)
         self._thread.start()
 
     # --- public, called from the HTTP side -----------------------------------------
-    def submit(self, request: Request) -> None:
-        if request.params.seed is not None:
-            request.generator = torch.Generator().manual_seed(request.params.seed)
+    def submit(self, *requests: Request) -> None:
+        """Queue requests; ones submitted together are admitted (and prefilled) in the same step."""
+        for request in requests:
+            if request.params.seed is not None:
+                request.generator = torch.Generator().manual_seed(request.params.seed)
         with self._cond:
-            self._waiting.append(request)
+            self._waiting.extend(requests)
             self._cond.notify()
 
     def cancel(self, request: Request) -> None:
@@ -167,8 +171,8 @@ class Engine:
                 request.slot = slot
                 admitted.append(request)
             self._waiting.extendleft(reversed(skipped))
-        for request in admitted:
-            self._prefill(request)
+        if admitted:
+            self._prefill(admitted)
 
     def _acquire_slot(self, adapter: AdapterWeights | None) -> int | None:
         if adapter is None:
@@ -193,31 +197,57 @@ class Engine:
         self.lora.route(slots, self.device)
         return self.model(input_ids=input_ids, use_cache=True, logits_to_keep=1, **kwargs)
 
-    @staticmethod
-    def _cache_layers(output) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        cache = getattr(output, "cache", None) or getattr(output, "past_key_values", None)
-        return [(layer.keys, layer.values) for layer in cache.layers]
-
-    def _make_cache(self, layers):
-        from transformers import DynamicCache
-
-        return {self._cache_kw: DynamicCache(ddp_cache_data=layers)}
-
-    def _prefill(self, request: Request) -> None:
-        ids = torch.tensor([request.prompt_ids], device=self.device)
-        output = self._forward(ids, [request.slot])
-        request.cache_len = ids.shape[1]
-        self.stats["prompt_tokens"] += ids.shape[1]
-        layers = self._cache_layers(output)
-        mask = torch.ones(1, ids.shape[1], dtype=torch.long, device=self.device)
-        self._merge(request, layers, mask)
-        token = self._sample(output.logits[:, -1], [request])[0]
-        self._advance(request, token)
+    def _prefill(self, requests: list[Request]) -> None:
+        """Prefill the requests admitted in one step together: left-padded, one forward pass per group."""
+        for group in self._prefill_groups(requests):
+            self._prefill_group(group)
         self._drop_finished()
 
-    def _merge(self, request: Request, layers, mask: torch.Tensor) -> None:
+    def _prefill_groups(self, requests: list[Request]) -> list[list[Request]]:
+        # Sorted by length so rows of one pass pad little; a group stays within the padded-token budget.
+        groups: list[list[Request]] = [[]]
+        for request in sorted(requests, key=lambda r: len(r.prompt_ids)):
+            if groups[-1] and (len(groups[-1]) + 1) * len(request.prompt_ids) > self.max_prefill_tokens:
+                groups.append([])
+            groups[-1].append(request)
+        return groups
+
+    def _prefill_group(self, rows: list[Request]) -> None:
+        width = max(len(r.prompt_ids) for r in rows)
+        ids = torch.zeros(len(rows), width, dtype=torch.long)
+        mask = torch.zeros(len(rows), width, dtype=torch.long)
+        for i, request in enumerate(rows):
+            n = len(request.prompt_ids)
+            ids[i, width - n:] = torch.tensor(request.prompt_ids)
+            mask[i, width - n:] = 1
+            request.cache_len = n
+            self.stats["prompt_tokens"] += n
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        positions = (mask.cumsum(1) - 1).clamp(min=0)
+        output = self._forward(ids, [r.slot for r in rows], attention_mask=mask, position_ids=positions)
+        self.stats["prefills"] += 1
+        self._merge(rows, self._cache_layers(self._output_cache(output)), mask)
+        for request, token in zip(rows, self._sample(output.logits[:, -1], rows)):
+            self._advance(request, token)
+
+    @staticmethod
+    def _output_cache(output):
+        return getattr(output, "cache", None) or getattr(output, "past_key_values", None)
+
+    @staticmethod
+    def _cache_layers(cache) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return [(layer.keys, layer.values) for layer in cache.layers]
+
+    def _set_cache(self, layers: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        from transformers import DynamicCache
+
+        self._cache = DynamicCache(ddp_cache_data=layers)
+
+    def _merge(self, rows: list[Request], layers: list[tuple[torch.Tensor, torch.Tensor]], mask: torch.Tensor) -> None:
+        """Append freshly prefilled rows to the running batch (both sides left-padded to one width)."""
         if not self._running:
-            self._layers, self._mask, self._running = layers, mask, [request]
+            self._set_cache(layers)
+            self._mask, self._running = mask, list(rows)
             return
         width = max(self._mask.shape[1], mask.shape[1])
 
@@ -229,10 +259,10 @@ class Engine:
             shape[dim] = missing
             return torch.cat([torch.zeros(shape, dtype=t.dtype, device=t.device), t], dim=dim)
 
-        self._layers = [(torch.cat([pad(k0, 2), pad(k1, 2)]), torch.cat([pad(v0, 2), pad(v1, 2)]))
-                        for (k0, v0), (k1, v1) in zip(self._layers, layers)]
+        self._set_cache([(torch.cat([pad(k0, 2), pad(k1, 2)]), torch.cat([pad(v0, 2), pad(v1, 2)]))
+                         for (k0, v0), (k1, v1) in zip(self._cache_layers(self._cache), layers)])
         self._mask = torch.cat([pad(self._mask, 1), pad(mask, 1)])
-        self._running.append(request)
+        self._running.extend(rows)
 
     def _decode_step(self) -> None:
         rows = self._running
@@ -240,8 +270,8 @@ class Engine:
         positions = torch.tensor([[r.cache_len] for r in rows], device=self.device)
         self._mask = torch.cat([self._mask, torch.ones(len(rows), 1, dtype=torch.long, device=self.device)], 1)
         output = self._forward(ids, [r.slot for r in rows], attention_mask=self._mask, position_ids=positions,
-                               **self._make_cache(self._layers))
-        self._layers = self._cache_layers(output)
+                               **{self._cache_kw: self._cache})
+        self._cache = self._output_cache(output)  # the same object, grown by this step (no re-wrapping)
         self.stats["steps"] += 1
         tokens = self._sample(output.logits[:, -1], rows)
         for request, token in zip(rows, tokens):
@@ -334,8 +364,8 @@ class Engine:
         mask = self._mask.index_select(0, index)
         first = int(mask.any(0).long().argmax())  # drop columns that are padding in every row
         self._mask = mask[:, first:]
-        self._layers = [(k.index_select(0, index)[:, :, first:], v.index_select(0, index)[:, :, first:])
-                        for k, v in self._layers]
+        self._set_cache([(k.index_select(0, index)[:, :, first:], v.index_select(0, index)[:, :, first:])
+                         for k, v in self._cache_layers(self._cache)])
 
     def _release(self, request: Request) -> None:
         if request.slot:
@@ -345,4 +375,4 @@ class Engine:
     def _reset_batch(self) -> None:
         for request in self._running:
             self._release(request)
-        self._running, self._layers, self._mask = [], [], None
+        self._running, self._cache, self._mask = [], None, None

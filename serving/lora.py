@@ -65,27 +65,37 @@ class BatchedLoRALinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.base(x)
-        idx = self.state.indices
-        if idx is None or not any(self.active[i] for i in self.state.used):
+        state = self.state
+        if state.indices is None or not any(self.active[i] for i in state.used):
             return y
-        a, b, magnitude = self._gather(idx)
-        # x: (batch, seq, in) -> two bmm calls with each row's own adapter.
-        y = y + torch.bmm(torch.bmm(x.to(a.dtype), a), b).to(y.dtype)
+        a, b, magnitude = self._gather()
+        if a.dim() == 2:  # every row uses the same adapter: two plain matmuls, no per-row copies
+            y = torch.addmm(y.reshape(-1, y.shape[-1]), x.reshape(-1, x.shape[-1]) @ a, b).view(y.shape)
+        else:  # x: (batch, seq, in) -> each row with its own adapter
+            y = torch.baddbmm(y, torch.bmm(x, a), b)
         if magnitude is not None:
-            y = y * magnitude.unsqueeze(1).to(y.dtype)
+            y = y * magnitude
         return y
 
-    def _gather(self, idx: torch.Tensor):
-        """Per-row weights, cached while the batch's rows and the slots' contents stay the same."""
+    def _gather(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """This batch's adapter weights, cached while its rows and the slots' contents stay the same."""
         cached = self._gathered
         if cached is not None and cached[0] == self.state.generation:
             return cached[1:]
-        rank = self.state.rank
-        a = self.lora_a.index_select(0, idx)[:, :, :rank].contiguous()
-        b = self.lora_b.index_select(0, idx)[:, :rank, :].contiguous()
-        scaled = any(self.scaled[i] for i in self.state.used)
-        magnitude = self.magnitude.index_select(0, idx) if scaled else None
-        self._gathered = (self.state.generation, a, b, magnitude)
+        state = self.state
+        rank = state.rank
+        scaled = any(self.scaled[i] for i in state.used)
+        if len(state.used) == 1:
+            slot = state.slots[0]
+            a = self.lora_a[slot, :, :rank].contiguous()
+            b = self.lora_b[slot, :rank, :].contiguous()
+            magnitude = self.magnitude[slot] if scaled else None
+        else:
+            idx = state.indices
+            a = self.lora_a.index_select(0, idx)[:, :, :rank].contiguous()
+            b = self.lora_b.index_select(0, idx)[:, :rank, :].contiguous()
+            magnitude = self.magnitude.index_select(0, idx).unsqueeze(1) if scaled else None
+        self._gathered = (state.generation, a, b, magnitude)
         return a, b, magnitude
 
     def set_slot(self, slot: int, weights: ModuleWeights | None) -> None:
