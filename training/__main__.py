@@ -40,7 +40,7 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint-every", type=int, default=50)
     train.add_argument("--max-rank", type=int, default=64)
     train.add_argument("--gradient-checkpointing", action="store_true")
-    train.add_argument("--no-packing", action="store_true")
+    train.add_argument("--batching", choices=["auto", "pack", "group"], default="auto")
     train.add_argument("--eval-max-new-tokens", type=int, default=96)
     train.add_argument("--json", action="store_true", help="print only a JSON summary")
     merge = commands.add_parser("merge", help="fold an adapter into its base model (standalone model dir)")
@@ -58,7 +58,7 @@ def train(args: argparse.Namespace) -> dict:
         method=args.method, rank=args.rank, alpha=args.alpha, learning_rate=args.learning_rate,
         epochs=args.epochs, batch_size=args.batch_size, max_length=args.max_length, max_steps=args.max_steps,
         checkpoint_every=args.checkpoint_every, max_rank=args.max_rank,
-        gradient_checkpointing=args.gradient_checkpointing, packing=not args.no_packing,
+        gradient_checkpointing=args.gradient_checkpointing, batching=args.batching,
     )
     examples = load_jsonl(args.data)
     heldout = load_jsonl(args.heldout) if args.heldout else []

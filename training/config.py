@@ -25,15 +25,15 @@ class TrainConfig:
     target_modules: str | tuple[str, ...] = "all-linear"
     learning_rate: float | str = AUTO
     epochs: int | str = AUTO
-    batch_size: int | str = AUTO  # packed rows per optimizer step
-    max_length: int | str = AUTO  # tokens per packed row (and the longest example kept)
+    batch_size: int | str = AUTO  # step budget: batch_size * max_length tokens, padding included
+    max_length: int | str = AUTO  # the longest example kept (and the packed row length)
     warmup_ratio: float = 0.05
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     max_steps: int | None = None  # a cap, mainly for tests and benchmarks
     checkpoint_every: int = 50
     gradient_checkpointing: bool = False
-    packing: bool = True
+    batching: str = AUTO  # pack (with flash-attention) | group (length-grouped) | auto
     seed: int = 0
     max_rank: int = 64  # the serving side's --max-lora-rank
 
@@ -64,6 +64,8 @@ class TrainConfig:
             raise ValueError(f"max_grad_norm: must be > 0, got {self.max_grad_norm}")
         if self.max_steps is not None and (not isinstance(self.max_steps, int) or self.max_steps < 1):
             raise ValueError(f"max_steps: must be a positive integer or None, got {self.max_steps!r}")
+        if self.batching not in (AUTO, "pack", "group"):
+            raise ValueError(f"batching: must be 'auto', 'pack' or 'group', got {self.batching!r}")
         if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 1:
             raise ValueError(f"checkpoint_every: must be a positive integer, got {self.checkpoint_every!r}")
         if not self.target_modules or (

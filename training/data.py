@@ -1,11 +1,19 @@
-"""Training examples -> token rows.
+"""Training examples -> token rows -> batches without padding waste.
 
 An example is ``{"id", "messages": [...]}`` whose last message is the assistant
 answer. It is rendered with the base model's own chat template; only the answer
 tokens and the EOS that closes them carry loss (so the model learns to stop and
-never learns to write prompts). Short examples are packed into shared rows, each
-keeping its own ``position_ids`` from 0, which the attention kernels read as
-sequence boundaries (block-diagonal masks for sdpa/eager, varlen for flash).
+never learns to write prompts).
+
+Two ways to stop paying for padding, both with a token budget per step:
+
+- ``pack``: short examples share rows, each keeping its own ``position_ids`` from 0,
+  which the attention kernels read as sequence boundaries (varlen for flash-attention,
+  block-diagonal masks for sdpa/eager). Best with flash-attention.
+- ``group``: examples of similar length are batched together and right-padded to the
+  group's longest; causal attention means no real token ever sees the padding, so no
+  mask is needed and sdpa keeps its fused causal kernel (CPU included), and attention
+  cost follows each example's own length rather than a long packed row's.
 """
 from __future__ import annotations
 
@@ -43,6 +51,8 @@ class Row:
 @dataclass(frozen=True)
 class BuiltDataset:
     rows: list[Row]
+    groups: list[list[int]]  # indices into rows, one list per optimizer step
+    packed: bool
     examples: int
     skipped_too_long: int
     longest: int
@@ -142,7 +152,12 @@ def _row(group: Sequence[Tokenized], length: int, pad_id: int) -> Row:
                positions + list(range(padding)), real)
 
 
-def build_dataset(tokenizer, examples: Sequence[dict], *, max_length: int, packing: bool = True) -> BuiltDataset:
+def build_dataset(tokenizer, examples: Sequence[dict], *, max_length: int, batch_size: int = 1,
+                  batching: str = "pack") -> BuiltDataset:
+    """Tokenize, drop examples longer than ``max_length``, and plan the steps: each step holds
+    at most ``batch_size * max_length`` tokens including padding."""
+    if batching not in ("pack", "group"):
+        raise ValueError(f"batching: must be 'pack' or 'group', got {batching!r}")
     tokenized = [tokenize_example(tokenizer, example, index) for index, example in enumerate(examples)]
     if not tokenized:
         raise ValueError("dataset: no training examples")
@@ -150,31 +165,49 @@ def build_dataset(tokenizer, examples: Sequence[dict], *, max_length: int, packi
     if not kept:
         raise ValueError(f"max_length: every example is longer than {max_length} tokens")
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    if packing:
+    if batching == "pack":
         rows = pack(kept, row_length=max_length, pad_id=pad_id)
+        groups = [list(range(start, min(start + batch_size, len(rows))))
+                  for start in range(0, len(rows), batch_size)]
     else:
-        rows = [_row([t], len(t.input_ids), pad_id) for t in kept]
+        rows = [_row([t], len(t.input_ids), pad_id) for t in sorted(kept, key=lambda t: len(t.input_ids))]
+        groups = group_by_length([len(r.input_ids) for r in rows], budget=batch_size * max_length)
     return BuiltDataset(
-        rows=rows, examples=len(kept), skipped_too_long=len(tokenized) - len(kept),
-        longest=max(len(t.input_ids) for t in tokenized),
+        rows=rows, groups=groups, packed=batching == "pack", examples=len(kept),
+        skipped_too_long=len(tokenized) - len(kept), longest=max(len(t.input_ids) for t in tokenized),
         real_tokens=sum(len(t.input_ids) for t in kept), trained_tokens=sum(t.trained_tokens for t in kept),
     )
+
+
+def group_by_length(lengths: Sequence[int], *, budget: int) -> list[list[int]]:
+    """Consecutive runs of ascending ``lengths`` whose padded size (count x longest) fits ``budget``."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    for index, length in enumerate(lengths):
+        if current and (len(current) + 1) * length > budget:
+            groups.append(current)
+            current = []
+        current.append(index)
+    if current:
+        groups.append(current)
+    return groups
 
 
 def longest_example(tokenizer, examples: Sequence[dict]) -> int:
     return max(len(tokenize_example(tokenizer, e, i).input_ids) for i, e in enumerate(examples))
 
 
-def batches(rows: Sequence[Row], *, batch_size: int, epoch: int, seed: int) -> Iterator[list[Row]]:
-    """The rows of one epoch in a fixed shuffled order (the same after a resume)."""
-    order = list(range(len(rows)))
+def batches(dataset: BuiltDataset, *, epoch: int, seed: int) -> Iterator[list[Row]]:
+    """The steps of one epoch in a fixed shuffled order (the same after a resume)."""
+    order = list(range(len(dataset.groups)))
     random.Random(seed * 100_003 + epoch).shuffle(order)
-    for start in range(0, len(order), batch_size):
-        yield [rows[index] for index in order[start:start + batch_size]]
+    for index in order:
+        yield [dataset.rows[i] for i in dataset.groups[index]]
 
 
-def collate(rows: Sequence[Row], *, pad_id: int):
-    """Tensors for one step; rows of unequal length (no packing) are right-padded."""
+def collate(rows: Sequence[Row], *, pad_id: int, packed: bool = True):
+    """Tensors for one step: input_ids, labels, and position_ids (None when not packed, so the
+    model uses plain causal attention). Rows of unequal length are right-padded."""
     import torch
 
     width = max(len(row.input_ids) for row in rows)
@@ -184,5 +217,7 @@ def collate(rows: Sequence[Row], *, pad_id: int):
 
     input_ids = torch.tensor([padded(r.input_ids, pad_id) for r in rows])
     labels = torch.tensor([padded(r.labels, IGNORE) for r in rows])
+    if not packed:
+        return input_ids, labels, None
     positions = torch.tensor([r.position_ids + list(range(width - len(r.position_ids))) for r in rows])
     return input_ids, labels, positions

@@ -102,11 +102,13 @@ class Recipe:
         self.config = self.requested.resolve(
             num_examples=len(self.examples), longest_example=longest_example(self.tokenizer, self.examples),
         )
+        self.batching = self.config.batching if self.config.batching != "auto" else (
+            "pack" if self._flash_attention() else "group")
         self.dataset: BuiltDataset = build_dataset(self.tokenizer, self.examples, max_length=self.config.max_length,
-                                                   packing=self.config.packing)
+                                                   batch_size=self.config.batch_size, batching=self.batching)
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None \
             else self.tokenizer.eos_token_id
-        self.steps_per_epoch = math.ceil(len(self.dataset.rows) / self.config.batch_size)
+        self.steps_per_epoch = len(self.dataset.groups)
         self.total_steps = self.steps_per_epoch * self.config.epochs
         if self.config.max_steps:
             self.total_steps = min(self.total_steps, self.config.max_steps)
@@ -128,6 +130,17 @@ class Recipe:
         if checkpoint is not None:
             self._load_checkpoint(checkpoint)
 
+    def _flash_attention(self) -> bool:
+        """Packing pays off with flash-attention's varlen kernels; without them (CPU, plain sdpa)
+        a block-diagonal mask forces the slow attention path, so length-grouping wins."""
+        if self.device.type != "cuda":
+            return False
+        try:
+            import flash_attn  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
     def _load_model(self):
         import torch
         from peft import LoraConfig, get_peft_model
@@ -147,7 +160,9 @@ class Recipe:
                 model, use_gradient_checkpointing=self.config.gradient_checkpointing,
                 gradient_checkpointing_kwargs={"use_reentrant": False})
         else:
-            model = AutoModelForCausalLM.from_pretrained(self.base_model, dtype=dtype).to(self.device)
+            attention = {"attn_implementation": "flash_attention_2"} if self.batching == "pack" and \
+                self._flash_attention() else {}
+            model = AutoModelForCausalLM.from_pretrained(self.base_model, dtype=dtype, **attention).to(self.device)
             if self.config.gradient_checkpointing:
                 model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.config.use_cache = False
@@ -174,8 +189,9 @@ class Recipe:
         import torch.nn.functional as F
 
         causal_lm = self.model.get_base_model()
-        # No attention mask: with position_ids restarting at 0 per packed example,
-        # transformers builds block-diagonal attention (sdpa/eager) or varlen (flash).
+        # No attention mask: packed rows carry position_ids restarting at 0 per example, which
+        # transformers turns into varlen (flash) or block-diagonal (sdpa/eager) attention;
+        # grouped rows are right-padded, and causal attention never looks at later padding.
         hidden = causal_lm.get_decoder()(input_ids=input_ids, position_ids=position_ids,
                                          use_cache=False).last_hidden_state
         targets = labels[:, 1:]
@@ -194,13 +210,13 @@ class Recipe:
         real_tokens = 0
         epoch, skip = divmod(self.step, self.steps_per_epoch)
         while self.step < self.total_steps:
-            for index, rows in enumerate(batches(self.dataset.rows, batch_size=self.config.batch_size,
-                                                 epoch=epoch, seed=self.config.seed)):
+            for index, rows in enumerate(batches(self.dataset, epoch=epoch, seed=self.config.seed)):
                 if index < skip:
                     continue
                 if self.should_stop():
                     raise Cancelled(f"cancelled at step {self.step}")
-                input_ids, labels, positions = (t.to(self.device) for t in collate(rows, pad_id=self.pad_id))
+                input_ids, labels, positions = (None if t is None else t.to(self.device) for t in
+                                                collate(rows, pad_id=self.pad_id, packed=self.dataset.packed))
                 with self._autocast():
                     loss = self.loss(input_ids, labels, positions)
                 loss.backward()
@@ -233,7 +249,7 @@ class Recipe:
             final_loss=self.curve[-1]["loss"] if self.curve else float("nan"), curve=self.curve,
             seconds=seconds, real_tokens_per_second=real_tokens / max(seconds, 1e-9),
             config=self.config.to_dict(),
-            dataset={"examples": self.dataset.examples, "rows": len(self.dataset.rows),
+            dataset={"examples": self.dataset.examples, "rows": len(self.dataset.rows), "batching": self.batching,
                      "skipped_too_long": self.dataset.skipped_too_long, "real_tokens": self.dataset.real_tokens,
                      "trained_tokens": self.dataset.trained_tokens},
             peak_memory_bytes=peak,

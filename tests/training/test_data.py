@@ -3,7 +3,15 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from tests.training.pairs import fixture_examples
-from training.data import IGNORE, build_dataset, collate, dataset_hash, pack, tokenize_example
+from training.data import (
+    IGNORE,
+    build_dataset,
+    collate,
+    dataset_hash,
+    group_by_length,
+    pack,
+    tokenize_example,
+)
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +38,9 @@ def test_it_rejects_examples_without_an_answer(tokenizer):
 
 def test_it_packs_examples_without_losing_or_splitting_any(tokenizer):
     train, _ = fixture_examples()
-    built = build_dataset(tokenizer, train, max_length=2048)
-    assert len(built.rows) < len(train)
+    built = build_dataset(tokenizer, train, max_length=2048, batch_size=2)
+    assert len(built.rows) < len(train) and built.packed
+    assert sorted(i for group in built.groups for i in group) == list(range(len(built.rows)))
     assert sum(row.real_tokens for row in built.rows) == built.real_tokens
     assert all(len(row.input_ids) == 2048 for row in built.rows)
     assert built.examples == len(train) and built.skipped_too_long == 0
@@ -40,13 +49,25 @@ def test_it_packs_examples_without_losing_or_splitting_any(tokenizer):
     assert dataset_hash(train) == dataset_hash([dict(e) for e in train]) != dataset_hash(train[1:])
 
 
+def test_it_groups_examples_of_similar_length_within_the_token_budget(tokenizer):
+    train, _ = fixture_examples()
+    built = build_dataset(tokenizer, train, max_length=1024, batch_size=2, batching="group")
+    assert not built.packed and len(built.rows) == len(train)
+    assert sorted(i for group in built.groups for i in group) == list(range(len(train)))
+    for group in built.groups:
+        assert len(group) * max(len(built.rows[i].input_ids) for i in group) <= 2048
+    input_ids, labels, positions = collate([built.rows[i] for i in built.groups[0]], pad_id=0, packed=False)
+    assert positions is None and input_ids.shape == labels.shape
+    assert group_by_length([1, 2, 3, 4, 5], budget=8) == [[0, 1], [2, 3], [4]]
+
+
 def test_it_keeps_packed_examples_from_attending_to_each_other(tiny_base_model, tokenizer):
     model = AutoModelForCausalLM.from_pretrained(tiny_base_model).eval()
     train, _ = fixture_examples()
     first, second = (tokenize_example(tokenizer, e) for e in train[:2])
     rows = pack([first, second], row_length=len(first.input_ids) + len(second.input_ids) + 5, pad_id=0)
     assert len(rows) == 1
-    input_ids, _, positions = collate(rows, pad_id=0)
+    input_ids, _, positions = collate(rows, pad_id=0, packed=True)
     with torch.no_grad():
         packed = model(input_ids=input_ids, position_ids=positions, use_cache=False).logits[0]
         alone = [model(input_ids=torch.tensor([t.input_ids])).logits[0] for t in (first, second)]
