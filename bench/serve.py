@@ -2,7 +2,8 @@
 
 - throughput (generated tokens/s) and p50/p95 latency at 16 concurrent streams,
   base-only vs 1, 4 and 16 adapters mixed, and the same 16-adapter requests served
-  one at a time (the naive way) - all in the same run, so ratios are comparable;
+  one at a time (the naive way) - all in the same run, each scenario --rounds times
+  round-robin and its median run kept, so ratios are comparable on a noisy machine;
 - adapter cold-load latency (load_lora_adapter from disk) and hot-swap latency (load_inplace);
 - 500 distinct adapters requested in turn through the filesystem resolver: RSS
   sampled along the way stays bounded by the LRU (max_cpu_loras + max_loras adapters).
@@ -132,19 +133,25 @@ async def _run(url: str, models: list[str], prompts: list[str], max_tokens: int,
             "p95_latency_s": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 3)}
 
 
-def throughput(url: str, adapters: list[str], base_name: str, *, requests: int, max_tokens: int) -> dict:
+def throughput(url: str, adapters: list[str], base_name: str, *, requests: int, max_tokens: int,
+               rounds: int) -> dict:
+    """Each scenario ``rounds`` times, round-robin, and its median run: load spikes on a shared box hit one round."""
     words = ["deploy", "the", "service", "with", "the", "command", "line", "and", "check", "the", "configuration", "of", "each", "team"]
     prompts = [" ".join(words[(i + j) % len(words)] for j in range(48)) for i in range(requests)]
-    scenarios = {"base_only": [base_name] * requests}
+    scenarios = {"base_only": ([base_name] * requests, 16)}
     for count in (1, 4, 16):
-        scenarios[f"adapters_{count}"] = [adapters[i % count] for i in range(requests)]
-    out: dict = {}
-    asyncio.run(_run(url, [base_name] * 4, prompts[:4], 4, 4))  # warm-up
-    for name, models in scenarios.items():
-        out[name] = asyncio.run(_run(url, models, prompts, max_tokens, 16))
+        scenarios[f"adapters_{count}"] = ([adapters[i % count] for i in range(requests)], 16)
     sequential_n = max(4, requests // 4)  # the naive way: same 16-adapter requests, one at a time
-    out["sequential_adapters_16"] = asyncio.run(
-        _run(url, scenarios["adapters_16"][:sequential_n], prompts[:sequential_n], max_tokens, 1))
+    scenarios["sequential_adapters_16"] = (scenarios["adapters_16"][0][:sequential_n], 1)
+    asyncio.run(_run(url, [base_name] * 4, prompts[:4], 4, 4))  # warm-up
+    runs: dict[str, list[dict]] = {name: [] for name in scenarios}
+    for _ in range(rounds):
+        for name, (models, concurrency) in scenarios.items():
+            runs[name].append(asyncio.run(_run(url, models, prompts, max_tokens, concurrency)))
+    out: dict = {}
+    for name, results in runs.items():
+        median = sorted(results, key=lambda r: r["tokens_per_s"])[len(results) // 2]
+        out[name] = {**median, "tokens_per_s_rounds": [r["tokens_per_s"] for r in results]}
     base = out["base_only"]["tokens_per_s"]
     out["ratios"] = {
         **{f"adapters_{c}_vs_base": round(out[f"adapters_{c}"]["tokens_per_s"] / base, 2) for c in (1, 4, 16)},
@@ -207,6 +214,7 @@ def _adapter_mb(app) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer requests and adapters (smoke run)")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each throughput scenario (median kept)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
@@ -227,10 +235,11 @@ def main() -> None:
                        timeout=60).raise_for_status()
         result = {
             "machine": {"cpu_threads": threads, "device": str(app.state.engine.device)},
-            "model": {**SHAPE, "lora_rank": RANK, "params_m": round(
+            "model": {**SHAPE, "vocab_size": app.state.engine.model.config.vocab_size,  # the trained tokenizer's
+                      "lora_rank": RANK, "params_m": round(
                 sum(p.numel() for p in app.state.engine.model.parameters()) / 1e6, 1)},
             "throughput": throughput(url, names[:16], str(base), requests=16 if args.quick else 32,
-                                     max_tokens=16 if args.quick else 32),
+                                     max_tokens=16 if args.quick else 32, rounds=args.rounds),
             "adapter_load": load_latency(url, [work / "adapters" / n for n in names[16:24]]),
         }
         result["many_adapters"] = many_adapters(url, app, names, max_cpu_loras=max_cpu_loras, max_loras=max_loras,
