@@ -171,7 +171,8 @@ def test_it_answers_an_empty_team_without_documents(api):
 
 
 def test_it_sends_history_and_delimited_documents_for_follow_ups(docs_team, settings):
-    settings.SERVING_BASE_MODEL_NAME = "base"  # no serving call needed to prepare a prompt
+    settings.SERVING_URL = "http://127.0.0.1:9"  # never called: the base model name is configured
+    settings.SERVING_BASE_MODEL_NAME = "base"
     first = answer_prepare(team=docs_team, question="How do I roll back a deployment?")
     answer = answer_finish(prepared=first, text="Run acme rollback.")
     prepared = answer_prepare(team=docs_team, question="And how long does it take?",
