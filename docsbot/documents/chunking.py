@@ -97,6 +97,13 @@ def _render(block: Block) -> str:
     return f"```\n{block.text}\n```" if block.kind == "code" else block.text
 
 
+def _emit(drafts: list[ChunkDraft], section: _Section, prefix: str, prefix_tokens: int,
+          parts: list[str], used: int) -> None:
+    if parts:
+        drafts.append(ChunkDraft(list(section.path), section.anchor, prefix + "\n\n".join(parts),
+                                 prefix_tokens + used))
+
+
 def chunk_document(doc: ParsedDocument, *, max_tokens: int, count: TokenCounter) -> list[ChunkDraft]:
     """Chunks of at most ``max_tokens`` tokens (prefix included, as counted by ``count``)."""
     sections = _sections(doc)
@@ -107,22 +114,18 @@ def chunk_document(doc: ParsedDocument, *, max_tokens: int, count: TokenCounter)
     drafts: list[ChunkDraft] = []
     for section, texts, prefix_tokens in zip(sections, rendered, prefix_sizes):
         prefix = _prefix(section.path)
-        # Very deep heading paths could eat the budget: keep at least half of it for the body.
-        budget = max(max_tokens - prefix_tokens - 2, max_tokens // 2)
+        if prefix_tokens > max_tokens // 3:
+            # A very deep or long heading path would eat the budget: keep only the last heading.
+            prefix = _prefix([section.path[-1][: max_tokens // 3]])
+            prefix_tokens = count([prefix])[0]
+        budget = max_tokens - prefix_tokens - 2
         parts: list[str] = []
         used = 0
-
-        def emit() -> None:
-            nonlocal parts, used
-            if parts:
-                text = prefix + "\n\n".join(parts)
-                drafts.append(ChunkDraft(list(section.path), section.anchor, text, prefix_tokens + used))
-            parts, used = [], 0
-
         for block, text in zip(section.blocks, texts):
             size = next(flat_sizes)
             if size > budget:
-                emit()
+                _emit(drafts, section, prefix, prefix_tokens, parts, used)
+                parts, used = [], 0
                 pieces = _split_oversized(Block(block.kind, block.text), budget - 8, count)
                 bodies = [f"```\n{piece}\n```" if block.kind == "code" else piece for piece, _ in pieces]
                 for body, body_size in zip(bodies, count(bodies)):
@@ -130,8 +133,9 @@ def chunk_document(doc: ParsedDocument, *, max_tokens: int, count: TokenCounter)
                                              prefix_tokens + body_size))
                 continue
             if parts and used + size + 2 > budget:
-                emit()
+                _emit(drafts, section, prefix, prefix_tokens, parts, used)
+                parts, used = [], 0
             parts.append(text)
             used += size + (2 if len(parts) > 1 else 0)
-        emit()
+        _emit(drafts, section, prefix, prefix_tokens, parts, used)
     return drafts

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import re
-from array import array
 import shutil
 import uuid
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 

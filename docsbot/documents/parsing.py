@@ -270,7 +270,7 @@ def _parse_rst(text: str) -> ParsedDocument:
                                 "report_level": 5, "halt_level": 5, "traceback": False,
                                 "syntax_highlight": "none", "warning_stream": io.StringIO()},
         )
-    except Exception as exc:  # docutils raises many types on broken input
+    except Exception as exc:  # noqa: BLE001 - docutils raises many types on broken input
         raise ParseError(f"could not parse reStructuredText: {exc}") from None
     title = _clean(BeautifulSoup(parts["title"], "lxml").get_text()) if parts["title"] else ""
     body = parts["html_body"]

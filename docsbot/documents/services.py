@@ -213,10 +213,8 @@ def _ingest(run: IngestRun, progress: Progress | None) -> _Tally:
     accepted: dict[str, int] = {}  # fingerprint row key -> temp id for this run's new docs
     seen: set[str] = set()
     pending: list[_Pending] = []
-    processed = 0
 
-    for source in sources:
-        processed += 1
+    for processed, source in enumerate(sources, start=1):
         seen.add(source.path)
         if isinstance(source, SourceFailure):
             _fail(team, tally, source.path, source.error, existing)

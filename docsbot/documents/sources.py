@@ -12,6 +12,7 @@ import io
 import stat
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -116,8 +117,10 @@ def read_archive(name: str, data: bytes) -> list[Source]:
             members = _tar_members(data)
     except SourceError as exc:
         return [SourceFailure(name, str(exc))]
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError, zlib.error, IndexError) as exc:
         return [SourceFailure(name, f"corrupt or unreadable archive ({exc})")]
+    except (NotImplementedError, RuntimeError) as exc:  # zipfile: encrypted, unknown method or version
+        return [SourceFailure(name, f"unsupported archive ({exc})")]
     sources: list[Source] = []
     for member, payload in members:
         path = member.replace("\\", "/").removeprefix("./")
