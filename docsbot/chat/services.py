@@ -212,8 +212,9 @@ def answer_prepare(*, team: Team, question: str, conversation_id: str | None = N
     started = time.perf_counter()
     # A follow-up ("and on Windows?") is retrieved together with the question before it.
     previous = [turn["content"] for turn in history if turn["role"] == "user"][-1:]
-    hits = chunk_search(team=team, query=" ".join([*previous, question]), k=chat_setting("CHAT_TOP_K"))
-    similarities = hit_similarities(query=question, hits=hits)
+    query = " ".join([*previous, question])
+    hits = chunk_search(team=team, query=query, k=chat_setting("CHAT_TOP_K"))
+    similarities = hit_similarities(query=query, hits=hits)
     timings["retrieval_ms"] = (time.perf_counter() - started) * 1000
 
     started = time.perf_counter()
