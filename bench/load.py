@@ -68,7 +68,7 @@ def _percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def _chat_load(url: str, token: str, users: int, seconds: float) -> dict:
@@ -105,8 +105,7 @@ async def _chat_load(url: str, token: str, users: int, seconds: float) -> dict:
 
 def _synthetic_zip(count: int) -> bytes:
     rng = random.Random(0)
-    words = ("widget cluster deploy token config logging cache queue worker adapter index shard replica "
-             "backup restore upgrade migrate schema bucket region secret rotate timeout retry").split()
+    words = ["widget", "cluster", "deploy", "token", "config", "logging", "cache", "queue", "worker", "adapter", "index", "shard", "replica", "backup", "restore", "upgrade", "migrate", "schema", "bucket", "region", "secret", "rotate", "timeout", "retry"]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for number in range(count):

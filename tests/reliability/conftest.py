@@ -59,7 +59,7 @@ def serving(settings, serving_url):
 
 
 class Recorder(BaseHTTPRequestHandler):
-    def do_POST(self):  # noqa: N802 - http.server's naming
+    def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         with self.server.lock:
             self.server.received.append({"path": self.path, "json": json.loads(body or b"{}")})

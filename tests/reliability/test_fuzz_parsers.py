@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from docsbot.documents.parsing import ParseError, ParsedDocument, parse_document
+from docsbot.documents.parsing import ParsedDocument, ParseError, parse_document
 from docsbot.documents.sources import SourceFailure, SourceFile, read_archive
 
 PDF = (Path(__file__).resolve().parents[1] / "fixtures" / "docs" / "manual.pdf").read_bytes()

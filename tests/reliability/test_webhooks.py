@@ -12,7 +12,14 @@ from django.test import Client
 from docsbot.chat.models import Message
 from docsbot.chat.services import slack_installation_set
 from docsbot.chat.slack_signature import slack_signature
-from tests.reliability.conftest import FIXTURE_DOCS, ingest, queued, start_worker, stop_worker, wait_for
+from tests.reliability.conftest import (
+    FIXTURE_DOCS,
+    ingest,
+    queued,
+    start_worker,
+    stop_worker,
+    wait_for,
+)
 
 QUESTION = "What is the capital of France?"  # off-topic: answered from the docs' fallback, no model needed
 
@@ -43,15 +50,15 @@ def test_it_refuses_forged_webhooks_with_401_and_queues_nothing(team, other_team
     secret = team.slack_signing_secret
     good = slack_signature(signing_secret=secret, timestamp=str(now), body=body)
     forgeries = {
-        "tampered body": dict(secret=secret, timestamp=str(now), posted_body=body.replace(b"France", b"Spain")),
-        "missing signature": dict(secret=None, timestamp=str(now)),
-        "missing timestamp": dict(secret=None, timestamp=None, signature=good),
-        "malformed signature": dict(secret=None, timestamp=str(now), signature="v0=zz" + good[5:-2]),
-        "signature without v0": dict(secret=None, timestamp=str(now), signature=good[3:]),
-        "non-numeric timestamp": dict(secret=secret, timestamp="soon"),
-        "timestamp 301 s old": dict(secret=secret, timestamp=-301),
-        "timestamp 301 s ahead": dict(secret=secret, timestamp=+301),
-        "the other team's secret": dict(secret=other_team.slack_signing_secret, timestamp=str(now)),
+        "tampered body": {"secret": secret, "timestamp": str(now), "posted_body": body.replace(b"France", b"Spain")},
+        "missing signature": {"secret": None, "timestamp": str(now)},
+        "missing timestamp": {"secret": None, "timestamp": None, "signature": good},
+        "malformed signature": {"secret": None, "timestamp": str(now), "signature": "v0=zz" + good[5:-2]},
+        "signature without v0": {"secret": None, "timestamp": str(now), "signature": good[3:]},
+        "non-numeric timestamp": {"secret": secret, "timestamp": "soon"},
+        "timestamp 301 s old": {"secret": secret, "timestamp": -301},
+        "timestamp 301 s ahead": {"secret": secret, "timestamp": +301},
+        "the other team's secret": {"secret": other_team.slack_signing_secret, "timestamp": str(now)},
     }
     before = queued("default")
     for name, forgery in forgeries.items():
