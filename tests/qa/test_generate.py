@@ -9,8 +9,8 @@ from docsbot.qa.models import QAPair
 from docsbot.qa.services import QAError, qa_generate, split_for
 
 
-def test_it_generates_filtered_pairs_with_scores_from_ingested_docs(ingested):
-    report = qa_generate(team=ingested)
+def test_it_generates_filtered_pairs_with_scores_from_ingested_docs(generated, first_report):
+    report, ingested = first_report, generated
     assert report.kept >= 8 and report.pairs == report.kept + sum(
         n for reason, n in report.rejected.items() if reason in {"boilerplate", "length", "grounding", "duplicate",
                                                                   "answerability"})
@@ -32,20 +32,25 @@ def test_it_keeps_the_split_stable_and_about_ten_percent():
     assert splits == [split_for(q.upper() + "  ", heldout_percent=10) for q in questions]
 
 
-def test_it_regenerates_only_changed_chunks(ingested, docs):
+def test_it_regenerates_only_changed_chunks(generated, docs):
     from docsbot.documents.services import ingest_paths
 
-    first = qa_generate(team=ingested)
+    ingested = generated
+    distinct_chunks = len(set(Chunk.objects.filter(team=ingested).values_list("content_hash", flat=True)))
     again = qa_generate(team=ingested)
     assert again.pairs == 0 and again.chunks_generated == 0 and again.chunks_unchanged > 0
     before = {p.question: p.pk for p in QAPair.objects.filter(team=ingested)}
 
     page = docs / "quickstart.md"
-    page.write_text(page.read_text().replace("You sent more than 100 requests in a minute.",
-                                             "You sent more than 500 requests in one minute."))
-    ingest_paths(team=ingested, items=[str(docs)])
+    original = page.read_text()
+    page.write_text(original.replace("You sent more than 100 requests in a minute.",
+                                     "You sent more than 500 requests in one minute."))
+    try:
+        ingest_paths(team=ingested, items=[str(docs)])
+    finally:
+        page.write_text(original)  # the docs copy is shared by the package
     changed = qa_generate(team=ingested)
-    assert 1 <= changed.chunks_generated < first.chunks_generated
+    assert 1 <= changed.chunks_generated < distinct_chunks
     after = {p.question: p.pk for p in QAPair.objects.filter(team=ingested)}
     assert after["How do I configure the project?"] == before["How do I configure the project?"]
     rate = QAPair.objects.get(team=ingested, question__contains="ACME-429")
@@ -54,10 +59,10 @@ def test_it_regenerates_only_changed_chunks(ingested, docs):
     assert changed.removed_stale >= 1
 
 
-def test_it_never_half_replaces_the_dataset(ingested, monkeypatch):
+def test_it_never_half_replaces_the_dataset(generated, monkeypatch):
     from docsbot.qa import services
 
-    qa_generate(team=ingested)
+    ingested = generated
     before = sorted(QAPair.objects.filter(team=ingested).values_list("pk", flat=True))
     Chunk.objects.filter(team=ingested, text__contains="ACME-429").update(content_hash="changed")
 
@@ -70,7 +75,8 @@ def test_it_never_half_replaces_the_dataset(ingested, monkeypatch):
     assert sorted(QAPair.objects.filter(team=ingested).values_list("pk", flat=True)) == before
 
 
-def test_it_refuses_a_team_without_documents(team, data_dir):
+def test_it_refuses_a_team_without_documents(other_team, data_dir):
+    team = other_team
     with pytest.raises(QAError, match="no documents"):
         qa_generate(team=team)
     with pytest.raises(CommandError, match="no documents"):
@@ -88,8 +94,8 @@ def test_it_prints_the_summary_from_the_command(ingested, capsys):
     assert "0 pairs generated" in capsys.readouterr().out
 
 
-def test_it_keeps_teams_apart(ingested, other_team):
-    qa_generate(team=ingested)
+def test_it_keeps_teams_apart(generated, other_team):
     with pytest.raises(QAError):
         qa_generate(team=other_team)
     assert not QAPair.objects.filter(team=other_team).exists()
+    assert QAPair.objects.filter(team=generated).exists()

@@ -30,9 +30,12 @@ def test_it_rejects_malformed_model_output_and_timeouts_per_chunk(server_url):
     assert slow.rejection in {"llm_timeout", "llm_error"} and slow.detail
 
 
-def test_it_records_llm_chunk_rejections_in_a_run(ingested, server_url, settings):
+def test_it_records_llm_chunk_rejections_in_a_run(other_team, docs, data_dir, server_url, settings):
+    from docsbot.documents.services import ingest_paths
     from docsbot.qa.services import qa_generate
 
+    ingested = other_team  # the smallest page: a model call per chunk is the slow part
+    ingest_paths(team=ingested, items=[str(docs / "deploying.rst")])
     settings.SERVING_URL = server_url
     settings.QA_LLM_MAX_TOKENS = 24  # the tiny model's context is 512 tokens
     report = qa_generate(team=ingested, generator="llm")

@@ -6,13 +6,7 @@ import pytest
 from docsbot.core.prompts import NO_ANSWER
 from docsbot.qa.models import GenerationRun, QAPair
 from docsbot.qa.selectors import dataset_build
-from docsbot.qa.services import generation_run_execute, pair_create_from_correction, qa_generate
-
-
-@pytest.fixture
-def generated(ingested):
-    qa_generate(team=ingested)
-    return ingested
+from docsbot.qa.services import generation_run_execute, pair_create_from_correction
 
 
 def test_it_builds_raft_examples_with_retrieved_distractors_and_a_stable_hash(generated):
@@ -49,7 +43,8 @@ def test_it_creates_approved_pairs_from_corrections(generated, other_team):
         pair_create_from_correction(team=other_team, question="Q?", answer="A.", source_chunk_id=chunk.pk)
 
 
-def test_it_lists_exports_and_imports_pairs_over_the_api(generated, api, other_api):
+def test_it_lists_exports_and_imports_pairs_over_the_api(generated, api_for, other_api):
+    api = api_for(generated)
     listing = api.get("/api/v1/qa/pairs?status=pending").json()
     assert listing["count"] == listing["counts"]["pending"] > 0
     assert all(p["status"] == "pending" for p in listing["results"])
@@ -72,8 +67,9 @@ def test_it_lists_exports_and_imports_pairs_over_the_api(generated, api, other_a
     assert QAPair.objects.get(team=generated, generator="import").question == "How do I rotate keys?"
 
 
-def test_it_queues_a_generation_run_and_reports_progress(ingested, api, other_api,
+def test_it_queues_a_generation_run_and_reports_progress(ingested, api_for, other_api,
                                                          django_capture_on_commit_callbacks):
+    api = api_for(ingested)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = api.post("/api/v1/qa/generate", {"generator": "structural"})
     assert response.status_code == 202 and len(callbacks) == 1
