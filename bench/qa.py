@@ -24,13 +24,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "docsbot.settings")
-LABELS = ROOT / "bench" / "labels" / "flask_pairs.jsonl"
+# Labels of the current generator's output; flask_pairs.jsonl holds the first round's (kept for history).
+LABELS = ROOT / "bench" / "labels" / "flask_pairs_v2.jsonl"
 TARGETS = {"kept_per_substantive_page": 3, "pairs_per_minute": 1000, "kept_good_share": 0.9}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--corpus", default="/work/shared/corpora/flask-2.2-docs.tar.gz")
+    parser.add_argument("--profile", action="store_true", help="cProfile of the generation run, on stderr")
+    parser.add_argument("--labels", default=str(LABELS), help="hand labels (JSONL: question, good)")
     parser.add_argument("--sample", help="write a random sample of kept and rejected pairs here, for labelling")
     args = parser.parse_args()
 
@@ -61,7 +64,15 @@ def main() -> None:
 
     QAPair.objects.filter(team=team).delete()
     ChunkRejection.objects.filter(team=team).delete()
-    report = qa_generate(team=team, generator="structural")
+    if args.profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        report = profiler.runcall(qa_generate, team=team, generator="structural")
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(25)
+    else:
+        report = qa_generate(team=team, generator="structural")
     summary = report.as_dict()
 
     kept = QAPair.objects.filter(team=team, status="pending")
@@ -84,7 +95,7 @@ def main() -> None:
         any(h.chunk_id == p.chunk_id or h.text == p.chunk.text for h in chunk_search(team=team, query=p.question, k=5))
         for p in heldout)
 
-    labels = _labels()
+    labels = _labels(Path(args.labels))
     all_pairs = {p.question: p for p in QAPair.objects.filter(team=team)}
     labelled_kept = [labels[q] for q, p in all_pairs.items() if q in labels and p.status == "pending"]
     labelled_rejected = [labels[q] for q, p in all_pairs.items() if q in labels and p.status == "rejected"]
@@ -134,11 +145,11 @@ def _removed_share(bad_kept: int, n_kept: int, bad_rejected: int, n_rejected: in
     return round(bad_in_rejected / total, 3) if total else None
 
 
-def _labels() -> dict[str, bool]:
-    if not LABELS.exists():
+def _labels(path: Path) -> dict[str, bool]:
+    if not path.exists():
         return {}
     labels = {}
-    for line in LABELS.read_text().splitlines():
+    for line in path.read_text().splitlines():
         if line.strip():
             record = json.loads(line)
             labels[record["question"]] = bool(record["good"])

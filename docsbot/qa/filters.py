@@ -73,22 +73,20 @@ def near_duplicates(new: np.ndarray, existing: np.ndarray | None = None,
                     threshold: float = DUPLICATE_MAX) -> list[DuplicateVerdict]:
     """Greedy in order: a question is a duplicate of an earlier kept one (or an existing pair)
     when the cosine similarity of the L2-normalised embeddings exceeds the threshold."""
-    kept = [existing] if existing is not None and len(existing) else []
+    if not len(new):
+        return []
+    # All similarities in two matmuls; the greedy pass then only reads rows of the matrix.
+    best_existing = (np.max(new @ existing.T, axis=1) if existing is not None and len(existing)
+                     else np.zeros(len(new), dtype=np.float32))
+    among_new = new @ new.T
+    kept = np.zeros(len(new), dtype=bool)
     verdicts: list[DuplicateVerdict] = []
-    kept_new: list[np.ndarray] = []
-    for vector in new:
-        best = 0.0
-        for block in kept:
-            best = max(best, float(np.max(block @ vector)))
-        if kept_new:
-            best = max(best, float(np.max(np.stack(kept_new) @ vector)))
+    for index in range(len(new)):
+        earlier = among_new[index, :index][kept[:index]]
+        best = max(float(best_existing[index]), float(earlier.max()) if len(earlier) else 0.0)
         duplicate = best > threshold
+        kept[index] = not duplicate
         verdicts.append(DuplicateVerdict(duplicate, round(best, 3)))
-        if not duplicate:
-            kept_new.append(vector)
-            if len(kept_new) >= 256:  # fold into a matrix so each check stays one matmul per block
-                kept.append(np.stack(kept_new))
-                kept_new = []
     return verdicts
 
 

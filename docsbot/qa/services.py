@@ -127,23 +127,27 @@ def _filter(drafts: list[_Draft], *, team: Team, existing_questions: list[str], 
             draft.reason = "grounding"
 
     alive = [d for d in drafts if not d.reason]
-    vectors = embed_texts([d.candidate.question for d in alive]) if alive else None
-    if alive:
-        existing = embed_texts(existing_questions) if existing_questions else None
-        for draft, verdict in zip(alive, filters.near_duplicates(vectors, existing)):
-            draft.scores["duplicate"] = verdict.similarity
-            if verdict.duplicate:
-                draft.reason = "duplicate"
+    if not alive:
+        return
+    # One embedding call per run, new and existing questions together: per-call overhead and
+    # the model's batching make several small calls much slower than one large one.
+    texts = [d.candidate.question for d in alive] + list(existing_questions)
+    embedded = embed_texts(texts)
+    vectors, existing = embedded[:len(alive)], embedded[len(alive):]
+    for draft, verdict in zip(alive, filters.near_duplicates(vectors, existing if len(existing) else None)):
+        draft.scores["duplicate"] = verdict.similarity
+        if verdict.duplicate:
+            draft.reason = "duplicate"
 
-    # Answerability: the same hybrid ranking as chunk_search, with the question vectors already
-    # computed above in one batch (one embedding call per question would dominate the run).
+    # Answerability: the same hybrid ranking as chunk_search, on the team's cached index, with the
+    # question vectors computed above.
     from docsbot.documents.search import index_get
 
     index = index_get(team_id=team.pk)
     same_text: dict[str, set[int]] = {}
     for chunk_id, content_hash in Chunk.objects.filter(team=team).values_list("id", "content_hash"):
         same_text.setdefault(content_hash, set()).add(chunk_id)
-    for draft, vector in zip(alive, vectors if vectors is not None else []):
+    for draft, vector in zip(alive, vectors):
         if draft.reason:
             continue
         ranked = index.search(query=draft.candidate.question, query_vector=vector, k=filters.ANSWERABILITY_K)

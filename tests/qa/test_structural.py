@@ -60,7 +60,7 @@ def test_it_asks_definitions_to_do_sentences_and_code_examples():
 
 
 def test_it_asks_about_a_heading_only_in_the_first_chunk_of_its_section():
-    text = "Deploying the service takes one command and a token in the environment of the shell."
+    text = "Run `acme deploy` with a token in the environment of the shell; it takes one command."
     assert "How do I deploy the service?" in _pairs(["Guide", "Deploying the service"], text)[0]
     assert "How do I deploy the service?" not in _pairs(["Guide", "Deploying the service"], text, first=False)[0]
 
@@ -69,3 +69,29 @@ def test_it_rejects_chunks_too_short_or_without_structure():
     assert _pairs(["Guide", "Setup"], "Short.")[1].rejection == "chunk_too_short"
     prose = "Some words that make no question at all, with nothing to ask about anywhere in them, really none."
     assert _pairs(["Guide", "Thoughts"], prose)[1].rejection == "no_structure"
+
+
+def test_it_asks_about_narrative_prose_with_the_sentence_as_answer():
+    pairs, _ = _pairs(["Guide", "Rolling back"],
+                      "Run `acme rollback` to switch traffic back to the previous bundle. If the health check "
+                      "fails twice, the deployment is stopped and the old bundle keeps serving. If the upload "
+                      "times out, retry with a smaller bundle. Tokens must be rotated often because leaked tokens "
+                      "grant full access. `acme_status()` returns the state of the last deployment.")
+    assert pairs["How do I switch traffic back to the previous bundle?"].answer.startswith("Run `acme rollback`")
+    happens = pairs["What happens if the health check fails twice?"]
+    assert happens.kind == "what-happens" and happens.answer.startswith("If the health check fails twice")
+    assert pairs["What should you do if the upload times out?"].answer.endswith("retry with a smaller bundle.")
+    assert pairs["Why must tokens be rotated often?"].kind == "why"
+    assert pairs["What does `acme_status()` do?"].answer == "`acme_status()` returns the state of the last deployment."
+
+
+def test_it_turns_numbered_steps_into_a_how_to_and_drops_how_tos_that_say_nothing_to_do():
+    pairs, _ = _pairs(["Guide", "Install the widget"],
+                      "1. Download the bundle from the release page.\n2. Unpack it into the widgets folder.")
+    steps = pairs["How do I install the widget?"]
+    assert "Download the bundle" in steps.answer and "Unpack it" in steps.answer
+    pairs, _ = _pairs(["Guide", "Configuring logging"],
+                      "Logging has been part of the standard library for a long time and many people like it.")
+    assert "How do I configure logging?" not in pairs
+    prose = "If this happens, it is fine. They said so because it was late."  # leans on pronouns: nothing to ask
+    assert not _pairs(["Guide", "Thoughts"], prose)[0]

@@ -12,7 +12,14 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from docsbot.qa.generators import MIN_CHUNK_CHARS, Candidate, ChunkInput, ChunkResult, clean_heading
+from docsbot.qa.generators import (
+    MIN_CHUNK_CHARS,
+    Candidate,
+    ChunkInput,
+    ChunkResult,
+    clean_heading,
+    narrative,
+)
 
 MAX_CODE_LINES = 20
 MAX_ANSWER_CHARS = 700
@@ -233,6 +240,10 @@ class StructuralGenerator:
             parents = path[:-1] if index == 0 else path
             ask_heading = chunk.first_of_section or index > 0
             for candidate in _section_pairs(heading, blocks, parents, ask_heading):
+                # A how-to answer that does not say what to do (an intro sentence under a task
+                # heading) is a bad pair however well it is grounded.
+                if candidate.kind in {"how-to", "example"} and not narrative.has_instruction(candidate.answer):
+                    continue
                 out.setdefault(_norm(candidate.question), candidate)
         if not out:
             return ChunkResult(rejection="no_structure", detail="no heading, definition, option, API, error or "
@@ -258,7 +269,11 @@ def _section_pairs(heading: str, blocks: list[Block], parents: list[str], ask_he
     pairs: list[Candidate] = []
     api_name = _api_name(heading, parents)
     if ask_heading:
-        pairs.extend(_heading_pairs(heading, blocks, parents))
+        heading_pairs = _heading_pairs(heading, blocks, parents)
+        steps = narrative.steps_pair(heading, blocks)
+        if steps and not any(p.kind == "how-to" and narrative.has_instruction(p.answer) for p in heading_pairs):
+            heading_pairs = [p for p in heading_pairs if p.kind != "how-to"] + [steps]
+        pairs.extend(heading_pairs)
     for index, block in enumerate(blocks):
         following = blocks[index + 1:]
         if block.kind == "paragraph":
@@ -381,6 +396,9 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
         if not rest:
             return []
         return [Candidate(f"How do I {verb} {rest}?", answer, "how-to")]
+    task = narrative.heading_task(heading)
+    if task and first.lower() in narrative.TASK_VERBS:
+        return [Candidate(f"How do I {task}?", answer, "how-to")]
     if len(heading) < 3:
         return []
     opening = sentences(_first_paragraphs(blocks)[0])[0].lower() if _first_paragraphs(blocks) else ""
@@ -479,6 +497,8 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str) -> list[C
         if raised:
             pairs.append(Candidate(f"When is `{raised.group('exc')}` raised?", _clip(sentence), "troubleshooting"))
             continue
+        last = index == len(all_sentences) - 1
+        pairs.extend(narrative.sentence_pairs(_LIST_ITEM.sub("", sentence), next_code if last else "", api_name))
     if all_sentences and next_code and text.endswith(":"):
         last = all_sentences[-1]
         first_word = last.split()[0] if last.split() else ""

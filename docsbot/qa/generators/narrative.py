@@ -1,0 +1,223 @@
+"""Narrative rules of the structural generator: questions from prose, not from headings or tables.
+
+Each rule matches one sentence (or one list of steps) and asks about it; the answer is that
+source text verbatim, so it is grounded by construction. Rules are deliberately strict about
+what they ask: a question whose subject is "this" or "it" cannot be understood without the
+page, so sentences whose key phrase leans on a pronoun are skipped.
+"""
+from __future__ import annotations
+
+import re
+
+from docsbot.qa.generators import Candidate
+from docsbot.qa.generators import (
+    structural as s,  # module import: structural calls back into this module
+)
+
+VAGUE = {"this", "that", "these", "those", "it", "its", "they", "them", "their", "such", "above", "below",
+         "following", "here", "there", "same", "other", "one"}
+PROPER_NOUNS = {"Flask", "Werkzeug", "Jinja", "Python", "Click", "Gunicorn", "Waitress", "SQLite", "Apache", "Nginx",
+                "Django", "Celery", "Redis", "PostgreSQL", "Windows", "Linux", "JavaScript", "Paths", "Sphinx", "PyPI"}
+_AUX = {"is", "are", "can", "should", "must", "will", "would", "may", "might", "could"}
+_NOT_VERBS = {"does", "do", "did", "has", "have", "had", "was", "were", "cannot", "needs"}
+# A clause that opens with one of these is not "subject verb ...": no question can be formed from it.
+_NOT_SUBJECTS = {"when", "if", "further", "everything", "since", "while", "although", "as", "after", "before", "once",
+                 "then", "now", "also", "here", "in", "for", "with", "by", "on", "at", "because", "so", "but", "and",
+                 "or", "unlike", "like", "instead", "even", "just", "only", "there", "note"}
+_STEP_LEAD = re.compile(r"^(?:-\s+|\d+[.)]\s+)?(?:(?:first|then|next|finally|now|also|optionally),?\s+)?",
+                        re.IGNORECASE)
+_CODEISH = re.compile(r"[`()_]|\w\.\w")
+
+
+def _vague(phrase: str) -> bool:
+    return bool(VAGUE & set(re.findall(r"[a-z']+", phrase.lower())))
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+# Nouns that lemminflect also knows as verbs, which open descriptive sentences in docs ("Flask provides").
+_NOUN_OPENERS = {"flask", "python", "werkzeug", "jinja", "click", "request", "requests", "response", "session",
+                 "sessions", "view", "views", "form", "forms", "cookie", "cookies", "template", "templates", "signal",
+                 "signals", "blueprint", "blueprints", "config", "process", "output", "record", "object", "state",
+                 "type", "version", "address", "document", "documents", "package", "packages", "name", "error",
+                 "errors", "file", "files", "data", "value", "values", "route", "routes", "rule", "rules", "host"}
+# Verbs a task heading opens with ("Install Flask"); a heading like "Address already in use" is not a task.
+TASK_VERBS = {"install", "configure", "run", "deploy", "use", "create", "add", "set", "enable", "disable", "write",
+              "register", "define", "test", "build", "return", "handle", "store", "connect", "activate", "upgrade",
+              "debug", "serve", "log", "open", "load", "close", "make", "start", "stop", "call", "pass", "send",
+              "read", "render", "generate", "initialize", "initialise", "tell", "protect", "keep", "choose", "manage",
+              "update", "delete", "remove", "check", "validate", "upload", "download", "import", "export", "move",
+              "rename", "change", "customize", "customise", "extend", "secure", "avoid", "access", "get", "follow"}
+
+
+def is_instruction(sentence: str) -> bool:
+    """An imperative sentence, possibly a list step ("- Run ...", "Then add ...")."""
+    words = _STEP_LEAD.sub("", sentence.strip()).split()
+    if not words or not words[0][:1].isupper():
+        return False
+    first = words[0].strip("`*,:")
+    if first.lower() in _NOUN_OPENERS or first.lower() in {"imagine", "remember", "consult", "take", "sooner"}:
+        return False
+    return s.is_imperative(first)
+
+
+_YOU_DO = re.compile(r"\byou (?:can|should|must|need to|have to|may|will need to)\b|```|\$ |>>> ")
+
+
+def has_instruction(answer: str) -> bool:
+    """A how-to answer must say what to do: an imperative, a code block, or "you can/should ..."."""
+    if _YOU_DO.search(answer):
+        return True
+    return any(is_instruction(sentence) or is_instruction(_main_clause(sentence))
+               for line in answer.splitlines() for sentence in s.sentences(line))
+
+
+def _main_clause(sentence: str) -> str:
+    """'To delete a widget, send DELETE to its URL.' -> 'Send DELETE to its URL.'"""
+    match = re.match(r"^(?:To|If|When|Before|After|Once|Then|First|Next|Finally)\b[^,]*,\s+(?P<main>.+)$", sentence)
+    return match.group("main")[:1].upper() + match.group("main")[1:] if match else ""
+
+
+# --- sentence rules -------------------------------------------------------------------------
+
+_PURPOSE = re.compile(r"^(?P<do>.{3,160}?),? (?:in order )?to (?P<task>[a-z]\w+ [^,;:]{5,100}?)[.:]?$")
+_CONDITION = re.compile(r"^(?P<word>If|When|Whenever|Once|Unless) (?P<cond>[^,]{8,110}), (?P<main>[^,].{15,})$")
+_WANT = re.compile(r"^you (?:want|need|wish|would like|'d like) to (?P<task>[a-z]\w+ .{4,90})$")
+_BECAUSE = re.compile(r"^(?P<main>[A-Z`][^,;]{10,140}?),? (?:because|so that) (?P<why>.{10,})$")
+_DOES = re.compile(r"^(?P<subject>`?[A-Za-z_][\w.]*(?:\(\))?`?) (?P<verb>[a-z]+s) (?P<rest>.{12,})$")
+
+
+def _task(text: str) -> str | None:
+    """'switch traffic back to the previous bundle' when it starts with a verb and leans on no pronoun."""
+    task = re.sub(r"\byourself\b", "myself", re.sub(r"\byour\b", "my", s._strip_end(text)))
+    words = _words(task)
+    if not (3 <= len(words) <= 14) or _vague(task) or not s.is_imperative(words[0]) or task.endswith(("'s", "’s")):
+        return None
+    return task
+
+
+def _purpose_pair(sentence: str, code_after: str) -> Candidate | None:
+    """'Run `acme rollback` to switch traffic back.' -> 'How do I switch traffic back?'"""
+    if not is_instruction(sentence):
+        return None
+    match = _PURPOSE.match(sentence)
+    # "... unless you need to store X" is not a way to store X.
+    if not match or _words(match.group("do"))[-1].lower() in {"need", "needs", "want", "wants", "have", "has", "able",
+                                                             "how", "going", "used", "like", "unless", "not"}:
+        return None
+    task = _task(match.group("task"))
+    if not task:
+        return None
+    answer = sentence + (f"\n\n{s._code(code_after)}" if sentence.endswith(":") and code_after else "")
+    return Candidate(f"How do I {task}?", s._clip(answer), "how-to")
+
+
+def _condition_pair(sentence: str, api_name: str) -> Candidate | None:
+    match = _CONDITION.match(sentence)
+    if not match:
+        return None
+    cond, main = match.group("cond").strip(), match.group("main")
+    want = _WANT.match(cond)
+    if want:
+        task = _task(want.group("task"))
+        if task and is_instruction(main[:1].upper() + main[1:]) or (task and _YOU_DO.search(main)):
+            return Candidate(f"How do I {task}?", sentence, "how-to")
+        return None
+    first = _words(cond)[0].lower()
+    if (_vague(cond) or len(_words(cond)) < 3 or main.rstrip().endswith(("?", ":")) or _vague(_words(main)[0])
+            or first.endswith(("ing", "ed")) or cond.count("(") != cond.count(")")):
+        return None
+    word = match.group("word").lower()
+    where = f" in `{api_name}`" if api_name else ""
+    if is_instruction(main[:1].upper() + main[1:]) or _YOU_DO.search(main) or main.startswith(("consider ", "try ")):
+        return Candidate(f"What should you do {word} {cond}{where}?", sentence, "what-happens")
+    return Candidate(f"What happens {word} {cond}{where}?", sentence, "what-happens")
+
+
+def _why_question(main: str) -> str | None:
+    """'Flask uses X' -> 'Why does Flask use X'; 'the key must be secret' -> 'Why must the key be secret'."""
+    words = _words(main)
+    if not words or words[0].lower() in _NOT_SUBJECTS:
+        return None
+    for index, word in enumerate(words[:7]):
+        subject = " ".join(words[:index])
+        if index == 0 or _vague(subject) and subject.lower() not in {"there"}:
+            continue
+        rest = " ".join(words[index + 1:])
+        if not rest:
+            return None
+        opener = subject.split()[0]
+        if opener.lower() in {"the", "a", "an", "you", "we"} or (opener.isalpha() and opener not in PROPER_NOUNS):
+            subject = s._lower_first(subject)
+        lower = word.lower()
+        if lower in _NOT_VERBS or (lower == "will" and subject.lower() == "you"):
+            return None
+        if lower in _AUX:
+            return f"Why {lower} {subject} {rest}"
+        base = s.verb_base(lower) if lower.isalpha() else None
+        if base and base != lower and lower.endswith("s") and not lower.endswith("ss"):
+            return f"Why does {subject} {base} {rest}"
+        if base == lower and subject.lower() in {"you", "we", "users"}:
+            return f"Why do {subject} {base} {rest}"
+        if not word[:1].islower() and index > 0 and not _CODEISH.search(word):
+            continue
+    return None
+
+
+def _why_pair(sentence: str) -> Candidate | None:
+    match = _BECAUSE.match(sentence)
+    if not match or _vague(" ".join(_words(match.group("main"))[:3])) or sentence.endswith(":"):
+        return None
+    question = _why_question(s._strip_end(match.group("main")))
+    if not question or len(_words(question)) > 22:
+        return None
+    return Candidate(question + "?", sentence, "why")
+
+
+def _does_pair(sentence: str) -> Candidate | None:
+    """'`flash()` stores messages ...' -> 'What does `flash()` do?' (code names only: prose subjects are vague)."""
+    match = _DOES.match(sentence)
+    if not match or not _CODEISH.search(match.group("subject")):
+        return None
+    verb = match.group("verb")
+    if verb in {"is", "has", "does", "was"} or not s.verb_base(verb) or s.verb_base(verb) == verb:
+        return None
+    name = match.group("subject").strip("`")
+    return Candidate(f"What does `{name}` do?", sentence, "what-is")
+
+
+def sentence_pairs(sentence: str, code_after: str, api_name: str = "") -> list[Candidate]:
+    """Narrative pairs from one sentence; the first rule that matches wins."""
+    for rule in (lambda: _purpose_pair(sentence, code_after), lambda: _condition_pair(sentence, api_name),
+                 lambda: _why_pair(sentence), lambda: _does_pair(sentence)):
+        candidate = rule()
+        if candidate:
+            return [candidate]
+    return []
+
+
+# --- section rules --------------------------------------------------------------------------
+
+def heading_task(heading: str) -> str | None:
+    """'Install Flask' or 'Installing Flask' -> 'install Flask'."""
+    words = _words(heading)
+    if len(words) < 2 or len(words) > 8 or _vague(heading) or heading.endswith("?"):
+        return None
+    first = words[0]
+    if first.lower() in TASK_VERBS:
+        return " ".join([first.lower(), *words[1:]])
+    base = s.verb_base(first) if first.lower().endswith("ing") else None
+    return " ".join([base, *words[1:]]) if base else None
+
+
+def steps_pair(heading: str, blocks: list) -> Candidate | None:
+    """A task heading followed by at least two imperative list steps: the steps are the answer."""
+    task = heading_task(heading)
+    if not task:
+        return None
+    steps = [b.text for b in blocks if b.kind == "paragraph" and b.text.startswith("- ") and is_instruction(b.text)]
+    if len(steps) < 2:
+        return None
+    return Candidate(f"How do I {task}?", s._clip("\n".join(steps)), "how-to")
