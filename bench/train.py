@@ -1,0 +1,264 @@
+"""Adapter training benchmark (prints JSON).
+
+    python bench/train.py [--mode cpu|gpu|tiny|all] [--examples N]
+
+cpu   docsbot's recipe (packed rows, loss-only projection) against plain HF ``Trainer`` + PEFT
+      padding each batch to its longest example: same examples, same model, same LoRA, one
+      epoch each, in the same run (each side in its own process, for clean peak memory).
+      Reports effective (non-padding) tokens/s and peak memory, and their ratios.
+gpu   the same comparison where CUDA is present, on a Qwen2.5-0.5B-shaped random model, for
+      LoRA and QLoRA, with short Q&A pairs (70–380 tokens) and RAFT-length examples (500–1100).
+tiny  the offline path end to end: build the tiny base model (brief pre-training on the test
+      docs), train an adapter on question–answer pairs about those docs, and compare base and
+      adapter on held-out F1; the adapter training must finish in under 2 minutes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DOCS = ROOT / "tests" / "fixtures" / "docs"
+QWEN_05B = {"vocab_size": 151_936, "hidden_size": 896, "intermediate_size": 4864, "num_hidden_layers": 24,
+            "num_attention_heads": 14, "num_key_value_heads": 2, "max_position_embeddings": 32_768}
+
+
+# --- data -------------------------------------------------------------------------------------
+def synthetic_examples(n: int, *, low: int, high: int, seed: int = 0) -> list[dict]:
+    """Chat examples whose token lengths spread over [low, high], like real pairs: a context
+    of corpus words, a question, and an answer of 10–25% of the example."""
+    from training.base_model import read_corpus
+
+    words = " ".join(read_corpus([DOCS])).split()
+    rng = random.Random(seed)
+    examples = []
+    for index in range(n):
+        total = rng.randint(low, high)  # ≈ tokens; the BPE of the tiny tokenizer is ~1 token per word
+        answer_words = max(5, int(total * rng.uniform(0.1, 0.25)))
+        context_words = max(5, total - answer_words - 60)
+        start = rng.randrange(len(words))
+        context = " ".join(words[(start + i) % len(words)] for i in range(context_words))
+        answer = " ".join(words[(start + 7 * i) % len(words)] for i in range(answer_words))
+        examples.append({"id": index, "messages": [
+            {"role": "system", "content": "You are docsbot. Answer from the documents."},
+            {"role": "user", "content": f"<documents>{context}</documents>\n\nQuestion: what does it say?"},
+            {"role": "assistant", "content": answer},
+        ]})
+    return examples
+
+
+def build_random_base(out: Path, shape: str) -> Path:
+    """A random-init model of the given shape with the tiny tokenizer (ids fit any larger vocab)."""
+    from training.base_model import SHAPES, build_base_model
+
+    if shape in SHAPES:
+        return build_base_model(out, [DOCS], size=shape, pretrain_steps=0)
+    import torch
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+    tokenizer_dir = build_base_model(out.with_name(out.name + "-tok"), [DOCS], size="test", pretrain_steps=0)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    config = Qwen2Config(**QWEN_05B, tie_word_embeddings=True, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.pad_token_id, bos_token_id=None)
+    torch.manual_seed(0)
+    Qwen2ForCausalLM(config).to(torch.bfloat16).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+# --- one side of the comparison, run in a child process ------------------------------------------
+def _rss() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def run_docsbot(base: str, examples: list[dict], method: str, batch_rows: int, row_length: int) -> dict:
+    import torch
+
+    from training.config import TrainConfig
+    from training.recipe import Recipe
+
+    config = TrainConfig(method=method, rank=16, epochs=1, batch_size=batch_rows, max_length=row_length,
+                         learning_rate=2e-4, dropout=0.0, checkpoint_every=10**9)
+    with tempfile.TemporaryDirectory() as work:
+        recipe = Recipe(base_model=base, config=config, train_examples=examples, work_dir=Path(work))
+        recipe.setup()
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+        before = _rss()
+        result = recipe.train()
+        peak = torch.cuda.max_memory_allocated() if torch.cuda.is_available() else \
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+        recipe.cleanup()
+    return {"steps": result.steps, "seconds": round(result.seconds, 2), "real_tokens": result.dataset["real_tokens"],
+            "rows": result.dataset["rows"], "batching": result.dataset["batching"], "effective_tokens_per_s": round(result.real_tokens_per_second, 1),
+            "peak_memory_bytes": peak, "final_loss": result.final_loss}
+
+
+def run_hf(base: str, examples: list[dict], method: str, batch_size: int) -> dict:
+    """The reference: transformers Trainer + PEFT, batches padded to their longest example."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        BitsAndBytesConfig,
+        DataCollatorForSeq2Seq,
+        Trainer,
+        TrainingArguments,
+    )
+
+    from training.data import tokenize_example
+
+    cuda = torch.cuda.is_available()
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    rows = [tokenize_example(tokenizer, e, i) for i, e in enumerate(examples)]
+    dataset = [{"input_ids": r.input_ids, "attention_mask": [1] * len(r.input_ids), "labels": r.labels} for r in rows]
+    if method == "qlora":
+        from peft import prepare_model_for_kbit_training
+
+        model = AutoModelForCausalLM.from_pretrained(base, quantization_config=BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16 if cuda else torch.float32), device_map={"": 0 if cuda else "cpu"})
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.bfloat16 if cuda else torch.float32)
+    model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules="all-linear",
+                                             task_type="CAUSAL_LM"))
+    with tempfile.TemporaryDirectory() as out:
+        args = TrainingArguments(output_dir=out, per_device_train_batch_size=batch_size, num_train_epochs=1,
+                                 learning_rate=2e-4, logging_steps=10**9, save_strategy="no", report_to=[],
+                                 bf16=cuda, use_cpu=not cuda, dataloader_num_workers=0, seed=0,
+                                 remove_unused_columns=False, disable_tqdm=True)
+        trainer = Trainer(model=model, args=args, train_dataset=dataset,
+                          data_collator=DataCollatorForSeq2Seq(tokenizer, padding="longest", label_pad_token_id=-100))
+        if cuda:
+            torch.cuda.reset_peak_memory_stats()
+        before = _rss()
+        started = time.monotonic()
+        output = trainer.train()
+        seconds = time.monotonic() - started
+    peak = torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+    real = sum(len(r.input_ids) for r in rows)
+    padded = sum(max(len(r.input_ids) for r in rows[i:i + batch_size]) * len(rows[i:i + batch_size])
+                 for i in range(0, len(rows), batch_size))
+    return {"steps": output.global_step, "seconds": round(seconds, 2), "real_tokens": real, "padded_tokens": padded,
+            "effective_tokens_per_s": round(real / seconds, 1), "peak_memory_bytes": peak,
+            "final_loss": output.training_loss}
+
+
+def child(spec: dict) -> dict:
+    """Run one side in a fresh process so peak memory is its own."""
+    completed = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True,
+                               text=True, cwd=ROOT, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"{spec['side']} failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def compare(base: str, examples_file: str, *, method: str, hf_batch: int, rows: int, row_length: int) -> dict:
+    spec = {"base": base, "examples": examples_file, "method": method}
+    hf = child({**spec, "side": "hf", "batch_size": hf_batch})
+    ours = child({**spec, "side": "docsbot", "batch_rows": rows, "row_length": row_length})
+    return {"method": method, "hf_trainer_padded": hf, "docsbot": ours,
+            "effective_tokens_per_s_ratio": round(ours["effective_tokens_per_s"] / hf["effective_tokens_per_s"], 2),
+            "peak_memory_ratio": round(ours["peak_memory_bytes"] / max(1, hf["peak_memory_bytes"]), 2),
+            "padding_fraction_hf": round(1 - hf["real_tokens"] / hf["padded_tokens"], 3)}
+
+
+# --- modes ----------------------------------------------------------------------------------------
+def mode_cpu(work: Path, n: int) -> dict:
+    base = str(build_random_base(work / "tiny-random", "tiny"))
+    examples = synthetic_examples(n, low=70, high=380)
+    path = work / "pairs.json"
+    path.write_text(json.dumps(examples))
+    result = compare(base, str(path), method="lora", hf_batch=8, rows=4, row_length=1024)
+    return {"model": "tiny (Llama, 256 hidden, 4 layers, vocab 4096), random init", "examples": n,
+            "pair_tokens": "70-380", "target_ratio": 2.0, **result}
+
+
+def mode_gpu(work: Path, n: int) -> dict:
+    import torch
+
+    if not torch.cuda.is_available():
+        return {"skipped": "no CUDA device"}
+    base = str(build_random_base(work / "qwen05b-random", "qwen2.5-0.5b"))
+    results = {"model": "Qwen2.5-0.5B shape, random init, bf16", "device": torch.cuda.get_device_name(0)}
+    for name, (low, high) in {"short_pairs": (70, 380), "raft_length": (500, 1100)}.items():
+        path = work / f"{name}.json"
+        path.write_text(json.dumps(synthetic_examples(n, low=low, high=high)))
+        for method in ("lora", "qlora"):
+            results[f"{name}_{method}"] = compare(base, str(path), method=method, hf_batch=16, rows=16,
+                                                  row_length=1024 if high <= 1024 else 2048)
+    return results
+
+
+def mode_tiny(work: Path) -> dict:
+    from tests.training.pairs import fixture_examples
+    from training.base_model import build_base_model
+    from training.config import TrainConfig
+    from training.recipe import Recipe
+
+    started = time.monotonic()
+    base = build_base_model(work / "tiny-base", [DOCS], size="tiny", pretrain_steps=300, time_budget_s=90)
+    pretrain_seconds = time.monotonic() - started
+    train, heldout = fixture_examples(distractors=1)
+    config = TrainConfig(rank=16, epochs=12, learning_rate=2e-3, batch_size=2, dropout=0.0,
+                         checkpoint_every=10**9)
+    recipe = Recipe(base_model=str(base), config=config, train_examples=train, work_dir=work / "tiny-work")
+    started = time.monotonic()
+    recipe.setup()
+    result = recipe.train()
+    train_seconds = time.monotonic() - started
+    evaluation = recipe.evaluate(heldout, max_new_tokens=48)
+    recipe.cleanup()
+    return {"base_pretrain_seconds": round(pretrain_seconds, 1), "train_examples": len(train),
+            "heldout_examples": len(heldout), "steps": result.steps, "train_seconds": round(train_seconds, 1),
+            "under_2_minutes": train_seconds < 120, "final_loss": result.final_loss,
+            "f1_base": round(evaluation["base"]["f1"], 4), "f1_adapter": round(evaluation["adapter"]["f1"], 4),
+            "rouge_l_base": round(evaluation["base"]["rouge_l"], 4),
+            "rouge_l_adapter": round(evaluation["adapter"]["rouge_l"], 4),
+            "forgetting_ppl_ratio": round(evaluation["forgetting_ppl_ratio"], 3),
+            "adapter_beats_base": evaluation["adapter"]["f1"] > evaluation["base"]["f1"],
+            "sample": evaluation["adapter"]["samples"][0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", choices=["cpu", "gpu", "tiny", "all"], default="all")
+    parser.add_argument("--examples", type=int, default=64)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if args.child:
+        spec = json.loads(args.child)
+        examples = json.loads(Path(spec["examples"]).read_text())
+        if spec["side"] == "hf":
+            result = run_hf(spec["base"], examples, spec["method"], spec["batch_size"])
+        else:
+            result = run_docsbot(spec["base"], examples, spec["method"], spec["batch_rows"], spec["row_length"])
+        print(json.dumps(result))
+        return
+    report: dict = {"benchmark": "train"}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if args.mode in ("cpu", "all"):
+            report["cpu"] = mode_cpu(work, args.examples)
+        if args.mode in ("gpu", "all"):
+            report["gpu"] = mode_gpu(work, max(args.examples, 256))
+        if args.mode in ("tiny", "all"):
+            report["tiny"] = mode_tiny(work)
+    print(json.dumps(report, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
