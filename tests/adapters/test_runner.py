@@ -77,3 +77,11 @@ def test_it_runs_the_train_command_in_the_foreground(team, dataset, adapter_sett
     summary = json.loads(capsys.readouterr().out)
     assert summary["status"] == "succeeded" and summary["adapter_version"] == 1
     assert set(summary["metrics"]) >= {"f1_base", "f1_adapter", "rouge_l_adapter", "forgetting_ppl_ratio"}
+
+
+def test_it_builds_the_dataset_from_the_teams_pairs_when_none_is_given(team, adapter_settings):
+    job = training_job_create(team=team, enqueue=False)  # no dataset: docsbot.qa builds it in the worker
+    done = training_job_run(job_id=job.pk, owner="test:1")
+    assert done.status == "failed" and "no approved training pairs" in done.error
+    snapshot = json.loads((adapter_settings.DATA_DIR / "training" / "jobs" / str(job.pk) / "dataset.json").read_text())
+    assert snapshot["train"] == [] and snapshot["pair_ids"] == []
