@@ -184,7 +184,8 @@ def fit_prompt(*, team_name: str, question: str, contexts: list[ContextChunk], h
         else:
             break
         messages = build()
-    return messages, max(MIN_ANSWER_TOKENS // 2, min(max_tokens, max_model_len - estimate(messages)))
+    # Never more than configured; a context squeezed below the floor still gets the floor.
+    return messages, min(max_tokens, max(MIN_ANSWER_TOKENS // 2, max_model_len - estimate(messages)))
 
 
 def answer_prepare(*, team: Team, question: str, conversation_id: str | None = None,

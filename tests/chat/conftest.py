@@ -1,8 +1,8 @@
 """Chat fixtures: a team with the fixture docs ingested, a live serving process, a Slack stand-in."""
 from __future__ import annotations
 
-import json
 import io
+import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,13 +13,17 @@ from django.core.management import call_command
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_DOCS = ROOT / "tests" / "fixtures" / "docs"
+# Generation only has to produce a few tokens: what is tested is the plumbing around it.
+TEST_MAX_TOKENS = 8
 
 
 @pytest.fixture(autouse=True)
 def _isolated_data(settings, tmp_path):
     settings.DATA_DIR = tmp_path / "data"
     settings.DATA_DIR.mkdir()
+    settings.ADAPTER_DIR = settings.DATA_DIR / "adapters"
     settings.CHAT_RATE_LIMIT_PER_MINUTE = 1000
+    settings.CHAT_MAX_TOKENS = TEST_MAX_TOKENS
 
 
 @pytest.fixture(autouse=True)
@@ -32,6 +36,31 @@ def _fresh_chat_keys():
         keys = list(client.scan_iter(match=pattern, count=500))
         if keys:
             client.delete(*keys)
+
+
+_embeddings: dict[tuple[str, tuple[str, ...]], object] = {}
+
+
+@pytest.fixture(autouse=True)
+def _memoized_embeddings(monkeypatch, settings):
+    """Every test ingests the same fixture docs: embed each distinct batch once per session.
+
+    The real model computes every vector (a pure function of model and texts); only repeats
+    of an identical call are served from memory, which saves seconds per test on a busy CPU.
+    """
+    from docsbot.documents import embedding
+
+    real = embedding.embed_texts
+
+    def embed_texts(texts: list[str], *, progress=None):
+        key = (str(settings.EMBEDDING_MODEL), tuple(texts))
+        if key not in _embeddings:
+            _embeddings[key] = real(texts, progress=progress)
+        elif progress is not None:
+            progress(len(texts))
+        return _embeddings[key].copy()
+
+    monkeypatch.setattr(embedding, "embed_texts", embed_texts)
 
 
 def ingest_docs(team, path: Path = FIXTURE_DOCS) -> None:
@@ -59,9 +88,17 @@ def serving(settings, serving_url):
     return serving_url
 
 
-class Recorder(BaseHTTPRequestHandler):
-    received: list[dict]
+@pytest.fixture
+def unreachable_serving(settings, monkeypatch):
+    """A serving URL nothing listens on (the discard port), failing without the client's backoff waits."""
+    from serving.client import ServingClient
 
+    settings.SERVING_URL = "http://127.0.0.1:9"
+    monkeypatch.setattr(ServingClient, "backoff_s", 0.0)
+    return settings.SERVING_URL
+
+
+class Recorder(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.server.received.append({"path": self.path, "headers": dict(self.headers),
@@ -77,17 +114,24 @@ class Recorder(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def slack_api(settings):
+@pytest.fixture(scope="module")
+def slack_server():
     """A local HTTP server standing in for slack.com/api and response_url; records what it receives."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     server.received = []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    settings.SLACK_API_URL = f"http://127.0.0.1:{server.server_port}/api"
+    server.api_url = f"http://127.0.0.1:{server.server_port}/api"
     yield server
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def slack_api(settings, slack_server):
+    slack_server.received.clear()
+    settings.SLACK_API_URL = slack_server.api_url
+    return slack_server
 
 
 def wait_for(predicate, timeout: float = 90.0, interval: float = 0.2):

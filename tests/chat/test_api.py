@@ -186,7 +186,8 @@ def test_it_sends_history_and_delimited_documents_for_follow_ups(docs_team, sett
     assert prepared.model == "base"
 
 
-def test_it_fits_the_prompt_into_a_small_context():
+def test_it_fits_the_prompt_into_a_small_context(settings):
+    settings.CHAT_MAX_TOKENS = 256
     contexts = [ContextChunk(title=f"Doc {n}", section="S", text="word " * 300) for n in range(4)]
     history = [{"role": "user", "content": "q " * 200}, {"role": "assistant", "content": "a " * 200}]
     messages, max_tokens = fit_prompt(team_name="t", question="why?", contexts=contexts, history=history,
@@ -197,3 +198,5 @@ def test_it_fits_the_prompt_into_a_small_context():
     unlimited, tokens = fit_prompt(team_name="t", question="why?", contexts=contexts, history=history,
                                    max_model_len=None)
     assert unlimited[-1]["content"].count("<document ") == 4 and tokens == 256
+    settings.CHAT_MAX_TOKENS = 8  # a configured maximum below the floor is kept
+    assert fit_prompt(team_name="t", question="why?", contexts=contexts[:1], history=[], max_model_len=4096)[1] == 8

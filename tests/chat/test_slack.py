@@ -19,6 +19,8 @@ from tests.chat.conftest import ingest_docs, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 OFF_TOPIC = "What is the capital of France?"
+# Every test requests the module's worker, so that it boots while the quick tests run.
+pytestmark = pytest.mark.usefixtures("celery_worker_process")
 
 
 def signed_post(team, path: str, body: bytes, content_type: str, *, secret: str | None = None,
@@ -57,13 +59,20 @@ def test_it_ignores_bot_messages_and_other_events(team):
         assert response.status_code == 200 and "ignored" in response.json()
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db, slack_api):
-    db = django_settings.DATABASES["default"]
-    env = {**os.environ, "DOCSBOT_SLACK_API_URL": django_settings.SLACK_API_URL,
-           "DOCSBOT_DATA_DIR": str(django_settings.DATA_DIR), "DOCSBOT_CHAT_RATE_LIMIT_PER_MINUTE": "0"}
-    if db["ENGINE"].endswith("postgresql"):
-        env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+@pytest.fixture(scope="module")
+def celery_worker_process(django_db_setup, slack_server, tmp_path_factory):
+    """One Celery worker for the module, on the test database and the Slack stand-in.
+
+    The worker-backed test comes last in the module, so the boot overlaps the quick tests.
+    """
+    db = django_settings.DATABASES["default"]  # pytest-django has switched NAME to the test database
+    if db["ENGINE"].endswith("sqlite3"):
+        yield None
+        return
+    env = {**os.environ, "DOCSBOT_SLACK_API_URL": slack_server.api_url,
+           "DOCSBOT_DATA_DIR": str(tmp_path_factory.mktemp("worker-data")),
+           "DOCSBOT_CHAT_RATE_LIMIT_PER_MINUTE": "0",
+           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "docsbot", "worker", "-Q", "default", "-c", "1", "--pool", "solo",
          "-n", f"chat-{uuid.uuid4().hex[:6]}@%h", "--without-heartbeat", "--without-mingle", "--without-gossip"],
@@ -71,54 +80,11 @@ def celery_worker_process(transactional_db, slack_api):
     yield process
     process.terminate()
     try:
-        process.wait(20)
+        process.wait(5)
     except subprocess.TimeoutExpired:
         process.kill()
+        process.wait()
 
-
-def test_it_answers_mentions_in_thread_once_per_event_with_sources(celery_worker_process, slack_api, team):
-    if django_settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-        pytest.skip("the worker process needs the shared PostgreSQL test database")
-    ingest_docs(team)
-    slack_installation_set(team=team, bot_token="xoxb-test", bot_user_id="UBOT")
-    path = f"/slack/{team.slug}/events"
-    started = time.monotonic()
-    first = signed_post(team, path, event_body(f"<@UBOT> {OFF_TOPIC}", event_id="Ev1"), "application/json")
-    assert first.status_code == 200 and first.json() == {"ok": True}
-    assert time.monotonic() - started < 3  # acknowledged before any answering work
-    retry = signed_post(team, path, event_body(f"<@UBOT> {OFF_TOPIC}", event_id="Ev1"), "application/json",
-                        HTTP_X_SLACK_RETRY_NUM="1", HTTP_X_SLACK_RETRY_REASON="http_timeout")
-    assert retry.json() == {"ok": True, "duplicate": True}
-    # A retry whose original never arrived is the first delivery seen: it is answered.
-    lone_retry = signed_post(team, path, event_body("capital of Spain?", event_id="Ev2", thread_ts="1699.1"),
-                             "application/json", HTTP_X_SLACK_RETRY_NUM="2")
-    assert lone_retry.json() == {"ok": True}
-    posts = wait_for(lambda: len(slack_api.received) >= 2 and slack_api.received, timeout=120)
-    assert posts, celery_worker_process.stdout.read1().decode()[-3000:] if celery_worker_process.poll() else ""
-    time.sleep(1)
-    assert len(slack_api.received) == 2  # one answer per event, none for the duplicate
-    by_thread = {post["json"]["thread_ts"]: post for post in slack_api.received}
-    mention = by_thread["1700000000.000100"]
-    assert mention["path"] == "/api/chat.postMessage"
-    assert mention["headers"]["Authorization"] == "Bearer xoxb-test"
-    assert mention["json"]["channel"] == "C1"
-    assert "does not cover" in mention["json"]["text"] and "*Sources:*" in mention["json"]["text"]
-    assert "1699.1" in by_thread
-    assert Message.objects.filter(team=team, role="user", content=OFF_TOPIC).count() == 1
-
-
-def test_it_answers_slash_commands_through_the_response_url(celery_worker_process, slack_api, team):
-    if django_settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-        pytest.skip("the worker process needs the shared PostgreSQL test database")
-    ingest_docs(team)
-    response_url = slack_api.server_address
-    body = urlencode({"command": "/docsbot", "text": OFF_TOPIC, "user_name": "ann",
-                      "response_url": f"http://127.0.0.1:{response_url[1]}/commands/T1/123/abc"}).encode()
-    ack = signed_post(team, f"/slack/{team.slug}/commands", body, "application/x-www-form-urlencoded")
-    assert ack.status_code == 200 and ack.json()["response_type"] == "ephemeral"
-    posts = wait_for(lambda: slack_api.received, timeout=120)
-    assert posts[0]["path"] == "/commands/T1/123/abc"
-    assert posts[0]["json"]["response_type"] == "in_channel" and "Sources:" in posts[0]["json"]["text"]
 
 
 def test_it_rejects_unsigned_slash_commands(team):
@@ -138,3 +104,43 @@ def test_it_answers_outgoing_webhooks_with_the_team_token(team, other_team):
     assert Message.objects.filter(team=team, role="user", content=OFF_TOPIC, conversation__channel="webhook").exists()
     assert client.post(path, {"token": other_team.webhook_token, "text": "hi"}).status_code == 401
     assert client.post(path, {"text": "hi"}).status_code == 401
+
+
+def test_it_answers_mentions_in_thread_and_slash_commands_from_a_worker(celery_worker_process, transactional_db,
+                                                                         slack_api, team):
+    if celery_worker_process is None:
+        pytest.skip("the worker process needs the shared PostgreSQL test database")
+    ingest_docs(team)
+    slack_installation_set(team=team, bot_token="xoxb-test", bot_user_id="UBOT")
+    path = f"/slack/{team.slug}/events"
+    started = time.monotonic()
+    first = signed_post(team, path, event_body(f"<@UBOT> {OFF_TOPIC}", event_id="Ev1"), "application/json")
+    assert first.status_code == 200 and first.json() == {"ok": True}
+    assert time.monotonic() - started < 3  # acknowledged before any answering work
+    retry = signed_post(team, path, event_body(f"<@UBOT> {OFF_TOPIC}", event_id="Ev1"), "application/json",
+                        HTTP_X_SLACK_RETRY_NUM="1", HTTP_X_SLACK_RETRY_REASON="http_timeout")
+    assert retry.json() == {"ok": True, "duplicate": True}
+    # A retry whose original never arrived is the first delivery seen: it is answered.
+    lone_retry = signed_post(team, path, event_body("capital of Spain?", event_id="Ev2", thread_ts="1699.1"),
+                             "application/json", HTTP_X_SLACK_RETRY_NUM="2")
+    assert lone_retry.json() == {"ok": True}
+    response_url = f"http://127.0.0.1:{slack_api.server_port}/commands/T1/123/abc"
+    body = urlencode({"command": "/docsbot", "text": "What is the capital of Italy?", "user_name": "ann",
+                      "response_url": response_url}).encode()
+    ack = signed_post(team, f"/slack/{team.slug}/commands", body, "application/x-www-form-urlencoded")
+    assert ack.status_code == 200 and ack.json()["response_type"] == "ephemeral"
+
+    posts = wait_for(lambda: len(slack_api.received) >= 3 and slack_api.received, timeout=120)
+    assert posts, celery_worker_process.stdout.read1().decode()[-3000:] if celery_worker_process.poll() else ""
+    # The solo worker runs tasks in order: a duplicate enqueued after Ev1 would have posted before the command.
+    assert len(slack_api.received) == 3  # one answer per event, none for the duplicate
+    command = next(post for post in slack_api.received if post["path"] == "/commands/T1/123/abc")
+    assert command["json"]["response_type"] == "in_channel" and "Sources:" in command["json"]["text"]
+    by_thread = {post["json"]["thread_ts"]: post for post in slack_api.received if post is not command}
+    mention = by_thread["1700000000.000100"]
+    assert mention["path"] == "/api/chat.postMessage"
+    assert mention["headers"]["Authorization"] == "Bearer xoxb-test"
+    assert mention["json"]["channel"] == "C1"
+    assert "does not cover" in mention["json"]["text"] and "*Sources:*" in mention["json"]["text"]
+    assert "1699.1" in by_thread
+    assert Message.objects.filter(team=team, role="user", content=OFF_TOPIC).count() == 1

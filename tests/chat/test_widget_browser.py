@@ -1,8 +1,8 @@
 """The widget in headless Chromium: streamed answer with sources, thumbs-down, and inert hostile content."""
 import os
-from pathlib import Path
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -19,16 +19,23 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture
-def browser_page():
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium for the module; each test gets a fresh context (no shared storage)."""
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1000, "height": 760})
-        yield page
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def browser_page(browser):
+    context = browser.new_context(viewport={"width": 1000, "height": 760})
+    yield context.new_page()
+    context.close()
 
 
 def test_it_streams_an_answer_with_sources_and_takes_a_thumbs_down(browser_page, live_server, team, serving):
