@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "docsbot.settings")
-# Labels of the current generator's output; flask_pairs.jsonl holds the first round's (kept for history).
-LABELS = ROOT / "bench" / "labels" / "flask_pairs_v2.jsonl"
+# Labels of the current generator's output; flask_pairs.jsonl and _v2 hold earlier rounds' (kept for history).
+LABELS = ROOT / "bench" / "labels" / "flask_pairs_v3.jsonl"
 TARGETS = {"kept_per_substantive_page": 3, "pairs_per_minute": 1000, "kept_good_share": 0.9}
 
 
@@ -35,6 +35,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile of the generation run, on stderr")
     parser.add_argument("--labels", default=str(LABELS), help="hand labels (JSONL: question, good)")
     parser.add_argument("--sample", help="write a random sample of kept and rejected pairs here, for labelling")
+    parser.add_argument("--sample-seed", type=int, default=0, help="a new seed gives a fresh sample")
+    parser.add_argument("--sample-size", type=int, nargs=2, default=(60, 25), metavar=("KEPT", "REJECTED"))
     args = parser.parse_args()
 
     import django
@@ -104,7 +106,7 @@ def main() -> None:
     rejected_share = QAPair.objects.filter(team=team, status="rejected").count() / max(1, len(all_pairs))
 
     if args.sample:
-        _write_sample(Path(args.sample), team)
+        _write_sample(Path(args.sample), team, seed=args.sample_seed, sizes=tuple(args.sample_size))
 
     minutes = max(report.seconds, 1e-9) / 60
     result = {
@@ -156,16 +158,16 @@ def _labels(path: Path) -> dict[str, bool]:
     return labels
 
 
-def _write_sample(path: Path, team) -> None:
+def _write_sample(path: Path, team, *, seed: int, sizes: tuple[int, int]) -> None:
     import random
 
     from docsbot.qa.models import QAPair
 
-    rng = random.Random(0)
+    rng = random.Random(seed)
     kept = list(QAPair.objects.filter(team=team, status="pending").select_related("chunk"))
     rejected = list(QAPair.objects.filter(team=team, status="rejected").select_related("chunk"))
     with path.open("w") as out:
-        for status, pairs, n in (("kept", kept, 60), ("rejected", rejected, 25)):
+        for status, pairs, n in (("kept", kept, sizes[0]), ("rejected", rejected, sizes[1])):
             for pair in rng.sample(pairs, min(n, len(pairs))):
                 out.write(json.dumps({"status": status, "reason": pair.reject_reason, "question": pair.question,
                                       "answer": pair.answer, "source": pair.chunk.text if pair.chunk else ""})

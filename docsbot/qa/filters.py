@@ -38,9 +38,21 @@ def length_ok(question: str, answer: str) -> bool:
             and ANSWER_CHARS[0] <= len(answer.strip()) <= ANSWER_CHARS[1])
 
 
-_BOILERPLATE_HEADINGS = re.compile(
-    r"\b(table of contents|contents|index|search( results)?|navigation|sitemap|site map|page not found|404|"
-    r"licen[cs]e|copyright|legal|credits|authors|contributors)\b", re.IGNORECASE)
+# Navigation pages are recognised by the whole heading ("Contents", "Index"): the same words inside a
+# real heading ("Streaming Contents", "register(tag_class, force=False, index=None)") are not boilerplate.
+_NAVIGATION_HEADINGS = re.compile(r"^\s*(table of contents|contents|index|search( results| page)?|navigation|"
+                                  r"sitemap|site map|page not found|404)\s*$", re.IGNORECASE)
+# Licence, credits and "how to contribute" pages (a thank-you note, not product documentation).
+_BOILERPLATE_HEADINGS = re.compile(r"\b(licen[cs]e|copyright|legal|credits|authors|contributors|contribut(e|ing)|"
+                                   r"code of conduct)\b", re.IGNORECASE)
+_API_HEADING = re.compile(r"[()=]|^\S*[_.]\S*$")  # a signature or a single code name: never a boilerplate heading
+_THANK_YOU = re.compile(r"^\s*thank you for (considering )?contributing", re.IGNORECASE | re.MULTILINE)
+
+
+def _boilerplate_heading(heading: str) -> bool:
+    if _NAVIGATION_HEADINGS.match(heading):
+        return True
+    return bool(_BOILERPLATE_HEADINGS.search(heading)) and not _API_HEADING.search(heading.strip())
 _CHANGELOG_HEADINGS = re.compile(r"\b(change ?log|changes|release notes|version history|what's new|history|"
                                  r"upgrading|deprecations)\b|^version \d", re.IGNORECASE)
 _LICENCE_TEXT = re.compile(r"permission is hereby granted|redistribution and use in source|"
@@ -52,7 +64,8 @@ _RELEASE_LINE = re.compile(r"^\s*(released|unreleased)\b.*\d{4}", re.IGNORECASE 
 def boilerplate_kind(*, title: str, heading_path: Sequence[str], text: str, include_changelog: bool = False) -> str:
     """'' for real documentation; else what kind of boilerplate the chunk is."""
     headings = [title, *heading_path]
-    if any(_BOILERPLATE_HEADINGS.search(h or "") for h in headings) or _LICENCE_TEXT.search(text):
+    if any(_boilerplate_heading(h or "") for h in headings) or _LICENCE_TEXT.search(text) \
+            or _THANK_YOU.search(text):
         return "navigation/licence"
     if not include_changelog and (any(_CHANGELOG_HEADINGS.search(h or "") for h in headings)
                                   or len(_RELEASE_LINE.findall(text)) >= 1):

@@ -22,6 +22,20 @@ def test_it_recognises_boilerplate_unless_changelogs_are_asked_for():
     assert filters.boilerplate_kind(title="Guide", heading_path=["Guide", "Setup"], text="Run the installer.") == ""
 
 
+def test_it_reads_navigation_words_inside_real_headings_as_documentation():
+    assert filters.boilerplate_kind(title="Streaming", heading_path=["Streaming Contents"], text="x") == ""
+    assert filters.boilerplate_kind(title="API", heading_path=["API", "register(tag_class, force=False, index=None)"],
+                                    text="Register a new tag.") == ""
+    assert filters.boilerplate_kind(title="Contents", heading_path=["Contents"], text="x") == "navigation/licence"
+
+
+def test_it_treats_contribution_pages_as_boilerplate():
+    assert filters.boilerplate_kind(title="How to contribute to Flask", heading_path=[], text="x") \
+        == "navigation/licence"
+    assert filters.boilerplate_kind(title="Guide", heading_path=["Guide"],
+                                    text="Thank you for considering contributing to Acme!") == "navigation/licence"
+
+
 def test_it_flags_near_duplicate_questions_greedily():
     a, b = np.array([1.0, 0.0]), np.array([0.0, 1.0])
     close = np.array([0.999, 0.0447])

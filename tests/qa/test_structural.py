@@ -73,14 +73,14 @@ def test_it_rejects_chunks_too_short_or_without_structure():
 
 def test_it_asks_about_narrative_prose_with_the_sentence_as_answer():
     pairs, _ = _pairs(["Guide", "Rolling back"],
-                      "Run `acme rollback` to switch traffic back to the previous bundle. If the health check "
-                      "fails twice, the deployment is stopped and the old bundle keeps serving. If the upload "
+                      "Run `acme rollback` to switch traffic back to the previous bundle. If a health check "
+                      "fails twice, the deployment is stopped and the old bundle keeps serving. If `acme push` "
                       "times out, retry with a smaller bundle. Tokens must be rotated often because leaked tokens "
                       "grant full access. `acme_status()` returns the state of the last deployment.")
     assert pairs["How do I switch traffic back to the previous bundle?"].answer.startswith("Run `acme rollback`")
-    happens = pairs["What happens if the health check fails twice?"]
-    assert happens.kind == "what-happens" and happens.answer.startswith("If the health check fails twice")
-    assert pairs["What should you do if the upload times out?"].answer.endswith("retry with a smaller bundle.")
+    happens = pairs["What happens if a health check fails twice?"]
+    assert happens.kind == "what-happens" and happens.answer.startswith("If a health check fails twice")
+    assert pairs["What should you do if `acme push` times out?"].answer.endswith("retry with a smaller bundle.")
     assert pairs["Why must tokens be rotated often?"].kind == "why"
     assert pairs["What does `acme_status()` do?"].answer == "`acme_status()` returns the state of the last deployment."
 
@@ -95,3 +95,45 @@ def test_it_turns_numbered_steps_into_a_how_to_and_drops_how_tos_that_say_nothin
     assert "How do I configure logging?" not in pairs
     prose = "If this happens, it is fine. They said so because it was late."  # leans on pronouns: nothing to ask
     assert not _pairs(["Guide", "Thoughts"], prose)[0]
+
+
+def test_it_drops_conditions_whose_subject_only_the_page_names():
+    prose = ("When the decorated function returns, the dictionary is passed to the renderer. If not using tox, "
+             "test dependencies should be listed in a requirements file. If E is present and has a keys method, "
+             "then does the loop over E. If you find yourself having many forms, you might want to give it a try.")
+    assert not _pairs(["Guide", "Patterns"], prose)[0]
+
+
+def test_it_does_not_turn_a_docstring_imperative_into_advice():
+    pairs, _ = _pairs(["API", "autocorrect_location_header = False"],
+                      "If a redirect Location header is a relative URL, make it an absolute URL, including scheme.")
+    assert not any(q.startswith("What should you do") for q in pairs)
+
+
+def test_it_skips_inherited_builtin_docstrings():
+    pairs, _ = _pairs(["API", "class flask.sessions.NullSession(initial=None)", "update"],
+                      "update([E, ]**F) -> None. Update D from dict/iterable E and F.\n\nIf E is present and has a "
+                      ".keys() method, then does: for k in E: D[k] = E[k]")
+    assert not pairs
+
+
+def test_it_asks_about_an_error_heading_only_when_it_names_an_error():
+    pairs, _ = _pairs(["Blueprints", "Blueprint Error Handlers"],
+                      "Blueprints support the errorhandler decorator just like the application object does.")
+    assert not any("error “" in q for q in pairs)
+
+
+def test_it_gives_how_to_answers_the_command_or_the_instruction_that_follows():
+    pairs, _ = _pairs(["Tutorial", "Install the Project"],
+                      "Use pip to install your project in the virtual environment.\n\n```\n$ pip install -e .\n```"
+                      "\n\nThis installs it in editable mode.")
+    assert pairs["How do I install the Project?"].answer.endswith("$ pip install -e .\n```")
+    pairs, _ = _pairs(["Extensions", "Building Extensions"],
+                      "While the index holds many extensions, you may not find one that fits. If so, you can create "
+                      "your own, and publish it for others. Read Extension Development to develop your own extension.")
+    assert pairs["How do I build Extensions?"].answer.endswith("Read Extension Development to develop your own "
+                                                               "extension.")
+    pairs, _ = _pairs(["Extensions", "Building Widgets"],
+                      "While the index holds many widgets, you may not find one that fits. If so, you can create "
+                      "your own, and publish it for others to use as well.")
+    assert "How do I build Widgets?" not in pairs

@@ -52,23 +52,33 @@ TASK_VERBS = {"install", "configure", "run", "deploy", "use", "create", "add", "
               "rename", "change", "customize", "customise", "extend", "secure", "avoid", "access", "get", "follow"}
 
 
+# Sentence openers lemminflect also knows as verbs ("while away", "since" is not, but cheap to list).
+_NOT_IMPERATIVE = {"imagine", "remember", "consult", "take", "sooner", "while", "since", "unless", "whether"}
+
+
 def is_instruction(sentence: str) -> bool:
     """An imperative sentence, possibly a list step ("- Run ...", "Then add ...")."""
     words = _STEP_LEAD.sub("", sentence.strip()).split()
     if not words or not words[0][:1].isupper():
         return False
     first = words[0].strip("`*,:")
-    if first.lower() in _NOUN_OPENERS or first.lower() in {"imagine", "remember", "consult", "take", "sooner"}:
+    if first.lower() in _NOUN_OPENERS or first.lower() in _NOT_IMPERATIVE:
         return False
     return s.is_imperative(first)
 
 
 _YOU_DO = re.compile(r"\byou (?:can|should|must|need to|have to|may|will need to)\b|```|\$ |>>> ")
+_CODE_SHOWN = re.compile(r"```|\$ |>>> ")
+# "you can X" says how only with a means: a code name, a command, or "with/using/by ..." ("you can create
+# your own" does not; "you can start a shell with the shell command" does).
+_YOU_DO_WITH_MEANS = re.compile(r"\byou (?:can|should|must|need to|have to|may|will need to)\b[^.;]*?"
+                                r"(?:`|\w\(|\w\.\w|--\w|\b(?:with|using|by|via|through|command|option|"
+                                r"setting|function|method|decorator|file)\b)")
 
 
 def has_instruction(answer: str) -> bool:
-    """A how-to answer must say what to do: an imperative, a code block, or "you can/should ..."."""
-    if _YOU_DO.search(answer):
+    """A how-to answer must say what to do: an imperative, code, or "you can/should ..." with a means."""
+    if _CODE_SHOWN.search(answer) or _YOU_DO_WITH_MEANS.search(answer):
         return True
     return any(is_instruction(sentence) or is_instruction(_main_clause(sentence))
                for line in answer.splitlines() for sentence in s.sentences(line))
@@ -127,13 +137,37 @@ def _condition_pair(sentence: str, api_name: str) -> Candidate | None:
         return None
     first = _words(cond)[0].lower()
     if (_vague(cond) or len(_words(cond)) < 3 or main.rstrip().endswith(("?", ":")) or _vague(_words(main)[0])
-            or first.endswith(("ing", "ed")) or cond.count("(") != cond.count(")")):
+            or first.endswith(("ing", "ed")) or cond.count("(") != cond.count(")") or _unnamed_subject(cond)
+            or (_vague(main) and not _CODEISH.search(cond))):
         return None
     word = match.group("word").lower()
     where = f" in `{api_name}`" if api_name else ""
     if is_instruction(main[:1].upper() + main[1:]) or _YOU_DO.search(main) or main.startswith(("consider ", "try ")):
+        # In a docstring the imperative describes what the API does ("If X, make it Y"), not advice.
+        if api_name:
+            return None
         return Candidate(f"What should you do {word} {cond}{where}?", sentence, "what-happens")
     return Candidate(f"What happens {word} {cond}{where}?", sentence, "what-happens")
+
+
+# A condition with no subject of its own ("if not using tox", "if present") only makes sense on its page.
+_NO_SUBJECT = {"not", "no", "so", "necessary", "possible", "needed", "required", "present", "available", "given",
+               "true", "false", "omitted", "unset", "set", "enabled", "disabled", "desired", "applicable", "called",
+               "done", "there", "any", "all", "only"}
+_DEFINITE = {"the", "this", "that", "these", "those", "such"}
+_VARIABLE = re.compile(r"(?<![\w`'\"])[A-HJ-Z](?![\w`'\"(])")  # "E", "D": a docstring's placeholder, not a name
+
+
+def _unnamed_subject(cond: str) -> bool:
+    """True when the condition's subject is something only the page names: "the decorated function
+    returns", "the with block exits" (a definite reference to a plain noun), "E is present", "not using X"."""
+    words = _words(cond)
+    if words[0].lower() in _NO_SUBJECT or _VARIABLE.search(cond):
+        return True
+    if words[0].lower() in _DEFINITE:
+        noun = words[1] if len(words) > 1 else ""
+        return not (_CODEISH.search(noun) or noun.strip("`") in PROPER_NOUNS or noun.isupper())
+    return False
 
 
 def _why_question(main: str) -> str | None:

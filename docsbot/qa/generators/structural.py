@@ -203,6 +203,10 @@ def _strip_end(text: str) -> str:
 
 _ERROR_WORDS = re.compile(r"\b(error|exception|warning|failed|failure|cannot|can't|unable)\b|\b[A-Z]{2,}-\d+\b|"
                           r"\b[A-Z]\w+(Error|Exception)\b", re.IGNORECASE)
+# What makes a heading an error message rather than a topic ("Blueprint Error Handlers"): a code, an
+# exception name, an HTTP status, or a quoted message.
+_ERROR_TOKEN = re.compile(r"\b[A-Z]{2,}-?\d+\b|\b[A-Z]\w*(?:Error|Exception|Warning)\b|\b[1-5]\d\d\b|[\"“'`].{4,}[\"”'`]|"
+                          r"^(?:error|exception)\s*:")
 _ERROR_LINE = re.compile(r"^(?:[\w.]+\.)?(?P<name>\w*(?:Error|Exception|Warning)):\s*(?P<msg>.+)$")
 _SIGNATURE = re.compile(
     r"^(?P<prefix>(?:class|async|def|classmethod|staticmethod|property|abstractmethod)\s+)?"
@@ -222,6 +226,9 @@ _DEFINITION = re.compile(
 )
 _ANNOTATION = re.compile(r"^(?:class\s+|property\s+)?[A-Za-z_][\w.]*\s*:\s*[\w.\[\], |]+(?:\s*=\s*.+)?$")
 _TO_DO = re.compile(r"^To (?P<task>[a-z][^,]{6,120}),\s+(?P<rest>.+)$")
+_BUILTIN_DOC = re.compile(r"\bD\[k\]|\bdict/iterable\b|\bE is present\b|\bD\.(?:keys|items|values|get|pop|"
+                          r"popitem|setdefault|copy|update)\(|\bcopy of D\b|\[E, \]|\(k\[, d\]\)|"
+                          r"\bv defaults to None\b|\bx\.__\w+__\(")
 _OPTION_HEADERS = {"option", "options", "parameter", "parameters", "name", "setting", "settings", "key",
                    "variable", "field", "argument", "flag", "config", "configuration"}
 _MEANING_HEADERS = {"description", "meaning", "purpose", "explanation", "what it does", "effect", "use", "notes"}
@@ -243,6 +250,10 @@ class StructuralGenerator:
                 # A how-to answer that does not say what to do (an intro sentence under a task
                 # heading) is a bad pair however well it is grounded.
                 if candidate.kind in {"how-to", "example"} and not narrative.has_instruction(candidate.answer):
+                    continue
+                # dict/list methods inherited by a documented class carry CPython's docstrings ("If E is
+                # present and has a .keys() method ..."): nothing a user of the documented API asks.
+                if _BUILTIN_DOC.search(candidate.answer) or _BUILTIN_DOC.search(candidate.question):
                     continue
                 out.setdefault(_norm(candidate.question), candidate)
         if not out:
@@ -342,8 +353,9 @@ def _api_heading(heading: str) -> str:
     return ""
 
 
-def _answer_under(blocks: list[Block]) -> str:
-    """The section's opening text, and its first code block when the text introduces it."""
+def _answer_under(blocks: list[Block], *, how_to: bool = False) -> str:
+    """The section's opening text, and its first code block when the text introduces it (or, for a
+    how-to, when the code directly follows a short opening: "Use pip to install ..." then the command)."""
     paragraphs = _first_paragraphs(blocks)
     # Sphinx API entries open with the signature or "name: type": that is not an answer.
     while paragraphs and (_SIGNATURE.match(paragraphs[0]) or _ANNOTATION.match(paragraphs[0])):
@@ -352,9 +364,23 @@ def _answer_under(blocks: list[Block]) -> str:
         return ""
     text = lead(paragraphs)
     rest = blocks[len(paragraphs):]
-    if text.endswith(":") and rest and rest[0].kind == "code":
-        text += "\n\n" + _code(rest[0].text)
+    whole = text == _clip(" ".join(sentence for p in paragraphs for sentence in sentences(p)))
+    if rest and rest[0].kind == "code" and (text.endswith(":") or (how_to and whole and len(text) < 400)):
+        return text + "\n\n" + _code(rest[0].text)
+    if how_to and not narrative.has_instruction(text):
+        # The opening is an introduction ("If you need X, you can create your own"); the way to do it
+        # is in a later sentence of the section ("Read Extension Development to ...").
+        later = [sentence for block in blocks if block.kind == "paragraph"
+                 for sentence in sentences(block.text) if sentence not in text]
+        step = next((sentence for sentence in later if narrative.is_instruction(sentence)), "")
+        if step:
+            text = _clip(f"{text} {step}")
     return text
+
+
+def _how_to(question: str, blocks: list[Block]) -> list[Candidate]:
+    answer = _answer_under(blocks, how_to=True)
+    return [Candidate(question, answer, "how-to")] if answer else []
 
 
 def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> list[Candidate]:
@@ -383,10 +409,10 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
         return []
     lowered = heading.lower()
     if lowered.startswith("how to "):
-        return [Candidate(f"How do I {heading[7:].rstrip('?')}?", answer, "how-to")]
+        return _how_to(f"How do I {heading[7:].rstrip('?')}?", blocks)
     if heading.endswith("?"):
         return [Candidate(heading, answer, "faq")]
-    if _ERROR_WORDS.search(heading) and len(words) >= 2:
+    if _ERROR_WORDS.search(heading) and len(words) >= 2 and _ERROR_TOKEN.search(heading):
         message = re.sub(r"^(error|exception)\s*[:\-]?\s*", "", heading, flags=re.IGNORECASE)
         return [Candidate(f"What does the error “{message}” mean?", answer, "troubleshooting")]
     first = words[0]
@@ -395,10 +421,10 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
         verb = verb_base(first)
         if not rest:
             return []
-        return [Candidate(f"How do I {verb} {rest}?", answer, "how-to")]
+        return _how_to(f"How do I {verb} {rest}?", blocks)
     task = narrative.heading_task(heading)
     if task and first.lower() in narrative.TASK_VERBS:
-        return [Candidate(f"How do I {task}?", answer, "how-to")]
+        return _how_to(f"How do I {task}?", blocks)
     if len(heading) < 3:
         return []
     opening = sentences(_first_paragraphs(blocks)[0])[0].lower() if _first_paragraphs(blocks) else ""
