@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from docsbot.config import ConfigError, env_str
 
 BATCH_SIZE = 64
 SMALL_INPUT = 4  # a search query: too little work to share between threads
-_lock = threading.Lock()
+_lock = threading.RLock()
 
 
 def embedding_model_name() -> str:
@@ -117,17 +119,31 @@ def embed_texts(texts: list[str], *, progress: Any = None) -> np.ndarray:
 def _embed_single_threaded(model: Any, texts: list[str]) -> np.ndarray:
     # Spreading a one-sentence forward pass over all cores costs more in thread wake-ups than
     # it saves, and far more on a busy machine (measured: 66 ms vs 685 ms under load).
+    with single_threaded():
+        vectors = model.encode(texts, normalize_embeddings=True, convert_to_numpy=True,
+                               show_progress_bar=False)
+    return _normalised(vectors)
+
+
+@contextmanager
+def single_threaded() -> Iterator[None]:
+    """Run torch on one thread inside the block (re-entrant; other torch users get their count back).
+
+    chunk_search runs the query embedding and the index's bf16 scan in one such block: growing
+    the pool back costs the next parallel op ~6-15 ms of thread start-up, so it is done once
+    per search and only pays if something else in the process then runs torch in parallel.
+    """
     import torch
 
     with _lock:
         previous = torch.get_num_threads()
-        torch.set_num_threads(1)
+        if previous != 1:
+            torch.set_num_threads(1)
         try:
-            vectors = model.encode(texts, normalize_embeddings=True, convert_to_numpy=True,
-                                   show_progress_bar=False)
+            yield
         finally:
-            torch.set_num_threads(previous)
-    return _normalised(vectors)
+            if previous != 1:
+                torch.set_num_threads(previous)
 
 
 def _normalised(vectors: np.ndarray) -> np.ndarray:

@@ -4,19 +4,28 @@ Why not pgvector: docsbot must run the same on SQLite (a laptop checkout) and
 PostgreSQL. The database stays the source of truth (chunk text and embedding
 bytes); this index is a derived, disposable artefact persisted per team under
 DATA_DIR/index/ and rebuilt from the database when missing or stale. Queries
-are vectorised numpy/scipy: one matrix-vector product for the dense side, one
-sparse column sum for BM25 (term weights are precomputed at build time, so a
-query only adds up columns), then ``argpartition`` for the top candidates.
+are vectorised: the dense side is one matrix-vector product, BM25 adds up the
+query terms' columns of a precomputed weight matrix, then ``argpartition`` picks
+the top candidates.
+
+The dense pass is memory-bound (100k x 384 float32 is 154 MB per query). On CPUs
+with native bf16 units (AMX / AVX512-BF16) it scans a bf16 copy through torch
+(half the bytes, oneDNN kernels: ~3x faster) and re-scores the best
+``RESCORE_FACTOR * depth`` rows exactly in float32, so the ranking is the float32
+one. The float32 matrix is memory-mapped from disk: only re-scored rows are read.
 """
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import uuid
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -25,6 +34,7 @@ BM25_K1 = 1.2
 BM25_B = 0.75
 RRF_K = 60
 CANDIDATES = 50
+RESCORE_FACTOR = 4  # bf16 scores are within ~1e-3 of float32; 4x the depth leaves ample margin
 
 _TOKEN = re.compile(r"[a-z0-9_]+")
 _STOP = frozenset(
@@ -43,13 +53,32 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+def bf16_scan_available() -> bool:
+    """True where a bf16 matrix-vector product beats float32 (native bf16 units) and torch is present."""
+    return _bf16_scan_available()
+
+
+@lru_cache(maxsize=1)
+def _bf16_scan_available() -> bool:
+    if os.environ.get("DOCSBOT_INDEX_SCAN", "auto").lower() == "float32":
+        return False
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+        import torch  # noqa: F401
+    except (OSError, ImportError):
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
 @dataclass
 class SearchIndex:
     chunk_ids: np.ndarray  # int64, one per row
-    vectors: np.ndarray  # float32 (n, dim), L2-normalised
+    vectors: np.ndarray  # float32 (n, dim), L2-normalised; memory-mapped once saved and loaded
     bm25: sparse.csc_matrix  # (n, vocab) precomputed BM25 term weights
     vocab: dict[str, int]
     version: str = ""
+    scan: str = "auto"  # dense first pass: auto (bf16 where fast), bf16 or float32
+    _bf16: Any = field(default=None, init=False, repr=False)  # torch bf16 copy of vectors, built lazily
 
     @classmethod
     def build(cls, *, chunk_ids: np.ndarray, texts: list[str], vectors: np.ndarray,
@@ -82,17 +111,50 @@ class SearchIndex:
         return len(self.chunk_ids)
 
     # --- queries -------------------------------------------------------------
+    def uses_bf16_scan(self) -> bool:
+        return self.scan == "bf16" or (self.scan == "auto" and bf16_scan_available())
+
     def dense_ranking(self, query_vector: np.ndarray, depth: int) -> np.ndarray:
-        if not len(self):
+        n = len(self)
+        if not n:
             return np.zeros(0, dtype=np.int64)
-        scores = self.vectors @ query_vector.astype(np.float32)
-        return _top(scores, depth)
+        query = np.ascontiguousarray(query_vector, dtype=np.float32)
+        if not self.uses_bf16_scan() or n <= depth * RESCORE_FACTOR:
+            return _top(self.vectors @ query, depth)
+        candidates = _top(self._bf16_scores(query), depth * RESCORE_FACTOR)
+        candidates.sort()  # ascending rows: sequential reads from the memory-mapped matrix
+        exact = self.vectors[candidates] @ query
+        return candidates[_top(exact, depth)]
+
+    def prepare(self) -> SearchIndex:
+        """Build the bf16 copy now (where it is used) so the first query does not pay for it."""
+        if self.uses_bf16_scan() and self._bf16 is None and len(self):
+            import torch
+
+            copy = torch.empty(self.vectors.shape, dtype=torch.bfloat16)
+            for start in range(0, len(self), 8192):  # blockwise: never a second full float32 copy
+                copy[start:start + 8192] = torch.from_numpy(np.array(self.vectors[start:start + 8192]))
+            self._bf16 = copy
+        return self
+
+    def _bf16_scores(self, query: np.ndarray) -> np.ndarray:
+        import torch
+
+        bf16 = self.prepare()._bf16
+        with torch.inference_mode():
+            scores = torch.nn.functional.linear(torch.from_numpy(query).to(torch.bfloat16)[None], bf16)
+            return scores[0].float().numpy()
 
     def bm25_ranking(self, query: str, depth: int) -> np.ndarray:
         columns = [self.vocab[t] for t in set(tokenize(query)) if t in self.vocab]
         if not columns or not len(self):
             return np.zeros(0, dtype=np.int64)
-        scores = np.asarray(self.bm25[:, columns].sum(axis=1)).ravel()
+        # Adding the columns' stored entries in place: no sliced sparse copy per query.
+        scores = np.zeros(len(self), dtype=np.float32)
+        indptr, indices, data = self.bm25.indptr, self.bm25.indices, self.bm25.data
+        for column in columns:
+            start, end = indptr[column], indptr[column + 1]
+            scores[indices[start:end]] += data[start:end]  # rows are unique within a column
         top = _top(scores, depth)
         return top[scores[top] > 0]
 
@@ -131,11 +193,15 @@ class SearchIndex:
 
     @classmethod
     def load(cls, directory: Path) -> SearchIndex | None:
+        """The saved index; vectors are memory-mapped (the page cache holds them, shared by processes).
+
+        A later save renames the folder away and deletes it: on POSIX the mapping stays valid.
+        """
         try:
             meta = json.loads((directory / "meta.json").read_text())
             return cls(
                 np.load(directory / "chunk_ids.npy"),
-                np.load(directory / "vectors.npy"),
+                np.load(directory / "vectors.npy", mmap_mode="r"),
                 sparse.load_npz(directory / "bm25.npz").tocsc(),
                 json.loads((directory / "vocab.json").read_text()),
                 str(meta["version"]),

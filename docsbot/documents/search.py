@@ -1,20 +1,36 @@
-"""Loading, caching and rebuilding the per-team search index (see index.py for why this design)."""
+"""Loading, caching and rebuilding the per-team search index (see index.py for why this design).
+
+Loaded indexes stay in process memory, least recently used first out
+(DOCSBOT_INDEX_CACHE_TEAMS, default 16 teams), keyed by team and checked against
+``IndexState.version`` with one small query per search: a query never re-reads
+an index from disk unless another process changed it.
+"""
 from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
 
+from docsbot.config import env_int
 from docsbot.documents.index import SearchIndex
 from docsbot.documents.models import Chunk, IndexState
 from docsbot.teams.models import Team
 
 logger = logging.getLogger(__name__)
-_cache: dict[int, SearchIndex] = {}
+_cache: OrderedDict[int, SearchIndex] = OrderedDict()
 _lock = threading.Lock()
+
+
+def _cache_put(team_id: int, index: SearchIndex) -> None:
+    """Under _lock."""
+    _cache[team_id] = index
+    _cache.move_to_end(team_id)
+    while len(_cache) > env_int("DOCSBOT_INDEX_CACHE_TEAMS", 16, minimum=1):
+        _cache.popitem(last=False)
 
 
 def index_dir(team_id: int) -> Path:
@@ -41,8 +57,10 @@ def index_refresh(*, team: Team) -> SearchIndex:
     version = _version(team.pk)
     index = _build_from_db(team.pk, version)
     index.save(index_dir(team.pk))
+    # Served from the saved copy: its vectors are memory-mapped, not a private float32 copy.
+    index = (SearchIndex.load(index_dir(team.pk)) or index).prepare()
     with _lock:
-        _cache[team.pk] = index
+        _cache_put(team.pk, index)
     return index
 
 
@@ -50,9 +68,13 @@ def index_get(*, team_id: int) -> SearchIndex:
     """The current index: from memory, else from disk, else rebuilt from the database."""
     version = _version(team_id)
     cached = _cache.get(team_id)
-    if cached is not None and cached.version == version:
+    if cached is not None and cached.version == version:  # the hot path takes no lock
+        try:
+            _cache.move_to_end(team_id)
+        except KeyError:  # evicted meanwhile by another thread; this caller still has it
+            pass
         return cached
-    with _lock:
+    with _lock:  # one build at a time; a second caller then finds it cached
         cached = _cache.get(team_id)
         if cached is not None and cached.version == version:
             return cached
@@ -61,7 +83,8 @@ def index_get(*, team_id: int) -> SearchIndex:
             index = _build_from_db(team_id, version)
             try:
                 index.save(index_dir(team_id))
+                index = SearchIndex.load(index_dir(team_id)) or index
             except OSError as exc:  # a read-only data dir still serves from memory
                 logger.warning("could not persist the search index for team %s: %s", team_id, exc)
-        _cache[team_id] = index
+        _cache_put(team_id, index.prepare())
         return index

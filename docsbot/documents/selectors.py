@@ -38,14 +38,16 @@ def chunk_search(*, team: Team, query: str, k: int = 5, mode: str = "hybrid") ->
     index = index_get(team_id=team.pk)
     if not len(index):
         return []
-    vector = None
-    if mode != "bm25":
-        from docsbot.documents.embedding import embed_texts
+    if mode == "bm25":
+        ranked = index.search(query=query, query_vector=None, k=k, mode=mode)
+    else:
+        from docsbot.documents.embedding import embed_texts, single_threaded
 
-        vector = embed_texts([query])[0]
-        if index.vectors.shape[1] != vector.shape[0]:  # index built with another model: lexical only
-            vector = None
-    ranked = index.search(query=query, query_vector=vector, k=k, mode=mode)
+        with single_threaded():  # one thread for the query embedding and the dense scan (see there)
+            vector = embed_texts([query])[0]
+            if index.vectors.shape[1] != vector.shape[0]:  # index built with another model: lexical only
+                vector = None
+            ranked = index.search(query=query, query_vector=vector, k=k, mode=mode)
     chunks = Chunk.objects.filter(team=team, pk__in=[cid for cid, _ in ranked]).select_related("document")
     by_id = {chunk.pk: chunk for chunk in chunks}
     hits = []

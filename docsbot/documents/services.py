@@ -163,6 +163,7 @@ def ingest_run_execute(*, run_id: int, progress: Progress | None = None) -> dict
         logger.exception("ingest run %s failed", run_id)
         IngestRun.objects.filter(pk=run_id).update(status=IngestRun.Status.FAILED, error=str(exc)[:2000],
                                                     finished=timezone.now())
+        uploads_prune(team=run.team)
         raise
     summary = {
         "run": run.pk, "documents": tally.documents, "chunks": tally.chunks, "unchanged": tally.unchanged,
@@ -172,6 +173,7 @@ def ingest_run_execute(*, run_id: int, progress: Progress | None = None) -> dict
     IngestRun.objects.filter(pk=run_id).update(
         status=IngestRun.Status.SUCCEEDED, phase="done", summary=summary, items=tally.items,
         finished=timezone.now(), processed=F("total"))
+    uploads_prune(team=run.team)
     return summary
 
 
@@ -373,7 +375,36 @@ def document_delete(*, team: Team, document_id: int) -> bool:
     return bool(deleted)
 
 
-def upload_dir_cleanup(*, run: IngestRun) -> None:
-    for item in run.inputs:
-        if item.get("kind") == "upload":
-            shutil.rmtree(Path(item["value"]).parent, ignore_errors=True)
+RESYNC_ORIGINS = ("admin", "api")
+
+
+def resync_source_run(*, team: Team) -> IngestRun | None:
+    """The run whose inputs the admin's re-sync button ingests again: the team's latest upload."""
+    return IngestRun.objects.filter(team=team, origin__in=RESYNC_ORIGINS).exclude(inputs=[]).first()
+
+
+def uploads_prune(*, team: Team) -> int:
+    """Delete stored upload folders no run needs any more; returns how many were removed.
+
+    Kept: the latest upload (re-sync reads it again) and those of queued or running runs.
+    Only folders named by finished runs are touched, so a folder stored a moment ago for a run
+    not yet created is never removed.
+    """
+    def folders(run: IngestRun) -> set[Path]:
+        return {Path(i["value"]).parent for i in run.inputs if i.get("kind") == "upload"}
+
+    keep: set[Path] = set()
+    latest = resync_source_run(team=team)
+    if latest is not None:
+        keep |= folders(latest)
+    active = (IngestRun.Status.QUEUED, IngestRun.Status.RUNNING)
+    for run in IngestRun.objects.filter(team=team, status__in=active).only("inputs"):
+        keep |= folders(run)
+    root = (Path(settings.DATA_DIR) / "uploads" / f"team-{team.pk}").resolve()
+    removed = 0
+    for run in IngestRun.objects.filter(team=team, origin__in=RESYNC_ORIGINS).exclude(status__in=active).only("inputs"):
+        for folder in folders(run) - keep:
+            if folder.resolve().parent == root and folder.exists():  # never outside this team's uploads
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+    return removed

@@ -69,7 +69,7 @@ def upload_submit(request: HttpRequest) -> JsonResponse:
 def resync(request: HttpRequest, team_id: int) -> JsonResponse:
     """Ingest the team's last upload again with sync on: changed files re-indexed, missing ones removed."""
     team = _team(request, team_id)
-    last = IngestRun.objects.filter(team=team, origin__in=["admin", "api"]).exclude(inputs=[]).first()
+    last = services.resync_source_run(team=team)
     if last is None:
         return JsonResponse({"error": "this team has no upload to re-sync from"}, status=400)
     run = services.ingest_run_start(team=team, origin="admin", inputs=last.inputs, sync=True)

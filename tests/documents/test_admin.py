@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
@@ -56,3 +58,24 @@ def test_it_keeps_members_out_of_other_teams(team, other_team):
     run = IngestRun.objects.create(team=team)
     assert owner.get(reverse("documents:run-status", args=[run.pk])).status_code == 404
     assert owner.post(reverse("documents:resync", args=[team.pk])).status_code == 404
+
+
+def test_it_keeps_only_the_upload_a_resync_needs(team, django_capture_on_commit_callbacks):
+    client = _staff(team)
+    runs = []
+    for name in ("deploying.rst", "quickstart.md"):
+        with django_capture_on_commit_callbacks(execute=False), open(DOCS / name, "rb") as handle:
+            runs.append(client.post(reverse("documents:upload-submit"), {"team": team.pk, "files": [handle]}).json()["id"])
+    # Both stored before either ran: finishing the first deletes its files (a newer upload exists)
+    # and leaves the second's, still queued, alone.
+    first, second = (IngestRun.objects.get(pk=pk) for pk in runs)
+    ingest_run_execute(run_id=first.pk)
+    assert not Path(first.inputs[0]["value"]).parent.exists()
+    assert Path(second.inputs[0]["value"]).exists()
+    ingest_run_execute(run_id=second.pk)
+    assert Path(second.inputs[0]["value"]).exists()  # the latest: re-sync reads it again
+    with django_capture_on_commit_callbacks(execute=False):
+        resync = client.post(reverse("documents:resync", args=[team.pk])).json()["id"]
+    summary = ingest_run_execute(run_id=resync)
+    assert summary["unchanged"] == 1 and summary["removed"] == 1  # deploying.rst left with the old upload
+    assert Path(second.inputs[0]["value"]).exists()
