@@ -200,3 +200,12 @@ def test_it_fits_the_prompt_into_a_small_context(settings):
     assert unlimited[-1]["content"].count("<document ") == 4 and tokens == 256
     settings.CHAT_MAX_TOKENS = 8  # a configured maximum below the floor is kept
     assert fit_prompt(team_name="t", question="why?", contexts=contexts[:1], history=[], max_model_len=4096)[1] == 8
+
+
+def test_it_cites_a_pdf_manual_with_its_title(docs_team, settings):
+    settings.SERVING_URL = "http://127.0.0.1:9"  # never called: the base model name is configured
+    settings.SERVING_BASE_MODEL_NAME = "base"
+    prepared = answer_prepare(team=docs_team, question="How often must widgets be recalibrated?")
+    assert prepared.relevant
+    assert prepared.sources[0]["title"] == "Acme Widgets Operations Manual"
+    assert "every 90 days" in prepared.messages[-1]["content"]
