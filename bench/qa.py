@@ -98,9 +98,13 @@ def main() -> None:
         for p in heldout)
 
     labels = _labels(Path(args.labels))
-    all_pairs = {p.question: p for p in QAPair.objects.filter(team=team)}
-    labelled_kept = [labels[q] for q, p in all_pairs.items() if q in labels and p.status == "pending"]
-    labelled_rejected = [labels[q] for q, p in all_pairs.items() if q in labels and p.status == "rejected"]
+    all_pairs = list(QAPair.objects.filter(team=team))
+    # One verdict per labelled (status, question, answer): the same question can come from two chunks (an app
+    # method and its blueprint twin), one kept and one rejected as a duplicate.
+    labelled = {key: labels[key] for p in all_pairs
+                for key in ((p.status, p.question, p.answer), (p.status, p.question, None)) if key in labels}
+    labelled_kept = [good for (status, *_), good in labelled.items() if status == "pending"]
+    labelled_rejected = [good for (status, *_), good in labelled.items() if status == "rejected"]
     bad_kept = sum(not good for good in labelled_kept)
     bad_rejected = sum(not good for good in labelled_rejected)
     rejected_share = QAPair.objects.filter(team=team, status="rejected").count() / max(1, len(all_pairs))
@@ -147,14 +151,17 @@ def _removed_share(bad_kept: int, n_kept: int, bad_rejected: int, n_rejected: in
     return round(bad_in_rejected / total, 3) if total else None
 
 
-def _labels(path: Path) -> dict[str, bool]:
+def _labels(path: Path) -> dict[tuple[str, str, str | None], bool]:
     if not path.exists():
         return {}
     labels = {}
     for line in path.read_text().splitlines():
         if line.strip():
             record = json.loads(line)
-            labels[record["question"]] = bool(record["good"])
+            # Keyed by the status it was sampled from (each verdict counts in its own sample), the question, and
+            # the answer when the label has it (a changed answer needs a new label).
+            status = {"kept": "pending", "rejected": "rejected"}.get(record.get("status_when_labelled", ""), "")
+            labels[(status, record["question"], record.get("answer"))] = bool(record["good"])
     return labels
 
 
