@@ -363,7 +363,8 @@ def feedback_set(*, team: Team, message_id: int, rating: int, comment: str = "",
 
 def feedback_correct(*, feedback: Feedback, correction: str) -> Feedback:
     """Turn an admin's corrected answer into an approved QA pair for the next training run."""
-    from docsbot.qa.services import pair_create_from_correction
+    from docsbot.documents.models import Chunk
+    from docsbot.qa.services import QAError, pair_create_from_correction
 
     correction = correction.strip()
     if not correction:
@@ -371,9 +372,15 @@ def feedback_correct(*, feedback: Feedback, correction: str) -> Feedback:
     message = feedback.message
     question = message.reply_to.content if message.reply_to_id else ""
     source_chunk_id = next((s.get("chunk_id") for s in message.sources if s.get("chunk_id")), None)
+    # A re-ingested document has new chunks: the pair is then trained on retrieved contexts.
+    if source_chunk_id and not Chunk.objects.filter(team=feedback.team, pk=source_chunk_id).exists():
+        source_chunk_id = None
     with transaction.atomic():
-        pair = pair_create_from_correction(team=feedback.team, question=question, answer=correction,
-                                           source_chunk_id=source_chunk_id)
+        try:
+            pair = pair_create_from_correction(team=feedback.team, question=question, answer=correction,
+                                               source_chunk_id=source_chunk_id)
+        except QAError as exc:
+            raise ChatError(str(exc)) from None
         feedback.correction = correction
         feedback.correction_pair_id = pair.pk
         feedback.save(update_fields=["correction", "correction_pair_id", "updated"])

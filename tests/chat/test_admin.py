@@ -1,6 +1,7 @@
 """The admin: corrections of bad answers become approved QA pairs; per-team chat analytics."""
 from docsbot.chat.models import Feedback
 from docsbot.chat.services import answer_finish, answer_prepare, feedback_set
+from docsbot.documents.models import Chunk
 from docsbot.qa.models import QAPair
 from docsbot.qa.selectors import dataset_build
 
@@ -68,3 +69,12 @@ def test_it_shows_one_teams_chat_analytics_in_the_admin(admin_client, api, other
     other = admin_client.get("/admin/chat/conversation/analytics/", {"team": other_team.slug}).content.decode()
     assert "bravo keep its secrets" in other and "capital of france" not in other
     assert "(1 in 30 days)" in other and "No feedback yet." in other
+
+
+def test_it_keeps_a_correction_whose_source_was_reingested_away(admin_client, docs_team, settings):
+    answer = bad_answer(docs_team, settings)
+    Chunk.objects.filter(team=docs_team, pk=answer.sources[0]["chunk_id"]).delete()
+    feedback = feedback_set(team=docs_team, message_id=answer.message_id, rating=-1)
+    admin_client.post(f"/admin/chat/feedback/{feedback.pk}/change/", {"correction": CORRECTION, "_save": "Save"})
+    pair = QAPair.objects.get(team=docs_team, kind="correction")
+    assert pair.chunk_id is None and pair.status == QAPair.Status.APPROVED and pair.question == ON_TOPIC
