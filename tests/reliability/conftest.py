@@ -104,15 +104,37 @@ def database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def broker_consumers() -> list[str]:
+    """Clients blocked reading a queue on this test's Redis db: Celery workers (kombu consumes with BRPOP)."""
+    from docsbot.celery import app
+
+    with app.connection_for_write() as connection:
+        client = connection.default_channel.client
+        db = client.connection_pool.connection_kwargs.get("db", 0)
+        return [f"{c['addr']} (cmd={c['cmd']})" for c in client.client_list()
+                if int(c.get("db", -1)) == db and c.get("cmd") in ("brpop", "blpop", "blmove")]
+
+
+# `celery worker`, after importing the given modules (a worker pays that on its first task otherwise).
+_CELERY_AFTER_IMPORTS = ("import importlib, sys\n"
+                         "for name in filter(None, sys.argv[1].split(',')): importlib.import_module(name)\n"
+                         "from celery.__main__ import main\n"
+                         "sys.argv = ['celery', *sys.argv[2:]]\n"
+                         "main()\n")
+
+
 def start_worker(*, queues: str, env: dict[str, str] | None = None, pool: str = "solo",
-                 extra: tuple[str, ...] = ()) -> subprocess.Popen:
+                 extra: tuple[str, ...] = (), preload: tuple[str, ...] = ()) -> subprocess.Popen:
     from django.conf import settings
 
+    # A stray worker on the same db would steal this test's messages and run them with other settings.
+    if strays := broker_consumers():
+        pytest.fail(f"another Celery worker is consuming this Redis db: {strays}; stop it or use another REDIS_URL")
     full_env = {**os.environ, "DATABASE_URL": database_url(), "DOCSBOT_DATA_DIR": str(settings.DATA_DIR),
                 "DOCSBOT_ADAPTER_DIR": str(settings.ADAPTER_DIR), **(env or {})}
     full_env.pop("DOCSBOT_SERVING_URL", None)
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "docsbot", "worker", "-Q", queues, "--pool", pool, "-c", "1",
+        [sys.executable, "-c", _CELERY_AFTER_IMPORTS, ",".join(preload), "-A", "docsbot", "worker", "-Q", queues, "--pool", pool, "-c", "1",
          "-n", f"rel-{uuid.uuid4().hex[:6]}@%h", "--without-heartbeat", "--without-mingle", "--without-gossip",
          "--loglevel", "INFO", *extra],
         cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -149,3 +171,21 @@ def queued(queue: str = "default") -> int:
 
     with app.connection_for_write() as connection:
         return connection.default_channel.client.llen(queue)
+
+
+def queue_pop_newest(queue: str = "default") -> dict | None:
+    """Take the newest message off a queue; its headers (task, argsrepr, ...), or None when empty."""
+    from docsbot.celery import app
+
+    with app.connection_for_write() as connection:
+        raw = connection.default_channel.client.lpop(queue)  # kombu LPUSHes and consumes with BRPOP
+    return json.loads(raw)["headers"] if raw else None
+
+
+def unacked_tasks(task: str) -> int:
+    """Messages of ``task`` a worker has taken but not acknowledged yet (acks_late: still running)."""
+    from docsbot.celery import app
+
+    with app.connection_for_write() as connection:
+        values = connection.default_channel.client.hvals(connection.default_channel.unacked_key)
+    return sum(1 for value in values if json.loads(value)[0]["headers"].get("task") == task)

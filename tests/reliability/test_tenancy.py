@@ -12,19 +12,25 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.core.management import CommandError, call_command
-from django.test import Client
+from django.db import transaction
+from django.test import Client, override_settings
 
 from docsbot.adapters.models import AdapterVersion, TrainingJob
 from docsbot.chat.models import Message
 from docsbot.chat.services import answer_question, slack_installation_set
 from docsbot.chat.slack_signature import slack_signature
+from docsbot.documents import search
 from docsbot.documents.models import Document, IngestRun
 from docsbot.qa.models import GenerationRun, QAPair
-from docsbot.teams.services import api_token_create, widget_key_create
+from docsbot.teams.models import Team
+from docsbot.teams.services import api_token_create, team_create, widget_key_create
 from tests.conftest import TeamClient
 from tests.reliability.conftest import FIXTURE_DOCS, ingest
 
@@ -33,10 +39,35 @@ SECRET_QUESTION = "What is the vault access code for the staging cluster?"
 ORIGIN = "https://bravo-docs.example.com"
 
 
-@pytest.fixture
-def alpha(team, tmp_path, serving):
-    """Team A with the canary planted everywhere it keeps data."""
-    secret_doc = tmp_path / "alpha-docs" / "vault.md"
+@dataclass(frozen=True)
+class Planted:
+    data_dir: Path
+    ids: dict
+
+
+@pytest.fixture(scope="module")
+def planted(django_db_setup, django_db_blocker, serving_url, tmp_path_factory) -> Iterator[Planted]:
+    """Both teams, with team A's canary planted everywhere it keeps data, once for the module.
+
+    The rows live in a transaction rolled back when the module ends; each test runs in a savepoint
+    inside it (pytest-django's ``db``), so what a test writes is undone before the next one."""
+    root = tmp_path_factory.mktemp("tenancy")
+    data_dir = root / "data"
+    data_dir.mkdir()
+    with django_db_blocker.unblock(), override_settings(
+            DATA_DIR=data_dir, ADAPTER_DIR=data_dir / "adapters", SERVING_URL=serving_url, CHAT_MAX_TOKENS=12,
+            CHAT_RATE_LIMIT_PER_MINUTE=100_000), transaction.atomic():
+        search._cache.clear()
+        alpha, bravo = team_create(slug="alpha", name="Alpha"), team_create(slug="bravo", name="Bravo")
+        ids = _plant_canary(alpha, root)
+        ingest(bravo, FIXTURE_DOCS)
+        yield Planted(data_dir=data_dir, ids=ids)
+        transaction.set_rollback(True)
+    search._cache.clear()
+
+
+def _plant_canary(team, root: Path) -> dict:
+    secret_doc = root / "alpha-docs" / "vault.md"
     secret_doc.parent.mkdir()
     secret_doc.write_text(f"# Vault access code {CANARY}\n\nThe vault access code for the staging cluster is "
                           f"{CANARY}. Keep the vault access code {CANARY} secret.\n")
@@ -46,7 +77,7 @@ def alpha(team, tmp_path, serving):
                                  answer=f"The code is {CANARY}.", generator="structural",
                                  status=QAPair.Status.APPROVED)
     run = GenerationRun.objects.create(team=team, summary={"note": CANARY})
-    adapter_dir = tmp_path / "alpha-adapter"
+    adapter_dir = root / "alpha-adapter"
     adapter_dir.mkdir()
     (adapter_dir / "docsbot.json").write_text(json.dumps({"note": CANARY}))
     job = TrainingJob.objects.create(team=team, base_model="tiny", error=f"failed near {CANARY}",
@@ -60,10 +91,26 @@ def alpha(team, tmp_path, serving):
             "conversation": answer.conversation_id, "adapter": "team-alpha"}
 
 
+@pytest.fixture(autouse=True)
+def _planted_settings(_isolated, settings, planted: Planted, serving) -> None:
+    settings.DATA_DIR = planted.data_dir
+    settings.ADAPTER_DIR = planted.data_dir / "adapters"
+
+
 @pytest.fixture
-def bravo(other_team, serving):
-    ingest(other_team, FIXTURE_DOCS)
-    return other_team
+def team(db, planted: Planted) -> Team:
+    """Team A (overrides the shared fixture: the planted team, not a fresh one)."""
+    return Team.objects.get(slug="alpha")
+
+
+@pytest.fixture
+def alpha(team, planted: Planted) -> dict:
+    return dict(planted.ids)
+
+
+@pytest.fixture
+def bravo(db, planted: Planted) -> Team:
+    return Team.objects.get(slug="bravo")
 
 
 @pytest.fixture
@@ -122,7 +169,10 @@ def test_it_keeps_the_canary_from_every_api_route_of_team_b(alpha, bravo_api):
     assert TrainingJob.objects.get(pk=alpha["job"]).cancel_requested is False
 
 
-def test_it_keeps_the_canary_from_team_b_chat_search_and_exports(alpha, bravo_api):
+def test_it_keeps_the_canary_from_team_b_chat_search_and_exports(alpha, team, bravo_api):
+    # The canary is there to leak: A's own search finds it.
+    own = TeamClient(team, api_token_create(team=team).token).get("/api/v1/search", data={"q": CANARY, "k": 5})
+    assert CANARY in own.content.decode()
     for query in (CANARY, "vault access code", "staging cluster"):
         hits = bravo_api.get("/api/v1/search", data={"q": query, "k": 50})
         assert hits.status_code == 200
