@@ -128,8 +128,8 @@ CACHES = {
 }
 
 # --- celery ----------------------------------------------------------------------
-TRAINING_SOFT_TIME_LIMIT = env_int("DOCSBOT_TRAINING_SOFT_TIME_LIMIT", 6 * 3600, minimum=60)
-TRAINING_HARD_TIME_LIMIT = env_int("DOCSBOT_TRAINING_HARD_TIME_LIMIT", TRAINING_SOFT_TIME_LIMIT + 600, minimum=60)
+TRAINING_SOFT_TIME_LIMIT = env_int("DOCSBOT_TRAINING_SOFT_TIME_LIMIT", 6 * 3600, minimum=1)
+TRAINING_HARD_TIME_LIMIT = env_int("DOCSBOT_TRAINING_HARD_TIME_LIMIT", TRAINING_SOFT_TIME_LIMIT + 600, minimum=1)
 if TRAINING_HARD_TIME_LIMIT <= TRAINING_SOFT_TIME_LIMIT:
     raise ConfigError("DOCSBOT_TRAINING_HARD_TIME_LIMIT: must exceed DOCSBOT_TRAINING_SOFT_TIME_LIMIT")
 # Longer than the longest job's hard limit, or Redis redelivers a running job to a second worker.

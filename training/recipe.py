@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from training import faults
 from training.config import TrainConfig
 from training.data import IGNORE, BuiltDataset, batches, build_dataset, collate, longest_example
 
@@ -95,6 +96,7 @@ class Recipe:
         import torch
         from transformers import AutoTokenizer
 
+        faults.inject("stall")
         self.device = torch.device(self.device_name or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.tokenizer = AutoTokenizer.from_pretrained(self.base_model)
         if not self.tokenizer.chat_template:
@@ -273,6 +275,7 @@ class Recipe:
             {"step": self.step, "total_steps": self.total_steps, "curve": self.curve,
              "config": self.config.to_dict()}))
         _fsync_dir(path)
+        faults.inject(f"checkpoint@{self.step}")
         # The marker goes last: a checkpoint without it was interrupted and is never resumed from.
         (path / COMPLETE).write_text(str(self.step))
         _fsync_dir(path)

@@ -10,6 +10,8 @@ import logging
 import time
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from docsbot.adapters import conf
@@ -119,6 +121,13 @@ def training_job_run(*, job_id: int, owner: str) -> TrainingJob | None:
             return None
         if isinstance(exc, Cancelled | JobCancelled):
             _cancel(job, owner, recipe)
+        elif isinstance(exc, SoftTimeLimitExceeded):
+            if recipe is not None:
+                recipe.cleanup()  # free the memory before anything else
+            reason = (f"time limit: stopped at step {recipe.step if recipe else 0} after the soft time limit of "
+                      f"{settings.TRAINING_SOFT_TIME_LIMIT} s (DOCSBOT_TRAINING_SOFT_TIME_LIMIT)")
+            training_event_add(job=job, level="error", message=f"failed: {reason}")
+            training_job_finish(job=job, owner=owner, status=TrainingJob.Status.FAILED, error=reason)
         else:
             log.exception("training job %s failed", job.pk)
             training_event_add(job=job, level="error", message=f"failed: {exc}")

@@ -107,15 +107,25 @@ def training_job_claim(*, job_id: int, owner: str) -> TrainingJob | None:
     """Take the job with one conditional UPDATE: only a queued job, or a running one whose lease
     expired, is claimed; a redelivered message for a job someone else holds gets None."""
     now = timezone.now()
+    claim = {"status": TrainingJob.Status.RUNNING, "lease_owner": owner,
+             "lease_expires": now + timedelta(seconds=conf.lease_seconds()), "attempts": F("attempts") + 1}
     claimed = (
         TrainingJob.objects.filter(pk=job_id, cancel_requested=False)
         .filter(Q(status=TrainingJob.Status.QUEUED)
                 | Q(status=TrainingJob.Status.RUNNING, lease_expires__lt=now))
-        .update(status=TrainingJob.Status.RUNNING, lease_owner=owner,
-                lease_expires=now + timedelta(seconds=conf.lease_seconds()), attempts=F("attempts") + 1)
+        .update(**claim)
     )
     if not claimed:
-        return None
+        # The holder's process on this host is gone (a pool child killed by -9 or the OOM killer,
+        # its message redelivered to the same worker): take over without waiting for the lease.
+        holder = TrainingJob.objects.filter(pk=job_id, status=TrainingJob.Status.RUNNING,
+                                            cancel_requested=False).values_list("lease_owner", flat=True).first()
+        if not holder or not _owner_dead_here(holder, socket.gethostname()):
+            return None
+        claimed = TrainingJob.objects.filter(pk=job_id, status=TrainingJob.Status.RUNNING, lease_owner=holder,
+                                             cancel_requested=False).update(**claim)
+        if not claimed:
+            return None
     job = TrainingJob.objects.select_related("team").get(pk=job_id)
     if job.started is None:
         TrainingJob.objects.filter(pk=job_id, started__isnull=True).update(started=now)
@@ -168,8 +178,7 @@ def training_jobs_recover(*, host: str | None = None) -> list[int]:
     now = timezone.now()
     recovered = []
     for job in TrainingJob.objects.filter(status=TrainingJob.Status.RUNNING):
-        owner_host, _, pid = job.lease_owner.partition(":")
-        dead_here = owner_host == host and pid.split(":")[0].isdigit() and not _pid_alive(int(pid.split(":")[0]))
+        dead_here = _owner_dead_here(job.lease_owner, host)
         expired = job.lease_expires is None or job.lease_expires < now
         if not (dead_here or expired):
             continue
@@ -182,6 +191,27 @@ def training_jobs_recover(*, host: str | None = None) -> list[int]:
             training_job_enqueue(job=job)
             recovered.append(job.pk)
     return recovered
+
+
+def training_job_fail_hard_time_limit(*, job_id: int, limit: int) -> bool:
+    """The pool killed the job's process at the hard time limit: fail the job with that reason
+    (the process, and with it the job's memory, is gone; the worker takes the next job)."""
+    job = TrainingJob.objects.filter(pk=job_id).first()
+    reason = (f"time limit: killed at the hard time limit of {limit} s (DOCSBOT_TRAINING_HARD_TIME_LIMIT); "
+              f"the job did not stop at the soft limit")
+    if job is None or not TrainingJob.objects.filter(pk=job_id, status=TrainingJob.Status.RUNNING).update(
+            status=TrainingJob.Status.FAILED, error=reason, finished=timezone.now(), lease_expires=None,
+            eta_seconds=None):
+        return False
+    training_event_add(job=job, level="error", message=f"failed: {reason}")
+    return True
+
+
+def _owner_dead_here(owner: str, host: str) -> bool:
+    """Whether ``owner`` (host:pid) is a process on ``host`` that no longer exists."""
+    owner_host, _, pid = owner.partition(":")
+    pid = pid.split(":")[0]
+    return owner_host == host and pid.isdigit() and not _pid_alive(int(pid))
 
 
 def _pid_alive(pid: int) -> bool:

@@ -3,13 +3,41 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
+from celery.exceptions import TimeLimitExceeded
 from celery.signals import worker_ready
+from celery.worker.request import Request
+from django.conf import settings
 
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="docsbot.adapters.tasks.train_adapter", acks_late=True, ignore_result=True)
+class TrainingRequest(Request):
+    # The worker's own settings bound the job, not the limits the sender stamped on the message
+    # (a web process started with other DOCSBOT_TRAINING_*_TIME_LIMIT values, or an old message).
+    @property
+    def time_limits(self) -> tuple[int, int]:
+        return self.task.time_limit, self.task.soft_time_limit
+
+    @time_limits.setter
+    def time_limits(self, _: object) -> None:
+        pass
+
+
+class TrainingTask(Task):
+    Request = TrainingRequest
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        # The runner handles every error inside the task; what reaches here is the pool's hard
+        # time limit, reported in the worker's main process after the child was killed.
+        if isinstance(exc, TimeLimitExceeded) and args:
+            from docsbot.adapters.services import training_job_fail_hard_time_limit
+
+            training_job_fail_hard_time_limit(job_id=int(args[0]), limit=settings.TRAINING_HARD_TIME_LIMIT)
+
+
+@shared_task(name="docsbot.adapters.tasks.train_adapter", base=TrainingTask, acks_late=True, ignore_result=True,
+             soft_time_limit=settings.TRAINING_SOFT_TIME_LIMIT, time_limit=settings.TRAINING_HARD_TIME_LIMIT)
 def train_adapter(job_id: int) -> str | None:
     from docsbot.adapters.runner import training_job_run
     from docsbot.adapters.services import worker_identity

@@ -1,65 +1,22 @@
 """Real Celery workers on the gpu queue: kill -9 and resume, duplicate delivery, cancel."""
 import os
 import signal
-import subprocess
-import sys
-import time
-import uuid
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from docsbot.adapters.models import AdapterVersion, TrainingJob
 from docsbot.adapters.services import training_job_cancel, training_job_create
 from docsbot.adapters.tasks import train_adapter
 from tests.adapters.conftest import FAST
+from tests.adapters.workers import purge_queues, start_worker, stop, wait_for
 from training.recipe import latest_complete_checkpoint
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    if "postgresql" not in db["ENGINE"]:
-        pytest.skip("a worker process needs a shared database (PostgreSQL); set DATABASE_URL")
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def start_worker(adapter_settings) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": _database_url(), "DOCSBOT_DATA_DIR": str(adapter_settings.DATA_DIR),
-           "DOCSBOT_ADAPTER_DIR": str(adapter_settings.ADAPTER_DIR), "DOCSBOT_AUTO_PROMOTE": "1",
-           "DOCSBOT_EMBEDDED_REDIS_AUTOSTART": "1"}
-    env.pop("DOCSBOT_SERVING_URL", None)
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "docsbot", "worker", "-Q", "gpu", "--pool", "solo",
-         "-n", f"train-{uuid.uuid4().hex[:6]}@%h", "--without-heartbeat", "--without-mingle", "--without-gossip"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-
-def stop(worker: subprocess.Popen) -> str:
-    if worker.poll() is None:
-        worker.terminate()
-        try:
-            worker.wait(20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-    return worker.stdout.read().decode(errors="replace")[-3000:]
-
-
-def wait_for(condition, worker: subprocess.Popen, what: str, timeout: float = 180):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        if worker.poll() is not None:
-            pytest.fail(f"worker exited while waiting for {what}: {stop(worker)}")
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}: {stop(worker)}")
+@pytest.fixture(autouse=True)
+def _no_stale_messages():
+    purge_queues()
 
 
 def test_it_resumes_after_kill_9_and_publishes_one_version(team, dataset, adapter_settings):
