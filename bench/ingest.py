@@ -165,7 +165,7 @@ def bench_latency(team, questions: list[dict], sizes: list[int], rounds: int, fo
     for size in sizes:
         index, build_s, load_s = _synthetic_index(size, vocabulary, vectors.shape[1], folder / f"n{size}")
         entry: dict = {"build_seconds": round(build_s, 2), "load_seconds": round(load_s, 2),
-                       "bf16_scan": index.uses_bf16_scan(), "rounds": []}
+                       "int8_scan": index.uses_int8_scan(), "rounds": []}
         for _ in range(rounds):
             timings: dict[str, list[float]] = {m: [] for m in ("hybrid", "dense", "bm25", "dense_float32_scan",
                                                                "bm25_sliced_sum")}

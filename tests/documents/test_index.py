@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from docsbot.documents import search
-from docsbot.documents.index import SearchIndex
+from docsbot.documents.index import SearchIndex, int8_scan_available
 from docsbot.documents.services import ingest_paths
 
 
@@ -18,12 +18,13 @@ def _random_index(rows: int, scan: str, seed: int = 0) -> tuple[SearchIndex, np.
     return index, queries / np.linalg.norm(queries, axis=1, keepdims=True)
 
 
-def test_it_ranks_the_bf16_scan_exactly_like_float32():
-    bf16, queries = _random_index(3000, "bf16")
+def test_it_ranks_the_int8_scan_exactly_like_float32():
+    quantised, queries = _random_index(3000, "auto")
     exact, _ = _random_index(3000, "float32")
+    assert quantised.uses_int8_scan() == int8_scan_available(32) and not exact.uses_int8_scan()
     for query in queries:
         expected = np.argsort(-(exact.vectors @ query), kind="stable")[:50]
-        assert bf16.dense_ranking(query, 50).tolist() == expected.tolist()
+        assert quantised.dense_ranking(query, 50).tolist() == expected.tolist()
         assert exact.dense_ranking(query, 50).tolist() == expected.tolist()
 
 
@@ -37,7 +38,7 @@ def test_it_adds_up_bm25_columns_like_the_sparse_matrix():
 
 
 def test_it_serves_a_saved_index_memory_mapped(tmp_path):
-    index, queries = _random_index(300, "bf16")
+    index, queries = _random_index(300, "auto")
     index.save(tmp_path / "team-1")
     loaded = SearchIndex.load(tmp_path / "team-1")
     assert isinstance(loaded.vectors, np.memmap)
@@ -59,7 +60,7 @@ def test_it_keeps_the_loaded_index_until_the_team_changes(team, other_team, docs
 
 @pytest.mark.parametrize("rows", [0, 1, 2])
 def test_it_answers_on_tiny_indexes(rows):
-    index = _random_index(rows, "bf16")[0] if rows else SearchIndex.build(
+    index = _random_index(rows, "auto")[0] if rows else SearchIndex.build(
         chunk_ids=np.zeros(0, dtype=np.int64), texts=[], vectors=np.zeros((0, 32), dtype=np.float32))
     query = np.ones(32, dtype=np.float32) / np.sqrt(32)
     assert len(index.search(query="alpha", query_vector=query, k=5)) == rows
