@@ -66,3 +66,18 @@ def tiny_base_model(tmp_path_factory) -> Path:
 
     return build_base_model(tmp_path_factory.mktemp("base") / "tiny-test", [FIXTURES / "docs"],
                             size="test", pretrain_steps=0)
+
+
+@pytest.fixture(scope="session")
+def serving_url(tiny_base_model, tmp_path_factory):
+    """A real `python -m serving` process on the tiny model, shared by the session."""
+    from docsbot.core.serving import embedded_server
+
+    with embedded_server(base_model=str(tiny_base_model), adapter_dir=tmp_path_factory.mktemp("adapters")) as url:
+        yield url
+
+
+@pytest.fixture
+def serving(settings, serving_url):
+    settings.SERVING_URL = serving_url
+    return serving_url

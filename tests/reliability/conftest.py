@@ -43,21 +43,6 @@ def _clear_chat_keys() -> None:
             client.delete(*keys)
 
 
-@pytest.fixture(scope="session")
-def serving_url(tiny_base_model, tmp_path_factory):
-    """A real `python -m serving` process on the tiny model, shared by the session."""
-    from docsbot.core.serving import embedded_server
-
-    with embedded_server(base_model=str(tiny_base_model), adapter_dir=tmp_path_factory.mktemp("adapters")) as url:
-        yield url
-
-
-@pytest.fixture
-def serving(settings, serving_url):
-    settings.SERVING_URL = serving_url
-    return serving_url
-
-
 class Recorder(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
