@@ -257,7 +257,10 @@ def mode_tiny(work: Path) -> dict:
             "rouge_l_base": round(evaluation.get("base", {}).get("rouge_l", 0.0), 4),
             "rouge_l_adapter": round(evaluation.get("adapter", {}).get("rouge_l", 0.0), 4),
             "forgetting_ppl_ratio": evaluation.get("forgetting_ppl_ratio"),
-            "adapter_beats_base": f1[1] > f1[0], "promoted": bool(version and version.status == "promoted")}
+            "adapter_beats_base": f1[1] > f1[0], "promoted": bool(version and version.status == "promoted"),
+            "eval_max_new_tokens": evaluation.get("max_new_tokens"),
+            "fit_on_training_pairs": {k: v for k, v in (evaluation.get("fit") or {}).items() if k != "samples"}
+            or None}
 
 
 def main() -> None:

@@ -14,6 +14,9 @@ AUTO = "auto"
 METHODS = ("lora", "qlora", "dora")
 # vLLM's accepted --max-lora-rank values; a served adapter must not exceed the configured one.
 VLLM_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+# "auto" epochs stop once this many example tokens have gone through the model: a dozen pairs
+# would otherwise get 8 epochs, minutes on a CPU for no gain over ~3 at a high rate.
+AUTO_TOKEN_BUDGET = 24_000
 
 
 @dataclass(frozen=True)
@@ -96,16 +99,18 @@ class TrainConfig:
         return AUTO not in (self.rank, self.alpha, self.learning_rate, self.epochs,
                             self.batch_size, self.max_length)
 
-    def resolve(self, *, num_examples: int, longest_example: int) -> TrainConfig:
-        """Fill every "auto" from the dataset: few examples get more epochs, small ranks, higher LR."""
+    def resolve(self, *, num_examples: int, longest_example: int, total_tokens: int | None = None) -> TrainConfig:
+        """Fill every "auto" from the dataset: few examples get more epochs (within
+        ``AUTO_TOKEN_BUDGET`` when ``total_tokens`` per epoch is known), small ranks, higher LR."""
         if num_examples < 1:
             raise ValueError("dataset: no training examples")
         rank = self.rank if self.rank != AUTO else (8 if num_examples < 200 else 16)
         rank = min(rank, self.max_rank)
         alpha = self.alpha if self.alpha != AUTO else 2 * rank
         # LoRA wants a higher rate than full fine-tuning; QLoRA's quantisation noise a slightly lower one.
+        # Few examples mean few steps, so each must move further: 1e-3..2e-3 suits a small LoRA.
         learning_rate = self.learning_rate if self.learning_rate != AUTO else (
-            1e-4 if self.method == "qlora" else 2e-4) * (5 if num_examples < 500 else 1)
+            1e-4 if self.method == "qlora" else 2e-4) * (10 if num_examples < 100 else 5 if num_examples < 500 else 1)
         if self.max_length == AUTO:
             # Packed rows of 1024 tokens, or longer when an example needs it (none is cut); positions
             # restart per packed example, so a row may be longer than the model's context.
@@ -114,8 +119,11 @@ class TrainConfig:
             max_length = self.max_length
         epochs = self.epochs if self.epochs != AUTO else (
             8 if num_examples < 100 else 4 if num_examples < 1000 else 2 if num_examples < 10_000 else 1)
+        if self.epochs == AUTO and total_tokens:
+            epochs = max(1, min(epochs, AUTO_TOKEN_BUDGET // total_tokens))
+        # Steps hold batch_size * max_length tokens, length-grouped, so short examples share a step.
         batch_size = self.batch_size if self.batch_size != AUTO else (
-            1 if num_examples < 64 else 2 if num_examples < 1000 else 4)
+            2 if num_examples < 64 else 4 if num_examples < 1000 else 8)
         return replace(self, rank=rank, alpha=alpha, learning_rate=learning_rate, max_length=max_length,
                        epochs=epochs, batch_size=batch_size)
 

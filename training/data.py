@@ -193,8 +193,8 @@ def group_by_length(lengths: Sequence[int], *, budget: int) -> list[list[int]]:
     return groups
 
 
-def longest_example(tokenizer, examples: Sequence[dict]) -> int:
-    return max(len(tokenize_example(tokenizer, e, i).input_ids) for i, e in enumerate(examples))
+def example_lengths(tokenizer, examples: Sequence[dict]) -> list[int]:
+    return [len(tokenize_example(tokenizer, e, i).input_ids) for i, e in enumerate(examples)]
 
 
 def batches(dataset: BuiltDataset, *, epoch: int, seed: int) -> Iterator[list[Row]]:

@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 GENERAL_TEXT = Path(__file__).with_name("general_english.txt")
+MIN_HELDOUT = 5  # below this, held-out F1 is noise: a "fit" score on training pairs is added
+FIT_SAMPLE = 4
+ANSWER_MARGIN = 16  # generated tokens allowed beyond the longest reference answer
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation)
 
@@ -72,9 +75,12 @@ def generate_answers(model, tokenizer, examples: Sequence[dict], *, max_new_toke
         # Left padding, so every row's answer starts at the same column.
         input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=device)
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
+        # use_cache: training turns the KV cache off in the model config; without it every new
+        # token re-reads the whole (RAFT-length) prompt.
         with torch.no_grad(), _autocast(device):
             output = model.generate(input_ids=input_ids, attention_mask=mask, max_new_tokens=max_new_tokens,
-                                    do_sample=False, eos_token_id=tokenizer.eos_token_id, pad_token_id=pad)
+                                    do_sample=False, eos_token_id=tokenizer.eos_token_id, pad_token_id=pad,
+                                    use_cache=True)
         for row in output[:, width:]:
             answers.append(tokenizer.decode(row, skip_special_tokens=True).strip())
     return answers
@@ -99,29 +105,59 @@ def perplexity(model, tokenizer, text: str, *, window: int = 256) -> float:
     return math.exp(total / max(1, count))
 
 
-def score(model, tokenizer, examples: Sequence[dict], general_text: str, *, max_new_tokens: int) -> dict[str, Any]:
+def answer_budget(tokenizer, examples: Sequence[dict], *, cap: int) -> int:
+    """New tokens worth generating: the longest reference answer plus a margin, at most ``cap``
+    (a longer answer only lowers F1, and generation time grows with every token)."""
+    longest = max((len(tokenizer(e["messages"][-1]["content"], add_special_tokens=False)["input_ids"])
+                   for e in examples), default=0)
+    return max(1, min(cap, longest + ANSWER_MARGIN))
+
+
+def answer_quality(model, tokenizer, examples: Sequence[dict], *, max_new_tokens: int) -> dict[str, Any]:
     answers = generate_answers(model, tokenizer, examples, max_new_tokens=max_new_tokens)
     references = [e["messages"][-1]["content"] for e in examples]
     n = max(1, len(examples))
     return {
         "f1": sum(token_f1(a, r) for a, r in zip(answers, references, strict=True)) / n,
         "rouge_l": sum(rouge_l(a, r) for a, r in zip(answers, references, strict=True)) / n,
-        "perplexity_general": perplexity(model, tokenizer, general_text),
         "samples": [{"id": e.get("id"), "answer": a, "reference": r}
                     for e, a, r in list(zip(examples, answers, references, strict=True))[:3]],
     }
 
 
+def score(model, tokenizer, examples: Sequence[dict], general_text: str, *, max_new_tokens: int) -> dict[str, Any]:
+    return {**answer_quality(model, tokenizer, examples, max_new_tokens=max_new_tokens),
+            "perplexity_general": perplexity(model, tokenizer, general_text)}
+
+
 def evaluate_adapter(peft_model, tokenizer, heldout: Sequence[dict], *, general_text: str | None = None,
-                     max_examples: int = 64, max_new_tokens: int = 96) -> dict[str, Any]:
-    """Base (adapter disabled) and base+adapter on the same held-out examples and general text."""
+                     max_examples: int = 64, max_new_tokens: int = 96, train: Sequence[dict] = ()) -> dict[str, Any]:
+    """Base (adapter disabled) and base+adapter on the same held-out examples and general text.
+
+    With fewer than ``MIN_HELDOUT`` held-out examples, ``fit`` also scores both on a sample of
+    training pairs: a sanity check that the adapter learned anything, never the gate's input."""
     examples = list(heldout)[:max_examples]
     text = general_text if general_text is not None else GENERAL_TEXT.read_text()
-    adapter = score(peft_model, tokenizer, examples, text, max_new_tokens=max_new_tokens)
+    budget = answer_budget(tokenizer, examples, cap=max_new_tokens)
+    fit_examples = list(train)[:FIT_SAMPLE] if len(examples) < MIN_HELDOUT else []
+    fit_budget = answer_budget(tokenizer, fit_examples, cap=max_new_tokens)
+    adapter = score(peft_model, tokenizer, examples, text, max_new_tokens=budget)
+    fit_adapter = answer_quality(peft_model, tokenizer, fit_examples, max_new_tokens=fit_budget) \
+        if fit_examples else None
     with peft_model.disable_adapter():
-        base = score(peft_model, tokenizer, examples, text, max_new_tokens=max_new_tokens)
+        base = score(peft_model, tokenizer, examples, text, max_new_tokens=budget)
+        fit_base = answer_quality(peft_model, tokenizer, fit_examples, max_new_tokens=fit_budget) \
+            if fit_examples else None
+    fit = None if not fit_examples else {
+        "note": f"TRAINING pairs (not held-out; fewer than {MIN_HELDOUT} held-out examples): "
+                "shows the adapter fit its data, not that it generalises; the gate ignores it",
+        "examples": len(fit_examples), "f1_base": fit_base["f1"], "f1_adapter": fit_adapter["f1"],
+        "rouge_l_base": fit_base["rouge_l"], "rouge_l_adapter": fit_adapter["rouge_l"],
+        "samples": fit_adapter["samples"][:2]}
     return {
         "heldout_examples": len(examples),
+        "max_new_tokens": budget,
+        "fit": fit,
         "base": base,
         "adapter": adapter,
         "f1_gain": adapter["f1"] - base["f1"],

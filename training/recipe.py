@@ -26,7 +26,7 @@ from typing import Any
 
 from training import faults
 from training.config import TrainConfig
-from training.data import IGNORE, BuiltDataset, batches, build_dataset, collate, longest_example
+from training.data import IGNORE, BuiltDataset, batches, build_dataset, collate, example_lengths
 
 COMPLETE = "COMPLETE"
 KEEP_CHECKPOINTS = 2
@@ -101,8 +101,9 @@ class Recipe:
         self.tokenizer = AutoTokenizer.from_pretrained(self.base_model)
         if not self.tokenizer.chat_template:
             raise ValueError(f"base model {self.base_model}: its tokenizer has no chat template")
+        lengths = example_lengths(self.tokenizer, self.examples)
         self.config = self.requested.resolve(
-            num_examples=len(self.examples), longest_example=longest_example(self.tokenizer, self.examples),
+            num_examples=len(self.examples), longest_example=max(lengths), total_tokens=sum(lengths),
         )
         self.batching = self.config.batching if self.config.batching != "auto" else (
             "pack" if self._flash_attention() else "group")
@@ -306,7 +307,7 @@ class Recipe:
         from training.evaluate import evaluate_adapter
 
         return evaluate_adapter(self.model, self.tokenizer, heldout, general_text=general_text,
-                                max_examples=max_examples, max_new_tokens=max_new_tokens)
+                                max_examples=max_examples, max_new_tokens=max_new_tokens, train=self.examples)
 
     def save_adapter(self, out_dir: Path, *, dataset_hash: str, metrics: dict[str, Any] | None = None,
                      extra: dict[str, Any] | None = None) -> Path:

@@ -21,7 +21,7 @@ def _no_stale_messages():
 
 def test_it_resumes_after_kill_9_and_publishes_one_version(team, dataset, adapter_settings):
     job = training_job_create(team=team, dataset=dataset,
-                              hyperparameters={**FAST, "max_steps": 16, "checkpoint_every": 2})
+                              hyperparameters={**FAST, "max_steps": 16, "epochs": 16, "checkpoint_every": 2})
     work_dir = adapter_settings.DATA_DIR / "training" / "jobs" / str(job.pk)
     first = start_worker(adapter_settings)
     try:
@@ -53,7 +53,7 @@ def test_it_resumes_after_kill_9_and_publishes_one_version(team, dataset, adapte
 
 
 def test_it_stops_a_running_job_when_cancelled(team, dataset, adapter_settings):
-    job = training_job_create(team=team, dataset=dataset, hyperparameters={**FAST, "max_steps": 500})
+    job = training_job_create(team=team, dataset=dataset, hyperparameters={**FAST, "max_steps": 500, "epochs": 500})
     worker = start_worker(adapter_settings)
     try:
         wait_for(lambda: TrainingJob.objects.filter(pk=job.pk, step__gte=2).exists(), worker, "step 2")

@@ -14,6 +14,16 @@ def test_it_resolves_auto_values_from_the_dataset_size():
     assert big.epochs < small.epochs and big.learning_rate < small.learning_rate
 
 
+def test_it_caps_auto_epochs_by_the_token_budget():
+    from training.config import AUTO_TOKEN_BUDGET
+
+    roomy = TrainConfig().resolve(num_examples=12, longest_example=100, total_tokens=1200)
+    tight = TrainConfig().resolve(num_examples=12, longest_example=900, total_tokens=AUTO_TOKEN_BUDGET // 2)
+    huge = TrainConfig().resolve(num_examples=12, longest_example=900, total_tokens=10 * AUTO_TOKEN_BUDGET)
+    assert (roomy.epochs, tight.epochs, huge.epochs) == (8, 2, 1)
+    assert TrainConfig(epochs=5).resolve(num_examples=12, longest_example=900, total_tokens=10**6).epochs == 5
+
+
 def test_it_keeps_explicit_values():
     config = TrainConfig(rank=4, alpha=16, learning_rate=1e-3, epochs=2, batch_size=3, max_length=128)
     assert config.resolve(num_examples=10, longest_example=100) == config

@@ -118,6 +118,9 @@ def test_it_evaluates_base_and_adapter_and_forgetting(tiny_base_model, tmp_path)
         assert 0 <= metrics[side]["f1"] <= 1 and metrics[side]["perplexity_general"] > 1
     assert metrics["forgetting_ppl_ratio"] == pytest.approx(
         metrics["adapter"]["perplexity_general"] / metrics["base"]["perplexity_general"])
+    # Two held-out pairs are too few to trust: a labelled fit score on training pairs comes along.
+    assert metrics["fit"]["examples"] > 0 and "TRAINING pairs" in metrics["fit"]["note"]
+    assert 0 <= metrics["fit"]["f1_adapter"] <= 1 and metrics["max_new_tokens"] <= 4
 
 
 def test_it_trains_from_the_command_line(tiny_base_model, tmp_path, capsys):
