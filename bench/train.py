@@ -259,8 +259,8 @@ def mode_tiny(work: Path) -> dict:
             "forgetting_ppl_ratio": evaluation.get("forgetting_ppl_ratio"),
             "adapter_beats_base": f1[1] > f1[0], "promoted": bool(version and version.status == "promoted"),
             "eval_max_new_tokens": evaluation.get("max_new_tokens"),
-            "fit_on_training_pairs": {k: v for k, v in (evaluation.get("fit") or {}).items() if k != "samples"}
-            or None}
+            "fit_on_training_pairs": evaluation.get("fit"),
+            "heldout_samples": evaluation.get("adapter", {}).get("samples", [])[:2]}
 
 
 def main() -> None:

@@ -17,6 +17,9 @@ VLLM_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 # "auto" epochs stop once this many example tokens have gone through the model: a dozen pairs
 # would otherwise get 8 epochs, minutes on a CPU for no gain over ~3 at a high rate.
 AUTO_TOKEN_BUDGET = 24_000
+# ...but never fewer optimizer steps than this: a dozen pairs in 12 steps (loss 4.5) never got
+# as far as producing answer text, so tiny datasets get more epochs up to this floor.
+AUTO_MIN_STEPS = 60
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,12 @@ class TrainConfig:
         if isinstance(values["target_modules"], tuple):
             values["target_modules"] = list(values["target_modules"])
         return values
+
+    def with_step_floor(self, *, steps_per_epoch: int, requested_epochs: int | str) -> TrainConfig:
+        """Raise "auto" epochs so the run takes at least ``AUTO_MIN_STEPS`` optimizer steps."""
+        if requested_epochs != AUTO or steps_per_epoch < 1 or self.epochs == AUTO:
+            return self
+        return replace(self, epochs=max(self.epochs, math.ceil(AUTO_MIN_STEPS / steps_per_epoch)))
 
     @property
     def is_resolved(self) -> bool:

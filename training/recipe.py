@@ -112,6 +112,8 @@ class Recipe:
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None \
             else self.tokenizer.eos_token_id
         self.steps_per_epoch = len(self.dataset.groups)
+        self.config = self.config.with_step_floor(steps_per_epoch=self.steps_per_epoch,
+                                                  requested_epochs=self.requested.epochs)
         self.total_steps = self.steps_per_epoch * self.config.epochs
         if self.config.max_steps:
             self.total_steps = min(self.total_steps, self.config.max_steps)

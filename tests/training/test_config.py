@@ -1,6 +1,8 @@
+import math
+
 import pytest
 
-from training.config import TrainConfig
+from training.config import AUTO_MIN_STEPS, AUTO_TOKEN_BUDGET, TrainConfig
 
 
 def test_it_resolves_auto_values_from_the_dataset_size():
@@ -45,3 +47,13 @@ def test_it_rejects_unknown_hyperparameters_and_empty_datasets():
     assert TrainConfig.from_dict({"target_modules": ["q_proj"]}).target_modules == ("q_proj",)
     with pytest.raises(ValueError, match="^dataset:"):
         TrainConfig().resolve(num_examples=0, longest_example=0)
+
+
+def test_it_raises_auto_epochs_to_the_step_floor_for_tiny_datasets():
+    resolved = TrainConfig().resolve(num_examples=12, longest_example=900, total_tokens=10 * AUTO_TOKEN_BUDGET)
+    assert resolved.epochs == 1
+    floored = resolved.with_step_floor(steps_per_epoch=6, requested_epochs="auto")
+    assert floored.epochs == math.ceil(AUTO_MIN_STEPS / 6)
+    assert resolved.with_step_floor(steps_per_epoch=10 * AUTO_MIN_STEPS, requested_epochs="auto").epochs == 1
+    explicit = TrainConfig(epochs=2).resolve(num_examples=12, longest_example=900)
+    assert explicit.with_step_floor(steps_per_epoch=6, requested_epochs=2).epochs == 2
