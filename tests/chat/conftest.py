@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import io
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+
+from tests.slack_api_server import slack_api_server
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_DOCS = ROOT / "tests" / "fixtures" / "docs"
@@ -83,33 +82,11 @@ def unreachable_serving(settings, monkeypatch):
     return settings.SERVING_URL
 
 
-class Recorder(BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.server.received.append({"path": self.path, "headers": dict(self.headers),
-                                     "json": json.loads(body or b"{}")})
-        payload = json.dumps({"ok": True, "ts": "1.0"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def slack_server():
     """A local HTTP server standing in for slack.com/api and response_url; records what it receives."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    server.received = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.api_url = f"http://127.0.0.1:{server.server_port}/api"
-    yield server
-    server.shutdown()
-    server.server_close()
+    with slack_api_server() as server:
+        yield server
 
 
 @pytest.fixture

@@ -5,13 +5,13 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from tests.slack_api_server import slack_api_server
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_DOCS = ROOT / "tests" / "fixtures" / "docs"
@@ -43,33 +43,12 @@ def _clear_chat_keys() -> None:
             client.delete(*keys)
 
 
-class Recorder(BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        with self.server.lock:
-            self.server.received.append({"path": self.path, "json": json.loads(body or b"{}")})
-        payload = json.dumps({"ok": True, "ts": "1.0"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def slack_api(settings):
     """A local HTTP server standing in for slack.com/api (the configurable base URL)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    server.received, server.lock = [], threading.Lock()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    settings.SLACK_API_URL = f"http://127.0.0.1:{server.server_port}/api"
-    yield server
-    server.shutdown()
-    server.server_close()
+    with slack_api_server() as server:
+        settings.SLACK_API_URL = server.api_url
+        yield server
 
 
 def ingest(team, path: Path) -> dict:
