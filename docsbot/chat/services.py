@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -266,6 +267,25 @@ def answer_finish(*, prepared: Prepared, text: str, failed: bool = False) -> Ans
                   no_relevant_docs=not prepared.relevant, failed=failed, timings=dict(reply.timings))
 
 
+# vLLM (and docsbot's server) name the real token counts when a prompt overflows the context.
+_CONTEXT_OVERFLOW = re.compile(r"maximum context length is (\d+) tokens.*?\((\d+) in the messages", re.DOTALL)
+
+
+def answer_budget_after(error: Exception) -> int | None:
+    """max_tokens that fits, read from a context-length 400; None for any other error.
+
+    fit_prompt estimates tokens from characters; when the real count is a little higher,
+    the server's error says by how much, and one retry with the remaining room succeeds.
+    """
+    if getattr(error, "status", None) != 400:
+        return None
+    match = _CONTEXT_OVERFLOW.search(getattr(error, "message", ""))
+    if match is None:
+        return None
+    room = int(match.group(1)) - int(match.group(2))
+    return room if room >= MIN_ANSWER_TOKENS // 4 else None
+
+
 def _generation_kwargs(prepared: Prepared) -> dict[str, Any]:
     return {"model": prepared.model, "messages": prepared.messages,
             "max_tokens": prepared.max_tokens, "temperature": 0.0}
@@ -286,7 +306,14 @@ def answer_question(*, team: Team, question: str, conversation_id: str | None = 
     client = client or default_client()
     started = time.perf_counter()
     try:
-        result = client.chat(**_generation_kwargs(prepared))
+        try:
+            result = client.chat(**_generation_kwargs(prepared))
+        except ServingError as exc:
+            budget = answer_budget_after(exc)
+            if budget is None:
+                raise
+            prepared.max_tokens = budget
+            result = client.chat(**_generation_kwargs(prepared))
     except ServingError as exc:
         logger.error("serving failed for team=%s: %s", team.slug, exc)
         return answer_finish(prepared=prepared, text=UNAVAILABLE, failed=True)
@@ -323,11 +350,19 @@ async def _generate(client: Any, prepared: Prepared, queue: asyncio.Queue) -> No
     parts: list[str] = []
     started = time.perf_counter()
     try:
-        async for delta in client.achat_stream(**_generation_kwargs(prepared)):
-            if not parts:
-                prepared.timings["ttft_ms"] = (time.perf_counter() - started) * 1000
-            parts.append(delta)
-            queue.put_nowait({"event": "token", "text": delta})
+        for attempt in range(2):
+            try:
+                async for delta in client.achat_stream(**_generation_kwargs(prepared)):
+                    if not parts:
+                        prepared.timings["ttft_ms"] = (time.perf_counter() - started) * 1000
+                    parts.append(delta)
+                    queue.put_nowait({"event": "token", "text": delta})
+                break
+            except ServingError as exc:
+                budget = answer_budget_after(exc) if attempt == 0 and not parts else None
+                if budget is None:
+                    raise
+                prepared.max_tokens = budget
     except (ServingError, OSError) as exc:
         logger.error("serving failed for team=%s: %s", prepared.team_slug, exc)
         answer = await sync_to_async(answer_finish)(prepared=prepared, text=UNAVAILABLE, failed=True)

@@ -73,3 +73,18 @@ def test_it_answers_with_the_teams_promoted_adapter(api, docs_team, promoted_ada
     assert blocking["adapter_version"] == 3 and promoted_adapter in blocking["answer"]
     call_command("ask", "--team", docs_team.slug, ON_TOPIC, "--json")
     assert json.loads(capsys.readouterr().out)["adapter_version"] == 3
+
+
+def test_it_reads_the_answer_budget_from_a_context_overflow():
+    from docsbot.chat.services import answer_budget_after
+    from serving.client import ServingError
+
+    overflow = ServingError(
+        "This model's maximum context length is 512 tokens. However, you requested 516 tokens "
+        "(485 in the messages, 31 in the completion). Please reduce the length of the messages or completion.",
+        status=400)
+    assert answer_budget_after(overflow) == 27
+    assert answer_budget_after(ServingError("bad gateway", status=502)) is None
+    nearly_full = ServingError("maximum context length is 512 tokens. However, you requested 600 tokens "
+                               "(510 in the messages, 90 in the completion).", status=400)
+    assert answer_budget_after(nearly_full) is None
