@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.adapters.workers import stop as stop_worker
 from tests.slack_api_server import slack_api_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,17 +103,6 @@ def start_worker(*, queues: str, env: dict[str, str] | None = None, pool: str = 
          "-n", f"rel-{uuid.uuid4().hex[:6]}@%h", "--without-heartbeat", "--without-mingle", "--without-gossip",
          "--loglevel", "INFO", *extra],
         cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-
-def stop_worker(worker: subprocess.Popen) -> str:
-    if worker.poll() is None:
-        worker.terminate()
-        try:
-            worker.wait(20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-    return worker.stdout.read().decode(errors="replace")[-4000:]
 
 
 def wait_for(condition, *, timeout: float = 120, worker: subprocess.Popen | None = None, what: str = ""):
