@@ -70,10 +70,26 @@ def boilerplate_kind(*, title: str, heading_path: Sequence[str], text: str, incl
     if not include_changelog and (any(_CHANGELOG_HEADINGS.search(h or "") for h in headings)
                                   or len(_RELEASE_LINE.findall(text)) >= 1):
         return "changelog"
-    lines = [line for line in text.splitlines() if line.strip()]
+    lines = _prose_lines(text)
     if lines and sum(len(line.split()) <= 3 for line in lines) / len(lines) > 0.8 and len(lines) >= 6:
         return "navigation/licence"  # a list of short link labels: a menu, not prose
     return ""
+
+
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def _prose_lines(text: str) -> list[str]:
+    """Non-empty lines outside fenced code: short code lines ("server {", "votes = me.IntField()") are not a menu."""
+    lines, fence = [], ""
+    for line in text.splitlines():
+        match = _FENCE.match(line)
+        if match and (not fence or match.group(1) == fence):
+            fence = "" if fence else match.group(1)
+            continue
+        if not fence and line.strip():
+            lines.append(line)
+    return lines
 
 
 @dataclass(frozen=True)

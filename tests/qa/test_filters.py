@@ -58,3 +58,12 @@ def test_it_bounds_lengths():
     assert filters.length_ok("How do I log in?", "Run acme login with your key.")
     assert not filters.length_ok("Why?", "Run acme login with your key.")
     assert not filters.length_ok("How do I log in?", "x" * 5000)
+
+
+def test_it_reads_short_menu_lines_as_navigation_but_not_short_code_lines():
+    menu = "Home\nGuide\nAPI\nPatterns\nDeploying\nChanges\nLicence"
+    assert filters.boilerplate_kind(title="Guide", heading_path=["Guide"], text=menu) == "navigation/licence"
+    code = ("To declare a model, create a class that inherits from Document.\n\n```\nimport mongoengine as me\n\n"
+            "class Movie(me.Document):\n    title = me.StringField()\n    year = me.IntField()\n"
+            "    rated = me.StringField()\n    director = me.StringField()\n    actors = me.ListField()\n```")
+    assert filters.boilerplate_kind(title="MongoDB", heading_path=["MongoDB", "Mapping Documents"], text=code) == ""

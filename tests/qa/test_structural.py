@@ -127,13 +127,83 @@ def test_it_gives_how_to_answers_the_command_or_the_instruction_that_follows():
     pairs, _ = _pairs(["Tutorial", "Install the Project"],
                       "Use pip to install your project in the virtual environment.\n\n```\n$ pip install -e .\n```"
                       "\n\nThis installs it in editable mode.")
-    assert pairs["How do I install the Project?"].answer.endswith("$ pip install -e .\n```")
+    assert pairs["How do I install the project?"].answer.endswith("$ pip install -e .\n```")
     pairs, _ = _pairs(["Extensions", "Building Extensions"],
                       "While the index holds many extensions, you may not find one that fits. If so, you can create "
                       "your own, and publish it for others. Read Extension Development to develop your own extension.")
-    assert pairs["How do I build Extensions?"].answer.endswith("Read Extension Development to develop your own "
+    assert pairs["How do I build extensions?"].answer.endswith("Read Extension Development to develop your own "
                                                                "extension.")
     pairs, _ = _pairs(["Extensions", "Building Widgets"],
                       "While the index holds many widgets, you may not find one that fits. If so, you can create "
                       "your own, and publish it for others to use as well.")
-    assert "How do I build Widgets?" not in pairs
+    assert "How do I build widgets?" not in pairs
+
+
+def test_it_asks_what_a_section_defines_even_after_an_opening_aside():
+    pairs, _ = _pairs(["eventlet"], "Prefer using Gunicorn with eventlet workers rather than eventlet directly.\n\n"
+                      "eventlet allows writing asynchronous, coroutine-based code that looks like standard Python. It "
+                      "uses greenlet to enable task switching.")
+    assert pairs["What is eventlet?"].answer.startswith("eventlet allows writing asynchronous")
+    pairs, _ = _pairs(["Adding a favicon"], "A “favicon” is an icon used by browsers for tabs and bookmarks. "
+                      "A decorator is a function that wraps and replaces another function.")
+    assert pairs["What is a favicon?"].kind == "what-is"
+    assert pairs["What is a decorator?"].answer.startswith("A decorator is a function")
+    pairs, _ = _pairs(["API", "class Headers", "age"], "Age values are non-negative decimal integers, in seconds.")
+    assert "What is age?" not in pairs  # an attribute under a class heading, not a concept
+
+
+def test_it_asks_bare_task_headings_about_what_the_page_is_about():
+    pairs, _ = _pairs(["gevent", "Installing"], "Create a virtualenv, install your application, then install gevent."
+                      "\n\n```\n$ pip install gevent\n```")
+    assert "pip install gevent" in pairs["How do I install gevent?"].answer
+    pairs, _ = _pairs(["Celery Background Tasks", "Installing"], "Celery is a separate package. Install it with pip.")
+    assert not any(q.startswith("How do I install") for q in pairs)  # the section does not name the title
+    pairs, _ = _pairs(["Error Handlers", "Handling"], "When building an application you will run into exceptions. "
+                      "Register handlers with errorhandler() to return a response.")
+    assert "How do I handle the error handlers?" not in pairs
+    pairs, _ = _pairs(["Views", "Loading Late"], "The trick is to load the view as needed. Use a LazyView for that.")
+    assert not any(q.startswith("How do I load") for q in pairs)  # "Late" is no object
+    pairs, _ = _pairs(["Testing", "Accessing and Modifying the Session"], "Use `client.session_transaction()` to "
+                      "modify the session before a request.")
+    assert "How do I access and modify the session?" in pairs
+
+
+def test_it_asks_how_from_means_sentences():
+    pairs, _ = _pairs(["gevent", "Binding Externally"],
+                      "gevent should not be run as root. You can bind to all external IPs on a non-privileged port by "
+                      "using 0.0.0.0 in the server arguments. Nginx can be installed using your system package manager. "
+                      "It’s possible to override flask.Flask.ensure_sync() to change how async functions are wrapped. "
+                      "Extension authors can support async functions by utilising the ensure_sync() method.")
+    assert pairs["How do I bind to all external IPs on a non-privileged port?"].answer.startswith("You can bind")
+    assert pairs["How can Nginx be installed?"].kind == "how-to"
+    assert "How do I change how async functions are wrapped?" in pairs
+    assert "How can extension authors support async functions?" in pairs
+    pairs, _ = _pairs(["Guide", "Things"], "You can do this with a hidden input tag. It can be installed using pip. "
+                      "Override this method to change how the app runs async views.")
+    assert not pairs  # "this", "It" and "this method" leave the subject to the page
+
+
+def test_it_asks_about_requirements_usage_recommended_ways_and_dashed_options():
+    pairs, _ = _pairs(["mod_wsgi", "Running"],
+                      "Installing mod_wsgi requires a compiler and the Apache development headers. When using eventlet, "
+                      "greenlet>=1.0 is required. The method is_endpoint_expecting() of the URL map can be used to "
+                      "figure out if a language code is needed. The recommended way to work with the shell is the "
+                      "flask shell command. The --processes option specifies the number of worker processes to run.")
+    assert "What does installing mod_wsgi require?" in pairs
+    assert pairs["What is required when using eventlet?"].answer.startswith("When using eventlet")
+    assert "What is `is_endpoint_expecting()` used for?" in pairs
+    assert "What is the recommended way to work with the shell?" in pairs
+    assert any(q.startswith("What does the `--processes` option") for q in pairs)
+    pairs, _ = _pairs(["Guide", "Things"], "The with_appcontext() decorator can be used to get the same behavior. "
+                      "The first argument can be a path.")
+    assert not pairs
+
+
+def test_it_reads_titled_asides_as_headings_and_passive_means_as_how():
+    pairs, _ = _pairs(["Quickstart", "Sessions"], "Sessions keep state between requests.\n\nHow to generate good "
+                      "secret keys\n\nA secret key should be random. Run `python -c 'import secrets'` to print one.")
+    assert "How do I generate good secret keys?" in pairs
+    pairs, _ = _pairs(["Adding HTTP Method Overrides"],
+                      "Some proxies do not support arbitrary HTTP methods. The way this works is by letting the "
+                      "client do a POST request and set the X-HTTP-Method-Override header.")
+    assert "X-HTTP-Method-Override" in pairs["How do I add HTTP method overrides?"].answer

@@ -26,6 +26,7 @@ _NOT_SUBJECTS = {"when", "if", "further", "everything", "since", "while", "altho
                  "or", "unlike", "like", "instead", "even", "just", "only", "there", "note"}
 _STEP_LEAD = re.compile(r"^(?:-\s+|\d+[.)]\s+)?(?:(?:first|then|next|finally|now|also|optionally),?\s+)?",
                         re.IGNORECASE)
+_LIST_MARK = re.compile(r"^(?:-\s+|\d+[.)]\s+)")
 _CODEISH = re.compile(r"[`()_]|\w\.\w")
 
 
@@ -59,7 +60,8 @@ _NOT_IMPERATIVE = {"imagine", "remember", "consult", "take", "sooner", "while", 
 def is_instruction(sentence: str) -> bool:
     """An imperative sentence, possibly a list step ("- Run ...", "Then add ...")."""
     words = _STEP_LEAD.sub("", sentence.strip()).split()
-    if not words or not words[0][:1].isupper():
+    # The sentence starts with a capital ("Then call save()."), its verb need not ("call").
+    if not words or not _LIST_MARK.sub("", sentence.strip())[:1].isupper():
         return False
     first = words[0].strip("`*,:")
     if first.lower() in _NOUN_OPENERS or first.lower() in _NOT_IMPERATIVE:
@@ -71,16 +73,36 @@ _YOU_DO = re.compile(r"\byou (?:can|should|must|need to|have to|may|will need to
 _CODE_SHOWN = re.compile(r"```|\$ |>>> ")
 # "you can X" says how only with a means: a code name, a command, or "with/using/by ..." ("you can create
 # your own" does not; "you can start a shell with the shell command" does).
-_YOU_DO_WITH_MEANS = re.compile(r"\byou (?:can|should|must|need to|have to|may|will need to)\b[^.;]*?"
+_YOU_DO_WITH_MEANS = re.compile(r"\b(?:[Yy]ou|[A-Za-z]+ (?:authors|developers|users)) (?:can|should|must|need to|have to|may|will need to)\b[^.;]*?"
                                 r"(?:`|\w\(|\w\.\w|--\w|\b(?:with|using|by|via|through|command|option|"
                                 r"setting|function|method|decorator|file)\b)")
 
 
+# A means said in the passive: "This can be accomplished with an HTTP middleware", "The way this works is by letting".
+_PASSIVE_MEANS = re.compile(r"\b(?:can|could|may|should) be (?:done|accomplished|achieved|implemented|solved|handled|"
+                            r"\w+ed)"
+                            r"\s+(?:with|by|using|through|via)\b|\bis by \w+ing\b|"
+                            r"\bway to [^.;]{3,80}? is (?:by|to|with|using|"
+                            r"the [\w ]{1,30}?(?:command|function|method|option|decorator))\b")
+
+
+# "Here is a simple example of how you can use X with Flask:" introduces a way; it does not give one.
+_EXAMPLE_INTRO = re.compile(r"^(?:Here is|Here's|Here are|Below is|The following)\b")
+
+
+def _says_means(sentence: str) -> bool:
+    """'you can start a shell with the shell command'; not 'you have to replace them by ...' (a pronoun object)."""
+    match = _YOU_DO_WITH_MEANS.search(sentence)
+    return bool(match) and not _EXAMPLE_INTRO.match(sentence) and not _vague(match.group(0))
+
+
 def has_instruction(answer: str) -> bool:
-    """A how-to answer must say what to do: an imperative, code, or "you can/should ..." with a means."""
-    if _CODE_SHOWN.search(answer) or _YOU_DO_WITH_MEANS.search(answer):
+    """A how-to answer must say what to do: an imperative, code, "you can/should ..." with a means, or a means
+    in the passive."""
+    if _CODE_SHOWN.search(answer) or _PASSIVE_MEANS.search(answer) or any(
+            _says_means(sentence) for line in answer.splitlines() for sentence in s.sentences(line)):
         return True
-    return any(is_instruction(sentence) or is_instruction(_main_clause(sentence))
+    return any(is_instruction(sentence) or is_instruction(_main_clause(sentence)) or is_instruction(_possible(sentence))
                for line in answer.splitlines() for sentence in s.sentences(line))
 
 
@@ -103,19 +125,46 @@ def _task(text: str) -> str | None:
     """'switch traffic back to the previous bundle' when it starts with a verb and leans on no pronoun."""
     task = re.sub(r"\byourself\b", "myself", re.sub(r"\byour\b", "my", s._strip_end(text)))
     words = _words(task)
-    if not (3 <= len(words) <= 14) or _vague(task) or not s.is_imperative(words[0]) or task.endswith(("'s", "’s")):
+    # "override the default" leans on the page for what the default is, like a pronoun does.
+    if not (3 <= len(words) <= 14) or _vague(task) or not s.is_imperative(words[0]) or task.endswith(("'s", "’s")) \
+            or re.search(r"\bthe default\b", task):
         return None
     return task
 
 
+# "You can call render_field(...) to add a class" and "It's possible to override X to change Y" say what to do, too.
+_POSSIBLE = re.compile(r"^(?:(?:So|Also|Alternatively|Optionally|Instead),?\s+)?(?:for example,?\s+)?"
+                       r"(?:you can|you could|it[’']s possible to|it is possible to)(?: also)?\s+", re.IGNORECASE)
+
+
+_ELSEWHERE = re.compile(r"\b(?:follow|see|read|check|consult|refer to)\b.*\b(?:instructions|documentation|docs|"
+                        r"guide|section|chapter|page|tutorial)\b", re.IGNORECASE)
+
+
+_UNNAMED_API = re.compile(r"\b(?:this|that) (?:method|function|class|decorator|attribute|object|property)\b",
+                          re.IGNORECASE)
+
+
+def _possible(sentence: str) -> str:
+    """'You can call X to do Y' -> 'Call X to do Y'; '' when the sentence does not open that way."""
+    clause = _POSSIBLE.sub("", sentence)
+    return clause[:1].upper() + clause[1:] if clause != sentence else ""
+
+
 def _purpose_pair(sentence: str, code_after: str) -> Candidate | None:
     """'Run `acme rollback` to switch traffic back.' -> 'How do I switch traffic back?'"""
-    if not is_instruction(sentence):
+    clause = _possible(sentence) or sentence
+    if not is_instruction(clause):
         return None
-    match = _PURPOSE.match(sentence)
+    match = _PURPOSE.match(clause)
     # "... unless you need to store X" is not a way to store X.
-    if not match or _words(match.group("do"))[-1].lower() in {"need", "needs", "want", "wants", "have", "has", "able",
-                                                             "how", "going", "used", "like", "unless", "not"}:
+    # "Override this method to ..." in a docstring: the answer would not name what to override.
+    if not match or _UNNAMED_API.search(match.group("do")) or _words(match.group("do"))[-1].lower() in {"need", "needs", "want", "wants", "have", "has", "able",
+                                                             "how", "going", "used", "like", "unless", "not",
+                                                             "intended", "meant", "supposed", "designed"}:
+        return None
+    # "Follow the installation instructions to set up X" points elsewhere; it does not say how.
+    if _ELSEWHERE.search(match.group("do")):
         return None
     task = _task(match.group("task"))
     if not task:
@@ -132,7 +181,7 @@ def _condition_pair(sentence: str, api_name: str) -> Candidate | None:
     want = _WANT.match(cond)
     if want:
         task = _task(want.group("task"))
-        if task and is_instruction(main[:1].upper() + main[1:]) or (task and _YOU_DO.search(main)):
+        if task and (is_instruction(main[:1].upper() + main[1:]) or _YOU_DO.search(main) or _ADVICE.match(main)):
             return Candidate(f"How do I {task}?", sentence, "how-to")
         return None
     first = _words(cond)[0].lower()
@@ -222,9 +271,93 @@ def _does_pair(sentence: str) -> Candidate | None:
     return Candidate(f"What does `{name}` do?", sentence, "what-is")
 
 
-def sentence_pairs(sentence: str, code_after: str, api_name: str = "") -> list[Candidate]:
-    """Narrative pairs from one sentence; the first rule that matches wins."""
-    for rule in (lambda: _purpose_pair(sentence, code_after), lambda: _condition_pair(sentence, api_name),
+_ADVICE = re.compile(r"^(?:it is|it[’']s) (?:best|recommended|better|a good idea) to [a-z]+")
+_YOU_CAN_BY = re.compile(r"^(?:(?:So|Optionally|Alternatively|Also|Instead),?\s+)?"
+                         r"(?P<who>you|You|[A-Z][a-z]+ (?:authors|developers|users)) (?:can|could|may)"
+                         r"(?: also| easily| instead)? (?P<task>[a-z]\w+ [^,;]{5,100}?),? (?P<how>by|using|with|via) "
+                         r"(?P<means>\S.{3,})$")
+
+
+def _you_can_pair(sentence: str) -> Candidate | None:
+    """'You can bind to all external IPs by using 0.0.0.0 ...' -> 'How do I bind to all external IPs?'"""
+    match = _YOU_CAN_BY.match(sentence)
+    if not match or (match.group("how") == "by" and not match.group("means").split()[0].endswith("ing")
+                     and not _CODEISH.search(match.group("means").split()[0])):
+        return None  # "by" must give a way ("by using", "by passing"), not an agent ("by the server")
+    task = _task(match.group("task"))
+    who = match.group("who").lower()
+    if not task:
+        return None
+    return Candidate(f"How do I {task}?" if who == "you" else f"How can {who} {task}?", sentence, "how-to")
+
+
+_WAY = re.compile(r"\b[Tt]he (?P<adj>easiest|recommended|best|simplest|preferred|correct|usual|standard) way to "
+                  r"(?P<task>[a-z]\w+ [^,;]{5,80}?) (?:is|would be)\b")
+
+
+def _way_pair(sentence: str) -> Candidate | None:
+    """'... the recommended way to work with the shell is the flask shell command ...' -> 'What is the recommended
+    way to work with the shell?'"""
+    match = _WAY.search(sentence)
+    task = _task(match.group("task")) if match else None
+    return Candidate(f"What is the {match.group('adj')} way to {task}?", sentence, "how-to") if task else None
+
+
+_PASSIVE_HOW = re.compile(r"^(?P<subject>\S+(?: \S+)?) can be (?P<done>[a-z]+ed) (?:using|with|via|from|by using) "
+                          r"(?P<means>.{4,})$")
+
+
+def _passive_how_pair(sentence: str, names: tuple[str, ...]) -> Candidate | None:
+    """'Nginx can be installed using your system package manager.' -> 'How can Nginx be installed?' The subject
+    must be a name (code, a known product, or what the page is about): "It can be installed" asks nothing."""
+    match = _PASSIVE_HOW.match(sentence)
+    if not match:
+        return None
+    subject = match.group("subject").strip("`")
+    if not (_CODEISH.search(match.group("subject")) or subject in PROPER_NOUNS
+            or subject.lower() in {name.lower() for name in names}) or _vague(subject):
+        return None
+    return Candidate(f"How can {match.group('subject')} be {match.group('done')}?", sentence, "how-to")
+
+
+_USED_FOR = re.compile(r"^(?:The )?(?:\w+ )?(?P<name>`?[A-Za-z_][\w.]*(?:\(\))?`?)(?: \w+)?(?: of [^,]{3,40})? "
+                       r"(?:is|are|can be) used (?P<what>to|for) (?P<rest>.{8,})$")
+
+
+def _used_for_pair(sentence: str) -> Candidate | None:
+    """'The method is_endpoint_expecting() of the URL map can be used to ...' -> 'What is `is_endpoint_expecting()`
+    used for?' (code names only: "The method is used for" names nothing)."""
+    match = _USED_FOR.match(sentence)
+    if not match or not _CODEISH.search(match.group("name")) or _vague(match.group("rest")):
+        return None
+    return Candidate(f"What is `{match.group('name').strip('`')}` used for?", sentence, "what-is")
+
+
+_REQUIRES = re.compile(r"^(?:(?P<gerund>[A-Z][a-z]+ing) (?P<object>[^,]{3,40}?)|(?:When|If) using (?P<using>[^,]{3,40}),"
+                       r" (?P<what>.{3,60}?) (?:is|are)) (?P<verb>requires|required)\b.{0,200}$")
+
+
+def _requires_pair(sentence: str) -> Candidate | None:
+    """'Installing mod_wsgi requires a compiler ...' -> 'What does installing mod_wsgi require?';
+    'When using eventlet, greenlet>=1.0 is required ...' -> 'What is required when using eventlet?'"""
+    match = _REQUIRES.match(sentence)
+    if not match:
+        return None
+    if match.group("gerund") and match.group("verb") == "requires" and s.verb_base(match.group("gerund").lower()) \
+            and not _vague(match.group("object")):
+        return Candidate(f"What does {match.group('gerund').lower()} {match.group('object')} require?", sentence,
+                         "what-is")
+    if match.group("using") and match.group("verb") == "required" and not _vague(match.group("using")):
+        return Candidate(f"What is required when using {match.group('using')}?", sentence, "what-is")
+    return None
+
+
+def sentence_pairs(sentence: str, code_after: str, api_name: str = "", names: tuple[str, ...] = ()
+                   ) -> list[Candidate]:
+    """Narrative pairs from one sentence; the first rule that matches wins. names: the headings above it."""
+    for rule in (lambda: _purpose_pair(sentence, code_after), lambda: _you_can_pair(sentence),
+                 lambda: _passive_how_pair(sentence, names), lambda: _used_for_pair(sentence),
+                 lambda: _requires_pair(sentence), lambda: _way_pair(sentence), lambda: _condition_pair(sentence, api_name),
                  lambda: _why_pair(sentence), lambda: _does_pair(sentence)):
         candidate = rule()
         if candidate:

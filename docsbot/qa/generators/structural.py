@@ -111,6 +111,19 @@ def parse_blocks(body: str) -> list[Block]:
             j += 1
         blocks.append(Block("paragraph", " ".join(para)))
         i = j
+    return _titled_asides(blocks)
+
+
+# Sphinx renders the titles of asides ("Circular Imports", "How to generate good secret keys") as a plain line
+# before their text: a short capitalised line with no final punctuation, followed by prose.
+_ASIDE_TITLE = re.compile(r"^[A-Z][\w’'-]*(?: [\w’'.-]+){1,8}(?<=\w)$")
+
+
+def _titled_asides(blocks: list[Block]) -> list[Block]:
+    for index, block in enumerate(blocks[:-1]):
+        if (block.kind == "paragraph" and blocks[index + 1].kind == "paragraph" and _ASIDE_TITLE.match(block.text)
+                and not block.text.startswith("Released") and not _ADMONITION.match(block.text)):
+            blocks[index] = Block("heading", block.text)
     return blocks
 
 
@@ -183,7 +196,9 @@ def verb_base(word: str) -> str | None:
     from lemminflect import getAllLemmas
 
     lemmas = getAllLemmas(word.lower(), upos="VERB").get("VERB")
-    return max(lemmas, key=len) if lemmas else None
+    if not lemmas:
+        return None
+    return word.lower() if word.lower() in lemmas else max(lemmas, key=len)  # "override", not "over-ride"
 
 
 def is_imperative(word: str) -> bool:
@@ -215,20 +230,22 @@ _SIGNATURE = re.compile(
 _CONFIG_NAME = re.compile(r"^`?(?P<name>[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Z]{3,})`?\s*¶?$")
 _PARAM_LINE = re.compile(r"^[•*\-]?\s*`?(?P<name>[a-z_][\w]*)`?\s*(?:\((?P<type>[^)]*)\))?\s+(?:–|—|--|-|:)\s+(?P<desc>.{12,})$")
 _OPTION_SENTENCE = re.compile(
-    r"\b[Tt]he `?(?P<name>[\w][\w.\-]*)`? (?P<what>option|parameter|setting|argument|flag|config(?:uration)? "
+    r"\b[Tt]he `?(?P<name>(?:--?)?[\w][\w.\-]*)`? (?P<what>option|parameter|setting|argument|flag|config(?:uration)? "
     r"(?:value|key|variable)|environment variable|key) (?P<rest>(?:is |sets |controls |selects |defines |"
     r"enables |disables |determines |specifies |tells |can |must |should |lets |allows |configures |"
     r"defaults |changes |makes ))"
 )
 _DEFINITION = re.compile(
-    r"^(?:(?P<article>An?|The)\s+)?`?(?P<term>[A-Za-z][\w.\-]*(?: [A-Za-z][\w.\-]*){0,3}?)`?\s+(?P<verb>is|are)\s+"
-    r"(?:an?|the|used|responsible|one|simply|basically)\b"
+    r"^(?:(?P<article>An?|The)\s+)?[`“\"]?(?P<term>[A-Za-z][\w.\-]*(?: [A-Za-z][\w.\-]*){0,3}?)[`”\"]?\s+"
+    r"(?P<verb>is|are)\s+(?P<next>an?|the|used|responsible|one|simply|basically)\b"
 )
 _ANNOTATION = re.compile(r"^(?:class\s+|property\s+)?[A-Za-z_][\w.]*\s*:\s*[\w.\[\], |]+(?:\s*=\s*.+)?$")
 _TO_DO = re.compile(r"^To (?P<task>[a-z][^,]{6,120}),\s+(?P<rest>.+)$")
 _BUILTIN_DOC = re.compile(r"\bD\[k\]|\bdict/iterable\b|\bE is present\b|\bD\.(?:keys|items|values|get|pop|"
                           r"popitem|setdefault|copy|update)\(|\bcopy of D\b|\[E, \]|\(k\[, d\]\)|"
                           r"\bv defaults to None\b|\bx\.__\w+__\(")
+_NOT_NAMES = {"first", "second", "third", "last", "next", "only", "same", "other", "following", "default", "new", "old",
+              "given", "above", "below"}
 _OPTION_HEADERS = {"option", "options", "parameter", "parameters", "name", "setting", "settings", "key",
                    "variable", "field", "argument", "flag", "config", "configuration"}
 _MEANING_HEADERS = {"description", "meaning", "purpose", "explanation", "what it does", "effect", "use", "notes"}
@@ -278,7 +295,8 @@ def _sections(first_heading: str, blocks: list[Block]) -> list[tuple[str, list[B
 
 def _section_pairs(heading: str, blocks: list[Block], parents: list[str], ask_heading: bool) -> list[Candidate]:
     pairs: list[Candidate] = []
-    api_name = _api_name(heading, parents)
+    # An untitled-API subsection ("About the First Parameter" under `class flask.Flask`) is still about that API.
+    api_name = _api_name(heading, parents) or (_api_name(parents[-1], parents[:-1]) if parents else "")
     if ask_heading:
         heading_pairs = _heading_pairs(heading, blocks, parents)
         steps = narrative.steps_pair(heading, blocks)
@@ -297,7 +315,7 @@ def _section_pairs(heading: str, blocks: list[Block], parents: list[str], ask_he
             if config:
                 pairs.append(config)
                 continue
-            pairs.extend(_paragraph_pairs(block.text, following, api_name))
+            pairs.extend(_paragraph_pairs(block.text, following, api_name, (*parents, heading)))
         elif block.kind == "table":
             pairs.extend(_table_pairs(block.rows))
         elif block.kind == "code":
@@ -372,7 +390,7 @@ def _answer_under(blocks: list[Block], *, how_to: bool = False) -> str:
         # is in a later sentence of the section ("Read Extension Development to ...").
         later = [sentence for block in blocks if block.kind == "paragraph"
                  for sentence in sentences(block.text) if sentence not in text]
-        step = next((sentence for sentence in later if narrative.is_instruction(sentence)), "")
+        step = next((sentence for sentence in later if narrative.has_instruction(sentence)), "")
         if step:
             text = _clip(f"{text} {step}")
     return text
@@ -416,31 +434,122 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
         message = re.sub(r"^(error|exception)\s*[:\-]?\s*", "", heading, flags=re.IGNORECASE)
         return [Candidate(f"What does the error “{message}” mean?", answer, "troubleshooting")]
     first = words[0]
-    if first.lower().endswith("ing") and verb_base(first):
-        rest = " ".join(words[1:])
-        verb = verb_base(first)
-        if not rest:
-            return []
-        return _how_to(f"How do I {verb} {rest}?", blocks)
-    task = narrative.heading_task(heading)
-    if task and first.lower() in narrative.TASK_VERBS:
+    task = _heading_task(words, parents, blocks)
+    if task:
         return _how_to(f"How do I {task}?", blocks)
-    if len(heading) < 3:
+    if first.lower().endswith("ing") and verb_base(first):
         return []
-    opening = sentences(_first_paragraphs(blocks)[0])[0].lower() if _first_paragraphs(blocks) else ""
-    term = lowered.rstrip("s") if len(lowered) > 3 else lowered
-    defines = re.search(rf"^(?:an?\s+|the\s+)?{re.escape(term)}s?\b[^.,;]{{0,20}}?\s(is|are|refers to|means|provides|"
-                        rf"lets|allows|gives)\b", opening)
-    if defines and len(words) <= 5:
+    task = narrative.heading_task(heading)
+    if task and first.lower() in narrative.TASK_VERBS and not _noun_phrase_in(heading, blocks):
+        return _how_to(f"How do I {' '.join(_sentence_case(word) for word in task.split())}?", blocks)
+    # Under a class or function heading, a lowercase heading like "age" is an attribute, not a concept.
+    if len(heading) < 3 or len(words) > 5 or any(_SIGNATURE.match(parent) for parent in parents):
+        return []
+    definition = _defining_answer(heading, blocks)
+    if definition:
         plural = lowered.endswith("s") and not lowered.endswith("ss")
         return [Candidate(f"What {'are' if plural else 'is'} {heading if heading.isupper() else _heading_phrase(heading)}?",
-                          answer, "what-is")]
+                          definition, "what-is")]
     return []
 
 
+# Actions whose object a bare heading leaves to the page: "eventlet > Installing" installs eventlet.
+_SUBJECT_VERBS = {"install", "run", "configure", "deploy", "set up", "bind", "build", "test", "register", "use",
+                  "upgrade", "serve", "start", "enable"}
+# One-word headings that name an action on what the page is about ("eventlet > Installation").
+_ACTION_NOUNS = {"installation": "install", "configuration": "configure", "setup": "set up", "deployment": "deploy"}
+
+
+def _heading_task(words: list[str], parents: list[str], blocks: list[Block]) -> str:
+    """'Configuring the project' -> 'configure the project'; a bare 'Installing' or 'Binding Externally' under
+    'eventlet' -> 'install eventlet', 'bind eventlet externally' (the page says what is installed)."""
+    first = words[0]
+    verb = verb_base(first) if first.lower().endswith("ing") else None
+    if verb is None and len(words) == 1:
+        verb = _ACTION_NOUNS.get(first.lower())
+    if verb is None:
+        return ""
+    rest = words[1:]
+    if narrative.VAGUE & {word.lower() for word in rest}:
+        return ""  # "Working with this Document"
+    if rest and not all(_modifier_only(word) for word in rest):
+        # "Accessing and Modifying the Session" -> "access and modify the session"
+        rest = [verb_base(word) if word.lower().endswith("ing") and previous.lower() in {"and", "or"}
+                and verb_base(word) else word for previous, word in zip(words, rest)]
+        return " ".join([verb, *(_sentence_case(word) for word in rest)])
+    if rest and not all(word.lower().endswith("ly") for word in rest):
+        return ""  # "Loading Late": an adjective is no object, and the page does not say what is loaded late
+    if verb not in _SUBJECT_VERBS:
+        return ""  # "Error Handlers > Handling" handles errors, not error handlers
+    subject = _page_subject(parents)
+    body = " ".join(block.text for block in blocks).lower()
+    # The section must name what it acts on: "Celery Background Tasks > Install" installs Celery, not the title.
+    if not subject or not all(word.lower() in body for word in subject.split() if len(word) > 3):
+        return ""
+    return " ".join([verb, _heading_phrase(subject), *(word.lower() for word in rest)]) if subject else ""
+
+
+@lru_cache(maxsize=4096)
+def _lemmas(word: str) -> dict:
+    from lemminflect import getAllLemmas
+
+    return getAllLemmas(word.lower())
+
+
+def _modifier_only(word: str) -> bool:
+    """'Externally', 'Late': a word known only as an adverb or adjective."""
+    lemmas = _lemmas(word)
+    return word.lower().endswith("ly") or bool(lemmas) and not {"NOUN", "PROPN"} & set(lemmas)
+
+
+def _sentence_case(word: str) -> str:
+    """'Data' -> 'data' in "How do I create data?"; names stay ("Flask", "URL", "MongoDB")."""
+    if word[:1].isupper() and word[1:].islower() and word not in narrative.PROPER_NOUNS and _lemmas(word):
+        return word.lower()
+    return word
+
+
+def _noun_phrase_in(heading: str, blocks: list[Block]) -> bool:
+    """'Debug Mode' is a thing when the text says "in debug mode": then it is no task ("How do I debug Mode?")."""
+    body = " ".join(block.text for block in blocks if block.kind == "paragraph")
+    return bool(re.search(rf"\b(?!(?:to|you|I|we|and|or)\b)[a-z]+\s+{re.escape(heading.lower())}\b", body))
+
+
+def _page_subject(parents: list[str]) -> str:
+    """The nearest parent heading that names a thing ("eventlet", "Apache httpd"), not a task or a signature."""
+    for parent in reversed(parents):
+        words = parent.split()
+        if (1 <= len(words) <= 4 and parent.lower() not in GENERIC_HEADINGS and not _SIGNATURE.match(parent)
+                and not words[0].lower().endswith("ing") and not narrative.heading_task(parent)
+                and not narrative.VAGUE & {w.lower() for w in words}):
+            return parent
+    return ""
+
+
+_QUOTES = "\"'`“”‘’"
+
+
+def _defining_answer(heading: str, blocks: list[Block]) -> str:
+    """The section's opening from the sentence that defines its heading ("Template inheritance allows you to ...",
+    "A “favicon” is an icon ..."), or '' when no opening sentence does."""
+    lowered = heading.lower()
+    term = lowered.rstrip("s") if len(lowered) > 3 else lowered
+    defining = re.compile(rf"^(?:an?\s+|the\s+)?[{_QUOTES}]?{re.escape(term)}s?[{_QUOTES}]?(?:\s|,)[^.;]{{0,20}}?"
+                          rf"\b(is|are|refers to|means|provides|lets|allows|gives|enables)\b")
+    # A lowercase heading is a name ("eventlet", "age" of a header class): "Age values are ..." does not define it.
+    case_sensitive = heading.islower()
+    opening = [sentence for paragraph in _first_paragraphs(blocks)[:3] for sentence in sentences(paragraph)][:6]
+    for index, sentence in enumerate(opening):
+        if defining.match(sentence.lower()) and (not case_sensitive or sentence.startswith(heading)):
+            return _clip(" ".join(opening[index:index + 2]) if len(sentence) < 120 else sentence)
+    return ""
+
+
 def _heading_phrase(heading: str) -> str:
-    # "Application Context" reads better as "the application context" in a question.
-    if any(ch in heading for ch in "`._()") or any(w[:1].isupper() and w[1:].isupper() for w in heading.split()):
+    # "Application Context" reads better as "the application context" in a question; names stay as they are
+    # ("Apache httpd", "MongoDB with MongoEngine").
+    if any(ch in heading for ch in "`._()") or any(w[:1].isupper() and w[1:].isupper() for w in heading.split()) \
+            or any(w in narrative.PROPER_NOUNS or re.search(r"[a-z][A-Z]", w) for w in heading.split()):
         return heading
     return "the " + heading.lower() if len(heading.split()) > 1 else heading.lower()
 
@@ -485,7 +594,8 @@ def _config_pair(text: str, following: list[Block]) -> Candidate | None:
     return Candidate(f"What does the `{name}` configuration value do?", _clip(answer), "option")
 
 
-def _paragraph_pairs(text: str, following: list[Block], api_name: str) -> list[Candidate]:
+def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tuple[str, ...] = ()
+                     ) -> list[Candidate]:
     pairs: list[Candidate] = []
     all_sentences = sentences(text)
     next_code = following[0].text if following and following[0].kind == "code" else ""
@@ -505,14 +615,14 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str) -> list[C
             pairs.append(Candidate(f"How do I {_strip_end(to_do.group('task'))}?", _clip(answer), "how-to"))
             continue
         option = _OPTION_SENTENCE.search(sentence)
-        if option:
+        # "The first argument can be ..." names no argument.
+        if option and option.group("name").lower() not in _NOT_NAMES:
             what = option.group("what")
             owner = f" of `{api_name}`" if api_name else ""
             pairs.append(Candidate(f"What does the `{option.group('name')}` {what}{owner} do?", _clip(tail), "option"))
             continue
         definition = _DEFINITION.match(sentence)
-        if definition and not any(word.lower() in NOT_TERMS for word in definition.group("term").split()) \
-                and not definition.group("term").split()[0].lower().endswith("ing"):
+        if definition and _defines_term(definition):
             article = (definition.group("article") or "").lower()
             term = definition.group("term")
             subject = f"{article} {term}".strip()
@@ -524,7 +634,8 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str) -> list[C
             pairs.append(Candidate(f"When is `{raised.group('exc')}` raised?", _clip(sentence), "troubleshooting"))
             continue
         last = index == len(all_sentences) - 1
-        pairs.extend(narrative.sentence_pairs(_LIST_ITEM.sub("", sentence), next_code if last else "", api_name))
+        pairs.extend(narrative.sentence_pairs(_LIST_ITEM.sub("", sentence), next_code if last else "", api_name,
+                                              names))
     if all_sentences and next_code and text.endswith(":"):
         last = all_sentences[-1]
         first_word = last.split()[0] if last.split() else ""
@@ -532,6 +643,23 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str) -> list[C
             question = f"How do I {_lower_first(_strip_end(last))}?"
             pairs.append(Candidate(question, _clip(last + "\n\n" + _code(next_code)), "example"))
     return pairs
+
+
+def _defines_term(definition: re.Match) -> bool:
+    """'Flask is a ...', 'A decorator is a function ...'; not 'The result is a ...' (a word that needs its page):
+    a generic noun defines itself only with an indefinite article on both sides."""
+    words = definition.group("term").split()
+    if words[0].lower().endswith("ing"):
+        return False
+    if not any(word.lower() in NOT_TERMS for word in words):
+        return True
+    generic_definition = (definition.group("article") or "").lower() in {"a", "an"} and len(words) == 1 \
+        and definition.group("next").lower() in {"a", "an"} and words[0].lower() not in PRONOUNS
+    return generic_definition and words[0].lower() in _GENERIC_NOUNS
+
+
+# Nouns of the NOT_TERMS list that a sentence "A <noun> is a ..." really defines.
+_GENERIC_NOUNS = {"function", "method", "class", "object", "file", "decorator", "argument", "parameter", "value"}
 
 
 def _table_pairs(rows: list[list[str]]) -> list[Candidate]:
