@@ -49,9 +49,7 @@ _API_HEADING = re.compile(r"[()=]|^\S*[_.]\S*$")  # a signature or a single code
 _THANK_YOU = re.compile(r"^\s*thank you for (considering )?contributing", re.IGNORECASE | re.MULTILINE)
 
 
-def _boilerplate_heading(heading: str) -> bool:
-    if _NAVIGATION_HEADINGS.match(heading):
-        return True
+def _licence_heading(heading: str) -> bool:
     return bool(_BOILERPLATE_HEADINGS.search(heading)) and not _API_HEADING.search(heading.strip())
 _CHANGELOG_HEADINGS = re.compile(r"\b(change ?log|changes|release notes|version history|what's new|history|"
                                  r"upgrading|deprecations)\b|^version \d", re.IGNORECASE)
@@ -64,7 +62,10 @@ _RELEASE_LINE = re.compile(r"^\s*(released|unreleased)\b.*\d{4}", re.IGNORECASE 
 def boilerplate_kind(*, title: str, heading_path: Sequence[str], text: str, include_changelog: bool = False) -> str:
     """'' for real documentation; else what kind of boilerplate the chunk is."""
     headings = [title, *heading_path]
-    if any(_boilerplate_heading(h or "") for h in headings) or _LICENCE_TEXT.search(text) \
+    # "Index" or "Contents" names a navigation page, not a section of a real one (the tutorial's blog "Index" view).
+    page_headings = [title, *heading_path[:1]]
+    if any(_NAVIGATION_HEADINGS.match(h or "") for h in page_headings) \
+            or any(_licence_heading(h or "") for h in headings) or _LICENCE_TEXT.search(text) \
             or _THANK_YOU.search(text):
         return "navigation/licence"
     if not include_changelog and (any(_CHANGELOG_HEADINGS.search(h or "") for h in headings)

@@ -67,3 +67,9 @@ def test_it_reads_short_menu_lines_as_navigation_but_not_short_code_lines():
             "class Movie(me.Document):\n    title = me.StringField()\n    year = me.IntField()\n"
             "    rated = me.StringField()\n    director = me.StringField()\n    actors = me.ListField()\n```")
     assert filters.boilerplate_kind(title="MongoDB", heading_path=["MongoDB", "Mapping Documents"], text=code) == ""
+
+
+def test_it_reads_index_as_navigation_only_for_a_whole_page():
+    assert filters.boilerplate_kind(title="Index", heading_path=["Index"], text="x") == "navigation/licence"
+    assert filters.boilerplate_kind(title="Blog Blueprint", heading_path=["Blog Blueprint", "Index"],
+                                    text="The index will show all of the posts, most recent first.") == ""

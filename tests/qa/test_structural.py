@@ -207,3 +207,25 @@ def test_it_reads_titled_asides_as_headings_and_passive_means_as_how():
                       "Some proxies do not support arbitrary HTTP methods. The way this works is by letting the "
                       "client do a POST request and set the X-HTTP-Method-Override header.")
     assert "X-HTTP-Method-Override" in pairs["How do I add HTTP method overrides?"].answer
+
+
+def test_it_keeps_subordinate_clauses_compound_headings_and_example_openers_out_of_questions():
+    pairs, _ = _pairs(["Extensions", "Caching Decorator"],
+                      "Since g is a single global namespace, extensions must use unique names. Configuration keys "
+                      "should start with the extension’s name so that they don’t interfere with other extensions.\n\n"
+                      "Imagine an application like this:\n\n```\napp = Flask(__name__)\n```\n\nLike this:\n\n```\nx = 1\n```")
+    assert "What is Since g?" not in pairs
+    assert "Why should configuration keys start with the extension’s name?" in pairs
+    assert not any(q.startswith(("How do I imagine", "How do I like", "How do I cache")) for q in pairs)
+
+
+def test_it_asks_the_questions_the_text_asks_and_answers():
+    pairs, _ = _pairs(["Uploading Files", "Improving Uploads"],
+                      "So how exactly does Flask handle uploads? Well it stores them in memory if they are small, "
+                      "otherwise in a temporary location. But how do you specify the maximum file size? Set the "
+                      "MAX_CONTENT_LENGTH config key:\n\n```\napp.config['MAX_CONTENT_LENGTH'] = 16 * 1000 * 1000\n```"
+                      "\n\nWhy is this the case? Because it is. How would you then implement that? Like so, mostly.")
+    uploads = pairs["How does Flask handle uploads?"]
+    assert uploads.kind == "faq" and uploads.answer.endswith("temporary location.")
+    assert "MAX_CONTENT_LENGTH" in pairs["How do you specify the maximum file size?"].answer
+    assert not any("this the case" in q or "implement that" in q for q in pairs)

@@ -54,7 +54,9 @@ TASK_VERBS = {"install", "configure", "run", "deploy", "use", "create", "add", "
 
 
 # Sentence openers lemminflect also knows as verbs ("while away", "since" is not, but cheap to list).
-_NOT_IMPERATIVE = {"imagine", "remember", "consult", "take", "sooner", "while", "since", "unless", "whether"}
+_NOT_IMPERATIVE = {"imagine", "remember", "consult", "take", "sooner", "while", "since", "unless", "whether", "consider",
+                   "like"}
+SUBORDINATORS = {"since", "if", "when", "while", "although", "because", "as", "once", "unless", "whereas", "though"}
 
 
 def is_instruction(sentence: str) -> bool:
@@ -229,6 +231,8 @@ def _why_question(main: str) -> str | None:
         if index == 0 or _vague(subject) and subject.lower() not in {"there"}:
             continue
         rest = " ".join(words[index + 1:])
+        if index + 1 < len(words) and words[index + 1].lower() in _AUX and word.lower() not in _AUX:
+            continue  # "Configuration keys should ...": "keys" is the subject's noun, "should" the verb
         if not rest:
             return None
         opener = subject.split()[0]
@@ -328,7 +332,7 @@ def _used_for_pair(sentence: str) -> Candidate | None:
     """'The method is_endpoint_expecting() of the URL map can be used to ...' -> 'What is `is_endpoint_expecting()`
     used for?' (code names only: "The method is used for" names nothing)."""
     match = _USED_FOR.match(sentence)
-    if not match or not _CODEISH.search(match.group("name")) or _vague(match.group("rest")):
+    if not match or not _CODEISH.search(match.group("name")) or _vague(" ".join(_words(match.group("rest"))[:3])):
         return None
     return Candidate(f"What is `{match.group('name').strip('`')}` used for?", sentence, "what-is")
 

@@ -8,6 +8,7 @@ construction; the filters still check them.
 """
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -456,6 +457,9 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
 # Actions whose object a bare heading leaves to the page: "eventlet > Installing" installs eventlet.
 _SUBJECT_VERBS = {"install", "run", "configure", "deploy", "set up", "bind", "build", "test", "register", "use",
                   "upgrade", "serve", "start", "enable"}
+_COMPOUND_HEADS = {"decorator", "pattern", "class", "function", "object", "method", "support", "system", "mode",
+                   "helper", "example", "view", "wrapper", "mixin", "hook", "strategy", "platform", "provider",
+                   "service", "tool"}
 # One-word headings that name an action on what the page is about ("eventlet > Installation").
 _ACTION_NOUNS = {"installation": "install", "configuration": "configure", "setup": "set up", "deployment": "deploy"}
 
@@ -472,6 +476,8 @@ def _heading_task(words: list[str], parents: list[str], blocks: list[Block]) -> 
     rest = words[1:]
     if narrative.VAGUE & {word.lower() for word in rest}:
         return ""  # "Working with this Document"
+    if len(rest) == 1 and (rest[0].lower() in _COMPOUND_HEADS or rest[0].lower()[:-1] in _COMPOUND_HEADS):
+        return ""  # "Caching Decorator" is a kind of decorator, not a thing to cache
     if rest and not all(_modifier_only(word) for word in rest):
         # "Accessing and Modifying the Session" -> "access and modify the session"
         rest = [verb_base(word) if word.lower().endswith("ing") and previous.lower() in {"and", "or"}
@@ -502,9 +508,14 @@ def _modifier_only(word: str) -> bool:
     return word.lower().endswith("ly") or bool(lemmas) and not {"NOUN", "PROPN"} & set(lemmas)
 
 
+_FUNCTION_WORDS = {"the", "a", "an", "with", "from", "to", "in", "on", "for", "of", "and", "or", "by", "as", "at", "into",
+                   "your", "my"}
+
+
 def _sentence_case(word: str) -> str:
     """'Data' -> 'data' in "How do I create data?"; names stay ("Flask", "URL", "MongoDB")."""
-    if word[:1].isupper() and word[1:].islower() and word not in narrative.PROPER_NOUNS and _lemmas(word):
+    if word[:1].isupper() and word[1:].islower() and word not in narrative.PROPER_NOUNS \
+            and (_lemmas(word) or word.lower() in _FUNCTION_WORDS):
         return word.lower()
     return word
 
@@ -600,6 +611,10 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
     all_sentences = sentences(text)
     next_code = following[0].text if following and following[0].kind == "code" else ""
     for index, sentence in enumerate(all_sentences):
+        if sentence.endswith("?"):
+            asked = _asked_pair(sentence, all_sentences[index + 1:], following)
+            pairs.extend([asked] if asked else [])
+            continue
         tail = " ".join(all_sentences[index:index + 2]) if len(sentence) < 90 else sentence
         if api_name:
             param = _PARAM_LINE.match(sentence)
@@ -638,8 +653,9 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
                                               names))
     if all_sentences and next_code and text.endswith(":"):
         last = all_sentences[-1]
+        # "Imagine an application like this:" and "Like this:" open an example; they are not steps.
         first_word = last.split()[0] if last.split() else ""
-        if is_imperative(first_word) and not _TO_DO.match(last):
+        if is_imperative(first_word) and narrative.is_instruction(last) and not _TO_DO.match(last):
             question = f"How do I {_lower_first(_strip_end(last))}?"
             pairs.append(Candidate(question, _clip(last + "\n\n" + _code(next_code)), "example"))
     return pairs
@@ -649,8 +665,8 @@ def _defines_term(definition: re.Match) -> bool:
     """'Flask is a ...', 'A decorator is a function ...'; not 'The result is a ...' (a word that needs its page):
     a generic noun defines itself only with an indefinite article on both sides."""
     words = definition.group("term").split()
-    if words[0].lower().endswith("ing"):
-        return False
+    if words[0].lower().endswith("ing") or words[0].lower() in narrative.SUBORDINATORS:
+        return False  # "Since g is a single global namespace, ..." defines nothing called "Since g"
     if not any(word.lower() in NOT_TERMS for word in words):
         return True
     generic_definition = (definition.group("article") or "").lower() in {"a", "an"} and len(words) == 1 \
@@ -660,6 +676,34 @@ def _defines_term(definition: re.Match) -> bool:
 
 # Nouns of the NOT_TERMS list that a sentence "A <noun> is a ..." really defines.
 _GENERIC_NOUNS = {"function", "method", "class", "object", "file", "decorator", "argument", "parameter", "value"}
+
+
+_ASKED = re.compile(r"^(?:(?:So|But|Well|Now|And),?\s+)?(?P<question>(?:What|How|Why|When|Where|Which|Who)\b.{10,160}\?)$",
+                    re.IGNORECASE)
+_FILLERS = re.compile(r"\s+(?:actually|exactly|then|though)\b")
+_DEMONSTRATIVE_NAME = re.compile(r"\b(?:that|this) (?=`?\w+\(\)`? )")
+
+
+def _asked_pair(sentence: str, after: list[str], following: list[Block]) -> Candidate | None:
+    """The text asks a question and answers it ("So how exactly does Flask handle uploads? Well it will store
+    them ..."): the question, without its filler words, and what follows it as the answer. A question that leans
+    on the page ("Why is this the case?", "How would you implement that?") is skipped."""
+    match = _ASKED.match(sentence)
+    if not match:
+        return None
+    question = _DEMONSTRATIVE_NAME.sub("the ", _FILLERS.sub("", match.group("question")))
+    question = question[:1].upper() + question[1:]
+    if (narrative.VAGUE | {"now"}) & set(re.findall(r"[a-z']+", question.lower())) or len(question.split()) < 4:
+        return None
+    after = list(itertools.takewhile(lambda s: not s.endswith("?"), after))  # up to the next question
+    if after:
+        answer = " ".join(after[:2])
+        if answer.endswith(":") and following and following[0].kind == "code":
+            answer += "\n\n" + _code(following[0].text)
+    else:
+        items = list(itertools.takewhile(lambda b: b.kind == "paragraph" and b.text.startswith("- "), following))
+        answer = "\n".join(b.text for b in items[:3]) if items else lead(_first_paragraphs(following)[:1])
+    return Candidate(question, _clip(answer), "faq") if len(answer) >= 40 else None
 
 
 def _table_pairs(rows: list[list[str]]) -> list[Candidate]:
