@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -129,10 +130,70 @@ def build_model(tokenizer, shape: ModelShape, *, seed: int = 0):
     return model
 
 
+# The reading drill's prompt. Production's prompt lives in docsbot (this package has no Django);
+# the drill only has to teach the skill that prompt asks for: find the passage, quote it, cite it.
+READING_SYSTEM_PROMPT = ("Answer the question using only the documents below. Quote the relevant sentence "
+                         "and cite its document number like [1].")
+READING_SHARE = 0.5  # of pre-training rows, once the plain-text rows have warmed the model up
+
+
+def _passages(texts: list[str]) -> list[str]:
+    passages = []
+    for text in texts:
+        for block in re.split(r"\n\s*\n", text):
+            block = " ".join(block.split())
+            if 80 <= len(block) <= 500 and len(_sentences(block)) >= 1:
+                passages.append(block)
+    return passages
+
+
+def _sentences(passage: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+", passage) if len(s.split()) >= 5]
+
+
+def reading_example(passages: list[str], rng: random.Random, *, documents: int = 3) -> list[dict[str, str]]:
+    """A self-supervised reading drill in chat form: a few numbered passages, a question cued by
+    words of one sentence, and that sentence quoted with its citation as the answer.
+
+    A real instruct base model arrives able to read its context; the offline tiny one learns the
+    skill here, so a team adapter has something to specialise rather than starting from noise."""
+    chosen = rng.sample(passages, k=min(documents, len(passages)))
+    source = rng.randrange(len(chosen))
+    sentence = rng.choice(_sentences(chosen[source]))
+    words = sentence.rstrip(".!?").split()
+    start = rng.randrange(max(1, len(words) - 3))
+    cue = " ".join(words[start:start + rng.randint(2, 4)])
+    blocks = "\n".join(f'<document index="{n}">\n{text}\n</document>' for n, text in enumerate(chosen, start=1))
+    return [{"role": "system", "content": READING_SYSTEM_PROMPT},
+            {"role": "user", "content": f"<documents>\n{blocks}\n</documents>\n\nQuestion: What do the documents "
+                                        f"say about {cue}?"},
+            {"role": "assistant", "content": f"{sentence} [{source + 1}]"}]
+
+
+def _reading_row(tokenizer, passages: list[str], rng: random.Random, seq_len: int) -> tuple[list[int], list[int]]:
+    """One drill as a row of ``seq_len`` ids and its labels (loss on the answer and its end token)."""
+    while True:
+        messages = reading_example(passages, rng)
+        prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=True, add_generation_prompt=True)
+        full = tokenizer.apply_chat_template(messages, tokenize=True)
+        prompt, full = _ids(prompt), _ids(full)
+        full = full[:len(full) - full[::-1].index(tokenizer.eos_token_id)]  # nothing after the answer's end
+        if len(full) <= seq_len:
+            break
+    pad = tokenizer.pad_token_id
+    labels = [-100] * len(prompt) + full[len(prompt):]
+    return full + [pad] * (seq_len - len(full)), labels + [-100] * (seq_len - len(full))
+
+
+def _ids(encoded) -> list[int]:
+    return list(encoded["input_ids"] if isinstance(encoded, dict) or hasattr(encoded, "keys") else encoded)
+
+
 def pretrain(model, tokenizer, texts: list[str], *, steps: int, seq_len: int = 256, batch_size: int = 16,
              lr: float = 3e-3, seed: int = 0, time_budget_s: float | None = None,
              progress: Callable[[int, int, float], None] | None = None) -> list[float]:
-    """Next-token pre-training on packed rows of the corpus; returns the loss curve."""
+    """Next-token pre-training on packed rows of the corpus, with reading drills mixed in after
+    the first third of the steps or time; returns the loss curve."""
     import torch
 
     if steps <= 0:
@@ -145,6 +206,8 @@ def pretrain(model, tokenizer, texts: list[str], *, steps: int, seq_len: int = 2
     if len(stream) < seq_len + 1:
         stream = stream * (seq_len // max(1, len(stream)) + 2)
     rows = torch.tensor(stream[: (len(stream) // seq_len) * seq_len]).view(-1, seq_len)
+    passages = _passages(texts)
+    reading_len = 2 * seq_len
     rng = random.Random(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     warmup = max(1, steps // 20)
@@ -155,9 +218,18 @@ def pretrain(model, tokenizer, texts: list[str], *, steps: int, seq_len: int = 2
     losses: list[float] = []
     started = time.monotonic()
     for step in range(steps):
-        index = torch.tensor([rng.randrange(rows.shape[0]) for _ in range(batch_size)])
+        elapsed_share = max(step / steps, (time.monotonic() - started) / time_budget_s if time_budget_s else 0)
+        reading = len(passages) >= 3 and elapsed_share >= 1 / 3
+        text_rows = batch_size - (int(batch_size * READING_SHARE) // 2 if reading else 0)
+        index = torch.tensor([rng.randrange(rows.shape[0]) for _ in range(text_rows)])
         batch = rows[index]
         loss = model(input_ids=batch, labels=batch).loss
+        if reading:
+            # half as many rows, twice as long: the same tokens as the text rows they replace
+            drills = [_reading_row(tokenizer, passages, rng, reading_len) for _ in range(batch_size - text_rows)]
+            ids = torch.tensor([d[0] for d in drills])
+            labels = torch.tensor([d[1] for d in drills])
+            loss = (loss + model(input_ids=ids, labels=labels).loss) / 2
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
