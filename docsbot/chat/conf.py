@@ -9,8 +9,8 @@ from docsbot.config import env_float, env_int, env_str
 
 _DEFAULTS: dict[str, Any] = {
     # Cosine similarity of the best chunk below which the docs are taken not to cover a question.
-    # Calibrated with all-MiniLM-L6-v2 on tests/fixtures/docs: 10 on-topic questions scored
-    # 0.23-0.73, 8 off-topic ones -0.01-0.15 (tests/chat/test_relevance.py keeps that split).
+    # Calibrated with all-MiniLM-L6-v2 on tests/fixtures/docs: on-topic questions scored
+    # 0.23-0.73, off-topic ones -0.01-0.15 (tests/chat/test_relevance.py keeps that split).
     "CHAT_MIN_SCORE": env_float("DOCSBOT_CHAT_MIN_SCORE", 0.2),
     "CHAT_TOP_K": env_int("DOCSBOT_CHAT_TOP_K", 4, minimum=1, maximum=20),
     "CHAT_MAX_TOKENS": env_int("DOCSBOT_CHAT_MAX_TOKENS", 256, minimum=1),

@@ -10,8 +10,12 @@ from typing import Any
 
 
 def hit_similarities(*, query: str, hits: Sequence[Any]) -> list[float]:
+    """Each hit's cosine to the query: the index's own when retrieval computed it, else embedded
+    here (an index built with another model, searched lexically)."""
     if not hits:
         return []
+    if all(getattr(hit, "similarity", None) is not None for hit in hits):
+        return [float(hit.similarity) for hit in hits]
     from docsbot.documents.embedding import embed_texts
 
     vectors = embed_texts([query, *[hit.text for hit in hits]])

@@ -130,6 +130,13 @@ class SearchIndex:
         exact = self.vectors[candidates] @ query
         return candidates[_top(exact, depth)]
 
+    def cosine(self, chunk_ids: list[int], query_vector: np.ndarray) -> dict[int, float]:
+        """Exact cosine similarity of the query to each of these chunks (vectors are unit length)."""
+        wanted = np.asarray(chunk_ids, dtype=np.int64)
+        rows = np.flatnonzero(np.isin(self.chunk_ids, wanted))
+        scores = self.vectors[rows] @ np.ascontiguousarray(query_vector, dtype=np.float32)
+        return {int(self.chunk_ids[row]): float(score) for row, score in zip(rows, scores)}
+
     def prepare(self) -> SearchIndex:
         """Quantise now (where the int8 scan is used) so the first query does not pay for it."""
         if self._int8 is None and self.uses_int8_scan():

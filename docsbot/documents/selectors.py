@@ -18,12 +18,14 @@ class SearchHit:
     title: str
     section: str
     url: str
-    score: float
+    score: float  # rank fusion: orders hits, says nothing about absolute relevance
     text: str
+    similarity: float | None = None  # cosine to the query, where the dense side ran
 
     def as_json(self) -> dict:
         return {"document": self.document_id, "chunk": self.chunk_id, "title": self.title,
-                "section": self.section, "url": self.url, "score": round(self.score, 6), "text": self.text}
+                "section": self.section, "url": self.url, "score": round(self.score, 6), "text": self.text,
+                "similarity": None if self.similarity is None else round(self.similarity, 6)}
 
 
 def chunk_search(*, team: Team, query: str, k: int = 5, mode: str = "hybrid") -> list[SearchHit]:
@@ -38,6 +40,7 @@ def chunk_search(*, team: Team, query: str, k: int = 5, mode: str = "hybrid") ->
     index = index_get(team_id=team.pk)
     if not len(index):
         return []
+    similarities: dict[int, float] = {}
     if mode == "bm25":
         ranked = index.search(query=query, query_vector=None, k=k, mode=mode)
     else:
@@ -48,6 +51,8 @@ def chunk_search(*, team: Team, query: str, k: int = 5, mode: str = "hybrid") ->
             if index.vectors.shape[1] != vector.shape[0]:  # index built with another model: lexical only
                 vector = None
             ranked = index.search(query=query, query_vector=vector, k=k, mode=mode)
+            if vector is not None:
+                similarities = index.cosine([chunk_id for chunk_id, _ in ranked], vector)
     chunks = Chunk.objects.filter(team=team, pk__in=[cid for cid, _ in ranked]).select_related("document")
     by_id = {chunk.pk: chunk for chunk in chunks}
     hits = []
@@ -57,7 +62,7 @@ def chunk_search(*, team: Team, query: str, k: int = 5, mode: str = "hybrid") ->
             continue
         hits.append(SearchHit(chunk_id=chunk.pk, document_id=chunk.document_id,
                               title=chunk.document.title, section=chunk.section, url=chunk.link,
-                              score=score, text=chunk.text))
+                              score=score, text=chunk.text, similarity=similarities.get(chunk.pk)))
     return hits
 
 
