@@ -318,5 +318,5 @@ def serving_notify(*, version: AdapterVersion) -> None:
         return
     try:
         adapter_publish(team_slug=version.team.slug, version_path=Path(version.path))
-    except Exception as exc:  # noqa: BLE001 - ServingError or an OS error: reported, not promoted
+    except Exception as exc:
         raise ValidationError(f"serving did not take version {version.number}: {exc}") from exc

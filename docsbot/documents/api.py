@@ -60,7 +60,7 @@ def _run_out(run) -> dict:
 
 
 @router.post("/documents", response={202: IngestRunOut}, summary="Upload documents or archives to ingest")
-def documents_upload(request: HttpRequest, files: list[UploadedFile] = File(...),  # noqa: B008
+def documents_upload(request: HttpRequest, files: list[UploadedFile] = File(...),
                      sync: bool = Form(False)):
     if not files:
         raise HttpError(400, "send at least one file in the 'files' field")

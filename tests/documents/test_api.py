@@ -1,3 +1,5 @@
+import contextlib
+
 from docsbot.documents.models import Document, IngestRun
 from docsbot.documents.services import ingest_run_execute
 
@@ -5,13 +7,10 @@ from .conftest import DOCS
 
 
 def _upload(api, *names, extra=None, sync=False):
-    files = [open(DOCS / name, "rb") for name in names]
-    try:
+    with contextlib.ExitStack() as stack:
+        files = [stack.enter_context(open(DOCS / name, "rb")) for name in names]
         data = {"files": files, **({"sync": "true"} if sync else {})}
         return api.post("/api/v1/documents", data=data, multipart=True)
-    finally:
-        for handle in files:
-            handle.close()
 
 
 def test_it_accepts_an_upload_and_reports_progress(api, django_capture_on_commit_callbacks):

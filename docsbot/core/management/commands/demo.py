@@ -169,8 +169,8 @@ class Command(BaseCommand):
                     last = json.loads(response.read())
                     if last["status"] == "ok":
                         return
-            except Exception:  # noqa: BLE001 - not up yet
-                pass
+            except (OSError, ValueError, KeyError) as exc:  # not up yet
+                last = {"status": f"not answering yet: {exc}"}
             time.sleep(1)
         raise CommandError(f"services not healthy after {timeout:.0f}s: {json.dumps(last)}")
 
@@ -178,8 +178,8 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("\ndocsbot is up"))
         lines = [
             f"  health:        {self.base_url}/health",
-            f"  admin:         {self.base_url}/admin/  (user {credentials['username']}, "
-            f"password {credentials['password']})",
+            (f"  admin:         {self.base_url}/admin/  (user {credentials['username']}, "
+             f"password {credentials['password']})"),
             f"  API schema:    {self.base_url}/api/v1/openapi.json",
             f"  API docs:      {self.base_url}/api/v1/docs",
             f"  API token:     {credentials['api_token']}  (team {DEMO_TEAM})",
