@@ -217,7 +217,7 @@ def mode_tiny(work: Path) -> dict:
     from training.base_model import build_base_model
 
     call_command("migrate", verbosity=0)
-    from docsbot.adapters.models import AdapterVersion
+    from docsbot.adapters.models import AdapterVersion, TrainingJob
     from docsbot.adapters.runner import training_job_run
     from docsbot.adapters.services import training_job_create, worker_identity
     from docsbot.documents.models import Document
@@ -233,6 +233,9 @@ def mode_tiny(work: Path) -> dict:
     settings.BASE_MODEL, settings.SERVING_URL = str(base), None
     settings.ADAPTER_DIR = work / "adapters"
     team = Team.objects.filter(slug="bench-train").first() or team_create(slug="bench-train", name="Bench train")
+    # a fresh start: an earlier run's promoted version would be the bar this one must beat
+    AdapterVersion.objects.filter(team=team).delete()
+    TrainingJob.objects.filter(team=team).delete()
     QAPair.objects.filter(team=team).delete()
     Document.objects.filter(team=team).delete()
     started = time.monotonic()
