@@ -229,3 +229,27 @@ def test_it_asks_the_questions_the_text_asks_and_answers():
     assert uploads.kind == "faq" and uploads.answer.endswith("temporary location.")
     assert "MAX_CONTENT_LENGTH" in pairs["How do you specify the maximum file size?"].answer
     assert not any("this the case" in q or "implement that" in q for q in pairs)
+
+
+def test_it_keeps_the_v4_kept_bad_patterns_out():
+    pairs, _ = _pairs(["Quickstart", "URL Building"],
+                      "You can change your URLs in one go instead of needing to remember to manually change "
+                      "hard-coded URLs. Try to extract complex behaviors as separate functions to test individually. "
+                      "Run `acme rollback` to switch traffic back to the previous bundle.")
+    assert not any("remember" in q or "extract" in q for q in pairs)
+    assert "How do I switch traffic back to the previous bundle?" in pairs  # a real means still counts
+    pairs, _ = _pairs(["Tutorial", "Define and Access the Database"],
+                      "Even more simply, we could place this in get_db instead:\n\n```\ndb.row_factory = sqlite3.Row\n```")
+    assert not any(q.startswith("How do I even") for q in pairs)
+    pairs, _ = _pairs(["Design Decisions in Flask", "One Template Engine"],
+                      "Flask decides on one template engine: Jinja2. Why doesn’t Flask have a pluggable template "
+                      "engine interface? You can obviously use a different template engine, but Flask will still "
+                      "configure Jinja2 for you. Why does Flask use a single engine? Because each engine has its own idea of how templates work.")
+    assert "Why doesn’t Flask have a pluggable template engine interface?" not in pairs
+    assert pairs["Why does Flask use a single engine?"].answer.startswith("Because each engine")
+    pairs, _ = _pairs(["uWSGI", "Installing and Running uWSGI"],
+                      "If you have a compiler available, you can install the uwsgi package instead. If you have a "
+                      "compiler available, you can install the uwsgi package with pip.")
+    assert [q for q in pairs if q.startswith("What should you do")] == \
+        ["What should you do if you have a compiler available?"]
+    assert "with pip" in pairs["What should you do if you have a compiler available?"].answer

@@ -55,7 +55,7 @@ TASK_VERBS = {"install", "configure", "run", "deploy", "use", "create", "add", "
 
 # Sentence openers lemminflect also knows as verbs ("while away", "since" is not, but cheap to list).
 _NOT_IMPERATIVE = {"imagine", "remember", "consult", "take", "sooner", "while", "since", "unless", "whether", "consider",
-                   "like"}
+                   "like", "even"}
 SUBORDINATORS = {"since", "if", "when", "while", "although", "because", "as", "once", "unless", "whereas", "though"}
 
 
@@ -66,9 +66,15 @@ def is_instruction(sentence: str) -> bool:
     if not words or not _LIST_MARK.sub("", sentence.strip())[:1].isupper():
         return False
     first = words[0].strip("`*,:")
-    if first.lower() in _NOUN_OPENERS or first.lower() in _NOT_IMPERATIVE:
+    if first.lower() in _NOUN_OPENERS or first.lower() in _NOT_IMPERATIVE or _OWN_SUBJECT.match(" ".join(words)):
         return False
     return s.is_imperative(first)
+
+
+# "Even more simply, we could place this ...": the clause after the opening phrase has its own subject, so the
+# first word ("Even") is no verb in the imperative.
+_OWN_SUBJECT = re.compile(r"^[A-Z][\w ]{0,30}, (?:we|you|I|they|one|it) (?:can|could|should|would|may|might|will|"
+                          r"need|have|must|\w+s)\b")
 
 
 _YOU_DO = re.compile(r"\byou (?:can|should|must|need to|have to|may|will need to)\b|```|\$ |>>> ")
@@ -153,6 +159,18 @@ def _possible(sentence: str) -> str:
     return clause[:1].upper() + clause[1:] if clause != sentence else ""
 
 
+_NOT_MEANS_ENDINGS = {"need", "needs", "want", "wants", "have", "has", "able", "how", "going", "used", "like", "unless",
+                      "not", "intended", "meant", "supposed", "designed"}
+
+
+def _means_before_purpose(do: str) -> bool:
+    """'Run `acme rollback`' is a means to the purpose after 'to'; 'Try' ("Try to extract X" restates X), "... instead
+    of needing" (what you are spared) and "... unless you need" (a condition) are not."""
+    words = _words(do)
+    last = words[-1].lower()
+    return len(words) >= 2 and last not in _NOT_MEANS_ENDINGS and not (last.endswith("ing") and s.verb_base(last))
+
+
 def _purpose_pair(sentence: str, code_after: str) -> Candidate | None:
     """'Run `acme rollback` to switch traffic back.' -> 'How do I switch traffic back?'"""
     clause = _possible(sentence) or sentence
@@ -161,9 +179,7 @@ def _purpose_pair(sentence: str, code_after: str) -> Candidate | None:
     match = _PURPOSE.match(clause)
     # "... unless you need to store X" is not a way to store X.
     # "Override this method to ..." in a docstring: the answer would not name what to override.
-    if not match or _UNNAMED_API.search(match.group("do")) or _words(match.group("do"))[-1].lower() in {"need", "needs", "want", "wants", "have", "has", "able",
-                                                             "how", "going", "used", "like", "unless", "not",
-                                                             "intended", "meant", "supposed", "designed"}:
+    if not match or _UNNAMED_API.search(match.group("do")) or not _means_before_purpose(match.group("do")):
         return None
     # "Follow the installation instructions to set up X" points elsewhere; it does not say how.
     if _ELSEWHERE.search(match.group("do")):
@@ -191,6 +207,8 @@ def _condition_pair(sentence: str, api_name: str) -> Candidate | None:
             or first.endswith(("ing", "ed")) or cond.count("(") != cond.count(")") or _unnamed_subject(cond)
             or (_vague(main) and not _CODEISH.search(cond))):
         return None
+    if _RELATIVE_TO_PAGE.search(main):
+        return None  # "..., you can install the uwsgi package instead": instead of what the page said before
     word = match.group("word").lower()
     where = f" in `{api_name}`" if api_name else ""
     if is_instruction(main[:1].upper() + main[1:]) or _YOU_DO.search(main) or main.startswith(("consider ", "try ")):
@@ -199,6 +217,9 @@ def _condition_pair(sentence: str, api_name: str) -> Candidate | None:
             return None
         return Candidate(f"What should you do {word} {cond}{where}?", sentence, "what-happens")
     return Candidate(f"What happens {word} {cond}{where}?", sentence, "what-happens")
+
+
+_RELATIVE_TO_PAGE = re.compile(r"\b(?:instead|as well|too|either)\W*$|\binstead\b(?! of)")
 
 
 # A condition with no subject of its own ("if not using tox", "if present") only makes sense on its page.

@@ -684,6 +684,10 @@ _FILLERS = re.compile(r"\s+(?:actually|exactly|then|though)\b")
 _DEMONSTRATIVE_NAME = re.compile(r"\b(?:that|this) (?=`?\w+\(\)`? )")
 
 
+_REASON = re.compile(r"\b(?:because|since|so that|reason|due to|in order to|otherwise|that way|this way|which means|"
+                     r"the idea is|the problem is|as a result)\b", re.IGNORECASE)
+
+
 def _asked_pair(sentence: str, after: list[str], following: list[Block]) -> Candidate | None:
     """The text asks a question and answers it ("So how exactly does Flask handle uploads? Well it will store
     them ..."): the question, without its filler words, and what follows it as the answer. A question that leans
@@ -698,6 +702,8 @@ def _asked_pair(sentence: str, after: list[str], following: list[Block]) -> Cand
     after = list(itertools.takewhile(lambda s: not s.endswith("?"), after))  # up to the next question
     if after:
         answer = " ".join(after[:2])
+        if question.lower().startswith("why") and not _REASON.search(answer):
+            return None  # "Why doesn't Flask have X? You can use Y, but ...": the reasons come later, if at all
         if answer.endswith(":") and following and following[0].kind == "code":
             answer += "\n\n" + _code(following[0].text)
     else:
