@@ -156,8 +156,10 @@ def test_it_asks_bare_task_headings_about_what_the_page_is_about():
     pairs, _ = _pairs(["gevent", "Installing"], "Create a virtualenv, install your application, then install gevent."
                       "\n\n```\n$ pip install gevent\n```")
     assert "pip install gevent" in pairs["How do I install gevent?"].answer
-    pairs, _ = _pairs(["Celery Background Tasks", "Installing"], "Celery is a separate package. Install it with pip.")
+    pairs, _ = _pairs(["Celery Background Tasks", "Installing"], "It is a separate package. Install it with pip.")
     assert not any(q.startswith("How do I install") for q in pairs)  # the section does not name the title
+    pairs, _ = _pairs(["Celery Background Tasks", "Installing"], "Celery is a separate package. Install it with pip.")
+    assert "How do I install Celery?" in pairs  # it names the page's product
     pairs, _ = _pairs(["Error Handlers", "Handling"], "When building an application you will run into exceptions. "
                       "Register handlers with errorhandler() to return a response.")
     assert "How do I handle the error handlers?" not in pairs
@@ -253,3 +255,45 @@ def test_it_keeps_the_v4_kept_bad_patterns_out():
     assert [q for q in pairs if q.startswith("What should you do")] == \
         ["What should you do if you have a compiler available?"]
     assert "with pip" in pairs["What should you do if you have a compiler available?"].answer
+
+
+def test_it_names_the_page_product_in_heading_questions_that_would_fit_any_page():
+    from docsbot.qa.generators.structural import page_name
+
+    assert [page_name(t) for t in ("MongoDB with MongoEngine", "Celery Background Tasks", "SQLAlchemy in Flask",
+                                   "Apache httpd", "mod_wsgi (Apache)", "Message Flashing", "Using URL Processors",
+                                   "Blog Blueprint")] == \
+        ["MongoEngine", "Celery", "SQLAlchemy", "Apache httpd", "mod_wsgi", "", "", ""]
+    pairs, _ = _pairs(["MongoDB with MongoEngine", "Creating Data"],
+                      "Instantiate your document class with keyword arguments for the fields. Then call doc.save().")
+    assert "How do I create data with MongoEngine?" in pairs
+    pairs, _ = _pairs(["MongoDB with MongoEngine", "Configuration"],
+                      "Basic setup can be done by defining MONGODB_SETTINGS on app.config and creating a MongoEngine "
+                      "instance.\n\n```\ndb = MongoEngine(app)\n```")
+    assert "db = MongoEngine(app)" in pairs["How do I configure MongoDB with MongoEngine?"].answer
+    pairs, _ = _pairs(["Celery Background Tasks", "Install"],
+                      "Celery is a separate Python package. Install it from PyPI using pip:\n\n```\n$ pip install celery\n```")
+    assert "pip install celery" in pairs["How do I install Celery?"].answer
+    assert "How do I install Celery from PyPI using pip?" in pairs
+    pairs, _ = _pairs(["Celery Background Tasks", "Run a worker"],
+                      "If you jumped in and already executed the above code you will be disappointed to learn that "
+                      ".wait() will never actually return. That’s because you also need to run a Celery worker to "
+                      "receive and execute the task.\n\n```\n$ celery -A your_application.celery worker\n```")
+    assert "celery -A" in pairs["How do I run a worker with Celery?"].answer
+    pairs, _ = _pairs(["Message Flashing", "Creating Data"], "Instantiate your document class with keyword arguments "
+                      "for the fields. Then call doc.save().")
+    assert "How do I create data?" in pairs  # no product named: the heading stays as it is
+    pairs, _ = _pairs(["Packages", "Simple"], "Install it from PyPI using pip:\n\n```\n$ pip install thing\n```")
+    assert not any("install it" in q.lower() for q in pairs)  # what "it" is, only the page says
+
+
+def test_it_asks_how_to_do_what_the_sentence_before_the_code_says():
+    pairs, _ = _pairs(["Patterns", "Factories"],
+                      "You can also pass arguments to the factory like this:\n\n```\n$ flask run --app 'hello:create_app(x=1)'\n```"
+                      "\n\nTo create the database you can use the init_db function:\n\n```\n>>> init_db()\n```\n\n"
+                      "The following example demonstrates how to serve an SPA along with an API:\n\n```\napp = Flask(__name__)\n```"
+                      "\n\nCase 1: a module:\n\n```\n/application.py\n```\n\nThen you can use it like this:\n\n```\nx()\n```")
+    assert "create_app" in pairs["How do I pass arguments to the factory?"].answer
+    assert "init_db()" in pairs["How do I create the database?"].answer
+    assert pairs["How do I serve an SPA along with an API?"].kind == "example"
+    assert not any(q.startswith(("How do I case", "How do I use it")) for q in pairs)

@@ -129,7 +129,7 @@ _BECAUSE = re.compile(r"^(?P<main>[A-Z`][^,;]{10,140}?),? (?:because|so that) (?
 _DOES = re.compile(r"^(?P<subject>`?[A-Za-z_][\w.]*(?:\(\))?`?) (?P<verb>[a-z]+s) (?P<rest>.{12,})$")
 
 
-def _task(text: str) -> str | None:
+def task_phrase(text: str) -> str | None:
     """'switch traffic back to the previous bundle' when it starts with a verb and leans on no pronoun."""
     task = re.sub(r"\byourself\b", "myself", re.sub(r"\byour\b", "my", s._strip_end(text)))
     words = _words(task)
@@ -184,7 +184,7 @@ def _purpose_pair(sentence: str, code_after: str) -> Candidate | None:
     # "Follow the installation instructions to set up X" points elsewhere; it does not say how.
     if _ELSEWHERE.search(match.group("do")):
         return None
-    task = _task(match.group("task"))
+    task = task_phrase(match.group("task"))
     if not task:
         return None
     answer = sentence + (f"\n\n{s._code(code_after)}" if sentence.endswith(":") and code_after else "")
@@ -198,7 +198,7 @@ def _condition_pair(sentence: str, api_name: str) -> Candidate | None:
     cond, main = match.group("cond").strip(), match.group("main")
     want = _WANT.match(cond)
     if want:
-        task = _task(want.group("task"))
+        task = task_phrase(want.group("task"))
         if task and (is_instruction(main[:1].upper() + main[1:]) or _YOU_DO.search(main) or _ADVICE.match(main)):
             return Candidate(f"How do I {task}?", sentence, "how-to")
         return None
@@ -309,7 +309,7 @@ def _you_can_pair(sentence: str) -> Candidate | None:
     if not match or (match.group("how") == "by" and not match.group("means").split()[0].endswith("ing")
                      and not _CODEISH.search(match.group("means").split()[0])):
         return None  # "by" must give a way ("by using", "by passing"), not an agent ("by the server")
-    task = _task(match.group("task"))
+    task = task_phrase(match.group("task"))
     who = match.group("who").lower()
     if not task:
         return None
@@ -324,7 +324,7 @@ def _way_pair(sentence: str) -> Candidate | None:
     """'... the recommended way to work with the shell is the flask shell command ...' -> 'What is the recommended
     way to work with the shell?'"""
     match = _WAY.search(sentence)
-    task = _task(match.group("task")) if match else None
+    task = task_phrase(match.group("task")) if match else None
     return Candidate(f"What is the {match.group('adj')} way to {task}?", sentence, "how-to") if task else None
 
 

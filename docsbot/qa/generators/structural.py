@@ -383,9 +383,11 @@ def _answer_under(blocks: list[Block], *, how_to: bool = False) -> str:
         return ""
     text = lead(paragraphs)
     rest = blocks[len(paragraphs):]
-    whole = text == _clip(" ".join(sentence for p in paragraphs for sentence in sentences(p)))
-    if rest and rest[0].kind == "code" and (text.endswith(":") or (how_to and whole and len(text) < 400)):
-        return text + "\n\n" + _code(rest[0].text)
+    opening = _clip(" ".join(sentence for p in paragraphs for sentence in sentences(p)))
+    # A how-to whose short opening is followed by code: the code is the way ("... you also need to run a Celery
+    # worker to receive and execute the task." then `$ celery -A app.celery worker`).
+    if rest and rest[0].kind == "code" and (text.endswith(":") or (how_to and len(opening) < 400)):
+        return (opening if how_to and len(opening) < 400 else text) + "\n\n" + _code(rest[0].text)
     if how_to and not narrative.has_instruction(text):
         # The opening is an introduction ("If you need X, you can create your own"); the way to do it
         # is in a later sentence of the section ("Read Extension Development to ...").
@@ -437,12 +439,13 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
     first = words[0]
     task = _heading_task(words, parents, blocks)
     if task:
-        return _how_to(f"How do I {task}?", blocks)
+        return _how_to(f"How do I {_with_page_name(task, parents)}?", blocks)
     if first.lower().endswith("ing") and verb_base(first):
         return []
     task = narrative.heading_task(heading)
     if task and first.lower() in narrative.TASK_VERBS and not _noun_phrase_in(heading, blocks):
-        return _how_to(f"How do I {' '.join(_sentence_case(word) for word in task.split())}?", blocks)
+        task = " ".join(_sentence_case(word) for word in task.split())
+        return _how_to(f"How do I {_with_page_name(task, parents)}?", blocks)
     # Under a class or function heading, a lowercase heading like "age" is an attribute, not a concept.
     if len(heading) < 3 or len(words) > 5 or any(_SIGNATURE.match(parent) for parent in parents):
         return []
@@ -470,7 +473,7 @@ def _heading_task(words: list[str], parents: list[str], blocks: list[Block]) -> 
     first = words[0]
     verb = verb_base(first) if first.lower().endswith("ing") else None
     if verb is None and len(words) == 1:
-        verb = _ACTION_NOUNS.get(first.lower())
+        verb = _ACTION_NOUNS.get(first.lower()) or (first.lower() if first.lower() in _SUBJECT_VERBS else None)
     if verb is None:
         return ""
     rest = words[1:]
@@ -489,10 +492,58 @@ def _heading_task(words: list[str], parents: list[str], blocks: list[Block]) -> 
         return ""  # "Error Handlers > Handling" handles errors, not error handlers
     subject = _page_subject(parents)
     body = " ".join(block.text for block in blocks).lower()
-    # The section must name what it acts on: "Celery Background Tasks > Install" installs Celery, not the title.
-    if not subject or not all(word.lower() in body for word in subject.split() if len(word) > 3):
-        return ""
-    return " ".join([verb, _heading_phrase(subject), *(word.lower() for word in rest)]) if subject else ""
+    # The section must name what it acts on: "Celery Background Tasks > Install" installs Celery (the page's name),
+    # not background tasks.
+    if not subject or not _names(body, subject):
+        subject = page_name(parents[0]) if parents else ""
+        if not subject or not _names(body, subject):
+            return ""
+    return " ".join([verb, _heading_phrase(subject), *(word.lower() for word in rest)])
+
+
+def _with_page_name(task: str, parents: list[str]) -> str:
+    """'create data' on the MongoEngine page -> 'create data with MongoEngine': a heading's task is about the product
+    the page is about, and without its name the question is one that any page could answer."""
+    name = page_name(parents[0]) if parents else ""
+    return f"{task} with {name}" if name and name.lower() not in task.lower() else task
+
+
+def _names(body: str, subject: str) -> bool:
+    """Every content word of the subject is in the (lowercased) text: "MongoDB with MongoEngine" is named by
+    "MONGODB_SETTINGS ... MongoEngine(app)"."""
+    return all(word.lower() in body for word in subject.split() if word.lower() not in _FUNCTION_WORDS)
+
+
+# Acronyms that name a technique, not a product: "Using URL Processors" is not about a product called URL.
+_GENERIC_ACRONYMS = {"HTTP", "HTTPS", "URL", "URLS", "API", "APIS", "HTML", "CSS", "JSON", "WSGI", "ASGI", "SQL", "CLI",
+                     "SPA", "JS", "ID"}
+_NOT_PAGE_NAMES = {"Flask", "Python", "Paths", "Windows", "Linux"}
+
+
+@lru_cache(maxsize=1024)
+def page_name(title: str) -> str:
+    """The product a page is about, from its title: 'MongoDB with MongoEngine' -> 'MongoEngine', 'Celery Background
+    Tasks' -> 'Celery', 'SQLAlchemy in Flask' -> 'SQLAlchemy', 'Apache httpd' -> 'Apache httpd'; '' when the title
+    names none ('Message Flashing', 'Using URL Processors', 'Adding a favicon')."""
+    words = re.findall(r"[\w.-]+", re.sub(r"\(.*?\)", "", title)) or [""]
+    short_thing = len(words) <= 2 and not narrative.heading_task(title) and not words[0].lower().endswith("ing")
+    runs: list[list[str]] = [[]]
+    for word in words:
+        if _is_name(word, unknown_words_are_names=short_thing):
+            runs[-1].append(word)
+        elif runs[-1]:
+            runs.append([])
+    # "MongoDB with MongoEngine": the tool the page uses is named last.
+    return " ".join(next((run for run in reversed(runs) if run), []))
+
+
+def _is_name(word: str, *, unknown_words_are_names: bool) -> bool:
+    if word in _NOT_PAGE_NAMES or word.upper() in _GENERIC_ACRONYMS or len(word) < 3:
+        return False
+    if word in narrative.PROPER_NOUNS or re.search(r"[a-z][A-Z]|^[A-Z]{2,}[a-z]", word):
+        return True  # Celery, MongoEngine, uWSGI, SQLite
+    # "Apache httpd", "gevent", "mod_wsgi": lowercase words no dictionary knows.
+    return unknown_words_are_names and bool(re.fullmatch(r"[a-z][a-z0-9_]*", word)) and not _lemmas(word)
 
 
 @lru_cache(maxsize=4096)
@@ -652,13 +703,45 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
         pairs.extend(narrative.sentence_pairs(_LIST_ITEM.sub("", sentence), next_code if last else "", api_name,
                                               names))
     if all_sentences and next_code and text.endswith(":"):
-        last = all_sentences[-1]
-        # "Imagine an application like this:" and "Like this:" open an example; they are not steps.
-        first_word = last.split()[0] if last.split() else ""
-        if is_imperative(first_word) and narrative.is_instruction(last) and not _TO_DO.match(last):
-            question = f"How do I {_lower_first(_strip_end(last))}?"
-            pairs.append(Candidate(question, _clip(last + "\n\n" + _code(next_code)), "example"))
+        example = _code_example_pair(all_sentences[-1], next_code, text, names[0] if names else "")
+        pairs.extend([example] if example else [])
     return pairs
+
+
+_EXAMPLE_TAIL = re.compile(r"\s+(?:like this|like so|as follows|this way|for example|below|here)\s*$")
+_YOU_CAN_CODE = re.compile(r"^(?:(?:So|Then|Also|Alternatively|Instead),?\s+)?[Yy]ou can (?:also |simply |easily |then )?"
+                           r"(?P<task>[a-z].+)$")
+_TO_DO_YOU = re.compile(r"^To (?P<task>[a-z][^,]{6,120}?) (?:you|we) (?:can|could|should|need to|have to|must)\b")
+_FOLLOWING_DOES = re.compile(r"^The (?:following|code below|example below)(?: \w+)? (?:(?:shows|demonstrates|illustrates) "
+                             r"how to (?P<how>[a-z].+)|(?P<verb>[a-z]+s) (?P<rest>.+))$")
+
+
+def _code_example_pair(last: str, code: str, paragraph: str, title: str) -> Candidate | None:
+    """A sentence that says what the code after it does is a how-to answered by the sentence and the code:
+    "Install it from PyPI using pip:" (it: the page's product), "You can also pass arguments to the factory like
+    this:", "To create the database you can use the init_db function:", "The following example demonstrates how to
+    serve an SPA along with an API:"."""
+    answer = _clip(last + "\n\n" + _code(code))
+    first_word = last.split()[0] if last.split() else ""
+    # "Imagine an application like this:" and "Like this:" open an example; they are not steps.
+    if is_imperative(first_word) and narrative.is_instruction(last) and not _TO_DO.match(last) \
+            and not re.match(r"^\S+ \d|[^:]*:\s", last):  # "Case 1: a module:" is a caption
+        words = _strip_end(last).split()
+        if len(words) > 1 and words[1].lower() in {"it", "them"}:
+            name = page_name(title)
+            if not name or name.lower() not in paragraph.lower():
+                return None  # "Install it from PyPI": what "it" is, only the page says
+            words[1] = name
+        return Candidate(f"How do I {_lower_first(' '.join(words))}?", answer, "example")
+    match = _FOLLOWING_DOES.match(_strip_end(last))
+    if match:
+        task = match.group("how") or (f"{verb_base(match.group('verb'))} {match.group('rest')}"
+                                      if verb_base(match.group("verb")) else "")
+    else:
+        match = _YOU_CAN_CODE.match(_strip_end(last)) or _TO_DO_YOU.match(last)
+        task = match.group("task") if match else ""
+    task = narrative.task_phrase(_EXAMPLE_TAIL.sub("", _strip_end(task))) if task else None
+    return Candidate(f"How do I {task}?", answer, "example") if task else None
 
 
 def _defines_term(definition: re.Match) -> bool:
