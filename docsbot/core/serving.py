@@ -101,7 +101,9 @@ def embedded_server(*, base_model: str | None = None, adapter_dir: Path | None =
     adapter_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "serving", "--base-model", base_model or base_model_path(),
                "--adapter-dir", str(adapter_dir), "--port", str(port)]
-    log_file = open(Path(settings.DATA_DIR) / f"serving-{port}.log", "wb")  # noqa: SIM115 - closed below
+    log_path = Path(settings.DATA_DIR) / "logs" / "embedded-serving.log"  # one file, not one per run
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_file = open(log_path, "ab")  # noqa: SIM115 - closed below
     process = subprocess.Popen(command, cwd=settings.BASE_DIR, stdout=log_file, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
