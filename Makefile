@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean-data lint browser
+.PHONY: demo test install clean-data lint browser gpu-wheels
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,3 +39,8 @@ lint: install
 
 clean-data:
 	rm -rf var
+
+# For a session lent a GPU: bitsandbytes for the device's Python 3.12 (see bench/gpu_check.sh).
+gpu-wheels:
+	python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+	  --platform manylinux_2_24_x86_64 --platform manylinux_2_17_x86_64 -d .whl 'bitsandbytes>=0.45'
