@@ -297,3 +297,18 @@ def test_it_asks_how_to_do_what_the_sentence_before_the_code_says():
     assert "init_db()" in pairs["How do I create the database?"].answer
     assert pairs["How do I serve an SPA along with an API?"].kind == "example"
     assert not any(q.startswith(("How do I case", "How do I use it")) for q in pairs)
+
+
+def test_a_how_to_answer_that_only_says_it_can_be_done_is_no_answer():
+    pairs, _ = _pairs(["Message Flashing", "Flashing With Categories"],
+                      "New in version 0.3.\n\nIt is also possible to provide categories when flashing a message. The "
+                      "default category if nothing is provided is 'message'.")
+    assert "How do I flash with categories?" not in pairs
+    pairs, _ = _pairs(["Message Flashing", "Filtering Flash Messages"],
+                      "New in version 0.9.\n\nOptionally you can pass a list of categories which filters the results "
+                      "of get_flashed_messages().\n\n```\nget_flashed_messages(category_filter=['error'])\n```")
+    assert "category_filter" in pairs["How do I filter flash messages?"].answer  # the version note is no end
+    pairs, _ = _pairs(["Uploading Files", "Improving Uploads"],
+                      "So how exactly does Flask handle uploads? Well it will store them in the webserver’s memory if "
+                      "the files are reasonably small, otherwise in a temporary location.")
+    assert "How do I improve uploads?" not in pairs  # "Well" is no verb

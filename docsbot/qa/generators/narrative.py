@@ -55,7 +55,7 @@ TASK_VERBS = {"install", "configure", "run", "deploy", "use", "create", "add", "
 
 # Sentence openers lemminflect also knows as verbs ("while away", "since" is not, but cheap to list).
 _NOT_IMPERATIVE = {"imagine", "remember", "consult", "take", "sooner", "while", "since", "unless", "whether", "consider",
-                   "like", "even"}
+                   "like", "even", "well"}
 SUBORDINATORS = {"since", "if", "when", "while", "although", "because", "as", "once", "unless", "whereas", "though"}
 
 
@@ -110,8 +110,19 @@ def has_instruction(answer: str) -> bool:
     if _CODE_SHOWN.search(answer) or _PASSIVE_MEANS.search(answer) or any(
             _says_means(sentence) for line in answer.splitlines() for sentence in s.sentences(line)):
         return True
-    return any(is_instruction(sentence) or is_instruction(_main_clause(sentence)) or is_instruction(_possible(sentence))
+    return any(is_instruction(sentence) or is_instruction(_main_clause(sentence)) or _possible_with_means(sentence)
                for line in answer.splitlines() for sentence in s.sentences(line))
+
+
+_MEANS = re.compile(r"`|\w\(|\w\.\w|--\w|\b(?:with|using|by|via|through|command|option|setting|function|method|"
+                    r"decorator|file|argument|parameter)\b")
+
+
+def _possible_with_means(sentence: str) -> bool:
+    """'It is possible to override X with Y' says how; 'It is also possible to provide categories when flashing a
+    message' only says that it can be done."""
+    clause = _possible(sentence)
+    return is_instruction(clause) and bool(_MEANS.search(clause))
 
 
 def _main_clause(sentence: str) -> str:

@@ -332,16 +332,27 @@ _METADATA = re.compile(r"^(New in version|Changed in version|Deprecated since|Pa
                        r"Raises:|Yields:|Type:|Default:|Example:)", re.IGNORECASE)
 
 
+_VERSION_NOTE = re.compile(r"^(?:New in version|Changed in version)\s+[\d.]+\.?$")
+
+
 def _first_paragraphs(blocks: list[Block]) -> list[str]:
     """The prose a section opens with, without admonition labels and version notes."""
-    out = []
-    for block in blocks:
-        if block.kind != "paragraph" or _METADATA.match(block.text):
-            break
-        if _ADMONITION.match(block.text):
+    return [block.text for block in blocks[:_opening_end(blocks)]
+            if not _ADMONITION.match(block.text) and not _VERSION_NOTE.match(block.text)]
+
+
+def _opening_end(blocks: list[Block]) -> int:
+    """Where a section's opening prose ends: at the first code, table or version note after its text."""
+    has_text = False
+    for index, block in enumerate(blocks):
+        # "New in version 0.9." before a section's text is a note on the section, not the end of its prose.
+        if _ADMONITION.match(block.text) or (not has_text and block.kind == "paragraph"
+                                             and _VERSION_NOTE.match(block.text)):
             continue
-        out.append(block.text)
-    return out
+        if block.kind != "paragraph" or _METADATA.match(block.text):
+            return index
+        has_text = True
+    return len(blocks)
 
 
 def _api_name(heading: str, parents: list[str]) -> str:
@@ -382,7 +393,7 @@ def _answer_under(blocks: list[Block], *, how_to: bool = False) -> str:
     if not paragraphs:
         return ""
     text = lead(paragraphs)
-    rest = blocks[len(paragraphs):]
+    rest = blocks[_opening_end(blocks):]
     opening = _clip(" ".join(sentence for p in paragraphs for sentence in sentences(p)))
     # A how-to whose short opening is followed by code: the code is the way ("... you also need to run a Celery
     # worker to receive and execute the task." then `$ celery -A app.celery worker`).
@@ -495,8 +506,9 @@ def _heading_task(words: list[str], parents: list[str], blocks: list[Block]) -> 
     # The section must name what it acts on: "Celery Background Tasks > Install" installs Celery (the page's name),
     # not background tasks.
     if not subject or not _names(body, subject):
+        # The page's product, named by any of its words: "Apache httpd > Configuration" says "The httpd configuration".
         subject = page_name(parents[0]) if parents else ""
-        if not subject or not _names(body, subject):
+        if not subject or not any(word.lower() in body for word in subject.split()):
             return ""
     return " ".join([verb, _heading_phrase(subject), *(word.lower() for word in rest)])
 
