@@ -312,3 +312,23 @@ def test_a_how_to_answer_that_only_says_it_can_be_done_is_no_answer():
                       "So how exactly does Flask handle uploads? Well it will store them in the webserver’s memory if "
                       "the files are reasonably small, otherwise in a temporary location.")
     assert "How do I improve uploads?" not in pairs  # "Well" is no verb
+
+
+def test_it_keeps_the_v5_sample_kept_bad_patterns_out():
+    pairs, _ = _pairs(["API", "Application Object", "make_aborter()"],
+                      "Create the object to assign to aborter. That object is called by flask.abort() to raise HTTP "
+                      "errors. Set debug on the app to see them.")
+    assert "How do I assign to aborter?" not in pairs
+    pairs, _ = _pairs(["API", "Incoming Request Data", "charset = 'utf-8'"], "The charset used to decode most data in the request.")
+    assert list(pairs) == ["What is `charset`?"]
+    pairs, _ = _pairs(["API", "class flask.sessions.SecureCookieSession(initial=None)", "accessed = False"],
+                      "header, which allows caching proxies to cache different pages for different users.")
+    assert not pairs
+    pairs, _ = _pairs(["Keep Developing!"], "Go back and review the tutorial and compare your code with the steps.")
+    assert not pairs
+    pairs, _ = _pairs(["Gunicorn", "Async"], "If you need asynchronous support, Gunicorn provides workers using either "
+                      "gevent or eventlet.")
+    assert not any(q.startswith("What happens if you need") for q in pairs)
+    pairs, _ = _pairs(["Tutorial", "Connect"], "`close_db` checks if a connection was created. If the connection "
+                      "exists, it is closed.")
+    assert pairs["What does `close_db` do?"].answer.endswith("it is closed.")

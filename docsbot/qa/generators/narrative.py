@@ -214,6 +214,8 @@ def _condition_pair(sentence: str, api_name: str) -> Candidate | None:
             return Candidate(f"How do I {task}?", sentence, "how-to")
         return None
     first = _words(cond)[0].lower()
+    if _READER_WISH.match(cond) and not (is_instruction(main[:1].upper() + main[1:]) or _YOU_DO.search(main)):
+        return None  # "If you need asynchronous support, Gunicorn provides ...": nothing "happens"
     if (_vague(cond) or len(_words(cond)) < 3 or main.rstrip().endswith(("?", ":")) or _vague(_words(main)[0])
             or first.endswith(("ing", "ed")) or cond.count("(") != cond.count(")") or _unnamed_subject(cond)
             or (_vague(main) and not _CODEISH.search(cond))):
@@ -230,6 +232,7 @@ def _condition_pair(sentence: str, api_name: str) -> Candidate | None:
     return Candidate(f"What happens {word} {cond}{where}?", sentence, "what-happens")
 
 
+_READER_WISH = re.compile(r"^you (?:need|want|wish|would like|prefer|require)\b")
 _RELATIVE_TO_PAGE = re.compile(r"\b(?:instead|as well|too|either)\W*$|\binstead\b(?! of)")
 
 
@@ -295,7 +298,7 @@ def _why_pair(sentence: str) -> Candidate | None:
     return Candidate(question + "?", sentence, "why")
 
 
-def _does_pair(sentence: str) -> Candidate | None:
+def _does_pair(sentence: str, after: str = "") -> Candidate | None:
     """'`flash()` stores messages ...' -> 'What does `flash()` do?' (code names only: prose subjects are vague)."""
     match = _DOES.match(sentence)
     if not match or not _CODEISH.search(match.group("subject")):
@@ -304,7 +307,8 @@ def _does_pair(sentence: str) -> Candidate | None:
     if verb in {"is", "has", "does", "was"} or not s.verb_base(verb) or s.verb_base(verb) == verb:
         return None
     name = match.group("subject").strip("`")
-    return Candidate(f"What does `{name}` do?", sentence, "what-is")
+    # "close_db checks if a connection was created ... If the connection exists, it is closed.": the rest of what it does.
+    return Candidate(f"What does `{name}` do?", f"{sentence} {after}".strip(), "what-is")
 
 
 _ADVICE = re.compile(r"^(?:it is|it[’']s) (?:best|recommended|better|a good idea) to [a-z]+")
@@ -388,13 +392,14 @@ def _requires_pair(sentence: str) -> Candidate | None:
     return None
 
 
-def sentence_pairs(sentence: str, code_after: str, api_name: str = "", names: tuple[str, ...] = ()
+def sentence_pairs(sentence: str, code_after: str, api_name: str = "", names: tuple[str, ...] = (), after: str = ""
                    ) -> list[Candidate]:
-    """Narrative pairs from one sentence; the first rule that matches wins. names: the headings above it."""
+    """Narrative pairs from one sentence; the first rule that matches wins. names: the headings above it; after:
+    the next sentence when this one is short (what it goes on to say)."""
     for rule in (lambda: _purpose_pair(sentence, code_after), lambda: _you_can_pair(sentence),
                  lambda: _passive_how_pair(sentence, names), lambda: _used_for_pair(sentence),
                  lambda: _requires_pair(sentence), lambda: _way_pair(sentence), lambda: _condition_pair(sentence, api_name),
-                 lambda: _why_pair(sentence), lambda: _does_pair(sentence)):
+                 lambda: _why_pair(sentence), lambda: _does_pair(sentence, after)):
         candidate = rule()
         if candidate:
             return [candidate]

@@ -316,7 +316,8 @@ def _section_pairs(heading: str, blocks: list[Block], parents: list[str], ask_he
             if config:
                 pairs.append(config)
                 continue
-            pairs.extend(_paragraph_pairs(block.text, following, api_name, (*parents, heading)))
+            opens_docstring = bool(api_name) and not any(b.kind == "paragraph" for b in blocks[:index])
+            pairs.extend(_paragraph_pairs(block.text, following, api_name, (*parents, heading), opens_docstring))
         elif block.kind == "table":
             pairs.extend(_table_pairs(block.rows))
         elif block.kind == "code":
@@ -437,8 +438,13 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
     attribute = _api_name(heading, parents)
     if attribute:
         return [Candidate(f"What is `{attribute}`?", answer, "api")]
-    if len(words) > 10:
-        return []
+    value = _VALUE_ATTRIBUTE.match(heading)
+    if value and any(_SIGNATURE.match(p) or p.lower() == "api" for p in parents):
+        if re.match(r"^[a-z]\w*,", answer):
+            return []  # "header, which allows ...": the tail of a docstring split from its start
+        return [Candidate(f"What is `{value.group('name')}`?", answer, "api")]  # "charset = 'utf-8'" is no error
+    if len(words) > 10 or heading.endswith("!"):
+        return []  # "Keep Developing!" is a chapter's cheer, not a task
     lowered = heading.lower()
     if lowered.startswith("how to "):
         return _how_to(f"How do I {heading[7:].rstrip('?')}?", blocks)
@@ -600,6 +606,7 @@ def _page_subject(parents: list[str]) -> str:
     return ""
 
 
+_VALUE_ATTRIBUTE = re.compile(r"^(?P<name>[a-z_]\w*)\s*=\s*\S")
 _QUOTES = "\"'`“”‘’"
 
 
@@ -668,8 +675,8 @@ def _config_pair(text: str, following: list[Block]) -> Candidate | None:
     return Candidate(f"What does the `{name}` configuration value do?", _clip(answer), "option")
 
 
-def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tuple[str, ...] = ()
-                     ) -> list[Candidate]:
+def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tuple[str, ...] = (),
+                     opens_docstring: bool = False) -> list[Candidate]:
     pairs: list[Candidate] = []
     all_sentences = sentences(text)
     next_code = following[0].text if following and following[0].kind == "code" else ""
@@ -711,9 +718,12 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
         if raised:
             pairs.append(Candidate(f"When is `{raised.group('exc')}` raised?", _clip(sentence), "troubleshooting"))
             continue
+        if opens_docstring and index == 0 and is_imperative(sentence.split()[0]):
+            continue  # "Create the object to assign to aborter." says what make_aborter() does, not what to do
         last = index == len(all_sentences) - 1
+        after = all_sentences[index + 1] if not last and len(sentence) < 90 else ""
         pairs.extend(narrative.sentence_pairs(_LIST_ITEM.sub("", sentence), next_code if last else "", api_name,
-                                              names))
+                                              names, after))
     if all_sentences and next_code and text.endswith(":"):
         example = _code_example_pair(all_sentences[-1], next_code, text, names[0] if names else "")
         pairs.extend([example] if example else [])
