@@ -28,7 +28,7 @@ browser:
 
 # Tests use the PostgreSQL and Redis on 127.0.0.1 when they answer, else SQLite and the embedded Redis.
 # Their data directory is a fresh temporary one, never the demo's var/.
-test: install browser
+test: install browser lint
 	@eval "$$($(PY) tests/probe_services.py)"; \
 	export DOCSBOT_DATA_DIR="$${DOCSBOT_DATA_DIR:-$$(mktemp -d /tmp/docsbot-test.XXXXXX)}"; \
 	echo "test services: DATABASE_URL=$${DATABASE_URL:-sqlite} REDIS_URL=$${REDIS_URL:-embedded} DATA_DIR=$$DOCSBOT_DATA_DIR"; \

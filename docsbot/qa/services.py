@@ -359,7 +359,7 @@ class ImportReport:
 
 def _pair_from_messages(record: object) -> tuple[str, str]:
     if not isinstance(record, dict) or not isinstance(record.get("messages"), list):
-        raise ValueError('expected an object with a "messages" list')
+        raise ValueError('expected an object with a "messages" list')  # noqa: TRY004 - a bad line, reported
     messages = record["messages"]
     if not all(isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
                for m in messages):
