@@ -332,3 +332,57 @@ def test_it_keeps_the_v5_sample_kept_bad_patterns_out():
     pairs, _ = _pairs(["Tutorial", "Connect"], "`close_db` checks if a connection was created. If the connection "
                       "exists, it is closed.")
     assert pairs["What does `close_db` do?"].answer.endswith("it is closed.")
+
+
+def test_it_keeps_the_v5_labelled_kept_bad_patterns_out():
+    pairs, _ = _pairs(["JavaScript, fetch, and JSON"], "You may want to make your HTML page dynamic, by changing data "
+                      "without reloading the entire page.")
+    assert not any(q.startswith("How do I want") for q in pairs)
+    pairs, _ = _pairs(["Command Line Interface", "Disable dotenv"],
+                      "The flask command will show a message if it detects dotenv files but python-dotenv is not "
+                      "installed.\n\n```\n$ flask run\n * Tip: There are .env files present.\n```\n\nYou can tell Flask "
+                      "not to load dotenv files by setting the FLASK_SKIP_DOTENV environment variable.")
+    assert "FLASK_SKIP_DOTENV" in pairs["How do I disable dotenv?"].answer
+    assert "* Tip" not in pairs["How do I disable dotenv?"].answer
+    pairs, _ = _pairs(["Form Validation"], "When you have to work with form data submitted by a browser view, code "
+                      "quickly becomes very hard to read.")
+    assert not any(q.startswith("What should you do") for q in pairs)
+    pairs, _ = _pairs(["Test Coverage", "Blog"], "When valid data is sent in a POST request, create should insert the "
+                      "new post data into the database.")
+    assert not any(q.startswith("What should you do") for q in pairs)
+    pairs, _ = _pairs(["API", "class flask.json.tag.TaggedJSONSerializer", "flask.json.tag.TaggedJSONSerializer.default_tags"],
+                      "default_tags = [<class 'flask.json.tag.TagDict'>]\n\nTag classes to bind when creating the "
+                      "serializer. Other tags can be added later using register().")
+    assert not any(q.startswith("How do I bind") for q in pairs)
+    pairs, _ = _pairs(["Lazily Loading Views", "Converting to Centralized URL Map"],
+                      "Imagine the current application looks somewhat like this:\n\n```\napp = Flask(__name__)\n```")
+    assert not pairs
+
+
+def test_it_asks_about_comma_less_conditions_settings_that_enable_and_page_products_in_the_passive():
+    pairs, _ = _pairs(["Large Applications", "Working with Blueprints"],
+                      "If you have larger applications it’s recommended to divide them into smaller groups where each "
+                      "group is implemented with the help of a blueprint.")
+    assert pairs["What should you do if you have larger applications?"].answer.startswith("If you have larger")
+    pairs, _ = _pairs(["Adding a favicon"], "If you want to save the extra redirect request you can also write a view "
+                      "using send_from_directory().")
+    assert "How do I save the extra redirect request?" in pairs
+    pairs, _ = _pairs(["Debugging", "The Built-In Debugger"],
+                      "When running from Python code, passing debug=True enables debug mode, which is mostly "
+                      "equivalent.")
+    assert pairs["How do I enable debug mode?"].kind == "how-to"
+    pairs, _ = _pairs(["Apache httpd"], "httpd can be installed using your system package manager, or a pre-built "
+                      "executable for Windows.")
+    assert "How can httpd be installed?" in pairs
+    pairs, _ = _pairs(["Apache httpd"], "Acme can be installed using your system package manager.")
+    assert not pairs  # a word no heading names
+    pairs, _ = _pairs(["Adding a favicon"], "Now, to get browsers to find your icon, the correct way is to add a link "
+                      "tag in your HTML.")
+    assert "How do I get browsers to find your icon?" in pairs
+
+
+def test_a_progressive_verb_is_no_means():
+    pairs, _ = _pairs(["Development Server", "Address already in use"],
+                      "You can use netstat or lsof to identify what process id is using a port, then use other "
+                      "operating system tools stop that process.")
+    assert not any(q.endswith("process id is?") for q in pairs)

@@ -66,9 +66,24 @@ def is_instruction(sentence: str) -> bool:
     if not words or not _LIST_MARK.sub("", sentence.strip())[:1].isupper():
         return False
     first = words[0].strip("`*,:")
-    if first.lower() in _NOUN_OPENERS or first.lower() in _NOT_IMPERATIVE or _OWN_SUBJECT.match(" ".join(words)):
+    if first.lower() in _NOUN_OPENERS or first.lower() in _NOT_IMPERATIVE or _OWN_SUBJECT.match(" ".join(words)) \
+            or _has_verb_after_first(words):
         return False
     return s.is_imperative(first)
+
+
+_FINITE = {"is", "are", "was", "were", "has", "should", "must", "can", "will", "would", "may", "might", "could",
+           "cannot", "does"}
+
+
+def _has_verb_after_first(words: list[str]) -> bool:
+    """'Code quickly becomes hard to read', 'create should insert the post': the first word is the subject of the
+    verb after it (a modal, or a verb in -s after an adverb), not a verb in the imperative."""
+    rest = [word.lower().strip(",") for word in words[1:3]]
+    if rest and rest[0].endswith("ly") and len(rest) > 1:
+        verb = rest[1]
+        return verb in _FINITE or (verb.endswith("s") and s.verb_base(verb) not in {None, verb})
+    return bool(rest) and rest[0] in _FINITE
 
 
 # "Even more simply, we could place this ...": the clause after the opening phrase has its own subject, so the
@@ -90,7 +105,7 @@ _YOU_DO_WITH_MEANS = re.compile(r"\b(?:[Yy]ou|[A-Za-z]+ (?:authors|developers|us
 _PASSIVE_MEANS = re.compile(r"\b(?:can|could|may|should) be (?:done|accomplished|achieved|implemented|solved|handled|"
                             r"\w+ed)"
                             r"\s+(?:with|by|using|through|via)\b|\bis by \w+ing\b|"
-                            r"\bway to [^.;]{3,80}? is (?:by|to|with|using|"
+                            r"\bway is (?:to|by) \w+|\bway to [^.;]{3,80}? is (?:by|to|with|using|"
                             r"the [\w ]{1,30}?(?:command|function|method|option|decorator))\b")
 
 
@@ -111,7 +126,7 @@ def has_instruction(answer: str) -> bool:
             _says_means(sentence) for line in answer.splitlines() for sentence in s.sentences(line)):
         return True
     return any(is_instruction(sentence) or is_instruction(_main_clause(sentence)) or _possible_with_means(sentence)
-               for line in answer.splitlines() for sentence in s.sentences(line))
+               or _ENABLES.match(sentence) for line in answer.splitlines() for sentence in s.sentences(line))
 
 
 _MEANS = re.compile(r"`|\w\(|\w\.\w|--\w|\b(?:with|using|by|via|through|command|option|setting|function|method|"
@@ -140,13 +155,19 @@ _BECAUSE = re.compile(r"^(?P<main>[A-Z`][^,;]{10,140}?),? (?:because|so that) (?
 _DOES = re.compile(r"^(?P<subject>`?[A-Za-z_][\w.]*(?:\(\))?`?) (?P<verb>[a-z]+s) (?P<rest>.{12,})$")
 
 
+# "You may want to make X dynamic, by ..." is no way "to want to make X dynamic"; "bind when creating the serializer"
+# has no object: what is bound, only the sentence before the "to" says.
+_WISH_VERBS = {"want", "need", "wish", "like", "hope", "prefer", "try", "have"}
+
+
 def task_phrase(text: str) -> str | None:
     """'switch traffic back to the previous bundle' when it starts with a verb and leans on no pronoun."""
     task = re.sub(r"\byourself\b", "myself", re.sub(r"\byour\b", "my", s._strip_end(text)))
     words = _words(task)
     # "override the default" leans on the page for what the default is, like a pronoun does.
     if not (3 <= len(words) <= 14) or _vague(task) or not s.is_imperative(words[0]) or task.endswith(("'s", "’s")) \
-            or re.search(r"\bthe default\b", task):
+            or re.search(r"\bthe default\b", task) or words[0].lower() in _WISH_VERBS \
+            or words[1].lower() in SUBORDINATORS - {"as"}:
         return None
     return task
 
@@ -202,8 +223,15 @@ def _purpose_pair(sentence: str, code_after: str) -> Candidate | None:
     return Candidate(f"How do I {task}?", s._clip(answer), "how-to")
 
 
+# "If you have larger applications it's recommended to divide them ...": no comma, the main clause opens with what the
+# reader can or should do.
+_CONDITION_BARE = re.compile(r"^(?P<word>If|When) (?P<cond>you [^,]{8,110}?) (?P<main>(?:you (?:can|should|must|need to|"
+                             r"have to|could)|it[’']s (?:recommended|best|a good idea)|it is (?:recommended|best|"
+                             r"a good idea))\b.{10,})$")
+
+
 def _condition_pair(sentence: str, api_name: str) -> Candidate | None:
-    match = _CONDITION.match(sentence)
+    match = _CONDITION.match(sentence) or _CONDITION_BARE.match(sentence)
     if not match:
         return None
     cond, main = match.group("cond").strip(), match.group("main")
@@ -216,20 +244,28 @@ def _condition_pair(sentence: str, api_name: str) -> Candidate | None:
     first = _words(cond)[0].lower()
     if _READER_WISH.match(cond) and not (is_instruction(main[:1].upper() + main[1:]) or _YOU_DO.search(main)):
         return None  # "If you need asynchronous support, Gunicorn provides ...": nothing "happens"
-    if (_vague(cond) or len(_words(cond)) < 3 or main.rstrip().endswith(("?", ":")) or _vague(_words(main)[0])
+    if (_vague(cond) or len(_words(cond)) < 3 or main.rstrip().endswith(("?", ":")) or (_vague(_words(main)[0]) and not _ADVICE.match(main))
             or first.endswith(("ing", "ed")) or cond.count("(") != cond.count(")") or _unnamed_subject(cond)
-            or (_vague(main) and not _CODEISH.search(cond))):
+            or (_vague(_ADVICE.sub("", main)) and not _CODEISH.search(cond) and not _refers_to_condition(main))):
         return None
     if _RELATIVE_TO_PAGE.search(main):
         return None  # "..., you can install the uwsgi package instead": instead of what the page said before
     word = match.group("word").lower()
     where = f" in `{api_name}`" if api_name else ""
-    if is_instruction(main[:1].upper() + main[1:]) or _YOU_DO.search(main) or main.startswith(("consider ", "try ")):
+    if is_instruction(main[:1].upper() + main[1:]) or _YOU_DO.search(main) or main.startswith(("consider ", "try ")) \
+            or _ADVICE.match(main):
         # In a docstring the imperative describes what the API does ("If X, make it Y"), not advice.
         if api_name:
             return None
         return Candidate(f"What should you do {word} {cond}{where}?", sentence, "what-happens")
     return Candidate(f"What happens {word} {cond}{where}?", sentence, "what-happens")
+
+
+def _refers_to_condition(main: str) -> bool:
+    """'it's recommended to divide them into smaller groups': advice whose only pronoun is its object, the thing the
+    condition named ("If you have larger applications")."""
+    match = _ADVICE.match(main)
+    return bool(match) and not _vague(re.sub(r"^\s*(?:them|it)\b", "", main[match.end():].split(" ", 1)[-1]))
 
 
 _READER_WISH = re.compile(r"^you (?:need|want|wish|would like|prefer|require)\b")
@@ -324,6 +360,8 @@ def _you_can_pair(sentence: str) -> Candidate | None:
     if not match or (match.group("how") == "by" and not match.group("means").split()[0].endswith("ing")
                      and not _CODEISH.search(match.group("means").split()[0])):
         return None  # "by" must give a way ("by using", "by passing"), not an agent ("by the server")
+    if _words(match.group("task"))[-1] in {"is", "are", "was", "were", "be", "been"}:
+        return None  # "... to identify what process id is using a port": "using" is the verb, not a means
     task = task_phrase(match.group("task"))
     who = match.group("who").lower()
     if not task:
@@ -355,9 +393,29 @@ def _passive_how_pair(sentence: str, names: tuple[str, ...]) -> Candidate | None
         return None
     subject = match.group("subject").strip("`")
     if not (_CODEISH.search(match.group("subject")) or subject in PROPER_NOUNS
-            or subject.lower() in {name.lower() for name in names}) or _vague(subject):
+            or subject.lower() in {name.lower() for name in names} | _name_words(names)) or _vague(subject):
         return None
     return Candidate(f"How can {match.group('subject')} be {match.group('done')}?", sentence, "how-to")
+
+
+def _name_words(names: tuple[str, ...]) -> set[str]:
+    """'httpd' on the 'Apache httpd' page: each word of a product the headings name."""
+    return {word.lower() for name in names for word in s.page_name(name).split()}
+
+
+# "passing debug=True enables debug mode": a setting in code that turns a feature on or off.
+_ENABLES = re.compile(r"^(?:(?:When|If) [^,]{3,60}, )?(?P<means>(?:passing|setting|using|adding|calling) `?[\w.\-]+"
+                      r"(?:=\w+|\(\))`?(?: (?:to|on) [\w.`]+)?) (?P<verb>enables|disables|turns on|turns off|activates|"
+                      r"deactivates) (?P<what>[a-z][\w\- ]{3,40}?)(?:,.*|\.)?$")
+
+
+def _enables_pair(sentence: str) -> Candidate | None:
+    """'When running from Python code, passing debug=True enables debug mode.' -> 'How do I enable debug mode?'"""
+    match = _ENABLES.match(sentence)
+    if not match or _vague(match.group("what")):
+        return None
+    verb = {"turns on": "turn on", "turns off": "turn off"}.get(match.group("verb"), match.group("verb")[:-1])
+    return Candidate(f"How do I {verb} {match.group('what')}?", sentence, "how-to")
 
 
 _USED_FOR = re.compile(r"^(?:The )?(?:\w+ )?(?P<name>`?[A-Za-z_][\w.]*(?:\(\))?`?)(?: \w+)?(?: of [^,]{3,40})? "
@@ -398,7 +456,7 @@ def sentence_pairs(sentence: str, code_after: str, api_name: str = "", names: tu
     the next sentence when this one is short (what it goes on to say)."""
     for rule in (lambda: _purpose_pair(sentence, code_after), lambda: _you_can_pair(sentence),
                  lambda: _passive_how_pair(sentence, names), lambda: _used_for_pair(sentence),
-                 lambda: _requires_pair(sentence), lambda: _way_pair(sentence), lambda: _condition_pair(sentence, api_name),
+                 lambda: _requires_pair(sentence), lambda: _way_pair(sentence), lambda: _enables_pair(sentence), lambda: _condition_pair(sentence, api_name),
                  lambda: _why_pair(sentence), lambda: _does_pair(sentence, after)):
         candidate = rule()
         if candidate:

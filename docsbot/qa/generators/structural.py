@@ -241,7 +241,7 @@ _DEFINITION = re.compile(
     r"(?P<verb>is|are)\s+(?P<next>an?|the|used|responsible|one|simply|basically)\b"
 )
 _ANNOTATION = re.compile(r"^(?:class\s+|property\s+)?[A-Za-z_][\w.]*\s*:\s*[\w.\[\], |]+(?:\s*=\s*.+)?$")
-_TO_DO = re.compile(r"^To (?P<task>[a-z][^,]{6,120}),\s+(?P<rest>.+)$")
+_TO_DO = re.compile(r"^(?:(?:Now|So|Then|First|Finally|Next), [Tt]o|To) (?P<task>[a-z][^,]{6,120}),\s+(?P<rest>.+)$")
 _BUILTIN_DOC = re.compile(r"\bD\[k\]|\bdict/iterable\b|\bE is present\b|\bD\.(?:keys|items|values|get|pop|"
                           r"popitem|setdefault|copy|update)\(|\bcopy of D\b|\[E, \]|\(k\[, d\]\)|"
                           r"\bv defaults to None\b|\bx\.__\w+__\(")
@@ -316,7 +316,9 @@ def _section_pairs(heading: str, blocks: list[Block], parents: list[str], ask_he
             if config:
                 pairs.append(config)
                 continue
-            opens_docstring = bool(api_name) and not any(b.kind == "paragraph" for b in blocks[:index])
+            # The docstring's first prose: an attribute's value line ("default_tags = [...]") before it is no prose.
+            opens_docstring = bool(api_name) and not any(
+                b.kind == "paragraph" and not _VALUE_ATTRIBUTE.match(b.text) for b in blocks[:index])
             pairs.extend(_paragraph_pairs(block.text, following, api_name, (*parents, heading), opens_docstring))
         elif block.kind == "table":
             pairs.extend(_table_pairs(block.rows))
@@ -398,7 +400,12 @@ def _answer_under(blocks: list[Block], *, how_to: bool = False) -> str:
     opening = _clip(" ".join(sentence for p in paragraphs for sentence in sentences(p)))
     # A how-to whose short opening is followed by code: the code is the way ("... you also need to run a Celery
     # worker to receive and execute the task." then `$ celery -A app.celery worker`).
-    if rest and rest[0].kind == "code" and (text.endswith(":") or (how_to and len(opening) < 400)):
+    # Not when the opening only sets the scene ("Imagine the current application looks like this:") or says what a
+    # command prints ("The flask command will show a message if ..."): then the code is no way to do the task.
+    carries_code = text.endswith(":") or (how_to and len(opening) < 400)
+    if how_to and (_SCENE.match(opening) or _SHOWS_OUTPUT.search(opening)):
+        carries_code = False
+    if rest and rest[0].kind == "code" and carries_code:
         return (opening if how_to and len(opening) < 400 else text) + "\n\n" + _code(rest[0].text)
     if how_to and not narrative.has_instruction(text):
         # The opening is an introduction ("If you need X, you can create your own"); the way to do it
@@ -409,6 +416,10 @@ def _answer_under(blocks: list[Block], *, how_to: bool = False) -> str:
         if step:
             text = _clip(f"{text} {step}")
     return text
+
+
+_SCENE = re.compile(r"^(?:Imagine|Consider|Suppose|Say|Assume|Let's say)\b")
+_SHOWS_OUTPUT = re.compile(r"\b(?:will|would) (?:show|print|display|output|log|look like)\b")
 
 
 def _how_to(question: str, blocks: list[Block]) -> list[Candidate]:
