@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 
+from docsbot.chat import slack
 from docsbot.chat.models import Message
 from docsbot.chat.services import slack_installation_set
 from docsbot.chat.slack_signature import slack_signature
@@ -107,16 +108,18 @@ def test_it_answers_outgoing_webhooks_with_the_team_token(team, other_team):
 
 
 def test_it_answers_mentions_in_thread_and_slash_commands_from_a_worker(celery_worker_process, transactional_db,
-                                                                         slack_api, team):
+                                                                         slack_api, team, monkeypatch):
     if celery_worker_process is None:
         pytest.skip("the worker process needs the shared PostgreSQL test database")
     ingest_docs(team)
     slack_installation_set(team=team, bot_token="xoxb-test", bot_user_id="UBOT")
+    # Slack wants its acknowledgement within 3 s: the web process must not answer inline.
+    # Answering here fails the request; the worker (another process) answers for real.
+    for name in ("slack_answer_event", "slack_answer_command"):
+        monkeypatch.setattr(slack, name, lambda **_: pytest.fail("answered inside the webhook request"))
     path = f"/slack/{team.slug}/events"
-    started = time.monotonic()
     first = signed_post(team, path, event_body(f"<@UBOT> {OFF_TOPIC}", event_id="Ev1"), "application/json")
     assert first.status_code == 200 and first.json() == {"ok": True}
-    assert time.monotonic() - started < 3  # acknowledged before any answering work
     retry = signed_post(team, path, event_body(f"<@UBOT> {OFF_TOPIC}", event_id="Ev1"), "application/json",
                         HTTP_X_SLACK_RETRY_NUM="1", HTTP_X_SLACK_RETRY_REASON="http_timeout")
     assert retry.json() == {"ok": True, "duplicate": True}
