@@ -159,10 +159,18 @@ def _evaluate_and_publish(job: TrainingJob, recipe, result, dataset: dict[str, A
                                "tokens_per_second": round(result.real_tokens_per_second, 1),
                                "dataset": result.dataset}
     if dataset["heldout"]:
-        training_event_add(job=job, message=f"evaluating base and adapter on {len(dataset['heldout'])} "
-                                            "held-out examples")
+        from training.evaluate import MIN_HELDOUT
+
+        max_examples = job.hyperparameters.get("eval_max_examples", 64)
+        count = min(len(dataset["heldout"]), max_examples)
+        training_event_add(job=job, message=f"evaluating base and adapter on {count} held-out examples")
+        if count < MIN_HELDOUT:
+            training_event_add(job=job, level="warn", message=(
+                f"only {count} held-out example{'s' if count != 1 else ''}: the gate's comparison with the "
+                f"base is noise at this size (at least {MIN_HELDOUT} make it meaningful: add documents or "
+                "pairs, or raise the team's held-out share)"))
         metrics["evaluation"] = recipe.evaluate(
-            dataset["heldout"], max_examples=job.hyperparameters.get("eval_max_examples", 64),
+            dataset["heldout"], max_examples=max_examples,
             max_new_tokens=job.hyperparameters.get("eval_max_new_tokens", 96))
         training_event_add(job=job, type="metrics", message="evaluation", data={
             key: metrics["evaluation"][key] for key in ("f1_gain", "rouge_l_gain", "forgetting_ppl_ratio")})

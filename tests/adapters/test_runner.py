@@ -29,6 +29,7 @@ def test_it_trains_evaluates_and_publishes_one_version(team, dataset, adapter_se
     messages = [e.message for e in job.events.all()]
     assert any(m.startswith(("promoted version 1", "kept version 1 as a candidate")) for m in messages)
     assert job.events.filter(type="metrics").exists()
+    assert job.events.filter(level="warn", message__startswith="only 2 held-out examples: the gate's").exists(), messages
     # The same message again (redelivery): nothing runs, nothing is published twice.
     assert training_job_run(job_id=job.pk, owner="test:2") is None
     assert AdapterVersion.objects.filter(team=team).count() == 1
