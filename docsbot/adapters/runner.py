@@ -124,6 +124,7 @@ def training_job_run(*, job_id: int, owner: str) -> TrainingJob | None:
         elif isinstance(exc, SoftTimeLimitExceeded):
             if recipe is not None:
                 recipe.cleanup()  # free the memory before anything else
+            _reopen_database_connection()
             reason = (f"time limit: stopped at step {recipe.step if recipe else 0} after the soft time limit of "
                       f"{settings.TRAINING_SOFT_TIME_LIMIT} s (DOCSBOT_TRAINING_SOFT_TIME_LIMIT)")
             training_event_add(job=job, level="error", message=f"failed: {reason}")
@@ -207,6 +208,18 @@ def _gate(job: TrainingJob, version: AdapterVersion) -> None:
         suffix = "" if conf.auto_promote() else " (auto-promotion is off)"
         training_event_add(job=job, message=f"kept version {version.number} as a candidate: "
                                             f"{decision.reason}{suffix}")
+
+
+def _reopen_database_connection() -> None:
+    """The soft time limit arrives as a signal, possibly in the middle of a query (a progress
+    write): that connection is unusable ("another command is already in progress"). Dropping it
+    lets the next query open a fresh one, so the job can still be marked failed."""
+    from django.db import DatabaseError, connection
+
+    try:
+        connection.close()
+    except DatabaseError:
+        log.warning("closing the interrupted database connection failed; a new one is opened", exc_info=True)
 
 
 def _cancel(job: TrainingJob, owner: str, recipe) -> None:

@@ -86,3 +86,34 @@ def test_it_builds_the_dataset_from_the_teams_pairs_when_none_is_given(team, ada
     assert done.status == "failed" and "no approved training pairs" in done.error
     snapshot = json.loads((adapter_settings.DATA_DIR / "training" / "jobs" / str(job.pk) / "dataset.json").read_text())
     assert snapshot["train"] == [] and snapshot["pair_ids"] == []
+
+
+class _InterruptedMidQuery:
+    """A recipe whose setup is interrupted by the soft time limit while a query is in flight,
+    as the limit's signal can land during a progress write."""
+
+    step = 0
+
+    def setup(self) -> None:
+        from celery.exceptions import SoftTimeLimitExceeded
+        from django.db import connection
+
+        connection.ensure_connection()
+        connection.connection.pgconn.send_query(b"select pg_sleep(0.2)")  # sent, result never read
+        raise SoftTimeLimitExceeded()
+
+    def cleanup(self) -> None:
+        pass
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_fails_the_job_at_the_soft_limit_even_when_it_interrupted_a_query(team, dataset, adapter_settings,
+                                                                               monkeypatch):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a query left in flight is a PostgreSQL connection state")
+    monkeypatch.setattr("docsbot.adapters.runner._recipe", lambda *args: _InterruptedMidQuery())
+    job = training_job_create(team=team, hyperparameters=FAST, dataset=dataset, enqueue=False)
+    done = training_job_run(job_id=job.pk, owner="test:1")
+    assert done.status == "failed" and "soft time limit" in done.error
