@@ -167,23 +167,35 @@ def child(spec: dict) -> dict:
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def compare(base: str, examples_file: str, *, method: str, hf_batch: int, rows: int, row_length: int) -> dict:
+def compare(base: str, examples_file: str, *, method: str, hf_batch: int, rows: int, row_length: int,
+            rounds: int = 1) -> dict:
+    """Both sides ``rounds`` times, alternating, each run in its own process; the median run of each
+    side is reported (a load spike on a shared box hits one run, not the whole comparison)."""
     spec = {"base": base, "examples": examples_file, "method": method}
-    hf = child({**spec, "side": "hf", "batch_size": hf_batch})
-    ours = child({**spec, "side": "docsbot", "batch_rows": rows, "row_length": row_length})
-    return {"method": method, "hf_trainer_padded": hf, "docsbot": ours,
+    hf_runs, our_runs = [], []
+    for _ in range(rounds):
+        hf_runs.append(child({**spec, "side": "hf", "batch_size": hf_batch}))
+        our_runs.append(child({**spec, "side": "docsbot", "batch_rows": rows, "row_length": row_length}))
+    hf, ours = _median_run(hf_runs), _median_run(our_runs)
+    return {"method": method, "rounds": rounds, "hf_trainer_padded": hf, "docsbot": ours,
             "effective_tokens_per_s_ratio": round(ours["effective_tokens_per_s"] / hf["effective_tokens_per_s"], 2),
+            "ratio_per_round": [round(o["effective_tokens_per_s"] / h["effective_tokens_per_s"], 2)
+                                for h, o in zip(hf_runs, our_runs)],
             "peak_memory_ratio": round(ours["peak_memory_bytes"] / max(1, hf["peak_memory_bytes"]), 2),
             "padding_fraction_hf": round(1 - hf["real_tokens"] / hf["padded_tokens"], 3)}
 
 
+def _median_run(runs: list[dict]) -> dict:
+    return sorted(runs, key=lambda run: run["effective_tokens_per_s"])[len(runs) // 2]
+
+
 # --- modes ----------------------------------------------------------------------------------------
-def mode_cpu(work: Path, n: int) -> dict:
+def mode_cpu(work: Path, n: int, rounds: int) -> dict:
     base = str(build_random_base(work / "tiny-random", "tiny"))
     examples = synthetic_examples(n, low=70, high=380)
     path = work / "pairs.json"
     path.write_text(json.dumps(examples))
-    result = compare(base, str(path), method="lora", hf_batch=8, rows=4, row_length=1024)
+    result = compare(base, str(path), method="lora", hf_batch=8, rows=4, row_length=1024, rounds=rounds)
     return {"model": "tiny (Llama, 256 hidden, 4 layers, vocab 4096), random init", "examples": n,
             "pair_tokens": "70-380", "target_ratio": 2.0, **result}
 
@@ -270,6 +282,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", choices=["cpu", "gpu", "tiny", "all"], default="all")
     parser.add_argument("--examples", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3, help="cpu mode: alternating runs per side (median kept)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -286,7 +299,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         if args.mode in ("cpu", "all"):
-            report["cpu"] = mode_cpu(work, args.examples)
+            report["cpu"] = mode_cpu(work, args.examples, args.rounds)
         if args.mode in ("gpu", "all"):
             report["gpu"] = mode_gpu(work, max(args.examples, 256))
         if args.mode in ("tiny", "all"):
