@@ -386,3 +386,51 @@ def test_a_progressive_verb_is_no_means():
                       "You can use netstat or lsof to identify what process id is using a port, then use other "
                       "operating system tools stop that process.")
     assert not any(q.endswith("process id is?") for q in pairs)
+
+
+def test_it_keeps_the_v7_labelled_kept_bad_patterns_out():
+    # A parameter list flattened into one line: the answer is the asked parameter's entry.
+    pairs, _ = _pairs(["API", "Response Objects", "flask.Response.set_cookie"],
+                      "- key (str) – the key (name) of the cookie to be set. - value (str) – the value of the cookie. "
+                      "- max_age (Optional[int]) – should be a number of seconds.")
+    assert pairs["What is the `key` parameter of `flask.Response.set_cookie` for?"].answer == \
+        "key (str) – the key (name) of the cookie to be set."
+    # A version note says what changed, not what the parameter does.
+    pairs, _ = _pairs(["API", "Response Objects", "freeze()"],
+                      "Make the response object ready to be pickled.\n\nChanged in version 2.0: An ETag header is "
+                      "added, the no_etag parameter is deprecated and will be removed in Werkzeug 2.1.")
+    assert not any("no_etag" in q for q in pairs)
+    # dict.pop's inherited docstring.
+    pairs, _ = _pairs(["API", "class flask.sessions.NullSession(initial=None)", "flask.sessions.NullSession.pop"],
+                      "If the key is not found, return the default if given; otherwise, raise a KeyError.")
+    assert not pairs
+    # "such an application": which one, only the page says ("such as" is fine).
+    pairs, _ = _pairs(["Application Factories", "Using Applications"],
+                      "To run such an application, you can use the flask command:\n\n```\n$ flask run --app hello\n```"
+                      "\n\nTo serve static files such as images and stylesheets, create a folder called static next to the "
+                      "module.")
+    assert "How do I run such an application?" not in pairs
+    assert "How do I serve static files such as images and stylesheets?" in pairs
+    # An example of the situation does not answer the question the text asks.
+    pairs, _ = _pairs(["Deferred Request Callbacks"],
+                      "What happens if you want to modify the response at a point where the response does not exist "
+                      "yet? A common example for that would be a before_request() callback that sets a cookie.")
+    assert not any(q.startswith("What happens if") for q in pairs)
+    # A how-to answered by what the task means.
+    pairs, _ = _pairs(["Make the Project Installable"],
+                      "Making your project installable means that you can build a distribution file and install "
+                      "that in another environment, just like you installed Flask in your project’s environment.")
+    assert not any(q.lower().startswith("how do i make the project installable") for q in pairs)
+    # A docstring that only says when a function runs answers when it is called, not what it does.
+    pairs, _ = _pairs(["API", "Session Interface", "save_session(app, session, response)"],
+                      "This is called at the end of each request, after generating a response, before removing the "
+                      "request context. It is skipped if is_null_session() returns True.")
+    assert "What does `save_session()` do?" not in pairs
+    assert pairs["When is `save_session()` called?"].answer.startswith("This is called at the end of each request")
+    # "If you call X you will get back Y, even if ...": the comma does not end the condition.
+    pairs, _ = _pairs(["API", "Response Objects", "classmethod force_type(response, environ=None)"],
+                      "Enforce that the WSGI response is a response object of the current type. If you call "
+                      "get_response() on an exception you will get back a regular Response object, even if you are "
+                      "using a custom subclass.")
+    assert not any(q.startswith("What happens if") for q in pairs)
+

@@ -250,6 +250,8 @@ def _condition_pair(sentence: str, api_name: str) -> Candidate | None:
         return None
     if _RELATIVE_TO_PAGE.search(main):
         return None  # "..., you can install the uwsgi package instead": instead of what the page said before
+    if _MAIN_CLAUSE.search(cond):
+        return None  # "If you call X you will get back Y, even if ...": the comma is not where the condition ends
     word = match.group("word").lower()
     where = f" in `{api_name}`" if api_name else ""
     if is_instruction(main[:1].upper() + main[1:]) or _YOU_DO.search(main) or main.startswith(("consider ", "try ")) \
@@ -268,6 +270,7 @@ def _refers_to_condition(main: str) -> bool:
     return bool(match) and not _vague(re.sub(r"^\s*(?:them|it)\b", "", main[match.end():].split(" ", 1)[-1]))
 
 
+_MAIN_CLAUSE = re.compile(r"\b(?:you|it|they|this|we) (?:will|’ll|'ll)\b|\b(?:you|we)(?:’ll|'ll)\b")
 _READER_WISH = re.compile(r"^you (?:need|want|wish|would like|prefer|require)\b")
 _RELATIVE_TO_PAGE = re.compile(r"\b(?:instead|as well|too|either)\W*$|\binstead\b(?! of)")
 

@@ -230,6 +230,8 @@ _SIGNATURE = re.compile(
 )
 _CONFIG_NAME = re.compile(r"^`?(?P<name>[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Z]{3,})`?\s*¶?$")
 _PARAM_LINE = re.compile(r"^[•*\-]?\s*`?(?P<name>[a-z_][\w]*)`?\s*(?:\((?P<type>[^)]*)\))?\s+(?:–|—|--|-|:)\s+(?P<desc>.{12,})$")
+# "- key (str) – the key of the cookie. - value (str) – ...": a parameter list flattened into one line.
+_NEXT_FLATTENED_PARAM = re.compile(r"\s+-\s+(?=`?[a-z_]\w*`?\s*(?:\([^)]*\))?\s+(?:–|—|--|-|:)\s)")
 _OPTION_SENTENCE = re.compile(
     r"\b[Tt]he `?(?P<name>(?:--?)?[\w][\w.\-]*)`? (?P<what>option|parameter|setting|argument|flag|config(?:uration)? "
     r"(?:value|key|variable)|environment variable|key) (?P<rest>(?:is |sets |controls |selects |defines |"
@@ -242,9 +244,12 @@ _DEFINITION = re.compile(
 )
 _ANNOTATION = re.compile(r"^(?:class\s+|property\s+)?[A-Za-z_][\w.]*\s*:\s*[\w.\[\], |]+(?:\s*=\s*.+)?$")
 _TO_DO = re.compile(r"^(?:(?:Now|So|Then|First|Finally|Next), [Tt]o|To) (?P<task>[a-z][^,]{6,120}),\s+(?P<rest>.+)$")
+_SUCH = re.compile(r"\bsuch\b(?! as\b)", re.IGNORECASE)  # "run such an application": which one, the page says
+# "Making your project installable means that ...": what the task is, not how to do it.
+_TASK_MEANS = re.compile(r"^[A-Z][a-z]+ing\b[^.:]{0,80}\bmeans\b")
 _BUILTIN_DOC = re.compile(r"\bD\[k\]|\bdict/iterable\b|\bE is present\b|\bD\.(?:keys|items|values|get|pop|"
                           r"popitem|setdefault|copy|update)\(|\bcopy of D\b|\[E, \]|\(k\[, d\]\)|"
-                          r"\bv defaults to None\b|\bx\.__\w+__\(")
+                          r"\bv defaults to None\b|\bx\.__\w+__\(|\bIf the key is not found, return the default\b")
 _NOT_NAMES = {"first", "second", "third", "last", "next", "only", "same", "other", "following", "default", "new", "old",
               "given", "above", "below"}
 _OPTION_HEADERS = {"option", "options", "parameter", "parameters", "name", "setting", "settings", "key",
@@ -267,7 +272,8 @@ class StructuralGenerator:
             for candidate in _section_pairs(heading, blocks, parents, ask_heading):
                 # A how-to answer that does not say what to do (an intro sentence under a task
                 # heading) is a bad pair however well it is grounded.
-                if candidate.kind in {"how-to", "example"} and not narrative.has_instruction(candidate.answer):
+                if candidate.kind in {"how-to", "example"} and (not narrative.has_instruction(candidate.answer)
+                                                                or _TASK_MEANS.match(candidate.answer)):
                     continue
                 # dict/list methods inherited by a documented class carry CPython's docstrings ("If E is
                 # present and has a .keys() method ..."): nothing a user of the documented API asks.
@@ -335,6 +341,7 @@ _METADATA = re.compile(r"^(New in version|Changed in version|Deprecated since|Pa
                        r"Raises:|Yields:|Type:|Default:|Example:)", re.IGNORECASE)
 
 
+_VERSION_CHANGE = re.compile(r"^(?:New in version|Changed in version|Deprecated since)\b")
 _VERSION_NOTE = re.compile(r"^(?:New in version|Changed in version)\s+[\d.]+\.?$")
 
 
@@ -439,7 +446,7 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
         name = _api_name(heading, parents)
         if (signature.group("prefix") or "").strip() == "class":
             return [Candidate(f"What is the `{name}` class?", answer, "api")]
-        return [Candidate(f"What does `{name}()` do?", answer, "api")]
+        return [Candidate(_function_question(name, answer), answer, "api")]
     if _CONFIG_NAME.match(heading) and (any("config" in p.lower() for p in parents)
                                         or any(b.text.startswith("Default:") for b in blocks)):
         default = next((b.text for b in blocks if b.kind == "paragraph" and b.text.startswith("Default:")), "")
@@ -646,6 +653,18 @@ def _heading_phrase(heading: str) -> str:
     return "the " + heading.lower() if len(heading.split()) > 1 else heading.lower()
 
 
+def _function_question(name: str, description: str) -> str:
+    """'What does `save_session()` do?', or when the docstring only says when the function runs ("This is called at
+    the end of each request ..."), 'When is `save_session()` called?'."""
+    if _CALLED_WHEN.match(description):
+        return f"When is `{name}()` called?"
+    return f"What does `{name}()` do?"
+
+
+_CALLED_WHEN = re.compile(r"^(?:This (?:is|gets) |It is )?[Cc]alled (?:at|when|whenever|right|just|before|after|by|once|"
+                          r"if|during|on)\b")
+
+
 def _signature_pair(text: str, following: list[Block]) -> tuple[Candidate, str] | None:
     match = _SIGNATURE.match(text.strip())
     if not match or len(text) > 300:
@@ -663,7 +682,7 @@ def _signature_pair(text: str, following: list[Block]) -> tuple[Candidate, str] 
     if prefix == "class":
         question = f"What is the `{name}` class?"
     else:
-        question = f"What does `{name}()` do?"
+        question = _function_question(name, explanation)
     answer = f"`{text.strip().rstrip('¶').strip()}`: {explanation}"
     return Candidate(question, _clip(answer), "api"), name
 
@@ -700,19 +719,22 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
         if api_name:
             param = _PARAM_LINE.match(sentence)
             if param and param.group("name") not in {"return", "returns", "raises"}:
+                entry = _NEXT_FLATTENED_PARAM.split(_LIST_ITEM.sub("", sentence), maxsplit=1)[0]
                 pairs.append(Candidate(f"What is the `{param.group('name')}` parameter of `{api_name}` for?",
-                                       _LIST_ITEM.sub("", sentence), "api"))
+                                       entry, "api"))
                 continue
         to_do = _TO_DO.match(sentence)
-        if to_do and not PRONOUNS & set(to_do.group("task").lower().split()) and len(to_do.group("task").split()) >= 4:
+        if to_do and not PRONOUNS & set(to_do.group("task").lower().split()) and len(to_do.group("task").split()) >= 4 \
+                and not _SUCH.search(to_do.group("task")):
             answer = sentence
             if sentence.endswith(":") and next_code and index == len(all_sentences) - 1:
                 answer += "\n\n" + _code(next_code)
             pairs.append(Candidate(f"How do I {_strip_end(to_do.group('task'))}?", _clip(answer), "how-to"))
             continue
         option = _OPTION_SENTENCE.search(sentence)
-        # "The first argument can be ..." names no argument.
-        if option and option.group("name").lower() not in _NOT_NAMES:
+        # "The first argument can be ..." names no argument; "Changed in version 2.0: ... the no_etag parameter is
+        # deprecated" says what changed, not what the parameter does.
+        if option and option.group("name").lower() not in _NOT_NAMES and not _VERSION_CHANGE.match(sentence):
             what = option.group("what")
             owner = f" of `{api_name}`" if api_name else ""
             pairs.append(Candidate(f"What does the `{option.group('name')}` {what}{owner} do?", _clip(tail), "option"))
@@ -800,6 +822,7 @@ _FILLERS = re.compile(r"\s+(?:actually|exactly|then|though)\b")
 _DEMONSTRATIVE_NAME = re.compile(r"\b(?:that|this) (?=`?\w+\(\)`? )")
 
 
+_EXAMPLE_OF_SITUATION = re.compile(r"^(?:An?|One) (?:\w+ )?example (?:for|of) (?:that|this)\b", re.IGNORECASE)
 _REASON = re.compile(r"\b(?:because|since|so that|reason|due to|in order to|otherwise|that way|this way|which means|"
                      r"the idea is|the problem is|as a result)\b", re.IGNORECASE)
 
@@ -817,6 +840,8 @@ def _asked_pair(sentence: str, after: list[str], following: list[Block]) -> Cand
         return None
     after = list(itertools.takewhile(lambda s: not s.endswith("?"), after))  # up to the next question
     if after:
+        if _EXAMPLE_OF_SITUATION.match(after[0]):
+            return None  # "What happens if you want X? A common example for that would be ...": the answer comes later
         answer = " ".join(after[:2])
         if question.lower().startswith("why") and not _REASON.search(answer):
             return None  # "Why doesn't Flask have X? You can use Y, but ...": the reasons come later, if at all
