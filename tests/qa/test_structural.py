@@ -434,3 +434,45 @@ def test_it_keeps_the_v7_labelled_kept_bad_patterns_out():
                       "using a custom subclass.")
     assert not any(q.startswith("What happens if") for q in pairs)
 
+
+
+def test_a_reason_that_comes_first_asks_why():
+    pairs, _ = _pairs(["Extension Development", "Data During a Request"],
+                      "Since g is a single global namespace, extensions must use unique names that won’t collide "
+                      "with user data. Since version 2.0, the loader caches templates.")
+    assert pairs["Why must extensions use unique names that won’t collide with user data?"].answer.startswith("Since g")
+    assert not any("loader" in question for question in pairs)  # "Since version 2.0": when, not why
+    pairs, _ = _pairs(["Handling Application Errors"], "Since HTTPException instances are valid WSGI responses, you "
+                                                       "could also pass them through directly.")
+    assert not pairs  # "them": what the reason named
+
+
+def test_a_passive_means_with_a_place_asks_how_from_there():
+    pairs, _ = _pairs(["Development Server", "In Code"],
+                      "The development server can also be started from Python with the Flask.run() method. "
+                      "The widget can also be used with other servers.")
+    assert "How can the development server be started from Python?" in pairs
+    assert not any("widget" in question for question in pairs)  # one more use, no how-to
+
+
+def test_a_term_that_means_something_asks_what_it_means():
+    pairs, _ = _pairs(["Install the Project"],
+                      "Editable mode means that as you make changes to your local code, you only need to re-install "
+                      "if you change the metadata. Installing means you can import it no matter where you run from.")
+    assert pairs["What does editable mode mean?"].kind == "what-is"
+    assert not any("installing" in question.lower() for question in pairs)
+
+
+def test_a_list_flattened_into_its_paragraph_is_read_item_by_item():
+    pairs, _ = _pairs(["Application Setup", "The Application Factory"],
+                      "You’ll learn more about the database in the next section. - os.makedirs() ensures that "
+                      "app.instance_path exists. - @app.route() creates a simple route so you can see the app work.")
+    assert pairs["What does `os.makedirs()` do?"].answer.startswith("os.makedirs() ensures")
+
+
+def test_what_a_named_thing_will_do_if_something_holds_asks_when():
+    pairs, _ = _pairs(["Application Factories", "Using Applications"],
+                      "Flask will automatically detect the factory if it is named create_app or make_app. "
+                      "Flask will detect and use them if you install them.")
+    assert pairs["When does Flask automatically detect the factory?"].kind == "what-happens"
+    assert not any("use them" in question for question in pairs)

@@ -102,8 +102,8 @@ _YOU_DO_WITH_MEANS = re.compile(r"\b(?:[Yy]ou|[A-Za-z]+ (?:authors|developers|us
 
 
 # A means said in the passive: "This can be accomplished with an HTTP middleware", "The way this works is by letting".
-_PASSIVE_MEANS = re.compile(r"\b(?:can|could|may|should) be (?:done|accomplished|achieved|implemented|solved|handled|"
-                            r"\w+ed)"
+_PASSIVE_MEANS = re.compile(r"\b(?:can|could|may|should) (?:also )?be (?:done|accomplished|achieved|implemented|solved|"
+                            r"handled|\w+ed)(?: from [A-Z`][\w.`]*)?"
                             r"\s+(?:with|by|using|through|via)\b|\bis by \w+ing\b|"
                             r"\bway is (?:to|by) \w+|\bway to [^.;]{3,80}? is (?:by|to|with|using|"
                             r"the [\w ]{1,30}?(?:command|function|method|option|decorator))\b")
@@ -327,10 +327,19 @@ def _why_question(main: str) -> str | None:
     return None
 
 
+# "Since g is a single global namespace, extensions must use unique names ...": the reason comes first. "Since
+# version 2.0, ..." and "Since Flask 0.7, ..." say when, not why.
+_REASON_PRONOUN = re.compile(r"\b(?:it|its|they|them|their|these|those)\b", re.IGNORECASE)
+_SINCE = re.compile(r"^Since (?P<why>(?![^,]*\d)(?!version\b)[^,]{10,120}), (?P<main>[a-z`][^,].{10,})$")
+
+
 def _why_pair(sentence: str) -> Candidate | None:
-    match = _BECAUSE.match(sentence)
-    if not match or _vague(" ".join(_words(match.group("main"))[:3])) or sentence.endswith(":"):
+    since = _SINCE.match(sentence)
+    match = _BECAUSE.match(sentence) or since
+    if not match or _vague(" ".join(_words(match.group("main"))[:3])) or sentence.endswith((":", "?")):
         return None
+    if match is since and _REASON_PRONOUN.search(since.group("main")):
+        return None  # "Since X are valid responses, you could pass them through": "them" is the reason's X
     question = _why_question(s._strip_end(match.group("main")))
     if not question or len(_words(question)) > 22:
         return None
@@ -384,8 +393,10 @@ def _way_pair(sentence: str) -> Candidate | None:
     return Candidate(f"What is the {match.group('adj')} way to {task}?", sentence, "how-to") if task else None
 
 
-_PASSIVE_HOW = re.compile(r"^(?P<subject>\S+(?: \S+)?) can be (?P<done>[a-z]+ed) (?:using|with|via|from|by using) "
-                          r"(?P<means>.{4,})$")
+# "The development server can also be started from Python with the Flask.run() method.": "from Python" is part of
+# what is asked, the means follows it.
+_PASSIVE_HOW = re.compile(r"^(?:(?P<the>The) )?(?P<subject>\S+(?: \S+)?) can (?P<also>also )?be (?P<done>[a-z]+ed)"
+                          r"(?: (?P<place>from [A-Z`][\w.`]*))? (?:using|with|via|from|by using) (?P<means>.{4,})$")
 
 
 def _passive_how_pair(sentence: str, names: tuple[str, ...]) -> Candidate | None:
@@ -398,7 +409,11 @@ def _passive_how_pair(sentence: str, names: tuple[str, ...]) -> Candidate | None
     if not (_CODEISH.search(match.group("subject")) or subject in PROPER_NOUNS
             or subject.lower() in {name.lower() for name in names} | _name_words(names)) or _vague(subject):
         return None
-    return Candidate(f"How can {match.group('subject')} be {match.group('done')}?", sentence, "how-to")
+    if match.group("also") and match.group("done") == "used":
+        return None  # "X can also be used with Y": one more use among those the page gave, no how-to
+    subject = f"the {match.group('subject')}" if match.group("the") else match.group("subject")
+    place = f" {match.group('place')}" if match.group("place") else ""
+    return Candidate(f"How can {subject} be {match.group('done')}{place}?", sentence, "how-to")
 
 
 def _name_words(names: tuple[str, ...]) -> set[str]:
@@ -453,13 +468,51 @@ def _requires_pair(sentence: str) -> Candidate | None:
     return None
 
 
+# "Editable mode means that ...", "404 means “Not Found”": what a term means. A gerund ("Installing means you can
+# ...") says what a task brings, not what a word means.
+_TERM_MEANS = re.compile(r"^(?P<term>[A-Z][a-z]+(?: [a-z]+){0,2}|\d{3}) means (?:that )?(?P<rest>\S.{8,})$")
+
+
+def _term_means_pair(sentence: str) -> Candidate | None:
+    match = _TERM_MEANS.match(sentence)
+    if not match:
+        return None
+    term = match.group("term")
+    first = term.split()[0].lower()
+    if _vague(term) or (first.endswith("ing") and s.verb_base(first)) or first in _NOT_SUBJECTS | {"which", "what"}:
+        return None
+    term = term if term.split()[0] in PROPER_NOUNS else s._lower_first(term)
+    return Candidate(f"What does {term} mean?", sentence, "what-is")
+
+
+# "Flask will automatically detect the factory if it is named create_app": what a named thing does, and when.
+_DOES_WHEN = re.compile(r"^(?P<subject>(?:Flask|Werkzeug|Jinja|Click)|`?[A-Za-z_][\w.]*\(\)`?) (?P<aux>will|can) "
+                        r"(?:also )?(?P<does>[a-z][^,:;]{5,80}?) (?:if|when|whenever) (?P<cond>[^,:;?]{8,})\.$")
+
+
+def _does_when_pair(sentence: str) -> Candidate | None:
+    match = _DOES_WHEN.match(sentence)
+    if not match:
+        return None
+    does = match.group("does")
+    words = _words(does)
+    verb = words[1] if words[0].endswith("ly") and len(words) > 1 else words[0]  # "automatically detect"
+    # "go quite far with that in that it will ...": a pronoun or a dangling "or" leaves the question unfinished.
+    if _vague(does) or words[-1] in s._FUNCTION_WORDS or not s.verb_base(verb):
+        return None
+    aux = "does" if match.group("aux") == "will" else "can"
+    return Candidate(f"When {aux} {match.group('subject')} {does}?", sentence, "what-happens")
+
+
 def sentence_pairs(sentence: str, code_after: str, api_name: str = "", names: tuple[str, ...] = (), after: str = ""
                    ) -> list[Candidate]:
     """Narrative pairs from one sentence; the first rule that matches wins. names: the headings above it; after:
     the next sentence when this one is short (what it goes on to say)."""
     for rule in (lambda: _purpose_pair(sentence, code_after), lambda: _you_can_pair(sentence),
                  lambda: _passive_how_pair(sentence, names), lambda: _used_for_pair(sentence),
-                 lambda: _requires_pair(sentence), lambda: _way_pair(sentence), lambda: _enables_pair(sentence), lambda: _condition_pair(sentence, api_name),
+                 lambda: _requires_pair(sentence), lambda: _way_pair(sentence), lambda: _enables_pair(sentence),
+                 lambda: _term_means_pair(sentence), lambda: _condition_pair(sentence, api_name),
+                 lambda: _does_when_pair(sentence),
                  lambda: _why_pair(sentence), lambda: _does_pair(sentence, after)):
         candidate = rule()
         if candidate:

@@ -705,10 +705,17 @@ def _config_pair(text: str, following: list[Block]) -> Candidate | None:
     return Candidate(f"What does the `{name}` configuration value do?", _clip(answer), "option")
 
 
+# Ingestion flattens a list into its paragraph: "... in the next section. - app.config.from_pyfile() overrides ...".
+# Each item is a sentence of its own.
+_FLATTENED_ITEM = re.compile(r"(?<=[.!?])\s+(?=-\s+[\w`@])")
+
+
 def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tuple[str, ...] = (),
                      opens_docstring: bool = False) -> list[Candidate]:
     pairs: list[Candidate] = []
     all_sentences = sentences(text)
+    if not api_name:  # a docstring's flattened list is its parameters, asked one by one below
+        all_sentences = [item for sentence in all_sentences for item in _FLATTENED_ITEM.split(sentence)]
     next_code = following[0].text if following and following[0].kind == "code" else ""
     for index, sentence in enumerate(all_sentences):
         if sentence.endswith("?"):
