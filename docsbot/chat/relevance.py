@@ -6,15 +6,18 @@ relevance; the "docs don't cover it" decision needs a similarity with a fixed sc
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from docsbot.documents.selectors import SearchHit
 
 
-def hit_similarities(*, query: str, hits: Sequence[Any]) -> list[float]:
+def hit_similarities(*, query: str, hits: Sequence[SearchHit]) -> list[float]:
     """Each hit's cosine to the query: the index's own when retrieval computed it, else embedded
     here (an index built with another model, searched lexically)."""
     if not hits:
         return []
-    if all(getattr(hit, "similarity", None) is not None for hit in hits):
+    if all(hit.similarity is not None for hit in hits):
         return [float(hit.similarity) for hit in hits]
     from docsbot.documents.embedding import embed_texts
 

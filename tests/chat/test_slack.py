@@ -16,6 +16,7 @@ from docsbot.chat import slack
 from docsbot.chat.models import Message
 from docsbot.chat.services import slack_installation_set
 from docsbot.chat.slack_signature import slack_signature
+from tests.adapters.workers import database_url, stop
 from tests.chat.conftest import ingest_docs, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,18 +74,13 @@ def celery_worker_process(django_db_setup, slack_server, tmp_path_factory):
     env = {**os.environ, "DOCSBOT_SLACK_API_URL": slack_server.api_url,
            "DOCSBOT_DATA_DIR": str(tmp_path_factory.mktemp("worker-data")),
            "DOCSBOT_CHAT_RATE_LIMIT_PER_MINUTE": "0",
-           "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
+           "DATABASE_URL": database_url()}
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "docsbot", "worker", "-Q", "default", "-c", "1", "--pool", "solo",
          "-n", f"chat-{uuid.uuid4().hex[:6]}@%h", "--without-heartbeat", "--without-mingle", "--without-gossip"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     yield process
-    process.terminate()
-    try:
-        process.wait(5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    stop(process)
 
 
 

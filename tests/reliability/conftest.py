@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.adapters.workers import database_url
 from tests.adapters.workers import stop as stop_worker
 from tests.slack_api_server import slack_api_server
 
@@ -56,17 +57,6 @@ def ingest(team, path: Path) -> dict:
     from docsbot.documents.services import ingest_paths
 
     return ingest_paths(team=team, items=[str(path)], sync=False)
-
-
-def database_url() -> str:
-    """The URL of the test database (pytest-django switched settings to it), for subprocesses."""
-    from django.conf import settings
-
-    db = settings.DATABASES["default"]
-    if "postgresql" not in db["ENGINE"]:
-        pytest.skip("a worker process needs the shared PostgreSQL test database; set DATABASE_URL")
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def broker_consumers() -> list[str]:
