@@ -92,6 +92,12 @@ def main() -> None:
         if len(chunks) >= 3 and not boilerplate_kind(title=document.title, heading_path=[], text=""):
             substantive.append(document.pk)
     per_page = [kept_per_doc[d] for d in substantive]
+    by_pk = {d.pk: d for d in documents}
+    under_target = sorted(
+        ({"page": by_pk[d].source_path.split("/html/")[-1], "kept": kept_per_doc[d],
+          "chunks": Chunk.objects.filter(document_id=d).count()}
+         for d in substantive if kept_per_doc[d] < TARGETS["kept_per_substantive_page"]),
+        key=lambda row: (row["kept"], row["page"]))
 
     heldout = list(kept.filter(split="heldout").select_related("chunk"))
     hits_at_5 = sum(
@@ -126,6 +132,7 @@ def main() -> None:
             "pages": len(per_page), "median": statistics.median(per_page) if per_page else 0,
             "mean": round(statistics.fmean(per_page), 2) if per_page else 0,
             "pages_with_at_least_3": sum(n >= 3 for n in per_page),
+            "pages_under_3": under_target,
         },
         "quality": {
             "labelled_kept": len(labelled_kept),

@@ -15,7 +15,15 @@ from django.utils import timezone
 
 from docsbot.documents.models import Chunk
 from docsbot.qa import filters
-from docsbot.qa.generators import Candidate, ChunkInput, ChunkResult, PairGenerator, generator_get
+from docsbot.qa.generators import (
+    Candidate,
+    ChunkInput,
+    ChunkResult,
+    PairGenerator,
+    chunk_body,
+    generator_get,
+    lead_in_of,
+)
 from docsbot.qa.models import ChunkRejection, GenerationRun, Generator, QAPair, QATeamSettings
 from docsbot.teams.models import Team
 
@@ -69,8 +77,10 @@ def _chunk_inputs(chunks: list[Chunk]) -> list[ChunkInput]:
     for chunk in chunks:
         first = not (previous and previous.document_id == chunk.document_id
                      and previous.heading_path == chunk.heading_path)
+        lead_in = "" if first or previous is None else lead_in_of(chunk_body(previous.text, previous.heading_path))
         inputs.append(ChunkInput(chunk_id=chunk.pk, title=chunk.document.title or chunk.document.source_path,
-                                 heading_path=tuple(chunk.heading_path), text=chunk.text, first_of_section=first))
+                                 heading_path=tuple(chunk.heading_path), text=chunk.text, first_of_section=first,
+                                 lead_in=lead_in))
         previous = chunk
     return inputs
 

@@ -99,3 +99,18 @@ def test_it_keeps_teams_apart(generated, other_team):
         qa_generate(team=other_team)
     assert not QAPair.objects.filter(team=other_team).exists()
     assert QAPair.objects.filter(team=generated).exists()
+
+
+def test_a_chunk_that_opens_with_code_gets_the_sentence_that_ended_the_previous_chunk_of_its_section():
+    from docsbot.documents.models import Document
+    from docsbot.qa.services import _chunk_inputs
+
+    page = Document(pk=1, title="Checksums", source_path="checksums.html")
+    other = Document(pk=2, title="Other", source_path="other.html")
+    path = ["Checksums"]
+    chunks = [Chunk(pk=1, document=page, heading_path=path, text="Checksums\n\nThe following example hashes input:"),
+              Chunk(pk=2, document=page, heading_path=path, text="Checksums\n\n```\nimport hashlib\n```"),
+              Chunk(pk=3, document=other, heading_path=path, text="Checksums\n\n```\nimport zlib\n```")]
+    inputs = _chunk_inputs(chunks)
+    assert [item.lead_in for item in inputs] == ["", "The following example hashes input:", ""]
+    assert [item.first_of_section for item in inputs] == [True, False, True]

@@ -1,5 +1,5 @@
 """The structural generator on chunk text shaped like ingestion's output."""
-from docsbot.qa.generators import ChunkInput, chunk_body
+from docsbot.qa.generators import ChunkInput, chunk_body, lead_in_of
 from docsbot.qa.generators.structural import StructuralGenerator
 
 
@@ -476,3 +476,90 @@ def test_what_a_named_thing_will_do_if_something_holds_asks_when():
                       "Flask will detect and use them if you install them.")
     assert pairs["When does Flask automatically detect the factory?"].kind == "what-happens"
     assert not any("use them" in question for question in pairs)
+
+
+def _lead_in_pairs(path, lead_in, text):
+    result = StructuralGenerator().generate(ChunkInput(1, path[0], tuple(path), " > ".join(path) + "\n\n" + text,
+                                                       first_of_section=False, lead_in=lead_in))
+    return {c.question: c for c in result.candidates}
+
+
+def test_code_cut_from_the_sentence_that_introduces_it_is_asked_about_with_that_sentence():
+    code = "```\nclass ChecksumCalcStream(object):\n    def __init__(self, stream):\n        self._stream = stream\n```"
+    intro = ("The following example calculates the SHA1 checksum of the incoming data as it gets read and stores it "
+             "in the WSGI environment:")
+    pairs = _lead_in_pairs(["Request Content Checksums"], intro, code + "\n\nTo use this, hook the stream in.")
+    example = pairs["How do I calculate the SHA1 checksum of the incoming data?"]
+    assert example.answer.startswith(intro) and "class ChecksumCalcStream" in example.answer
+    # The lead-in's own text-only pairs belong to the chunk it is in; a chunk not opening with code takes none.
+    assert _lead_in_pairs(["Request Content Checksums"], intro, "Some prose about streams, and nothing else.") == {}
+    assert _lead_in_pairs(["Request Content Checksums"], "Example usage:", code) == {}
+
+
+def test_the_lead_in_is_the_previous_chunks_closing_colon_sentence_or_the_one_above_its_file_caption():
+    assert lead_in_of("Some text.\n\nThe following example computes a hash:") == "The following example computes a hash:"
+    assert lead_in_of("Copy this into the file:\n\nflaskr/static/style.css") == "Copy this into the file:"
+    assert lead_in_of("The section ends here.") == ""
+    assert lead_in_of("Example:\n\n```\ncode()\n```") == ""
+
+
+def test_a_thing_that_looks_like_the_code_asks_what_it_looks_like():
+    pairs, _ = _pairs(["Template Inheritance", "Child Template"],
+                      "A child template might look like this:\n\n```\n{% extends \"layout.html\" %}\n```")
+    assert "{% extends" in pairs["What does a child template look like?"].answer
+    pairs, _ = _pairs(["Patterns", "Results"], "The result would look like this:\n\n```\n{'a': 1}\n```")
+    assert not any("look like" in question for question in pairs)  # which result, only the page says
+
+
+def test_a_heading_naming_what_the_code_defines_asks_how_to_write_it():
+    caching = "```\ndef cached(timeout=5 * 60, key='view/{}'):\n    def decorator(f):\n        return f\n    return decorator\n```"
+    pairs = _lead_in_pairs(["View Decorators", "Caching Decorator"], "Here the code:", caching)
+    assert "def cached" in pairs["How do I write a caching decorator?"].answer
+    usage = "```\n@app.route('/')\n@templated('index.html')\ndef index():\n    return dict(value=42)\n```"
+    pairs, _ = _pairs(["View Decorators", "Templating Decorator"], "The following examples do the same:\n\n" + usage)
+    assert "How do I write a templating decorator?" not in pairs  # code that uses it does not show how to write it
+
+
+def test_a_feature_the_page_names_asks_when_it_is_on_and_what_happens_under_a_condition():
+    pairs, _ = _pairs(["Debugging Application Errors", "The Built-In Debugger"],
+                      "The debugger is enabled by default when the development server is run in debug mode.")
+    assert pairs["When is the debugger enabled by default?"].kind == "what-happens"
+    pairs, _ = _pairs(["Debugging Application Errors", "External Debuggers"],
+                      "If the built-in debugger is not disabled, it will catch unhandled exceptions before the "
+                      "external debugger can. If the reloader is not disabled, it could cause an unexpected reload.")
+    assert "What happens if the built-in debugger is not disabled?" in pairs
+    assert not any("reloader" in question for question in pairs)  # the page is not about a reloader
+    pairs, _ = _pairs(["Patterns", "Caching"], "The result is cached when the view returns a response object.")
+    assert not pairs  # which result, only the page says
+
+
+def test_a_sentence_opening_with_a_lowercase_code_name_is_a_sentence_of_its_own():
+    pairs, _ = _pairs(["Make the Project Installable", "Describe the Project"],
+                      "packages tells Python what package directories to include. find_packages() finds these "
+                      "directories automatically so you don’t have to type them out.")
+    assert pairs["What does `find_packages()` do?"].answer.startswith("find_packages() finds")
+
+
+def test_what_the_page_is_about_is_useful_when_asks_when():
+    pairs, _ = _pairs(["Using URL Processors"], "URL processors are especially helpful when combined with blueprints.")
+    assert "When are URL processors especially helpful?" in pairs
+    pairs, _ = _pairs(["Using URL Processors"], "Filters are especially helpful when combined with blueprints.")
+    assert not pairs  # filters are not what the page is about
+
+
+def test_a_project_layout_item_asks_what_the_directory_or_file_is():
+    pairs, _ = _pairs(["Project Layout"], "- flaskr/, a Python package containing your application code and files.\n"
+                      "- setup.py, a script telling Python how to install the project.\n"
+                      "- venv/, a virtual environment where Flask and other dependencies are installed.")
+    assert pairs["What is the `flaskr/` directory?"].answer.startswith("flaskr/, a Python package")
+    assert "What is the `setup.py` file?" in pairs
+    assert not any("venv" in question for question in pairs)  # "other dependencies": other than what?
+
+
+def test_code_introduced_by_an_instruction_that_leans_on_the_page_is_not_asked():
+    pairs, _ = _pairs(["Define and Access the Database", "Create the Tables"],
+                      "Add the Python functions that will run these SQL commands to the db.py file:\n\n"
+                      "```\ndef init_db():\n    db = get_db()\n```")
+    assert not any("these SQL commands" in question for question in pairs)
+    pairs, _ = _pairs(["Quickstart", "Rendering Templates"], "Templates are especially useful if inheritance is used.")
+    assert "When are templates especially useful?" in pairs

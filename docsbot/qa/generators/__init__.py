@@ -20,6 +20,9 @@ class ChunkInput:
     text: str
     # False for the second and later chunks of a long section: its heading is asked about once.
     first_of_section: bool = True
+    # The sentence that introduces this chunk's opening code when chunking cut the two apart ("The following
+    # example calculates ...:" ends the previous chunk of the section). Only pairs answered with that code use it.
+    lead_in: str = ""
 
     @property
     def body(self) -> str:
@@ -69,6 +72,20 @@ def chunk_body(text: str, heading_path: tuple[str, ...] | list[str]) -> str:
             continue
         break
     return "\n".join(lines).strip()
+
+
+_CAPTION = re.compile(r"^[\w./-]+\.\w+$")  # "flaskr/static/style.css": a file name above a code block
+
+
+def lead_in_of(previous_body: str) -> str:
+    """The last paragraph of a chunk when it introduces code that the next chunk starts with (it ends with a
+    colon, or is a file-name caption under such a sentence)."""
+    paragraphs = [p.strip() for p in previous_body.strip().split("\n\n") if p.strip()]
+    if paragraphs and _CAPTION.match(paragraphs[-1]):
+        paragraphs.pop()
+    if not paragraphs or paragraphs[-1].startswith(("```", "~~~")) or not paragraphs[-1].endswith(":"):
+        return ""
+    return paragraphs[-1]
 
 
 def generator_get(name: str) -> PairGenerator:

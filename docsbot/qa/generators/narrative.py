@@ -230,11 +230,13 @@ _CONDITION_BARE = re.compile(r"^(?P<word>If|When) (?P<cond>you [^,]{8,110}?) (?P
                              r"a good idea))\b.{10,})$")
 
 
-def _condition_pair(sentence: str, api_name: str) -> Candidate | None:
+def _condition_pair(sentence: str, api_name: str, names: tuple[str, ...] = ()) -> Candidate | None:
     match = _CONDITION.match(sentence) or _CONDITION_BARE.match(sentence)
     if not match:
         return None
     cond, main = match.group("cond").strip(), match.group("main")
+    if _about_the_page_subject(cond, main, names):
+        return Candidate(f"What happens {match.group('word').lower()} {cond}?", sentence, "what-happens")
     want = _WANT.match(cond)
     if want:
         task = task_phrase(want.group("task"))
@@ -261,6 +263,20 @@ def _condition_pair(sentence: str, api_name: str) -> Candidate | None:
             return None
         return Candidate(f"What should you do {word} {cond}{where}?", sentence, "what-happens")
     return Candidate(f"What happens {word} {cond}{where}?", sentence, "what-happens")
+
+
+_SUBJECT_THEN_VERB = re.compile(r"^(?P<subject>(?:the|an?) [\w-]+(?: [\w-]+)?) (?:is|are|was|were|has|have|does|do|"
+                                r"can|will|gets?|[a-z]+s)\b")
+
+
+def _about_the_page_subject(cond: str, main: str, names: tuple[str, ...]) -> bool:
+    """'If the built-in debugger is not disabled, it will catch unhandled exceptions ...' on a debugging page: the
+    main clause's pronoun is the condition's subject, a thing the page names, so the sentence stands alone."""
+    subject = _SUBJECT_THEN_VERB.match(cond)
+    if not subject or _words(main)[0].lower() not in {"it", "they"} or not names:
+        return False
+    rest = " ".join(_words(main)[1:])
+    return named_on_page(subject.group("subject"), names) and not _vague(rest) and not _RELATIVE_TO_PAGE.search(main)
 
 
 def _refers_to_condition(main: str) -> bool:
@@ -416,6 +432,60 @@ def _passive_how_pair(sentence: str, names: tuple[str, ...]) -> Candidate | None
     return Candidate(f"How can {subject} be {match.group('done')}{place}?", sentence, "how-to")
 
 
+# "The debugger is enabled by default when the development server is run in debug mode."
+_PASSIVE_WHEN = re.compile(r"^(?P<subject>(?:The |An? )?[\w`.()-]+(?: [\w`.()-]+){0,3}?) (?P<be>is|are) "
+                           r"(?P<adverb>(?:only|always|automatically|also|especially) )?"
+                           r"(?P<done>[a-z]+ed|useful|helpful|necessary|available)(?P<extra> by default)? "
+                           r"(?:when|if|whenever|once) (?P<cond>[^,;:]{8,})\.$")
+
+
+def _passive_when_pair(sentence: str, names: tuple[str, ...]) -> Candidate | None:
+    """'When is the debugger enabled by default?' The subject must be a name or something the page is about:
+    "The result is cached when ..." needs the page to say which result."""
+    match = _PASSIVE_WHEN.match(sentence)
+    done = match.group("done") if match else ""
+    if not match or not (s.verb_base(done) or not done.endswith("ed")) or not named_on_page(match.group("subject"),
+                                                                                         names):
+        return None
+    subject = match.group("subject")
+    first = subject.split()[0]
+    if first in {"The", "A", "An"} or (first.istitle() and first not in PROPER_NOUNS and not _CODEISH.search(first)):
+        subject = subject[:1].lower() + subject[1:]  # "Templates are ..." -> "When are templates ...?"
+    adverb, extra = match.group("adverb") or "", match.group("extra") or ""
+    return Candidate(f"When {match.group('be')} {subject} {adverb}{match.group('done')}{extra}?", sentence,
+                     "what-happens")
+
+
+# A project layout's list: "flaskr/, a Python package containing your application code and files."
+_LAYOUT_ITEM = re.compile(r"^`?(?P<name>[\w.-]+/|[\w-]+\.[a-z]{2,4})`?, (?:a|an|the) (?P<what>[A-Za-z][^,]{8,})\.?$")
+
+
+def _layout_item_pair(sentence: str) -> Candidate | None:
+    """'What is the `flaskr/` directory?' answered by the item that names it and says what it is."""
+    match = _LAYOUT_ITEM.match(sentence)
+    if not match or _vague(match.group("what")):
+        return None
+    name = match.group("name")
+    return Candidate(f"What is the `{name}` {'directory' if name.endswith('/') else 'file'}?", sentence, "what-is")
+
+
+def _stem(word: str) -> str:
+    """'debugger', 'debuggers', 'Debugging' -> 'debug'."""
+    return re.sub(r"(?:ging|ger|ing|er|ed|e)$", "", re.sub(r"s$", "", word.lower()))
+
+
+def named_on_page(phrase: str, names: tuple[str, ...]) -> bool:
+    """A name (code, a known product) or a noun phrase whose head noun the page's title or headings name:
+    "the built-in debugger" on "Debugging Application Errors"; not "the decorated function" there."""
+    words = [w.strip("`") for w in _words(phrase)]
+    if not words or _vague(phrase):
+        return False
+    if _CODEISH.search(phrase) or any(w in PROPER_NOUNS for w in words):
+        return True
+    head = _stem(words[-1])
+    return len(head) >= 4 and head in {_stem(w) for name in names for w in re.findall(r"[A-Za-z]+", name)}
+
+
 def _name_words(names: tuple[str, ...]) -> set[str]:
     """'httpd' on the 'Apache httpd' page: each word of a product the headings name."""
     return {word.lower() for name in names for word in s.page_name(name).split()}
@@ -511,8 +581,9 @@ def sentence_pairs(sentence: str, code_after: str, api_name: str = "", names: tu
     for rule in (lambda: _purpose_pair(sentence, code_after), lambda: _you_can_pair(sentence),
                  lambda: _passive_how_pair(sentence, names), lambda: _used_for_pair(sentence),
                  lambda: _requires_pair(sentence), lambda: _way_pair(sentence), lambda: _enables_pair(sentence),
-                 lambda: _term_means_pair(sentence), lambda: _condition_pair(sentence, api_name),
-                 lambda: _does_when_pair(sentence),
+                 lambda: _term_means_pair(sentence), lambda: _condition_pair(sentence, api_name, names),
+                 lambda: _does_when_pair(sentence), lambda: _passive_when_pair(sentence, names),
+                 lambda: _layout_item_pair(sentence),
                  lambda: _why_pair(sentence), lambda: _does_pair(sentence, after)):
         candidate = rule()
         if candidate:

@@ -148,7 +148,8 @@ def _dedent(text: str) -> str:
     return textwrap.dedent(text).strip("\n")
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\"'(\[])")
+# A sentence may also open with a lowercase code name: "... to include. find_packages() finds these directories".
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\"'(\[]|[a-z_][\w.]*\(\)\s)")
 _ABBREV = re.compile(r"\b(e\.g|i\.e|etc|vs|cf)\.$", re.IGNORECASE)
 
 
@@ -266,6 +267,8 @@ class StructuralGenerator:
             return ChunkResult(rejection="chunk_too_short", detail=f"{len(body)} characters of text")
         path = [clean_heading(h) for h in chunk.heading_path if clean_heading(h)] or [clean_heading(chunk.title)]
         out: dict[str, Candidate] = {}
+        for candidate in _lead_in_pairs(chunk.lead_in, parse_blocks(body), path):
+            out.setdefault(_norm(candidate.question), candidate)
         for index, (heading, blocks) in enumerate(_sections(path[-1], parse_blocks(body))):
             parents = path[:-1] if index == 0 else path
             ask_heading = chunk.first_of_section or index > 0
@@ -284,6 +287,16 @@ class StructuralGenerator:
             return ChunkResult(rejection="no_structure", detail="no heading, definition, option, API, error or "
                                                                  "example found")
         return ChunkResult(candidates=list(out.values()))
+
+
+def _lead_in_pairs(lead_in: str, blocks: list[Block], path: list[str]) -> list[Candidate]:
+    """Pairs of the previous chunk's closing sentence that this chunk's opening code answers: only those whose
+    answer carries the code, so the pair stays grounded in this chunk."""
+    if not lead_in or not blocks or blocks[0].kind != "code":
+        return []
+    first_line = next(line for line in blocks[0].text.splitlines() if line.strip())
+    return [candidate for candidate in _paragraph_pairs(lead_in, blocks, "", tuple(path))
+            if "```" in candidate.answer and first_line in candidate.answer]
 
 
 def _norm(question: str) -> str:
@@ -332,7 +345,34 @@ def _section_pairs(heading: str, blocks: list[Block], parents: list[str], ask_he
             error = _error_block_pair(block.text, following)
             if error:
                 pairs.append(error)
+            written = _artifact_pair(heading, block.text, blocks[index - 1] if index else None)
+            if written:
+                pairs.append(written)
     return pairs
+
+
+# Things a section shows how to write when its code defines them: "Caching Decorator" over `def cached(...)`.
+_ARTIFACTS = {"decorator", "function", "class", "view", "middleware", "handler", "model", "form", "command", "fixture",
+              "factory", "filter", "processor", "converter", "loader", "validator", "hook", "callback", "wrapper"}
+_DEFINED_NAME = re.compile(r"^\s*(?:async\s+)?(?:def|class)\s+(?P<name>\w+)", re.MULTILINE)
+
+
+def _artifact_pair(heading: str, code: str, before: Block | None) -> Candidate | None:
+    """'How do I write a caching decorator?' when the code under the heading defines one (a def or class whose name
+    shares a word stem with the heading: `cached`, `login_required`); code that only uses it (`@templated()`) does
+    not answer how to write it."""
+    words = heading.lower().split()
+    if not 2 <= len(words) <= 5 or words[-1] not in _ARTIFACTS or narrative._vague(heading):
+        return None
+    stems = [re.sub(r"(?:ing|ed|es|s|e)$", "", word) for word in words[:-1] if len(word) >= 4]
+    stems = [stem for stem in stems if len(stem) >= 4]
+    defined = [name.lower() for name in _DEFINED_NAME.findall(code)]
+    if not stems or not any(stem in name for stem in stems for name in defined):
+        return None
+    intro = sentences(before.text)[-1] if before and before.kind == "paragraph" and before.text.endswith(":") else ""
+    answer = (intro + "\n\n" if intro and len(intro) < 200 else "") + _code(code)
+    article = "an" if words[0][0] in "aeiou" else "a"
+    return Candidate(f"How do I write {article} {' '.join(words)}?", _clip(answer), "example")
 
 
 _ADMONITION = re.compile(r"^(Note|Warning|Tip|Important|Danger|Caution|See also|Attention|Hint|Todo)\s*:?$",
@@ -794,16 +834,45 @@ def _code_example_pair(last: str, code: str, paragraph: str, title: str) -> Cand
             if not name or name.lower() not in paragraph.lower():
                 return None  # "Install it from PyPI": what "it" is, only the page says
             words[1] = name
+        if narrative._vague(" ".join(words)):
+            return None  # "Add the Python functions that will run these SQL commands": which, the page says
         return Candidate(f"How do I {_lower_first(' '.join(words))}?", answer, "example")
+    looks = _LOOKS_LIKE.match(last)
+    if looks:
+        return _looks_like_pair(looks, answer, paragraph)
     match = _FOLLOWING_DOES.match(_strip_end(last))
     if match:
-        task = match.group("how") or (f"{verb_base(match.group('verb'))} {match.group('rest')}"
+        task = match.group("how") or (f"{verb_base(match.group('verb'))} {_before_pronoun_clause(match.group('rest'))}"
                                       if verb_base(match.group("verb")) else "")
     else:
         match = _YOU_CAN_CODE.match(_strip_end(last)) or _TO_DO_YOU.match(last)
         task = match.group("task") if match else ""
     task = narrative.task_phrase(_EXAMPLE_TAIL.sub("", _strip_end(task))) if task else None
     return Candidate(f"How do I {task}?", answer, "example") if task else None
+
+
+# "... the SHA1 checksum of the incoming data as it gets read and stores it ...": the clause that leans on a pronoun
+# is detail; what the code does is said before it.
+_PRONOUN_CLAUSE = re.compile(r",? (?:as|while|when|and|which|so|because) (?=(?:\S+ ){0,3}?(?:it|they|them|this|that)\b)")
+
+
+def _before_pronoun_clause(text: str) -> str:
+    return _PRONOUN_CLAUSE.split(text, maxsplit=1)[0]
+
+
+# "A child template might look like this:" shows what such a thing looks like; "this is what X would look like"
+# and "the result looks like this" lean on the page.
+_LOOKS_LIKE = re.compile(r"^(?P<article>An?|The) (?P<thing>[\w`.()-]+(?: [\w`.()-]+){0,4}?) (?:(?:might|would|could|"
+                         r"will|should|may|can) )?looks? (?:something )?like (?:this|so|the following)\s*:$")
+
+
+def _looks_like_pair(match: re.Match, answer: str, paragraph: str) -> Candidate | None:
+    article, thing = match.group("article").lower(), match.group("thing")
+    if narrative._vague(thing) or thing.lower() in {"result", "output", "code", "example", "file", "project"}:
+        return None
+    if article == "the" and not narrative._CODEISH.search(thing):
+        return None  # "The result would look like this:": which result, only the page says
+    return Candidate(f"What does {article} {thing} look like?", answer, "example")
 
 
 def _defines_term(definition: re.Match) -> bool:
