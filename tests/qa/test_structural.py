@@ -466,8 +466,10 @@ def test_a_term_that_means_something_asks_what_it_means():
 def test_a_list_flattened_into_its_paragraph_is_read_item_by_item():
     pairs, _ = _pairs(["Application Setup", "The Application Factory"],
                       "You’ll learn more about the database in the next section. - os.makedirs() ensures that "
-                      "app.instance_path exists. - @app.route() creates a simple route so you can see the app work.")
-    assert pairs["What does `os.makedirs()` do?"].answer.startswith("os.makedirs() ensures")
+                      "app.instance_path exists. - app.config.from_mapping() sets some default configuration.")
+    assert pairs["What does `app.config.from_mapping()` do?"].answer.startswith("app.config.from_mapping() sets")
+    # A standard-library call is described by what the page uses it for, not by what it does.
+    assert "What does `os.makedirs()` do?" not in pairs
 
 
 def test_what_a_named_thing_will_do_if_something_holds_asks_when():
@@ -563,3 +565,38 @@ def test_code_introduced_by_an_instruction_that_leans_on_the_page_is_not_asked()
     assert not any("these SQL commands" in question for question in pairs)
     pairs, _ = _pairs(["Quickstart", "Rendering Templates"], "Templates are especially useful if inheritance is used.")
     assert "When are templates especially useful?" in pairs
+
+
+def test_it_keeps_the_v9_labelled_kept_bad_patterns_out():
+    pairs, _ = _pairs(["Form Validation with WTForms"], "When you are working with WTForms you have to define your "
+                      "forms as classes first.")
+    assert not pairs  # everything on the page happens "when working with WTForms"
+    pairs, _ = _pairs(["Templates"], "Special delimiters are used to distinguish Jinja syntax from the static data.")
+    assert not pairs  # what they are for, not what they are
+    pairs, _ = _pairs(["Deploying", "ASGI"], "You can use the adapter by wrapping the Flask app,\n\n```\nx = 1\n```")
+    assert not any("adapter" in question for question in pairs)
+    pairs, _ = _pairs(["Quickstart", "Message Flashing"], "To flash a message use the flash() method, to get hold of "
+                      "the messages you can use get_flashed_messages().")
+    assert not any("use the flash" in question for question in pairs)
+    pairs, _ = _pairs(["Extensions", "Finding Extensions"], "You can search PyPI for packages tagged with Framework :: "
+                      "Flask.")
+    assert not any(question.endswith("tagged?") for question in pairs)
+    pairs, _ = _pairs(["API", "Application Object", "shell_context_processor(f)"],
+                      "Registers a shell context processor function.\n\nNew in version 0.11.")
+    assert not pairs  # the docstring repeats the name
+
+
+def test_the_v9_fixes_keep_their_good_neighbours():
+    pairs, _ = _pairs(["Command Line Interface", "Disable dotenv"], "You can tell Flask not to load dotenv files even "
+                      "when python-dotenv is installed by setting the FLASK_SKIP_DOTENV environment variable.")
+    assert "How do I tell Flask not to load dotenv files even when python-dotenv is installed?" in pairs
+    pairs, _ = _pairs(["API", "Application Object", "handle_http_exception(e)"],
+                      "Handles an HTTP exception. By default this will invoke the registered error handlers and fall "
+                      "back to returning the exception as response.")
+    assert "What does `handle_http_exception()` do?" in pairs
+    pairs, _ = _pairs(["Testing Flask Applications", "Setup and Fixtures"], "tempfile.mkstemp() creates and opens a "
+                      "temporary file, returning the file descriptor and the path to it.")
+    assert "What does `tempfile.mkstemp()` do?" in pairs  # a stdlib call described in general terms
+    pairs, _ = _pairs(["API", "Response Objects", "property pragma"], "The Pragma general-header field is used to "
+                      "include implementation-specific directives that might apply to any recipient.")
+    assert "What is the Pragma general-header field?" in pairs

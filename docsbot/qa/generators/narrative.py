@@ -8,6 +8,7 @@ page, so sentences whose key phrase leans on a pronoun are skipped.
 from __future__ import annotations
 
 import re
+import sys
 
 from docsbot.qa.generators import Candidate
 from docsbot.qa.generators import (
@@ -244,6 +245,8 @@ def _condition_pair(sentence: str, api_name: str, names: tuple[str, ...] = ()) -
             return Candidate(f"How do I {task}?", sentence, "how-to")
         return None
     first = _words(cond)[0].lower()
+    if _JUST_USING.match(cond):
+        return None  # "When you are working with WTForms, ...": everything on the page happens then
     if _READER_WISH.match(cond) and not (is_instruction(main[:1].upper() + main[1:]) or _YOU_DO.search(main)):
         return None  # "If you need asynchronous support, Gunicorn provides ...": nothing "happens"
     if (_vague(cond) or len(_words(cond)) < 3 or main.rstrip().endswith(("?", ":")) or (_vague(_words(main)[0]) and not _ADVICE.match(main))
@@ -267,6 +270,9 @@ def _condition_pair(sentence: str, api_name: str, names: tuple[str, ...] = ()) -
 
 _SUBJECT_THEN_VERB = re.compile(r"^(?P<subject>(?:the|an?) [\w-]+(?: [\w-]+)?) (?:is|are|was|were|has|have|does|do|"
                                 r"can|will|gets?|[a-z]+s)\b")
+
+
+_JUST_USING = re.compile(r"^you(?:'re|’re| are)? (?:working with|work with) [\w`.\- ]{2,30}$")
 
 
 def _about_the_page_subject(cond: str, main: str, names: tuple[str, ...]) -> bool:
@@ -362,6 +368,9 @@ def _why_pair(sentence: str) -> Candidate | None:
     return Candidate(question + "?", sentence, "why")
 
 
+_PAGE_SPECIFIC = re.compile(r"[`()_]|\w\.\w|\b[A-Z]{3,}\b")  # the page's own names: app.instance_path, DATABASE
+
+
 def _does_pair(sentence: str, after: str = "") -> Candidate | None:
     """'`flash()` stores messages ...' -> 'What does `flash()` do?' (code names only: prose subjects are vague)."""
     match = _DOES.match(sentence)
@@ -371,6 +380,8 @@ def _does_pair(sentence: str, after: str = "") -> Candidate | None:
     if verb in {"is", "has", "does", "was"} or not s.verb_base(verb) or s.verb_base(verb) == verb:
         return None
     name = match.group("subject").strip("`")
+    if name.split(".")[0] in sys.stdlib_module_names and _PAGE_SPECIFIC.search(match.group("rest")):
+        return None  # "os.makedirs() ensures that app.instance_path exists": the page's call, not what it does
     # "close_db checks if a connection was created ... If the connection exists, it is closed.": the rest of what it does.
     return Candidate(f"What does `{name}` do?", f"{sentence} {after}".strip(), "what-is")
 
@@ -382,7 +393,7 @@ _YOU_CAN_BY = re.compile(r"^(?:(?:So|Optionally|Alternatively|Also|Instead),?\s+
                          r"(?P<means>\S.{3,})$")
 
 
-def _you_can_pair(sentence: str) -> Candidate | None:
+def _you_can_pair(sentence: str, names: tuple[str, ...] = ()) -> Candidate | None:
     """'You can bind to all external IPs by using 0.0.0.0 ...' -> 'How do I bind to all external IPs?'"""
     match = _YOU_CAN_BY.match(sentence)
     if not match or (match.group("how") == "by" and not match.group("means").split()[0].endswith("ing")
@@ -392,9 +403,21 @@ def _you_can_pair(sentence: str) -> Candidate | None:
         return None  # "... to identify what process id is using a port": "using" is the verb, not a means
     task = task_phrase(match.group("task"))
     who = match.group("who").lower()
-    if not task:
+    if not task or (match.group("how") == "with" and _cut_short(task)) or _unnamed_object(task, names):
         return None
     return Candidate(f"How do I {task}?" if who == "you" else f"How can {who} {task}?", sentence, "how-to")
+
+
+def _cut_short(task: str) -> bool:
+    """'search PyPI for packages tagged' (with what? "tagged with X" was read as a means "with X")."""
+    last = _words(task)[-1].lower()
+    return last in s._FUNCTION_WORDS or (last.endswith("ed") and bool(s.verb_base(last)))
+
+
+def _unnamed_object(task: str, names: tuple[str, ...]) -> bool:
+    """'use the adapter': which adapter, only the page says, unless the page is about it."""
+    words = _words(task)
+    return len(words) == 3 and words[1] == "the" and not named_on_page(" ".join(words[1:]), names)
 
 
 _WAY = re.compile(r"\b[Tt]he (?P<adj>easiest|recommended|best|simplest|preferred|correct|usual|standard) way to "
@@ -578,7 +601,7 @@ def sentence_pairs(sentence: str, code_after: str, api_name: str = "", names: tu
                    ) -> list[Candidate]:
     """Narrative pairs from one sentence; the first rule that matches wins. names: the headings above it; after:
     the next sentence when this one is short (what it goes on to say)."""
-    for rule in (lambda: _purpose_pair(sentence, code_after), lambda: _you_can_pair(sentence),
+    for rule in (lambda: _purpose_pair(sentence, code_after), lambda: _you_can_pair(sentence, names),
                  lambda: _passive_how_pair(sentence, names), lambda: _used_for_pair(sentence),
                  lambda: _requires_pair(sentence), lambda: _way_pair(sentence), lambda: _enables_pair(sentence),
                  lambda: _term_means_pair(sentence), lambda: _condition_pair(sentence, api_name, names),

@@ -245,6 +245,7 @@ _DEFINITION = re.compile(
 )
 _ANNOTATION = re.compile(r"^(?:class\s+|property\s+)?[A-Za-z_][\w.]*\s*:\s*[\w.\[\], |]+(?:\s*=\s*.+)?$")
 _TO_DO = re.compile(r"^(?:(?:Now|So|Then|First|Finally|Next), [Tt]o|To) (?P<task>[a-z][^,]{6,120}),\s+(?P<rest>.+)$")
+_WAY_INSIDE = re.compile(r" (?:use|call|run|set|add|pass|import|install) ")  # "To flash a message use flash(), ..."
 _SUCH = re.compile(r"\bsuch\b(?! as\b)", re.IGNORECASE)  # "run such an application": which one, the page says
 # "Making your project installable means that ...": what the task is, not how to do it.
 _TASK_MEANS = re.compile(r"^[A-Z][a-z]+ing\b[^.:]{0,80}\bmeans\b")
@@ -281,6 +282,9 @@ class StructuralGenerator:
                 # dict/list methods inherited by a documented class carry CPython's docstrings ("If E is
                 # present and has a .keys() method ..."): nothing a user of the documented API asks.
                 if _BUILTIN_DOC.search(candidate.answer) or _BUILTIN_DOC.search(candidate.question):
+                    continue
+                # "You can use the adapter by wrapping the Flask app," ends where ingestion cut it from its code.
+                if candidate.answer.rstrip().endswith(","):
                     continue
                 out.setdefault(_norm(candidate.question), candidate)
         if not out:
@@ -486,6 +490,8 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
         name = _api_name(heading, parents)
         if (signature.group("prefix") or "").strip() == "class":
             return [Candidate(f"What is the `{name}` class?", answer, "api")]
+        if restates_name(name, answer):
+            return []
         return [Candidate(_function_question(name, answer), answer, "api")]
     if _CONFIG_NAME.match(heading) and (any("config" in p.lower() for p in parents)
                                         or any(b.text.startswith("Default:") for b in blocks)):
@@ -693,6 +699,21 @@ def _heading_phrase(heading: str) -> str:
     return "the " + heading.lower() if len(heading.split()) > 1 else heading.lower()
 
 
+_GENERIC_API_NOUNS = {"function", "method", "class", "object", "decorator", "callback", "value", "instance", "the",
+                      "a", "an", "new", "given", "for", "to", "of"}
+
+
+def restates_name(name: str, description: str) -> bool:
+    """'Registers a shell context processor function.' for `shell_context_processor()`: past its verb, the
+    docstring's first sentence only repeats the name's words, so it answers nothing."""
+    said = [sentence for sentence in sentences(description) if not _METADATA.match(sentence)]
+    if len(said) != 1:
+        return False  # "Handles an HTTP exception. By default this will invoke ...": the rest says what it does
+    words = re.findall(r"[a-z]+", said[0].lower())[1:]
+    name_words = set(re.findall(r"[a-z]+", name.lower().rsplit(".", 1)[-1]))
+    return bool(words) and all(word in name_words or word in _GENERIC_API_NOUNS for word in words)
+
+
 def _function_question(name: str, description: str) -> str:
     """'What does `save_session()` do?', or when the docstring only says when the function runs ("This is called at
     the end of each request ..."), 'When is `save_session()` called?'."""
@@ -772,7 +793,7 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
                 continue
         to_do = _TO_DO.match(sentence)
         if to_do and not PRONOUNS & set(to_do.group("task").lower().split()) and len(to_do.group("task").split()) >= 4 \
-                and not _SUCH.search(to_do.group("task")):
+                and not _SUCH.search(to_do.group("task")) and not _WAY_INSIDE.search(to_do.group("task")):
             answer = sentence
             if sentence.endswith(":") and next_code and index == len(all_sentences) - 1:
                 answer += "\n\n" + _code(next_code)
@@ -787,6 +808,9 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
             pairs.append(Candidate(f"What does the `{option.group('name')}` {what}{owner} do?", _clip(tail), "option"))
             continue
         definition = _DEFINITION.match(sentence)
+        # "Special delimiters are used to ..." says what they are for, not what they are: only a name is defined so.
+        if definition and definition.group("next") == "used" and _common_noun_phrase(definition):
+            definition = None
         if definition and _defines_term(definition):
             article = (definition.group("article") or "").lower()
             term = definition.group("term")
@@ -873,6 +897,15 @@ def _looks_like_pair(match: re.Match, answer: str, paragraph: str) -> Candidate 
     if article == "the" and not narrative._CODEISH.search(thing):
         return None  # "The result would look like this:": which result, only the page says
     return Candidate(f"What does {article} {thing} look like?", answer, "example")
+
+
+def _common_noun_phrase(definition: re.Match) -> bool:
+    """'Special delimiters' (capitalised only as the sentence's first word); not 'The Pragma general-header field',
+    'A JOIN' or a code name."""
+    words = definition.group("term").split()
+    named = words if definition.group("article") else words[1:]
+    return not any(w[:1].isupper() or narrative._CODEISH.search(w) for w in named) and not (
+        words[0].isupper() or narrative._CODEISH.search(words[0]) or words[0] in narrative.PROPER_NOUNS)
 
 
 def _defines_term(definition: re.Match) -> bool:
