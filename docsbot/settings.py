@@ -136,6 +136,9 @@ if TRAINING_HARD_TIME_LIMIT <= TRAINING_SOFT_TIME_LIMIT:
 CELERY_VISIBILITY_TIMEOUT = env_int(
     "DOCSBOT_CELERY_VISIBILITY_TIMEOUT", TRAINING_HARD_TIME_LIMIT + 3600, minimum=1
 )
+# Celery work is background work (ingestion, pair generation, training, Slack follow-ups): workers run at this
+# nice value so that, on a machine they share with the web and serving processes, interactive chat keeps the CPU.
+WORKER_NICE = env_int("DOCSBOT_WORKER_NICE", 10, minimum=0, maximum=19)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

@@ -51,6 +51,8 @@ def test_it_runs_tasks_on_both_queues_in_a_real_worker(worker):
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if all(cache.get(f"ping:{token}") for token in tokens.values()):
+            # Background work yields the CPU to chat: the worker runs at DOCSBOT_WORKER_NICE (default 10).
+            assert os.getpriority(os.PRIO_PROCESS, worker.pid) == max(10, os.getpriority(os.PRIO_PROCESS, 0))
             return
         assert worker.poll() is None, worker.stdout.read().decode()[-3000:]
         time.sleep(0.2)
