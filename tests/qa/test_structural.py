@@ -600,3 +600,24 @@ def test_the_v9_fixes_keep_their_good_neighbours():
     pairs, _ = _pairs(["API", "Response Objects", "property pragma"], "The Pragma general-header field is used to "
                       "include implementation-specific directives that might apply to any recipient.")
     assert "What is the Pragma general-header field?" in pairs
+
+
+def test_it_keeps_the_v9_second_sample_kept_bad_patterns_out():
+    pairs, _ = _pairs(["Define and Access the Database", "Initialize the Database File"],
+                      "Now that init-db has been registered with the app, it can be called using the flask command.\n\n"
+                      "Note\n\nIf you’re still running the server, stop it.\n\nRun the init-db command:\n\n"
+                      "```\n$ flask --app flaskr init-db\nInitialized the database.\n```")
+    assert "flask --app flaskr init-db" in pairs["How do I initialize the database file?"].answer
+    pairs, _ = _pairs(["eventlet", "Running"], "To use eventlet to serve your application, write a script that imports "
+                      "its wsgi.server, as well as your app or app factory.\n\nwsgi.py\n\n```\nimport eventlet\n```")
+    assert "import eventlet" in pairs["How do I use eventlet to serve your application?"].answer
+    pairs, _ = _pairs(["Templates", "Register"], "flaskr/templates/auth/register.html\n\n```\n{% extends 'base.html' %}"
+                      "\n```\n\n{% extends 'base.html' %} tells Jinja that this template should replace the blocks.")
+    assert "How do I register templates?" not in pairs  # the register page's template
+    pairs, _ = _pairs(["Templates"], "If you want information on the template engine’s syntax itself, head over to "
+                      "the official Jinja2 Template Documentation for more information.")
+    assert not pairs  # the answer is elsewhere
+    pairs, _ = _pairs(["Modular Applications with Blueprints", "Why Blueprints?"], "Blueprints in Flask are intended "
+                      "for these cases: - Factor an application into a set of blueprints. - Register a blueprint on an "
+                      "application at a URL prefix. - Provide template filters through blueprints.")
+    assert pairs["Why Blueprints?"].answer.endswith("- Provide template filters through blueprints.")

@@ -178,7 +178,7 @@ _POSSIBLE = re.compile(r"^(?:(?:So|Also|Alternatively|Optionally|Instead),?\s+)?
                        r"(?:you can|you could|it[’']s possible to|it is possible to)(?: also)?\s+", re.IGNORECASE)
 
 
-_ELSEWHERE = re.compile(r"\b(?:follow|see|read|check|consult|refer to)\b.*\b(?:instructions|documentation|docs|"
+_ELSEWHERE = re.compile(r"\b(?:follow|see|read|check|consult|refer to|head over to|go to|visit)\b.*\b(?:instructions|documentation|docs|"
                         r"guide|section|chapter|page|tutorial)\b", re.IGNORECASE)
 
 
@@ -255,6 +255,8 @@ def _condition_pair(sentence: str, api_name: str, names: tuple[str, ...] = ()) -
         return None
     if _RELATIVE_TO_PAGE.search(main):
         return None  # "..., you can install the uwsgi package instead": instead of what the page said before
+    if _ELSEWHERE.search(main):
+        return None  # "..., head over to the official Jinja2 Template Documentation": the answer is elsewhere
     if _MAIN_CLAUSE.search(cond):
         return None  # "If you call X you will get back Y, even if ...": the comma is not where the condition ends
     word = match.group("word").lower()

@@ -168,11 +168,29 @@ def lead(paragraphs: list[str], *, min_chars: int = 120) -> str:
     """The first sentences of a section, enough to answer, short enough to quote."""
     picked: list[str] = []
     for paragraph in paragraphs:
+        if not picked and _OPENS_LIST.search(paragraph):
+            return _clip_items(paragraph)  # "Blueprints are intended for these cases: - ... - ...": all the cases
         for sentence in sentences(paragraph):
             picked.append(sentence)
             if sum(len(s) for s in picked) >= min_chars:
                 return _clip(" ".join(picked))
     return _clip(" ".join(picked))
+
+
+_OPENS_LIST = re.compile(r"^[^:]{10,200}:\s+-\s")
+
+
+def _clip_items(paragraph: str) -> str:
+    """A flattened list clipped at an item boundary, never in the middle of one."""
+    if len(paragraph) <= MAX_ANSWER_CHARS:
+        return paragraph
+    items = re.split(r"\s+(?=-\s)", paragraph)
+    kept = items[:1]
+    for item in items[1:]:
+        if len(" ".join([*kept, item])) > MAX_ANSWER_CHARS:
+            break
+        kept.append(item)
+    return " ".join(kept) if len(kept) > 1 else _clip(paragraph)
 
 
 def _clip(text: str) -> str:
@@ -466,9 +484,32 @@ def _answer_under(blocks: list[Block], *, how_to: bool = False) -> str:
         step = next((sentence for sentence in later if narrative.has_instruction(sentence)), "")
         if step:
             text = _clip(f"{text} {step}")
+    if how_to and "```" not in text and not (_SCENE.match(opening) or _SHOWS_OUTPUT.search(opening)):
+        command = _command_in(blocks, text)
+        if command:
+            return _clip(f"{text}\n\n{command}")
     return text
 
 
+def _command_in(blocks: list[Block], text: str) -> str:
+    """The section's first command ("Run the init-db command:" then `$ flask --app flaskr init-db`), or its first code
+    under an instruction that ends with a colon (a file-name caption between them is skipped): what the opening
+    "can be called using the flask command" leaves out."""
+    for index, block in enumerate(blocks):
+        if block.kind != "code":
+            continue
+        before = [b.text for b in blocks[:index] if b.kind == "paragraph" and not _CAPTION_LINE.match(b.text)]
+        intro = sentences(before[-1])[-1] if before else ""
+        if intro.endswith(":") and narrative.is_instruction(intro) and intro not in text:
+            # "Install them both:": which, the text before says; the command alone would answer a different task.
+            return "" if narrative._vague(intro) else f"{intro}\n\n{_code(block.text)}"
+        if block.text.lstrip().startswith("$ "):
+            return _code(block.text)
+        return ""
+    return ""
+
+
+_CAPTION_LINE = re.compile(r"^[\w./-]+\.\w+$")
 _SCENE = re.compile(r"^(?:Imagine|Consider|Suppose|Say|Assume|Let's say)\b")
 _SHOWS_OUTPUT = re.compile(r"\b(?:will|would) (?:show|print|display|output|log|look like)\b")
 
@@ -544,6 +585,7 @@ _SUBJECT_VERBS = {"install", "run", "configure", "deploy", "set up", "bind", "bu
 _COMPOUND_HEADS = {"decorator", "pattern", "class", "function", "object", "method", "support", "system", "mode",
                    "helper", "example", "view", "wrapper", "mixin", "hook", "strategy", "platform", "provider",
                    "service", "tool"}
+_BARE_NOUN_TOO = {"register", "test", "build", "run", "use"}  # bare, these name a page, test, build, run or use
 # One-word headings that name an action on what the page is about ("eventlet > Installation").
 _ACTION_NOUNS = {"installation": "install", "configuration": "configure", "setup": "set up", "deployment": "deploy"}
 
@@ -554,7 +596,9 @@ def _heading_task(words: list[str], parents: list[str], blocks: list[Block]) -> 
     first = words[0]
     verb = verb_base(first) if first.lower().endswith("ing") else None
     if verb is None and len(words) == 1:
-        verb = _ACTION_NOUNS.get(first.lower()) or (first.lower() if first.lower() in _SUBJECT_VERBS else None)
+        # "Templates > Register" is the register page's template; "Registering" is the act.
+        bare = first.lower() if first.lower() in _SUBJECT_VERBS - _BARE_NOUN_TOO else None
+        verb = _ACTION_NOUNS.get(first.lower()) or bare
     if verb is None:
         return ""
     rest = words[1:]
@@ -778,6 +822,9 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
     if not api_name:  # a docstring's flattened list is its parameters, asked one by one below
         all_sentences = [item for sentence in all_sentences for item in _FLATTENED_ITEM.split(sentence)]
     next_code = following[0].text if following and following[0].kind == "code" else ""
+    # "... write a script that imports its wsgi.server ..." then "wsgi.py" then the script: the caption introduces it.
+    captioned = len(following) > 1 and following[0].kind == "paragraph" and bool(_CAPTION_LINE.match(following[0].text)) \
+        and following[1].kind == "code"
     for index, sentence in enumerate(all_sentences):
         if sentence.endswith("?"):
             asked = _asked_pair(sentence, all_sentences[index + 1:], following)
@@ -797,6 +844,8 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
             answer = sentence
             if sentence.endswith(":") and next_code and index == len(all_sentences) - 1:
                 answer += "\n\n" + _code(next_code)
+            elif captioned and index == len(all_sentences) - 1:
+                answer += f"\n\n{following[0].text}\n\n{_code(following[1].text)}"
             pairs.append(Candidate(f"How do I {_strip_end(to_do.group('task'))}?", _clip(answer), "how-to"))
             continue
         option = _OPTION_SENTENCE.search(sentence)
