@@ -621,3 +621,36 @@ def test_it_keeps_the_v9_second_sample_kept_bad_patterns_out():
                       "for these cases: - Factor an application into a set of blueprints. - Register a blueprint on an "
                       "application at a URL prefix. - Provide template filters through blueprints.")
     assert pairs["Why Blueprints?"].answer.endswith("- Provide template filters through blueprints.")
+
+
+def test_it_keeps_the_v10_labelled_kept_bad_patterns_out():
+    pairs, _ = _pairs(["API", "Useful Internals", "property range: Optional[Range]"], "The parsed Range header, as the client sent it.")
+    assert not pairs  # which `range`, only the page says
+    pairs, _ = _pairs(["API", "Incoming Request Data", "property range: Optional[Range]"], "The parsed Range header, as the client sent it.")
+    assert "What is `range` in incoming request data?" in pairs  # the heading above names what it belongs to
+    pairs, _ = _pairs(["API", "Application Object", "route(rule, **options)"], "Decorate a view function to register "
+                      "it with the given URL rule and options.")
+    assert "What does `route()` do in the application object?" in pairs
+    pairs, _ = _pairs(["API", "Useful Internals", "copy()"], "Creates a copy of this request context with the same "
+                      "request object.")
+    assert not pairs
+    pairs, _ = _pairs(["API", "Application Object", "property got_first_request: bool"], "This attribute is set to "
+                      "True if the application started handling the first request.")
+    assert "What is `got_first_request`?" in pairs  # a distinctive name stands alone
+    pairs, _ = _pairs(["Design Decisions in Flask", "What does “micro” mean?"], "“Micro” does not mean that your whole "
+                      "web application has to fit into a single Python file, nor does it mean that Flask is lacking in "
+                      "functionality. The “micro” in microframework means Flask aims to keep the core simple but "
+                      "extensible.")
+    assert "keep the core simple" in pairs["What does “micro” mean?"].answer
+    pairs, _ = _pairs(["Configuration Handling", "From Files"], "Make sure to load the configuration very early on, so "
+                      "that extensions have the ability to access the configuration when starting up.")
+    assert "How do I access the configuration when starting up?" not in pairs
+    pairs, _ = _pairs(["Command Line Interface", "Registering Commands with Blueprints"], "You can alter the group "
+                      "name by specifying the cli_group parameter when creating the Blueprint object.")
+    assert not any("group name" in question for question in pairs)
+    pairs, _ = _pairs(["Deploy to Production", "Build and Install"], "When you want to deploy your application "
+                      "elsewhere, you build a distribution file.\n\n```\n$ pip install wheel\n```")
+    assert "How do I build and install?" not in pairs
+    pairs, _ = _pairs(["Form Validation with WTForms"], "When you have to work with form data submitted by a browser "
+                      "view, code quickly becomes very hard to read.")
+    assert not pairs

@@ -193,7 +193,8 @@ def _possible(sentence: str) -> str:
 
 
 _NOT_MEANS_ENDINGS = {"need", "needs", "want", "wants", "have", "has", "able", "how", "going", "used", "like", "unless",
-                      "not", "intended", "meant", "supposed", "designed"}
+                      "not", "intended", "meant", "supposed", "designed", "ability", "chance", "opportunity",
+                      "possibility"}  # "so that extensions have the ability to access X" is no way to access X
 
 
 def _means_before_purpose(do: str) -> bool:
@@ -274,7 +275,7 @@ _SUBJECT_THEN_VERB = re.compile(r"^(?P<subject>(?:the|an?) [\w-]+(?: [\w-]+)?) (
                                 r"can|will|gets?|[a-z]+s)\b")
 
 
-_JUST_USING = re.compile(r"^you(?:'re|’re| are)? (?:working with|work with) [\w`.\- ]{2,30}$")
+_JUST_USING = re.compile(r"^you(?:'re|’re| are)? (?:working with|work with|have to work with) [\w`.\- ]{2,60}$")
 
 
 def _about_the_page_subject(cond: str, main: str, names: tuple[str, ...]) -> bool:
@@ -419,7 +420,7 @@ def _cut_short(task: str) -> bool:
 def _unnamed_object(task: str, names: tuple[str, ...]) -> bool:
     """'use the adapter': which adapter, only the page says, unless the page is about it."""
     words = _words(task)
-    return len(words) == 3 and words[1] == "the" and not named_on_page(" ".join(words[1:]), names)
+    return len(words) in (3, 4) and words[1] == "the" and not named_on_page(" ".join(words[1:]), names)
 
 
 _WAY = re.compile(r"\b[Tt]he (?P<adj>easiest|recommended|best|simplest|preferred|correct|usual|standard) way to "
@@ -624,6 +625,8 @@ def heading_task(heading: str) -> str | None:
     if len(words) < 2 or len(words) > 8 or _vague(heading) or heading.endswith("?"):
         return None
     first = words[0]
+    if len(words) == 3 and words[1].lower() in {"and", "or"}:
+        return None  # "Build and Install": build and install what, the page says
     if first.lower() in TASK_VERBS:
         return " ".join([first.lower(), *words[1:]])
     base = s.verb_base(first) if first.lower().endswith("ing") else None

@@ -427,6 +427,22 @@ def _opening_end(blocks: list[Block]) -> int:
     return len(blocks)
 
 
+def _bare_common_name(name: str) -> bool:
+    """`range`, `data`, `copy`: an API member named by a plain word with no owner says nothing about which API
+    (`request.range`? a builtin?); `Flask.route`, `url_for`, `SecureCookieSessionInterface` do."""
+    return bool(re.fullmatch(r"[a-z]{2,10}", name))
+
+
+def _owner_phrase(parents: list[str]) -> str:
+    """'the application object' for a member documented under "API > Application Object"; '' when no heading above
+    names the object ("Useful Internals")."""
+    for parent in reversed(parents[1:]):
+        if re.search(r"\b(?:Object|Objects|Data|Interface)$", parent) and not narrative._vague(parent):
+            phrase = parent.lower()
+            return phrase if phrase.endswith(("s", "data")) else f"the {phrase}"
+    return ""
+
+
 def _api_name(heading: str, parents: list[str]) -> str:
     """'Flask.route' for a method heading under a class heading; '' for ordinary headings."""
     name = _api_heading(heading)
@@ -529,11 +545,15 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
     signature = _SIGNATURE.match(heading)
     if signature:
         name = _api_name(heading, parents)
+        where = _owner_phrase(parents) if _bare_common_name(name) else ""
+        if _bare_common_name(name) and not where:
+            return []
         if (signature.group("prefix") or "").strip() == "class":
             return [Candidate(f"What is the `{name}` class?", answer, "api")]
         if restates_name(name, answer):
             return []
-        return [Candidate(_function_question(name, answer), answer, "api")]
+        question = _function_question(name, answer)
+        return [Candidate(f"{question[:-1]} in {where}?" if where else question, answer, "api")]
     if _CONFIG_NAME.match(heading) and (any("config" in p.lower() for p in parents)
                                         or any(b.text.startswith("Default:") for b in blocks)):
         default = next((b.text for b in blocks if b.kind == "paragraph" and b.text.startswith("Default:")), "")
@@ -542,7 +562,10 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
                           f"{answer} {default}".strip(), "option")]
     attribute = _api_name(heading, parents)
     if attribute:
-        return [Candidate(f"What is `{attribute}`?", answer, "api")]
+        if not _bare_common_name(attribute):
+            return [Candidate(f"What is `{attribute}`?", answer, "api")]
+        where = _owner_phrase(parents)
+        return [Candidate(f"What is `{attribute}` in {where}?", answer, "api")] if where else []
     value = _VALUE_ATTRIBUTE.match(heading)
     if value and any(_SIGNATURE.match(p) or p.lower() == "api" for p in parents):
         if re.match(r"^[a-z]\w*,", answer):
@@ -554,7 +577,8 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
     if lowered.startswith("how to "):
         return _how_to(f"How do I {heading[7:].rstrip('?')}?", blocks)
     if heading.endswith("?"):
-        return [Candidate(heading, answer, "faq")]
+        # "What does “micro” mean?" opens with what it does not mean; the meaning follows.
+        return [Candidate(heading, lead(_first_paragraphs(blocks), min_chars=240) or answer, "faq")]
     if _ERROR_WORDS.search(heading) and len(words) >= 2 and _ERROR_TOKEN.search(heading):
         message = re.sub(r"^(error|exception)\s*[:\-]?\s*", "", heading, flags=re.IGNORECASE)
         return [Candidate(f"What does the error “{message}” mean?", answer, "troubleshooting")]
