@@ -654,3 +654,10 @@ def test_it_keeps_the_v10_labelled_kept_bad_patterns_out():
     pairs, _ = _pairs(["Form Validation with WTForms"], "When you have to work with form data submitted by a browser "
                       "view, code quickly becomes very hard to read.")
     assert not pairs
+
+
+def test_a_reader_who_likes_an_idea_is_no_situation_to_act_in():
+    pairs, _ = _pairs(["Command Line Interface", "Further Improving the Shell Experience"], "If you like the idea of "
+                      "experimenting in a shell, create a module with things you want to star import into your "
+                      "interactive session.")
+    assert not any("like the idea" in question for question in pairs)

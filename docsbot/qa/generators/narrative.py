@@ -275,7 +275,8 @@ _SUBJECT_THEN_VERB = re.compile(r"^(?P<subject>(?:the|an?) [\w-]+(?: [\w-]+)?) (
                                 r"can|will|gets?|[a-z]+s)\b")
 
 
-_JUST_USING = re.compile(r"^you(?:'re|’re| are)? (?:working with|work with|have to work with) [\w`.\- ]{2,60}$")
+_JUST_USING = re.compile(r"^you(?:'re|’re| are)? (?:working with|work with|have to work with) [\w`.\- ]{2,60}$|"
+                         r"^you (?:like|love|enjoy)\b")  # "If you like the idea of X": a taste, not a situation
 
 
 def _about_the_page_subject(cond: str, main: str, names: tuple[str, ...]) -> bool:
