@@ -61,8 +61,9 @@ def test_it_asks_definitions_to_do_sentences_and_code_examples():
 
 def test_it_asks_about_a_heading_only_in_the_first_chunk_of_its_section():
     text = "Run `acme deploy` with a token in the environment of the shell; it takes one command."
-    assert "How do I deploy the service?" in _pairs(["Guide", "Deploying the service"], text)[0]
-    assert "How do I deploy the service?" not in _pairs(["Guide", "Deploying the service"], text, first=False)[0]
+    # "the service": which one, the page says, so the question carries the page's title.
+    assert "In “Guide”, how do I deploy the service?" in _pairs(["Guide", "Deploying the service"], text)[0]
+    assert not _pairs(["Guide", "Deploying the service"], text, first=False)[0]
 
 
 def test_it_rejects_chunks_too_short_or_without_structure():
@@ -88,7 +89,7 @@ def test_it_asks_about_narrative_prose_with_the_sentence_as_answer():
 def test_it_turns_numbered_steps_into_a_how_to_and_drops_how_tos_that_say_nothing_to_do():
     pairs, _ = _pairs(["Guide", "Install the widget"],
                       "1. Download the bundle from the release page.\n2. Unpack it into the widgets folder.")
-    steps = pairs["How do I install the widget?"]
+    steps = pairs["In “Guide”, how do I install the widget?"]
     assert "Download the bundle" in steps.answer and "Unpack it" in steps.answer
     pairs, _ = _pairs(["Guide", "Configuring logging"],
                       "Logging has been part of the standard library for a long time and many people like it.")
@@ -229,7 +230,7 @@ def test_it_asks_the_questions_the_text_asks_and_answers():
                       "\n\nWhy is this the case? Because it is. How would you then implement that? Like so, mostly.")
     uploads = pairs["How does Flask handle uploads?"]
     assert uploads.kind == "faq" and uploads.answer.endswith("temporary location.")
-    assert "MAX_CONTENT_LENGTH" in pairs["How do you specify the maximum file size?"].answer
+    assert "MAX_CONTENT_LENGTH" in pairs["In “Uploading Files”, how do you specify the maximum file size?"].answer
     assert not any("this the case" in q or "implement that" in q for q in pairs)
 
 
@@ -293,7 +294,7 @@ def test_it_asks_how_to_do_what_the_sentence_before_the_code_says():
                       "\n\nTo create the database you can use the init_db function:\n\n```\n>>> init_db()\n```\n\n"
                       "The following example demonstrates how to serve an SPA along with an API:\n\n```\napp = Flask(__name__)\n```"
                       "\n\nCase 1: a module:\n\n```\n/application.py\n```\n\nThen you can use it like this:\n\n```\nx()\n```")
-    assert "create_app" in pairs["How do I pass arguments to the factory?"].answer
+    assert "create_app" in pairs["In “Patterns”, how do I pass arguments to the factory?"].answer
     assert "init_db()" in pairs["How do I create the database?"].answer
     assert pairs["How do I serve an SPA along with an API?"].kind == "example"
     assert not any(q.startswith(("How do I case", "How do I use it")) for q in pairs)
@@ -476,7 +477,7 @@ def test_what_a_named_thing_will_do_if_something_holds_asks_when():
     pairs, _ = _pairs(["Application Factories", "Using Applications"],
                       "Flask will automatically detect the factory if it is named create_app or make_app. "
                       "Flask will detect and use them if you install them.")
-    assert pairs["When does Flask automatically detect the factory?"].kind == "what-happens"
+    assert pairs["In “Application Factories”, when does Flask automatically detect the factory?"].kind == "what-happens"
     assert not any("use them" in question for question in pairs)
 
 
@@ -661,3 +662,17 @@ def test_a_reader_who_likes_an_idea_is_no_situation_to_act_in():
                       "experimenting in a shell, create a module with things you want to star import into your "
                       "interactive session.")
     assert not any("like the idea" in question for question in pairs)
+
+
+def test_a_question_about_something_only_its_page_names_carries_the_page_title():
+    pairs, _ = _pairs(["Define and Access the Database", "Create the Tables"], "Create a file with the SQL commands "
+                      "needed to create empty tables, then run them.\n\n```\nCREATE TABLE user (id INTEGER);\n```")
+    assert any(question.startswith("In “Define and Access the Database”, how do I") for question in pairs)
+    from docsbot.qa.generators.narrative import leans_on_page
+
+    names = ("Debugging Application Errors", "The Built-In Debugger")
+    assert not leans_on_page("When is the debugger enabled by default?", names)  # named by the page
+    assert not leans_on_page("What does the `region` option do?", names)  # a code name
+    assert not leans_on_page("How do I run the application?", names)  # every page's application
+    assert leans_on_page("How do I get the header value?", ("Quickstart", "About Responses"))
+    assert leans_on_page("How do I preserve the contexts until the with block exits?", ("Testing Flask Applications",))

@@ -498,7 +498,7 @@ def _layout_item_pair(sentence: str) -> Candidate | None:
 
 def _stem(word: str) -> str:
     """'debugger', 'debuggers', 'Debugging' -> 'debug'."""
-    return re.sub(r"(?:ging|ger|ing|er|ed|e)$", "", re.sub(r"s$", "", word.lower()))
+    return re.sub(r"(?:ging|ger|ing|er|ed|e)$", "", re.sub(r"ies$", "y", re.sub(r"(?<!ie)s$", "", word.lower())))
 
 
 def named_on_page(phrase: str, names: tuple[str, ...]) -> bool:
@@ -511,6 +511,50 @@ def named_on_page(phrase: str, names: tuple[str, ...]) -> bool:
         return True
     head = _stem(words[-1])
     return len(head) >= 4 and head in {_stem(w) for name in names for w in re.findall(r"[A-Za-z]+", name)}
+
+
+# Nouns any page of a product's docs can say "the" of and be understood: "the application", "the request".
+_SHARED_NOUNS = {"application", "app", "request", "response", "session", "server", "database", "browser", "user",
+                 "client", "config", "configuration", "project", "code", "docs", "documentation", "shell", "terminal",
+                 "command", "url", "template", "view", "error", "exception", "environment", "package", "debugger",
+                 "cli", "api", "web", "flask", "python", "page", "site", "form", "data", "file", "folder", "directory",
+                 "way", "default", "defaults"}
+_SHARED_STEMS = {_stem(noun) for noun in _SHARED_NOUNS}
+_STATE_WORDS = {"previous", "current", "last", "latest", "next", "new", "same", "whole", "entire", "following"}
+_NP_STOP = {"is", "are", "was", "were", "be", "been", "can", "could", "will", "would", "should", "does", "do", "did",
+            "has", "have", "had", "until", "when", "if", "whether", "so", "that", "which", "who", "after", "before"}
+
+
+def leans_on_page(question: str, names: tuple[str, ...]) -> bool:
+    """'How do I create the tables?', 'How do I preserve the contexts until the with block exits?': a definite noun
+    phrase that is no product-wide thing (the application, the request), so the reader cannot tell which."""
+    text = re.sub(r"`[^`]*`", "1", question)  # "the `region` option" names its option
+    for match in re.finditer(r"\b(?:the|my)\s+([^?]+)", text):
+        phrase: list[str] = []
+        for raw in match.group(1).split()[:3]:
+            word = raw.strip(",.;:()").lower()
+            participle = phrase and word.endswith(("ed", "ing")) and s.verb_base(word)
+            if not word.isalpha() or word in s._FUNCTION_WORDS or word in _NP_STOP or participle:
+                phrase = [] if not word.isalpha() and not phrase else phrase  # "the `region` option": named
+                break
+            phrase.append(word)
+            if raw[-1:] in ",.;:)":
+                break
+        # Named by a heading is not enough: "How do I create the tables?" under "Create the Tables" still leaves
+        # the reader asking which tables.
+        if phrase and phrase[0] not in _STATE_WORDS and _stem(phrase[-1]) not in _SHARED_STEMS \
+                and not any(word.capitalize() in PROPER_NOUNS for word in phrase):
+            return True
+    return False
+
+
+def with_page_context(question: str, names: tuple[str, ...]) -> str:
+    """'In “Define and Access the Database”, how do I create the tables?': the page says which tables."""
+    title = names[0] if names else ""
+    if not title or title.lower() in {"api", "api reference", "reference"} or not leans_on_page(question, names):
+        return question
+    first, rest = question.split(" ", 1) if " " in question else (question, "")
+    return f"In “{title}”, {first.lower()} {rest}".rstrip()
 
 
 def _name_words(names: tuple[str, ...]) -> set[str]:

@@ -308,7 +308,9 @@ class StructuralGenerator:
         if not out:
             return ChunkResult(rejection="no_structure", detail="no heading, definition, option, API, error or "
                                                                  "example found")
-        return ChunkResult(candidates=list(out.values()))
+        names = tuple(path)
+        return ChunkResult(candidates=[Candidate(narrative.with_page_context(c.question, names), c.answer, c.kind)
+                                       for c in out.values()])
 
 
 def _lead_in_pairs(lead_in: str, blocks: list[Block], path: list[str]) -> list[Candidate]:
