@@ -676,3 +676,17 @@ def test_a_question_about_something_only_its_page_names_carries_the_page_title()
     assert not leans_on_page("How do I run the application?", names)  # every page's application
     assert leans_on_page("How do I get the header value?", ("Quickstart", "About Responses"))
     assert leans_on_page("How do I preserve the contexts until the with block exits?", ("Testing Flask Applications",))
+
+
+def test_it_keeps_the_v12_labelled_kept_bad_patterns_out():
+    pairs, _ = _pairs(["Modular Applications with Blueprints", "Why Blueprints?"], "Blueprints in Flask are intended "
+                      "for these cases:\n\n- Factor an application into a set of blueprints.\n\n- Register a blueprint "
+                      "on an application at a URL prefix.\n\n- Provide template filters through blueprints.")
+    assert pairs["Why Blueprints?"].answer.endswith("- Provide template filters through blueprints.")
+    pairs, _ = _pairs(["Using the Application Context", "Storing Data"], "get_X() creates resource X if it does not "
+                      "exist, caching it as g.X.")
+    assert not any("get_X" in question for question in pairs)  # X stands for the reader's resource
+    pairs, _ = _pairs(["API", "Command Line Interface", "make_context(info_name, args, parent=None, **extra)"],
+                      "This function when given an info name and arguments will kick off the parsing.\n\n"
+                      "- info_name – the info name for this invocation.\n- args – the arguments to parse as list.")
+    assert not any("info_name" in question for question in pairs)  # the entry repeats the name

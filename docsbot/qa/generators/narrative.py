@@ -384,6 +384,8 @@ def _does_pair(sentence: str, after: str = "") -> Candidate | None:
     if verb in {"is", "has", "does", "was"} or not s.verb_base(verb) or s.verb_base(verb) == verb:
         return None
     name = match.group("subject").strip("`")
+    if s._PLACEHOLDER_NAME.search(name.removesuffix("()")):
+        return None  # "get_X() ..." in a pattern: X stands for whatever the reader stores
     if name.split(".")[0] in sys.stdlib_module_names and _PAGE_SPECIFIC.search(match.group("rest")):
         return None  # "os.makedirs() ensures that app.instance_path exists": the page's call, not what it does
     # "close_db checks if a connection was created ... If the connection exists, it is closed.": the rest of what it does.

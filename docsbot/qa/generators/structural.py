@@ -167,9 +167,12 @@ def sentences(paragraph: str) -> list[str]:
 def lead(paragraphs: list[str], *, min_chars: int = 120) -> str:
     """The first sentences of a section, enough to answer, short enough to quote."""
     picked: list[str] = []
-    for paragraph in paragraphs:
+    for index, paragraph in enumerate(paragraphs):
         if not picked and _OPENS_LIST.search(paragraph):
             return _clip_items(paragraph)  # "Blueprints are intended for these cases: - ... - ...": all the cases
+        items = list(itertools.takewhile(lambda p: p.startswith("- "), paragraphs[index + 1:]))
+        if not picked and paragraph.endswith(":") and items:
+            return _clip_items(" ".join([paragraph, *items]))  # the same list, one paragraph per item
         for sentence in sentences(paragraph):
             picked.append(sentence)
             if sum(len(s) for s in picked) >= min_chars:
@@ -427,6 +430,9 @@ def _opening_end(blocks: list[Block]) -> int:
             return index
         has_text = True
     return len(blocks)
+
+
+_PLACEHOLDER_NAME = re.compile(r"(?:^|[._])[A-Z](?:\(\))?$")  # `get_X()`, `E`: a pattern's stand-in, no real API
 
 
 def _bare_common_name(name: str) -> bool:
@@ -784,6 +790,15 @@ def restates_name(name: str, description: str) -> bool:
     return bool(words) and all(word in name_words or word in _GENERIC_API_NOUNS for word in words)
 
 
+def _entry_restates(name: str, description: str) -> bool:
+    """A parameter entry that says little past its own name: at most one content word of its own."""
+    words = re.findall(r"[a-z]+", description.lower())
+    name_words = set(re.findall(r"[a-z]+", name.lower()))
+    own = [word for word in words if word not in name_words and word not in _GENERIC_API_NOUNS
+           and word not in narrative.VAGUE and len(word) > 2 and word not in _FUNCTION_WORDS]
+    return len(words) <= 8 and len(own) <= 1
+
+
 def _function_question(name: str, description: str) -> str:
     """'What does `save_session()` do?', or when the docstring only says when the function runs ("This is called at
     the end of each request ..."), 'When is `save_session()` called?'."""
@@ -861,6 +876,8 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
             param = _PARAM_LINE.match(sentence)
             if param and param.group("name") not in {"return", "returns", "raises"}:
                 entry = _NEXT_FLATTENED_PARAM.split(_LIST_ITEM.sub("", sentence), maxsplit=1)[0]
+                if _entry_restates(param.group("name"), param.group("desc")):
+                    continue  # "info_name – the info name for this invocation"
                 pairs.append(Candidate(f"What is the `{param.group('name')}` parameter of `{api_name}` for?",
                                        entry, "api"))
                 continue
