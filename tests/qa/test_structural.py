@@ -321,7 +321,7 @@ def test_it_keeps_the_v5_sample_kept_bad_patterns_out():
                       "errors. Set debug on the app to see them.")
     assert "How do I assign to aborter?" not in pairs
     pairs, _ = _pairs(["API", "Incoming Request Data", "charset = 'utf-8'"], "The charset used to decode most data in the request.")
-    assert list(pairs) == ["What is `charset`?"]
+    assert list(pairs) == ["What is `charset` in incoming request data?"]  # a plain word: with its owner
     pairs, _ = _pairs(["API", "class flask.sessions.SecureCookieSession(initial=None)", "accessed = False"],
                       "header, which allows caching proxies to cache different pages for different users.")
     assert not pairs
@@ -690,3 +690,13 @@ def test_it_keeps_the_v12_labelled_kept_bad_patterns_out():
                       "This function when given an info name and arguments will kick off the parsing.\n\n"
                       "- info_name – the info name for this invocation.\n- args – the arguments to parse as list.")
     assert not any("info_name" in question for question in pairs)  # the entry repeats the name
+
+
+def test_it_keeps_the_v13_labelled_kept_bad_patterns_out():
+    pairs, _ = _pairs(["API", "Sessions", "serializer = <flask.json.tag.TaggedJSONSerializer object>"],
+                      "A python serializer for the payload. The default is a compact JSON derived serializer.")
+    assert not any("serializer" in question for question in pairs)
+    pairs, _ = _pairs(["API", "Application Globals", "pop(name, default=<object object>)"], "Get and remove an "
+                      "attribute by name. Like dict.pop().\n\n- name (str) – Name of attribute to pop.\n- default – "
+                      "Value to return if the attribute is not present.")
+    assert not any("parameter of `pop`" in question for question in pairs)

@@ -578,7 +578,11 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
     if value and any(_SIGNATURE.match(p) or p.lower() == "api" for p in parents):
         if re.match(r"^[a-z]\w*,", answer):
             return []  # "header, which allows ...": the tail of a docstring split from its start
-        return [Candidate(f"What is `{value.group('name')}`?", answer, "api")]  # "charset = 'utf-8'" is no error
+        name = value.group("name")
+        if _bare_common_name(name):  # "serializer = ...": whose serializer, the heading above must say
+            where = _owner_phrase(parents)
+            return [Candidate(f"What is `{name}` in {where}?", answer, "api")] if where else []
+        return [Candidate(f"What is `{name}`?", answer, "api")]  # "charset = 'utf-8'" is no error
     if len(words) > 10 or heading.endswith("!"):
         return []  # "Keep Developing!" is a chapter's cheer, not a task
     lowered = heading.lower()
@@ -874,7 +878,8 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
         tail = " ".join(all_sentences[index:index + 2]) if len(sentence) < 90 else sentence
         if api_name:
             param = _PARAM_LINE.match(sentence)
-            if param and param.group("name") not in {"return", "returns", "raises"}:
+            if param and param.group("name") not in {"return", "returns", "raises"} \
+                    and not _bare_common_name(api_name.removesuffix("()")):  # "the `name` parameter of `pop`"
                 entry = _NEXT_FLATTENED_PARAM.split(_LIST_ITEM.sub("", sentence), maxsplit=1)[0]
                 if _entry_restates(param.group("name"), param.group("desc")):
                     continue  # "info_name – the info name for this invocation"
