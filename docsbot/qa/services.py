@@ -24,6 +24,7 @@ from docsbot.qa.generators import (
     generator_get,
     lead_in_of,
 )
+from docsbot.qa.generators.narrative import page_titled
 from docsbot.qa.models import ChunkRejection, GenerationRun, Generator, QAPair, QATeamSettings
 from docsbot.teams.models import Team
 
@@ -157,15 +158,42 @@ def _filter(drafts: list[_Draft], *, team: Team, existing_questions: list[str], 
     same_text: dict[str, set[int]] = {}
     for chunk_id, content_hash in Chunk.objects.filter(team=team).values_list("id", "content_hash"):
         same_text.setdefault(content_hash, set()).add(chunk_id)
+    def source_rank(draft: _Draft, question: str, vector) -> int | None:
+        ranked = index.search(query=question, query_vector=vector, k=filters.ANSWERABILITY_K)
+        sources = same_text.get(draft.chunk.content_hash, set()) | {draft.chunk.pk}
+        return next((i for i, (chunk_id, _) in enumerate(ranked, start=1) if chunk_id in sources), None)
+
     for draft, vector in zip(alive, vectors):
         if draft.reason:
             continue
-        ranked = index.search(query=draft.candidate.question, query_vector=vector, k=filters.ANSWERABILITY_K)
-        sources = same_text.get(draft.chunk.content_hash, set()) | {draft.chunk.pk}
-        rank = next((i for i, (chunk_id, _) in enumerate(ranked, start=1) if chunk_id in sources), None)
+        rank = source_rank(draft, draft.candidate.question, vector)
         draft.scores["answerability"] = filters.answerability_score(rank)
         if rank is None:
             draft.reason = "answerability"
+    _retry_with_page_title([d for d in alive if d.reason == "answerability"], source_rank)
+
+
+def _retry_with_page_title(drafts: list[_Draft], source_rank: Callable) -> None:
+    """A question too generic for retrieval to route back to its chunk ("What should you do if you change a static
+    file?") is asked again about its page ("In “Static Files”, ..."); kept, in that form, when that routes back."""
+    from docsbot.documents.embedding import embed_texts
+
+    retries = [(draft, page_titled(draft.candidate.question, _page_title(draft.chunk))) for draft in drafts]
+    retries = [(draft, question) for draft, question in retries if question != draft.candidate.question]
+    if not retries:
+        return
+    vectors = embed_texts([question for _, question in retries])
+    for (draft, question), vector in zip(retries, vectors):
+        rank = source_rank(draft, question, vector)
+        if rank is not None:
+            draft.candidate = Candidate(question, draft.candidate.answer, draft.candidate.kind)
+            draft.scores["answerability"] = filters.answerability_score(rank)
+            draft.scores["answerability_with_page_title"] = True
+            draft.reason = ""
+
+
+def _page_title(chunk: Chunk) -> str:
+    return (chunk.heading_path[0] if chunk.heading_path else "") or chunk.document.title
 
 
 def qa_generate(*, team: Team, generator: str | None = None, progress: Progress | None = None,

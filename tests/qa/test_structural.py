@@ -283,7 +283,7 @@ def test_it_names_the_page_product_in_heading_questions_that_would_fit_any_page(
     assert "celery -A" in pairs["How do I run a worker with Celery?"].answer
     pairs, _ = _pairs(["Message Flashing", "Creating Data"], "Instantiate your document class with keyword arguments "
                       "for the fields. Then call doc.save().")
-    assert "How do I create data?" in pairs  # no product named: the heading stays as it is
+    assert "In “Message Flashing”, how do I create data?" in pairs  # no product named: the page says whose data
     pairs, _ = _pairs(["Packages", "Simple"], "Install it from PyPI using pip:\n\n```\n$ pip install thing\n```")
     assert not any("install it" in q.lower() for q in pairs)  # what "it" is, only the page says
 
@@ -700,3 +700,12 @@ def test_it_keeps_the_v13_labelled_kept_bad_patterns_out():
                       "attribute by name. Like dict.pop().\n\n- name (str) – Name of attribute to pop.\n- default – "
                       "Value to return if the attribute is not present.")
     assert not any("parameter of `pop`" in question for question in pairs)
+
+
+def test_it_keeps_the_v14_labelled_kept_bad_patterns_out():
+    pairs, _ = _pairs(["Blog Blueprint", "Index"], "A JOIN is used so that the author information from the user table "
+                      "is available in the result.")
+    assert "What is a JOIN?" not in pairs
+    pairs, _ = _pairs(["The Application Context", "Storing Data"], "The application context is a good place to store "
+                      "common data during a request or CLI command. Flask provides the g object for this purpose.")
+    assert all(not question.startswith("How do I store data") for question in pairs)

@@ -518,7 +518,7 @@ def named_on_page(phrase: str, names: tuple[str, ...]) -> bool:
 # Nouns any page of a product's docs can say "the" of and be understood: "the application", "the request".
 _SHARED_NOUNS = {"application", "app", "request", "response", "session", "server", "database", "browser", "user",
                  "client", "config", "configuration", "project", "code", "docs", "documentation", "shell", "terminal",
-                 "command", "url", "template", "view", "error", "exception", "environment", "package", "debugger",
+                 "command", "url", "template", "view", "error", "exception", "package", "debugger",
                  "cli", "api", "web", "flask", "python", "page", "site", "form", "data", "file", "folder", "directory",
                  "way", "default", "defaults"}
 _SHARED_STEMS = {_stem(noun) for noun in _SHARED_NOUNS}
@@ -550,10 +550,21 @@ def leans_on_page(question: str, names: tuple[str, ...]) -> bool:
     return False
 
 
+# "How do I store data?": a bare task on a bare noun fits any page; its page says where and how long.
+_BARE_TASK = re.compile(r"^How do I [a-z]+ (?:[a-z]+ )?(?:data|things|values|items|objects|information|files)\?$")
+
+
 def with_page_context(question: str, names: tuple[str, ...]) -> str:
     """'In “Define and Access the Database”, how do I create the tables?': the page says which tables."""
-    title = names[0] if names else ""
-    if not title or title.lower() in {"api", "api reference", "reference"} or not leans_on_page(question, names):
+    if not names or not (leans_on_page(question, names) or _BARE_TASK.match(question)):
+        return question
+    return page_titled(question, names[0])
+
+
+def page_titled(question: str, title: str) -> str:
+    """The question asked about one page: 'In “Static Files”, what should you do if you change a static file?'
+    (unchanged for an API reference, whose title names no topic, or a question that already has one)."""
+    if not title or title.lower() in {"api", "api reference", "reference"} or question.startswith("In “"):
         return question
     first, rest = question.split(" ", 1) if " " in question else (question, "")
     return f"In “{title}”, {first.lower()} {rest}".rstrip()

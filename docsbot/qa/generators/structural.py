@@ -906,8 +906,10 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
             continue
         definition = _DEFINITION.match(sentence)
         # "Special delimiters are used to ..." says what they are for, not what they are: only a name is defined so.
-        if definition and definition.group("next") == "used" and _common_noun_phrase(definition):
-            definition = None
+        if definition and definition.group("next") == "used" and (
+                _common_noun_phrase(definition) or re.match(r"\s*(?:so|because|when|here)\b",
+                                                             sentence[definition.end():])):
+            definition = None  # "A JOIN is used so that ...": why it is used here, not what it is
         if definition and _defines_term(definition):
             article = (definition.group("article") or "").lower()
             term = definition.group("term")
