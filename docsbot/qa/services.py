@@ -24,7 +24,7 @@ from docsbot.qa.generators import (
     generator_get,
     lead_in_of,
 )
-from docsbot.qa.generators.narrative import page_titled
+from docsbot.qa.generators.page_context import page_titled
 from docsbot.qa.models import ChunkRejection, GenerationRun, Generator, QAPair, QATeamSettings
 from docsbot.teams.models import Team
 

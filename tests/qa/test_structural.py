@@ -668,7 +668,7 @@ def test_a_question_about_something_only_its_page_names_carries_the_page_title()
     pairs, _ = _pairs(["Define and Access the Database", "Create the Tables"], "Create a file with the SQL commands "
                       "needed to create empty tables, then run them.\n\n```\nCREATE TABLE user (id INTEGER);\n```")
     assert any(question.startswith("In “Define and Access the Database”, how do I") for question in pairs)
-    from docsbot.qa.generators.narrative import leans_on_page
+    from docsbot.qa.generators.page_context import leans_on_page
 
     names = ("Debugging Application Errors", "The Built-In Debugger")
     assert not leans_on_page("When is the debugger enabled by default?", names)  # named by the page

@@ -10,7 +10,10 @@ from __future__ import annotations
 import re
 import sys
 
-from docsbot.qa.generators import Candidate
+from docsbot.qa.generators import (
+    Candidate,
+    page_context,
+)
 from docsbot.qa.generators import (
     structural as s,  # module import: structural calls back into this module
 )
@@ -286,7 +289,7 @@ def _about_the_page_subject(cond: str, main: str, names: tuple[str, ...]) -> boo
     if not subject or _words(main)[0].lower() not in {"it", "they"} or not names:
         return False
     rest = " ".join(_words(main)[1:])
-    return named_on_page(subject.group("subject"), names) and not _vague(rest) and not _RELATIVE_TO_PAGE.search(main)
+    return page_context.named_on_page(subject.group("subject"), names) and not _vague(rest) and not _RELATIVE_TO_PAGE.search(main)
 
 
 def _refers_to_condition(main: str) -> bool:
@@ -423,7 +426,7 @@ def _cut_short(task: str) -> bool:
 def _unnamed_object(task: str, names: tuple[str, ...]) -> bool:
     """'use the adapter': which adapter, only the page says, unless the page is about it."""
     words = _words(task)
-    return len(words) in (3, 4) and words[1] == "the" and not named_on_page(" ".join(words[1:]), names)
+    return len(words) in (3, 4) and words[1] == "the" and not page_context.named_on_page(" ".join(words[1:]), names)
 
 
 _WAY = re.compile(r"\b[Tt]he (?P<adj>easiest|recommended|best|simplest|preferred|correct|usual|standard) way to "
@@ -473,7 +476,7 @@ def _passive_when_pair(sentence: str, names: tuple[str, ...]) -> Candidate | Non
     "The result is cached when ..." needs the page to say which result."""
     match = _PASSIVE_WHEN.match(sentence)
     done = match.group("done") if match else ""
-    if not match or not (s.verb_base(done) or not done.endswith("ed")) or not named_on_page(match.group("subject"),
+    if not match or not (s.verb_base(done) or not done.endswith("ed")) or not page_context.named_on_page(match.group("subject"),
                                                                                          names):
         return None
     subject = match.group("subject")
@@ -496,78 +499,6 @@ def _layout_item_pair(sentence: str) -> Candidate | None:
         return None
     name = match.group("name")
     return Candidate(f"What is the `{name}` {'directory' if name.endswith('/') else 'file'}?", sentence, "what-is")
-
-
-def _stem(word: str) -> str:
-    """'debugger', 'debuggers', 'Debugging' -> 'debug'."""
-    return re.sub(r"(?:ging|ger|ing|er|ed|e)$", "", re.sub(r"ies$", "y", re.sub(r"(?<!ie)s$", "", word.lower())))
-
-
-def named_on_page(phrase: str, names: tuple[str, ...]) -> bool:
-    """A name (code, a known product) or a noun phrase whose head noun the page's title or headings name:
-    "the built-in debugger" on "Debugging Application Errors"; not "the decorated function" there."""
-    words = [w.strip("`") for w in _words(phrase)]
-    if not words or _vague(phrase):
-        return False
-    if _CODEISH.search(phrase) or any(w in PROPER_NOUNS for w in words):
-        return True
-    head = _stem(words[-1])
-    return len(head) >= 4 and head in {_stem(w) for name in names for w in re.findall(r"[A-Za-z]+", name)}
-
-
-# Nouns any page of a product's docs can say "the" of and be understood: "the application", "the request".
-_SHARED_NOUNS = {"application", "app", "request", "response", "session", "server", "database", "browser", "user",
-                 "client", "config", "configuration", "project", "code", "docs", "documentation", "shell", "terminal",
-                 "command", "url", "template", "view", "error", "exception", "package", "debugger",
-                 "cli", "api", "web", "flask", "python", "page", "site", "form", "data", "file", "folder", "directory",
-                 "way", "default", "defaults"}
-_SHARED_STEMS = {_stem(noun) for noun in _SHARED_NOUNS}
-_STATE_WORDS = {"previous", "current", "last", "latest", "next", "new", "same", "whole", "entire", "following"}
-_NP_STOP = {"is", "are", "was", "were", "be", "been", "can", "could", "will", "would", "should", "does", "do", "did",
-            "has", "have", "had", "until", "when", "if", "whether", "so", "that", "which", "who", "after", "before"}
-
-
-def leans_on_page(question: str, names: tuple[str, ...]) -> bool:
-    """'How do I create the tables?', 'How do I preserve the contexts until the with block exits?': a definite noun
-    phrase that is no product-wide thing (the application, the request), so the reader cannot tell which."""
-    text = re.sub(r"`[^`]*`", "1", question)  # "the `region` option" names its option
-    for match in re.finditer(r"\b(?:the|my)\s+([^?]+)", text):
-        phrase: list[str] = []
-        for raw in match.group(1).split()[:3]:
-            word = raw.strip(",.;:()").lower()
-            participle = phrase and word.endswith(("ed", "ing")) and s.verb_base(word)
-            if not word.isalpha() or word in s._FUNCTION_WORDS or word in _NP_STOP or participle:
-                phrase = [] if not word.isalpha() and not phrase else phrase  # "the `region` option": named
-                break
-            phrase.append(word)
-            if raw[-1:] in ",.;:)":
-                break
-        # Named by a heading is not enough: "How do I create the tables?" under "Create the Tables" still leaves
-        # the reader asking which tables.
-        if phrase and phrase[0] not in _STATE_WORDS and _stem(phrase[-1]) not in _SHARED_STEMS \
-                and not any(word.capitalize() in PROPER_NOUNS for word in phrase):
-            return True
-    return False
-
-
-# "How do I store data?": a bare task on a bare noun fits any page; its page says where and how long.
-_BARE_TASK = re.compile(r"^How do I [a-z]+ (?:[a-z]+ )?(?:data|things|values|items|objects|information|files)\?$")
-
-
-def with_page_context(question: str, names: tuple[str, ...]) -> str:
-    """'In “Define and Access the Database”, how do I create the tables?': the page says which tables."""
-    if not names or not (leans_on_page(question, names) or _BARE_TASK.match(question)):
-        return question
-    return page_titled(question, names[0])
-
-
-def page_titled(question: str, title: str) -> str:
-    """The question asked about one page: 'In “Static Files”, what should you do if you change a static file?'
-    (unchanged for an API reference, whose title names no topic, or a question that already has one)."""
-    if not title or title.lower() in {"api", "api reference", "reference"} or question.startswith("In “"):
-        return question
-    first, rest = question.split(" ", 1) if " " in question else (question, "")
-    return f"In “{title}”, {first.lower()} {rest}".rstrip()
 
 
 def _name_words(names: tuple[str, ...]) -> set[str]:

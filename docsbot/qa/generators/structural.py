@@ -20,6 +20,7 @@ from docsbot.qa.generators import (
     ChunkResult,
     clean_heading,
     narrative,
+    page_context,
 )
 
 MAX_CODE_LINES = 20
@@ -312,7 +313,7 @@ class StructuralGenerator:
             return ChunkResult(rejection="no_structure", detail="no heading, definition, option, API, error or "
                                                                  "example found")
         names = tuple(path)
-        return ChunkResult(candidates=[Candidate(narrative.with_page_context(c.question, names), c.answer, c.kind)
+        return ChunkResult(candidates=[Candidate(page_context.with_page_context(c.question, names), c.answer, c.kind)
                                        for c in out.values()])
 
 
