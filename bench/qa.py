@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "docsbot.settings")
-# Labels of the current generator's output (a fresh sample, seed 15151); flask_pairs.jsonl, _v2 to _v14 (and the _first
+# Labels of the current generator's output (two fresh samples of it, seeds 15151 and 16161); flask_pairs.jsonl, _v2 to _v14 (and the _first
 # samples) hold earlier rounds' (kept for history).
 LABELS = ROOT / "bench" / "labels" / "flask_pairs_v15.jsonl"
 TARGETS = {"kept_per_substantive_page": 3, "pairs_per_minute": 1000, "kept_good_share": 0.9}
