@@ -308,6 +308,8 @@ class StructuralGenerator:
                 # "You can use the adapter by wrapping the Flask app," ends where ingestion cut it from its code.
                 if candidate.answer.rstrip().endswith(","):
                     continue
+                if candidate.kind in {"how-to", "example"} and _POINTER_ONLY.search(candidate.answer):
+                    continue  # "Read Flask Extension Development to ...": the way is on another page
                 out.setdefault(_norm(candidate.question), candidate)
         if not out:
             return ChunkResult(rejection="no_structure", detail="no heading, definition, option, API, error or "
@@ -315,6 +317,13 @@ class StructuralGenerator:
         names = tuple(path)
         return ChunkResult(candidates=[Candidate(page_context.with_page_context(c.question, names), c.answer, c.kind)
                                        for c in out.values()])
+
+
+# An answer whose last word is a pointer to another page: "See Deploying to Production.", "Read Flask Extension
+# Development to develop your own Flask extension."
+_POINTER_ONLY = re.compile(r"(?:^|[.?!]\s+)(?:See|Read|Refer to|Check out|Head over to|Have a look at|Continue to)\s+"
+                           r"(?:the\s+)?[A-Z][\w’'-]*(?:\s+(?:[A-Z][\w’'-]*|and|to|with|in|for|of|the|a))*"
+                           r"(?:\s+(?:to|for)\s+[^.]+)?\.?\s*$")
 
 
 def _lead_in_pairs(lead_in: str, blocks: list[Block], path: list[str]) -> list[Candidate]:
@@ -410,6 +419,7 @@ _METADATA = re.compile(r"^(New in version|Changed in version|Deprecated since|Pa
 
 
 _VERSION_CHANGE = re.compile(r"^(?:New in version|Changed in version|Deprecated since)\b")
+_HISTORY_NOTE = re.compile(r"^(?:Changed in version|Deprecated since)\b")
 _VERSION_NOTE = re.compile(r"^(?:New in version|Changed in version)\s+[\d.]+\.?$")
 
 
@@ -864,6 +874,8 @@ _FLATTENED_ITEM = re.compile(r"(?<=[.!?])\s+(?=-\s+[\w`@])")
 def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tuple[str, ...] = (),
                      opens_docstring: bool = False) -> list[Candidate]:
     pairs: list[Candidate] = []
+    if _HISTORY_NOTE.match(text):
+        return pairs  # "Changed in version 0.12: ... pass a filename via filename_or_fp": history, not current use
     all_sentences = sentences(text)
     if not api_name:  # a docstring's flattened list is its parameters, asked one by one below
         all_sentences = [item for sentence in all_sentences for item in _FLATTENED_ITEM.split(sentence)]
