@@ -24,9 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "docsbot.settings")
-# Labels of the current generator's output (two fresh samples of it, seeds 15151 and 16161); flask_pairs.jsonl, _v2 to _v14 (and the _first
+# Labels of the current generator's output (a fresh sample of 120 kept + 25 rejected, seed 17171); flask_pairs.jsonl, _v2 to _v15 (and the _first
 # samples) hold earlier rounds' (kept for history).
-LABELS = ROOT / "bench" / "labels" / "flask_pairs_v15.jsonl"
+LABELS = ROOT / "bench" / "labels" / "flask_pairs_v16.jsonl"
 TARGETS = {"kept_per_substantive_page": 3, "pairs_per_minute": 1000, "kept_good_share": 0.9}
 
 
