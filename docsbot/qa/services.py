@@ -158,6 +158,7 @@ def _filter(drafts: list[_Draft], *, team: Team, existing_questions: list[str], 
     same_text: dict[str, set[int]] = {}
     for chunk_id, content_hash in Chunk.objects.filter(team=team).values_list("id", "content_hash"):
         same_text.setdefault(content_hash, set()).add(chunk_id)
+
     def source_rank(draft: _Draft, question: str, vector) -> int | None:
         ranked = index.search(query=question, query_vector=vector, k=filters.ANSWERABILITY_K)
         sources = same_text.get(draft.chunk.content_hash, set()) | {draft.chunk.pk}
@@ -170,22 +171,27 @@ def _filter(drafts: list[_Draft], *, team: Team, existing_questions: list[str], 
         draft.scores["answerability"] = filters.answerability_score(rank)
         if rank is None:
             draft.reason = "answerability"
-    _retry_with_page_title([d for d in alive if d.reason == "answerability"], source_rank)
+    kept = {normalise_question(d.candidate.question) for d in alive if not d.reason} | {
+        normalise_question(q) for q in existing_questions}
+    _retry_with_page_title([d for d in alive if d.reason == "answerability"], source_rank, kept)
 
 
-def _retry_with_page_title(drafts: list[_Draft], source_rank: Callable) -> None:
+def _retry_with_page_title(drafts: list[_Draft], source_rank: Callable, taken: set[str]) -> None:
     """A question too generic for retrieval to route back to its chunk ("What should you do if you change a static
-    file?") is asked again about its page ("In “Static Files”, ..."); kept, in that form, when that routes back."""
+    file?") is asked again about its page ("In “Static Files”, ..."); kept, in that form, when that routes back
+    and no kept question already asks it (``taken``: normalised questions, updated here)."""
     from docsbot.documents.embedding import embed_texts
 
     retries = [(draft, page_titled(draft.candidate.question, _page_title(draft.chunk))) for draft in drafts]
-    retries = [(draft, question) for draft, question in retries if question != draft.candidate.question]
+    retries = [(draft, question) for draft, question in retries
+               if question != draft.candidate.question and normalise_question(question) not in taken]
     if not retries:
         return
     vectors = embed_texts([question for _, question in retries])
     for (draft, question), vector in zip(retries, vectors):
         rank = source_rank(draft, question, vector)
-        if rank is not None:
+        if rank is not None and normalise_question(question) not in taken:
+            taken.add(normalise_question(question))
             draft.candidate = Candidate(question, draft.candidate.answer, draft.candidate.kind)
             draft.scores["answerability"] = filters.answerability_score(rank)
             draft.scores["answerability_with_page_title"] = True

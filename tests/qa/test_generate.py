@@ -131,7 +131,10 @@ def test_a_question_retrieval_cannot_route_back_is_retried_about_its_page():
     def rank_of_titled_questions(draft, question, vector):  # the index routes a question naming the page to it
         return 1 if "Static Files" in question else None
 
-    _retry_with_page_title([generic, unroutable], rank_of_titled_questions)
+    twin = _Draft(chunk, Candidate("What should you do if you change a static file?", "Reload.", "what-happens"),
+                  reason="answerability")
+    _retry_with_page_title([generic, unroutable, twin], rank_of_titled_questions, set())
     assert generic.reason == "" and generic.scores["answerability_with_page_title"]
     assert generic.candidate.question == "In “Static Files”, what should you do if you change a static file?"
     assert unroutable.reason == "answerability"  # an API reference's title names no topic: no retry
+    assert twin.reason == "answerability"  # the same titled question is kept once
