@@ -44,6 +44,7 @@ def main() -> None:
 
     django.setup()
     from django.core.management import call_command
+    from django.db.models import Count
 
     call_command("migrate", verbosity=0)
     from docsbot.documents.models import Chunk, Document
@@ -86,16 +87,15 @@ def main() -> None:
     # A substantive page: real documentation with at least 3 chunks (not an index, search or changelog page).
     from docsbot.qa.filters import boilerplate_kind
 
-    substantive = []
-    for document in documents:
-        chunks = list(Chunk.objects.filter(document=document).only("text", "heading_path"))
-        if len(chunks) >= 3 and not boilerplate_kind(title=document.title, heading_path=[], text=""):
-            substantive.append(document.pk)
+    chunk_counts = dict(Chunk.objects.filter(team=team).values("document_id").annotate(n=Count("id"))
+                        .values_list("document_id", "n"))
+    substantive = [document.pk for document in documents if chunk_counts.get(document.pk, 0) >= 3
+                   and not boilerplate_kind(title=document.title, heading_path=[], text="")]
     per_page = [kept_per_doc[d] for d in substantive]
     by_pk = {d.pk: d for d in documents}
     under_target = sorted(
         ({"page": by_pk[d].source_path.split("/html/")[-1], "kept": kept_per_doc[d],
-          "chunks": Chunk.objects.filter(document_id=d).count()}
+          "chunks": chunk_counts[d]}
          for d in substantive if kept_per_doc[d] < TARGETS["kept_per_substantive_page"]),
         key=lambda row: (row["kept"], row["page"]))
 

@@ -74,14 +74,14 @@ def chunk_body(text: str, heading_path: tuple[str, ...] | list[str]) -> str:
     return "\n".join(lines).strip()
 
 
-_CAPTION = re.compile(r"^[\w./-]+\.\w+$")  # "flaskr/static/style.css": a file name above a code block
+CAPTION = re.compile(r"^[\w./-]+\.\w+$")  # "flaskr/static/style.css": a file name above a code block
 
 
 def lead_in_of(previous_body: str) -> str:
     """The last paragraph of a chunk when it introduces code that the next chunk starts with (it ends with a
     colon, or is a file-name caption under such a sentence)."""
     paragraphs = [p.strip() for p in previous_body.strip().split("\n\n") if p.strip()]
-    if paragraphs and _CAPTION.match(paragraphs[-1]):
+    if paragraphs and CAPTION.match(paragraphs[-1]):
         paragraphs.pop()
     if not paragraphs or paragraphs[-1].startswith(("```", "~~~")) or not paragraphs[-1].endswith(":"):
         return ""

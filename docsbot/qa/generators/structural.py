@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from docsbot.qa.generators import (
+    CAPTION,
     MIN_CHUNK_CHARS,
     Candidate,
     ChunkInput,
@@ -290,12 +291,13 @@ class StructuralGenerator:
             return ChunkResult(rejection="chunk_too_short", detail=f"{len(body)} characters of text")
         path = [clean_heading(h) for h in chunk.heading_path if clean_heading(h)] or [clean_heading(chunk.title)]
         out: dict[str, Candidate] = {}
-        for candidate in _lead_in_pairs(chunk.lead_in, parse_blocks(body), path):
+        blocks = parse_blocks(body)
+        for candidate in _lead_in_pairs(chunk.lead_in, blocks, path):
             out.setdefault(_norm(candidate.question), candidate)
-        for index, (heading, blocks) in enumerate(_sections(path[-1], parse_blocks(body))):
+        for index, (heading, section_blocks) in enumerate(_sections(path[-1], blocks)):
             parents = path[:-1] if index == 0 else path
             ask_heading = chunk.first_of_section or index > 0
-            for candidate in _section_pairs(heading, blocks, parents, ask_heading):
+            for candidate in _section_pairs(heading, section_blocks, parents, ask_heading):
                 # A how-to answer that does not say what to do (an intro sentence under a task
                 # heading) is a bad pair however well it is grounded.
                 if candidate.kind in {"how-to", "example"} and (not narrative.has_instruction(candidate.answer)
@@ -452,6 +454,15 @@ def _bare_common_name(name: str) -> bool:
     return bool(re.fullmatch(r"[a-z]{2,10}", name))
 
 
+def _member_scope(name: str, parents: list[str]) -> str | None:
+    """How a question names an API member: as it is when distinctive (''), with the object its section names when
+    a plain word (' in incoming request data'), or not at all (None) when no heading says whose it is."""
+    if not _bare_common_name(name):
+        return ""
+    where = _owner_phrase(parents)
+    return f" in {where}" if where else None
+
+
 def _owner_phrase(parents: list[str]) -> str:
     """'the application object' for a member documented under "API > Application Object"; '' when no heading above
     names the object ("Useful Internals")."""
@@ -533,7 +544,7 @@ def _command_in(blocks: list[Block], text: str) -> str:
     for index, block in enumerate(blocks):
         if block.kind != "code":
             continue
-        before = [b.text for b in blocks[:index] if b.kind == "paragraph" and not _CAPTION_LINE.match(b.text)]
+        before = [b.text for b in blocks[:index] if b.kind == "paragraph" and not CAPTION.match(b.text)]
         intro = sentences(before[-1])[-1] if before else ""
         if intro.endswith(":") and narrative.is_instruction(intro) and intro not in text:
             # "Install them both:": which, the text before says; the command alone would answer a different task.
@@ -544,7 +555,6 @@ def _command_in(blocks: list[Block], text: str) -> str:
     return ""
 
 
-_CAPTION_LINE = re.compile(r"^[\w./-]+\.\w+$")
 _SCENE = re.compile(r"^(?:Imagine|Consider|Suppose|Say|Assume|Let's say)\b")
 _SHOWS_OUTPUT = re.compile(r"\b(?:will|would) (?:show|print|display|output|log|look like)\b")
 
@@ -564,15 +574,14 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
     signature = _SIGNATURE.match(heading)
     if signature:
         name = _api_name(heading, parents)
-        where = _owner_phrase(parents) if _bare_common_name(name) else ""
-        if _bare_common_name(name) and not where:
+        scope = _member_scope(name, parents)
+        if scope is None:
             return []
         if (signature.group("prefix") or "").strip() == "class":
             return [Candidate(f"What is the `{name}` class?", answer, "api")]
         if restates_name(name, answer):
             return []
-        question = _function_question(name, answer)
-        return [Candidate(f"{question[:-1]} in {where}?" if where else question, answer, "api")]
+        return [Candidate(f"{_function_question(name, answer)[:-1]}{scope}?", answer, "api")]
     if _CONFIG_NAME.match(heading) and (any("config" in p.lower() for p in parents)
                                         or any(b.text.startswith("Default:") for b in blocks)):
         default = next((b.text for b in blocks if b.kind == "paragraph" and b.text.startswith("Default:")), "")
@@ -581,19 +590,15 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
                           f"{answer} {default}".strip(), "option")]
     attribute = _api_name(heading, parents)
     if attribute:
-        if not _bare_common_name(attribute):
-            return [Candidate(f"What is `{attribute}`?", answer, "api")]
-        where = _owner_phrase(parents)
-        return [Candidate(f"What is `{attribute}` in {where}?", answer, "api")] if where else []
+        scope = _member_scope(attribute, parents)
+        return [] if scope is None else [Candidate(f"What is `{attribute}`{scope}?", answer, "api")]
     value = _VALUE_ATTRIBUTE.match(heading)
     if value and any(_SIGNATURE.match(p) or p.lower() == "api" for p in parents):
         if re.match(r"^[a-z]\w*,", answer):
             return []  # "header, which allows ...": the tail of a docstring split from its start
-        name = value.group("name")
-        if _bare_common_name(name):  # "serializer = ...": whose serializer, the heading above must say
-            where = _owner_phrase(parents)
-            return [Candidate(f"What is `{name}` in {where}?", answer, "api")] if where else []
-        return [Candidate(f"What is `{name}`?", answer, "api")]  # "charset = 'utf-8'" is no error
+        name = value.group("name")  # "charset = 'utf-8'" is no error
+        scope = _member_scope(name, parents)  # "serializer = ...": whose serializer, the heading above must say
+        return [] if scope is None else [Candidate(f"What is `{name}`{scope}?", answer, "api")]
     if len(words) > 10 or heading.endswith("!"):
         return []  # "Keep Developing!" is a chapter's cheer, not a task
     lowered = heading.lower()
@@ -881,7 +886,7 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
         all_sentences = [item for sentence in all_sentences for item in _FLATTENED_ITEM.split(sentence)]
     next_code = following[0].text if following and following[0].kind == "code" else ""
     # "... write a script that imports its wsgi.server ..." then "wsgi.py" then the script: the caption introduces it.
-    captioned = len(following) > 1 and following[0].kind == "paragraph" and bool(_CAPTION_LINE.match(following[0].text)) \
+    captioned = len(following) > 1 and following[0].kind == "paragraph" and bool(CAPTION.match(following[0].text)) \
         and following[1].kind == "code"
     for index, sentence in enumerate(all_sentences):
         if sentence.endswith("?"):
