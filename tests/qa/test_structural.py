@@ -720,3 +720,89 @@ def test_it_keeps_the_v15_labelled_kept_bad_patterns_out():
                       "inferred from file objects. If you want to use automatic MIME and etag support, pass a filename "
                       "via filename_or_fp or attachment_filename.")
     assert not any("MIME" in question for question in pairs)  # a changelog note is history, not current use
+
+
+def test_it_keeps_the_v16_labelled_kept_bad_patterns_out():
+    pairs, _ = _pairs(["Keep Developing!"], "- Upload an image to go along with a post.\n- Add tags to a post.")
+    assert "How do I go along with a post?" not in pairs
+    pairs, _ = _pairs(["JavaScript", "Making a Request"], "If you want to return another JSON type, use the jsonify() "
+                      "function, which creates a response object with the given data serialized to JSON.")
+    assert not any("another" in question for question in pairs)
+    pairs, _ = _pairs(["Quickstart", "File Uploads"], "You can handle uploaded files with Flask easily. Just make sure "
+                      "not to forget to set the enctype attribute on your HTML form.")
+    assert "How do I handle uploaded files?" not in pairs  # "with Flask easily" is no means
+    pairs, _ = _pairs(["Configuration", "Builtin Values"], "If session.permanent is true, the cookie’s expiration will "
+                      "be set this number of seconds in the future.")
+    assert not any(question.startswith("What happens") for question in pairs)
+    pairs, _ = _pairs(["Signals", "Subscribing"], "When you subscribe to a signal, be sure to also provide a sender "
+                      "unless you really want to listen for signals from all applications.")
+    assert "What should you do when you subscribe to a signal?" in pairs
+    pairs, _ = _pairs(["Templates", "Log In"], "This is identical to the register template except for the title and "
+                      "submit button.\n\n```\n{% extends 'base.html' %}\n```")
+    assert "How do I log in?" not in pairs
+    pairs, _ = _pairs(["API", "Response Objects", "default_mimetype: t.Optional[str] = 'text/html'"],
+                      "the default mimetype if none is provided.")
+    assert not pairs
+
+
+def test_it_answers_a_config_value_with_its_whole_description():
+    pairs, _ = _pairs(["Configuration Handling", "Builtin Configuration Values", "TRAP_BAD_REQUEST_ERRORS"],
+                      "Trying to access a key that doesn’t exist from request dicts like args and form will return a "
+                      "400 Bad Request error page. Enable this to treat the error as an unhandled exception instead "
+                      "so that you get the interactive debugger.\n\nDefault: None")
+    answer = pairs["What does the `TRAP_BAD_REQUEST_ERRORS` configuration value do?"].answer
+    assert "Enable this to treat the error" in answer and answer.endswith("Default: None")
+
+
+def test_it_answers_an_api_with_its_own_description_after_background():
+    pairs, _ = _pairs(["API", "Stream Helpers", "flask.stream_with_context(generator_or_function)"],
+                      "Request contexts disappear when the response is started on the server. The downside is that "
+                      "the generator cannot access request bound information any more.\n\nThis function however can "
+                      "help you keep the context around for longer:\n\n```\n@stream_with_context\ndef generate():\n"
+                      "    yield request.args['name']\n```")
+    answer = pairs["What does `flask.stream_with_context()` do?"].answer
+    assert answer.startswith("This function however can help you keep the context") and "```" in answer
+    pairs, _ = _pairs(["API", "Application Object", "before_first_request(f)"], "Registers a function to be run "
+                      "before the first request to this instance of the application.\n\nThis function will be "
+                      "called without any arguments.")
+    assert pairs["What does `before_first_request()` do?"].answer.startswith("Registers a function")
+
+
+def test_it_asks_a_cut_section_heading_where_its_code_is():
+    result = StructuralGenerator().generate(ChunkInput(
+        1, "Adding HTTP Method Overrides", ("Adding HTTP Method Overrides",), "Adding HTTP Method Overrides\n\n```\n"
+        "class HTTPMethodOverrideMiddleware(object):\n    def __init__(self, app):\n        self.app = app\n```",
+        first_of_section=False, lead_in="This can be accomplished with an HTTP middleware:"))
+    pairs = {c.question: c for c in result.candidates}
+    answer = pairs["How do I add HTTP method overrides?"].answer
+    assert answer.startswith("This can be accomplished with an HTTP middleware:") and "class HTTPMethod" in answer
+    # In the chunk that ends before the code, the heading is not asked with the introduction alone.
+    pairs, _ = _pairs(["Adding HTTP Method Overrides"], "Some HTTP proxies do not support newer HTTP methods. The way "
+                      "this works is by letting the client set the X-HTTP-Method-Override header.\n\nThis can be "
+                      "accomplished with an HTTP middleware:")
+    assert "How do I add HTTP method overrides?" not in pairs
+
+
+def test_it_asks_list_item_steps_and_drops_answers_cut_at_their_colon():
+    pairs, _ = _pairs(["Form Validation with WTForms", "In the View"], "Things to remember:\n\n- to access individual "
+                      "values from the form, access form.<NAME>.data.")
+    assert pairs["How do I access individual values from the form?"].answer == ("To access individual values from "
+                                                                                 "the form, access form.<NAME>.data.")
+    pairs, _ = _pairs(["Define and Access the Database", "Create the Tables"], "Create a file with the SQL commands "
+                      "needed to create empty tables:")
+    assert not any("empty tables" in question for question in pairs)
+    pairs, _ = _pairs(["Quickstart", "Redirects and Errors"], "If you want to customize the error page, you can use "
+                      "the errorhandler() decorator:")
+    assert "How do I customize the error page?" in pairs  # names its means before the cut
+
+
+def test_it_drops_relative_subjects_and_partial_whens():
+    pairs, _ = _pairs(["Security Considerations", "Set-Cookie options"], "If neither option is set, the cookie will "
+                      "be removed when the browser is closed.")
+    assert not pairs
+    pairs, _ = _pairs(["The Application Context", "Lifetime of the Context"], "Flask will also automatically push an "
+                      "app context when running CLI commands registered with Flask.cli using @app.cli.command().")
+    assert not any(question.startswith("When does Flask") for question in pairs)
+    pairs, _ = _pairs(["Handling Application Errors", "Non-standard Codes"], "Non-standard HTTP codes cannot be "
+                      "registered by code because they are not known by Werkzeug.")
+    assert not any(question.startswith("Why does") for question in pairs)

@@ -100,9 +100,10 @@ _YOU_DO = re.compile(r"\byou (?:can|should|must|need to|have to|may|will need to
 _CODE_SHOWN = re.compile(r"```|\$ |>>> ")
 # "you can X" says how only with a means: a code name, a command, or "with/using/by ..." ("you can create
 # your own" does not; "you can start a shell with the shell command" does).
+_WITH = r"with(?! (?:Flask|ease|it|them)\b)"  # "handle uploaded files with Flask easily" names no means
 _YOU_DO_WITH_MEANS = re.compile(r"\b(?:[Yy]ou|[A-Za-z]+ (?:authors|developers|users)) (?:can|should|must|need to|have to|may|will need to)\b[^.;]*?"
-                                r"(?:`|\w\(|\w\.\w|--\w|\b(?:with|using|by|via|through|command|option|"
-                                r"setting|function|method|decorator|file)\b)")
+                                r"(?:`|\w\(|\w\.\w|--\w|\b(?:" + _WITH + r"|using|by|via|through|"
+                                r"command|option|setting|function|method|decorator|file)\b)")
 
 
 # A means said in the passive: "This can be accomplished with an HTTP middleware", "The way this works is by letting".
@@ -133,7 +134,7 @@ def has_instruction(answer: str) -> bool:
                or _ENABLES.match(sentence) for line in answer.splitlines() for sentence in s.sentences(line))
 
 
-_MEANS = re.compile(r"`|\w\(|\w\.\w|--\w|\b(?:with|using|by|via|through|command|option|setting|function|method|"
+_MEANS = re.compile(r"`|\w\(|\w\.\w|--\w|\b(?:" + _WITH + r"|using|by|via|through|command|option|setting|function|method|"
                     r"decorator|file|argument|parameter)\b")
 
 
@@ -161,7 +162,17 @@ _DOES = re.compile(r"^(?P<subject>`?[A-Za-z_][\w.]*(?:\(\))?`?) (?P<verb>[a-z]+s
 
 # "You may want to make X dynamic, by ..." is no way "to want to make X dynamic"; "bind when creating the serializer"
 # has no object: what is bound, only the sentence before the "to" says.
-_WISH_VERBS = {"want", "need", "wish", "like", "hope", "prefer", "try", "have"}
+_WISH_VERBS = {"want", "need", "wish", "like", "hope", "prefer", "try", "have", "choose", "decide"}
+
+
+# "Upload an image to go along with a post": "go along with" is no task a reader asks how to do.
+_NOT_TASK_VERBS = {"go", "come", "be", "seem", "happen"}
+# "return another JSON type": another than what the page just showed.
+_RELATIVE_OBJECT = re.compile(r"\b(?:another|the other|other such)\b", re.IGNORECASE)
+# "If neither option is set", "A corresponding application context": which options, corresponding to what, the text
+# before says.
+_RELATIVE_SUBJECT = re.compile(r"\b(?:corresponding|(?:neither|either) (?:option|one|way|value|setting|case)s?)\b",
+                               re.IGNORECASE)
 
 
 def task_phrase(text: str) -> str | None:
@@ -171,7 +182,8 @@ def task_phrase(text: str) -> str | None:
     # "override the default" leans on the page for what the default is, like a pronoun does.
     if not (3 <= len(words) <= 14) or _vague(task) or not s.is_imperative(words[0]) or task.endswith(("'s", "’s")) \
             or re.search(r"\bthe default\b", task) or words[0].lower() in _WISH_VERBS \
-            or words[1].lower() in SUBORDINATORS - {"as"}:
+            or words[1].lower() in SUBORDINATORS - {"as"} or words[0].lower() in _NOT_TASK_VERBS \
+            or _RELATIVE_OBJECT.search(task):
         return None
     return task
 
@@ -263,15 +275,28 @@ def _condition_pair(sentence: str, api_name: str, names: tuple[str, ...] = ()) -
         return None  # "..., head over to the official Jinja2 Template Documentation": the answer is elsewhere
     if _MAIN_CLAUSE.search(cond):
         return None  # "If you call X you will get back Y, even if ...": the comma is not where the condition ends
+    if _dangling_demonstrative(main, cond) or _RELATIVE_SUBJECT.search(cond):
+        return None  # "..., the cookie's expiration will be set this number of seconds in the future": which number?
+    if api_name and first == "you":
+        return None  # "If you are using a single module, __name__ is ...": the reader's setup, not what the API does
     word = match.group("word").lower()
     where = f" in `{api_name}`" if api_name else ""
-    if is_instruction(main[:1].upper() + main[1:]) or _YOU_DO.search(main) or main.startswith(("consider ", "try ")) \
+    if is_instruction(main[:1].upper() + main[1:]) or _YOU_DO.search(main) \
+            or main.startswith(("consider ", "try ", "be sure ", "make sure ")) \
             or _ADVICE.match(main):
         # In a docstring the imperative describes what the API does ("If X, make it Y"), not advice.
         if api_name:
             return None
         return Candidate(f"What should you do {word} {cond}{where}?", sentence, "what-happens")
     return Candidate(f"What happens {word} {cond}{where}?", sentence, "what-happens")
+
+
+_DEMONSTRATIVE_NOUN = re.compile(r"\b(?:this|that|these|those) (?P<noun>[a-z]{3,})\b")
+
+
+def _dangling_demonstrative(main: str, cond: str) -> bool:
+    """'this number of seconds' in the main clause when the condition names no number: it points at the text before."""
+    return any(match.group("noun").rstrip("s") not in cond.lower() for match in _DEMONSTRATIVE_NOUN.finditer(main))
 
 
 _SUBJECT_THEN_VERB = re.compile(r"^(?P<subject>(?:the|an?) [\w-]+(?: [\w-]+)?) (?:is|are|was|were|has|have|does|do|"
@@ -324,6 +349,9 @@ def _unnamed_subject(cond: str) -> bool:
     return False
 
 
+_NEGATED = {"cannot", "can't", "can’t", "won't", "won’t", "don't", "don’t", "doesn't", "doesn’t"}
+
+
 def _why_question(main: str) -> str | None:
     """'Flask uses X' -> 'Why does Flask use X'; 'the key must be secret' -> 'Why must the key be secret'."""
     words = _words(main)
@@ -334,7 +362,7 @@ def _why_question(main: str) -> str | None:
         if index == 0 or _vague(subject) and subject.lower() not in {"there"}:
             continue
         rest = " ".join(words[index + 1:])
-        if index + 1 < len(words) and words[index + 1].lower() in _AUX and word.lower() not in _AUX:
+        if index + 1 < len(words) and words[index + 1].lower() in _AUX | _NEGATED and word.lower() not in _AUX:
             continue  # "Configuration keys should ...": "keys" is the subject's noun, "should" the verb
         if not rest:
             return None
@@ -480,6 +508,8 @@ def _passive_when_pair(sentence: str, names: tuple[str, ...]) -> Candidate | Non
                                                                                          names):
         return None
     subject = match.group("subject")
+    if _RELATIVE_SUBJECT.search(subject):
+        return None  # "A corresponding application context is pushed when ...": corresponding to what?
     first = subject.split()[0]
     if first in {"The", "A", "An"} or (first.istitle() and first not in PROPER_NOUNS and not _CODEISH.search(first)):
         subject = subject[:1].lower() + subject[1:]  # "Templates are ..." -> "When are templates ...?"
@@ -585,6 +615,8 @@ def _does_when_pair(sentence: str) -> Candidate | None:
     # "go quite far with that in that it will ...": a pronoun or a dangling "or" leaves the question unfinished.
     if _vague(does) or words[-1] in s._FUNCTION_WORDS or not s.verb_base(verb):
         return None
+    if re.search(r"\balso\b", sentence):
+        return None  # "Flask will also automatically push an app context when ...": one case of several
     aux = "does" if match.group("aux") == "will" else "can"
     return Candidate(f"When {aux} {match.group('subject')} {does}?", sentence, "what-happens")
 

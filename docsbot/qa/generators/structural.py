@@ -312,6 +312,10 @@ class StructuralGenerator:
                     continue
                 if candidate.kind in {"how-to", "example"} and _POINTER_ONLY.search(candidate.answer):
                     continue  # "Read Flask Extension Development to ...": the way is on another page
+                if candidate.kind != "what-is" and _cut_before_its_point(candidate.answer):
+                    continue  # "Create a file with the SQL commands needed ...:" stops where its code was cut off
+                if candidate.kind == "how-to" and _LEANS_BACK.match(candidate.answer):
+                    continue  # "This is identical to the register template except ...": what "this" is, the page says
                 out.setdefault(_norm(candidate.question), candidate)
         if not out:
             return ChunkResult(rejection="no_structure", detail="no heading, definition, option, API, error or "
@@ -328,14 +332,38 @@ _POINTER_ONLY = re.compile(r"(?:^|[.?!]\s+)(?:See|Read|Refer to|Check out|Head o
                            r"(?:\s+(?:to|for)\s+[^.]+)?\.?\s*$")
 
 
+_NAMES_A_MEANS = re.compile(r"\w\(\)|`|\w\.\w|\b[a-z]+_[a-z_]+\b")
+
+
+def _cut_before_its_point(answer: str) -> bool:
+    """An answer ending on the colon that introduced code or a list the chunk does not hold: it says what to do only
+    when it names the means itself ("... you can use the errorhandler() decorator:"), never when the point is what
+    follows ("The following signals exist in Flask:")."""
+    if not answer.rstrip().endswith(":"):
+        return False
+    last = sentences(answer.strip().splitlines()[-1])[-1]
+    return not _NAMES_A_MEANS.search(answer) or bool(re.search(r"\b(?:following|as follows)\b", last))
+
+
+_LEANS_BACK = re.compile(r"^(?:This|That|It) (?:is|was|works) (?:identical|similar|the same|just like|like)\b")
+
+
 def _lead_in_pairs(lead_in: str, blocks: list[Block], path: list[str]) -> list[Candidate]:
     """Pairs of the previous chunk's closing sentence that this chunk's opening code answers: only those whose
-    answer carries the code, so the pair stays grounded in this chunk."""
+    answer carries the code, so the pair stays grounded in this chunk. When that sentence gives a way ("This can be
+    accomplished with an HTTP middleware:"), the section's task heading is asked here, where its code is."""
     if not lead_in or not blocks or blocks[0].kind != "code":
         return []
     first_line = next(line for line in blocks[0].text.splitlines() if line.strip())
-    return [candidate for candidate in _paragraph_pairs(lead_in, blocks, "", tuple(path))
-            if "```" in candidate.answer and first_line in candidate.answer]
+    pairs = [candidate for candidate in _paragraph_pairs(lead_in, blocks, "", tuple(path))
+             if "```" in candidate.answer and first_line in candidate.answer]
+    intro = sentences(lead_in)[-1]
+    question = _heading_how_to(path[-1], path[:-1], blocks)
+    # "To use this with Flask, ..." and "... you can also write a view" lean on what the previous chunk said.
+    if question and narrative.has_instruction(intro) and not _LEANS_BACK.match(intro) \
+            and not narrative._vague(" ".join(intro.split()[1:])) and not re.search(r"\b(?:also|instead)\b", intro):
+        pairs.append(Candidate(question, _clip(f"{intro}\n\n{_code(blocks[0].text)}"), "how-to"))
+    return pairs
 
 
 def _norm(question: str) -> str:
@@ -560,6 +588,9 @@ _SHOWS_OUTPUT = re.compile(r"\b(?:will|would) (?:show|print|display|output|log|l
 
 
 def _how_to(question: str, blocks: list[Block]) -> list[Candidate]:
+    if blocks and blocks[-1].kind == "paragraph" and blocks[-1].text.endswith(":") \
+            and not any(block.kind == "code" for block in blocks):
+        return []  # the way is the code the chunk ends before; the next chunk asks this with it (_lead_in_pairs)
     answer = _answer_under(blocks, how_to=True)
     return [Candidate(question, answer, "how-to")] if answer else []
 
@@ -581,14 +612,20 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
             return [Candidate(f"What is the `{name}` class?", answer, "api")]
         if restates_name(name, answer):
             return []
+        answer = _self_description(blocks, name) or answer
         return [Candidate(f"{_function_question(name, answer)[:-1]}{scope}?", answer, "api")]
     if _CONFIG_NAME.match(heading) and (any("config" in p.lower() for p in parents)
                                         or any(b.text.startswith("Default:") for b in blocks)):
         default = next((b.text for b in blocks if b.kind == "paragraph" and b.text.startswith("Default:")), "")
         name = _CONFIG_NAME.match(heading).group("name")
+        # The whole description: "... return a 400 Bad Request error page." is the default; "Enable this to ..." is
+        # what the value changes.
+        description = next((p for p in _first_paragraphs(blocks) if not p.startswith("Default:")), answer)
         return [Candidate(f"What does the `{name}` configuration value do?",
-                          f"{answer} {default}".strip(), "option")]
+                          _clip(f"{description} {default}".strip()), "option")]
     attribute = _api_name(heading, parents)
+    if attribute and _entry_restates(attribute, answer, own_words=2):
+        return []  # "the default mimetype if none is provided." for `default_mimetype`
     if attribute:
         scope = _member_scope(attribute, parents)
         return [] if scope is None else [Candidate(f"What is `{attribute}`{scope}?", answer, "api")]
@@ -602,24 +639,18 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
     if len(words) > 10 or heading.endswith("!"):
         return []  # "Keep Developing!" is a chapter's cheer, not a task
     lowered = heading.lower()
-    if lowered.startswith("how to "):
-        return _how_to(f"How do I {heading[7:].rstrip('?')}?", blocks)
+    how_to = _heading_how_to(heading, parents, blocks)
+    if how_to:
+        return _how_to(how_to, blocks)
     if heading.endswith("?"):
         # "What does “micro” mean?" opens with what it does not mean; the meaning follows.
         return [Candidate(heading, lead(_first_paragraphs(blocks), min_chars=240) or answer, "faq")]
-    if _ERROR_WORDS.search(heading) and len(words) >= 2 and _ERROR_TOKEN.search(heading):
+    if _is_error_heading(heading):
         message = re.sub(r"^(error|exception)\s*[:\-]?\s*", "", heading, flags=re.IGNORECASE)
         return [Candidate(f"What does the error “{message}” mean?", answer, "troubleshooting")]
     first = words[0]
-    task = _heading_task(words, parents, blocks)
-    if task:
-        return _how_to(f"How do I {_with_page_name(task, parents)}?", blocks)
     if first.lower().endswith("ing") and verb_base(first):
         return []
-    task = narrative.heading_task(heading)
-    if task and first.lower() in narrative.TASK_VERBS and not _noun_phrase_in(heading, blocks):
-        task = " ".join(_sentence_case(word) for word in task.split())
-        return _how_to(f"How do I {_with_page_name(task, parents)}?", blocks)
     # Under a class or function heading, a lowercase heading like "age" is an attribute, not a concept.
     if len(heading) < 3 or len(words) > 5 or any(_SIGNATURE.match(parent) for parent in parents):
         return []
@@ -677,6 +708,31 @@ def _heading_task(words: list[str], parents: list[str], blocks: list[Block]) -> 
         if not subject or not any(word.lower() in body for word in subject.split()):
             return ""
     return " ".join([verb, _heading_phrase(subject), *(word.lower() for word in rest)])
+
+
+def _is_error_heading(heading: str) -> bool:
+    return bool(_ERROR_WORDS.search(heading)) and len(heading.split()) >= 2 and bool(_ERROR_TOKEN.search(heading))
+
+
+def _heading_how_to(heading: str, parents: list[str], blocks: list[Block]) -> str | None:
+    """'How do I configure MongoDB with MongoEngine?' for a task heading ("Configuring MongoDB", "How to ..."); None
+    for any other heading."""
+    words = heading.split()
+    if heading.lower().startswith("how to "):
+        return f"How do I {heading[7:].rstrip('?')}?"
+    if heading.endswith("?") or _is_error_heading(heading):
+        return None
+    task = _heading_task(words, parents, blocks)
+    if task:
+        return f"How do I {_with_page_name(task, parents)}?"
+    first = words[0]
+    if first.lower().endswith("ing") and verb_base(first):
+        return None
+    task = narrative.heading_task(heading)
+    if task and first.lower() in narrative.TASK_VERBS and not _noun_phrase_in(heading, blocks):
+        task = " ".join(_sentence_case(word) for word in task.split())
+        return f"How do I {_with_page_name(task, parents)}?"
+    return None
 
 
 def _with_page_name(task: str, parents: list[str]) -> str:
@@ -810,13 +866,46 @@ def restates_name(name: str, description: str) -> bool:
     return bool(words) and all(word in name_words or word in _GENERIC_API_NOUNS for word in words)
 
 
-def _entry_restates(name: str, description: str) -> bool:
-    """A parameter entry that says little past its own name: at most one content word of its own."""
+def _entry_restates(name: str, description: str, *, own_words: int = 1) -> bool:
+    """An entry that says little past its own name: at most own_words content words of its own."""
     words = re.findall(r"[a-z]+", description.lower())
     name_words = set(re.findall(r"[a-z]+", name.lower()))
     own = [word for word in words if word not in name_words and word not in _GENERIC_API_NOUNS
            and word not in narrative.VAGUE and len(word) > 2 and word not in _FUNCTION_WORDS]
-    return len(words) <= 8 and len(own) <= 1
+    return len(words) <= 8 and len(own) <= own_words
+
+
+# "This function however can help you keep the context around for longer:": the docstring saying what the API does,
+# after a paragraph of background ("Request contexts disappear when the response is started ...").
+_SELF_DESCRIPTION = re.compile(r"^This (?:function|method|decorator|class|helper)\b(?! (?:is|was) (?:called|"
+                               r"deprecated|removed)\b)")
+_OBJECT_OPENERS = {"a", "an", "the", "that", "this", "all", "every", "each", "whether", "if", "any"}
+
+
+def _says_what_it_does(paragraph: str) -> bool:
+    """'Registers a function ...', 'Enforce that the WSGI response ...': a docstring opening on the API's own verb;
+    'Request contexts disappear when ...' opens on background."""
+    words = paragraph.split()[:2]
+    if len(words) < 2:
+        return False
+    first = words[0]
+    base = verb_base(first.lower())
+    return bool(base and base != first.lower() and first.endswith("s")) or (
+        is_imperative(first) and words[1].lower() in _OBJECT_OPENERS)
+
+
+def _self_description(blocks: list[Block], name: str) -> str:
+    """The docstring's own 'This function ...' paragraph (with the code it introduces) when the opening paragraph
+    is background that never names the API; '' otherwise."""
+    paragraphs = [(i, b) for i, b in enumerate(blocks) if b.kind == "paragraph"]
+    short = name.rsplit(".", 1)[-1].lower()
+    if not paragraphs or short in paragraphs[0][1].text.lower() or _says_what_it_does(paragraphs[0][1].text):
+        return ""
+    for index, block in paragraphs[1:]:
+        if _SELF_DESCRIPTION.match(block.text):
+            code = blocks[index + 1] if index + 1 < len(blocks) and blocks[index + 1].kind == "code" else None
+            return _clip(block.text + (f"\n\n{_code(code.text)}" if code and block.text.endswith(":") else ""))
+    return ""
 
 
 def _function_question(name: str, description: str) -> str:
@@ -865,7 +954,7 @@ def _config_pair(text: str, following: list[Block]) -> Candidate | None:
     default = next((p for p in paragraphs[:4] if p.lower().startswith("default:")), "")
     if not description:
         return None
-    answer = lead(description[:1], min_chars=80)
+    answer = description[0]
     if default:
         answer += f" {default}"
     return Candidate(f"What does the `{name}` configuration value do?", _clip(answer), "option")
@@ -904,10 +993,12 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
                 pairs.append(Candidate(f"What is the `{param.group('name')}` parameter of `{api_name}` for?",
                                        entry, "api"))
                 continue
-        to_do = _TO_DO.match(sentence)
+        item = _LIST_ITEM.sub("", sentence)
+        # "- to validate the data, call the validate() method, ...": a list item's step, asked like a sentence's.
+        to_do = _TO_DO.match(item[:1].upper() + item[1:] if item != sentence else sentence)
         if to_do and not PRONOUNS & set(to_do.group("task").lower().split()) and len(to_do.group("task").split()) >= 4 \
                 and not _SUCH.search(to_do.group("task")) and not _WAY_INSIDE.search(to_do.group("task")):
-            answer = sentence
+            answer = sentence if item == sentence else item[:1].upper() + item[1:]
             if sentence.endswith(":") and next_code and index == len(all_sentences) - 1:
                 answer += "\n\n" + _code(next_code)
             elif captioned and index == len(all_sentences) - 1:
@@ -943,6 +1034,7 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
             continue  # "Create the object to assign to aborter." says what make_aborter() does, not what to do
         last = index == len(all_sentences) - 1
         after = all_sentences[index + 1] if not last and len(sentence) < 90 else ""
+        after = "" if after.startswith("- ") else after  # the list's next item says something else
         pairs.extend(narrative.sentence_pairs(_LIST_ITEM.sub("", sentence), next_code if last else "", api_name,
                                               names, after))
     if all_sentences and next_code and text.endswith(":"):
