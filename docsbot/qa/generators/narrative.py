@@ -423,6 +423,35 @@ def _does_pair(sentence: str, after: str = "") -> Candidate | None:
     return Candidate(f"What does `{name}` do?", f"{sentence} {after}".strip(), "what-is")
 
 
+# "{% extends 'base.html' %} tells Jinja that ...", "{% block content %} is where the content of each page goes": a
+# template tag is a name like a function's.
+_TEMPLATE_TAG = re.compile(r"^(?P<tag>\{%[^%]{2,40}%\}|\{\{[^}]{2,40}\}\}) (?:(?P<is>is (?:where|used|the|a|an|similar))|"
+                           r"(?P<verb>(?!is\b)[a-z]+s|will [a-z]+))\b.{10,}$")
+
+
+# "The system that enables having a central URL map is the add_url_rule() function.": what enables it.
+_ROLE_DEFINITION = re.compile(r"^The (?:[a-z]+ ){1,2}(?:that|which) (?P<does>[a-z]+s [^,]{5,80}?) (?:is|are) "
+                              r"(?P<what>(?:the |a |an )?\S[^,]{2,80})\.$")
+
+
+def _role_pair(sentence: str) -> Candidate | None:
+    match = _ROLE_DEFINITION.match(sentence)
+    if not match or _vague(match.group("does")) or not s.verb_base(match.group("does").split()[0]):
+        return None
+    return Candidate(f"What {match.group('does')}?", sentence, "what-is")
+
+
+def _template_tag_pair(sentence: str) -> Candidate | None:
+    match = _TEMPLATE_TAG.match(sentence)
+    if not match:
+        return None
+    verb = (match.group("verb") or "").removeprefix("will ")
+    if verb and not s.verb_base(verb):
+        return None
+    question = f"What is `{match.group('tag')}`?" if match.group("is") else f"What does `{match.group('tag')}` do?"
+    return Candidate(question, sentence, "what-is")
+
+
 _ADVICE = re.compile(r"^(?:it is|it[’']s) (?:best|recommended|better|a good idea) to [a-z]+")
 _YOU_CAN_BY = re.compile(r"^(?:(?:So|Optionally|Alternatively|Also|Instead),?\s+)?"
                          r"(?P<who>you|You|[A-Z][a-z]+ (?:authors|developers|users)) (?:can|could|may)"
@@ -631,7 +660,7 @@ def sentence_pairs(sentence: str, code_after: str, api_name: str = "", names: tu
                  lambda: _term_means_pair(sentence), lambda: _condition_pair(sentence, api_name, names),
                  lambda: _does_when_pair(sentence), lambda: _passive_when_pair(sentence, names),
                  lambda: _layout_item_pair(sentence),
-                 lambda: _why_pair(sentence), lambda: _does_pair(sentence, after)):
+                 lambda: _why_pair(sentence), lambda: _template_tag_pair(sentence), lambda: _role_pair(sentence), lambda: _does_pair(sentence, after)):
         candidate = rule()
         if candidate:
             return [candidate]

@@ -982,6 +982,10 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
             asked = _asked_pair(sentence, all_sentences[index + 1:], following)
             pairs.extend([asked] if asked else [])
             continue
+        trick = _trick_pair(sentence, all_sentences[index + 1:index + 2], next_code)
+        if trick:
+            pairs.append(trick)
+            continue
         tail = " ".join(all_sentences[index:index + 2]) if len(sentence) < 90 else sentence
         if api_name:
             param = _PARAM_LINE.match(sentence)
@@ -1035,12 +1039,49 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
         last = index == len(all_sentences) - 1
         after = all_sentences[index + 1] if not last and len(sentence) < 90 else ""
         after = "" if after.startswith("- ") else after  # the list's next item says something else
+        named = _pronoun_pair(sentence, all_sentences[index - 1]) if index else None
+        if named:
+            pairs.append(named)
+            continue
         pairs.extend(narrative.sentence_pairs(_LIST_ITEM.sub("", sentence), next_code if last else "", api_name,
                                               names, after))
     if all_sentences and next_code and text.endswith(":"):
         example = _code_example_pair(all_sentences[-1], next_code, text, names[0] if names else "")
         pairs.extend([example] if example else [])
     return pairs
+
+
+_CODE_NAME = re.compile(r"(?<![\w.])(?P<name>[a-z_][\w.]*\(\))(?P<plural>s)?")
+_NAME_IS = re.compile(r"^(?P<name>[a-z_][\w.]*) (?:is|are) (?:a|an|the)\b")  # "g is a special object ..."
+
+
+_PRONOUN_DOES = re.compile(r"^(?:It|They) (?:(?P<used>is|are) used (?:to|for) |(?P<when>is|are) (?P<done>executed|called|"
+                           r"invoked|run) (?:\w+ )?(?:after|before|when|whenever|for|once|at)\b|(?P<can>can|will) "
+                           r"(?:\w+ly )?[a-z]+ )")
+
+
+def _pronoun_pair(sentence: str, before: str) -> Candidate | None:
+    """'They are executed right after the request was matched ...' after a sentence naming one API
+    ('The reverse of that function are url_value_preprocessor()s.'), or 'It is used to store data ...' after
+    'g is a special object ...': asked with the name, answered by both sentences."""
+    match = _PRONOUN_DOES.match(sentence)
+    if not match:
+        return None
+    names = {m.group("name") for m in _CODE_NAME.finditer(before)}
+    subject = _NAME_IS.match(before)
+    if len(names) == 1:
+        name = names.pop()
+    elif not names and subject and subject.group("name") not in narrative.VAGUE:
+        name = subject.group("name")
+    else:
+        return None
+    answer = f"{before} {sentence}"
+    if match.group("used"):
+        return Candidate(f"What {match.group('used')} `{name}` used for?", answer, "what-is")
+    if match.group("when"):
+        things = " functions" if match.group("when") == "are" and name.endswith("()") else ""
+        return Candidate(f"When {match.group('when')} `{name}`{things} {match.group('done')}?", answer, "what-happens")
+    return Candidate(f"What does `{name}` do?", answer, "what-is")
 
 
 _EXAMPLE_TAIL = re.compile(r"\s+(?:like this|like so|as follows|this way|for example|below|here)\s*$")
@@ -1169,6 +1210,24 @@ def _asked_pair(sentence: str, after: list[str], following: list[Block]) -> Cand
         items = list(itertools.takewhile(lambda b: b.kind == "paragraph" and b.text.startswith("- "), following))
         answer = "\n".join(b.text for b in items[:3]) if items else lead(_first_paragraphs(following)[:1])
     return Candidate(question, _clip(answer), "faq") if len(answer) >= 40 else None
+
+
+_TRICK = re.compile(r"^(?:So,? )?[Tt]he (?:trick|idea|solution) is to (?:\w+ly )?(?P<task>[a-z].{8,100})\.$")
+
+
+def _trick_pair(sentence: str, after: list[str], code: str) -> Candidate | None:
+    """'The trick is to actually load the view function as needed.' then the way ("This can be accomplished with a
+    helper class ...:" and its code): 'How do I load the view function as needed?'."""
+    match = _TRICK.match(sentence)
+    task = narrative.task_phrase(match.group("task")) if match else None
+    if not task or not after:
+        return None
+    answer = f"{sentence} {after[0]}"
+    if after[0].endswith(":") and code:
+        answer += "\n\n" + _code(code)
+    if not narrative.has_instruction(answer):
+        return None
+    return Candidate(f"How do I {task}?", _clip(answer), "how-to")
 
 
 def _table_pairs(rows: list[list[str]]) -> list[Candidate]:
