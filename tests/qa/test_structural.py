@@ -833,3 +833,27 @@ def test_it_asks_about_template_tags_roles_tricks_and_what_a_pronoun_names():
     pairs, _ = _pairs(["Sessions", "Notes"], "Sessions use cookies and signatures. It is used to store data across "
                       "requests.")
     assert not any("used for" in question for question in pairs)  # no single name for "It" to stand for
+
+
+def test_it_asks_when_a_page_technique_is_useful_from_the_problem_it_opens_on():
+    pairs, _ = _pairs(["Adding HTTP Method Overrides"], "Some HTTP proxies do not support arbitrary HTTP methods or "
+                      "newer HTTP methods (such as PATCH). In that case it’s possible to “proxy” HTTP methods through "
+                      "another HTTP method.")
+    assert pairs["When is adding HTTP method overrides useful?"].answer.startswith("Some HTTP proxies do not support")
+    pairs, _ = _pairs(["Request Content Checksums"], "Various pieces of code can consume the request data. This seems "
+                      "inconvenient when you want to calculate the checksum of the incoming request data.")
+    assert "When are request content checksums useful?" in pairs
+    pairs, _ = _pairs(["Security Considerations"], "Web applications usually face all kinds of security problems and "
+                      "it’s very hard to get everything right.")
+    assert not any(question.endswith("useful?") for question in pairs)  # no technique, and no problem it solves
+    pairs, _ = _pairs(["Uploading Files"], "Ah yes, the good old problem of file uploads. The basic idea of file "
+                      "uploads is actually quite simple.")
+    assert not any(question.endswith("useful?") for question in pairs)
+
+
+def test_it_reads_a_pronoun_that_points_inside_its_own_instruction():
+    pairs, _ = _pairs(["Project Layout"], "Create a project directory and enter it:\n\n```\n$ mkdir flask-tutorial\n"
+                      "$ cd flask-tutorial\n```")
+    assert "mkdir flask-tutorial" in pairs["How do I create a project directory and enter it?"].answer
+    pairs, _ = _pairs(["Project Layout"], "Then install them both:\n\n```\n$ pip install a b\n```")
+    assert not pairs

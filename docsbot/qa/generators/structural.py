@@ -384,6 +384,9 @@ def _section_pairs(heading: str, blocks: list[Block], parents: list[str], ask_he
     pairs: list[Candidate] = []
     # An untitled-API subsection ("About the First Parameter" under `class flask.Flask`) is still about that API.
     api_name = _api_name(heading, parents) or (_api_name(parents[-1], parents[:-1]) if parents else "")
+    if ask_heading and not parents:
+        useful = _useful_when_pair(heading, blocks)
+        pairs.extend([useful] if useful else [])
     if ask_heading:
         heading_pairs = _heading_pairs(heading, blocks, parents)
         steps = narrative.steps_pair(heading, blocks)
@@ -416,6 +419,30 @@ def _section_pairs(heading: str, blocks: list[Block], parents: list[str], ask_he
             if written:
                 pairs.append(written)
     return pairs
+
+
+# A page that opens on the problem its technique solves: "there is a downside to this approach", "Some HTTP proxies do
+# not support ...", "code quickly becomes very hard to read".
+_PROBLEM = re.compile(r"\b(?:(?:can|could) be a problem|downside|inconvenient|do(?:es)? not support|tedious|"
+                      r"repetition|hard to (?:read|maintain|manage|test))\b", re.IGNORECASE)
+_NOT_TECHNIQUES = {"considerations", "overview", "introduction", "guide", "notes", "tutorial", "basics", "foreword"}
+
+
+def _useful_when_pair(title: str, blocks: list[Block]) -> Candidate | None:
+    """'When is adding HTTP method overrides useful?' answered by the page's opening up to the problem it names."""
+    opening = [sentence for paragraph in _first_paragraphs(blocks)[:3] for sentence in sentences(paragraph)]
+    problem = next((index for index, sentence in enumerate(opening) if _PROBLEM.search(sentence)), None)
+    words = title.split()
+    if problem is None or not 2 <= len(words) <= 6 or title.lower() in GENERIC_HEADINGS or narrative._vague(title) \
+            or _NOT_TECHNIQUES & {word.lower() for word in words} or any(ch in title for ch in "?!:()`"):
+        return None
+    phrase = " ".join(word.lower() if word[1:].islower() and word not in narrative.PROPER_NOUNS else word
+                      for word in words)
+    head = re.split(r" (?:with|in|for|of|on) ", phrase)[0].split()[-1]
+    gerund = any(word.lower().endswith("ing") and verb_base(word.lower()) for word in words[:2])
+    plural = head.endswith("s") and not head.endswith("ss") and not gerund
+    answer = " ".join(opening[:problem + 3])
+    return Candidate(f"When {'are' if plural else 'is'} {phrase} useful?", _clip(answer), "what-is")
 
 
 # Things a section shows how to write when its code defines them: "Caching Decorator" over `def cached(...)`.
@@ -1108,7 +1135,8 @@ def _code_example_pair(last: str, code: str, paragraph: str, title: str) -> Cand
             if not name or name.lower() not in paragraph.lower():
                 return None  # "Install it from PyPI": what "it" is, only the page says
             words[1] = name
-        if narrative._vague(" ".join(words)):
+        # "Create a project directory and enter it": the "it" is the directory the sentence just named.
+        if narrative._vague(re.sub(r" and \w+ (?:it|them)$", "", " ".join(words))):
             return None  # "Add the Python functions that will run these SQL commands": which, the page says
         return Candidate(f"How do I {_lower_first(' '.join(words))}?", answer, "example")
     looks = _LOOKS_LIKE.match(last)
