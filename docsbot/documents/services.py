@@ -217,6 +217,14 @@ def _ingest(run: IngestRun, progress: Progress | None) -> _Tally:
     pending: list[_Pending] = []
 
     for processed, source in enumerate(sources, start=1):
+        if source.path in seen:
+            # Two files given one by one under the same name ("a/views.html", "b/views.html"): the second would
+            # silently replace the first. Its folder keeps both apart ("tutorial/views.html").
+            error = f"another file in this run is also named {source.path!r}; ingest the folder that holds both"
+            tally.failed.append({"path": source.path, "error": error})
+            tally.items.append({"path": source.path, "status": "failed", "chunks": 0, "error": error})
+            _report(run, tally, processed, total, "indexing", progress, last)
+            continue
         seen.add(source.path)
         if isinstance(source, SourceFailure):
             _fail(team, tally, source.path, source.error, existing)

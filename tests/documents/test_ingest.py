@@ -112,3 +112,19 @@ def test_it_removes_nothing_when_a_synced_archive_is_unreadable(team, docs_dir, 
     summary = _ingest(team, broken, sync=True)
     assert summary["removed"] == 0 and "corrupt or unreadable archive" in summary["failed"][0]["error"]
     assert Document.objects.filter(team=team, status=Document.Status.INDEXED).count() == 4
+
+
+def test_it_fails_a_second_file_of_the_same_name_in_one_run_and_keeps_the_first(team, tmp_path):
+    docs = tmp_path / "docs"
+    for folder, words in (("guide", "Install the widget with pip."), ("tutorial", "Write your first widget view.")):
+        (docs / folder).mkdir(parents=True)
+        (docs / folder / "views.md").write_text(f"# Views\n\n{words} " * 5)
+    summary = _ingest(team, docs / "guide" / "views.md", docs / "tutorial" / "views.md")
+    assert summary["documents"] == 1
+    assert summary["failed"][0]["path"] == "views.md" and "ingest the folder" in summary["failed"][0]["error"]
+    text = " ".join(Chunk.objects.filter(team=team, document__source_path="views.md").values_list("text", flat=True))
+    assert "Install the widget" in text and "first widget view" not in text
+    both = _ingest(team, docs)  # the folder keeps both, each under its own path
+    assert both["failed"] == []
+    assert {"guide/views.md", "tutorial/views.md"} <= set(Document.objects.filter(team=team)
+                                                         .values_list("source_path", flat=True))

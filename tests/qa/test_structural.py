@@ -538,7 +538,7 @@ def test_a_feature_the_page_names_asks_when_it_is_on_and_what_happens_under_a_co
 
 def test_a_sentence_opening_with_a_lowercase_code_name_is_a_sentence_of_its_own():
     pairs, _ = _pairs(["Make the Project Installable", "Describe the Project"],
-                      "packages tells Python what package directories to include. find_packages() finds these "
+                      "packages tells Python what package directories to include. find_packages() finds the package "
                       "directories automatically so you don’t have to type them out.")
     assert pairs["What does `find_packages()` do?"].answer.startswith("find_packages() finds")
 
@@ -857,3 +857,23 @@ def test_it_reads_a_pronoun_that_points_inside_its_own_instruction():
     assert "mkdir flask-tutorial" in pairs["How do I create a project directory and enter it?"].answer
     pairs, _ = _pairs(["Project Layout"], "Then install them both:\n\n```\n$ pip install a b\n```")
     assert not pairs
+
+
+def test_it_asks_about_apis_a_sentence_names_after_its_opening_words():
+    pairs, _ = _pairs(["Class-based Views", "Method Dispatching"], "MethodView extends the basic View to dispatch to "
+                      "different methods of the class based on the request method.")
+    assert "What does `MethodView` do?" in pairs  # a CamelCase class name is a code name
+    pairs, _ = _pairs(["Class-based Views", "Method Hints"], "Setting View.methods is equivalent to passing the list of "
+                      "methods to add_url_rule or route.")
+    assert "What does setting `View.methods` do?" in pairs
+    pairs, _ = _pairs(["Class-based Views", "Basic Reusable View"], "The View.dispatch_request() method is the "
+                      "equivalent of the view function. The first argument to as_view is the name to use to refer to "
+                      "the view with url_for().")
+    assert "What is the `View.dispatch_request()` method?" in pairs
+    assert any(question.endswith("what is the first argument to `as_view`?") for question in pairs)
+    pairs, _ = _pairs(["API", "Sessions"], "Setting SERVER_NAME does not implicitly enable it. The route() decorator "
+                      "is the one you probably used already. SecureCookieSessionInterface uses this to serialize the "
+                      "session data.")
+    assert not pairs
+    pairs, _ = _pairs(["JavaScript", "Rendering"], "JavaScript runs in the browser and renders the page.")
+    assert not any("`JavaScript`" in question for question in pairs)  # a product, not a class

@@ -406,15 +406,51 @@ def _why_pair(sentence: str) -> Candidate | None:
 _PAGE_SPECIFIC = re.compile(r"[`()_]|\w\.\w|\b[A-Z]{3,}\b")  # the page's own names: app.instance_path, DATABASE
 
 
+def _class_name(word: str) -> bool:
+    """'MethodView', 'HTTPMethodOverrideMiddleware': a class named in CamelCase, not a product ("JavaScript")."""
+    return bool(re.fullmatch(r"[A-Z][A-Za-z]*[a-z][A-Z]\w*", word)) and word not in PROPER_NOUNS
+
+
+# "Calling View.as_view() method will create a view function ...", "Setting View.methods is equivalent to ...".
+_GERUND_DOES = re.compile(r"^(?P<gerund>Calling|Setting|Passing|Using|Returning|Raising|Overriding) "
+                          r"(?P<name>`?[A-Za-z_][\w.]*(?:\(\))?`?)(?: (?:method|function|attribute|decorator))? "
+                          r"(?:will (?!not\b)[a-z]+|is equivalent to|(?!does\b|has\b|is\b|was\b)[a-z]+s) .{8,}$")
+# "The View.dispatch_request() method is the equivalent of the view function."
+_THE_API_IS = re.compile(r"^The (?P<name>`?[A-Za-z_][\w.]*\(\)`?) (?P<kind>method|function|decorator) "
+                         r"(?P<rest>(?:is (?:the|a|an)|returns) .{8,})$")
+# "The first argument to as_view is the name to use to refer to the view with url_for()."
+_NTH_ARGUMENT = re.compile(r"^The (?P<nth>first|second|third|only) (?P<thing>argument|parameter) (?:to|of) "
+                           r"(?P<name>`?[A-Za-z_][\w.]*(?:\(\))?`?) is .{8,}$")
+
+
+def _api_sentence_pair(sentence: str) -> Candidate | None:
+    """A sentence about a named API that does not open on the name itself."""
+    gerund = _GERUND_DOES.match(sentence)
+    if gerund and (_CODEISH.search(gerund.group("name")) or _class_name(gerund.group("name"))):
+        return Candidate(f"What does {gerund.group('gerund').lower()} `{gerund.group('name').strip('`')}` do?",
+                         sentence, "what-is")
+    the_api = _THE_API_IS.match(sentence)
+    if the_api and not _vague(the_api.group("rest")):  # "is the one you probably used already"
+        return Candidate(f"What is the `{the_api.group('name').strip('`')}` {the_api.group('kind')}?", sentence,
+                         "what-is")
+    nth = _NTH_ARGUMENT.match(sentence)
+    if nth:
+        return Candidate(f"What is the {nth.group('nth')} {nth.group('thing')} to `{nth.group('name').strip('`')}`?",
+                         sentence, "api")
+    return None
+
+
 def _does_pair(sentence: str, after: str = "") -> Candidate | None:
     """'`flash()` stores messages ...' -> 'What does `flash()` do?' (code names only: prose subjects are vague)."""
     match = _DOES.match(sentence)
-    if not match or not _CODEISH.search(match.group("subject")):
+    if not match or not (_CODEISH.search(match.group("subject")) or _class_name(match.group("subject"))):
         return None
     verb = match.group("verb")
     if verb in {"is", "has", "does", "was"} or not s.verb_base(verb) or s.verb_base(verb) == verb:
         return None
     name = match.group("subject").strip("`")
+    if _words(match.group("rest"))[0].lower() in {"this", "that", "these", "those", "it", "them", "such"}:
+        return None  # "SecureCookieSessionInterface uses this to serialize ...": what "this" is, the text before says
     if s._PLACEHOLDER_NAME.search(name.removesuffix("()")):
         return None  # "get_X() ..." in a pattern: X stands for whatever the reader stores
     if name.split(".")[0] in sys.stdlib_module_names and _PAGE_SPECIFIC.search(match.group("rest")):
@@ -660,7 +696,8 @@ def sentence_pairs(sentence: str, code_after: str, api_name: str = "", names: tu
                  lambda: _term_means_pair(sentence), lambda: _condition_pair(sentence, api_name, names),
                  lambda: _does_when_pair(sentence), lambda: _passive_when_pair(sentence, names),
                  lambda: _layout_item_pair(sentence),
-                 lambda: _why_pair(sentence), lambda: _template_tag_pair(sentence), lambda: _role_pair(sentence), lambda: _does_pair(sentence, after)):
+                 lambda: _why_pair(sentence), lambda: _template_tag_pair(sentence), lambda: _role_pair(sentence),
+                 lambda: _api_sentence_pair(sentence), lambda: _does_pair(sentence, after)):
         candidate = rule()
         if candidate:
             return [candidate]
