@@ -50,8 +50,8 @@ def load_dataset(job: TrainingJob) -> dict[str, Any]:
 class _Monitor:
     """The recipe's progress callback and cancellation check, backed by the job row."""
 
-    def __init__(self, job: TrainingJob, owner: str):
-        self.job, self.owner = job, owner
+    def __init__(self, job: TrainingJob, owner: str, soft_deadline: float | None = None):
+        self.job, self.owner, self.soft_deadline = job, owner, soft_deadline
         self.last_beat = 0.0
         self.pending: dict[str, Any] | None = None
         self.stop_reason: Exception | None = None
@@ -64,6 +64,12 @@ class _Monitor:
             self.beat()
 
     def should_stop(self) -> bool:
+        # Celery's soft limit is a signal raised wherever the process happens to be; a library that catches
+        # Exception around an import or a kernel probe swallows it. The deadline checked here, between steps,
+        # still stops the job cleanly before the hard kill.
+        if self.soft_deadline is not None and time.monotonic() >= self.soft_deadline:
+            self.stop_reason = SoftTimeLimitExceeded()
+            return True
         if time.monotonic() - self.last_beat >= HEARTBEAT_SECONDS:
             try:
                 self.beat()
@@ -81,8 +87,9 @@ class _Monitor:
                                f"{progress['total_steps']} loss {progress['loss']:.4f}", data=progress)
 
 
-def training_job_run(*, job_id: int, owner: str) -> TrainingJob | None:
-    """Claim and run the job; None when another worker holds it or it is already finished."""
+def training_job_run(*, job_id: int, owner: str, soft_deadline: float | None = None) -> TrainingJob | None:
+    """Claim and run the job; None when another worker holds it or it is already finished. soft_deadline
+    (time.monotonic()) is the worker's soft time limit, checked between training steps."""
     job = training_job_claim(job_id=job_id, owner=owner)
     if job is None:
         current = TrainingJob.objects.filter(pk=job_id).first()
@@ -96,7 +103,7 @@ def training_job_run(*, job_id: int, owner: str) -> TrainingJob | None:
         training_job_finish(job=job, owner=owner, status=TrainingJob.Status.SUCCEEDED)
         return TrainingJob.objects.get(pk=job.pk)
     training_event_add(job=job, message=f"claimed by {owner} (attempt {job.attempts})")
-    monitor = _Monitor(job, owner)
+    monitor = _Monitor(job, owner, soft_deadline)
     recipe = None
     try:
         dataset = load_dataset(job)
@@ -119,6 +126,8 @@ def training_job_run(*, job_id: int, owner: str) -> TrainingJob | None:
         if isinstance(exc, Cancelled) and isinstance(monitor.stop_reason, LeaseLost):
             log.warning("training job %s: lease lost, stopping: %s", job.pk, monitor.stop_reason)
             return None
+        if isinstance(exc, Cancelled) and isinstance(monitor.stop_reason, SoftTimeLimitExceeded):
+            exc = monitor.stop_reason
         if isinstance(exc, Cancelled | JobCancelled):
             _cancel(job, owner, recipe)
         elif isinstance(exc, SoftTimeLimitExceeded):

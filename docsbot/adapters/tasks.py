@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import Task, shared_task
 from celery.exceptions import TimeLimitExceeded
@@ -42,7 +43,8 @@ def train_adapter(job_id: int) -> str | None:
     from docsbot.adapters.runner import training_job_run
     from docsbot.adapters.services import worker_identity
 
-    job = training_job_run(job_id=job_id, owner=worker_identity())
+    deadline = time.monotonic() + settings.TRAINING_SOFT_TIME_LIMIT
+    job = training_job_run(job_id=job_id, owner=worker_identity(), soft_deadline=deadline)
     return job.status if job else None
 
 

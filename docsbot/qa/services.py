@@ -112,7 +112,8 @@ class _Draft:
     reason: str = ""
 
 
-def _filter(drafts: list[_Draft], *, team: Team, existing_questions: list[str], include_changelog: bool) -> None:
+def _filter(drafts: list[_Draft], *, team: Team, existing_questions: list[str], include_changelog: bool,
+            generator: str, kept_per_document: dict[int, int]) -> None:
     """Score every draft; set reason on the first filter it fails. Cheap filters run first so
     retrieval runs only for pairs that could still be kept."""
     from docsbot.documents.embedding import embed_texts
@@ -136,6 +137,9 @@ def _filter(drafts: list[_Draft], *, team: Team, existing_questions: list[str], 
         draft.scores["grounding"] = filters.grounding_score(candidate.answer, chunk.text)
         if draft.scores["grounding"] < filters.GROUNDING_MIN:
             draft.reason = "grounding"
+            continue
+        if generator == "structural":  # the forms' precision was measured on the structural generator's pairs
+            draft.scores["form"] = filters.weak_form(candidate.question, candidate.answer) or "ok"
 
     alive = [d for d in drafts if not d.reason]
     if not alive:
@@ -174,6 +178,23 @@ def _filter(drafts: list[_Draft], *, team: Team, existing_questions: list[str], 
     kept = {normalise_question(d.candidate.question) for d in alive if not d.reason} | {
         normalise_question(q) for q in existing_questions}
     _retry_with_page_title([d for d in alive if d.reason == "answerability"], source_rank, kept)
+    _hold_back_weak_forms(alive, kept_per_document)
+
+
+def _hold_back_weak_forms(drafts: list[_Draft], kept_per_document: dict[int, int]) -> None:
+    """Pairs of a weak form (filters.weak_form: about half of them are bad) are held back for review where their
+    page has enough other pairs; on a thin page the best of them (by answerability) are kept up to
+    filters.PAIRS_PER_PAGE, since a page without pairs teaches the adapter nothing about it."""
+    by_document: dict[int, list[_Draft]] = {}
+    for draft in drafts:
+        if not draft.reason:
+            by_document.setdefault(draft.chunk.document_id, []).append(draft)
+    for document_id, kept in by_document.items():
+        weak = [d for d in kept if d.scores.get("form", "ok") != "ok"]
+        strong = len(kept) - len(weak) + kept_per_document.get(document_id, 0)
+        weak.sort(key=lambda d: -d.scores.get("answerability", 0.0))
+        for draft in weak[max(0, filters.PAIRS_PER_PAGE - strong):]:
+            draft.reason = "weak_form"
 
 
 def _retry_with_page_title(drafts: list[_Draft], source_rank: Callable, taken: set[str]) -> None:
@@ -256,9 +277,11 @@ def qa_generate(*, team: Team, generator: str | None = None, progress: Progress 
 
     surviving = QAPair.objects.filter(team=team).exclude(status=QAPair.Status.REJECTED)
     stale = _stale_pairs(team=team, current_hashes=current_hashes)
+    unchanged = surviving.exclude(pk__in=stale.values("pk")).exclude(chunk_id__in=[d.chunk.pk for d in drafts])
     existing_questions = list(surviving.exclude(pk__in=stale.values("pk")).values_list("question", flat=True))
+    kept_per_document = dict(Counter(unchanged.values_list("document_id", flat=True)))
     _filter(drafts, team=team, existing_questions=existing_questions,
-            include_changelog=team_settings.include_changelog)
+            include_changelog=team_settings.include_changelog, generator=name, kept_per_document=kept_per_document)
 
     pairs = []
     for draft in drafts:

@@ -1,4 +1,5 @@
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,12 @@ def test_it_fails_the_job_at_the_soft_limit_even_when_it_interrupted_a_query(tea
     job = training_job_create(team=team, hyperparameters=FAST, dataset=dataset, enqueue=False)
     done = training_job_run(job_id=job.pk, owner="test:1")
     assert done.status == "failed" and "soft time limit" in done.error
+
+
+def test_it_fails_a_job_past_its_soft_deadline_between_steps(team, dataset, adapter_settings, tiny_base_model):
+    # The worker's deadline, checked at each step: it ends the job even when a library swallowed Celery's signal.
+    job = training_job_create(team=team, hyperparameters=FAST, dataset=dataset, base_model=str(tiny_base_model),
+                              enqueue=False)
+    done = training_job_run(job_id=job.pk, owner="test:1", soft_deadline=time.monotonic())
+    assert done.status == "failed" and done.error.startswith("time limit: stopped at step 0"), done.error
+    assert not AdapterVersion.objects.filter(job=job).exists()

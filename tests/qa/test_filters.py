@@ -73,3 +73,34 @@ def test_it_reads_index_as_navigation_only_for_a_whole_page():
     assert filters.boilerplate_kind(title="Index", heading_path=["Index"], text="x") == "navigation/licence"
     assert filters.boilerplate_kind(title="Blog Blueprint", heading_path=["Blog Blueprint", "Index"],
                                     text="The index will show all of the posts, most recent first.") == ""
+
+
+def test_it_names_the_weak_question_forms():
+    from docsbot.qa.filters import weak_form
+
+    assert weak_form("What happens if another program is using port 5000?", "You'll see an OSError.") == "condition"
+    assert weak_form("How do I install my project?", "Use pip to install your project.") == "how-to without code"
+    assert weak_form("Why is SQLite convenient?", "It needs no separate server.") == "why without code"
+    assert weak_form("How do I list each test?", "Run pytest -v to list each test.") == ""  # an option is code
+    assert weak_form("How do I set request headers?", "Pass a dict headers={} to set them.") == ""
+    assert weak_form("How do I re-run the tests?", "Re-run them after every change.") == "how-to without code"
+    assert weak_form("What is `g`?", "A namespace object.") == ""
+
+
+def test_it_holds_back_weak_forms_only_where_the_page_has_enough_other_pairs():
+    from types import SimpleNamespace
+
+    from docsbot.qa.services import _Draft, _hold_back_weak_forms
+
+    def draft(document_id: int, form: str, answerability: float = 1.0) -> _Draft:
+        return _Draft(SimpleNamespace(document_id=document_id), SimpleNamespace(),
+                      scores={"form": form, "answerability": answerability})
+
+    rich = [draft(1, "ok") for _ in range(3)] + [draft(1, "condition")]
+    thin = [draft(2, "ok"), draft(2, "condition", 0.5), draft(2, "how-to without code", 1.0), draft(2, "condition", 0.2)]
+    known = [draft(3, "condition")]  # its page already has 3 kept pairs from chunks that did not change
+    _hold_back_weak_forms(rich + thin + known, kept_per_document={3: 3})
+    assert [d.reason for d in rich] == ["", "", "", "weak_form"]
+    # The thin page keeps the best two weak pairs (by answerability) to reach 3 pairs; the third is held back.
+    assert [d.reason for d in thin] == ["", "", "", "weak_form"]
+    assert known[0].reason == "weak_form"

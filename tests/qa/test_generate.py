@@ -13,7 +13,7 @@ def test_it_generates_filtered_pairs_with_scores_from_ingested_docs(generated, f
     report, ingested = first_report, generated
     assert report.kept >= 8 and report.pairs == report.kept + sum(
         n for reason, n in report.rejected.items() if reason in {"boilerplate", "length", "grounding", "duplicate",
-                                                                  "answerability"})
+                                                                  "answerability", "weak_form"})
     kept = QAPair.objects.filter(team=ingested, status="pending")
     questions = set(kept.values_list("question", flat=True))
     assert "How do I configure the project?" in questions
@@ -23,6 +23,9 @@ def test_it_generates_filtered_pairs_with_scores_from_ingested_docs(generated, f
     assert pair.scores["grounding"] >= 0.75 and pair.scores["answerability"] > 0 and "duplicate" in pair.scores
     for rejected in QAPair.objects.filter(team=ingested, status="rejected"):
         assert rejected.reject_reason and rejected.scores
+    # A how-to whose question and answer name no code, on a page with enough other pairs: held back for review.
+    held = QAPair.objects.get(team=ingested, reject_reason="weak_form")
+    assert held.scores["form"] == "how-to without code", (held.question, held.scores)
 
 
 def test_it_keeps_the_split_stable_and_about_ten_percent():

@@ -877,3 +877,29 @@ def test_it_asks_about_apis_a_sentence_names_after_its_opening_words():
     assert not pairs
     pairs, _ = _pairs(["JavaScript", "Rendering"], "JavaScript runs in the browser and renders the page.")
     assert not any("`JavaScript`" in question for question in pairs)  # a product, not a class
+
+
+def test_it_trims_an_answer_cut_at_its_colon_and_keeps_code_whole():
+    pairs, _ = _pairs(["Templates", "Context Processors"], "A context processor is a function that returns a "
+                      "dictionary. The keys and values of this dictionary are then merged with the template context, "
+                      "for all templates in the app:")
+    assert {c.answer for c in pairs.values()} == {"A context processor is a function that returns a dictionary."}
+    code = "\n".join(f"    line_{n} = compute({n})" for n in range(60))
+    pairs, _ = _pairs(["Checksums"], f"The following example calculates the SHA1 checksum of the incoming data:\n\n"
+                      f"```\ndef checksum():\n{code}\n```")
+    answer = pairs["How do I calculate the SHA1 checksum of the incoming data?"].answer
+    assert answer.endswith("...\n```") and answer.count("```") == 2 and len(answer) <= 1400
+    assert all(line.startswith(("    line_", "def ", "...", "```", "The following")) for line in answer.splitlines()
+               if line)
+
+
+def test_it_answers_an_attribute_past_its_value_and_skips_options_that_only_give_the_default():
+    pairs, _ = _pairs(["API", "Tagged JSON", "class flask.json.tag.TaggedJSONSerializer",
+                       "flask.json.tag.TaggedJSONSerializer.default_tags"],
+                      "default_tags = [<class 'flask.json.tag.TagDict'>]\n\nTag classes to bind when creating the "
+                      "serializer.")
+    assert [c.answer for c in pairs.values()] == ["Tag classes to bind when creating the serializer."]
+    pairs, _ = _pairs(["API", "URL Route Registrations", "add_url_rule(rule, endpoint=None)"], "Register a rule for "
+                      "routing incoming requests.\n\nThe methods parameter defaults to [\"GET\"]. HEAD is always "
+                      "added automatically.")
+    assert not any("`methods`" in question for question in pairs)

@@ -24,8 +24,9 @@ from docsbot.qa.generators import (
     page_context,
 )
 
-MAX_CODE_LINES = 20
+MAX_CODE_LINES = 30
 MAX_ANSWER_CHARS = 700
+MAX_CODE_ANSWER_CHARS = 1400  # an answer carrying code: the code whole is the answer; cut, it answers nothing
 
 GENERIC_HEADINGS = {
     "introduction", "overview", "summary", "example", "examples", "notes", "note", "see also", "usage",
@@ -199,6 +200,17 @@ def _clip_items(paragraph: str) -> str:
 
 
 def _clip(text: str) -> str:
+    fence = text.find("```")
+    if fence >= 0:
+        if len(text) <= MAX_CODE_ANSWER_CHARS:
+            return text
+        if fence < MAX_ANSWER_CHARS:  # keep whole code lines and close the fence, never cut inside a line
+            lines, kept = text[fence:].split("\n"), []
+            for line in lines[1:]:
+                if fence + len("\n".join(["```", *kept, line, "...", "```"])) > MAX_CODE_ANSWER_CHARS or line == "```":
+                    break
+                kept.append(line)
+            return text[:fence] + "\n".join(["```", *kept, "...", "```"])
     if len(text) <= MAX_ANSWER_CHARS:
         return text
     cut = text[:MAX_ANSWER_CHARS]
@@ -298,31 +310,43 @@ class StructuralGenerator:
             parents = path[:-1] if index == 0 else path
             ask_heading = chunk.first_of_section or index > 0
             for candidate in _section_pairs(heading, section_blocks, parents, ask_heading):
-                # A how-to answer that does not say what to do (an intro sentence under a task
-                # heading) is a bad pair however well it is grounded.
-                if candidate.kind in {"how-to", "example"} and (not narrative.has_instruction(candidate.answer)
-                                                                or _TASK_MEANS.match(candidate.answer)):
-                    continue
-                # dict/list methods inherited by a documented class carry CPython's docstrings ("If E is
-                # present and has a .keys() method ..."): nothing a user of the documented API asks.
-                if _BUILTIN_DOC.search(candidate.answer) or _BUILTIN_DOC.search(candidate.question):
-                    continue
-                # "You can use the adapter by wrapping the Flask app," ends where ingestion cut it from its code.
-                if candidate.answer.rstrip().endswith(","):
-                    continue
-                if candidate.kind in {"how-to", "example"} and _POINTER_ONLY.search(candidate.answer):
-                    continue  # "Read Flask Extension Development to ...": the way is on another page
-                if candidate.kind != "what-is" and _cut_before_its_point(candidate.answer):
-                    continue  # "Create a file with the SQL commands needed ...:" stops where its code was cut off
-                if candidate.kind == "how-to" and _LEANS_BACK.match(candidate.answer):
-                    continue  # "This is identical to the register template except ...": what "this" is, the page says
-                out.setdefault(_norm(candidate.question), candidate)
+                vetted = _vetted(candidate)
+                if vetted:
+                    out.setdefault(_norm(vetted.question), vetted)
         if not out:
             return ChunkResult(rejection="no_structure", detail="no heading, definition, option, API, error or "
                                                                  "example found")
         names = tuple(path)
         return ChunkResult(candidates=[Candidate(page_context.with_page_context(c.question, names), c.answer, c.kind)
                                        for c in out.values()])
+
+
+def _vetted(candidate: Candidate) -> Candidate | None:
+    """The candidate, its answer trimmed where chunking cut it, or None when it is a bad pair however well it is
+    grounded."""
+    if _cut_before_its_point(candidate.answer):
+        # "... merged with the template context, for all templates in the app:" lost its code to the next chunk:
+        # the sentences before it may still answer.
+        trimmed = _without_last_sentence(candidate.answer)
+        if not trimmed:
+            return None
+        candidate = Candidate(candidate.question, trimmed, candidate.kind)
+    how_to = candidate.kind in {"how-to", "example"}
+    # A how-to answer that does not say what to do (an intro sentence under a task heading).
+    if how_to and (not narrative.has_instruction(candidate.answer) or _TASK_MEANS.match(candidate.answer)):
+        return None
+    # dict/list methods inherited by a documented class carry CPython's docstrings ("If E is present and has a
+    # .keys() method ..."): nothing a user of the documented API asks.
+    if _BUILTIN_DOC.search(candidate.answer) or _BUILTIN_DOC.search(candidate.question):
+        return None
+    # "You can use the adapter by wrapping the Flask app," ends where ingestion cut it from its code.
+    if candidate.answer.rstrip().endswith(","):
+        return None
+    if how_to and _POINTER_ONLY.search(candidate.answer):
+        return None  # "Read Flask Extension Development to ...": the way is on another page
+    if candidate.kind == "how-to" and _LEANS_BACK.match(candidate.answer):
+        return None  # "This is identical to the register template except ...": what "this" is, the page says
+    return candidate
 
 
 # An answer whose last word is a pointer to another page: "See Deploying to Production.", "Read Flask Extension
@@ -343,6 +367,11 @@ def _cut_before_its_point(answer: str) -> bool:
         return False
     last = sentences(answer.strip().splitlines()[-1])[-1]
     return not _NAMES_A_MEANS.search(answer) or bool(re.search(r"\b(?:following|as follows)\b", last))
+
+
+def _without_last_sentence(answer: str) -> str:
+    said = sentences(" ".join(answer.split("\n\n")))
+    return " ".join(said[:-1]) if len(said) > 1 and "```" not in answer else ""
 
 
 _LEANS_BACK = re.compile(r"^(?:This|That|It) (?:is|was|works) (?:identical|similar|the same|just like|like)\b")
@@ -560,8 +589,9 @@ def _answer_under(blocks: list[Block], *, how_to: bool = False) -> str:
     """The section's opening text, and its first code block when the text introduces it (or, for a
     how-to, when the code directly follows a short opening: "Use pip to install ..." then the command)."""
     paragraphs = _first_paragraphs(blocks)
-    # Sphinx API entries open with the signature or "name: type": that is not an answer.
-    while paragraphs and (_SIGNATURE.match(paragraphs[0]) or _ANNOTATION.match(paragraphs[0])):
+    # Sphinx API entries open with the signature, "name: type" or "name = value": that is not an answer.
+    while paragraphs and (_SIGNATURE.match(paragraphs[0]) or _ANNOTATION.match(paragraphs[0])
+                          or (_VALUE_ATTRIBUTE.match(paragraphs[0]) and len(paragraphs) > 1)):
         paragraphs = paragraphs[1:]
     if not paragraphs:
         return ""
@@ -992,6 +1022,12 @@ def _config_pair(text: str, following: list[Block]) -> Candidate | None:
 _FLATTENED_ITEM = re.compile(r"(?<=[.!?])\s+(?=-\s+[\w`@])")
 
 
+# "The methods parameter defaults to ["GET"]. ...", "If the obj argument is not given, ...": what happens without the
+# option, not what it does.
+_ONLY_THE_DEFAULT = re.compile(r"^(?:The `?\w+`? (?:parameter|argument|option) defaults to|If the `?\w+`? (?:parameter|"
+                               r"argument|option) is (?:not (?:given|provided|set|passed)|None|omitted))\b")
+
+
 def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tuple[str, ...] = (),
                      opens_docstring: bool = False) -> list[Candidate]:
     pairs: list[Candidate] = []
@@ -1039,7 +1075,8 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
         option = _OPTION_SENTENCE.search(sentence)
         # "The first argument can be ..." names no argument; "Changed in version 2.0: ... the no_etag parameter is
         # deprecated" says what changed, not what the parameter does.
-        if option and option.group("name").lower() not in _NOT_NAMES and not _VERSION_CHANGE.match(sentence):
+        if option and option.group("name").lower() not in _NOT_NAMES and not _VERSION_CHANGE.match(sentence) \
+                and not _ONLY_THE_DEFAULT.match(tail):
             what = option.group("what")
             owner = f" of `{api_name}`" if api_name else ""
             pairs.append(Candidate(f"What does the `{option.group('name')}` {what}{owner} do?", _clip(tail), "option"))
