@@ -126,14 +126,16 @@ def training_job_run(*, job_id: int, owner: str, soft_deadline: float | None = N
         if isinstance(exc, Cancelled) and isinstance(monitor.stop_reason, LeaseLost):
             log.warning("training job %s: lease lost, stopping: %s", job.pk, monitor.stop_reason)
             return None
-        if isinstance(exc, Cancelled) and isinstance(monitor.stop_reason, SoftTimeLimitExceeded):
+        at_deadline = isinstance(exc, Cancelled) and isinstance(monitor.stop_reason, SoftTimeLimitExceeded)
+        if at_deadline:
             exc = monitor.stop_reason
         if isinstance(exc, Cancelled | JobCancelled):
             _cancel(job, owner, recipe)
         elif isinstance(exc, SoftTimeLimitExceeded):
             if recipe is not None:
                 recipe.cleanup()  # free the memory before anything else
-            _reopen_database_connection()
+            if not at_deadline:  # the signal may have landed mid-query; the deadline check runs between queries
+                _reopen_database_connection()
             reason = (f"time limit: stopped at step {recipe.step if recipe else 0} after the soft time limit of "
                       f"{settings.TRAINING_SOFT_TIME_LIMIT} s (DOCSBOT_TRAINING_SOFT_TIME_LIMIT)")
             training_event_add(job=job, level="error", message=f"failed: {reason}")

@@ -172,7 +172,7 @@ def test_it_asks_bare_task_headings_about_what_the_page_is_about():
 
 
 def test_it_asks_how_from_means_sentences():
-    pairs, _ = _pairs(["gevent", "Binding Externally"],
+    pairs, _ = _pairs(["Deploying to Production", "Binding Externally"],
                       "gevent should not be run as root. You can bind to all external IPs on a non-privileged port by "
                       "using 0.0.0.0 in the server arguments. Nginx can be installed using your system package manager. "
                       "It’s possible to override flask.Flask.ensure_sync() to change how async functions are wrapped. "
@@ -786,7 +786,7 @@ def test_it_asks_a_cut_section_heading_where_its_code_is():
 def test_it_asks_list_item_steps_and_drops_answers_cut_at_their_colon():
     pairs, _ = _pairs(["Form Validation with WTForms", "In the View"], "Things to remember:\n\n- to access individual "
                       "values from the form, access form.<NAME>.data.")
-    assert pairs["How do I access individual values from the form?"].answer == ("To access individual values from "
+    assert pairs["How do I access individual values from the form with WTForms?"].answer == ("To access individual values from "
                                                                                  "the form, access form.<NAME>.data.")
     pairs, _ = _pairs(["Define and Access the Database", "Create the Tables"], "Create a file with the SQL commands "
                       "needed to create empty tables:")
@@ -812,7 +812,8 @@ def test_it_asks_about_template_tags_roles_tricks_and_what_a_pronoun_names():
     pairs, _ = _pairs(["Templates", "The Base Layout"], "There are three blocks defined here:\n\n- {% block title %} "
                       "will change the title displayed in the browser’s tab and window title.\n- {% block content %} "
                       "is where the content of each page goes, such as the login form or a blog post.")
-    assert "What does `{% block title %}` do?" in pairs and "What is `{% block content %}`?" in pairs
+    assert {"In “Templates”, what does `{% block title %}` do?", "In “Templates”, what is `{% block content %}`?"} \
+        <= set(pairs)  # a block is the page's template's
     pairs, _ = _pairs(["Lazily Loading Views"], "The system that enables having a central URL map is the "
                       "add_url_rule() function. Instead of using decorators, you have a file that sets up the "
                       "application with all URLs.")
@@ -825,7 +826,9 @@ def test_it_asks_about_template_tags_roles_tricks_and_what_a_pronoun_names():
     pairs, _ = _pairs(["Using URL Processors", "Internationalized Application URLs"], "The reverse of that function "
                       "are url_value_preprocessor()s. They are executed right after the request was matched and can "
                       "execute code based on the URL values.")
-    assert pairs["When are `url_value_preprocessor()` functions executed?"].answer.startswith("The reverse of that")
+    # The sentence before leans on its own before ("that function"): the answer names the API in the pronoun's place.
+    assert pairs["When are `url_value_preprocessor()` functions executed?"].answer.startswith(
+        "url_value_preprocessor() functions are executed right after")
     pairs, _ = _pairs(["Define and Access the Database", "Connect to the Database"], "g is a special object that is "
                       "unique for each request. It is used to store data that might be accessed by multiple "
                       "functions during the request.")
@@ -883,7 +886,13 @@ def test_it_trims_an_answer_cut_at_its_colon_and_keeps_code_whole():
     pairs, _ = _pairs(["Templates", "Context Processors"], "A context processor is a function that returns a "
                       "dictionary. The keys and values of this dictionary are then merged with the template context, "
                       "for all templates in the app:")
-    assert {c.answer for c in pairs.values()} == {"A context processor is a function that returns a dictionary."}
+    merged = ("A context processor is a function that returns a dictionary. The keys and values of this dictionary "
+              "are then merged with the template context, for all templates in the app.")
+    assert {c.answer for c in pairs.values()} == {merged}  # the colon's sentence says its point: a full stop
+    pairs, _ = _pairs(["Configuration Handling", "Builtin Configuration Values", "SECRET_KEY"], "A secret key used "
+                      "for signing the session cookie. For example, copy the output of this to your config:\n\n"
+                      "Default: None")
+    assert "copy the output" not in pairs["What does the `SECRET_KEY` configuration value do?"].answer
     code = "\n".join(f"    line_{n} = compute({n})" for n in range(60))
     pairs, _ = _pairs(["Checksums"], f"The following example calculates the SHA1 checksum of the incoming data:\n\n"
                       f"```\ndef checksum():\n{code}\n```")
@@ -903,3 +912,11 @@ def test_it_answers_an_attribute_past_its_value_and_skips_options_that_only_give
                       "routing incoming requests.\n\nThe methods parameter defaults to [\"GET\"]. HEAD is always "
                       "added automatically.")
     assert not any("`methods`" in question for question in pairs)
+
+
+def test_it_names_the_product_of_its_page_in_a_how_to():
+    pairs, _ = _pairs(["Gunicorn", "Running"], "To show access logs on stdout, use the --access-logfile=- option.")
+    assert "How do I show access logs on stdout with Gunicorn?" in pairs
+    pairs, _ = _pairs(["JavaScript, fetch, and JSON", "Receiving JSON"], "Use the json property of the request object "
+                      "to decode the request’s body as JSON.")
+    assert "How do I decode the request’s body as JSON?" in pairs  # the page is about using JavaScript with Flask

@@ -69,9 +69,14 @@ def leans_on_page(question: str, names: tuple[str, ...]) -> bool:
 _BARE_TASK = re.compile(r"^How do I [a-z]+ (?:[a-z]+ )?(?:data|things|values|items|objects|information|files)\?$")
 
 
+# "What does `{% block header %}` do?": a block is one site's template's, which the page names.
+_TEMPLATE_BLOCK = re.compile(r"`\{%-? block \w+ -?%\}`")
+
+
 def with_page_context(question: str, names: tuple[str, ...]) -> str:
     """'In “Define and Access the Database”, how do I create the tables?': the page says which tables."""
-    if not names or not (leans_on_page(question, names) or _BARE_TASK.match(question)):
+    if not names or not (leans_on_page(question, names) or _BARE_TASK.match(question)
+                         or _TEMPLATE_BLOCK.search(question)):
         return question
     return page_titled(question, names[0])
 

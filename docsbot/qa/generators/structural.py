@@ -317,21 +317,32 @@ class StructuralGenerator:
             return ChunkResult(rejection="no_structure", detail="no heading, definition, option, API, error or "
                                                                  "example found")
         names = tuple(path)
-        return ChunkResult(candidates=[Candidate(page_context.with_page_context(c.question, names), c.answer, c.kind)
+        return ChunkResult(candidates=[Candidate(_on_product_page(page_context.with_page_context(c.question, names),
+                                                                  c.kind, names[0]), c.answer, c.kind)
                                        for c in out.values()])
+
+
+_LANGUAGES = {"JavaScript", "Python", "HTML", "CSS", "JSON", "SQL"}  # pages about using one with the product
+
+
+def _on_product_page(question: str, kind: str, title: str) -> str:
+    """'How do I show access logs on stdout with Gunicorn?': a how-to on a page about one product is about that
+    product, which the question must name (the heading how-tos name it already, see _with_page_name)."""
+    name = page_name(title)
+    if kind not in {"how-to", "example"} or not name or name in _LANGUAGES or name.lower() in question.lower() \
+            or not question.startswith("How do I ") or not question.endswith("?"):
+        return question
+    return f"{question[:-1]} with {name}?"
 
 
 def _vetted(candidate: Candidate) -> Candidate | None:
     """The candidate, its answer trimmed where chunking cut it, or None when it is a bad pair however well it is
     grounded."""
-    if _cut_before_its_point(candidate.answer):
-        # "... merged with the template context, for all templates in the app:" lost its code to the next chunk:
-        # the sentences before it may still answer.
-        trimmed = _without_last_sentence(candidate.answer)
-        if not trimmed:
-            return None
-        candidate = Candidate(candidate.question, trimmed, candidate.kind)
     how_to = candidate.kind in {"how-to", "example"}
+    mended = _mended(candidate.answer, how_to)  # "...:" whose code went to the next chunk
+    if not mended:
+        return None
+    candidate = Candidate(candidate.question, mended, candidate.kind)
     # A how-to answer that does not say what to do (an intro sentence under a task heading).
     if how_to and (not narrative.has_instruction(candidate.answer) or _TASK_MEANS.match(candidate.answer)):
         return None
@@ -356,22 +367,27 @@ _POINTER_ONLY = re.compile(r"(?:^|[.?!]\s+)(?:See|Read|Refer to|Check out|Head o
                            r"(?:\s+(?:to|for)\s+[^.]+)?\.?\s*$")
 
 
+# A sentence whose colon points at what came after it: "the following", "like this", "copy the output of this to
+# your config:" (a bare "this", not "this dictionary").
+_POINTS_AHEAD = re.compile(r"\b(?:the following|as follows|like this|like so|below|here)\b|"
+                           r"\b(?:this|these|that)\b(?=\s*(?:[,.:;]|to\b|in\b|$))", re.IGNORECASE)
+
+
 _NAMES_A_MEANS = re.compile(r"\w\(\)|`|\w\.\w|\b[a-z]+_[a-z_]+\b")
 
 
-def _cut_before_its_point(answer: str) -> bool:
-    """An answer ending on the colon that introduced code or a list the chunk does not hold: it says what to do only
-    when it names the means itself ("... you can use the errorhandler() decorator:"), never when the point is what
-    follows ("The following signals exist in Flask:")."""
-    if not answer.rstrip().endswith(":"):
-        return False
-    last = sentences(answer.strip().splitlines()[-1])[-1]
-    return not _NAMES_A_MEANS.search(answer) or bool(re.search(r"\b(?:following|as follows)\b", last))
-
-
-def _without_last_sentence(answer: str) -> str:
+def _mended(answer: str, how_to: bool) -> str:
+    """An answer ending on the colon that introduced code or a list the chunk does not hold ends there: its last
+    sentence stands, with a full stop, when it says its point itself ("... merged with the template context, for all
+    templates in the app."; for a how-to, only when it names the means: "... you can use the errorhandler()
+    decorator."), and goes when its point was what followed ("The following signals exist in Flask:", "Create a file
+    with the SQL commands needed to create empty tables:"); '' when nothing is left."""
+    if not answer.rstrip().endswith(":") or "```" in answer:
+        return answer
     said = sentences(" ".join(answer.split("\n\n")))
-    return " ".join(said[:-1]) if len(said) > 1 and "```" not in answer else ""
+    if not _POINTS_AHEAD.search(said[-1]) and (not how_to or _NAMES_A_MEANS.search(said[-1])):
+        return answer.rstrip()[:-1] + "."
+    return " ".join(said[:-1])
 
 
 _LEANS_BACK = re.compile(r"^(?:This|That|It) (?:is|was|works) (?:identical|similar|the same|just like|like)\b")
@@ -678,6 +694,7 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
         # The whole description: "... return a 400 Bad Request error page." is the default; "Enable this to ..." is
         # what the value changes.
         description = next((p for p in _first_paragraphs(blocks) if not p.startswith("Default:")), answer)
+        description = _mended(description, how_to=False) or answer
         return [Candidate(f"What does the `{name}` configuration value do?",
                           _clip(f"{description} {default}".strip()), "option")]
     attribute = _api_name(heading, parents)
@@ -1011,7 +1028,9 @@ def _config_pair(text: str, following: list[Block]) -> Candidate | None:
     default = next((p for p in paragraphs[:4] if p.lower().startswith("default:")), "")
     if not description:
         return None
-    answer = description[0]
+    answer = _mended(description[0], how_to=False)
+    if not answer:
+        return None
     if default:
         answer += f" {default}"
     return Candidate(f"What does the `{name}` configuration value do?", _clip(answer), "option")
@@ -1133,13 +1152,17 @@ def _pronoun_pair(sentence: str, before: str) -> Candidate | None:
         return None
     names = {m.group("name") for m in _CODE_NAME.finditer(before)}
     subject = _NAME_IS.match(before)
+    # "The reverse of that function are url_value_preprocessor()s.": the sentence before leans on its own before.
+    leaning = narrative._vague(" ".join(before.split()[:4]))
     if len(names) == 1:
         name = names.pop()
     elif not names and subject and subject.group("name") not in narrative.VAGUE:
         name = subject.group("name")
     else:
         return None
-    answer = f"{before} {sentence}"
+    plural = sentence.startswith("They") and name.endswith("()")
+    answer = f"{before} {sentence}" if not leaning else re.sub(r"^(?:It|They)\b", f"{name} functions" if plural else name,
+                                                               sentence)
     if match.group("used"):
         return Candidate(f"What {match.group('used')} `{name}` used for?", answer, "what-is")
     if match.group("when"):
