@@ -920,3 +920,16 @@ def test_it_names_the_product_of_its_page_in_a_how_to():
     pairs, _ = _pairs(["JavaScript, fetch, and JSON", "Receiving JSON"], "Use the json property of the request object "
                       "to decode the request’s body as JSON.")
     assert "How do I decode the request’s body as JSON?" in pairs  # the page is about using JavaScript with Flask
+
+
+def test_it_keeps_the_v18_labelled_kept_bad_patterns_out():
+    pairs, _ = _pairs(["API", "Tagged JSON", "register(tag_class, force=False, index=None)"], "Register a new tag "
+                      "with this serializer.\n\n- KeyError – if the tag key is already registered and force is not "
+                      "true.")
+    assert not any("`tag` key" in question for question in pairs)  # a Raises entry names no option
+    pairs, _ = _pairs(["Configuration Handling", "Debug Mode"], "The DEBUG config value is special because it may "
+                      "behave inconsistently if changed after the app has begun setting up.")
+    assert not any("`DEBUG`" in question for question in pairs)
+    pairs, _ = _pairs(["Deploying to Production", "Binding Externally"], "You can bind to all external IPs on a "
+                      "non-privileged port by using 0.0.0.0 in the server arguments shown in the previous section.")
+    assert not pairs

@@ -270,7 +270,8 @@ _PARAM_LINE = re.compile(r"^[•*\-]?\s*`?(?P<name>[a-z_][\w]*)`?\s*(?:\((?P<typ
 _NEXT_FLATTENED_PARAM = re.compile(r"\s+-\s+(?=`?[a-z_]\w*`?\s*(?:\([^)]*\))?\s+(?:–|—|--|-|:)\s)")
 _OPTION_SENTENCE = re.compile(
     r"\b[Tt]he `?(?P<name>(?:--?)?[\w][\w.\-]*)`? (?P<what>option|parameter|setting|argument|flag|config(?:uration)? "
-    r"(?:value|key|variable)|environment variable|key) (?P<rest>(?:is |sets |controls |selects |defines |"
+    r"(?:value|key|variable)|environment variable|key) (?P<rest>(?:is (?!special|different|unusual|also)|sets |"
+    r"controls |selects |defines |"
     r"enables |disables |determines |specifies |tells |can |must |should |lets |allows |configures |"
     r"defaults |changes |makes ))"
 )
@@ -335,6 +336,11 @@ def _on_product_page(question: str, kind: str, title: str) -> str:
     return f"{question[:-1]} with {name}?"
 
 
+_POINTS_BACK = re.compile(r"\b(?:(?:shown|described|mentioned|explained|given|listed) (?:in the previous (?:section|"
+                          r"chapter|step)|above|earlier)|(?:in|from) the previous (?:section|chapter|step)|see above)\b",
+                          re.IGNORECASE)
+
+
 def _vetted(candidate: Candidate) -> Candidate | None:
     """The candidate, its answer trimmed where chunking cut it, or None when it is a bad pair however well it is
     grounded."""
@@ -353,6 +359,8 @@ def _vetted(candidate: Candidate) -> Candidate | None:
     # "You can use the adapter by wrapping the Flask app," ends where ingestion cut it from its code.
     if candidate.answer.rstrip().endswith(","):
         return None
+    if "```" not in candidate.answer and _POINTS_BACK.search(candidate.answer):
+        return None  # "... in the server arguments shown in the previous section": which, the answer does not hold
     if how_to and _POINTER_ONLY.search(candidate.answer):
         return None  # "Read Flask Extension Development to ...": the way is on another page
     if candidate.kind == "how-to" and _LEANS_BACK.match(candidate.answer):
@@ -1047,6 +1055,9 @@ _ONLY_THE_DEFAULT = re.compile(r"^(?:The `?\w+`? (?:parameter|argument|option) d
                                r"argument|option) is (?:not (?:given|provided|set|passed)|None|omitted))\b")
 
 
+_RAISES_ENTRY = re.compile(r"^\w*(?:Error|Exception|Warning) [–—-] ")  # "KeyError – if the tag key is already ..."
+
+
 def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tuple[str, ...] = (),
                      opens_docstring: bool = False) -> list[Candidate]:
     pairs: list[Candidate] = []
@@ -1095,7 +1106,7 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
         # "The first argument can be ..." names no argument; "Changed in version 2.0: ... the no_etag parameter is
         # deprecated" says what changed, not what the parameter does.
         if option and option.group("name").lower() not in _NOT_NAMES and not _VERSION_CHANGE.match(sentence) \
-                and not _ONLY_THE_DEFAULT.match(tail):
+                and not _ONLY_THE_DEFAULT.match(tail) and not _RAISES_ENTRY.match(_LIST_ITEM.sub("", sentence)):
             what = option.group("what")
             owner = f" of `{api_name}`" if api_name else ""
             pairs.append(Candidate(f"What does the `{option.group('name')}` {what}{owner} do?", _clip(tail), "option"))
