@@ -6,7 +6,7 @@
 Creates (or reuses) the team ``bench-qa``, ingests the corpus with the documents service,
 generates pairs from scratch, and reports: pairs/s, kept pairs per substantive page, the
 hand-label quality of kept pairs and the share of bad pairs the filters removed
-(bench/labels/flask_pairs.jsonl, keyed by question), and recall@5 of held-out questions
+(bench/labels/flask_pairs_v19.jsonl, keyed by status, question and answer), and recall@5 of held-out questions
 back to their source chunk.
 """
 from __future__ import annotations
@@ -24,9 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "docsbot.settings")
-# Labels of the current generator's output (a fresh sample of 120 kept + 25 rejected, seed 17171); flask_pairs.jsonl, _v2 to _v15 (and the _first
-# samples) hold earlier rounds' (kept for history).
-LABELS = ROOT / "bench" / "labels" / "flask_pairs_v16.jsonl"
+# Labels of the current generator's output (a fresh sample of 150 kept + 30 rejected, seed 19191919, three readers);
+# flask_pairs.jsonl, _v2 to _v18 (and the _first samples) hold earlier rounds' (kept for history).
+LABELS = ROOT / "bench" / "labels" / "flask_pairs_v19.jsonl"
 TARGETS = {"kept_per_substantive_page": 3, "pairs_per_minute": 1000, "kept_good_share": 0.9}
 
 
