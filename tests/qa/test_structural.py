@@ -933,3 +933,20 @@ def test_it_keeps_the_v18_labelled_kept_bad_patterns_out():
     pairs, _ = _pairs(["Deploying to Production", "Binding Externally"], "You can bind to all external IPs on a "
                       "non-privileged port by using 0.0.0.0 in the server arguments shown in the previous section.")
     assert not pairs
+
+
+def test_it_names_what_a_short_instruction_leans_on_in_its_own_sentence_or_code():
+    pairs, _ = _pairs(["Large Applications as Packages", "Simple Packages"], "Install your application so it is "
+                      "importable:\n\n```\n$ pip install -e .\n```")
+    assert "pip install -e ." in pairs["How do I install my application so it is importable?"].answer
+    pairs, _ = _pairs(["Adding HTTP Method Overrides"], "```\nclass HTTPMethodOverrideMiddleware(object):\n    pass\n"
+                      "```\n\nTo use this with Flask, wrap the app object with the middleware:\n\n```\n"
+                      "app.wsgi_app = HTTPMethodOverrideMiddleware(app.wsgi_app)\n```")
+    assert "app.wsgi_app = HTTPMethodOverrideMiddleware" in pairs[
+        "How do I use `HTTPMethodOverrideMiddleware` with Flask?"].answer
+    pairs, _ = _pairs(["Checksums"], "```\nclass ChecksumCalcStream(object):\n    pass\n\nclass Other(object):\n"
+                      "    pass\n```\n\nTo use this, hook the calculating stream in before the request starts.")
+    assert not any("`" in question for question in pairs)  # two classes: which one "this" is, the text does not say
+    pairs, _ = _pairs(["Using SQLite 3 with Flask", "Easy Querying"], "To simplify working with SQLite, a row factory "
+                      "function is useful. It is executed for every result returned from the database to convert it.")
+    assert pairs["How do I simplify working with SQLite?"].answer.endswith("to convert it.")

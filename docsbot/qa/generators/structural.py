@@ -461,7 +461,9 @@ def _section_pairs(heading: str, blocks: list[Block], parents: list[str], ask_he
             # The docstring's first prose: an attribute's value line ("default_tags = [...]") before it is no prose.
             opens_docstring = bool(api_name) and not any(
                 b.kind == "paragraph" and not _VALUE_ATTRIBUTE.match(b.text) for b in blocks[:index])
-            pairs.extend(_paragraph_pairs(block.text, following, api_name, (*parents, heading), opens_docstring))
+            code_before = blocks[index - 1].text if index and blocks[index - 1].kind == "code" else ""
+            pairs.extend(_paragraph_pairs(block.text, following, api_name, (*parents, heading), opens_docstring,
+                                          code_before))
         elif block.kind == "table":
             pairs.extend(_table_pairs(block.rows))
         elif block.kind == "code":
@@ -1055,14 +1057,31 @@ _ONLY_THE_DEFAULT = re.compile(r"^(?:The `?\w+`? (?:parameter|argument|option) d
                                r"argument|option) is (?:not (?:given|provided|set|passed)|None|omitted))\b")
 
 
+_USE_THIS = re.compile(r"^To use (?:this|it)\b")
+_CLASS_DEFINED = re.compile(r"^\s*class\s+(?P<name>[A-Z]\w*)", re.MULTILINE)
+_CLASS_CALLED = re.compile(r"\b(?P<name>[A-Z]\w*[a-z]\w*)\(")
+
+
+def _this_named(text: str, code_before: str, code_after: str) -> str:
+    """'To use this with Flask, wrap the app object with the middleware:' between the code defining one class and the
+    code calling it -> 'To use `HTTPMethodOverrideMiddleware` with Flask, ...'; the text as it is otherwise."""
+    if not _USE_THIS.match(text):
+        return text
+    defined = set(_CLASS_DEFINED.findall(code_before))
+    called = set(_CLASS_CALLED.findall(code_after))
+    names = defined if len(defined) == 1 and not code_after else (called & defined if defined else called)
+    return _USE_THIS.sub(f"To use `{names.pop()}`", text) if len(names) == 1 else text
+
+
 _RAISES_ENTRY = re.compile(r"^\w*(?:Error|Exception|Warning) [–—-] ")  # "KeyError – if the tag key is already ..."
 
 
 def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tuple[str, ...] = (),
-                     opens_docstring: bool = False) -> list[Candidate]:
+                     opens_docstring: bool = False, code_before: str = "") -> list[Candidate]:
     pairs: list[Candidate] = []
     if _HISTORY_NOTE.match(text):
         return pairs  # "Changed in version 0.12: ... pass a filename via filename_or_fp": history, not current use
+    text = _this_named(text, code_before, following[0].text if following and following[0].kind == "code" else "")
     all_sentences = sentences(text)
     if not api_name:  # a docstring's flattened list is its parameters, asked one by one below
         all_sentences = [item for sentence in all_sentences for item in _FLATTENED_ITEM.split(sentence)]
@@ -1096,6 +1115,8 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
         if to_do and not PRONOUNS & set(to_do.group("task").lower().split()) and len(to_do.group("task").split()) >= 4 \
                 and not _SUCH.search(to_do.group("task")) and not _WAY_INSIDE.search(to_do.group("task")):
             answer = sentence if item == sentence else item[:1].upper() + item[1:]
+            if narrative._USEFUL_MEANS.search(sentence) and index + 1 < len(all_sentences):
+                answer += " " + all_sentences[index + 1]  # "..., a row factory function is useful. It is executed ..."
             if sentence.endswith(":") and next_code and index == len(all_sentences) - 1:
                 answer += "\n\n" + _code(next_code)
             elif captioned and index == len(all_sentences) - 1:
@@ -1206,10 +1227,12 @@ def _code_example_pair(last: str, code: str, paragraph: str, title: str) -> Cand
             if not name or name.lower() not in paragraph.lower():
                 return None  # "Install it from PyPI": what "it" is, only the page says
             words[1] = name
-        # "Create a project directory and enter it": the "it" is the directory the sentence just named.
-        if narrative._vague(re.sub(r" and \w+ (?:it|them)$", "", " ".join(words))):
+        # "Create a project directory and enter it", "Install your application so it is importable": the "it" is
+        # what the sentence just named.
+        if narrative._vague(re.sub(r" (?:and \w+|so(?: that)?) (?:it|them)\b.*$", "", " ".join(words))):
             return None  # "Add the Python functions that will run these SQL commands": which, the page says
-        return Candidate(f"How do I {_lower_first(' '.join(words))}?", answer, "example")
+        task = re.sub(r"\byour\b", "my", _lower_first(" ".join(words)))
+        return Candidate(f"How do I {task}?", answer, "example")
     looks = _LOOKS_LIKE.match(last)
     if looks:
         return _looks_like_pair(looks, answer, paragraph)
