@@ -24,9 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "docsbot.settings")
-# Labels of the current generator's output (a fresh sample of 150 kept + 30 rejected, seed 19191919, three readers);
-# flask_pairs.jsonl, _v2 to _v18 (and the _first samples) hold earlier rounds' (kept for history).
-LABELS = ROOT / "bench" / "labels" / "flask_pairs_v19.jsonl"
+# Labels of the current generator's output: two fresh samples of 150 kept + 30 rejected (seeds 19191919 and 20202020,
+# three readers each; a pair in both samples counts once per reading). flask_pairs.jsonl, _v2 to _v18 (and the _first
+# samples) hold earlier rounds' (kept for history).
+LABELS = [ROOT / "bench" / "labels" / "flask_pairs_v19.jsonl", ROOT / "bench" / "labels" / "flask_pairs_v20.jsonl"]
 TARGETS = {"kept_per_substantive_page": 3, "pairs_per_minute": 1000, "kept_good_share": 0.9}
 
 
@@ -34,7 +35,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--corpus", default="/work/shared/corpora/flask-2.2-docs.tar.gz")
     parser.add_argument("--profile", action="store_true", help="cProfile of the generation run, on stderr")
-    parser.add_argument("--labels", default=str(LABELS), help="hand labels (JSONL: question, good)")
+    parser.add_argument("--labels", nargs="+", default=[str(p) for p in LABELS],
+                        help="hand labels (JSONL: status_when_labelled, question, answer, good), one file per sample")
     parser.add_argument("--sample", help="write a random sample of kept and rejected pairs here, for labelling")
     parser.add_argument("--sample-seed", type=int, default=0, help="a new seed gives a fresh sample")
     parser.add_argument("--sample-size", type=int, nargs=2, default=(60, 25), metavar=("KEPT", "REJECTED"))
@@ -107,14 +109,17 @@ def main() -> None:
         any(h.chunk_id == p.chunk_id or h.text == p.chunk.text for h in chunk_search(team=team, query=p.question, k=5))
         for p in heldout)
 
-    labels = _labels(Path(args.labels))
     all_pairs = list(QAPair.objects.filter(team=team))
-    # One verdict per labelled (status, question, answer): the same question can come from two chunks (an app
-    # method and its blueprint twin), one kept and one rejected as a duplicate.
-    labelled = {key: labels[key] for p in all_pairs
-                for key in ((p.status, p.question, p.answer), (p.status, p.question, None)) if key in labels}
-    labelled_kept = [good for (status, *_), good in labelled.items() if status == "pending"]
-    labelled_rejected = [good for (status, *_), good in labelled.items() if status == "rejected"]
+    labelled_kept: list[bool] = []
+    labelled_rejected: list[bool] = []
+    for path in args.labels:
+        labels = _labels(Path(path))
+        # One verdict per labelled (status, question, answer) in a sample: the same question can come from two chunks
+        # (an app method and its blueprint twin), one kept and one rejected as a duplicate.
+        labelled = {key: labels[key] for p in all_pairs
+                    for key in ((p.status, p.question, p.answer), (p.status, p.question, None)) if key in labels}
+        labelled_kept += [good for (status, *_), good in labelled.items() if status == "pending"]
+        labelled_rejected += [good for (status, *_), good in labelled.items() if status == "rejected"]
     bad_kept = sum(not good for good in labelled_kept)
     bad_rejected = sum(not good for good in labelled_rejected)
     rejected_share = QAPair.objects.filter(team=team, status="rejected").count() / max(1, len(all_pairs))

@@ -114,11 +114,6 @@ _PASSIVE_MEANS = re.compile(r"\b(?:can|could|may|should) (?:also )?be (?:done|ac
                             r"the [\w ]{1,30}?(?:command|function|method|option|decorator))\b")
 
 
-# "To simplify working with SQLite, a row factory function is useful.": the means, named as what helps.
-_USEFUL_MEANS = re.compile(r"\b(?:function|method|decorator|class|middleware|extension|option|setting|command)s? "
-                           r"(?:is|are) (?:useful|helpful|recommended|the (?:easiest|best|recommended) way)\b")
-
-
 # "Here is a simple example of how you can use X with Flask:" introduces a way; it does not give one.
 _EXAMPLE_INTRO = re.compile(r"^(?:Here is|Here's|Here are|Below is|The following)\b")
 
@@ -132,7 +127,7 @@ def _says_means(sentence: str) -> bool:
 def has_instruction(answer: str) -> bool:
     """A how-to answer must say what to do: an imperative, code, "you can/should ..." with a means, or a means
     in the passive."""
-    if _CODE_SHOWN.search(answer) or _PASSIVE_MEANS.search(answer) or _USEFUL_MEANS.search(answer) or any(
+    if _CODE_SHOWN.search(answer) or _PASSIVE_MEANS.search(answer) or any(
             _says_means(sentence) for line in answer.splitlines() for sentence in s.sentences(line)):
         return True
     return any(is_instruction(sentence) or is_instruction(_main_clause(sentence)) or _possible_with_means(sentence)

@@ -1115,8 +1115,6 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
         if to_do and not PRONOUNS & set(to_do.group("task").lower().split()) and len(to_do.group("task").split()) >= 4 \
                 and not _SUCH.search(to_do.group("task")) and not _WAY_INSIDE.search(to_do.group("task")):
             answer = sentence if item == sentence else item[:1].upper() + item[1:]
-            if narrative._USEFUL_MEANS.search(sentence) and index + 1 < len(all_sentences):
-                answer += " " + all_sentences[index + 1]  # "..., a row factory function is useful. It is executed ..."
             if sentence.endswith(":") and next_code and index == len(all_sentences) - 1:
                 answer += "\n\n" + _code(next_code)
             elif captioned and index == len(all_sentences) - 1:
