@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from docsbot.qa.generators import NAMES_CODE
+
 QUESTION_CHARS = (12, 300)
 ANSWER_CHARS = (15, 1500)
 GROUNDING_MIN = 0.75  # share of the answer's content words found in the source chunk
@@ -40,7 +42,6 @@ def grounding_score(answer: str, source: str) -> float:
 PAIRS_PER_PAGE = 3  # weak-form pairs are kept on a page only up to this many pairs in all
 _CONDITION_FORM = re.compile(r"\b(?:what happens|what should you do)\b", re.IGNORECASE)
 _HOW_OR_WHY = re.compile(r"^(?:In “[^”]*”, )?(?P<form>how do I|why)\b", re.IGNORECASE)
-_NAMES_CODE = re.compile(r"`|\w\(\)|\w\.\w|\$ |(?<![\w-])--?\w|\b[a-z]+_[a-z_]+\b|\w=")
 
 
 def weak_form(question: str, answer: str) -> str:
@@ -48,7 +49,7 @@ def weak_form(question: str, answer: str) -> str:
     if _CONDITION_FORM.search(question):
         return "condition"
     match = _HOW_OR_WHY.match(question)
-    if match and not (_NAMES_CODE.search(question) or _NAMES_CODE.search(answer)):
+    if match and not (NAMES_CODE.search(question) or NAMES_CODE.search(answer)):
         return f"{'why' if match.group('form').lower() == 'why' else 'how-to'} without code"
     return ""
 

@@ -75,6 +75,8 @@ def chunk_body(text: str, heading_path: tuple[str, ...] | list[str]) -> str:
 
 
 CAPTION = re.compile(r"^[\w./-]+\.\w+$")  # "flaskr/static/style.css": a file name above a code block
+# A code name in prose: `name`, a call, a dotted name, a command, an option, snake_case, key=value.
+NAMES_CODE = re.compile(r"`|\w\(\)|\w\.\w|\$ |(?<![\w-])--?\w|\b[a-z]+_[a-z_]+\b|\w=")
 
 
 def lead_in_of(previous_body: str) -> str:

@@ -16,6 +16,7 @@ from functools import lru_cache
 from docsbot.qa.generators import (
     CAPTION,
     MIN_CHUNK_CHARS,
+    NAMES_CODE,
     Candidate,
     ChunkInput,
     ChunkResult,
@@ -381,9 +382,6 @@ _POINTS_AHEAD = re.compile(r"\b(?:the following|as follows|like this|like so|bel
                            r"\b(?:this|these|that)\b(?=\s*(?:[,.:;]|to\b|in\b|$))", re.IGNORECASE)
 
 
-_NAMES_A_MEANS = re.compile(r"\w\(\)|`|\w\.\w|\b[a-z]+_[a-z_]+\b")
-
-
 def _mended(answer: str, how_to: bool) -> str:
     """An answer ending on the colon that introduced code or a list the chunk does not hold ends there: its last
     sentence stands, with a full stop, when it says its point itself ("... merged with the template context, for all
@@ -393,7 +391,7 @@ def _mended(answer: str, how_to: bool) -> str:
     if not answer.rstrip().endswith(":") or "```" in answer:
         return answer
     said = sentences(" ".join(answer.split("\n\n")))
-    if not _POINTS_AHEAD.search(said[-1]) and (not how_to or _NAMES_A_MEANS.search(said[-1])):
+    if not _POINTS_AHEAD.search(said[-1]) and (not how_to or NAMES_CODE.search(said[-1])):
         return answer.rstrip()[:-1] + "."
     return " ".join(said[:-1])
 
