@@ -17,6 +17,15 @@ from docsbot.qa.generators import (
 from docsbot.qa.generators import (
     structural as s,  # module import: structural calls back into this module
 )
+from docsbot.qa.generators.text import (
+    clip,
+    fenced,
+    is_imperative,
+    lower_first,
+    sentences,
+    strip_end,
+    verb_base,
+)
 
 VAGUE = {"this", "that", "these", "those", "it", "its", "they", "them", "their", "such", "above", "below",
          "following", "here", "there", "same", "other", "one"}
@@ -73,7 +82,7 @@ def is_instruction(sentence: str) -> bool:
     if first.lower() in _NOUN_OPENERS or first.lower() in _NOT_IMPERATIVE or _OWN_SUBJECT.match(" ".join(words)) \
             or _has_verb_after_first(words):
         return False
-    return s.is_imperative(first)
+    return is_imperative(first)
 
 
 _FINITE = {"is", "are", "was", "were", "has", "should", "must", "can", "will", "would", "may", "might", "could",
@@ -86,7 +95,7 @@ def _has_verb_after_first(words: list[str]) -> bool:
     rest = [word.lower().strip(",") for word in words[1:3]]
     if rest and rest[0].endswith("ly") and len(rest) > 1:
         verb = rest[1]
-        return verb in _FINITE or (verb.endswith("s") and s.verb_base(verb) not in {None, verb})
+        return verb in _FINITE or (verb.endswith("s") and verb_base(verb) not in {None, verb})
     return bool(rest) and rest[0] in _FINITE
 
 
@@ -128,10 +137,10 @@ def has_instruction(answer: str) -> bool:
     """A how-to answer must say what to do: an imperative, code, "you can/should ..." with a means, or a means
     in the passive."""
     if _CODE_SHOWN.search(answer) or _PASSIVE_MEANS.search(answer) or any(
-            _says_means(sentence) for line in answer.splitlines() for sentence in s.sentences(line)):
+            _says_means(sentence) for line in answer.splitlines() for sentence in sentences(line)):
         return True
     return any(is_instruction(sentence) or is_instruction(_main_clause(sentence)) or _possible_with_means(sentence)
-               or _ENABLES.match(sentence) for line in answer.splitlines() for sentence in s.sentences(line))
+               or _ENABLES.match(sentence) for line in answer.splitlines() for sentence in sentences(line))
 
 
 _MEANS = re.compile(r"`|\w\(|\w\.\w|--\w|\b(?:" + _WITH + r"|using|by|via|through|command|option|setting|function|method|"
@@ -177,10 +186,10 @@ _RELATIVE_SUBJECT = re.compile(r"\b(?:corresponding|(?:neither|either) (?:option
 
 def task_phrase(text: str) -> str | None:
     """'switch traffic back to the previous bundle' when it starts with a verb and leans on no pronoun."""
-    task = re.sub(r"\byourself\b", "myself", re.sub(r"\byour\b", "my", s._strip_end(text)))
+    task = re.sub(r"\byourself\b", "myself", re.sub(r"\byour\b", "my", strip_end(text)))
     words = _words(task)
     # "override the default" leans on the page for what the default is, like a pronoun does.
-    if not (3 <= len(words) <= 14) or _vague(task) or not s.is_imperative(words[0]) or task.endswith(("'s", "’s")) \
+    if not (3 <= len(words) <= 14) or _vague(task) or not is_imperative(words[0]) or task.endswith(("'s", "’s")) \
             or re.search(r"\bthe default\b", task) or words[0].lower() in _WISH_VERBS \
             or words[1].lower() in SUBORDINATORS - {"as"} or words[0].lower() in _NOT_TASK_VERBS \
             or _RELATIVE_OBJECT.search(task):
@@ -217,7 +226,7 @@ def _means_before_purpose(do: str) -> bool:
     of needing" (what you are spared) and "... unless you need" (a condition) are not."""
     words = _words(do)
     last = words[-1].lower()
-    return len(words) >= 2 and last not in _NOT_MEANS_ENDINGS and not (last.endswith("ing") and s.verb_base(last))
+    return len(words) >= 2 and last not in _NOT_MEANS_ENDINGS and not (last.endswith("ing") and verb_base(last))
 
 
 def _purpose_pair(sentence: str, code_after: str) -> Candidate | None:
@@ -236,8 +245,8 @@ def _purpose_pair(sentence: str, code_after: str) -> Candidate | None:
     task = task_phrase(match.group("task"))
     if not task:
         return None
-    answer = sentence + (f"\n\n{s._code(code_after)}" if sentence.endswith(":") and code_after else "")
-    return Candidate(f"How do I {task}?", s._clip(answer), "how-to")
+    answer = sentence + (f"\n\n{fenced(code_after)}" if sentence.endswith(":") and code_after else "")
+    return Candidate(f"How do I {task}?", clip(answer), "how-to")
 
 
 # "If you have larger applications it's recommended to divide them ...": no comma, the main clause opens with what the
@@ -368,13 +377,13 @@ def _why_question(main: str) -> str | None:
             return None
         opener = subject.split()[0]
         if opener.lower() in {"the", "a", "an", "you", "we"} or (opener.isalpha() and opener not in PROPER_NOUNS):
-            subject = s._lower_first(subject)
+            subject = lower_first(subject)
         lower = word.lower()
         if lower in _NOT_VERBS or (lower == "will" and subject.lower() == "you"):
             return None
         if lower in _AUX:
             return f"Why {lower} {subject} {rest}"
-        base = s.verb_base(lower) if lower.isalpha() else None
+        base = verb_base(lower) if lower.isalpha() else None
         if base and base != lower and lower.endswith("s") and not lower.endswith("ss"):
             return f"Why does {subject} {base} {rest}"
         if base == lower and subject.lower() in {"you", "we", "users"}:
@@ -397,7 +406,7 @@ def _why_pair(sentence: str) -> Candidate | None:
         return None
     if match is since and _REASON_PRONOUN.search(since.group("main")):
         return None  # "Since X are valid responses, you could pass them through": "them" is the reason's X
-    question = _why_question(s._strip_end(match.group("main")))
+    question = _why_question(strip_end(match.group("main")))
     if not question or len(_words(question)) > 22:
         return None
     return Candidate(question + "?", sentence, "why")
@@ -446,7 +455,7 @@ def _does_pair(sentence: str, after: str = "") -> Candidate | None:
     if not match or not (_CODEISH.search(match.group("subject")) or _class_name(match.group("subject"))):
         return None
     verb = match.group("verb")
-    if verb in {"is", "has", "does", "was"} or not s.verb_base(verb) or s.verb_base(verb) == verb:
+    if verb in {"is", "has", "does", "was"} or not verb_base(verb) or verb_base(verb) == verb:
         return None
     name = match.group("subject").strip("`")
     if _words(match.group("rest"))[0].lower() in {"this", "that", "these", "those", "it", "them", "such"}:
@@ -472,7 +481,7 @@ _ROLE_DEFINITION = re.compile(r"^The (?:[a-z]+ ){1,2}(?:that|which) (?P<does>[a-
 
 def _role_pair(sentence: str) -> Candidate | None:
     match = _ROLE_DEFINITION.match(sentence)
-    if not match or _vague(match.group("does")) or not s.verb_base(match.group("does").split()[0]):
+    if not match or _vague(match.group("does")) or not verb_base(match.group("does").split()[0]):
         return None
     return Candidate(f"What {match.group('does')}?", sentence, "what-is")
 
@@ -482,7 +491,7 @@ def _template_tag_pair(sentence: str) -> Candidate | None:
     if not match:
         return None
     verb = (match.group("verb") or "").removeprefix("will ")
-    if verb and not s.verb_base(verb):
+    if verb and not verb_base(verb):
         return None
     question = f"What is `{match.group('tag')}`?" if match.group("is") else f"What does `{match.group('tag')}` do?"
     return Candidate(question, sentence, "what-is")
@@ -513,7 +522,7 @@ def _you_can_pair(sentence: str, names: tuple[str, ...] = ()) -> Candidate | Non
 def _cut_short(task: str) -> bool:
     """'search PyPI for packages tagged' (with what? "tagged with X" was read as a means "with X")."""
     last = _words(task)[-1].lower()
-    return last in s._FUNCTION_WORDS or (last.endswith("ed") and bool(s.verb_base(last)))
+    return last in s._FUNCTION_WORDS or (last.endswith("ed") and bool(verb_base(last)))
 
 
 def _unnamed_object(task: str, names: tuple[str, ...]) -> bool:
@@ -569,7 +578,7 @@ def _passive_when_pair(sentence: str, names: tuple[str, ...]) -> Candidate | Non
     "The result is cached when ..." needs the page to say which result."""
     match = _PASSIVE_WHEN.match(sentence)
     done = match.group("done") if match else ""
-    if not match or not (s.verb_base(done) or not done.endswith("ed")) or not page_context.named_on_page(match.group("subject"),
+    if not match or not (verb_base(done) or not done.endswith("ed")) or not page_context.named_on_page(match.group("subject"),
                                                                                          names):
         return None
     subject = match.group("subject")
@@ -639,7 +648,7 @@ def _requires_pair(sentence: str) -> Candidate | None:
     match = _REQUIRES.match(sentence)
     if not match:
         return None
-    if match.group("gerund") and match.group("verb") == "requires" and s.verb_base(match.group("gerund").lower()) \
+    if match.group("gerund") and match.group("verb") == "requires" and verb_base(match.group("gerund").lower()) \
             and not _vague(match.group("object")):
         return Candidate(f"What does {match.group('gerund').lower()} {match.group('object')} require?", sentence,
                          "what-is")
@@ -659,9 +668,9 @@ def _term_means_pair(sentence: str) -> Candidate | None:
         return None
     term = match.group("term")
     first = term.split()[0].lower()
-    if _vague(term) or (first.endswith("ing") and s.verb_base(first)) or first in _NOT_SUBJECTS | {"which", "what"}:
+    if _vague(term) or (first.endswith("ing") and verb_base(first)) or first in _NOT_SUBJECTS | {"which", "what"}:
         return None
-    term = term if term.split()[0] in PROPER_NOUNS else s._lower_first(term)
+    term = term if term.split()[0] in PROPER_NOUNS else lower_first(term)
     return Candidate(f"What does {term} mean?", sentence, "what-is")
 
 
@@ -678,7 +687,7 @@ def _does_when_pair(sentence: str) -> Candidate | None:
     words = _words(does)
     verb = words[1] if words[0].endswith("ly") and len(words) > 1 else words[0]  # "automatically detect"
     # "go quite far with that in that it will ...": a pronoun or a dangling "or" leaves the question unfinished.
-    if _vague(does) or words[-1] in s._FUNCTION_WORDS or not s.verb_base(verb):
+    if _vague(does) or words[-1] in s._FUNCTION_WORDS or not verb_base(verb):
         return None
     if re.search(r"\balso\b", sentence):
         return None  # "Flask will also automatically push an app context when ...": one case of several
@@ -716,7 +725,7 @@ def heading_task(heading: str) -> str | None:
         return None  # "Build and Install": build and install what, the page says
     if first.lower() in TASK_VERBS:
         return " ".join([first.lower(), *words[1:]])
-    base = s.verb_base(first) if first.lower().endswith("ing") else None
+    base = verb_base(first) if first.lower().endswith("ing") else None
     return " ".join([base, *words[1:]]) if base else None
 
 
@@ -728,4 +737,4 @@ def steps_pair(heading: str, blocks: list) -> Candidate | None:
     steps = [b.text for b in blocks if b.kind == "paragraph" and b.text.startswith("- ") and is_instruction(b.text)]
     if len(steps) < 2:
         return None
-    return Candidate(f"How do I {task}?", s._clip("\n".join(steps)), "how-to")
+    return Candidate(f"How do I {task}?", clip("\n".join(steps)), "how-to")

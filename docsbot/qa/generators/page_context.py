@@ -11,6 +11,7 @@ from docsbot.qa.generators import (
 from docsbot.qa.generators import (
     structural as s,
 )
+from docsbot.qa.generators.text import verb_base
 
 
 def _stem(word: str) -> str:
@@ -50,7 +51,7 @@ def leans_on_page(question: str, names: tuple[str, ...]) -> bool:
         phrase: list[str] = []
         for raw in match.group(1).split()[:3]:
             word = raw.strip(",.;:()").lower()
-            participle = phrase and word.endswith(("ed", "ing")) and s.verb_base(word)
+            participle = phrase and word.endswith(("ed", "ing")) and verb_base(word)
             if not word.isalpha() or word in s._FUNCTION_WORDS or word in _NP_STOP or participle:
                 phrase = [] if not word.isalpha() and not phrase else phrase  # "the `region` option": named
                 break

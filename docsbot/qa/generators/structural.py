@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 from docsbot.qa.generators import (
@@ -24,10 +23,20 @@ from docsbot.qa.generators import (
     narrative,
     page_context,
 )
-
-MAX_CODE_LINES = 30
-MAX_ANSWER_CHARS = 700
-MAX_CODE_ANSWER_CHARS = 1400  # an answer carrying code: the code whole is the answer; cut, it answers nothing
+from docsbot.qa.generators.text import (
+    ADMONITION,
+    LIST_ITEM,
+    Block,
+    clip,
+    fenced,
+    is_imperative,
+    lead,
+    lower_first,
+    parse_blocks,
+    sentences,
+    strip_end,
+    verb_base,
+)
 
 GENERIC_HEADINGS = {
     "introduction", "overview", "summary", "example", "examples", "notes", "note", "see also", "usage",
@@ -46,213 +55,6 @@ NOT_TERMS = {
 }
 PRONOUNS = {"this", "that", "it", "these", "those", "them", "they", "so"}
 
-
-@dataclass
-class Block:
-    kind: str  # paragraph | code | table | heading
-    text: str = ""
-    rows: list[list[str]] = field(default_factory=list)
-
-
-# --- parsing ---------------------------------------------------------------------------
-
-_FENCE = re.compile(r"^\s*(```|~~~)")
-_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
-_TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
-_PROMPT = re.compile(r"^\s*(>>>|\$ |\.\.\. )")
-
-
-def parse_blocks(body: str) -> list[Block]:
-    blocks: list[Block] = []
-    lines = body.splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if not line.strip():
-            i += 1
-            continue
-        if _FENCE.match(line):
-            fence = _FENCE.match(line).group(1)
-            j = i + 1
-            while j < len(lines) and not lines[j].strip().startswith(fence):
-                j += 1
-            blocks.append(Block("code", "\n".join(lines[i + 1:j]).rstrip()))
-            i = j + 1
-            continue
-        heading = _MD_HEADING.match(line)
-        if heading:
-            blocks.append(Block("heading", clean_heading(heading.group(1))))
-            i += 1
-            continue
-        if line.startswith(("    ", "\t")) or _PROMPT.match(line):
-            j = i
-            while j < len(lines) and (lines[j].startswith(("    ", "\t")) or _PROMPT.match(lines[j])
-                                      or (not lines[j].strip() and j + 1 < len(lines)
-                                          and lines[j + 1].startswith(("    ", "\t")))):
-                j += 1
-            blocks.append(Block("code", _dedent("\n".join(lines[i:j]))))
-            i = j
-            continue
-        if _is_table_line(lines, i):
-            rows = []
-            j = i
-            while j < len(lines) and _is_table_line(lines, j):
-                if not _TABLE_SEP.match(lines[j]):
-                    rows.append([cell.strip() for cell in lines[j].strip().strip("|").split("|")])
-                j += 1
-            blocks.append(Block("table", rows=rows))
-            i = j
-            continue
-        if _LIST_ITEM.match(line):
-            blocks.append(Block("paragraph", _LIST_ITEM.sub("- ", line.strip(), count=1)))
-            i += 1
-            continue
-        j = i
-        para: list[str] = []
-        while (j < len(lines) and lines[j].strip() and not _FENCE.match(lines[j]) and not _MD_HEADING.match(lines[j])
-               and not _is_table_line(lines, j) and not (j > i and _LIST_ITEM.match(lines[j]))
-               and not (j > i and lines[j].startswith(("    ", "\t")))):
-            para.append(lines[j].strip())
-            j += 1
-        blocks.append(Block("paragraph", " ".join(para)))
-        i = j
-    return _titled_asides(blocks)
-
-
-# Sphinx renders the titles of asides ("Circular Imports", "How to generate good secret keys") as a plain line
-# before their text: a short capitalised line with no final punctuation, followed by prose.
-_ASIDE_TITLE = re.compile(r"^[A-Z][\w’'-]*(?: [\w’'.-]+){1,8}(?<=\w)$")
-
-
-def _titled_asides(blocks: list[Block]) -> list[Block]:
-    for index, block in enumerate(blocks[:-1]):
-        if (block.kind == "paragraph" and blocks[index + 1].kind == "paragraph" and _ASIDE_TITLE.match(block.text)
-                and not block.text.startswith("Released") and not _ADMONITION.match(block.text)):
-            blocks[index] = Block("heading", block.text)
-    return blocks
-
-
-_LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
-
-
-def _is_table_line(lines: list[str], index: int) -> bool:
-    """A markdown table row, or a row of a table that ingestion rendered as 'a | b | c' lines."""
-    line = lines[index]
-    if line.count("|") >= 2 and line.strip().startswith("|"):
-        return True
-    if " | " not in line:
-        return False
-    neighbours = [lines[k] for k in (index - 1, index + 1) if 0 <= k < len(lines)]
-    return any(" | " in n and n.count("|") == line.count("|") for n in neighbours)
-
-
-def _dedent(text: str) -> str:
-    import textwrap
-
-    return textwrap.dedent(text).strip("\n")
-
-
-# A sentence may also open with a lowercase code name: "... to include. find_packages() finds these directories".
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\"'(\[]|[a-z_][\w.]*\(\)\s)")
-_ABBREV = re.compile(r"\b(e\.g|i\.e|etc|vs|cf)\.$", re.IGNORECASE)
-
-
-def sentences(paragraph: str) -> list[str]:
-    parts = _SENTENCE_END.split(paragraph.strip())
-    merged: list[str] = []
-    for part in parts:
-        if merged and _ABBREV.search(merged[-1]):
-            merged[-1] += " " + part
-        else:
-            merged.append(part)
-    return [s.strip() for s in merged if s.strip()]
-
-
-def lead(paragraphs: list[str], *, min_chars: int = 120) -> str:
-    """The first sentences of a section, enough to answer, short enough to quote."""
-    picked: list[str] = []
-    for index, paragraph in enumerate(paragraphs):
-        if not picked and _OPENS_LIST.search(paragraph):
-            return _clip_items(paragraph)  # "Blueprints are intended for these cases: - ... - ...": all the cases
-        items = list(itertools.takewhile(lambda p: p.startswith("- "), paragraphs[index + 1:]))
-        if not picked and paragraph.endswith(":") and items:
-            return _clip_items(" ".join([paragraph, *items]))  # the same list, one paragraph per item
-        for sentence in sentences(paragraph):
-            picked.append(sentence)
-            if sum(len(s) for s in picked) >= min_chars:
-                return _clip(" ".join(picked))
-    return _clip(" ".join(picked))
-
-
-_OPENS_LIST = re.compile(r"^[^:]{10,200}:\s+-\s")
-
-
-def _clip_items(paragraph: str) -> str:
-    """A flattened list clipped at an item boundary, never in the middle of one."""
-    if len(paragraph) <= MAX_ANSWER_CHARS:
-        return paragraph
-    items = re.split(r"\s+(?=-\s)", paragraph)
-    kept = items[:1]
-    for item in items[1:]:
-        if len(" ".join([*kept, item])) > MAX_ANSWER_CHARS:
-            break
-        kept.append(item)
-    return " ".join(kept) if len(kept) > 1 else _clip(paragraph)
-
-
-def _clip(text: str) -> str:
-    fence = text.find("```")
-    if fence >= 0:
-        if len(text) <= MAX_CODE_ANSWER_CHARS:
-            return text
-        if fence < MAX_ANSWER_CHARS:  # keep whole code lines and close the fence, never cut inside a line
-            lines, kept = text[fence:].split("\n"), []
-            for line in lines[1:]:
-                if fence + len("\n".join(["```", *kept, line, "...", "```"])) > MAX_CODE_ANSWER_CHARS or line == "```":
-                    break
-                kept.append(line)
-            return text[:fence] + "\n".join(["```", *kept, "...", "```"])
-    if len(text) <= MAX_ANSWER_CHARS:
-        return text
-    cut = text[:MAX_ANSWER_CHARS]
-    end = max(cut.rfind(". "), cut.rfind(".\n"))
-    return cut[: end + 1] if end > 100 else cut.rsplit(" ", 1)[0] + " …"
-
-
-def _code(code: str) -> str:
-    lines = code.strip("\n").splitlines()
-    if len(lines) > MAX_CODE_LINES:
-        lines = lines[:MAX_CODE_LINES] + ["..."]
-    return "```\n" + "\n".join(lines) + "\n```"
-
-
-# --- wording ---------------------------------------------------------------------------
-
-@lru_cache(maxsize=4096)
-def verb_base(word: str) -> str | None:
-    """'configuring' -> 'configure'; None when the word is not a verb form we know."""
-    from lemminflect import getAllLemmas
-
-    lemmas = getAllLemmas(word.lower(), upos="VERB").get("VERB")
-    if not lemmas:
-        return None
-    return word.lower() if word.lower() in lemmas else max(lemmas, key=len)  # "override", not "over-ride"
-
-
-def is_imperative(word: str) -> bool:
-    lower = word.lower()
-    return lower.isalpha() and verb_base(lower) == lower and lower not in {"see", "note", "be", "do", "let"}
-
-
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
-
-
-def _strip_end(text: str) -> str:
-    return text.rstrip(" :.;,")
-
-
-# --- rules -----------------------------------------------------------------------------
 
 _ERROR_WORDS = re.compile(r"\b(error|exception|warning|failed|failure|cannot|can't|unable)\b|\b[A-Z]{2,}-\d+\b|"
                           r"\b[A-Z]\w+(Error|Exception)\b", re.IGNORECASE)
@@ -413,7 +215,7 @@ def _lead_in_pairs(lead_in: str, blocks: list[Block], path: list[str]) -> list[C
     # "To use this with Flask, ..." and "... you can also write a view" lean on what the previous chunk said.
     if question and narrative.has_instruction(intro) and not _LEANS_BACK.match(intro) \
             and not narrative._vague(" ".join(intro.split()[1:])) and not re.search(r"\b(?:also|instead)\b", intro):
-        pairs.append(Candidate(question, _clip(f"{intro}\n\n{_code(blocks[0].text)}"), "how-to"))
+        pairs.append(Candidate(question, clip(f"{intro}\n\n{fenced(blocks[0].text)}"), "how-to"))
     return pairs
 
 
@@ -495,7 +297,7 @@ def _useful_when_pair(title: str, blocks: list[Block]) -> Candidate | None:
     gerund = any(word.lower().endswith("ing") and verb_base(word.lower()) for word in words[:2])
     plural = head.endswith("s") and not head.endswith("ss") and not gerund
     answer = " ".join(opening[:problem + 3])
-    return Candidate(f"When {'are' if plural else 'is'} {phrase} useful?", _clip(answer), "what-is")
+    return Candidate(f"When {'are' if plural else 'is'} {phrase} useful?", clip(answer), "what-is")
 
 
 # Things a section shows how to write when its code defines them: "Caching Decorator" over `def cached(...)`.
@@ -517,13 +319,11 @@ def _artifact_pair(heading: str, code: str, before: Block | None) -> Candidate |
     if not stems or not any(stem in name for stem in stems for name in defined):
         return None
     intro = sentences(before.text)[-1] if before and before.kind == "paragraph" and before.text.endswith(":") else ""
-    answer = (intro + "\n\n" if intro and len(intro) < 200 else "") + _code(code)
+    answer = (intro + "\n\n" if intro and len(intro) < 200 else "") + fenced(code)
     article = "an" if words[0][0] in "aeiou" else "a"
-    return Candidate(f"How do I write {article} {' '.join(words)}?", _clip(answer), "example")
+    return Candidate(f"How do I write {article} {' '.join(words)}?", clip(answer), "example")
 
 
-_ADMONITION = re.compile(r"^(Note|Warning|Tip|Important|Danger|Caution|See also|Attention|Hint|Todo)\s*:?$",
-                         re.IGNORECASE)
 _METADATA = re.compile(r"^(New in version|Changed in version|Deprecated since|Parameters:|Return type:|Returns?:|"
                        r"Raises:|Yields:|Type:|Default:|Example:)", re.IGNORECASE)
 
@@ -536,7 +336,7 @@ _VERSION_NOTE = re.compile(r"^(?:New in version|Changed in version)\s+[\d.]+\.?$
 def _first_paragraphs(blocks: list[Block]) -> list[str]:
     """The prose a section opens with, without admonition labels and version notes."""
     return [block.text for block in blocks[:_opening_end(blocks)]
-            if not _ADMONITION.match(block.text) and not _VERSION_NOTE.match(block.text)]
+            if not ADMONITION.match(block.text) and not _VERSION_NOTE.match(block.text)]
 
 
 def _opening_end(blocks: list[Block]) -> int:
@@ -544,7 +344,7 @@ def _opening_end(blocks: list[Block]) -> int:
     has_text = False
     for index, block in enumerate(blocks):
         # "New in version 0.9." before a section's text is a note on the section, not the end of its prose.
-        if _ADMONITION.match(block.text) or (not has_text and block.kind == "paragraph"
+        if ADMONITION.match(block.text) or (not has_text and block.kind == "paragraph"
                                              and _VERSION_NOTE.match(block.text)):
             continue
         if block.kind != "paragraph" or _METADATA.match(block.text):
@@ -621,7 +421,7 @@ def _answer_under(blocks: list[Block], *, how_to: bool = False) -> str:
         return ""
     text = lead(paragraphs)
     rest = blocks[_opening_end(blocks):]
-    opening = _clip(" ".join(sentence for p in paragraphs for sentence in sentences(p)))
+    opening = clip(" ".join(sentence for p in paragraphs for sentence in sentences(p)))
     # A how-to whose short opening is followed by code: the code is the way ("... you also need to run a Celery
     # worker to receive and execute the task." then `$ celery -A app.celery worker`).
     # Not when the opening only sets the scene ("Imagine the current application looks like this:") or says what a
@@ -630,7 +430,7 @@ def _answer_under(blocks: list[Block], *, how_to: bool = False) -> str:
     if how_to and (_SCENE.match(opening) or _SHOWS_OUTPUT.search(opening)):
         carries_code = False
     if rest and rest[0].kind == "code" and carries_code:
-        return (opening if how_to and len(opening) < 400 else text) + "\n\n" + _code(rest[0].text)
+        return (opening if how_to and len(opening) < 400 else text) + "\n\n" + fenced(rest[0].text)
     if how_to and not narrative.has_instruction(text):
         # The opening is an introduction ("If you need X, you can create your own"); the way to do it
         # is in a later sentence of the section ("Read Extension Development to ...").
@@ -638,11 +438,11 @@ def _answer_under(blocks: list[Block], *, how_to: bool = False) -> str:
                  for sentence in sentences(block.text) if sentence not in text]
         step = next((sentence for sentence in later if narrative.has_instruction(sentence)), "")
         if step:
-            text = _clip(f"{text} {step}")
+            text = clip(f"{text} {step}")
     if how_to and "```" not in text and not (_SCENE.match(opening) or _SHOWS_OUTPUT.search(opening)):
         command = _command_in(blocks, text)
         if command:
-            return _clip(f"{text}\n\n{command}")
+            return clip(f"{text}\n\n{command}")
     return text
 
 
@@ -657,9 +457,9 @@ def _command_in(blocks: list[Block], text: str) -> str:
         intro = sentences(before[-1])[-1] if before else ""
         if intro.endswith(":") and narrative.is_instruction(intro) and intro not in text:
             # "Install them both:": which, the text before says; the command alone would answer a different task.
-            return "" if narrative._vague(intro) else f"{intro}\n\n{_code(block.text)}"
+            return "" if narrative._vague(intro) else f"{intro}\n\n{fenced(block.text)}"
         if block.text.lstrip().startswith("$ "):
-            return _code(block.text)
+            return fenced(block.text)
         return ""
     return ""
 
@@ -704,7 +504,7 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
         description = next((p for p in _first_paragraphs(blocks) if not p.startswith("Default:")), answer)
         description = _mended(description, how_to=False) or answer
         return [Candidate(f"What does the `{name}` configuration value do?",
-                          _clip(f"{description} {default}".strip()), "option")]
+                          clip(f"{description} {default}".strip()), "option")]
     attribute = _api_name(heading, parents)
     if attribute and _entry_restates(attribute, answer, own_words=2):
         return []  # "the default mimetype if none is provided." for `default_mimetype`
@@ -920,7 +720,7 @@ def _defining_answer(heading: str, blocks: list[Block]) -> str:
     opening = [sentence for paragraph in _first_paragraphs(blocks)[:3] for sentence in sentences(paragraph)][:6]
     for index, sentence in enumerate(opening):
         if defining.match(sentence.lower()) and (not case_sensitive or sentence.startswith(heading)):
-            return _clip(" ".join(opening[index:index + 2]) if len(sentence) < 120 else sentence)
+            return clip(" ".join(opening[index:index + 2]) if len(sentence) < 120 else sentence)
     return ""
 
 
@@ -986,7 +786,7 @@ def _self_description(blocks: list[Block], name: str) -> str:
     for index, block in paragraphs[1:]:
         if _SELF_DESCRIPTION.match(block.text):
             code = blocks[index + 1] if index + 1 < len(blocks) and blocks[index + 1].kind == "code" else None
-            return _clip(block.text + (f"\n\n{_code(code.text)}" if code and block.text.endswith(":") else ""))
+            return clip(block.text + (f"\n\n{fenced(code.text)}" if code and block.text.endswith(":") else ""))
     return ""
 
 
@@ -1021,7 +821,7 @@ def _signature_pair(text: str, following: list[Block]) -> tuple[Candidate, str] 
     else:
         question = _function_question(name, explanation)
     answer = f"`{text.strip().rstrip('¶').strip()}`: {explanation}"
-    return Candidate(question, _clip(answer), "api"), name
+    return Candidate(question, clip(answer), "api"), name
 
 
 def _config_pair(text: str, following: list[Block]) -> Candidate | None:
@@ -1041,7 +841,7 @@ def _config_pair(text: str, following: list[Block]) -> Candidate | None:
         return None
     if default:
         answer += f" {default}"
-    return Candidate(f"What does the `{name}` configuration value do?", _clip(answer), "option")
+    return Candidate(f"What does the `{name}` configuration value do?", clip(answer), "option")
 
 
 # Ingestion flattens a list into its paragraph: "... in the next section. - app.config.from_pyfile() overrides ...".
@@ -1101,32 +901,32 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
             param = _PARAM_LINE.match(sentence)
             if param and param.group("name") not in {"return", "returns", "raises"} \
                     and not _bare_common_name(api_name.removesuffix("()")):  # "the `name` parameter of `pop`"
-                entry = _NEXT_FLATTENED_PARAM.split(_LIST_ITEM.sub("", sentence), maxsplit=1)[0]
+                entry = _NEXT_FLATTENED_PARAM.split(LIST_ITEM.sub("", sentence), maxsplit=1)[0]
                 if _entry_restates(param.group("name"), param.group("desc")):
                     continue  # "info_name – the info name for this invocation"
                 pairs.append(Candidate(f"What is the `{param.group('name')}` parameter of `{api_name}` for?",
                                        entry, "api"))
                 continue
-        item = _LIST_ITEM.sub("", sentence)
+        item = LIST_ITEM.sub("", sentence)
         # "- to validate the data, call the validate() method, ...": a list item's step, asked like a sentence's.
         to_do = _TO_DO.match(item[:1].upper() + item[1:] if item != sentence else sentence)
         if to_do and not PRONOUNS & set(to_do.group("task").lower().split()) and len(to_do.group("task").split()) >= 4 \
                 and not _SUCH.search(to_do.group("task")) and not _WAY_INSIDE.search(to_do.group("task")):
             answer = sentence if item == sentence else item[:1].upper() + item[1:]
             if sentence.endswith(":") and next_code and index == len(all_sentences) - 1:
-                answer += "\n\n" + _code(next_code)
+                answer += "\n\n" + fenced(next_code)
             elif captioned and index == len(all_sentences) - 1:
-                answer += f"\n\n{following[0].text}\n\n{_code(following[1].text)}"
-            pairs.append(Candidate(f"How do I {_strip_end(to_do.group('task'))}?", _clip(answer), "how-to"))
+                answer += f"\n\n{following[0].text}\n\n{fenced(following[1].text)}"
+            pairs.append(Candidate(f"How do I {strip_end(to_do.group('task'))}?", clip(answer), "how-to"))
             continue
         option = _OPTION_SENTENCE.search(sentence)
         # "The first argument can be ..." names no argument; "Changed in version 2.0: ... the no_etag parameter is
         # deprecated" says what changed, not what the parameter does.
         if option and option.group("name").lower() not in _NOT_NAMES and not _VERSION_CHANGE.match(sentence) \
-                and not _ONLY_THE_DEFAULT.match(tail) and not _RAISES_ENTRY.match(_LIST_ITEM.sub("", sentence)):
+                and not _ONLY_THE_DEFAULT.match(tail) and not _RAISES_ENTRY.match(LIST_ITEM.sub("", sentence)):
             what = option.group("what")
             owner = f" of `{api_name}`" if api_name else ""
-            pairs.append(Candidate(f"What does the `{option.group('name')}` {what}{owner} do?", _clip(tail), "option"))
+            pairs.append(Candidate(f"What does the `{option.group('name')}` {what}{owner} do?", clip(tail), "option"))
             continue
         definition = _DEFINITION.match(sentence)
         # "Special delimiters are used to ..." says what they are for, not what they are: only a name is defined so.
@@ -1138,12 +938,12 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
             article = (definition.group("article") or "").lower()
             term = definition.group("term")
             subject = f"{article} {term}".strip()
-            pairs.append(Candidate(f"What {definition.group('verb')} {subject}?", _clip(tail), "what-is"))
+            pairs.append(Candidate(f"What {definition.group('verb')} {subject}?", clip(tail), "what-is"))
             continue
         raised = re.search(r"\braises?\s+(?:an?\s+)?`?(?P<exc>[A-Z]\w*(?:Error|Exception))`?\s+(?P<when>if|when)\b",
                            sentence)
         if raised:
-            pairs.append(Candidate(f"When is `{raised.group('exc')}` raised?", _clip(sentence), "troubleshooting"))
+            pairs.append(Candidate(f"When is `{raised.group('exc')}` raised?", clip(sentence), "troubleshooting"))
             continue
         if opens_docstring and index == 0 and is_imperative(sentence.split()[0]):
             continue  # "Create the object to assign to aborter." says what make_aborter() does, not what to do
@@ -1154,7 +954,7 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
         if named:
             pairs.append(named)
             continue
-        pairs.extend(narrative.sentence_pairs(_LIST_ITEM.sub("", sentence), next_code if last else "", api_name,
+        pairs.extend(narrative.sentence_pairs(LIST_ITEM.sub("", sentence), next_code if last else "", api_name,
                                               names, after))
     if all_sentences and next_code and text.endswith(":"):
         example = _code_example_pair(all_sentences[-1], next_code, text, names[0] if names else "")
@@ -1212,12 +1012,12 @@ def _code_example_pair(last: str, code: str, paragraph: str, title: str) -> Cand
     "Install it from PyPI using pip:" (it: the page's product), "You can also pass arguments to the factory like
     this:", "To create the database you can use the init_db function:", "The following example demonstrates how to
     serve an SPA along with an API:"."""
-    answer = _clip(last + "\n\n" + _code(code))
+    answer = clip(last + "\n\n" + fenced(code))
     first_word = last.split()[0] if last.split() else ""
     # "Imagine an application like this:" and "Like this:" open an example; they are not steps.
     if is_imperative(first_word) and narrative.is_instruction(last) and not _TO_DO.match(last) \
             and not re.match(r"^\S+ \d|[^:]*:\s", last):  # "Case 1: a module:" is a caption
-        words = _strip_end(last).split()
+        words = strip_end(last).split()
         if len(words) > 1 and words[1].lower() in {"it", "them"}:
             name = page_name(title)
             if not name or name.lower() not in paragraph.lower():
@@ -1227,19 +1027,19 @@ def _code_example_pair(last: str, code: str, paragraph: str, title: str) -> Cand
         # what the sentence just named.
         if narrative._vague(re.sub(r" (?:and \w+|so(?: that)?) (?:it|them)\b.*$", "", " ".join(words))):
             return None  # "Add the Python functions that will run these SQL commands": which, the page says
-        task = re.sub(r"\byour\b", "my", _lower_first(" ".join(words)))
+        task = re.sub(r"\byour\b", "my", lower_first(" ".join(words)))
         return Candidate(f"How do I {task}?", answer, "example")
     looks = _LOOKS_LIKE.match(last)
     if looks:
         return _looks_like_pair(looks, answer, paragraph)
-    match = _FOLLOWING_DOES.match(_strip_end(last))
+    match = _FOLLOWING_DOES.match(strip_end(last))
     if match:
         task = match.group("how") or (f"{verb_base(match.group('verb'))} {_before_pronoun_clause(match.group('rest'))}"
                                       if verb_base(match.group("verb")) else "")
     else:
-        match = _YOU_CAN_CODE.match(_strip_end(last)) or _TO_DO_YOU.match(last)
+        match = _YOU_CAN_CODE.match(strip_end(last)) or _TO_DO_YOU.match(last)
         task = match.group("task") if match else ""
-    task = narrative.task_phrase(_EXAMPLE_TAIL.sub("", _strip_end(task))) if task else None
+    task = narrative.task_phrase(_EXAMPLE_TAIL.sub("", strip_end(task))) if task else None
     return Candidate(f"How do I {task}?", answer, "example") if task else None
 
 
@@ -1323,11 +1123,11 @@ def _asked_pair(sentence: str, after: list[str], following: list[Block]) -> Cand
         if question.lower().startswith("why") and not _REASON.search(answer):
             return None  # "Why doesn't Flask have X? You can use Y, but ...": the reasons come later, if at all
         if answer.endswith(":") and following and following[0].kind == "code":
-            answer += "\n\n" + _code(following[0].text)
+            answer += "\n\n" + fenced(following[0].text)
     else:
         items = list(itertools.takewhile(lambda b: b.kind == "paragraph" and b.text.startswith("- "), following))
         answer = "\n".join(b.text for b in items[:3]) if items else lead(_first_paragraphs(following)[:1])
-    return Candidate(question, _clip(answer), "faq") if len(answer) >= 40 else None
+    return Candidate(question, clip(answer), "faq") if len(answer) >= 40 else None
 
 
 _TRICK = re.compile(r"^(?:So,? )?[Tt]he (?:trick|idea|solution) is to (?:\w+ly )?(?P<task>[a-z].{8,100})\.$")
@@ -1342,10 +1142,10 @@ def _trick_pair(sentence: str, after: list[str], code: str) -> Candidate | None:
         return None
     answer = f"{sentence} {after[0]}"
     if after[0].endswith(":") and code:
-        answer += "\n\n" + _code(code)
+        answer += "\n\n" + fenced(code)
     if not narrative.has_instruction(answer):
         return None
-    return Candidate(f"How do I {task}?", _clip(answer), "how-to")
+    return Candidate(f"How do I {task}?", clip(answer), "how-to")
 
 
 def _table_pairs(rows: list[list[str]]) -> list[Candidate]:
@@ -1386,4 +1186,4 @@ def _error_block_pair(code: str, following: list[Block]) -> Candidate | None:
         explanation = lead(_first_paragraphs(following)) if _first_paragraphs(following) else ""
     if len(explanation) < 20:
         return None
-    return Candidate(f"What does the error “{lines[error_at]}” mean?", _clip(explanation), "troubleshooting")
+    return Candidate(f"What does the error “{lines[error_at]}” mean?", clip(explanation), "troubleshooting")

@@ -1,0 +1,226 @@
+"""Reading documentation text: a chunk's blocks (paragraphs, code, tables, headings), its sentences, answer-sized
+quotes of it, and the verb forms the question rules need. Shared by the structural and narrative rules."""
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from docsbot.qa.generators import clean_heading
+
+MAX_CODE_LINES = 30
+MAX_ANSWER_CHARS = 700
+MAX_CODE_ANSWER_CHARS = 1400  # an answer carrying code: the code whole is the answer; cut, it answers nothing
+
+
+ADMONITION = re.compile(r"^(Note|Warning|Tip|Important|Danger|Caution|See also|Attention|Hint|Todo)\s*:?$",
+                         re.IGNORECASE)
+
+
+@dataclass
+class Block:
+    kind: str  # paragraph | code | table | heading
+    text: str = ""
+    rows: list[list[str]] = field(default_factory=list)
+
+
+# --- parsing ---------------------------------------------------------------------------
+
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
+_TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+_PROMPT = re.compile(r"^\s*(>>>|\$ |\.\.\. )")
+
+
+def parse_blocks(body: str) -> list[Block]:
+    blocks: list[Block] = []
+    lines = body.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not line.strip():
+            i += 1
+            continue
+        if _FENCE.match(line):
+            fence = _FENCE.match(line).group(1)
+            j = i + 1
+            while j < len(lines) and not lines[j].strip().startswith(fence):
+                j += 1
+            blocks.append(Block("code", "\n".join(lines[i + 1:j]).rstrip()))
+            i = j + 1
+            continue
+        heading = _MD_HEADING.match(line)
+        if heading:
+            blocks.append(Block("heading", clean_heading(heading.group(1))))
+            i += 1
+            continue
+        if line.startswith(("    ", "\t")) or _PROMPT.match(line):
+            j = i
+            while j < len(lines) and (lines[j].startswith(("    ", "\t")) or _PROMPT.match(lines[j])
+                                      or (not lines[j].strip() and j + 1 < len(lines)
+                                          and lines[j + 1].startswith(("    ", "\t")))):
+                j += 1
+            blocks.append(Block("code", _dedent("\n".join(lines[i:j]))))
+            i = j
+            continue
+        if _is_table_line(lines, i):
+            rows = []
+            j = i
+            while j < len(lines) and _is_table_line(lines, j):
+                if not _TABLE_SEP.match(lines[j]):
+                    rows.append([cell.strip() for cell in lines[j].strip().strip("|").split("|")])
+                j += 1
+            blocks.append(Block("table", rows=rows))
+            i = j
+            continue
+        if LIST_ITEM.match(line):
+            blocks.append(Block("paragraph", LIST_ITEM.sub("- ", line.strip(), count=1)))
+            i += 1
+            continue
+        j = i
+        para: list[str] = []
+        while (j < len(lines) and lines[j].strip() and not _FENCE.match(lines[j]) and not _MD_HEADING.match(lines[j])
+               and not _is_table_line(lines, j) and not (j > i and LIST_ITEM.match(lines[j]))
+               and not (j > i and lines[j].startswith(("    ", "\t")))):
+            para.append(lines[j].strip())
+            j += 1
+        blocks.append(Block("paragraph", " ".join(para)))
+        i = j
+    return _titled_asides(blocks)
+
+
+# Sphinx renders the titles of asides ("Circular Imports", "How to generate good secret keys") as a plain line
+# before their text: a short capitalised line with no final punctuation, followed by prose.
+_ASIDE_TITLE = re.compile(r"^[A-Z][\w’'-]*(?: [\w’'.-]+){1,8}(?<=\w)$")
+
+
+def _titled_asides(blocks: list[Block]) -> list[Block]:
+    for index, block in enumerate(blocks[:-1]):
+        if (block.kind == "paragraph" and blocks[index + 1].kind == "paragraph" and _ASIDE_TITLE.match(block.text)
+                and not block.text.startswith("Released") and not ADMONITION.match(block.text)):
+            blocks[index] = Block("heading", block.text)
+    return blocks
+
+
+LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+
+
+def _is_table_line(lines: list[str], index: int) -> bool:
+    """A markdown table row, or a row of a table that ingestion rendered as 'a | b | c' lines."""
+    line = lines[index]
+    if line.count("|") >= 2 and line.strip().startswith("|"):
+        return True
+    if " | " not in line:
+        return False
+    neighbours = [lines[k] for k in (index - 1, index + 1) if 0 <= k < len(lines)]
+    return any(" | " in n and n.count("|") == line.count("|") for n in neighbours)
+
+
+def _dedent(text: str) -> str:
+    import textwrap
+
+    return textwrap.dedent(text).strip("\n")
+
+
+# A sentence may also open with a lowercase code name: "... to include. find_packages() finds these directories".
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\"'(\[]|[a-z_][\w.]*\(\)\s)")
+_ABBREV = re.compile(r"\b(e\.g|i\.e|etc|vs|cf)\.$", re.IGNORECASE)
+
+
+def sentences(paragraph: str) -> list[str]:
+    parts = _SENTENCE_END.split(paragraph.strip())
+    merged: list[str] = []
+    for part in parts:
+        if merged and _ABBREV.search(merged[-1]):
+            merged[-1] += " " + part
+        else:
+            merged.append(part)
+    return [s.strip() for s in merged if s.strip()]
+
+
+def lead(paragraphs: list[str], *, min_chars: int = 120) -> str:
+    """The first sentences of a section, enough to answer, short enough to quote."""
+    picked: list[str] = []
+    for index, paragraph in enumerate(paragraphs):
+        if not picked and _OPENS_LIST.search(paragraph):
+            return clip_items(paragraph)  # "Blueprints are intended for these cases: - ... - ...": all the cases
+        items = list(itertools.takewhile(lambda p: p.startswith("- "), paragraphs[index + 1:]))
+        if not picked and paragraph.endswith(":") and items:
+            return clip_items(" ".join([paragraph, *items]))  # the same list, one paragraph per item
+        for sentence in sentences(paragraph):
+            picked.append(sentence)
+            if sum(len(s) for s in picked) >= min_chars:
+                return clip(" ".join(picked))
+    return clip(" ".join(picked))
+
+
+_OPENS_LIST = re.compile(r"^[^:]{10,200}:\s+-\s")
+
+
+def clip_items(paragraph: str) -> str:
+    """A flattened list clipped at an item boundary, never in the middle of one."""
+    if len(paragraph) <= MAX_ANSWER_CHARS:
+        return paragraph
+    items = re.split(r"\s+(?=-\s)", paragraph)
+    kept = items[:1]
+    for item in items[1:]:
+        if len(" ".join([*kept, item])) > MAX_ANSWER_CHARS:
+            break
+        kept.append(item)
+    return " ".join(kept) if len(kept) > 1 else clip(paragraph)
+
+
+def clip(text: str) -> str:
+    fence = text.find("```")
+    if fence >= 0:
+        if len(text) <= MAX_CODE_ANSWER_CHARS:
+            return text
+        if fence < MAX_ANSWER_CHARS:  # keep whole code lines and close the fence, never cut inside a line
+            lines, kept = text[fence:].split("\n"), []
+            for line in lines[1:]:
+                if fence + len("\n".join(["```", *kept, line, "...", "```"])) > MAX_CODE_ANSWER_CHARS or line == "```":
+                    break
+                kept.append(line)
+            return text[:fence] + "\n".join(["```", *kept, "...", "```"])
+    if len(text) <= MAX_ANSWER_CHARS:
+        return text
+    cut = text[:MAX_ANSWER_CHARS]
+    end = max(cut.rfind(". "), cut.rfind(".\n"))
+    return cut[: end + 1] if end > 100 else cut.rsplit(" ", 1)[0] + " …"
+
+
+def fenced(code: str) -> str:
+    lines = code.strip("\n").splitlines()
+    if len(lines) > MAX_CODE_LINES:
+        lines = lines[:MAX_CODE_LINES] + ["..."]
+    return "```\n" + "\n".join(lines) + "\n```"
+
+
+# --- wording ---------------------------------------------------------------------------
+
+@lru_cache(maxsize=4096)
+def verb_base(word: str) -> str | None:
+    """'configuring' -> 'configure'; None when the word is not a verb form we know."""
+    from lemminflect import getAllLemmas
+
+    lemmas = getAllLemmas(word.lower(), upos="VERB").get("VERB")
+    if not lemmas:
+        return None
+    return word.lower() if word.lower() in lemmas else max(lemmas, key=len)  # "override", not "over-ride"
+
+
+def is_imperative(word: str) -> bool:
+    lower = word.lower()
+    return lower.isalpha() and verb_base(lower) == lower and lower not in {"see", "note", "be", "do", "let"}
+
+
+def lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+
+
+def strip_end(text: str) -> str:
+    return text.rstrip(" :.;,")
+
+
+# --- rules -----------------------------------------------------------------------------
