@@ -18,6 +18,7 @@ from docsbot.qa.generators import (
     structural as s,  # module import: structural calls back into this module
 )
 from docsbot.qa.generators.text import (
+    FUNCTION_WORDS,
     clip,
     fenced,
     is_imperative,
@@ -522,7 +523,7 @@ def _you_can_pair(sentence: str, names: tuple[str, ...] = ()) -> Candidate | Non
 def _cut_short(task: str) -> bool:
     """'search PyPI for packages tagged' (with what? "tagged with X" was read as a means "with X")."""
     last = _words(task)[-1].lower()
-    return last in s._FUNCTION_WORDS or (last.endswith("ed") and bool(verb_base(last)))
+    return last in FUNCTION_WORDS or (last.endswith("ed") and bool(verb_base(last)))
 
 
 def _unnamed_object(task: str, names: tuple[str, ...]) -> bool:
@@ -687,7 +688,7 @@ def _does_when_pair(sentence: str) -> Candidate | None:
     words = _words(does)
     verb = words[1] if words[0].endswith("ly") and len(words) > 1 else words[0]  # "automatically detect"
     # "go quite far with that in that it will ...": a pronoun or a dangling "or" leaves the question unfinished.
-    if _vague(does) or words[-1] in s._FUNCTION_WORDS or not verb_base(verb):
+    if _vague(does) or words[-1] in FUNCTION_WORDS or not verb_base(verb):
         return None
     if re.search(r"\balso\b", sentence):
         return None  # "Flask will also automatically push an app context when ...": one case of several

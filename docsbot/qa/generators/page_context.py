@@ -8,10 +8,7 @@ import re
 from docsbot.qa.generators import (
     narrative as n,  # module imports: both modules call back into this one
 )
-from docsbot.qa.generators import (
-    structural as s,
-)
-from docsbot.qa.generators.text import verb_base
+from docsbot.qa.generators.text import FUNCTION_WORDS, verb_base
 
 
 def _stem(word: str) -> str:
@@ -52,7 +49,7 @@ def leans_on_page(question: str, names: tuple[str, ...]) -> bool:
         for raw in match.group(1).split()[:3]:
             word = raw.strip(",.;:()").lower()
             participle = phrase and word.endswith(("ed", "ing")) and verb_base(word)
-            if not word.isalpha() or word in s._FUNCTION_WORDS or word in _NP_STOP or participle:
+            if not word.isalpha() or word in FUNCTION_WORDS or word in _NP_STOP or participle:
                 phrase = [] if not word.isalpha() and not phrase else phrase  # "the `region` option": named
                 break
             phrase.append(word)

@@ -5,6 +5,9 @@ definitions, option tables and option sentences, configuration values, API signa
 with their docstrings and parameters, error messages with their explanations, and code
 examples. Answers are the source text under them, quoted, so they are grounded by
 construction; the filters still check them.
+
+Sentence-level rules live in narrative.py, reference entries (signatures, config values,
+parameters) in api_entries.py, and reading the text (blocks, sentences, quotes) in text.py.
 """
 from __future__ import annotations
 
@@ -15,7 +18,6 @@ from functools import lru_cache
 from docsbot.qa.generators import (
     CAPTION,
     MIN_CHUNK_CHARS,
-    NAMES_CODE,
     Candidate,
     ChunkInput,
     ChunkResult,
@@ -23,15 +25,31 @@ from docsbot.qa.generators import (
     narrative,
     page_context,
 )
+from docsbot.qa.generators.api_entries import (
+    CONFIG_NAME,
+    SIGNATURE,
+    bare_common_name,
+    config_pair,
+    entry_name,
+    entry_restates,
+    function_question,
+    member_scope,
+    restates_name,
+    self_description,
+    signature_pair,
+)
 from docsbot.qa.generators.text import (
-    ADMONITION,
+    FUNCTION_WORDS,
     LIST_ITEM,
     Block,
     clip,
     fenced,
+    first_paragraphs,
     is_imperative,
     lead,
     lower_first,
+    mend_cut_answer,
+    opening_end,
     parse_blocks,
     sentences,
     strip_end,
@@ -63,11 +81,6 @@ _ERROR_WORDS = re.compile(r"\b(error|exception|warning|failed|failure|cannot|can
 _ERROR_TOKEN = re.compile(r"\b[A-Z]{2,}-?\d+\b|\b[A-Z]\w*(?:Error|Exception|Warning)\b|\b[1-5]\d\d\b|[\"“'`].{4,}[\"”'`]|"
                           r"^(?:error|exception)\s*:")
 _ERROR_LINE = re.compile(r"^(?:[\w.]+\.)?(?P<name>\w*(?:Error|Exception|Warning)):\s*(?P<msg>.+)$")
-_SIGNATURE = re.compile(
-    r"^(?P<prefix>(?:class|async|def|classmethod|staticmethod|property|abstractmethod)\s+)?"
-    r"(?P<name>[A-Za-z_][\w.]*)\s*\((?P<args>[^()]*(?:\([^()]*\)[^()]*)*)\)\s*(?:(?:->|→)\s*[^\s]+.*)?[:¶]?\s*$"
-)
-_CONFIG_NAME = re.compile(r"^`?(?P<name>[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Z]{3,})`?\s*¶?$")
 _PARAM_LINE = re.compile(r"^[•*\-]?\s*`?(?P<name>[a-z_][\w]*)`?\s*(?:\((?P<type>[^)]*)\))?\s+(?:–|—|--|-|:)\s+(?P<desc>.{12,})$")
 # "- key (str) – the key of the cookie. - value (str) – ...": a parameter list flattened into one line.
 _NEXT_FLATTENED_PARAM = re.compile(r"\s+-\s+(?=`?[a-z_]\w*`?\s*(?:\([^)]*\))?\s+(?:–|—|--|-|:)\s)")
@@ -148,7 +161,7 @@ def _vetted(candidate: Candidate) -> Candidate | None:
     """The candidate, its answer trimmed where chunking cut it, or None when it is a bad pair however well it is
     grounded."""
     how_to = candidate.kind in {"how-to", "example"}
-    mended = _mended(candidate.answer, how_to)  # "...:" whose code went to the next chunk
+    mended = mend_cut_answer(candidate.answer, how_to)  # "...:" whose code went to the next chunk
     if not mended:
         return None
     candidate = Candidate(candidate.question, mended, candidate.kind)
@@ -176,26 +189,6 @@ def _vetted(candidate: Candidate) -> Candidate | None:
 _POINTER_ONLY = re.compile(r"(?:^|[.?!]\s+)(?:See|Read|Refer to|Check out|Head over to|Have a look at|Continue to)\s+"
                            r"(?:the\s+)?[A-Z][\w’'-]*(?:\s+(?:[A-Z][\w’'-]*|and|to|with|in|for|of|the|a))*"
                            r"(?:\s+(?:to|for)\s+[^.]+)?\.?\s*$")
-
-
-# A sentence whose colon points at what came after it: "the following", "like this", "copy the output of this to
-# your config:" (a bare "this", not "this dictionary").
-_POINTS_AHEAD = re.compile(r"\b(?:the following|as follows|like this|like so|below|here)\b|"
-                           r"\b(?:this|these|that)\b(?=\s*(?:[,.:;]|to\b|in\b|$))", re.IGNORECASE)
-
-
-def _mended(answer: str, how_to: bool) -> str:
-    """An answer ending on the colon that introduced code or a list the chunk does not hold ends there: its last
-    sentence stands, with a full stop, when it says its point itself ("... merged with the template context, for all
-    templates in the app."; for a how-to, only when it names the means: "... you can use the errorhandler()
-    decorator."), and goes when its point was what followed ("The following signals exist in Flask:", "Create a file
-    with the SQL commands needed to create empty tables:"); '' when nothing is left."""
-    if not answer.rstrip().endswith(":") or "```" in answer:
-        return answer
-    said = sentences(" ".join(answer.split("\n\n")))
-    if not _POINTS_AHEAD.search(said[-1]) and (not how_to or NAMES_CODE.search(said[-1])):
-        return answer.rstrip()[:-1] + "."
-    return " ".join(said[:-1])
 
 
 _LEANS_BACK = re.compile(r"^(?:This|That|It) (?:is|was|works) (?:identical|similar|the same|just like|like)\b")
@@ -236,7 +229,7 @@ def _sections(first_heading: str, blocks: list[Block]) -> list[tuple[str, list[B
 def _section_pairs(heading: str, blocks: list[Block], parents: list[str], ask_heading: bool) -> list[Candidate]:
     pairs: list[Candidate] = []
     # An untitled-API subsection ("About the First Parameter" under `class flask.Flask`) is still about that API.
-    api_name = _api_name(heading, parents) or (_api_name(parents[-1], parents[:-1]) if parents else "")
+    api_name = entry_name(heading, parents) or (entry_name(parents[-1], parents[:-1]) if parents else "")
     if ask_heading and not parents:
         useful = _useful_when_pair(heading, blocks)
         pairs.extend([useful] if useful else [])
@@ -249,12 +242,12 @@ def _section_pairs(heading: str, blocks: list[Block], parents: list[str], ask_he
     for index, block in enumerate(blocks):
         following = blocks[index + 1:]
         if block.kind == "paragraph":
-            signature = _signature_pair(block.text, following)
+            signature = signature_pair(block.text, following)
             if signature:
                 api_name = signature[1]
                 pairs.append(signature[0])
                 continue
-            config = _config_pair(block.text, following)
+            config = config_pair(block.text, following)
             if config:
                 pairs.append(config)
                 continue
@@ -285,7 +278,7 @@ _NOT_TECHNIQUES = {"considerations", "overview", "introduction", "guide", "notes
 
 def _useful_when_pair(title: str, blocks: list[Block]) -> Candidate | None:
     """'When is adding HTTP method overrides useful?' answered by the page's opening up to the problem it names."""
-    opening = [sentence for paragraph in _first_paragraphs(blocks)[:3] for sentence in sentences(paragraph)]
+    opening = [sentence for paragraph in first_paragraphs(blocks)[:3] for sentence in sentences(paragraph)]
     problem = next((index for index, sentence in enumerate(opening) if _PROBLEM.search(sentence)), None)
     words = title.split()
     if problem is None or not 2 <= len(words) <= 6 or title.lower() in GENERIC_HEADINGS or narrative._vague(title) \
@@ -324,103 +317,25 @@ def _artifact_pair(heading: str, code: str, before: Block | None) -> Candidate |
     return Candidate(f"How do I write {article} {' '.join(words)}?", clip(answer), "example")
 
 
-_METADATA = re.compile(r"^(New in version|Changed in version|Deprecated since|Parameters:|Return type:|Returns?:|"
-                       r"Raises:|Yields:|Type:|Default:|Example:)", re.IGNORECASE)
-
-
 _VERSION_CHANGE = re.compile(r"^(?:New in version|Changed in version|Deprecated since)\b")
 _HISTORY_NOTE = re.compile(r"^(?:Changed in version|Deprecated since)\b")
-_VERSION_NOTE = re.compile(r"^(?:New in version|Changed in version)\s+[\d.]+\.?$")
-
-
-def _first_paragraphs(blocks: list[Block]) -> list[str]:
-    """The prose a section opens with, without admonition labels and version notes."""
-    return [block.text for block in blocks[:_opening_end(blocks)]
-            if not ADMONITION.match(block.text) and not _VERSION_NOTE.match(block.text)]
-
-
-def _opening_end(blocks: list[Block]) -> int:
-    """Where a section's opening prose ends: at the first code, table or version note after its text."""
-    has_text = False
-    for index, block in enumerate(blocks):
-        # "New in version 0.9." before a section's text is a note on the section, not the end of its prose.
-        if ADMONITION.match(block.text) or (not has_text and block.kind == "paragraph"
-                                             and _VERSION_NOTE.match(block.text)):
-            continue
-        if block.kind != "paragraph" or _METADATA.match(block.text):
-            return index
-        has_text = True
-    return len(blocks)
 
 
 _PLACEHOLDER_NAME = re.compile(r"(?:^|[._])[A-Z](?:\(\))?$")  # `get_X()`, `E`: a pattern's stand-in, no real API
 
 
-def _bare_common_name(name: str) -> bool:
-    """`range`, `data`, `copy`: an API member named by a plain word with no owner says nothing about which API
-    (`request.range`? a builtin?); `Flask.route`, `url_for`, `SecureCookieSessionInterface` do."""
-    return bool(re.fullmatch(r"[a-z]{2,10}", name))
-
-
-def _member_scope(name: str, parents: list[str]) -> str | None:
-    """How a question names an API member: as it is when distinctive (''), with the object its section names when
-    a plain word (' in incoming request data'), or not at all (None) when no heading says whose it is."""
-    if not _bare_common_name(name):
-        return ""
-    where = _owner_phrase(parents)
-    return f" in {where}" if where else None
-
-
-def _owner_phrase(parents: list[str]) -> str:
-    """'the application object' for a member documented under "API > Application Object"; '' when no heading above
-    names the object ("Useful Internals")."""
-    for parent in reversed(parents[1:]):
-        if re.search(r"\b(?:Object|Objects|Data|Interface)$", parent) and not narrative._vague(parent):
-            phrase = parent.lower()
-            return phrase if phrase.endswith(("s", "data")) else f"the {phrase}"
-    return ""
-
-
-def _api_name(heading: str, parents: list[str]) -> str:
-    """'Flask.route' for a method heading under a class heading; '' for ordinary headings."""
-    name = _api_heading(heading)
-    if not name:
-        return ""
-    for parent in reversed(parents):
-        match = _SIGNATURE.match(parent)
-        if match and (match.group("prefix") or "").strip() == "class":
-            owner = match.group("name").rsplit(".", 1)[-1]
-            return name if name.startswith(owner + ".") or "." in name else f"{owner}.{name}"
-    return name
-
-
-_ATTRIBUTE = re.compile(r"^(?:property\s+|attribute\s+)?(?P<name>[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*)"
-                        r"(?:\s*:\s*[^=]+)?(?:\s*=\s*.+)?$")
-
-
-def _api_heading(heading: str) -> str:
-    match = _SIGNATURE.match(heading)
-    if match:
-        return match.group("name")
-    match = _ATTRIBUTE.match(heading)
-    if match and ("_" in match.group("name") or "." in match.group("name") or heading.startswith("property ")) \
-            and not _CONFIG_NAME.match(heading):
-        return match.group("name")
-    return ""
-
-
 def _answer_under(blocks: list[Block], *, how_to: bool = False) -> str:
     """The section's opening text, and its first code block when the text introduces it (or, for a
     how-to, when the code directly follows a short opening: "Use pip to install ..." then the command)."""
-    paragraphs = _first_paragraphs(blocks)
+    paragraphs = first_paragraphs(blocks)
     # Sphinx API entries open with the signature, "name: type" or "name = value": that is not an answer.
-    while paragraphs and (_SIGNATURE.match(paragraphs[0]) or _ANNOTATION.match(paragraphs[0])
+    while paragraphs and (SIGNATURE.match(paragraphs[0]) or _ANNOTATION.match(paragraphs[0])
                           or (_VALUE_ATTRIBUTE.match(paragraphs[0]) and len(paragraphs) > 1)):
         paragraphs = paragraphs[1:]
     if not paragraphs:
         return ""
     text = lead(paragraphs)
-    rest = blocks[_opening_end(blocks):]
+    rest = blocks[opening_end(blocks):]
     opening = clip(" ".join(sentence for p in paragraphs for sentence in sentences(p)))
     # A how-to whose short opening is followed by code: the code is the way ("... you also need to run a Celery
     # worker to receive and execute the task." then `$ celery -A app.celery worker`).
@@ -483,40 +398,40 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
     answer = _answer_under(blocks)
     if not answer:
         return []
-    signature = _SIGNATURE.match(heading)
+    signature = SIGNATURE.match(heading)
     if signature:
-        name = _api_name(heading, parents)
-        scope = _member_scope(name, parents)
+        name = entry_name(heading, parents)
+        scope = member_scope(name, parents)
         if scope is None:
             return []
         if (signature.group("prefix") or "").strip() == "class":
             return [Candidate(f"What is the `{name}` class?", answer, "api")]
         if restates_name(name, answer):
             return []
-        answer = _self_description(blocks, name) or answer
-        return [Candidate(f"{_function_question(name, answer)[:-1]}{scope}?", answer, "api")]
-    if _CONFIG_NAME.match(heading) and (any("config" in p.lower() for p in parents)
+        answer = self_description(blocks, name) or answer
+        return [Candidate(f"{function_question(name, answer)[:-1]}{scope}?", answer, "api")]
+    if CONFIG_NAME.match(heading) and (any("config" in p.lower() for p in parents)
                                         or any(b.text.startswith("Default:") for b in blocks)):
         default = next((b.text for b in blocks if b.kind == "paragraph" and b.text.startswith("Default:")), "")
-        name = _CONFIG_NAME.match(heading).group("name")
+        name = CONFIG_NAME.match(heading).group("name")
         # The whole description: "... return a 400 Bad Request error page." is the default; "Enable this to ..." is
         # what the value changes.
-        description = next((p for p in _first_paragraphs(blocks) if not p.startswith("Default:")), answer)
-        description = _mended(description, how_to=False) or answer
+        description = next((p for p in first_paragraphs(blocks) if not p.startswith("Default:")), answer)
+        description = mend_cut_answer(description, how_to=False) or answer
         return [Candidate(f"What does the `{name}` configuration value do?",
                           clip(f"{description} {default}".strip()), "option")]
-    attribute = _api_name(heading, parents)
-    if attribute and _entry_restates(attribute, answer, own_words=2):
+    attribute = entry_name(heading, parents)
+    if attribute and entry_restates(attribute, answer, own_words=2):
         return []  # "the default mimetype if none is provided." for `default_mimetype`
     if attribute:
-        scope = _member_scope(attribute, parents)
+        scope = member_scope(attribute, parents)
         return [] if scope is None else [Candidate(f"What is `{attribute}`{scope}?", answer, "api")]
     value = _VALUE_ATTRIBUTE.match(heading)
-    if value and any(_SIGNATURE.match(p) or p.lower() == "api" for p in parents):
+    if value and any(SIGNATURE.match(p) or p.lower() == "api" for p in parents):
         if re.match(r"^[a-z]\w*,", answer):
             return []  # "header, which allows ...": the tail of a docstring split from its start
         name = value.group("name")  # "charset = 'utf-8'" is no error
-        scope = _member_scope(name, parents)  # "serializer = ...": whose serializer, the heading above must say
+        scope = member_scope(name, parents)  # "serializer = ...": whose serializer, the heading above must say
         return [] if scope is None else [Candidate(f"What is `{name}`{scope}?", answer, "api")]
     if len(words) > 10 or heading.endswith("!"):
         return []  # "Keep Developing!" is a chapter's cheer, not a task
@@ -526,7 +441,7 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
         return _how_to(how_to, blocks)
     if heading.endswith("?"):
         # "What does “micro” mean?" opens with what it does not mean; the meaning follows.
-        return [Candidate(heading, lead(_first_paragraphs(blocks), min_chars=240) or answer, "faq")]
+        return [Candidate(heading, lead(first_paragraphs(blocks), min_chars=240) or answer, "faq")]
     if _is_error_heading(heading):
         message = re.sub(r"^(error|exception)\s*[:\-]?\s*", "", heading, flags=re.IGNORECASE)
         return [Candidate(f"What does the error “{message}” mean?", answer, "troubleshooting")]
@@ -534,7 +449,7 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
     if first.lower().endswith("ing") and verb_base(first):
         return []
     # Under a class or function heading, a lowercase heading like "age" is an attribute, not a concept.
-    if len(heading) < 3 or len(words) > 5 or any(_SIGNATURE.match(parent) for parent in parents):
+    if len(heading) < 3 or len(words) > 5 or any(SIGNATURE.match(parent) for parent in parents):
         return []
     definition = _defining_answer(heading, blocks)
     if definition:
@@ -627,7 +542,7 @@ def _with_page_name(task: str, parents: list[str]) -> str:
 def _names(body: str, subject: str) -> bool:
     """Every content word of the subject is in the (lowercased) text: "MongoDB with MongoEngine" is named by
     "MONGODB_SETTINGS ... MongoEngine(app)"."""
-    return all(word.lower() in body for word in subject.split() if word.lower() not in _FUNCTION_WORDS)
+    return all(word.lower() in body for word in subject.split() if word.lower() not in FUNCTION_WORDS)
 
 
 # Acronyms that name a technique, not a product: "Using URL Processors" is not about a product called URL.
@@ -675,14 +590,10 @@ def _modifier_only(word: str) -> bool:
     return word.lower().endswith("ly") or bool(lemmas) and not {"NOUN", "PROPN"} & set(lemmas)
 
 
-_FUNCTION_WORDS = {"the", "a", "an", "with", "from", "to", "in", "on", "for", "of", "and", "or", "by", "as", "at", "into",
-                   "your", "my"}
-
-
 def _sentence_case(word: str) -> str:
     """'Data' -> 'data' in "How do I create data?"; names stay ("Flask", "URL", "MongoDB")."""
     if word[:1].isupper() and word[1:].islower() and word not in narrative.PROPER_NOUNS \
-            and (_lemmas(word) or word.lower() in _FUNCTION_WORDS):
+            and (_lemmas(word) or word.lower() in FUNCTION_WORDS):
         return word.lower()
     return word
 
@@ -697,7 +608,7 @@ def _page_subject(parents: list[str]) -> str:
     """The nearest parent heading that names a thing ("eventlet", "Apache httpd"), not a task or a signature."""
     for parent in reversed(parents):
         words = parent.split()
-        if (1 <= len(words) <= 4 and parent.lower() not in GENERIC_HEADINGS and not _SIGNATURE.match(parent)
+        if (1 <= len(words) <= 4 and parent.lower() not in GENERIC_HEADINGS and not SIGNATURE.match(parent)
                 and not words[0].lower().endswith("ing") and not narrative.heading_task(parent)
                 and not narrative.VAGUE & {w.lower() for w in words}):
             return parent
@@ -717,7 +628,7 @@ def _defining_answer(heading: str, blocks: list[Block]) -> str:
                           rf"\b(is|are|refers to|means|provides|lets|allows|gives|enables)\b")
     # A lowercase heading is a name ("eventlet", "age" of a header class): "Age values are ..." does not define it.
     case_sensitive = heading.islower()
-    opening = [sentence for paragraph in _first_paragraphs(blocks)[:3] for sentence in sentences(paragraph)][:6]
+    opening = [sentence for paragraph in first_paragraphs(blocks)[:3] for sentence in sentences(paragraph)][:6]
     for index, sentence in enumerate(opening):
         if defining.match(sentence.lower()) and (not case_sensitive or sentence.startswith(heading)):
             return clip(" ".join(opening[index:index + 2]) if len(sentence) < 120 else sentence)
@@ -731,117 +642,6 @@ def _heading_phrase(heading: str) -> str:
             or any(w in narrative.PROPER_NOUNS or re.search(r"[a-z][A-Z]", w) for w in heading.split()):
         return heading
     return "the " + heading.lower() if len(heading.split()) > 1 else heading.lower()
-
-
-_GENERIC_API_NOUNS = {"function", "method", "class", "object", "decorator", "callback", "value", "instance", "the",
-                      "a", "an", "new", "given", "for", "to", "of"}
-
-
-def restates_name(name: str, description: str) -> bool:
-    """'Registers a shell context processor function.' for `shell_context_processor()`: past its verb, the
-    docstring's first sentence only repeats the name's words, so it answers nothing."""
-    said = [sentence for sentence in sentences(description) if not _METADATA.match(sentence)]
-    if len(said) != 1:
-        return False  # "Handles an HTTP exception. By default this will invoke ...": the rest says what it does
-    words = re.findall(r"[a-z]+", said[0].lower())[1:]
-    name_words = set(re.findall(r"[a-z]+", name.lower().rsplit(".", 1)[-1]))
-    return bool(words) and all(word in name_words or word in _GENERIC_API_NOUNS for word in words)
-
-
-def _entry_restates(name: str, description: str, *, own_words: int = 1) -> bool:
-    """An entry that says little past its own name: at most own_words content words of its own."""
-    words = re.findall(r"[a-z]+", description.lower())
-    name_words = set(re.findall(r"[a-z]+", name.lower()))
-    own = [word for word in words if word not in name_words and word not in _GENERIC_API_NOUNS
-           and word not in narrative.VAGUE and len(word) > 2 and word not in _FUNCTION_WORDS]
-    return len(words) <= 8 and len(own) <= own_words
-
-
-# "This function however can help you keep the context around for longer:": the docstring saying what the API does,
-# after a paragraph of background ("Request contexts disappear when the response is started ...").
-_SELF_DESCRIPTION = re.compile(r"^This (?:function|method|decorator|class|helper)\b(?! (?:is|was) (?:called|"
-                               r"deprecated|removed)\b)")
-_OBJECT_OPENERS = {"a", "an", "the", "that", "this", "all", "every", "each", "whether", "if", "any"}
-
-
-def _says_what_it_does(paragraph: str) -> bool:
-    """'Registers a function ...', 'Enforce that the WSGI response ...': a docstring opening on the API's own verb;
-    'Request contexts disappear when ...' opens on background."""
-    words = paragraph.split()[:2]
-    if len(words) < 2:
-        return False
-    first = words[0]
-    base = verb_base(first.lower())
-    return bool(base and base != first.lower() and first.endswith("s")) or (
-        is_imperative(first) and words[1].lower() in _OBJECT_OPENERS)
-
-
-def _self_description(blocks: list[Block], name: str) -> str:
-    """The docstring's own 'This function ...' paragraph (with the code it introduces) when the opening paragraph
-    is background that never names the API; '' otherwise."""
-    paragraphs = [(i, b) for i, b in enumerate(blocks) if b.kind == "paragraph"]
-    short = name.rsplit(".", 1)[-1].lower()
-    if not paragraphs or short in paragraphs[0][1].text.lower() or _says_what_it_does(paragraphs[0][1].text):
-        return ""
-    for index, block in paragraphs[1:]:
-        if _SELF_DESCRIPTION.match(block.text):
-            code = blocks[index + 1] if index + 1 < len(blocks) and blocks[index + 1].kind == "code" else None
-            return clip(block.text + (f"\n\n{fenced(code.text)}" if code and block.text.endswith(":") else ""))
-    return ""
-
-
-def _function_question(name: str, description: str) -> str:
-    """'What does `save_session()` do?', or when the docstring only says when the function runs ("This is called at
-    the end of each request ..."), 'When is `save_session()` called?'."""
-    if _CALLED_WHEN.match(description):
-        return f"When is `{name}()` called?"
-    return f"What does `{name}()` do?"
-
-
-_CALLED_WHEN = re.compile(r"^(?:This (?:is|gets) |It is )?[Cc]alled (?:at|when|whenever|right|just|before|after|by|once|"
-                          r"if|during|on)\b")
-
-
-def _signature_pair(text: str, following: list[Block]) -> tuple[Candidate, str] | None:
-    match = _SIGNATURE.match(text.strip())
-    if not match or len(text) > 300:
-        return None
-    name = match.group("name")
-    if name.lower() in {"if", "for", "while", "print", "return", "with"}:
-        return None
-    description = _first_paragraphs(following)
-    if not description:
-        return None
-    explanation = lead(description, min_chars=80)
-    if len(explanation) < 20:
-        return None
-    prefix = (match.group("prefix") or "").strip()
-    if prefix == "class":
-        question = f"What is the `{name}` class?"
-    else:
-        question = _function_question(name, explanation)
-    answer = f"`{text.strip().rstrip('¶').strip()}`: {explanation}"
-    return Candidate(question, clip(answer), "api"), name
-
-
-def _config_pair(text: str, following: list[Block]) -> Candidate | None:
-    match = _CONFIG_NAME.match(text.strip())
-    if not match:
-        return None
-    paragraphs = _first_paragraphs(following)
-    if not paragraphs:
-        return None
-    name = match.group("name")
-    description = [p for p in paragraphs if not p.lower().startswith("default:")]
-    default = next((p for p in paragraphs[:4] if p.lower().startswith("default:")), "")
-    if not description:
-        return None
-    answer = _mended(description[0], how_to=False)
-    if not answer:
-        return None
-    if default:
-        answer += f" {default}"
-    return Candidate(f"What does the `{name}` configuration value do?", clip(answer), "option")
 
 
 # Ingestion flattens a list into its paragraph: "... in the next section. - app.config.from_pyfile() overrides ...".
@@ -900,9 +700,9 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
         if api_name:
             param = _PARAM_LINE.match(sentence)
             if param and param.group("name") not in {"return", "returns", "raises"} \
-                    and not _bare_common_name(api_name.removesuffix("()")):  # "the `name` parameter of `pop`"
+                    and not bare_common_name(api_name.removesuffix("()")):  # "the `name` parameter of `pop`"
                 entry = _NEXT_FLATTENED_PARAM.split(LIST_ITEM.sub("", sentence), maxsplit=1)[0]
-                if _entry_restates(param.group("name"), param.group("desc")):
+                if entry_restates(param.group("name"), param.group("desc")):
                     continue  # "info_name – the info name for this invocation"
                 pairs.append(Candidate(f"What is the `{param.group('name')}` parameter of `{api_name}` for?",
                                        entry, "api"))
@@ -1126,7 +926,7 @@ def _asked_pair(sentence: str, after: list[str], following: list[Block]) -> Cand
             answer += "\n\n" + fenced(following[0].text)
     else:
         items = list(itertools.takewhile(lambda b: b.kind == "paragraph" and b.text.startswith("- "), following))
-        answer = "\n".join(b.text for b in items[:3]) if items else lead(_first_paragraphs(following)[:1])
+        answer = "\n".join(b.text for b in items[:3]) if items else lead(first_paragraphs(following)[:1])
     return Candidate(question, clip(answer), "faq") if len(answer) >= 40 else None
 
 
@@ -1183,7 +983,7 @@ def _error_block_pair(code: str, following: list[Block]) -> Candidate | None:
     # The explanation is either printed with the error (Flask's RuntimeErrors) or the text after it.
     explanation = " ".join(lines[error_at + 1:])
     if len(explanation) < 40 or not re.search(r"[a-z]{3,} [a-z]{3,} [a-z]{3,}", explanation):
-        explanation = lead(_first_paragraphs(following)) if _first_paragraphs(following) else ""
+        explanation = lead(first_paragraphs(following)) if first_paragraphs(following) else ""
     if len(explanation) < 20:
         return None
     return Candidate(f"What does the error “{lines[error_at]}” mean?", clip(explanation), "troubleshooting")

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from docsbot.qa.generators import clean_heading
+from docsbot.qa.generators import NAMES_CODE, clean_heading
 
 MAX_CODE_LINES = 30
 MAX_ANSWER_CHARS = 700
@@ -224,3 +224,54 @@ def strip_end(text: str) -> str:
 
 
 # --- rules -----------------------------------------------------------------------------
+
+
+# A sentence whose colon points at what came after it: "the following", "like this", "copy the output of this to
+# your config:" (a bare "this", not "this dictionary").
+_POINTS_AHEAD = re.compile(r"\b(?:the following|as follows|like this|like so|below|here)\b|"
+                           r"\b(?:this|these|that)\b(?=\s*(?:[,.:;]|to\b|in\b|$))", re.IGNORECASE)
+
+
+def mend_cut_answer(answer: str, how_to: bool) -> str:
+    """An answer ending on the colon that introduced code or a list the chunk does not hold ends there: its last
+    sentence stands, with a full stop, when it says its point itself ("... merged with the template context, for all
+    templates in the app."; for a how-to, only when it names the means: "... you can use the errorhandler()
+    decorator."), and goes when its point was what followed ("The following signals exist in Flask:", "Create a file
+    with the SQL commands needed to create empty tables:"); '' when nothing is left."""
+    if not answer.rstrip().endswith(":") or "```" in answer:
+        return answer
+    said = sentences(" ".join(answer.split("\n\n")))
+    if not _POINTS_AHEAD.search(said[-1]) and (not how_to or NAMES_CODE.search(said[-1])):
+        return answer.rstrip()[:-1] + "."
+    return " ".join(said[:-1])
+
+
+METADATA = re.compile(r"^(New in version|Changed in version|Deprecated since|Parameters:|Return type:|Returns?:|"
+                       r"Raises:|Yields:|Type:|Default:|Example:)", re.IGNORECASE)
+
+
+_VERSION_NOTE = re.compile(r"^(?:New in version|Changed in version)\s+[\d.]+\.?$")
+
+
+def first_paragraphs(blocks: list[Block]) -> list[str]:
+    """The prose a section opens with, without admonition labels and version notes."""
+    return [block.text for block in blocks[:opening_end(blocks)]
+            if not ADMONITION.match(block.text) and not _VERSION_NOTE.match(block.text)]
+
+
+def opening_end(blocks: list[Block]) -> int:
+    """Where a section's opening prose ends: at the first code, table or version note after its text."""
+    has_text = False
+    for index, block in enumerate(blocks):
+        # "New in version 0.9." before a section's text is a note on the section, not the end of its prose.
+        if ADMONITION.match(block.text) or (not has_text and block.kind == "paragraph"
+                                             and _VERSION_NOTE.match(block.text)):
+            continue
+        if block.kind != "paragraph" or METADATA.match(block.text):
+            return index
+        has_text = True
+    return len(blocks)
+
+
+FUNCTION_WORDS = {"the", "a", "an", "with", "from", "to", "in", "on", "for", "of", "and", "or", "by", "as", "at", "into",
+                   "your", "my"}

@@ -1,0 +1,195 @@
+"""Questions about a reference's entries: a signature and its docstring ("What does `save_session()` do?"), a
+configuration value, a class, a parameter, an attribute. The owner an entry's name needs ("in incoming request data")
+comes from the headings above it."""
+from __future__ import annotations
+
+import re
+
+from docsbot.qa.generators import Candidate, narrative
+from docsbot.qa.generators.text import (
+    FUNCTION_WORDS,
+    METADATA,
+    Block,
+    clip,
+    fenced,
+    first_paragraphs,
+    is_imperative,
+    lead,
+    mend_cut_answer,
+    sentences,
+    verb_base,
+)
+
+SIGNATURE = re.compile(
+    r"^(?P<prefix>(?:class|async|def|classmethod|staticmethod|property|abstractmethod)\s+)?"
+    r"(?P<name>[A-Za-z_][\w.]*)\s*\((?P<args>[^()]*(?:\([^()]*\)[^()]*)*)\)\s*(?:(?:->|→)\s*[^\s]+.*)?[:¶]?\s*$"
+)
+
+
+CONFIG_NAME = re.compile(r"^`?(?P<name>[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Z]{3,})`?\s*¶?$")
+
+
+def bare_common_name(name: str) -> bool:
+    """`range`, `data`, `copy`: an API member named by a plain word with no owner says nothing about which API
+    (`request.range`? a builtin?); `Flask.route`, `url_for`, `SecureCookieSessionInterface` do."""
+    return bool(re.fullmatch(r"[a-z]{2,10}", name))
+
+
+def member_scope(name: str, parents: list[str]) -> str | None:
+    """How a question names an API member: as it is when distinctive (''), with the object its section names when
+    a plain word (' in incoming request data'), or not at all (None) when no heading says whose it is."""
+    if not bare_common_name(name):
+        return ""
+    where = _owner_phrase(parents)
+    return f" in {where}" if where else None
+
+
+def _owner_phrase(parents: list[str]) -> str:
+    """'the application object' for a member documented under "API > Application Object"; '' when no heading above
+    names the object ("Useful Internals")."""
+    for parent in reversed(parents[1:]):
+        if re.search(r"\b(?:Object|Objects|Data|Interface)$", parent) and not narrative._vague(parent):
+            phrase = parent.lower()
+            return phrase if phrase.endswith(("s", "data")) else f"the {phrase}"
+    return ""
+
+
+def entry_name(heading: str, parents: list[str]) -> str:
+    """'Flask.route' for a method heading under a class heading; '' for ordinary headings."""
+    name = _api_heading(heading)
+    if not name:
+        return ""
+    for parent in reversed(parents):
+        match = SIGNATURE.match(parent)
+        if match and (match.group("prefix") or "").strip() == "class":
+            owner = match.group("name").rsplit(".", 1)[-1]
+            return name if name.startswith(owner + ".") or "." in name else f"{owner}.{name}"
+    return name
+
+
+_ATTRIBUTE = re.compile(r"^(?:property\s+|attribute\s+)?(?P<name>[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*)"
+                        r"(?:\s*:\s*[^=]+)?(?:\s*=\s*.+)?$")
+
+
+def _api_heading(heading: str) -> str:
+    match = SIGNATURE.match(heading)
+    if match:
+        return match.group("name")
+    match = _ATTRIBUTE.match(heading)
+    if match and ("_" in match.group("name") or "." in match.group("name") or heading.startswith("property ")) \
+            and not CONFIG_NAME.match(heading):
+        return match.group("name")
+    return ""
+
+
+_GENERIC_API_NOUNS = {"function", "method", "class", "object", "decorator", "callback", "value", "instance", "the",
+                      "a", "an", "new", "given", "for", "to", "of"}
+
+
+def restates_name(name: str, description: str) -> bool:
+    """'Registers a shell context processor function.' for `shell_context_processor()`: past its verb, the
+    docstring's first sentence only repeats the name's words, so it answers nothing."""
+    said = [sentence for sentence in sentences(description) if not METADATA.match(sentence)]
+    if len(said) != 1:
+        return False  # "Handles an HTTP exception. By default this will invoke ...": the rest says what it does
+    words = re.findall(r"[a-z]+", said[0].lower())[1:]
+    name_words = set(re.findall(r"[a-z]+", name.lower().rsplit(".", 1)[-1]))
+    return bool(words) and all(word in name_words or word in _GENERIC_API_NOUNS for word in words)
+
+
+def entry_restates(name: str, description: str, *, own_words: int = 1) -> bool:
+    """An entry that says little past its own name: at most own_words content words of its own."""
+    words = re.findall(r"[a-z]+", description.lower())
+    name_words = set(re.findall(r"[a-z]+", name.lower()))
+    own = [word for word in words if word not in name_words and word not in _GENERIC_API_NOUNS
+           and word not in narrative.VAGUE and len(word) > 2 and word not in FUNCTION_WORDS]
+    return len(words) <= 8 and len(own) <= own_words
+
+
+# "This function however can help you keep the context around for longer:": the docstring saying what the API does,
+# after a paragraph of background ("Request contexts disappear when the response is started ...").
+_SELF_DESCRIPTION = re.compile(r"^This (?:function|method|decorator|class|helper)\b(?! (?:is|was) (?:called|"
+                               r"deprecated|removed)\b)")
+
+
+_OBJECT_OPENERS = {"a", "an", "the", "that", "this", "all", "every", "each", "whether", "if", "any"}
+
+
+def _says_what_it_does(paragraph: str) -> bool:
+    """'Registers a function ...', 'Enforce that the WSGI response ...': a docstring opening on the API's own verb;
+    'Request contexts disappear when ...' opens on background."""
+    words = paragraph.split()[:2]
+    if len(words) < 2:
+        return False
+    first = words[0]
+    base = verb_base(first.lower())
+    return bool(base and base != first.lower() and first.endswith("s")) or (
+        is_imperative(first) and words[1].lower() in _OBJECT_OPENERS)
+
+
+def self_description(blocks: list[Block], name: str) -> str:
+    """The docstring's own 'This function ...' paragraph (with the code it introduces) when the opening paragraph
+    is background that never names the API; '' otherwise."""
+    paragraphs = [(i, b) for i, b in enumerate(blocks) if b.kind == "paragraph"]
+    short = name.rsplit(".", 1)[-1].lower()
+    if not paragraphs or short in paragraphs[0][1].text.lower() or _says_what_it_does(paragraphs[0][1].text):
+        return ""
+    for index, block in paragraphs[1:]:
+        if _SELF_DESCRIPTION.match(block.text):
+            code = blocks[index + 1] if index + 1 < len(blocks) and blocks[index + 1].kind == "code" else None
+            return clip(block.text + (f"\n\n{fenced(code.text)}" if code and block.text.endswith(":") else ""))
+    return ""
+
+
+def function_question(name: str, description: str) -> str:
+    """'What does `save_session()` do?', or when the docstring only says when the function runs ("This is called at
+    the end of each request ..."), 'When is `save_session()` called?'."""
+    if _CALLED_WHEN.match(description):
+        return f"When is `{name}()` called?"
+    return f"What does `{name}()` do?"
+
+
+_CALLED_WHEN = re.compile(r"^(?:This (?:is|gets) |It is )?[Cc]alled (?:at|when|whenever|right|just|before|after|by|once|"
+                          r"if|during|on)\b")
+
+
+def signature_pair(text: str, following: list[Block]) -> tuple[Candidate, str] | None:
+    match = SIGNATURE.match(text.strip())
+    if not match or len(text) > 300:
+        return None
+    name = match.group("name")
+    if name.lower() in {"if", "for", "while", "print", "return", "with"}:
+        return None
+    description = first_paragraphs(following)
+    if not description:
+        return None
+    explanation = lead(description, min_chars=80)
+    if len(explanation) < 20:
+        return None
+    prefix = (match.group("prefix") or "").strip()
+    if prefix == "class":
+        question = f"What is the `{name}` class?"
+    else:
+        question = function_question(name, explanation)
+    answer = f"`{text.strip().rstrip('¶').strip()}`: {explanation}"
+    return Candidate(question, clip(answer), "api"), name
+
+
+def config_pair(text: str, following: list[Block]) -> Candidate | None:
+    match = CONFIG_NAME.match(text.strip())
+    if not match:
+        return None
+    paragraphs = first_paragraphs(following)
+    if not paragraphs:
+        return None
+    name = match.group("name")
+    description = [p for p in paragraphs if not p.lower().startswith("default:")]
+    default = next((p for p in paragraphs[:4] if p.lower().startswith("default:")), "")
+    if not description:
+        return None
+    answer = mend_cut_answer(description[0], how_to=False)
+    if not answer:
+        return None
+    if default:
+        answer += f" {default}"
+    return Candidate(f"What does the `{name}` configuration value do?", clip(answer), "option")
