@@ -60,6 +60,10 @@ class _Tally:
     items: list[dict] = field(default_factory=list)
     resolved: dict[int, int] = field(default_factory=dict)  # this run's temporary keys -> ids
 
+    def fail(self, path: str, error: str) -> None:
+        self.failed.append({"path": path, "error": error})
+        self.items.append({"path": path, "status": "failed", "chunks": 0, "error": error})
+
 
 # --- runs ----------------------------------------------------------------------------
 
@@ -221,8 +225,7 @@ def _ingest(run: IngestRun, progress: Progress | None) -> _Tally:
             # Two files given one by one under the same name ("a/views.html", "b/views.html"): the second would
             # silently replace the first. Its folder keeps both apart ("tutorial/views.html").
             error = f"another file in this run is also named {source.path!r}; ingest the folder that holds both"
-            tally.failed.append({"path": source.path, "error": error})
-            tally.items.append({"path": source.path, "status": "failed", "chunks": 0, "error": error})
+            tally.fail(source.path, error)
             _report(run, tally, processed, total, "indexing", progress, last)
             continue
         seen.add(source.path)
@@ -285,8 +288,7 @@ def _ingest(run: IngestRun, progress: Progress | None) -> _Tally:
 
 
 def _fail(team: Team, tally: _Tally, path: str, error: str, existing: dict[str, Document]) -> None:
-    tally.failed.append({"path": path, "error": error})
-    tally.items.append({"path": path, "status": "failed", "chunks": 0, "error": error})
+    tally.fail(path, error)
     current = existing.get(path)
     if current is None:
         Document.objects.update_or_create(team=team, source_path=path[:1000], defaults={

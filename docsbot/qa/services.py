@@ -277,8 +277,9 @@ def qa_generate(*, team: Team, generator: str | None = None, progress: Progress 
 
     surviving = QAPair.objects.filter(team=team).exclude(status=QAPair.Status.REJECTED)
     stale = _stale_pairs(team=team, current_hashes=current_hashes)
-    unchanged = surviving.exclude(pk__in=stale.values("pk")).exclude(chunk_id__in=[d.chunk.pk for d in drafts])
-    existing_questions = list(surviving.exclude(pk__in=stale.values("pk")).values_list("question", flat=True))
+    staying = surviving.exclude(pk__in=stale.values("pk"))
+    existing_questions = list(staying.values_list("question", flat=True))
+    unchanged = staying.exclude(chunk_id__in={d.chunk.pk for d in drafts})
     kept_per_document = dict(Counter(unchanged.values_list("document_id", flat=True)))
     _filter(drafts, team=team, existing_questions=existing_questions,
             include_changelog=team_settings.include_changelog, generator=name, kept_per_document=kept_per_document)

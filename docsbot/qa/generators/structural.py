@@ -145,11 +145,10 @@ _LANGUAGES = {"JavaScript", "Python", "HTML", "CSS", "JSON", "SQL"}  # pages abo
 def _on_product_page(question: str, kind: str, title: str) -> str:
     """'How do I show access logs on stdout with Gunicorn?': a how-to on a page about one product is about that
     product, which the question must name (the heading how-tos name it already, see _with_page_name)."""
-    name = page_name(title)
-    if kind not in {"how-to", "example"} or not name or name in _LANGUAGES or name.lower() in question.lower() \
-            or not question.startswith("How do I ") or not question.endswith("?"):
+    if kind not in {"how-to", "example"} or page_name(title) in _LANGUAGES or not question.startswith("How do I ") \
+            or not question.endswith("?"):
         return question
-    return f"{question[:-1]} with {name}?"
+    return f"{_with_page_name(question[:-1], [title])}?"
 
 
 _POINTS_BACK = re.compile(r"\b(?:(?:shown|described|mentioned|explained|given|listed) (?:in the previous (?:section|"
@@ -679,11 +678,11 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
     pairs: list[Candidate] = []
     if _HISTORY_NOTE.match(text):
         return pairs  # "Changed in version 0.12: ... pass a filename via filename_or_fp": history, not current use
-    text = _this_named(text, code_before, following[0].text if following and following[0].kind == "code" else "")
+    next_code = following[0].text if following and following[0].kind == "code" else ""
+    text = _this_named(text, code_before, next_code)
     all_sentences = sentences(text)
     if not api_name:  # a docstring's flattened list is its parameters, asked one by one below
         all_sentences = [item for sentence in all_sentences for item in _FLATTENED_ITEM.split(sentence)]
-    next_code = following[0].text if following and following[0].kind == "code" else ""
     # "... write a script that imports its wsgi.server ..." then "wsgi.py" then the script: the caption introduces it.
     captioned = len(following) > 1 and following[0].kind == "paragraph" and bool(CAPTION.match(following[0].text)) \
         and following[1].kind == "code"
