@@ -178,23 +178,33 @@ def _filter(drafts: list[_Draft], *, team: Team, existing_questions: list[str], 
     kept = {normalise_question(d.candidate.question) for d in alive if not d.reason} | {
         normalise_question(q) for q in existing_questions}
     _retry_with_page_title([d for d in alive if d.reason == "answerability"], source_rank, kept)
-    _hold_back_weak_forms(alive, kept_per_document)
+    _balance_soft_filters(alive, kept_per_document)
 
 
-def _hold_back_weak_forms(drafts: list[_Draft], kept_per_document: dict[int, int]) -> None:
-    """Pairs of a weak form (filters.weak_form: about half of them are bad) are held back for review where their
-    page has enough other pairs; on a thin page the best of them (by answerability) are kept up to
-    filters.PAIRS_PER_PAGE, since a page without pairs teaches the adapter nothing about it."""
+# Filters whose pairs are often good (hand labels: weak forms about half, questions retrieval could not route back
+# about three quarters): held back for review where the page has enough other pairs, kept where it would be thin.
+SOFT_REASONS = ("weak_form", "answerability")
+
+
+def _balance_soft_filters(drafts: list[_Draft], kept_per_document: dict[int, int]) -> None:
+    """Pairs of a weak form (filters.weak_form) are held back; then on a page with fewer than
+    filters.PAIRS_PER_PAGE kept pairs the best held-back pairs (those retrieval routes back first, then weak forms
+    before unroutable questions) are kept up to that many, since a page without pairs teaches the adapter nothing
+    about it. A pair kept so records which filter it failed in scores["kept_for_coverage"]."""
+    for draft in drafts:
+        if not draft.reason and draft.scores.get("form", "ok") != "ok":
+            draft.reason = "weak_form"
     by_document: dict[int, list[_Draft]] = {}
     for draft in drafts:
-        if not draft.reason:
+        if not draft.reason or draft.reason in SOFT_REASONS:
             by_document.setdefault(draft.chunk.document_id, []).append(draft)
-    for document_id, kept in by_document.items():
-        weak = [d for d in kept if d.scores.get("form", "ok") != "ok"]
-        strong = len(kept) - len(weak) + kept_per_document.get(document_id, 0)
-        weak.sort(key=lambda d: -d.scores.get("answerability", 0.0))
-        for draft in weak[max(0, filters.PAIRS_PER_PAGE - strong):]:
-            draft.reason = "weak_form"
+    for document_id, drafts_of_page in by_document.items():
+        kept = sum(1 for d in drafts_of_page if not d.reason) + kept_per_document.get(document_id, 0)
+        held = sorted((d for d in drafts_of_page if d.reason),
+                      key=lambda d: (d.reason == "answerability", -d.scores.get("answerability", 0.0)))
+        for draft in held[:max(0, filters.PAIRS_PER_PAGE - kept)]:
+            draft.scores["kept_for_coverage"] = draft.reason
+            draft.reason = ""
 
 
 def _retry_with_page_title(drafts: list[_Draft], source_rank: Callable, taken: set[str]) -> None:

@@ -87,20 +87,27 @@ def test_it_names_the_weak_question_forms():
     assert weak_form("What is `g`?", "A namespace object.") == ""
 
 
-def test_it_holds_back_weak_forms_only_where_the_page_has_enough_other_pairs():
+def test_it_holds_back_soft_filter_pairs_only_where_the_page_has_enough_other_pairs():
     from types import SimpleNamespace
 
-    from docsbot.qa.services import _Draft, _hold_back_weak_forms
+    from docsbot.qa.services import _balance_soft_filters, _Draft
 
-    def draft(document_id: int, form: str, answerability: float = 1.0) -> _Draft:
+    def draft(document_id: int, form: str, answerability: float = 1.0, reason: str = "") -> _Draft:
         return _Draft(SimpleNamespace(document_id=document_id), SimpleNamespace(),
-                      scores={"form": form, "answerability": answerability})
+                      scores={"form": form, "answerability": answerability}, reason=reason)
 
-    rich = [draft(1, "ok") for _ in range(3)] + [draft(1, "condition")]
+    rich = [draft(1, "ok") for _ in range(3)] + [draft(1, "condition")] + [draft(1, "ok", 0.0, "answerability")]
     thin = [draft(2, "ok"), draft(2, "condition", 0.5), draft(2, "how-to without code", 1.0), draft(2, "condition", 0.2)]
     known = [draft(3, "condition")]  # its page already has 3 kept pairs from chunks that did not change
-    _hold_back_weak_forms(rich + thin + known, kept_per_document={3: 3})
-    assert [d.reason for d in rich] == ["", "", "", "weak_form"]
+    bare = [draft(4, "ok", 0.0, "answerability"), draft(4, "condition"), draft(4, "ok", 0.0, "answerability"),
+            draft(4, "ok", 0.0, "answerability"), draft(4, "ok", 0.0, "duplicate")]
+    _balance_soft_filters(rich + thin + known + bare, kept_per_document={3: 3})
+    assert [d.reason for d in rich] == ["", "", "", "weak_form", "answerability"]
     # The thin page keeps the best two weak pairs (by answerability) to reach 3 pairs; the third is held back.
     assert [d.reason for d in thin] == ["", "", "", "weak_form"]
+    assert thin[2].scores["kept_for_coverage"] == "weak_form" and "kept_for_coverage" not in thin[0].scores
     assert known[0].reason == "weak_form"
+    # A page with no pair that passed every filter: the weak form first, then questions retrieval could not route
+    # back, up to 3; a duplicate is never kept.
+    assert [d.reason for d in bare] == ["", "", "", "answerability", "duplicate"]
+    assert bare[0].scores["kept_for_coverage"] == "answerability"

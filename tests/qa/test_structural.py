@@ -951,3 +951,74 @@ def test_it_names_what_a_short_instruction_leans_on_in_its_own_sentence_or_code(
     pairs, _ = _pairs(["Using SQLite 3 with Flask", "Easy Querying"], "To simplify working with SQLite, a row factory "
                       "function is useful. It is executed for every result returned from the database to convert it.")
     assert "How do I simplify working with SQLite?" not in pairs
+
+
+def test_it_asks_what_a_named_thing_does_not_do_as_a_yes_no_question():
+    pairs, _ = _pairs(["Design Decisions in Flask", "What Flask is"], "Flask will never have a database layer. It will "
+                      "not have a form library or anything else in that direction.")
+    assert pairs["Will Flask ever have a database layer?"].answer.endswith("anything else in that direction.")
+    pairs, _ = _pairs(["Design Decisions in Flask", "Thread Locals"], "However Flask is just not designed for large "
+                      "applications or asynchronous servers.")
+    assert "Is Flask designed for large applications or asynchronous servers?" in pairs
+    pairs, _ = _pairs(["JavaScript, fetch, and JSON"], "JSON cannot represent binary data directly, so it must be base64 "
+                      "encoded, which can be slow.")
+    assert pairs["Can JSON represent binary data directly?"].answer.startswith("JSON cannot represent binary data")
+    pairs, _ = _pairs(["Application Dispatching"], "Note that run_simple is not intended for use in production.")
+    assert "Is run_simple intended for use in production?" in pairs
+    # A pronoun subject, "to be confused with", a lowercase word that is no code: no question of their own.
+    for text in ("This does not have to be a response object.", "This is not to be confused with flask.session.",
+                 "Sessions is not to be confused with the session proxy.", "flask does not start the server here."):
+        pairs, _ = _pairs(["API"], text)
+        assert not any(question.startswith(("Does", "Is", "Can")) for question in pairs), text
+
+
+def test_it_asks_which_named_thing_is_used_how_it_works_and_where_things_are_kept():
+    pairs, _ = _pairs(["Templates"], "Flask uses the Jinja template library to render templates.")
+    assert "Which template library does Flask use?" in pairs
+    pairs, _ = _pairs(["Design Decisions in Flask", "Async"], "Flask supports async coroutines for view functions by "
+                      "executing the coroutine on a separate thread instead of using an event loop on the main thread.")
+    assert pairs["How does Flask support async coroutines for view functions?"].kind == "what-is"
+    pairs, _ = _pairs(["Quickstart", "File Uploads"], "Uploaded files are stored in memory or at a temporary location "
+                      "on the filesystem. Each uploaded file is stored in that dictionary.")
+    assert "Where are uploaded files stored?" in pairs
+    pairs, _ = _pairs(["Test Coverage"], "The test code is located in the tests directory.")
+    assert "In “Test Coverage”, where is the test code located?" in pairs  # "the" test code: the page's
+    pairs, _ = _pairs(["API", "JSONEncoder.default"], "Python does not support overriding how basic types are "
+                      "serialized, they are handled before this method.")
+    assert not any(question.startswith("Does Python") for question in pairs)  # an API entry's side remark
+    assert not any("each uploaded file" in question for question in pairs)  # "that dictionary": which, the page says
+    pairs, _ = _pairs(["Application Context"], "Flask automatically pushes an application context when handling a "
+                      "request.")
+    assert "Does Flask automatically push an application context when handling a request?" in pairs
+    pairs, _ = _pairs(["Static Files"], "Flask automatically adds a static view that takes a path relative to the "
+                      "flaskr/static directory and serves it. SQLAlchemy will automatically commit for us.")
+    # The clause that leans on "it" is left out; the project's own path in the answer: the question names the page.
+    assert "In “Static Files”, does Flask automatically add a static view?" in pairs
+    assert not any("commit" in question for question in pairs)
+
+
+def test_it_names_they_by_the_heading_the_sentence_before_mentions():
+    pairs, _ = _pairs(["Static Files"], "Besides CSS, other types of static files might be files with JavaScript "
+                      "functions, or a logo image. They are all placed under the flaskr/static directory.")
+    # Answered in the text's own words: the sentence that names them, then the one that says where.
+    assert pairs["In “Static Files”, where are static files placed?"].answer == (
+        "Besides CSS, other types of static files might be files with JavaScript functions, or a logo image. They are "
+        "all placed under the flaskr/static directory.")
+    pairs, _ = _pairs(["Static Files"], "Templates are rendered by Jinja. They are all placed under the templates "
+                      "directory.")
+    assert not any(question.startswith("Where") for question in pairs)  # "they" is not what the heading names
+
+
+def test_it_asks_how_to_use_the_one_function_a_usage_example_calls():
+    pairs, _ = _pairs(["Using SQLite 3 with Flask", "Easy Querying"], "```\ndef query_db(query, args=()):\n    return "
+                      "get_db().execute(query, args).fetchall()\n```\n\nHere is how you can use it:\n\n```\nfor user in "
+                      "query_db('select * from users'):\n    print(user['username'])\n```")
+    assert "for user in query_db" in pairs["In “Using SQLite 3 with Flask”, how do I use `query_db()`?"].answer
+    pairs, _ = _pairs(["Checksums"], "Example usage:\n\n```\nhash = generate_checksum(request)\nfiles = "
+                      "load_files(request)\n```")
+    assert not any(question.startswith("How do I use `") for question in pairs)  # two calls: which one it shows
+
+
+def test_it_asks_in_order_to_sentences_like_to_do_ones():
+    pairs, _ = _pairs(["API"], "In order to convert the return value to a proper response object, call make_response().")
+    assert "How do I convert the return value to a proper response object?" in pairs

@@ -11,7 +11,9 @@ parameters) in api_entries.py, and reading the text (blocks, sentences, quotes) 
 """
 from __future__ import annotations
 
+import builtins
 import itertools
+import keyword
 import re
 from functools import lru_cache
 
@@ -96,7 +98,8 @@ _DEFINITION = re.compile(
     r"(?P<verb>is|are)\s+(?P<next>an?|the|used|responsible|one|simply|basically)\b"
 )
 _ANNOTATION = re.compile(r"^(?:class\s+|property\s+)?[A-Za-z_][\w.]*\s*:\s*[\w.\[\], |]+(?:\s*=\s*.+)?$")
-_TO_DO = re.compile(r"^(?:(?:Now|So|Then|First|Finally|Next), [Tt]o|To) (?P<task>[a-z][^,]{6,120}),\s+(?P<rest>.+)$")
+_TO_DO = re.compile(r"^(?:(?:Now|So|Then|First|Finally|Next|For instance|For example), (?:[Tt]o|in order to)|To|"
+                    r"In order to) (?P<task>[a-z][^,]{6,120}),\s+(?P<rest>.+)$")
 _WAY_INSIDE = re.compile(r" (?:use|call|run|set|add|pass|import|install) ")  # "To flash a message use flash(), ..."
 _SUCH = re.compile(r"\bsuch\b(?! as\b)", re.IGNORECASE)  # "run such an application": which one, the page says
 # "Making your project installable means that ...": what the task is, not how to do it.
@@ -753,12 +756,47 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
         if named:
             pairs.append(named)
             continue
-        pairs.extend(narrative.sentence_pairs(LIST_ITEM.sub("", sentence), next_code if last else "", api_name,
-                                              names, after))
+        named_they = _they_named(sentence, all_sentences[index - 1], names) if index else sentence
+        found = narrative.sentence_pairs(LIST_ITEM.sub("", named_they), next_code if last else "", api_name, names,
+                                         after)
+        if named_they != sentence:  # answered in the text's own words: the sentence that names them, then this one
+            found = [Candidate(c.question, c.answer.replace(named_they, f"{all_sentences[index - 1]} {sentence}"),
+                               c.kind) for c in found]
+        pairs.extend(found)
     if all_sentences and next_code and text.endswith(":"):
-        example = _code_example_pair(all_sentences[-1], next_code, text, names[0] if names else "")
+        example = _code_example_pair(all_sentences[-1], next_code, text, names[0] if names else "") \
+            or _usage_pair(all_sentences[-1], next_code, names[0] if names else "")
         pairs.extend([example] if example else [])
     return pairs
+
+
+def _they_named(sentence: str, before: str, headings: tuple[str, ...]) -> str:
+    """'They are all placed under the flaskr/static directory ...' after a sentence that names the heading's plural
+    subject ('... other types of static files ...' under "Static Files") -> 'Static files are all placed ...'."""
+    if not sentence.startswith("They "):
+        return sentence
+    named = [h for h in headings if 1 <= len(h.split()) <= 3 and h.endswith("s") and h.lower() in before.lower()]
+    return f"{named[-1][:1].upper()}{named[-1][1:].lower()}{sentence[4:]}" if len(named) == 1 else sentence
+
+
+_USAGE_INTRO = re.compile(r"^(?:Example usage|Usage example|Usage|Here is how (?:you can|to) use (?:it|this|them)|"
+                          r"Here's how (?:you can|to) use (?:it|this|them))\s*:$", re.IGNORECASE)
+_BARE_CALL = re.compile(r"(?<![\w.])(?P<name>[a-z_]\w*)\(")
+
+
+def _usage_pair(intro: str, code: str, title: str) -> Candidate | None:
+    """'Example usage:' or 'Here is how you can use it:' before code that calls one function the page defined:
+    'In “Using SQLite 3 with Flask”, how do I use `query_db()`?' (a helper of the page's, which the page names),
+    answered by the example."""
+    if not _USAGE_INTRO.match(intro):
+        return None
+    defined = set(_DEFINED_NAME.findall(code))
+    called = {name for name in _BARE_CALL.findall(code) if name not in defined and name not in dir(builtins)
+              and not keyword.iskeyword(name)}
+    if len(called) != 1:
+        return None
+    return Candidate(page_context.page_titled(f"How do I use `{called.pop()}()`?", title),
+                     clip(f"{intro}\n\n{fenced(code)}"), "example")
 
 
 _CODE_NAME = re.compile(r"(?<![\w.])(?P<name>[a-z_][\w.]*\(\))(?P<plural>s)?")
