@@ -29,6 +29,22 @@ class ScoreFilter(admin.SimpleListFilter):
         return queryset
 
 
+class KeptForCoverageFilter(admin.SimpleListFilter):
+    """Pairs a soft filter (weak_form, answerability) would have held back, kept because their page was thin."""
+    title = "kept for coverage"
+    parameter_name = "kept_for_coverage"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "despite a soft filter"), ("no", "passed every filter")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(scores__has_key="kept_for_coverage")
+        if self.value() == "no":
+            return queryset.exclude(scores__has_key="kept_for_coverage")
+        return queryset
+
+
 class ImportForm(forms.Form):
     team = forms.ModelChoiceField(queryset=Team.objects.all())
     file = forms.FileField(help_text='OpenAI chat fine-tuning JSONL: one {"messages": [...]} per line.')
@@ -38,7 +54,8 @@ class ImportForm(forms.Form):
 class QAPairAdmin(admin.ModelAdmin):
     list_display = ["id", "team", "question", "short_answer", "generator", "kind", "status", "split",
                     "grounding", "answerability", "reject_reason", "document"]
-    list_filter = ["team", "status", "generator", "kind", "split", "reject_reason", ScoreFilter, "document"]
+    list_filter = ["team", "status", "generator", "kind", "split", "reject_reason", ScoreFilter, KeptForCoverageFilter,
+                   "document"]
     list_editable = ["status"]
     search_fields = ["question", "answer"]
     readonly_fields = ["chunk_text", "scores", "chunk_hash", "generator", "created", "updated"]

@@ -94,3 +94,8 @@ def test_it_reviews_pairs_in_the_admin(generated, admin_client):
     assert admin_client.get("/admin/qa/qapair/import/").status_code == 200
     assert admin_client.get("/admin/qa/generationrun/").status_code == 200
     assert admin_client.get(f"/admin/qa/qapair/{chosen[0]}/change/").status_code == 200
+    thin, other = pairs.exclude(pk__in=chosen).exclude(scores__has_key="kept_for_coverage")[:2]
+    thin.scores = {**thin.scores, "kept_for_coverage": "answerability"}
+    thin.save()
+    listed = admin_client.get(f"/admin/qa/qapair/?team__id__exact={generated.pk}&kept_for_coverage=yes").content
+    assert thin.question.encode() in listed and other.question.encode() not in listed
