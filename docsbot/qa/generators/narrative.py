@@ -739,6 +739,11 @@ def _statement_pair(sentence: str, after: str, api_name: str, names: tuple[str, 
     return candidate
 
 
+def _no_named_subject(subject: str) -> bool:
+    """'This', 'There', 'When', 'The': the word opening a statement names nothing a question could ask about."""
+    return subject.lower() in VAGUE | FUNCTION_WORDS | _NOT_SUBJECTS
+
+
 # "JSON cannot represent binary data directly, so ...", "Note that run_simple is not intended for use in production.",
 # "Flask will never have a database layer.": what a named thing does not do, asked the way a user asks it.
 _NEGATION = re.compile(r"^(?:(?:By default|However|Note that|Also),?\s+)?(?P<subject>[A-Z][\w-]*|`?[a-z_][\w.]*(?:\(\))?`?) "
@@ -757,12 +762,12 @@ def _negation_pair(sentence: str, after: str) -> Candidate | None:
     if not match:
         return None
     subject, rest = match.group("subject"), match.group("rest")
-    if subject.lower() in VAGUE | FUNCTION_WORDS | _NOT_SUBJECTS or _vague(rest) or rest.startswith("to be "):
+    if _no_named_subject(subject) or _vague(rest) or rest.startswith("to be "):
         return None  # "This does not ...", "X is not to be confused with ...": no question of its own
     if subject[:1].islower() and not _CODEISH.search(subject):
         return None  # "flask does not ...": a lowercase subject must be code
     auxiliary, *ever = _YES_NO[match.group("negation")].split()
-    return Candidate(f"{auxiliary} {s._sentence_case(subject)} {' '.join([*ever, rest])}?", f"{sentence} {after}".strip(),
+    return Candidate(f"{auxiliary} {s.sentence_case(subject)} {' '.join([*ever, rest])}?", f"{sentence} {after}".strip(),
                      "what-is")
 
 
@@ -773,7 +778,7 @@ _USES_NAMED = re.compile(r"^(?P<subject>[A-Z]\w+) uses (?:the |its )?(?P<name>[A
 
 def _uses_which_pair(sentence: str, after: str) -> Candidate | None:
     match = _USES_NAMED.match(sentence)
-    if not match or match.group("subject").lower() in VAGUE | _NOT_SUBJECTS or _vague(match.group("kind")):
+    if not match or _no_named_subject(match.group("subject")) or _vague(match.group("kind")):
         return None
     return Candidate(f"Which {match.group('kind')} does {match.group('subject')} use?", f"{sentence} {after}".strip(),
                      "what-is")
@@ -789,7 +794,7 @@ _BY_MEANS = re.compile(r"^(?P<subject>[A-Z]\w+) (?P<verb>supports|handles|implem
 def _by_means_pair(sentence: str, after: str) -> Candidate | None:
     match = _BY_MEANS.match(sentence)
     verb = verb_base(match.group("verb")) if match else None
-    if not match or not verb or match.group("subject").lower() in VAGUE | _NOT_SUBJECTS or _vague(match.group("object")):
+    if not match or not verb or _no_named_subject(match.group("subject")) or _vague(match.group("object")):
         return None
     return Candidate(f"How does {match.group('subject')} {verb} {match.group('object')}?", f"{sentence} {after}".strip(),
                      "what-is")  # how it works, not what to do
@@ -804,7 +809,7 @@ def _automatically_pair(sentence: str, after: str) -> Candidate | None:
     """'Does Flask automatically push an application context when handling a request?'; a relative clause that leans
     on a pronoun is left out of the question ("a static view that takes a path ... and serves it")."""
     match = _AUTOMATICALLY.match(sentence)
-    if not match or match.group("subject").lower() in VAGUE | _NOT_SUBJECTS:
+    if not match or _no_named_subject(match.group("subject")):
         return None
     rest = match.group("rest")
     if _vague(rest) or re.search(r"\b(?:us|we|our)\b", rest):
@@ -832,7 +837,7 @@ def _kept_where_pair(sentence: str, after: str) -> Candidate | None:
             or match.group("subject").split()[0].lower() in _NOT_SUBJECTS | {"each", "every", "some", "all"}:
         return None
     first, _, more = match.group("subject").partition(" ")
-    subject = " ".join(filter(None, [s._sentence_case(first), more]))  # "Uploaded files" -> "uploaded files"
+    subject = " ".join(filter(None, [s.sentence_case(first), more]))  # "Uploaded files" -> "uploaded files"
     return Candidate(f"Where {match.group('be')} {subject} {match.group('verb')}?", sentence, "what-is")
 
 

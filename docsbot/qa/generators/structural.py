@@ -492,7 +492,7 @@ def _heading_task(words: list[str], parents: list[str], blocks: list[Block]) -> 
         # "Accessing and Modifying the Session" -> "access and modify the session"
         rest = [verb_base(word) if word.lower().endswith("ing") and previous.lower() in {"and", "or"}
                 and verb_base(word) else word for previous, word in zip(words, rest)]
-        return " ".join([verb, *(_sentence_case(word) for word in rest)])
+        return " ".join([verb, *(sentence_case(word) for word in rest)])
     if rest and not all(word.lower().endswith("ly") for word in rest):
         return ""  # "Loading Late": an adjective is no object, and the page does not say what is loaded late
     if verb not in _SUBJECT_VERBS:
@@ -529,7 +529,7 @@ def _heading_how_to(heading: str, parents: list[str], blocks: list[Block]) -> st
         return None
     task = narrative.heading_task(heading)
     if task and first.lower() in narrative.TASK_VERBS and not _noun_phrase_in(heading, blocks):
-        task = " ".join(_sentence_case(word) for word in task.split())
+        task = " ".join(sentence_case(word) for word in task.split())
         return f"How do I {_with_page_name(task, parents)}?"
     return None
 
@@ -592,7 +592,7 @@ def _modifier_only(word: str) -> bool:
     return word.lower().endswith("ly") or bool(lemmas) and not {"NOUN", "PROPN"} & set(lemmas)
 
 
-def _sentence_case(word: str) -> str:
+def sentence_case(word: str) -> str:
     """'Data' -> 'data' in "How do I create data?"; names stay ("Flask", "URL", "MongoDB")."""
     if word[:1].isupper() and word[1:].islower() and word not in narrative.PROPER_NOUNS \
             and (_lemmas(word) or word.lower() in FUNCTION_WORDS):
@@ -782,6 +782,7 @@ def _they_named(sentence: str, before: str, headings: tuple[str, ...]) -> str:
 _USAGE_INTRO = re.compile(r"^(?:Example usage|Usage example|Usage|Here is how (?:you can|to) use (?:it|this|them)|"
                           r"Here's how (?:you can|to) use (?:it|this|them))\s*:$", re.IGNORECASE)
 _BARE_CALL = re.compile(r"(?<![\w.])(?P<name>[a-z_]\w*)\(")
+_PYTHON_NAMES = frozenset(dir(builtins)) | frozenset(keyword.kwlist)  # print(), len(), if (...): not the page's
 
 
 def _usage_pair(intro: str, code: str, title: str) -> Candidate | None:
@@ -791,8 +792,7 @@ def _usage_pair(intro: str, code: str, title: str) -> Candidate | None:
     if not _USAGE_INTRO.match(intro):
         return None
     defined = set(_DEFINED_NAME.findall(code))
-    called = {name for name in _BARE_CALL.findall(code) if name not in defined and name not in dir(builtins)
-              and not keyword.iskeyword(name)}
+    called = {name for name in _BARE_CALL.findall(code) if name not in defined and name not in _PYTHON_NAMES}
     if len(called) != 1:
         return None
     return Candidate(page_context.page_titled(f"How do I use `{called.pop()}()`?", title),
