@@ -160,7 +160,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 MAX_UPLOAD_MB = env_int("DOCSBOT_MAX_UPLOAD_MB", 50, minimum=1, maximum=10_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
-BASE_MODEL = env_optional("DOCSBOT_BASE_MODEL")  # None: the tiny model built under DATA_DIR
+BASE_MODEL = env_optional("DOCSBOT_BASE_MODEL")  # None: SmolLM2 converted by prepare_base_model
 SERVING_URL = env_url("DOCSBOT_SERVING_URL", schemes={"http", "https"})
 SERVING_API_KEY = env_optional("DOCSBOT_SERVING_API_KEY")
 ADAPTER_DIR = env_path("DOCSBOT_ADAPTER_DIR", DATA_DIR / "adapters")

@@ -19,6 +19,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-num-seqs", type=int, default=32, help="requests in the running batch")
     parser.add_argument("--max-model-len", type=int, default=None)
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto",
+                        help="compute dtype (auto: bf16 on CUDA and on CPUs with native bf16, else float32)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--api-key", default=os.environ.get("VLLM_API_KEY"))
@@ -38,7 +40,7 @@ def build_app(args: argparse.Namespace):
 
     engine = Engine(args.base_model, served_name=args.served_model_name, device=args.device,
                     max_loras=args.max_loras, max_lora_rank=args.max_lora_rank, max_batch=args.max_num_seqs,
-                    max_model_len=args.max_model_len)
+                    max_model_len=args.max_model_len, dtype=args.dtype)
     registry = AdapterRegistry(engine.base_info, adapter_dir=args.adapter_dir, max_cpu_loras=args.max_cpu_loras)
     return create_app(engine, registry, api_key=args.api_key)
 

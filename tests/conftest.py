@@ -69,6 +69,16 @@ def tiny_base_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def smollm2_base_model(tmp_path_factory) -> Path:
+    """SmolLM2-135M-Instruct converted from the packaged GGUF, once per test run (~30 s)."""
+    from training.packaged_model import MODEL_DIRNAME, convert
+
+    target = tmp_path_factory.mktemp("smollm2") / MODEL_DIRNAME
+    convert(target)
+    return target
+
+
+@pytest.fixture(scope="session")
 def serving_url(tiny_base_model, tmp_path_factory):
     """A real `python -m serving` process on the tiny model, shared by the session."""
     from docsbot.core.serving import embedded_server

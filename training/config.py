@@ -37,6 +37,9 @@ class TrainConfig:
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     max_steps: int | None = None  # a cap, mainly for tests and benchmarks
+    # A wall-clock budget: after the first steps are timed, the run is shortened to fit it, and
+    # the learning-rate schedule to match (warmup and cosine decay end at the new last step).
+    time_budget_s: float | None = None
     checkpoint_every: int = 50
     gradient_checkpointing: bool = False
     batching: str = AUTO  # pack (with flash-attention) | group (length-grouped) | auto
@@ -70,6 +73,9 @@ class TrainConfig:
             raise ValueError(f"max_grad_norm: must be > 0, got {self.max_grad_norm}")
         if self.max_steps is not None and (not isinstance(self.max_steps, int) or self.max_steps < 1):
             raise ValueError(f"max_steps: must be a positive integer or None, got {self.max_steps!r}")
+        if self.time_budget_s is not None and (isinstance(self.time_budget_s, bool) or not isinstance(
+                self.time_budget_s, int | float) or not self.time_budget_s > 0 or not math.isfinite(self.time_budget_s)):
+            raise ValueError(f"time_budget_s: must be a positive number of seconds or None, got {self.time_budget_s!r}")
         if self.batching not in (AUTO, "pack", "group"):
             raise ValueError(f"batching: must be 'auto', 'pack' or 'group', got {self.batching!r}")
         if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 1:
@@ -108,7 +114,8 @@ class TrainConfig:
         return AUTO not in (self.rank, self.alpha, self.learning_rate, self.epochs,
                             self.batch_size, self.max_length)
 
-    def resolve(self, *, num_examples: int, longest_example: int, total_tokens: int | None = None) -> TrainConfig:
+    def resolve(self, *, num_examples: int, longest_example: int, total_tokens: int | None = None,
+                on_gpu: bool = True) -> TrainConfig:
         """Fill every "auto" from the dataset: few examples get more epochs (within
         ``AUTO_TOKEN_BUDGET`` when ``total_tokens`` per epoch is known), small ranks, higher LR."""
         if num_examples < 1:
@@ -128,11 +135,13 @@ class TrainConfig:
             max_length = self.max_length
         epochs = self.epochs if self.epochs != AUTO else (
             8 if num_examples < 100 else 4 if num_examples < 1000 else 2 if num_examples < 10_000 else 1)
-        if self.epochs == AUTO and total_tokens:
+        if self.epochs == AUTO and total_tokens and self.time_budget_s is None:  # a time budget cuts instead
             epochs = max(1, min(epochs, AUTO_TOKEN_BUDGET // total_tokens))
         # Steps hold batch_size * max_length tokens, length-grouped, so short examples share a step.
+        # On a CPU a step of one example is as fast per token as a batch (no padding, no idle
+        # lanes to fill) and gives few-example datasets more optimizer steps.
         batch_size = self.batch_size if self.batch_size != AUTO else (
-            2 if num_examples < 64 else 4 if num_examples < 1000 else 8)
+            1 if not on_gpu else 2 if num_examples < 64 else 4 if num_examples < 1000 else 8)
         return replace(self, rank=rank, alpha=alpha, learning_rate=learning_rate, max_length=max_length,
                        epochs=epochs, batch_size=batch_size)
 

@@ -1,10 +1,17 @@
 """The evaluation gate's measurements: answer quality on held-out examples, and forgetting.
 
 Held-out examples already carry the retrieved context in their messages (as in
-production); the model answers greedily and each answer is scored against the
-reference with token-level F1 and ROUGE-L. Forgetting is the perplexity on
-general English text the adapter never saw (``general_english.txt``), adapter
-versus base.
+production); the model answers greedily. Each answer is scored against its reference:
+
+- token F1 and ROUGE-L (citations stripped from both), on examples whose context holds the
+  source chunk (the reference cites it: ``... [n]``);
+- citation accuracy: the answer cites that chunk's number;
+- not-covered accuracy: on examples whose source chunk was withheld (the reference is the
+  not-covered reply), the answer says the documentation does not cover it.
+
+Base and adapter answer the same examples, so their per-example scores are compared with
+paired tests (training/stats.py). Forgetting is the perplexity on general English text the
+adapter never saw (``general_english.txt``), adapter versus base.
 """
 from __future__ import annotations
 
@@ -12,7 +19,7 @@ import math
 import re
 import string
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -113,13 +120,71 @@ def answer_budget(tokenizer, examples: Sequence[dict], *, cap: int) -> int:
     return max(1, min(cap, longest + ANSWER_MARGIN))
 
 
+_CITATION = re.compile(r"\[(\d{1,2})\]")
+_NOT_COVERED = re.compile(
+    r"\b(does not|doesn't|do not|don't|did not|cannot|can't)\s+(cover|answer|say|mention|contain|provide|include)"
+    r"|\bnot (covered|mentioned|documented)\b|\bno (information|mention)\b", re.IGNORECASE)
+
+
+def cited(text: str) -> set[int]:
+    return {int(number) for number in _CITATION.findall(text)}
+
+
+def strip_citations(text: str) -> str:
+    return _CITATION.sub(" ", text)
+
+
+def says_not_covered(text: str) -> bool:
+    return bool(_NOT_COVERED.search(text))
+
+
+def gold_citation(reference: str) -> int | None:
+    """The chunk number a reference answer cites (its last ``[n]``), None when it cites none."""
+    numbers = _CITATION.findall(reference)
+    return int(numbers[-1]) if numbers else None
+
+
+def score_answer(answer: str, reference: str, *, gold: Collection[int] | None = None) -> dict[str, Any]:
+    """One answer's scores. ``covered``: the reference cites a chunk (F1/ROUGE-L/citation apply);
+    otherwise a not-covered reference (only abstention applies). ``gold`` overrides the chunk
+    numbers a correct answer may cite (any one of them counts)."""
+    golds = set(gold) if gold is not None else (
+        {gold_citation(reference)} if gold_citation(reference) is not None else set())
+    abstained = says_not_covered(answer)
+    if not golds and gold is None and says_not_covered(reference):
+        return {"covered": False, "abstained": abstained}
+    plain_answer, plain_reference = strip_citations(answer), strip_citations(reference)
+    return {"covered": True, "abstained": abstained, "f1": token_f1(plain_answer, plain_reference),
+            "rouge_l": rouge_l(plain_answer, plain_reference),
+            "cites_gold": bool(golds & cited(answer)) if (golds or gold is not None) else None}
+
+
+def summarize(scores: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    covered = [s for s in scores if s["covered"]]
+    withheld = [s for s in scores if not s["covered"]]
+    citable = [s for s in covered if s["cites_gold"] is not None]
+
+    def share(items: list[dict[str, Any]], key: str) -> float | None:
+        return sum(1 for s in items if s[key]) / len(items) if items else None
+
+    return {
+        "covered_examples": len(covered), "withheld_examples": len(withheld),
+        "f1": sum(s["f1"] for s in covered) / len(covered) if covered else 0.0,
+        "rouge_l": sum(s["rouge_l"] for s in covered) / len(covered) if covered else 0.0,
+        "citation_accuracy": share(citable, "cites_gold"),
+        "not_covered_accuracy": share(withheld, "abstained"),
+        # the not-covered reply where the source chunk was in the context
+        "false_abstention": share(covered, "abstained"),
+    }
+
+
 def answer_quality(model, tokenizer, examples: Sequence[dict], *, max_new_tokens: int) -> dict[str, Any]:
     answers = generate_answers(model, tokenizer, examples, max_new_tokens=max_new_tokens)
     references = [e["messages"][-1]["content"] for e in examples]
-    n = max(1, len(examples))
+    scores = [score_answer(a, r) for a, r in zip(answers, references, strict=True)]
     return {
-        "f1": sum(token_f1(a, r) for a, r in zip(answers, references, strict=True)) / n,
-        "rouge_l": sum(rouge_l(a, r) for a, r in zip(answers, references, strict=True)) / n,
+        **summarize(scores),
+        "scores": scores,
         "samples": [{"id": e.get("id"), "answer": a, "reference": r}
                     for e, a, r in list(zip(examples, answers, references, strict=True))[:3]],
     }
@@ -130,12 +195,33 @@ def score(model, tokenizer, examples: Sequence[dict], general_text: str, *, max_
             "perplexity_general": perplexity(model, tokenizer, general_text)}
 
 
-def evaluate_adapter(peft_model, tokenizer, heldout: Sequence[dict], *, general_text: str | None = None,
-                     max_examples: int = 64, max_new_tokens: int = 96, train: Sequence[dict] = ()) -> dict[str, Any]:
-    """Base (adapter disabled) and base+adapter on the same held-out examples and general text.
+def compare(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """Paired tests of ``after`` against ``before`` on the same examples (one-sided: after is better)."""
+    from training.stats import exact_mcnemar, paired_bootstrap
 
-    With fewer than ``MIN_HELDOUT`` held-out examples, ``fit`` also scores both on a sample of
-    training pairs: a sanity check that the adapter learned anything, never the gate's input."""
+    pairs = list(zip(before["scores"], after["scores"], strict=True))
+    covered = [(x, y) for x, y in pairs if x["covered"]]
+    citable = [(x, y) for x, y in covered if x["cites_gold"] is not None]
+    withheld = [(x, y) for x, y in pairs if not x["covered"]]
+    result: dict[str, Any] = {
+        "f1": paired_bootstrap([x["f1"] for x, _ in covered], [y["f1"] for _, y in covered]).as_dict()}
+    if citable:
+        result["citation"] = exact_mcnemar([x["cites_gold"] for x, _ in citable],
+                                           [y["cites_gold"] for _, y in citable]).as_dict()
+    if withheld:
+        result["not_covered"] = exact_mcnemar([x["abstained"] for x, _ in withheld],
+                                              [y["abstained"] for _, y in withheld]).as_dict()
+    return result
+
+
+def evaluate_adapter(peft_model, tokenizer, heldout: Sequence[dict], *, general_text: str | None = None,
+                     max_examples: int = 64, max_new_tokens: int = 96, train: Sequence[dict] = (),
+                     rival_adapter: str | None = None) -> dict[str, Any]:
+    """Base (adapter disabled), base+adapter and, given ``rival_adapter`` (the promoted version's
+    folder), that version too, all on the same held-out examples and general text.
+
+    With fewer than ``MIN_HELDOUT`` held-out examples, ``fit`` also scores base and adapter on a
+    sample of training pairs: a sanity check that the adapter learned anything, never the gate's input."""
     examples = list(heldout)[:max_examples]
     text = general_text if general_text is not None else GENERAL_TEXT.read_text()
     budget = answer_budget(tokenizer, examples, cap=max_new_tokens)
@@ -144,6 +230,7 @@ def evaluate_adapter(peft_model, tokenizer, heldout: Sequence[dict], *, general_
     adapter = score(peft_model, tokenizer, examples, text, max_new_tokens=budget)
     fit_adapter = answer_quality(peft_model, tokenizer, fit_examples, max_new_tokens=fit_budget) \
         if fit_examples else None
+    current = _score_rival(peft_model, tokenizer, examples, text, budget, rival_adapter) if rival_adapter else None
     with peft_model.disable_adapter():
         base = score(peft_model, tokenizer, examples, text, max_new_tokens=budget)
         fit_base = answer_quality(peft_model, tokenizer, fit_examples, max_new_tokens=fit_budget) \
@@ -154,7 +241,7 @@ def evaluate_adapter(peft_model, tokenizer, heldout: Sequence[dict], *, general_
         "examples": len(fit_examples), "f1_base": fit_base["f1"], "f1_adapter": fit_adapter["f1"],
         "rouge_l_base": fit_base["rouge_l"], "rouge_l_adapter": fit_adapter["rouge_l"],
         "samples": fit_adapter["samples"][:2]}
-    return {
+    evaluation = {
         "heldout_examples": len(examples),
         "max_new_tokens": budget,
         "fit": fit,
@@ -162,9 +249,32 @@ def evaluate_adapter(peft_model, tokenizer, heldout: Sequence[dict], *, general_
         "adapter": adapter,
         "f1_gain": adapter["f1"] - base["f1"],
         "rouge_l_gain": adapter["rouge_l"] - base["rouge_l"],
+        "significance": compare(base, adapter),
         # > 1: the adapter is more surprised by general text than the base was.
         "forgetting_ppl_ratio": adapter["perplexity_general"] / base["perplexity_general"],
     }
+    if current is not None:
+        evaluation["current"] = current
+        if "scores" in current:
+            evaluation["significance_vs_current"] = compare(current, adapter)
+    return evaluation
+
+
+def _score_rival(peft_model, tokenizer, examples: Sequence[dict], text: str, budget: int,
+                 path: str) -> dict[str, Any]:
+    """The promoted version, loaded beside the candidate in the same model, on the same examples."""
+    name = "docsbot_current"
+    try:
+        peft_model.load_adapter(path, adapter_name=name)
+    except Exception as exc:  # noqa: BLE001 - another base, method or a missing folder: say so, go on
+        return {"error": f"could not load the current version from {path}: {str(exc).splitlines()[0][:300]}"}
+    active = peft_model.active_adapter
+    try:
+        peft_model.set_adapter(name)
+        return {**score(peft_model, tokenizer, examples, text, max_new_tokens=budget), "path": path}
+    finally:
+        peft_model.set_adapter(active)
+        peft_model.delete_adapter(name)
 
 
 def _autocast(device):

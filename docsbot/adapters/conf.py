@@ -22,8 +22,9 @@ def lease_seconds() -> int:
 
 
 def max_forgetting() -> float:
-    """DOCSBOT_MAX_FORGETTING: the largest general-text perplexity ratio (adapter / base) promoted."""
-    return env_float("DOCSBOT_MAX_FORGETTING", 1.5, minimum=1.0)
+    """DOCSBOT_MAX_FORGETTING: the largest general-text perplexity ratio (adapter / base) promoted
+    (default 1.05: perplexity may rise by less than 5 %)."""
+    return env_float("DOCSBOT_MAX_FORGETTING", 1.05, minimum=1.0)
 
 
 def max_lora_rank() -> int:
@@ -46,8 +47,6 @@ def versions_dir(team_slug: str) -> Path:
 
 
 def base_model() -> str:
-    try:
-        from docsbot.core.serving import base_model_path
-    except ImportError:
-        return settings.BASE_MODEL or str(Path(settings.DATA_DIR) / "models" / "tiny-base")
-    return str(base_model_path())
+    from docsbot.core.serving import base_model_path
+
+    return base_model_path()

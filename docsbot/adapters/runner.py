@@ -34,6 +34,9 @@ from docsbot.adapters.services import (
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 1.0  # how often progress is written and the cancel flag read
+# Held-out examples the gate scores: 50 pairs with the source in context and the withheld-source
+# twins of every second one (qa.selectors.WITHHELD_EVERY).
+EVAL_MAX_EXAMPLES = 75
 
 
 def load_dataset(job: TrainingJob) -> dict[str, Any]:
@@ -169,13 +172,18 @@ def _evaluate_and_publish(job: TrainingJob, recipe, result, dataset: dict[str, A
     metrics: dict[str, Any] = {"final_loss": result.final_loss, "steps": result.steps,
                                "train_seconds": round(result.seconds, 2),
                                "tokens_per_second": round(result.real_tokens_per_second, 1),
-                               "dataset": result.dataset}
+                               "peak_memory_bytes": result.peak_memory_bytes, "dataset": result.dataset}
+    if result.extra.get("time_budget"):
+        metrics["time_budget"] = result.extra["time_budget"]
+        training_event_add(job=job, message=result.extra["time_budget"])
     if dataset["heldout"]:
         from training.evaluate import MIN_HELDOUT
 
-        max_examples = job.hyperparameters.get("eval_max_examples", 64)
+        max_examples = job.hyperparameters.get("eval_max_examples", EVAL_MAX_EXAMPLES)
         count = min(len(dataset["heldout"]), max_examples)
         training_event_add(job=job, message=f"evaluating base and adapter on {count} held-out examples")
+        if dataset.get("note"):
+            training_event_add(job=job, level="warn", message=dataset["note"])
         if count < MIN_HELDOUT:
             training_event_add(job=job, level="warn", message=(
                 f"only {count} held-out example{'s' if count != 1 else ''}: the gate's comparison with the "
@@ -183,9 +191,10 @@ def _evaluate_and_publish(job: TrainingJob, recipe, result, dataset: dict[str, A
                 "pairs, or raise the team's held-out share)"))
         metrics["evaluation"] = recipe.evaluate(
             dataset["heldout"], max_examples=max_examples,
-            max_new_tokens=job.hyperparameters.get("eval_max_new_tokens", 96))
-        training_event_add(job=job, type="metrics", message="evaluation", data={
-            key: metrics["evaluation"][key] for key in ("f1_gain", "rouge_l_gain", "forgetting_ppl_ratio")})
+            max_new_tokens=job.hyperparameters.get("eval_max_new_tokens", 96),
+            rival_adapter=_comparable_promoted_path(job))
+        training_event_add(job=job, message=evaluation_summary(metrics["evaluation"]),
+                           data=evaluation_figures(metrics["evaluation"]))
     else:
         training_event_add(job=job, level="warn", message="no held-out examples: the version is not evaluated")
     path = conf.versions_dir(job.team.slug) / f"job-{job.pk}"
@@ -199,6 +208,48 @@ def _evaluate_and_publish(job: TrainingJob, recipe, result, dataset: dict[str, A
                                       pair_ids=dataset.get("pair_ids", []))
     recipe.remove_checkpoints()
     return version
+
+
+def _comparable_promoted_path(job: TrainingJob) -> str | None:
+    """The promoted version's folder when it was trained on this job's base model (so the gate
+    can score it on the same held-out examples), else None."""
+    current = adapter_version_get_promoted(team=job.team)
+    if current is None or current.base_model != job.base_model:
+        return None
+    from pathlib import Path
+
+    return current.path if (Path(current.path) / "adapter_config.json").is_file() else None
+
+
+def evaluation_figures(evaluation: dict[str, Any]) -> dict[str, Any]:
+    """The gate's numbers, flat: what the job event, the train command and the demo print."""
+    base, adapter = evaluation["base"], evaluation["adapter"]
+    tests = evaluation.get("significance") or {}
+    figures: dict[str, Any] = {"heldout_examples": evaluation["heldout_examples"],
+                               "covered_examples": adapter.get("covered_examples"),
+                               "withheld_examples": adapter.get("withheld_examples")}
+    for key in ("f1", "rouge_l", "citation_accuracy", "not_covered_accuracy"):
+        for name, side in (("base", base), ("adapter", adapter)):
+            value = side.get(key)
+            figures[f"{key}_{name}"] = None if value is None else round(value, 4)
+    for key in ("f1", "citation", "not_covered"):
+        if key in tests:
+            figures[f"p_{key}"] = tests[key]["p_value"]
+    figures["forgetting_ppl_ratio"] = round(evaluation["forgetting_ppl_ratio"], 4)
+    return figures
+
+
+def evaluation_summary(evaluation: dict[str, Any]) -> str:
+    f = evaluation_figures(evaluation)
+
+    def pct(value: float | None) -> str:
+        return "n/a" if value is None else f"{100 * value:.0f}%"
+
+    return (f"evaluation on {f['heldout_examples']} held-out examples: F1 base {f['f1_base']:.3f} -> adapter "
+            f"{f['f1_adapter']:.3f} (p={f.get('p_f1', float('nan')):.3g}); citation accuracy "
+            f"{pct(f['citation_accuracy_base'])} -> {pct(f['citation_accuracy_adapter'])}; not-covered accuracy "
+            f"{pct(f['not_covered_accuracy_base'])} -> {pct(f['not_covered_accuracy_adapter'])}; "
+            f"general-text perplexity x{f['forgetting_ppl_ratio']:.3f}")
 
 
 def _gate(job: TrainingJob, version: AdapterVersion) -> None:

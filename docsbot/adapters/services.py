@@ -90,7 +90,7 @@ def training_job_enqueue(*, job: TrainingJob) -> str:
 def dataset_snapshot_write(*, job: TrainingJob, dataset: Any) -> Path:
     """The job's data, frozen: a resumed job trains on exactly what it started with."""
     values = dataset if isinstance(dataset, dict) else {
-        key: getattr(dataset, key) for key in ("train", "heldout", "dataset_hash", "pair_ids")}
+        key: getattr(dataset, key, None) for key in ("train", "heldout", "dataset_hash", "pair_ids", "note")}
     path = conf.job_dir(job.pk) / DATASET_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -254,24 +254,40 @@ class GateDecision:
     reason: str
 
 
-def gate_decide(*, candidate: dict[str, Any], current: dict[str, Any] | None, max_forgetting: float) -> GateDecision:
-    """Beat the promoted version's held-out F1 (or the base model's, when none is promoted),
-    ROUGE-L breaking ties, without forgetting general text beyond ``max_forgetting``."""
+def gate_decide(*, candidate: dict[str, Any], current: dict[str, Any] | None, max_forgetting: float,
+                alpha: float = 0.05) -> GateDecision:
+    """Promote a candidate whose held-out F1 gain over the base model is significant (paired
+    bootstrap, p < ``alpha``), whose general-text perplexity grew by at most ``max_forgetting``,
+    and which beats the promoted version on the same held-out examples (scored in the same
+    run; an older version's stored F1, from another held-out set, is the fallback)."""
     evaluation = candidate.get("evaluation") or {}
     if not evaluation.get("heldout_examples"):
         return GateDecision(False, "no held-out examples to evaluate on")
-    mine = evaluation["adapter"]
+    mine, base = evaluation["adapter"], evaluation["base"]
     forgetting = evaluation.get("forgetting_ppl_ratio", 1.0)
     if forgetting > max_forgetting:
-        return GateDecision(False, f"forgetting: general-text perplexity x{forgetting:.2f} > x{max_forgetting:.2f}")
-    rival_name, rival = ("current version", (current or {}).get("evaluation", {}).get("adapter")) if current \
-        else ("base model", evaluation["base"])
+        return GateDecision(False, f"forgetting: general-text perplexity x{forgetting:.3f} > x{max_forgetting:.3f}")
+    f1_test = (evaluation.get("significance") or {}).get("f1")
+    versus_base = f"held-out F1 {mine['f1']:.3f} vs base {base['f1']:.3f}"
+    if f1_test is not None:
+        versus_base += f" (gain {f1_test['gain']:+.3f}, p={f1_test['p_value']:.3g}, n={f1_test['n']})"
+        if f1_test["p_value"] >= alpha or f1_test["gain"] <= 0:
+            return GateDecision(False, f"{versus_base}: not a significant gain over the base model")
+    elif (mine["f1"], mine["rouge_l"]) <= (base["f1"], base["rouge_l"]):
+        return GateDecision(False, f"{versus_base}: does not beat the base model")
+    if current is None:
+        return GateDecision(True, versus_base)
+    rival = evaluation.get("current") or {}
+    same_examples = "f1" in rival
+    if not same_examples:
+        rival = (current.get("evaluation") or {}).get("adapter") or {}
     if not rival:
-        return GateDecision(True, "the current version has no evaluation")
+        return GateDecision(True, f"{versus_base}; the current version has no evaluation")
     better = (mine["f1"], mine["rouge_l"]) > (rival["f1"], rival["rouge_l"])
+    where = "on the same examples" if same_examples else "(its stored score, another held-out set)"
     verdict = "beats" if better else "does not beat"
-    return GateDecision(better, f"held-out F1 {mine['f1']:.3f} / ROUGE-L {mine['rouge_l']:.3f} {verdict} the "
-                                f"{rival_name} ({rival['f1']:.3f} / {rival['rouge_l']:.3f})")
+    return GateDecision(better, f"{versus_base}; F1 {mine['f1']:.3f} {verdict} the current version's "
+                                f"{rival['f1']:.3f} {where}")
 
 
 def adapter_version_promote(*, version: AdapterVersion, rollback: bool = False) -> AdapterVersion:

@@ -20,9 +20,16 @@ from serving.client import ServingClient, ServingError
 log = logging.getLogger(__name__)
 
 
+def default_base_model_path() -> Path:
+    """Where ``prepare_base_model`` puts the packaged SmolLM2-135M-Instruct."""
+    from training.packaged_model import MODEL_DIRNAME  # stdlib-only module: no torch
+
+    return Path(settings.DATA_DIR) / "models" / MODEL_DIRNAME
+
+
 def base_model_path() -> str:
-    """The base model shared by serving and training: DOCSBOT_BASE_MODEL, else the tiny local build."""
-    return settings.BASE_MODEL or str(Path(settings.DATA_DIR) / "models" / "tiny-base")
+    """The base model shared by serving and training: DOCSBOT_BASE_MODEL, else the converted SmolLM2."""
+    return settings.BASE_MODEL or str(default_base_model_path())
 
 
 def team_adapter_name(team_slug: str) -> str:

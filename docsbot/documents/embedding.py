@@ -12,7 +12,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,11 +40,9 @@ def embedding_dtype() -> str:
         raise ConfigError(f"DOCSBOT_EMBEDDING_DTYPE: expected auto, float32 or bfloat16, got {choice!r}")
     if choice != "auto":
         return choice
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "float32"
-    return "bfloat16" if ("amx_bf16" in flags or "avx512_bf16" in flags) else "float32"
+    from training.hardware import cpu_has_native_bf16  # stdlib only: no torch
+
+    return "bfloat16" if cpu_has_native_bf16() else "float32"
 
 
 @lru_cache(maxsize=2)

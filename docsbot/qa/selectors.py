@@ -19,7 +19,12 @@ from docsbot.teams.models import Team
 # prompt tells the model to answer only from the documents: training it to answer from memory
 # there would teach it to ignore its own instructions in production.
 SOURCE_LEFT_OUT = 0.2
-HELDOUT_K = 5
+HELDOUT_K = 4  # chunks per held-out prompt: chat's default DOCSBOT_CHAT_TOP_K
+# The gate wants this many held-out pairs; a team whose hash split gives fewer lends training
+# pairs to the held-out set, up to HELDOUT_MAX_SHARE of its pairs.
+HELDOUT_TARGET = 50
+HELDOUT_MAX_SHARE = 0.25
+WITHHELD_EVERY = 2  # every 2nd held-out pair also gets a withheld-source example (not-covered accuracy)
 
 
 def pair_list(*, team: Team, status: str | None = None, generator: str | None = None, split: str | None = None,
@@ -58,6 +63,8 @@ class TrainingDataset:
     heldout: list[dict]
     dataset_hash: str
     pair_ids: list[int]
+    heldout_pairs: int = 0
+    note: str = ""
 
 
 def _context(chunk_title: str, section: str, text: str, url: str) -> ContextChunk:
@@ -79,35 +86,83 @@ def _example(*, team: Team, pair: QAPair, contexts: list[ContextChunk], target: 
             "context": format_context(contexts), "messages": messages}
 
 
+def heldout_pair_ids(pairs: list[QAPair]) -> set[int]:
+    """The split's held-out pairs, topped up from training pairs (in a stable hash order) towards
+    HELDOUT_TARGET, never beyond HELDOUT_MAX_SHARE of the team's pairs."""
+    chosen = {p.pk for p in pairs if p.split == QAPair.Split.HELDOUT}
+    room = min(HELDOUT_TARGET, int(len(pairs) * HELDOUT_MAX_SHARE)) - len(chosen)
+    if room > 0:
+        lendable = sorted((p for p in pairs if p.pk not in chosen and p.chunk_id is not None),
+                          key=lambda p: hashlib.sha256(p.question.encode()).hexdigest())
+        chosen.update(p.pk for p in lendable[:room])
+    return chosen
+
+
+def _answers_in(text: str, answer: str) -> bool:
+    return " ".join(answer.split())[:80].lower() in " ".join(text.split()).lower()
+
+
+def _heldout_examples(*, team: Team, pair: QAPair, with_withheld: bool) -> list[dict]:
+    """Production-shaped held-out examples: the top-k retrieval hits as chat would send them, with
+    the source chunk put in the last place when retrieval missed it (the reference cites it); and,
+    when asked, the same question with the source (and any chunk holding the answer) withheld, whose
+    reference is the not-covered reply."""
+    from docsbot.documents.selectors import chunk_search
+
+    source = pair.chunk
+    hits = chunk_search(team=team, query=pair.question, k=HELDOUT_K + 1)
+    contexts = [_context(h.title, h.section, h.text, h.url) for h in hits]
+    if source is None:
+        return [_example(team=team, pair=pair, contexts=contexts[:HELDOUT_K], target=pair.answer)]
+    is_source = [h.chunk_id == source.pk or h.text == source.text for h in hits]
+    covered = contexts[:HELDOUT_K]
+    if not any(is_source[:HELDOUT_K]):
+        covered = covered[:HELDOUT_K - 1] + [_source_context(source)]
+    position = next(i for i, c in enumerate(covered, start=1) if c.text == source.text)
+    examples = [_example(team=team, pair=pair, contexts=covered, target=_cited(pair.answer, position))]
+    if with_withheld:
+        others = [c for c, own in zip(contexts, is_source, strict=True)
+                  if not own and not _answers_in(c.text, pair.answer)][:HELDOUT_K]
+        if others:
+            withheld = _example(team=team, pair=pair, contexts=others, target=NO_ANSWER)
+            withheld["withheld"] = True
+            examples.append(withheld)
+    return examples
+
+
 def dataset_build(*, team: Team, distractors: int = 3, seed: int = 0) -> TrainingDataset:
     """RAFT training examples and production-shaped held-out examples, deterministic per seed.
 
     Train: the source chunk plus ``distractors`` hard negatives (the retrieval hits for the
     question that are not the source), shuffled; in SOURCE_LEFT_OUT of them the source is
     left out and the target is NO_ANSWER. The target quotes the answer and cites the source's
-    document number. Held-out: the top-k retrieval hits, exactly as chat would send them.
+    document number. Held-out: see ``_heldout_examples``.
     Pairs without a source chunk (imports, corrections) are trained with retrieved contexts.
     """
     from docsbot.documents.selectors import chunk_search
 
     train: list[dict] = []
     heldout: list[dict] = []
-    pair_ids: list[int] = []
-    for pair in pairs_trainable(team=team):
+    pairs = list(pairs_trainable(team=team))
+    heldout_ids = heldout_pair_ids(pairs)
+    heldout_count = 0
+    for pair in pairs:
         rng = random.Random(f"{seed}:{pair.pk}")
-        pair_ids.append(pair.pk)
         source = pair.chunk
-        if pair.split == QAPair.Split.HELDOUT or source is None:
+        if pair.pk in heldout_ids:
+            heldout.extend(_heldout_examples(team=team, pair=pair,
+                                             with_withheld=heldout_count % WITHHELD_EVERY == WITHHELD_EVERY - 1))
+            heldout_count += 1
+            continue
+        if source is None:
             hits = chunk_search(team=team, query=pair.question, k=HELDOUT_K)
             contexts = [_context(h.title, h.section, h.text, h.url) for h in hits]
-            position = next((i for i, h in enumerate(hits, start=1)
-                             if source is not None and (h.chunk_id == source.pk or h.text == source.text)), None)
-            example = _example(team=team, pair=pair, contexts=contexts, target=_cited(pair.answer, position))
-            (heldout if pair.split == QAPair.Split.HELDOUT else train).append(example)
+            train.append(_example(team=team, pair=pair, contexts=contexts, target=pair.answer))
             continue
         hits = chunk_search(team=team, query=pair.question, k=distractors + 2)
         negatives = [_context(h.title, h.section, h.text, h.url) for h in hits
-                     if h.chunk_id != source.pk and h.text != source.text][:distractors]
+                     if h.chunk_id != source.pk and h.text != source.text
+                     and not _answers_in(h.text, pair.answer)][:distractors]
         contexts = list(negatives)
         if rng.random() < SOURCE_LEFT_OUT and negatives:
             rng.shuffle(contexts)
@@ -116,8 +171,13 @@ def dataset_build(*, team: Team, distractors: int = 3, seed: int = 0) -> Trainin
         contexts.insert(rng.randrange(len(contexts) + 1), _source_context(source))
         position = next(i for i, c in enumerate(contexts, start=1) if c.text == source.text)
         train.append(_example(team=team, pair=pair, contexts=contexts, target=_cited(pair.answer, position)))
+    note = "" if heldout_count >= HELDOUT_TARGET else (
+        f"only {heldout_count} held-out pairs (the gate wants {HELDOUT_TARGET}; at most "
+        f"{HELDOUT_MAX_SHARE:.0%} of the team's {len(pairs)} pairs are held out): the significance test has "
+        "little power at this size; add documents or pairs")
     digest = hashlib.sha256(json.dumps([train, heldout], sort_keys=True).encode()).hexdigest()
-    return TrainingDataset(train=train, heldout=heldout, dataset_hash=digest, pair_ids=pair_ids)
+    return TrainingDataset(train=train, heldout=heldout, dataset_hash=digest, pair_ids=[p.pk for p in pairs],
+                           heldout_pairs=heldout_count, note=note)
 
 
 def pairs_export_jsonl(*, team: Team, pairs: QuerySet[QAPair] | None = None, with_context: bool = False

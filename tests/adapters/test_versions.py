@@ -26,6 +26,28 @@ def version(team, number: int, f1: float = 0.5, path=None) -> AdapterVersion:
                                          rank=8, base_model="tiny", metrics=evaluation(f1))
 
 
+def significant(p_value: float, gain: float = 0.3) -> dict:
+    candidate = evaluation(0.4)
+    candidate["evaluation"]["significance"] = {"f1": {"gain": gain, "p_value": p_value, "n": 50}}
+    return candidate
+
+
+def test_it_promotes_only_a_significant_gain_over_the_base_model():
+    assert gate_decide(candidate=significant(0.01), current=None, max_forgetting=1.05).promote
+    weak = gate_decide(candidate=significant(0.2), current=None, max_forgetting=1.05)
+    assert not weak.promote and "not a significant gain" in weak.reason and "p=0.2" in weak.reason
+    forgot = gate_decide(candidate=significant(0.01) | {"evaluation": {
+        **significant(0.01)["evaluation"], "forgetting_ppl_ratio": 1.06}}, current=None, max_forgetting=1.05)
+    assert not forgot.promote and forgot.reason.startswith("forgetting")
+
+
+def test_it_compares_with_the_current_version_on_the_same_examples_when_it_was_scored_there():
+    candidate = significant(0.01)
+    candidate["evaluation"]["current"] = {"f1": 0.45, "rouge_l": 0.5}
+    decision = gate_decide(candidate=candidate, current=evaluation(0.1), max_forgetting=1.05)
+    assert not decision.promote and "on the same examples" in decision.reason
+
+
 def test_it_promotes_only_what_beats_the_current_version():
     assert gate_decide(candidate=evaluation(0.4), current=None, max_forgetting=1.5).promote
     assert not gate_decide(candidate=evaluation(0.05), current=None, max_forgetting=1.5).promote

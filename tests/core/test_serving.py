@@ -51,10 +51,10 @@ def test_it_reports_serving_health_without_failing_when_unconfigured(client, db,
     assert client.get("/health").json()["components"]["serving"]["status"] == "down"
 
 
-def test_it_defaults_the_base_model_to_the_tiny_build(settings, tmp_path):
+def test_it_defaults_the_base_model_to_the_converted_smollm2(settings, tmp_path):
     settings.BASE_MODEL = None
     settings.DATA_DIR = tmp_path
-    assert base_model_path() == str(tmp_path / "models" / "tiny-base")
+    assert base_model_path() == str(tmp_path / "models" / "smollm2-135m-instruct")
     settings.BASE_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
     assert base_model_path() == "Qwen/Qwen2.5-0.5B-Instruct"
 

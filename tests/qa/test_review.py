@@ -13,9 +13,13 @@ def test_it_builds_raft_examples_with_retrieved_distractors_and_a_stable_hash(ge
     dataset = dataset_build(team=generated, distractors=2, seed=0)
     trainable = QAPair.objects.filter(team=generated).exclude(status="rejected")
     assert sorted(dataset.pair_ids) == sorted(trainable.values_list("id", flat=True))
-    assert len(dataset.train) + len(dataset.heldout) == trainable.count()
-    heldout_ids = set(trainable.filter(split="heldout").values_list("id", flat=True))
-    assert {e["id"] for e in dataset.heldout} == heldout_ids and not heldout_ids & {e["id"] for e in dataset.train}
+    train_ids, heldout_ids = {e["id"] for e in dataset.train}, {e["id"] for e in dataset.heldout}
+    assert len(dataset.train) + dataset.heldout_pairs == trainable.count() and not train_ids & heldout_ids
+    split_heldout = set(trainable.filter(split="heldout").values_list("id", flat=True))
+    # The hash split's held-out pairs stay held out; a small team lends training pairs up to a quarter.
+    assert split_heldout <= heldout_ids and dataset.heldout_pairs == max(len(split_heldout),
+                                                                         int(trainable.count() * 0.25))
+    assert "only" in dataset.note  # fewer than the gate's 50: the job says so
     for example in dataset.train:
         pair = trainable.get(pk=example["id"])
         messages = example["messages"]
@@ -29,6 +33,27 @@ def test_it_builds_raft_examples_with_retrieved_distractors_and_a_stable_hash(ge
             assert messages[-1]["content"].startswith(pair.answer) and messages[-1]["content"].endswith("]")
     again = dataset_build(team=generated, distractors=2, seed=0)
     assert again.dataset_hash == dataset.dataset_hash
+
+
+def test_it_holds_out_each_pair_with_its_source_cited_and_some_with_the_source_withheld(generated):
+    from training.evaluate import gold_citation
+
+    dataset = dataset_build(team=generated)
+    withheld = [e for e in dataset.heldout if e.get("withheld")]
+    covered = [e for e in dataset.heldout if not e.get("withheld")]
+    assert len(covered) == dataset.heldout_pairs and 0 < len(withheld) <= len(covered)
+    for example in covered:
+        pair = QAPair.objects.get(pk=example["id"])
+        prompt, reference = example["messages"][1]["content"], example["messages"][-1]["content"]
+        assert prompt.count("<document index=") <= 4
+        # The source is always in the context (retrieval's place, or the last one), and the reference cites it.
+        number = gold_citation(reference)
+        block = prompt.split(f'<document index="{number}"', 1)[1].split("</document>", 1)[0]
+        assert pair.chunk.text.strip() in block and reference.startswith(pair.answer)
+    for example in withheld:
+        pair = QAPair.objects.get(pk=example["id"])
+        assert example["messages"][-1]["content"] == NO_ANSWER
+        assert pair.chunk.text.strip() not in example["messages"][1]["content"]
 
 
 def test_it_creates_approved_pairs_from_corrections(generated, other_team):

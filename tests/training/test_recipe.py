@@ -139,3 +139,26 @@ def test_it_trains_from_the_command_line(tiny_base_model, tmp_path, capsys):
     assert main(["train", "--base-model", str(tiny_base_model), "--data", str(data), "--out",
                  str(tmp_path / "x"), "--rank", "999"]) == 2
     assert "rank: 999 exceeds max_rank" in capsys.readouterr().err
+
+
+def test_it_shortens_the_run_and_its_schedule_to_a_time_budget(tiny_base_model, tmp_path):
+    config = TrainConfig(rank=4, learning_rate=1e-2, epochs=20, batch_size=1, max_length=512,
+                         time_budget_s=1e-6)
+    r = Recipe(base_model=str(tiny_base_model), config=config, train_examples=TRAIN, work_dir=tmp_path)
+    r.setup()
+    planned = r.total_steps
+    result = r.train()
+    r.cleanup()
+    # Three steps are timed, then the run is cut to the next one: a budget never ends a run mid-schedule.
+    assert planned > 4 and result.steps == result.total_steps == 4
+    assert "time budget" in result.extra["time_budget"] and result.curve[-1]["lr"] < result.curve[1]["lr"]
+
+
+def test_it_picks_one_example_per_step_on_a_cpu_and_budgets_epochs_by_time_when_given_one():
+    cpu = TrainConfig().resolve(num_examples=300, longest_example=900, total_tokens=240_000, on_gpu=False)
+    gpu = TrainConfig().resolve(num_examples=300, longest_example=900, total_tokens=240_000, on_gpu=True)
+    assert cpu.batch_size == 1 and gpu.batch_size == 4 and cpu.epochs == 1  # the token budget caps epochs
+    timed = TrainConfig(time_budget_s=600).resolve(num_examples=300, longest_example=900, total_tokens=240_000)
+    assert timed.epochs == 4  # the clock cuts the run instead
+    with pytest.raises(ValueError, match="time_budget_s"):
+        TrainConfig(time_budget_s=0)

@@ -113,13 +113,9 @@ def _short_metrics(metrics: dict) -> dict:
     evaluation = metrics.get("evaluation") or {}
     short = {"final_loss": metrics.get("final_loss"), "steps": metrics.get("steps")}
     if evaluation:
-        short.update({
-            "heldout_examples": evaluation["heldout_examples"],
-            "f1_base": round(evaluation["base"]["f1"], 4), "f1_adapter": round(evaluation["adapter"]["f1"], 4),
-            "rouge_l_base": round(evaluation["base"]["rouge_l"], 4),
-            "rouge_l_adapter": round(evaluation["adapter"]["rouge_l"], 4),
-            "forgetting_ppl_ratio": round(evaluation["forgetting_ppl_ratio"], 4),
-        })
+        from docsbot.adapters.runner import evaluation_figures
+
+        short.update(evaluation_figures(evaluation))
     return short
 
 
