@@ -50,7 +50,12 @@ def main(argv: list[str] | None = None) -> None:
 
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    app = build_app(args)
+    try:
+        app = build_app(args)
+    except (OSError, ValueError) as exc:  # not a model folder, not a causal LM, no tokenizer
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SystemExit(f"python -m serving: --base-model {args.base_model}: cannot serve it as a causal LM: "
+                         f"{reason}") from None
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
 
 

@@ -57,3 +57,17 @@ def test_it_stops_on_an_unreachable_database_with_one_line():
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("docsbot: configuration error: DATABASE_URL: cannot connect to")
     assert "secret" not in lines[0]
+
+
+def test_it_names_a_base_model_that_is_not_a_causal_lm_at_preflight(tmp_path):
+    encoder = tmp_path / "encoder"
+    encoder.mkdir()
+    (encoder / "config.json").write_text('{"architectures": ["BertModel"], "model_type": "bert"}')
+    result = _manage("preflight", DOCSBOT_BASE_MODEL=str(encoder), DOCSBOT_DATA_DIR=str(tmp_path / "data"))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0] == (f"docsbot: configuration error: DOCSBOT_BASE_MODEL: {encoder}: a BertModel model, not a "
+                        "causal language model (…ForCausalLM): set DOCSBOT_BASE_MODEL to a causal LM such as "
+                        "SmolLM2 or Qwen2.5-Instruct")
+    missing = _manage("preflight", DOCSBOT_DATA_DIR=str(tmp_path / "fresh"))
+    assert missing.returncode == 2 and "run `python manage.py prepare_base_model`" in missing.stderr

@@ -30,7 +30,7 @@ from training.data import IGNORE, BuiltDataset, batches, build_dataset, collate,
 
 COMPLETE = "COMPLETE"
 KEEP_CHECKPOINTS = 2
-BUDGET_PROBE_STEPS = 3  # steps timed before a time budget shortens the run
+BUDGET_PROBE_STEPS = 3  # steps timed before a time budget first shortens the run
 
 
 class Cancelled(Exception):
@@ -120,6 +120,7 @@ class Recipe:
         self.total_steps = self.steps_per_epoch * self.config.epochs
         if self.config.max_steps:
             self.total_steps = min(self.total_steps, self.config.max_steps)
+        self.planned_steps = self.total_steps
         torch.manual_seed(self.config.seed)
         self.model = self._load_model()
         trainable = [p for p in self.model.parameters() if p.requires_grad]
@@ -250,7 +251,7 @@ class Recipe:
                         step=self.step, total_steps=self.total_steps, loss=value, epoch=epoch,
                         eta_seconds=elapsed / steps_this_run * (self.total_steps - self.step),
                         learning_rate=learning_rate, tokens_per_second=real_tokens / max(elapsed, 1e-9)))
-                if steps_this_run == BUDGET_PROBE_STEPS and self.config.time_budget_s:
+                if steps_this_run >= BUDGET_PROBE_STEPS and self.config.time_budget_s:
                     self._fit_time_budget(elapsed / steps_this_run)
                 if self.step % self.config.checkpoint_every == 0 and self.step < self.total_steps:
                     self.save_checkpoint()
@@ -271,12 +272,12 @@ class Recipe:
         )
 
     def _fit_time_budget(self, seconds_per_step: float) -> None:
-        """Shorten the run so the remaining steps fit ``time_budget_s`` (never lengthen it)."""
-        budget_steps = self.step + int((self.config.time_budget_s - seconds_per_step * self.step) / seconds_per_step)
-        fitted = max(self.step + 1, budget_steps)
+        """Shorten the run so the remaining steps fit ``time_budget_s`` (never lengthen it). Checked
+        after every step from the pace so far: a machine that gets busier mid-run still ends on time."""
+        fitted = max(self.step + 1, int(self.config.time_budget_s / seconds_per_step))
         if fitted < self.total_steps:
             self.budget_note = (f"time budget {self.config.time_budget_s:.0f}s at {seconds_per_step:.2f}s/step: "
-                                f"{fitted} of {self.total_steps} planned steps")
+                                f"{fitted} of {self.planned_steps} planned steps")
             self.total_steps = fitted
 
     # --- checkpoints ---------------------------------------------------------------------

@@ -36,6 +36,18 @@ def check_broker_reachable() -> None:
         raise ConfigError(f"REDIS_URL: cannot connect to {_redact(url)}: {exc}") from None
 
 
+def check_base_model() -> str:
+    """The base model serving and training share: a causal LM with weights and a chat template."""
+    from docsbot.core.serving import base_model_path
+    from training.packaged_model import BaseModelError, check_causal_lm  # stdlib only: no torch
+
+    try:
+        return check_causal_lm(base_model_path())
+    except BaseModelError as exc:
+        raise ConfigError(f"DOCSBOT_BASE_MODEL: {exc}") from None
+
+
 def run_preflight() -> None:
+    """What every process needs (the web server runs these at start-up)."""
     check_database_reachable()
     check_broker_reachable()

