@@ -1,5 +1,7 @@
 """Serving benchmark (one run, JSON on stdout): the embedded server over HTTP on this machine.
 
+``--model tiny`` (default), a random-init model with a realistic shape ratio that runs fast on 2 CPU cores:
+
 - throughput (generated tokens/s) and p50/p95 latency at 16 concurrent streams,
   base-only vs 1, 4 and 16 adapters mixed, and the same 16-adapter requests served
   one at a time (the naive way) - all in the same run, each scenario --rounds times
@@ -8,12 +10,23 @@
 - 500 distinct adapters requested in turn through the filesystem resolver: RSS
   sampled along the way stays bounded by the LRU (max_cpu_loras + max_loras adapters).
 
-Usage: python bench/serve.py [--quick]
+``--model smollm2``, the real offline base model (SmolLM2-135M-Instruct, ``--base-model``; converted from
+the packaged GGUF if missing) with 16 real-size random LoRA adapters (r=16, all linear layers) and
+docs-style prompts (docsbot's own prompt format, ~400 tokens) × 64 generated tokens (ignore_eos):
+
+- single-stream decode tokens/s (base, one request at a time), in the served dtype and in the other one;
+- 8 and 16 concurrent streams on the base model;
+- 16 streams each on a different one of 16 adapters vs base at 16 streams (target >= 0.8x);
+- the same adapter requests one at a time (first --sequential of them) -> batched / sequential (target >= 4x);
+- adapter cold-load and hot-swap latency at this size.
+
+Usage: python bench/serve.py [--model tiny|smollm2] [--quick] [--rounds N] [--dtype auto|float32|bfloat16]
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import shutil
@@ -24,6 +37,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -31,7 +45,53 @@ sys.path.insert(0, str(ROOT))
 # A small model with a realistic shape ratio (GQA, SwiGLU 2.7x, 32k-ish context cut down) that runs on 2 CPU cores.
 SHAPE = {"vocab_size": 4096, "hidden_size": 256, "intermediate_size": 688, "num_hidden_layers": 4,
              "num_attention_heads": 8, "num_key_value_heads": 4, "max_position_embeddings": 1024}
-RANK = 8
+REAL_QUESTIONS = [
+    "How do I add a team's documentation?", "Which environment variable sets the database?",
+    "How long does training an adapter take?", "How do I embed the chat widget on my site?",
+    "How do I connect docsbot to Slack?", "What file types can I upload?",
+    "How do I start docsbot on my laptop?", "Where are adapters stored?",
+    "How do I limit which sites can use the widget?", "What happens when a training job fails?",
+    "How do I change the embedding model?", "Can I use PostgreSQL instead of SQLite?",
+    "How are answers grounded in the documents?", "How do I review generated question-answer pairs?",
+    "What does the evaluation gate check?", "How do I roll back to an earlier adapter version?",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """What one ``--model`` runs: the adapters, the traffic and which scenarios."""
+
+    rank: int
+    max_tokens: int  # generated per request (ignore_eos: every request generates exactly this many)
+    streams: int = 16  # concurrent streams of the base-vs-mixed-adapters comparison
+    waves: int = 1  # requests per concurrent scenario = streams * waves
+    base_streams: tuple[int, ...] = ()  # further base-only stream counts
+    mixes: tuple[int, ...] = (16,)  # distinct adapters mixed over the `streams` streams
+    sequential: int = 8  # the first N of the 16-adapter requests, also served one at a time
+    single_stream: int = 0  # base requests served one at a time (decode tokens/s); 0: skipped
+    compare_dtypes: bool = False  # also serve the single stream from a second server in the other dtype
+    adapters: int = 24  # written: 16 for throughput, the next 8 (at most) for load latency, all for the LRU check
+    many_adapters: bool = False  # request every adapter in turn and follow RSS (the LRU bound)
+    mixed_target: float = 0.8
+
+
+PROFILES = {
+    "tiny": Profile(rank=8, max_tokens=32, waves=2, mixes=(1, 4, 16), sequential=8, adapters=500,
+                    many_adapters=True, mixed_target=0.7),
+    "smollm2": Profile(rank=16, max_tokens=64, base_streams=(8,), sequential=8, single_stream=2,
+                       compare_dtypes=True, adapters=20),
+}
+QUICK = {
+    "tiny": {"max_tokens": 16, "waves": 1, "sequential": 4, "adapters": 60},
+    "smollm2": {"max_tokens": 16, "sequential": 4, "single_stream": 1, "adapters": 18},
+}
+
+
+class Scenario(NamedTuple):
+    url: str
+    models: list[str]
+    prompts: list[str]
+    streams: int
 
 
 def _rss_mb() -> float:
@@ -51,15 +111,32 @@ def build_base(root: Path) -> Path:
     return path
 
 
-def write_adapters(base: Path, root: Path, count: int) -> list[Path]:
-    """One PEFT adapter made with PEFT, then ``count`` copies with fresh random weights (fast)."""
+def default_real_base() -> Path:
+    from training.packaged_model import MODEL_DIRNAME
+
+    return Path(os.environ.get("DOCSBOT_DATA_DIR") or ROOT / "var") / "models" / MODEL_DIRNAME
+
+
+def prepare_real_base(path: Path) -> Path:
+    """The SmolLM2 folder, converted from the packaged GGUF first if it is not there."""
+    from training.packaged_model import check_causal_lm, convert
+
+    if not path.exists():
+        print(f"converting the packaged SmolLM2-135M-Instruct into {path}", file=sys.stderr)
+        convert(path, on_stage=lambda message: print(f"  {message}", file=sys.stderr))
+    check_causal_lm(str(path))
+    return path
+
+
+def write_adapters(base: Path, root: Path, count: int, *, rank: int, base_name: str) -> list[Path]:
+    """One PEFT adapter made with PEFT, then ``count`` copies with fresh random non-zero A and B (fast)."""
     import torch
     from safetensors.torch import load_file, save_file
 
     sys.path.insert(0, str(ROOT / "tests"))
     from tests.serving.helpers import make_adapter
 
-    template = make_adapter(base, root / "template", rank=RANK, seed=0)
+    template = make_adapter(base, root / "template", rank=rank, seed=0, base_name=base_name)
     tensors = load_file(str(template / "adapter_model.safetensors"))
     paths = []
     generator = torch.Generator().manual_seed(0)
@@ -73,14 +150,16 @@ def write_adapters(base: Path, root: Path, count: int) -> list[Path]:
     return paths
 
 
-def start_server(base: Path, adapter_dir: Path, *, max_loras: int, max_cpu_loras: int):
+def start_server(base: Path, adapter_dir: Path, *, max_loras: int, max_cpu_loras: int, max_lora_rank: int = 16,
+                 dtype: str = "auto"):
     import uvicorn
 
     from serving.__main__ import build_app, parse_args
 
     app = build_app(parse_args(["--base-model", str(base), "--adapter-dir", str(adapter_dir),
                                 "--max-loras", str(max_loras), "--max-cpu-loras", str(max_cpu_loras),
-                                "--max-lora-rank", "16", "--max-num-seqs", "32"]))
+                                "--max-lora-rank", str(max_lora_rank), "--max-num-seqs", "32",
+                                "--dtype", dtype]))
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -98,9 +177,52 @@ def start_server(base: Path, adapter_dir: Path, *, max_loras: int, max_cpu_loras
     return url, server, app
 
 
-async def _one(client, url: str, model: str, prompt: str, max_tokens: int) -> tuple[float, int]:
+def tiny_prompts(count: int) -> list[str]:
+    words = ["deploy", "the", "service", "with", "the", "command", "line", "and", "check", "the", "configuration", "of", "each", "team"]
+    return [" ".join(words[(i + j) % len(words)] for j in range(48)) for i in range(count)]
+
+
+def real_prompts(tokenizer, count: int, *, low: int = 350, high: int = 500) -> list[str]:
+    """docsbot's chat prompt (system prompt, <documents>, question) through the model's chat template:
+    ~200-token sections of docs/*.md added in turn until the prompt holds ``low`` to ``high`` tokens."""
+    from docsbot.core.prompts import ContextChunk, build_messages
+
+    chunks: list[ContextChunk] = []
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        title, _, body = page.read_text().partition("\n")
+        for index, part in enumerate(body.split("\n## ")):
+            heading, text = ("", part) if index == 0 else part.partition("\n")[::2]
+            text = " ".join(text.split())
+            for start in range(0, len(text), 900):
+                if len(text) - start > 200:
+                    chunks.append(ContextChunk(title=title.lstrip("# "), section=heading,
+                                               text=text[start:start + 900], url=f"docs/{page.name}"))
+
+    def render(question: str, contexts: list[ContextChunk]) -> tuple[str, int]:
+        messages = build_messages(team="Docs", question=question, contexts=contexts)
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return text, len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    prompts = []
+    for index in range(count):
+        question = REAL_QUESTIONS[index % len(REAL_QUESTIONS)]
+        contexts: list[ContextChunk] = []
+        text, length = render(question, contexts)
+        for step in range(len(chunks)):  # a chunk that would overshoot ``high`` is skipped
+            if length >= low:
+                break
+            more = [*contexts, chunks[(3 * index + step) % len(chunks)]]
+            longer = render(question, more)
+            if longer[1] <= high or not contexts:
+                contexts, (text, length) = more, longer
+        prompts.append(text)
+    return prompts
+
+
+async def _one(client, url: str, model: str, prompt: str, max_tokens: int) -> dict:
     started = time.perf_counter()
-    tokens = 0
+    first = None
+    usage: dict = {}
     body = {"model": model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0, "ignore_eos": True,
             "stream": True, "stream_options": {"include_usage": True}}
     async with client.stream("POST", f"{url}/v1/completions", json=body) as response:
@@ -108,55 +230,101 @@ async def _one(client, url: str, model: str, prompt: str, max_tokens: int) -> tu
         async for line in response.aiter_lines():
             if line.startswith("data: {"):
                 payload = json.loads(line[6:])
+                if first is None and any(c.get("text") for c in payload.get("choices") or []):
+                    first = time.perf_counter()
                 if payload.get("usage"):
-                    tokens = payload["usage"]["completion_tokens"]
-    return time.perf_counter() - started, tokens
+                    usage = payload["usage"]
+    end = time.perf_counter()
+    tokens = usage.get("completion_tokens", 0)
+    first = first or end
+    return {"latency": end - started, "ttft": first - started, "tokens": tokens,
+            "prompt_tokens": usage.get("prompt_tokens", 0),
+            # the stream's decode rate: tokens after the first over the time after the first
+            "decode_tps": (tokens - 1) / (end - first) if tokens > 1 and end > first else None}
 
 
-async def _run(url: str, models: list[str], prompts: list[str], max_tokens: int, concurrency: int) -> dict:
+async def _run(scenario: Scenario, max_tokens: int) -> dict:
     import httpx
 
-    semaphore = asyncio.Semaphore(concurrency)
-    async with httpx.AsyncClient(timeout=600) as client:
+    semaphore = asyncio.Semaphore(scenario.streams)
+    async with httpx.AsyncClient(timeout=900) as client:
         async def guarded(model: str, prompt: str):
             async with semaphore:
-                return await _one(client, url, model, prompt, max_tokens)
+                return await _one(client, scenario.url, model, prompt, max_tokens)
 
         started = time.perf_counter()
-        results = await asyncio.gather(*(guarded(m, p) for m, p in zip(models, prompts)))
+        results = await asyncio.gather(*(guarded(m, p) for m, p in zip(scenario.models, scenario.prompts)))
         wall = time.perf_counter() - started
-    latencies = sorted(r[0] for r in results)
-    tokens = sum(r[1] for r in results)
-    return {"requests": len(results), "generated_tokens": tokens, "wall_s": round(wall, 2),
-            "tokens_per_s": round(tokens / wall, 1),
+    latencies = sorted(r["latency"] for r in results)
+    tokens = sum(r["tokens"] for r in results)
+    decode = [r["decode_tps"] for r in results if r["decode_tps"]]
+    return {"streams": scenario.streams, "requests": len(results), "generated_tokens": tokens,
+            "prompt_tokens_mean": round(statistics.mean(r["prompt_tokens"] for r in results)),
+            "wall_s": round(wall, 2), "tokens_per_s": round(tokens / wall, 1),
             "p50_latency_s": round(statistics.median(latencies), 3),
-            "p95_latency_s": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 3)}
+            "p95_latency_s": round(latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 3),
+            "p50_ttft_s": round(statistics.median(r["ttft"] for r in results), 3),
+            "decode_tokens_per_s_per_stream_p50": round(statistics.median(decode), 1) if decode else None}
 
 
-def throughput(url: str, adapters: list[str], base_name: str, *, requests: int, max_tokens: int,
-               rounds: int) -> dict:
+def plan(profile: Profile, url: str, base_name: str, adapters: list[str], prompts: list[str],
+         others: dict[str, str]) -> dict[str, Scenario]:
+    """The scenarios of one run, by name; ``others``: dtype -> URL of a server in another dtype."""
+    n = profile.streams * profile.waves
+    scenarios: dict[str, Scenario] = {}
+    if profile.single_stream:
+        single = prompts[:profile.single_stream]
+        scenarios["single_stream"] = Scenario(url, [base_name] * len(single), single, 1)
+        for dtype, other_url in others.items():
+            scenarios[f"single_stream_{dtype}"] = Scenario(other_url, [base_name] * len(single), single, 1)
+    for streams in profile.base_streams:
+        count = streams * profile.waves
+        scenarios[f"base_{streams}_streams"] = Scenario(url, [base_name] * count, prompts[:count], streams)
+    scenarios["base_only"] = Scenario(url, [base_name] * n, prompts[:n], profile.streams)
+    for count in profile.mixes:
+        scenarios[f"adapters_{count}"] = Scenario(url, [adapters[i % count] for i in range(n)], prompts[:n],
+                                                  profile.streams)
+    mixed = scenarios[f"adapters_{max(profile.mixes)}"]  # the naive way: the same requests, one at a time
+    scenarios[f"sequential_adapters_{max(profile.mixes)}"] = Scenario(
+        url, mixed.models[:profile.sequential], mixed.prompts[:profile.sequential], 1)
+    return scenarios
+
+
+def throughput(scenarios: dict[str, Scenario], *, max_tokens: int, rounds: int) -> dict:
     """Each scenario ``rounds`` times, round-robin, and its median run: load spikes on a shared box hit one round."""
-    words = ["deploy", "the", "service", "with", "the", "command", "line", "and", "check", "the", "configuration", "of", "each", "team"]
-    prompts = [" ".join(words[(i + j) % len(words)] for j in range(48)) for i in range(requests)]
-    scenarios = {"base_only": ([base_name] * requests, 16)}
-    for count in (1, 4, 16):
-        scenarios[f"adapters_{count}"] = ([adapters[i % count] for i in range(requests)], 16)
-    sequential_n = max(4, requests // 4)  # the naive way: same 16-adapter requests, one at a time
-    scenarios["sequential_adapters_16"] = (scenarios["adapters_16"][0][:sequential_n], 1)
-    asyncio.run(_run(url, [base_name] * 4, prompts[:4], 4, 4))  # warm-up
+    for scenario in {s.url: s for s in scenarios.values()}.values():  # warm-up: every server, every adapter
+        models = list(dict.fromkeys(m for s in scenarios.values() if s.url == scenario.url for m in s.models))
+        asyncio.run(_run(Scenario(scenario.url, models, [scenario.prompts[0]] * len(models), len(models)), 4))
     runs: dict[str, list[dict]] = {name: [] for name in scenarios}
     for _ in range(rounds):
-        for name, (models, concurrency) in scenarios.items():
-            runs[name].append(asyncio.run(_run(url, models, prompts, max_tokens, concurrency)))
+        for name, scenario in scenarios.items():
+            runs[name].append(asyncio.run(_run(scenario, max_tokens)))
     out: dict = {}
     for name, results in runs.items():
         median = sorted(results, key=lambda r: r["tokens_per_s"])[len(results) // 2]
         out[name] = {**median, "tokens_per_s_rounds": [r["tokens_per_s"] for r in results]}
+        decode = [r["decode_tokens_per_s_per_stream_p50"] for r in results]
+        if scenarios[name].streams == 1 and all(decode):
+            out[name]["decode_tokens_per_s_median"] = round(statistics.median(decode), 1)
     base = out["base_only"]["tokens_per_s"]
-    out["ratios"] = {
-        **{f"adapters_{c}_vs_base": round(out[f"adapters_{c}"]["tokens_per_s"] / base, 2) for c in (1, 4, 16)},
-        "adapters_16_vs_sequential": round(out["adapters_16"]["tokens_per_s"]
-                                           / out["sequential_adapters_16"]["tokens_per_s"], 2),
+    top = max(c for c in (1, 4, 16) if f"adapters_{c}" in out)
+    ratios = {f"adapters_{c}_vs_base": round(out[f"adapters_{c}"]["tokens_per_s"] / base, 2)
+              for c in (1, 4, 16) if f"adapters_{c}" in out}
+    ratios[f"adapters_{top}_vs_sequential"] = round(out[f"adapters_{top}"]["tokens_per_s"]
+                                                    / out[f"sequential_adapters_{top}"]["tokens_per_s"], 2)
+    if "single_stream" in out:
+        ratios["base_only_vs_single_stream"] = round(base / out["single_stream"]["tokens_per_s"], 2)
+        for name in out:
+            if name.startswith("single_stream_"):
+                ratios[f"{name}_vs_single_stream_decode"] = round(
+                    out[name]["decode_tokens_per_s_median"] / out["single_stream"]["decode_tokens_per_s_median"], 2)
+    out["ratios"] = ratios
+    # The same two ratios round by round (scenarios of one round run back to back: a load change hits both sides).
+    out["ratios_rounds"] = {
+        f"adapters_{top}_vs_base": [round(m["tokens_per_s"] / b["tokens_per_s"], 2)
+                                    for m, b in zip(runs[f"adapters_{top}"], runs["base_only"])],
+        f"adapters_{top}_vs_sequential": [round(m["tokens_per_s"] / q["tokens_per_s"], 2)
+                                          for m, q in zip(runs[f"adapters_{top}"], runs[f"sequential_adapters_{top}"])],
     }
     return out
 
@@ -181,7 +349,8 @@ def load_latency(url: str, adapter_paths: list[Path]) -> dict:
     return {"cold_load_ms_p50": round(statistics.median(cold) * 1000, 1),
             "cold_load_ms_max": round(max(cold) * 1000, 1),
             "hot_swap_ms_p50": round(statistics.median(swap) * 1000, 1),
-            "hot_swap_ms_max": round(max(swap) * 1000, 1), "samples": len(cold)}
+            "hot_swap_ms_max": round(max(swap) * 1000, 1), "samples": len(cold),
+            "adapter_mb": round(sum(f.stat().st_size for f in adapter_paths[0].iterdir()) / 2**20, 2)}
 
 
 def many_adapters(url: str, app, names: list[str], *, max_cpu_loras: int, max_loras: int, every: int) -> dict:
@@ -211,41 +380,109 @@ def _adapter_mb(app) -> float:
     return round(registry.resolve(name).nbytes / 2**20, 2)
 
 
+class LoadSampler(threading.Thread):
+    """The 1-minute load average every ``every`` seconds while the benchmark runs (this box is shared)."""
+
+    def __init__(self, every: float = 10.0):
+        super().__init__(daemon=True)
+        self.every, self.samples, self.done = every, [os.getloadavg()[0]], threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.every):
+            self.samples.append(os.getloadavg()[0])
+
+    def summary(self) -> dict:
+        self.done.set()
+        return {"min": round(min(self.samples), 2), "median": round(statistics.median(self.samples), 2),
+                "max": round(max(self.samples), 2), "samples": len(self.samples)}
+
+
+def _target(value: float, target: float) -> dict:
+    return {"target": f">= {target}", "value": value, "met": value >= target}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--model", choices=sorted(PROFILES), default="tiny",
+                        help="tiny: random-init test shape (default); smollm2: the real offline base model")
+    parser.add_argument("--base-model", type=Path, default=None,
+                        help="smollm2 folder (default: DATA_DIR/models/smollm2-135m-instruct, converted if missing)")
+    parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto",
+                        help="the server's compute dtype (auto: bf16 on CPUs with native bf16)")
     parser.add_argument("--quick", action="store_true", help="fewer requests and adapters (smoke run)")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each throughput scenario (median kept)")
+    parser.add_argument("--sequential", type=int, default=None,
+                        help="how many of the 16 adapter requests are also served one at a time")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import httpx
     import torch
 
-    threads = torch.get_num_threads()
+    from serving.engine import cpu_has_native_bf16
+
+    profile = PROFILES[args.model]
+    if args.quick:
+        profile = dataclasses.replace(profile, **QUICK[args.model])
+    if args.sequential:
+        profile = dataclasses.replace(profile, sequential=args.sequential)
+    machine = {"cpu_count": os.cpu_count(), "cpu_threads": torch.get_num_threads(),
+               "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "cpu_native_bf16": cpu_has_native_bf16(),
+               "load_average_start": [round(x, 2) for x in os.getloadavg()]}
+    load = LoadSampler()
+    load.start()
     work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     try:
-        n_adapters = 60 if args.quick else 500
-        base = build_base(work)
-        paths = write_adapters(base, work, n_adapters)
+        if args.model == "tiny":
+            base = build_base(work)
+        else:
+            base = prepare_real_base(args.base_model or default_real_base())
+        paths = write_adapters(base, work, profile.adapters, rank=profile.rank, base_name=str(base))
         max_cpu_loras, max_loras = 32, 16
-        url, server, app = start_server(base, work / "adapters", max_loras=max_loras, max_cpu_loras=max_cpu_loras)
+        url, server, app = start_server(base, work / "adapters", max_loras=max_loras, max_cpu_loras=max_cpu_loras,
+                                        dtype=args.dtype)
+        engine = app.state.engine
+        dtype = str(engine.model.dtype).removeprefix("torch.")
+        others: dict[str, str] = {}
+        if profile.compare_dtypes:  # the same model in the other dtype, for the single stream only
+            other = "float32" if dtype == "bfloat16" else "bfloat16"
+            others[other], other_server, _ = start_server(base, work / "adapters", max_loras=1, max_cpu_loras=1,
+                                                          dtype=other)
         names = [p.name for p in paths]
         for name in names[:16]:
-            import httpx
-
             httpx.post(f"{url}/v1/load_lora_adapter", json={"lora_name": name, "lora_path": str(work / "adapters" / name)},
                        timeout=60).raise_for_status()
+        n = max(profile.streams * profile.waves, profile.single_stream)
+        prompts = tiny_prompts(n) if args.model == "tiny" else real_prompts(engine.tokenizer, n)
+        model = {"name": args.model, "path": str(base) if args.model != "tiny" else None, "dtype": dtype,
+                 "lora_rank": profile.rank, "params_m": round(sum(p.numel() for p in engine.model.parameters()) / 1e6, 1),
+                 "max_tokens": profile.max_tokens}
+        if args.model == "tiny":
+            model.update({**SHAPE, "vocab_size": engine.model.config.vocab_size})  # the trained tokenizer's
+        else:
+            config = engine.model.config
+            model.update({k: getattr(config, k) for k in ("hidden_size", "intermediate_size", "num_hidden_layers",
+                                                          "num_attention_heads", "num_key_value_heads", "vocab_size")})
+        scenarios = plan(profile, url, str(base), names[:16], prompts, others)
         result = {
-            "machine": {"cpu_threads": threads, "device": str(app.state.engine.device)},
-            "model": {**SHAPE, "vocab_size": app.state.engine.model.config.vocab_size,  # the trained tokenizer's
-                      "lora_rank": RANK, "params_m": round(
-                sum(p.numel() for p in app.state.engine.model.parameters()) / 1e6, 1)},
-            "throughput": throughput(url, names[:16], str(base), requests=16 if args.quick else 32,
-                                     max_tokens=16 if args.quick else 32, rounds=args.rounds),
+            "machine": {**machine, "device": str(engine.device)},
+            "model": model,
+            "throughput": throughput(scenarios, max_tokens=profile.max_tokens, rounds=args.rounds),
             "adapter_load": load_latency(url, [work / "adapters" / n for n in names[16:24]]),
         }
-        result["many_adapters"] = many_adapters(url, app, names, max_cpu_loras=max_cpu_loras, max_loras=max_loras,
-                                                every=10 if args.quick else 50)
-        result["targets"] = {"mixed_vs_base": ">= 0.7", "batched_vs_sequential": ">= 4"}
+        if profile.many_adapters:
+            result["many_adapters"] = many_adapters(url, app, names, max_cpu_loras=max_cpu_loras, max_loras=max_loras,
+                                                    every=10 if args.quick else 50)
+        ratios = result["throughput"]["ratios"]
+        top = max(profile.mixes)
+        result["targets"] = {
+            "mixed_vs_base": _target(ratios[f"adapters_{top}_vs_base"], profile.mixed_target),
+            "batched_vs_sequential": _target(ratios[f"adapters_{top}_vs_sequential"], 4),
+        }
+        result["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+        result["machine"]["load_average_1m_during"] = load.summary()
         server.should_exit = True
+        if others:
+            other_server.should_exit = True
         print(json.dumps(result, indent=2))
     finally:
         shutil.rmtree(work, ignore_errors=True)
