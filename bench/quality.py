@@ -124,20 +124,21 @@ def score_natural(model, tokenizer, examples: list[dict[str, Any]], *, max_new_t
             "answers": [{"id": e["id"], "answer": a} for e, a in zip(examples, answers, strict=True)]}
 
 
-def natural_questions(team, version_path: str, base_model: str, *, max_new_tokens: int = 96) -> dict[str, Any]:
+def natural_questions(team, version_path: str, base_model: str, *, max_new_tokens: int = 80) -> dict[str, Any]:
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from training.evaluate import compare
+    from training.evaluate import compare, inference_dtype
 
     examples = natural_examples(team, load_questions(team.slug.removeprefix("quality-")))
     tokenizer = AutoTokenizer.from_pretrained(base_model)
     model = AutoModelForCausalLM.from_pretrained(base_model, dtype=torch.float32)
     model = PeftModel.from_pretrained(model, version_path).eval()
-    adapter = score_natural(model, tokenizer, examples, max_new_tokens=max_new_tokens)
-    with model.disable_adapter():
-        base = score_natural(model, tokenizer, examples, max_new_tokens=max_new_tokens)
+    with inference_dtype(model):  # the gate's dtype: bf16 on CPUs with native bf16
+        adapter = score_natural(model, tokenizer, examples, max_new_tokens=max_new_tokens)
+        with model.disable_adapter():
+            base = score_natural(model, tokenizer, examples, max_new_tokens=max_new_tokens)
     return {"questions": len(examples), "covered": sum(e["covered"] for e in examples),
             "expected_page_retrieved": sum(e["page_retrieved"] for e in examples if e["covered"]),
             "base": _rates(base), "adapter": _rates(adapter), "significance": compare(base, adapter),

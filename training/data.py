@@ -205,12 +205,15 @@ def batches(dataset: BuiltDataset, *, epoch: int, seed: int) -> Iterator[list[Ro
         yield [dataset.rows[i] for i in dataset.groups[index]]
 
 
-def collate(rows: Sequence[Row], *, pad_id: int, packed: bool = True):
+def collate(rows: Sequence[Row], *, pad_id: int, packed: bool = True, multiple: int = 1):
     """Tensors for one step: input_ids, labels, and position_ids (None when not packed, so the
-    model uses plain causal attention). Rows of unequal length are right-padded."""
+    model uses plain causal attention). Rows of unequal length are right-padded, to a width
+    rounded up to ``multiple``: CPU kernels (oneDNN) build a primitive per new shape, so a few
+    shapes reused beat a new one every step."""
     import torch
 
     width = max(len(row.input_ids) for row in rows)
+    width = -(-width // multiple) * multiple
 
     def padded(values: list[int], fill: int) -> list[int]:
         return values + [fill] * (width - len(values))

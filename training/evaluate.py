@@ -15,11 +15,12 @@ adapter never saw (``general_english.txt``), adapter versus base.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import string
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -227,14 +228,16 @@ def evaluate_adapter(peft_model, tokenizer, heldout: Sequence[dict], *, general_
     budget = answer_budget(tokenizer, examples, cap=max_new_tokens)
     fit_examples = list(train)[:FIT_SAMPLE] if len(examples) < MIN_HELDOUT else []
     fit_budget = answer_budget(tokenizer, fit_examples, cap=max_new_tokens)
-    adapter = score(peft_model, tokenizer, examples, text, max_new_tokens=budget)
-    fit_adapter = answer_quality(peft_model, tokenizer, fit_examples, max_new_tokens=fit_budget) \
-        if fit_examples else None
-    current = _score_rival(peft_model, tokenizer, examples, text, budget, rival_adapter) if rival_adapter else None
-    with peft_model.disable_adapter():
-        base = score(peft_model, tokenizer, examples, text, max_new_tokens=budget)
-        fit_base = answer_quality(peft_model, tokenizer, fit_examples, max_new_tokens=fit_budget) \
+    with inference_dtype(peft_model):
+        adapter = score(peft_model, tokenizer, examples, text, max_new_tokens=budget)
+        fit_adapter = answer_quality(peft_model, tokenizer, fit_examples, max_new_tokens=fit_budget) \
             if fit_examples else None
+        current = _score_rival(peft_model, tokenizer, examples, text, budget, rival_adapter) \
+            if rival_adapter else None
+        with peft_model.disable_adapter():
+            base = score(peft_model, tokenizer, examples, text, max_new_tokens=budget)
+            fit_base = answer_quality(peft_model, tokenizer, fit_examples, max_new_tokens=fit_budget) \
+                if fit_examples else None
     fit = None if not fit_examples else {
         "note": f"TRAINING pairs (not held-out; fewer than {MIN_HELDOUT} held-out examples): "
                 "shows the adapter fit its data, not that it generalises; the gate ignores it",
@@ -277,9 +280,32 @@ def _score_rival(peft_model, tokenizer, examples: Sequence[dict], text: str, bud
         peft_model.delete_adapter(name)
 
 
-def _autocast(device):
-    import contextlib
+@contextlib.contextmanager
+def inference_dtype(model) -> Iterator[None]:
+    """Evaluate a float32 model in bf16 on a CPU with native bf16 (generation ~1.4x faster there,
+    and the dtype the serving engine uses), then put back the float32 weights, the trained ones
+    exactly as they were."""
+    import torch
 
+    from training.hardware import cpu_has_native_bf16
+
+    parameter = next(model.parameters())
+    if parameter.device.type != "cpu" or parameter.dtype != torch.float32 or not cpu_has_native_bf16():
+        yield
+        return
+    trained = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
+    model.to(torch.bfloat16)
+    try:
+        yield
+    finally:
+        model.to(torch.float32)
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if name in trained:
+                    p.copy_(trained[name])
+
+
+def _autocast(device):
     import torch
 
     if device.type == "cuda":

@@ -30,6 +30,7 @@ from training.data import IGNORE, BuiltDataset, batches, build_dataset, collate,
 
 COMPLETE = "COMPLETE"
 KEEP_CHECKPOINTS = 2
+SHAPE_MULTIPLE = 64  # step widths are padded to this: reused kernel shapes (see data.collate)
 BUDGET_PROBE_STEPS = 3  # steps timed before a time budget first shortens the run
 
 
@@ -230,7 +231,8 @@ class Recipe:
                 if self.should_stop():
                     raise Cancelled(f"cancelled at step {self.step}")
                 input_ids, labels, positions = (None if t is None else t.to(self.device) for t in
-                                                collate(rows, pad_id=self.pad_id, packed=self.dataset.packed))
+                                                collate(rows, pad_id=self.pad_id, packed=self.dataset.packed,
+                                                        multiple=SHAPE_MULTIPLE))
                 with self._autocast():
                     loss = self.loss(input_ids, labels, positions)
                 loss.backward()

@@ -111,7 +111,12 @@ def test_it_evaluates_base_and_adapter_and_forgetting(tiny_base_model, tmp_path)
     r = recipe(tiny_base_model, tmp_path, steps=1)
     r.setup()
     r.train()
+    trained = {n: p.detach().clone() for n, p in r.model.named_parameters() if p.requires_grad}
     metrics = r.evaluate(HELDOUT[:2], max_new_tokens=4, general_text="The river rose slowly through the night.")
+    # Evaluation may run in bf16 (CPUs with native bf16); the trained weights come back exactly.
+    after = {n: p for n, p in r.model.named_parameters() if p.requires_grad}
+    assert after.keys() == trained.keys() and all(
+        after[n].dtype == torch.float32 and torch.equal(after[n], trained[n]) for n in trained)
     r.cleanup()
     assert metrics["heldout_examples"] == 2
     for side in ("base", "adapter"):
