@@ -24,10 +24,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "docsbot.settings")
-# Labels of the current generator's output: three fresh random samples of 150 kept + 30 rejected (seeds 19191919,
+# Labels of the current generator's output: three random samples of 150 kept + 30 rejected (seeds 19191919,
 # 20202020 and 21212121, three readers each; a pair in two samples counts once per reading; a pair the generator has
-# since changed no longer matches and is not counted). Earlier rounds' labels are in git history; _v21_new every pair the fifth session's rules added (not a random sample, so
-# not counted here: `--labels bench/labels/flask_pairs_v21_new.jsonl` reports it alone).
+# since changed no longer matches and is not counted). bench/labels/flask_pairs_v21_new.jsonl labels every pair the v21
+# rules added; it is not a random sample, so it is not counted here: `--labels bench/labels/flask_pairs_v21_new.jsonl`
+# reports it alone.
 LABELS = [ROOT / "bench" / "labels" / f"flask_pairs_v{n}.jsonl" for n in (19, 20, 21)]
 TARGETS = {"kept_per_substantive_page": 3, "pairs_per_minute": 1000, "kept_good_share": 0.9}
 
