@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -12,13 +12,7 @@ from django.utils.html import format_html
 from docsbot.adapters.models import AdapterVersion, TrainingEvent, TrainingJob
 from docsbot.adapters.selectors import training_curve
 from docsbot.adapters.services import adapter_version_promote, training_job_cancel
-
-
-def _team_scoped(request: HttpRequest, queryset):
-    """Superusers see every team; other staff only the teams they own or administer."""
-    if request.user.is_superuser:
-        return queryset
-    return queryset.filter(team__memberships__user=request.user, team__memberships__role__in=["owner", "admin"])
+from docsbot.teams.admin_scope import TeamScopedAdmin
 
 
 class TrainingEventInline(admin.TabularInline):
@@ -36,7 +30,7 @@ class TrainingEventInline(admin.TabularInline):
 
 
 @admin.register(TrainingJob)
-class TrainingJobAdmin(admin.ModelAdmin):
+class TrainingJobAdmin(TeamScopedAdmin):
     change_form_template = "admin/adapters/trainingjob/change_form.html"
     list_display = ["id", "team", "method", "status", "progress", "loss", "created", "finished"]
     list_filter = ["status", "method", "team"]
@@ -46,8 +40,7 @@ class TrainingJobAdmin(admin.ModelAdmin):
                        "celery_task_id", "error", "created", "started", "finished"]
     actions = ["cancel_jobs"]
 
-    def get_queryset(self, request):
-        return _team_scoped(request, super().get_queryset(request).select_related("team"))
+    list_select_related = ["team"]
 
     def has_add_permission(self, request) -> bool:
         return False  # jobs start from the API, the train command, or the team's page
@@ -73,7 +66,7 @@ class TrainingJobAdmin(admin.ModelAdmin):
         ]
 
     def _job(self, request, job_id: int) -> TrainingJob:
-        job = get_object_or_404(self.get_queryset(request), pk=job_id)
+        job = get_object_or_404(self.get_queryset(request), pk=job_id)  # scoped: another team's is a 404
         if not self.has_view_permission(request, job):
             raise PermissionDenied
         return job
@@ -104,7 +97,7 @@ class TrainingJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(AdapterVersion)
-class AdapterVersionAdmin(admin.ModelAdmin):
+class AdapterVersionAdmin(TeamScopedAdmin):
     list_display = ["team", "number", "status", "method", "rank", "f1_base", "f1_adapter", "rouge_l_adapter",
                     "forgetting", "servable", "created"]
     list_filter = ["status", "method", "team"]
@@ -112,8 +105,7 @@ class AdapterVersionAdmin(admin.ModelAdmin):
                        "metrics", "curve", "dataset_hash", "pair_ids", "created", "promoted_at"]
     actions = ["promote"]
 
-    def get_queryset(self, request):
-        return _team_scoped(request, super().get_queryset(request).select_related("team"))
+    list_select_related = ["team"]
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path
 
@@ -9,7 +10,8 @@ from docsbot.chat.charts import bar_chart, ratio_bar
 from docsbot.chat.models import Conversation, Feedback, Message, SlackInstallation
 from docsbot.chat.selectors import chat_analytics
 from docsbot.chat.services import ChatError, feedback_correct
-from docsbot.teams.models import Team
+from docsbot.teams.admin_scope import TeamScopedAdmin
+from docsbot.teams.selectors import teams_administered
 
 
 class MessageInline(admin.TabularInline):
@@ -22,7 +24,7 @@ class MessageInline(admin.TabularInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(TeamScopedAdmin):
     list_display = ("public_id", "team", "channel", "created")
     list_filter = ("team", "channel")
     readonly_fields = ("public_id", "team", "channel", "external_id", "created")
@@ -33,9 +35,15 @@ class ConversationAdmin(admin.ModelAdmin):
                 *super().get_urls()]
 
     def analytics_view(self, request: HttpRequest):
-        teams = list(Team.objects.all())
+        # The page quotes the team's questions: it needs the view permission on messages as well as
+        # conversations, and shows only the teams the user administers (admin_view checks only is_staff).
+        if not (self.has_view_permission(request) and request.user.has_perm("chat.view_message")):
+            raise PermissionDenied
+        teams = list(teams_administered(user=request.user))
         slug = request.GET.get("team") or (teams[0].slug if teams else "")
         team = next((t for t in teams if t.slug == slug), None)
+        if team is None and request.GET.get("team"):
+            raise Http404("no such team among yours")
         days = min(max(int(request.GET.get("days", "30") or 30), 1), 365) if request.GET.get(
             "days", "30").isdigit() else 30
         context = {**self.admin_site.each_context(request), "title": "Chat analytics", "teams": teams,
@@ -51,7 +59,7 @@ class ConversationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(TeamScopedAdmin):
     list_display = ("id", "team", "role", "short", "no_relevant_docs", "injection_suspected", "failed", "created")
     list_filter = ("team", "role", "no_relevant_docs", "injection_suspected", "failed")
     search_fields = ("content",)
@@ -63,7 +71,7 @@ class MessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Feedback)
-class FeedbackAdmin(admin.ModelAdmin):
+class FeedbackAdmin(TeamScopedAdmin):
     list_display = ("message_id", "team", "rating", "comment", "has_correction", "created")
     list_filter = ("team", "rating")
     readonly_fields = ("team", "message", "rating", "comment", "question", "answer", "correction_pair_id")
@@ -95,5 +103,5 @@ class FeedbackAdmin(admin.ModelAdmin):
 
 
 @admin.register(SlackInstallation)
-class SlackInstallationAdmin(admin.ModelAdmin):
+class SlackInstallationAdmin(TeamScopedAdmin):
     list_display = ("team", "bot_user_id", "created")

@@ -3,10 +3,11 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from docsbot.documents.models import Chunk, Document, IngestRun
+from docsbot.teams.admin_scope import TeamScopedAdmin
 
 
 @admin.register(Document)
-class DocumentAdmin(admin.ModelAdmin):
+class DocumentAdmin(TeamScopedAdmin):
     list_display = ["source_path", "title", "team", "format", "status", "duplicate_of", "updated"]
     list_filter = ["team", "status", "format"]
     search_fields = ["source_path", "title"]
@@ -21,7 +22,7 @@ class DocumentAdmin(admin.ModelAdmin):
 
 
 @admin.register(Chunk)
-class ChunkAdmin(admin.ModelAdmin):
+class ChunkAdmin(TeamScopedAdmin):
     list_display = ["document", "ordinal", "anchor", "token_count"]
     list_filter = ["team"]
     search_fields = ["text"]
@@ -33,7 +34,7 @@ class ChunkAdmin(admin.ModelAdmin):
 
 
 @admin.register(IngestRun)
-class IngestRunAdmin(admin.ModelAdmin):
+class IngestRunAdmin(TeamScopedAdmin):
     list_display = ["id", "team", "origin", "status", "processed", "total", "created", "upload_link"]
     list_filter = ["team", "status", "origin"]
     readonly_fields = [f.name for f in IngestRun._meta.fields]

@@ -10,14 +10,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from docsbot.documents import services
 from docsbot.documents.models import IngestRun
-from docsbot.teams.models import Membership, Team
+from docsbot.teams.models import Team
+from docsbot.teams.selectors import teams_administered
 
 
 def _teams(request: HttpRequest):
-    if request.user.is_superuser:
-        return Team.objects.all()
-    return Team.objects.filter(memberships__user=request.user,
-                               memberships__role__in=[Membership.Role.OWNER, Membership.Role.ADMIN])
+    return teams_administered(user=request.user)  # the admin's one team scope (teams/admin_scope.py)
 
 
 def _team(request: HttpRequest, team_id: str | int | None) -> Team:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -11,7 +12,9 @@ from django.urls import path
 from django.utils.html import format_html
 
 from docsbot.qa.models import ChunkRejection, GenerationRun, QAPair, QATeamSettings
+from docsbot.teams.admin_scope import TeamScopedAdmin
 from docsbot.teams.models import Team
+from docsbot.teams.selectors import teams_administered
 
 
 class ScoreFilter(admin.SimpleListFilter):
@@ -46,12 +49,16 @@ class KeptForCoverageFilter(admin.SimpleListFilter):
 
 
 class ImportForm(forms.Form):
-    team = forms.ModelChoiceField(queryset=Team.objects.all())
+    team = forms.ModelChoiceField(queryset=Team.objects.none())
     file = forms.FileField(help_text='OpenAI chat fine-tuning JSONL: one {"messages": [...]} per line.')
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = teams_administered(user=user)  # another team's id is invalid
 
 
 @admin.register(QAPair)
-class QAPairAdmin(admin.ModelAdmin):
+class QAPairAdmin(TeamScopedAdmin):
     list_display = ["id", "team", "question", "short_answer", "generator", "kind", "status", "split",
                     "grounding", "answerability", "reject_reason", "document"]
     list_filter = ["team", "status", "generator", "kind", "split", "reject_reason", ScoreFilter, KeptForCoverageFilter,
@@ -119,7 +126,7 @@ class QAPairAdmin(admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         from django.db.models import Count
 
-        counts = QAPair.objects.values("status").annotate(n=Count("id")).order_by("status")
+        counts = self.get_queryset(request).values("status").annotate(n=Count("id")).order_by("status")
         team = request.GET.get("team__id__exact")
         if team:
             counts = counts.filter(team_id=team)
@@ -133,7 +140,11 @@ class QAPairAdmin(admin.ModelAdmin):
     def import_view(self, request):
         from docsbot.qa.services import pairs_import_jsonl
 
-        form = ImportForm(request.POST or None, request.FILES or None)
+        # Imported pairs are stored approved and go into the team's next adapter: the add permission
+        # is required, and only the teams the user administers are offered (admin_view checks only is_staff).
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ImportForm(request.POST or None, request.FILES or None, user=request.user)
         if request.method == "POST" and form.is_valid():
             with transaction.atomic():
                 report = pairs_import_jsonl(team=form.cleaned_data["team"],
@@ -155,7 +166,7 @@ class RunForm(forms.ModelForm):
 
 
 @admin.register(GenerationRun)
-class GenerationRunAdmin(admin.ModelAdmin):
+class GenerationRunAdmin(TeamScopedAdmin):
     """Adding a run starts it as a Celery job; the list shows its progress bar."""
 
     form = RunForm
@@ -190,12 +201,12 @@ class GenerationRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(QATeamSettings)
-class QATeamSettingsAdmin(admin.ModelAdmin):
+class QATeamSettingsAdmin(TeamScopedAdmin):
     list_display = ["team", "generator", "heldout_percent", "include_changelog"]
 
 
 @admin.register(ChunkRejection)
-class ChunkRejectionAdmin(admin.ModelAdmin):
+class ChunkRejectionAdmin(TeamScopedAdmin):
     list_display = ["team", "generator", "reason", "detail", "chunk", "created"]
     list_filter = ["team", "generator", "reason"]
     raw_id_fields = ["chunk"]

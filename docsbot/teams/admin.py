@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 
+from docsbot.teams.admin_scope import TeamScopedAdmin
 from docsbot.teams.models import ApiToken, Membership, Team, WidgetKey
 from docsbot.teams.services import api_token_create, api_token_revoke
 
@@ -17,7 +18,9 @@ class WidgetKeyInline(admin.TabularInline):
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(TeamScopedAdmin):
+    """The team page holds its Slack signing secret and webhook token: only its owners and admins see it."""
+
     list_display = ["slug", "name", "created"]
     search_fields = ["slug", "name"]
     inlines = [MembershipInline, WidgetKeyInline]
@@ -34,13 +37,13 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(TeamScopedAdmin):
     list_display = ["user", "team", "role", "created"]
     list_filter = ["role", "team"]
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(TeamScopedAdmin):
     list_display = ["prefix", "team", "name", "created", "last_used", "revoked"]
     list_filter = ["team"]
     readonly_fields = ["prefix", "token_hash", "created", "last_used", "revoked"]
@@ -56,7 +59,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(WidgetKey)
-class WidgetKeyAdmin(admin.ModelAdmin):
+class WidgetKeyAdmin(TeamScopedAdmin):
     list_display = ["key", "team", "label", "active", "created"]
     list_filter = ["team", "active"]
     readonly_fields = ["key", "created"]

@@ -1,9 +1,10 @@
 """Reads for teams and credentials."""
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from docsbot.teams.models import ApiToken, Team, WidgetKey
+from docsbot.teams.models import ApiToken, Membership, Team, WidgetKey
 from docsbot.teams.services import hash_token
 
 
@@ -32,3 +33,17 @@ def widget_key_get_active(*, key: str) -> WidgetKey | None:
     if not key:
         return None
     return WidgetKey.objects.select_related("team").filter(key=key, active=True).first()
+
+
+ADMIN_ROLES = (Membership.Role.OWNER, Membership.Role.ADMIN)
+
+
+def teams_administered(*, user) -> QuerySet[Team]:
+    """The teams a user may manage in the admin: every team for an active superuser, otherwise
+    those where the user is an owner or admin. Members, staff without a team and inactive or
+    anonymous users get none. Every admin page and the upload page scope by this one rule."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Team.objects.none()
+    if user.is_superuser:
+        return Team.objects.all()
+    return Team.objects.filter(memberships__user=user, memberships__role__in=ADMIN_ROLES)
