@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from serving import protocol
 from serving.adapters import AdapterError, AdapterRegistry
-from serving.engine import Engine, Event, Request, SamplingParams
+from serving.engine import EMPTY_PROMPT, Engine, Event, Request, SamplingParams
 from serving.lora import AdapterWeights
 from serving.protocol import ProtocolError
 
@@ -101,6 +101,8 @@ def create_app(engine: Engine, registry: AdapterRegistry, *, api_key: str | None
     async def generate(prompt_ids: list[int], gen: protocol.GenerationRequest, chat: bool) -> Response:
         adapter = await resolve(gen.model)
         model_name = gen.model or served
+        if not prompt_ids:
+            raise ProtocolError(EMPTY_PROMPT)
         if len(prompt_ids) + (gen.max_tokens or 1) > engine.max_model_len:
             raise protocol.context_error(len(prompt_ids), gen.max_tokens, engine.max_model_len)
         max_tokens = gen.max_tokens or engine.max_model_len - len(prompt_ids)

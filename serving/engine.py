@@ -33,6 +33,7 @@ from serving.lora import AdapterWeights, BatchedLoRA
 
 log = logging.getLogger("serving.engine")
 _ids = itertools.count(1)
+EMPTY_PROMPT = "The decoder prompt cannot be empty"  # vLLM's words (a 400 at the HTTP layer)
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ class Engine:
         self._slot_used_at = [0.0] * (max_loras + 1)
         self._waiting: deque[Request] = deque()
         self._running: list[Request] = []
+        self._admitted: list[Request] = []  # this step's admissions, until the step ends
         self._cache: Any = None  # the running batch's DynamicCache, left-padded like self._mask
         self._mask: torch.Tensor | None = None
         self._cond = threading.Condition()
@@ -135,12 +137,18 @@ class Engine:
 
     # --- public, called from the HTTP side -----------------------------------------
     def submit(self, *requests: Request) -> None:
-        """Queue requests; ones submitted together are admitted (and prefilled) in the same step."""
+        """Queue requests; ones submitted together are admitted (and prefilled) in the same step.
+        A request with no prompt token is refused at once with an error event."""
+        accepted: list[Request] = []
         for request in requests:
+            if not request.prompt_ids:
+                self._finish(request, error=EMPTY_PROMPT)
+                continue
             if request.params.seed is not None:
                 request.generator = torch.Generator().manual_seed(request.params.seed)
+            accepted.append(request)
         with self._cond:
-            self._waiting.extend(requests)
+            self._waiting.extend(accepted)
             self._cond.notify()
 
     def cancel(self, request: Request) -> None:
@@ -173,9 +181,10 @@ class Engine:
                         self._decode_step()
             except Exception as exc:
                 log.exception("engine step failed")
-                for request in [*self._running]:
-                    self._finish(request, error=f"internal error: {exc}")
+                self._fail([*self._running, *self._admitted], exc)
                 self._reset_batch()
+            finally:
+                self._admitted = []
 
     def _admit(self) -> None:
         admitted: list[Request] = []
@@ -192,6 +201,7 @@ class Engine:
                 request.slot = slot
                 admitted.append(request)
             self._waiting.extendleft(reversed(skipped))
+        self._admitted = admitted
         if admitted:
             self._prefill(admitted)
 
@@ -219,9 +229,19 @@ class Engine:
         return self.model(input_ids=input_ids, use_cache=True, logits_to_keep=1, **kwargs)
 
     def _prefill(self, requests: list[Request]) -> None:
-        """Prefill the requests admitted in one step together: left-padded, one forward pass per group."""
+        """Prefill the requests admitted in one step together: left-padded, one forward pass per group.
+        A group whose pass fails fails alone: its requests get an error and give back their slots,
+        the running batch and the other groups go on."""
         for group in self._prefill_groups(requests):
-            self._prefill_group(group)
+            try:
+                mask, layers, tokens = self._prefill_group(group)
+            except Exception as exc:
+                log.exception("prefill failed for %d request(s)", len(group))
+                self._fail(group, exc)
+                continue
+            self._merge(group, layers, mask)
+            for request, token in zip(group, tokens):
+                self._advance(request, token)
         self._drop_finished()
 
     def _prefill_groups(self, requests: list[Request]) -> list[list[Request]]:
@@ -233,7 +253,9 @@ class Engine:
             groups[-1].append(request)
         return groups
 
-    def _prefill_group(self, rows: list[Request]) -> None:
+    def _prefill_group(self, rows: list[Request]) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]],
+                                                           list[int]]:
+        """One forward pass over ``rows``, changing no batch state: (mask, KV layers, first tokens)."""
         width = max(len(r.prompt_ids) for r in rows)
         ids = torch.zeros(len(rows), width, dtype=torch.long)
         mask = torch.zeros(len(rows), width, dtype=torch.long)
@@ -247,9 +269,7 @@ class Engine:
         positions = (mask.cumsum(1) - 1).clamp(min=0)
         output = self._forward(ids, [r.slot for r in rows], attention_mask=mask, position_ids=positions)
         self.stats["prefills"] += 1
-        self._merge(rows, self._cache_layers(self._output_cache(output)), mask)
-        for request, token in zip(rows, self._sample(output.logits[:, -1], rows)):
-            self._advance(request, token)
+        return mask, self._cache_layers(self._output_cache(output)), self._sample(output.logits[:, -1], rows)
 
     @staticmethod
     def _output_cache(output):
@@ -397,3 +417,9 @@ class Engine:
         for request in self._running:
             self._release(request)
         self._running, self._cache, self._mask = [], None, None
+
+    def _fail(self, requests: list[Request], exc: Exception) -> None:
+        """End each request with an error and give back its slot (requests already ended keep their end)."""
+        for request in requests:
+            self._finish(request, error=f"internal error: {exc}")
+            self._release(request)

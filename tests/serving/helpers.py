@@ -67,3 +67,15 @@ def _boost(peft_model, token: int, rank: int, seed: int) -> None:
         mlp.down_proj.lora_A["default"].weight[0, 1] = 1.0
         mlp.down_proj.lora_B["default"].weight.zero_()
         mlp.down_proj.lora_B["default"].weight[:, 0] = embedding / embedding.norm() * 50.0 / scaling
+
+
+def wait_until(condition, timeout: float = 10.0) -> bool:
+    """Poll ``condition`` until it holds or ``timeout`` seconds pass; whether it held."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True

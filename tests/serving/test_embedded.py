@@ -1,8 +1,11 @@
 """Embedded-server behaviour beyond vLLM's contract: the filesystem resolver, DoRA, base-model checks, the LRU."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 
+from tests.serving.helpers import wait_until
 from tests.serving.test_contract import CHAT, _assert_error, _chat, _expected, _load
 
 
@@ -51,3 +54,18 @@ def test_it_keeps_at_most_max_cpu_loras_in_memory(embedded_backend):
     # An evicted adapter is read from disk again on its next request.
     evicted = next(name for name in names if name not in registry.cached_names() and name.startswith("team"))
     assert _chat(backend, evicted).json()["choices"][0]["message"]["content"] == _expected(backend, evicted)
+
+
+def test_it_refuses_an_empty_prompt_with_400_while_other_requests_run(embedded_backend):
+    backend = embedded_backend
+    body = {"model": backend.model, "prompt": "How do I deploy?", "max_tokens": 40, "temperature": 0,
+            "ignore_eos": True}
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(httpx.post, f"{backend.url}/v1/completions", json=body, timeout=60)
+        empty = httpx.post(f"{backend.url}/v1/completions", json={**body, "prompt": ""}, timeout=10)
+        assert "prompt cannot be empty" in _assert_error(empty, 400, "BadRequestError")
+        finished = running.result()
+    assert finished.status_code == 200, finished.text
+    assert finished.json()["choices"][0]["finish_reason"] == "length"
+    engine = backend.app.state.engine
+    assert wait_until(lambda: engine._slot_users == [0, 0, 0])
