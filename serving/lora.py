@@ -167,15 +167,15 @@ class BatchedLoRA:
         self.state.generation += 1
 
     def route(self, slots: list[int], device: torch.device | str) -> None:
-        """Set the slot for each row of the next forward pass."""
-        if tuple(slots) == self.state.slots and self.state.indices is not None:
+        """Set the slot for each row of the next forward pass.
+
+        The routing is kept when neither the rows' slots nor those slots' ranks changed; the rank is
+        read afresh each time because ``assign`` may have put an adapter of another rank in a slot."""
+        state = self.state
+        key, used = tuple(slots), set(slots)
+        rank = max((self.slot_rank[s] for s in used), default=0)
+        if key == state.slots and rank == state.rank:
             return
-        self.state.slots = tuple(slots)
-        self.state.generation += 1
-        used = set(slots)
-        self.state.used = used
-        self.state.rank = max((self.slot_rank[s] for s in used), default=0)
-        if self.state.rank == 0:
-            self.state.indices = None
-        else:
-            self.state.indices = torch.tensor(slots, dtype=torch.long, device=device)
+        state.slots, state.used, state.rank = key, used, rank
+        state.generation += 1
+        state.indices = torch.tensor(slots, dtype=torch.long, device=device) if rank else None

@@ -62,3 +62,16 @@ def test_it_rejects_a_rank_above_the_maximum(tiny_base_model, adapters):
         load_adapter("b", adapters["b"], info)
     assert caught.value.status == 400
     assert "greater than max_lora_rank 4" in caught.value.message
+
+
+def test_it_uses_the_full_rank_of_a_higher_rank_adapter_put_in_a_slot_the_same_rows_used(tiny_base_model, adapters):
+    model, lora, info = _batched(tiny_base_model)  # as with --max-loras 1: one adapter slot, reused
+    ids = torch.randint(10, 200, (1, 9), generator=torch.Generator().manual_seed(1))
+    for key in ["a", "b"]:  # r=4, then r=8 in the same slot, for the same rows
+        lora.assign(1, load_adapter(key, adapters[key], info))
+        lora.route([1], "cpu")
+        with torch.no_grad():
+            served = model(input_ids=ids).logits[0]
+        expected = _peft_logits(tiny_base_model, adapters[key], ids)[0]
+        error = float((served - expected).abs().max())
+        assert error < 1e-4, (key, error)
