@@ -349,33 +349,47 @@ class Engine:
         request.sampled += 1
         params = request.params
         if token in self.eos_ids and not params.ignore_eos:
-            self._finish(request, reason="stop")
+            self._finish(request, reason="stop", text=self._text(request))
             return
         request.generated.append(token)
-        text = self.tokenizer.decode(request.generated, skip_special_tokens=True)
-        for stop in params.stop:
-            at = text.find(stop, max(0, request.sent - len(stop)))
+        text = self._text(request)
+        at = self._stop_at(request, text)
+        if at is not None:  # vLLM leaves the stop string (and anything after it) out
+            self._finish(request, reason="stop", text=text[:at])
+        elif len(request.generated) >= params.max_tokens or request.cache_len + 1 >= self.max_model_len:
+            self._finish(request, reason="length", text=text)
+        else:
+            self._send(request, text[:self._safe_end(request, text)])
+
+    def _text(self, request: Request) -> str:
+        return self.tokenizer.decode(request.generated, skip_special_tokens=True)
+
+    @staticmethod
+    def _stop_at(request: Request, text: str) -> int | None:
+        """Where the first of the request's stop strings (in their order, as vLLM) begins in ``text``."""
+        for stop in request.params.stop:
+            at = text.find(stop, max(0, request.sent - len(stop)))  # a new match ends in unsent text
             if at != -1:
-                self._send(request, text[:at])
-                self._finish(request, reason="stop")
-                return
-        full = len(request.generated) >= params.max_tokens or request.cache_len + 1 >= self.max_model_len
-        if full:
-            self._send(request, text)
-            self._finish(request, reason="length")
-            return
-        hold = max((len(s) for s in params.stop), default=1) - 1
-        safe = len(text) - hold
-        while safe > request.sent and text[safe - 1] == "\ufffd":  # an unfinished UTF-8 sequence
+                return at
+        return None
+
+    @staticmethod
+    def _safe_end(request: Request, text: str) -> int:
+        """How much of ``text`` may be streamed now: not the tail that could begin a stop string,
+        nor an unfinished UTF-8 sequence."""
+        safe = len(text) - (max((len(s) for s in request.params.stop), default=1) - 1)
+        while safe > request.sent and text[safe - 1] == "\ufffd":
             safe -= 1
-        self._send(request, text[:safe])
+        return safe
 
     def _send(self, request: Request, text: str) -> None:
         if len(text) > request.sent:
             request.emit(Event("delta", text=text[request.sent:]))
             request.sent = len(text)
 
-    def _finish(self, request: Request, *, reason: str | None = None, error: str | None = None) -> None:
+    def _finish(self, request: Request, *, reason: str | None = None, error: str | None = None,
+                text: str = "") -> None:
+        """End a request: an error, or its final ``text`` (what was held back is sent now) and usage."""
         if request.finished:
             return
         request.finished = True
@@ -383,9 +397,7 @@ class Engine:
         if error is not None:
             request.emit(Event("error", text=error))
             return
-        if reason != "abort" and request.generated:
-            # Flush text held back for stop strings or an unfinished UTF-8 sequence.
-            self._send(request, self.tokenizer.decode(request.generated, skip_special_tokens=True))
+        self._send(request, text)
         usage = {"prompt_tokens": len(request.prompt_ids), "completion_tokens": request.sampled}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         request.emit(Event("done", finish_reason=reason, usage=usage))
