@@ -3,7 +3,7 @@
 Each hooked ``nn.Linear`` keeps stacked per-slot weights ``A[slot]: (in, r)`` and
 ``B[slot]: (r, out)`` (LoRA scaling folded into B) and an optional DoRA magnitude
 factor ``M[slot]: (out,)``. Before a forward the engine sets one slot index per row;
-the layer computes ``y = (W x + (x @ A[idx]) @ B[idx]) * M[idx]`` with a gather and
+the layer computes ``y = (W x + (x @ A[idx]) @ B[idx]) * M[idx] + bias`` with a gather and
 two ``bmm`` calls (the Punica-style path; PEFT's ``adapter_names`` loops over
 adapters with masks and is several times slower). Slot 0 is the base model: zeros
 in A and B and ones in M.
@@ -64,18 +64,20 @@ class BatchedLoRALinear(nn.Module):
         self._gathered: tuple[int, torch.Tensor, torch.Tensor, torch.Tensor | None] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.base(x)
         state = self.state
         if state.indices is None or not any(self.active[i] for i in state.used):
-            return y
+            return self.base(x)
         a, b, magnitude = self._gather()
+        # DoRA scales W x + s B A x by its magnitude, not the bias (PEFT: m * (W x + s B A x) + b).
+        bias = self.base.bias if magnitude is not None else None
+        y = self.base(x) if bias is None else nn.functional.linear(x, self.base.weight)
         if a.dim() == 2:  # every row uses the same adapter: two plain matmuls, no per-row copies
             y = torch.addmm(y.reshape(-1, y.shape[-1]), x.reshape(-1, x.shape[-1]) @ a, b).view(y.shape)
         else:  # x: (batch, seq, in) -> each row with its own adapter
             y = torch.baddbmm(y, torch.bmm(x, a), b)
         if magnitude is not None:
             y = y * magnitude
-        return y
+        return y if bias is None else y + bias
 
     def _gather(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """This batch's adapter weights, cached while its rows and the slots' contents stay the same."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 
 def make_adapter(base_model: Path, out_dir: Path, *, rank: int = 8, seed: int = 0, dora: bool = False,
-                 boost_token: int | None = None, base_name: str | None = None) -> Path:
+                 boost_token: int | None = None, base_name: str | None = None, magnitude_spread: float = 0.0) -> Path:
     """A PEFT LoRA (or DoRA) adapter on all linear layers, saved with save_pretrained.
 
     With ``boost_token`` the last decoder layer's MLP is rewritten so that the adapter
@@ -14,6 +14,8 @@ def make_adapter(base_model: Path, out_dir: Path, *, rank: int = 8, seed: int = 
     ``+c*z`` and ``-c*z`` (z = a·x) in two intermediate channels, SiLU(y)*y summed over
     the pair is ``y**2 >= 0``, and down_proj maps those channels onto the token's
     (tied) embedding. Otherwise the LoRA weights are random (``init_lora_weights=False``).
+    With ``magnitude_spread`` each DoRA magnitude is scaled by ``1 + spread * N(0, 1)`` per output
+    row, as training moves it away from the weight norm it starts at.
     """
     import torch
     from peft import LoraConfig, get_peft_model
@@ -26,6 +28,8 @@ def make_adapter(base_model: Path, out_dir: Path, *, rank: int = 8, seed: int = 
     peft_model = get_peft_model(model, config)
     if boost_token is not None:
         _boost(peft_model, boost_token, rank, seed)
+    if magnitude_spread:
+        _spread_magnitudes(peft_model, magnitude_spread)
     peft_model.save_pretrained(out_dir)
     if base_name is not None:
         config_file = out_dir / "adapter_config.json"
@@ -67,6 +71,17 @@ def _boost(peft_model, token: int, rank: int, seed: int) -> None:
         mlp.down_proj.lora_A["default"].weight[0, 1] = 1.0
         mlp.down_proj.lora_B["default"].weight.zero_()
         mlp.down_proj.lora_B["default"].weight[:, 0] = embedding / embedding.norm() * 50.0 / scaling
+
+
+def _spread_magnitudes(peft_model, spread: float) -> None:
+    import torch
+
+    with torch.no_grad():
+        for module in peft_model.modules():
+            vectors = getattr(module, "lora_magnitude_vector", None)
+            if vectors is not None and "default" in vectors:
+                magnitude = vectors["default"].weight
+                magnitude.mul_(1 + spread * torch.randn_like(magnitude))
 
 
 def wait_until(condition, timeout: float = 10.0) -> bool:

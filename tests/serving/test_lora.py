@@ -75,3 +75,35 @@ def test_it_uses_the_full_rank_of_a_higher_rank_adapter_put_in_a_slot_the_same_r
         expected = _peft_logits(tiny_base_model, adapters[key], ids)[0]
         error = float((served - expected).abs().max())
         assert error < 1e-4, (key, error)
+
+
+@pytest.fixture(scope="module")
+def biased_base_model(tmp_path_factory):
+    """A tiny Qwen2-shaped model: biases in the q/k/v projections (set non-zero), none elsewhere."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(0)
+    config = Qwen2Config(vocab_size=300, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                         tie_word_embeddings=True)
+    model = Qwen2ForCausalLM(config)
+    with torch.no_grad():
+        for layer in model.model.layers:
+            for proj in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj):
+                proj.bias.normal_(0.0, 1.0)
+    path = tmp_path_factory.mktemp("qwen2-shaped") / "base"
+    model.save_pretrained(path)
+    return path
+
+
+def test_it_leaves_the_base_bias_out_of_the_dora_magnitude_scaling(biased_base_model, tmp_path):
+    adapter = make_adapter(biased_base_model, tmp_path / "dora", rank=4, seed=3, dora=True, magnitude_spread=0.3)
+    model, lora, info = _batched(biased_base_model)
+    lora.assign(1, load_adapter("dora", adapter, info))
+    ids = torch.randint(10, 200, (1, 9), generator=torch.Generator().manual_seed(2))
+    lora.route([1], "cpu")
+    with torch.no_grad():
+        served = model(input_ids=ids).logits[0]
+    expected = _peft_logits(biased_base_model, adapter, ids)[0]
+    error = float((served - expected).abs().max())
+    assert error < 1e-4, error
