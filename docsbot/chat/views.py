@@ -99,6 +99,20 @@ def _preflight(request: HttpRequest) -> HttpResponse:
     return _with_cors(response, origin)
 
 
+def _has_nul(value: Any) -> bool:
+    """A NUL character anywhere in a JSON value's strings (keys included)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+NUL_REFUSED = "text must not contain NUL characters (\\u0000)"
+
+
 def _json_body(request: HttpRequest) -> dict[str, Any]:
     try:
         body = json.loads(request.body or b"{}")
@@ -106,6 +120,8 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
         raise ChatError("the body must be JSON") from None
     if not isinstance(body, dict):
         raise ChatError("the body must be a JSON object")
+    if _has_nul(body):  # PostgreSQL cannot store them: refused here, before any query
+        raise ChatError(NUL_REFUSED)
     return body
 
 

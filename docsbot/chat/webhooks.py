@@ -20,6 +20,7 @@ from docsbot.chat.ratelimit import chat_rate_limit_hit, once, once_release
 from docsbot.chat.services import ChatError, answer_question
 from docsbot.chat.slack import strip_mentions
 from docsbot.chat.slack_signature import slack_signature_valid
+from docsbot.chat.views import NUL_REFUSED
 from docsbot.teams.models import Team
 
 logger = logging.getLogger(__name__)
@@ -124,6 +125,8 @@ def outgoing_webhook(request: HttpRequest, team_slug: str) -> HttpResponse:
         return JsonResponse({"detail": "invalid webhook token"}, status=401)
     text = str(form.get("text", "")).strip()
     trigger = str(form.get("trigger_word", "")).strip()
+    if "\x00" in text or "\x00" in trigger:  # PostgreSQL cannot store them
+        return JsonResponse({"detail": NUL_REFUSED, "text": NUL_REFUSED}, status=400)
     if trigger and text.startswith(trigger):
         text = text[len(trigger):].strip()
     if not text:

@@ -30,7 +30,7 @@ def team_for_token(*, token: str) -> Team | None:
 
 
 def widget_key_get_active(*, key: str) -> WidgetKey | None:
-    if not key:
+    if not key or "\x00" in key:  # a NUL cannot be in any key, and PostgreSQL refuses it in a query
         return None
     return WidgetKey.objects.select_related("team").filter(key=key, active=True).first()
 
