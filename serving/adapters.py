@@ -162,7 +162,13 @@ def _module_weights(name: str, module: str, found: dict[str, torch.Tensor], conf
 
 
 class AdapterRegistry:
-    """Registered adapter names -> paths, plus the LRU of loaded weights (thread-safe)."""
+    """Registered adapter names -> paths, plus the LRU of loaded weights (thread-safe).
+
+    Two locks: ``_lock`` guards the dictionaries for short reads and writes (listings, cache
+    hits); ``_updating`` is held across each check-read-insert that may touch the disk (load,
+    unload, a request's cache miss), so concurrent loads of one name cannot all pass the
+    duplicate check, and an unload cannot be undone by a resolve that read the path before it.
+    """
 
     def __init__(self, base: BaseModelInfo, *, adapter_dir: Path | None, max_cpu_loras: int):
         self.base = base
@@ -172,6 +178,7 @@ class AdapterRegistry:
         self._cache: OrderedDict[str, AdapterWeights] = OrderedDict()
         self._versions: dict[str, int] = {}
         self._lock = threading.RLock()
+        self._updating = threading.Lock()
         self.loads = 0  # disk loads, for /metrics
 
     def registered(self) -> dict[str, str]:
@@ -189,21 +196,19 @@ class AdapterRegistry:
         if name == self.base.served_name:
             raise AdapterError(f"The lora adapter name {name!r} is the base model's name.",
                                err_type="InvalidUserInput")
-        with self._lock:
-            if name in self._paths and not inplace:
-                raise AdapterError(
-                    f"The lora adapter '{name}' has already been loaded. If you want to load the adapter "
-                    "in place, set 'load_inplace' to True.", err_type="InvalidUserInput")
-            version = self._versions.get(name, 0) + 1
-        weights = load_adapter(name, path, self.base, version=version)
-        with self._lock:
-            self._versions[name] = version
-            self._paths[name] = str(path)
-            self._put(weights)
+        with self._updating:
+            with self._lock:
+                if name in self._paths and not inplace:
+                    raise AdapterError(
+                        f"The lora adapter '{name}' has already been loaded. If you want to load the adapter "
+                        "in place, set 'load_inplace' to True.", err_type="InvalidUserInput")
+                version = self._versions.get(name, 0) + 1
+            weights = load_adapter(name, path, self.base, version=version)
+            self._register(weights, str(path))
         return weights
 
     def unload(self, name: str) -> None:
-        with self._lock:
+        with self._updating, self._lock:
             if name not in self._paths:
                 raise AdapterError(f"The lora adapter '{name}' cannot be found.", status=404,
                                    err_type="NotFoundError")
@@ -212,27 +217,37 @@ class AdapterRegistry:
 
     def resolve(self, name: str) -> AdapterWeights | None:
         """Weights for a request's model name; None when no such adapter exists anywhere."""
+        cached = self._cached(name)
+        if cached is not None:
+            return cached
+        with self._updating:
+            cached = self._cached(name)  # loaded by another thread while this one waited
+            if cached is not None:
+                return cached
+            with self._lock:
+                path = self._paths.get(name)
+                version = self._versions.get(name, 0)
+            if path is None:
+                path = self._resolver_path(name)
+                if path is None:
+                    return None
+                version += 1
+            weights = load_adapter(name, path, self.base, version=version)
+            self._register(weights, path)
+        return weights
+
+    def _cached(self, name: str) -> AdapterWeights | None:
         with self._lock:
             cached = self._cache.get(name)
             if cached is not None:
                 self._cache.move_to_end(name)
-                return cached
-            path = self._paths.get(name)
-            version = self._versions.get(name, 0)
-        if path is None:
-            path = self._resolver_path(name)
-            if path is None:
-                return None
-            version += 1
-        weights = load_adapter(name, path, self.base, version=version)
+            return cached
+
+    def _register(self, weights: AdapterWeights, path: str) -> None:
         with self._lock:
-            current = self._cache.get(name)
-            if current is not None:  # another thread loaded it meanwhile
-                return current
-            self._paths.setdefault(name, path)
-            self._versions[name] = max(version, self._versions.get(name, 0))
+            self._versions[weights.name] = weights.version
+            self._paths[weights.name] = path
             self._put(weights)
-        return weights
 
     def _resolver_path(self, name: str) -> str | None:
         if self.adapter_dir is None or "/" in name or name.startswith(".") or "\\" in name:
