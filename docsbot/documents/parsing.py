@@ -62,7 +62,7 @@ def parse_document(name: str, data: bytes, *, fmt: str | None = None) -> ParsedD
     if not data.strip():
         raise ParseError("the file is empty")
     if fmt == "pdf":
-        parsed = _parse_pdf(data)
+        parsed = _without_nul(_parse_pdf(data))  # extraction leaves stray NULs in some fonts' text
     else:
         text = _decode(data)
         if fmt == "markdown":
@@ -82,10 +82,20 @@ def parse_document(name: str, data: bytes, *, fmt: str | None = None) -> ParsedD
 
 def _decode(data: bytes) -> str:
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ParseError(f"not valid UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
                          "convert the file to UTF-8") from None
+    if "\x00" in text:  # binary or UTF-16 data; PostgreSQL cannot store it in a text column either
+        raise ParseError(f"not a text file: it holds a NUL byte (offset {data.index(0)}); "
+                         "save it as UTF-8 text")
+    return text
+
+
+def _without_nul(parsed: ParsedDocument) -> ParsedDocument:
+    parsed.title = parsed.title.replace("\x00", "")
+    parsed.blocks = [Block(b.kind, b.text.replace("\x00", ""), b.level, b.anchor) for b in parsed.blocks]
+    return parsed
 
 
 def _title_from_name(name: str) -> str:

@@ -1,6 +1,7 @@
 """Writes for documents: the one ingestion service behind the admin page, the API and the CLI."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import re
@@ -22,13 +23,13 @@ from docsbot.documents.chunking import ChunkDraft, chunk_document
 from docsbot.documents.models import Chunk, Document, IndexState, IngestRun
 from docsbot.documents.parsing import ParseError, parse_document
 from docsbot.documents.sources import (
+    MAX_PATH_CHARS,
     Source,
     SourceFailure,
     SourceFile,
     expand_inputs,
     expand_local,
     expand_uploads,
-    is_archive,
 )
 from docsbot.teams.models import Team
 
@@ -93,7 +94,7 @@ def upload_store(*, team: Team, files: list[tuple[str, bytes | object]]) -> list
     folder.mkdir(parents=True, exist_ok=True)
     inputs = []
     for number, (name, content) in enumerate(files):
-        original = name.replace("\\", "/").rsplit("/", 1)[-1] or f"upload-{number}"
+        original = name.replace("\\", "/").replace("\x00", "").rsplit("/", 1)[-1] or f"upload-{number}"
         stored = folder / f"{number:04d}-{_SAFE_NAME.sub('_', original)[:150]}"
         with stored.open("wb") as handle:
             if isinstance(content, bytes):
@@ -149,8 +150,16 @@ def _expand(inputs: list[dict]) -> list[Source]:
         if item["kind"] == "path":
             sources.extend(expand_local(Path(item["value"]).expanduser()))
         elif item["kind"] == "url":
-            sources.extend(expand_inputs([item["value"]]))
+            sources.extend(_crawl_failure_hides_pages(source) for source in expand_inputs([item["value"]]))
     return sources
+
+
+def _crawl_failure_hides_pages(source: Source) -> Source:
+    """A page the crawl could not read (network error, 5xx, 403, 429, too large) hides the pages only
+    linked from it: sync must not take them for removed. A 404 or 410 is a page that is gone."""
+    if isinstance(source, SourceFailure) and source.error not in ("HTTP 404", "HTTP 410"):
+        return dataclasses.replace(source, unreadable_input=True)
+    return source
 
 
 def ingest_run_execute(*, run_id: int, progress: Progress | None = None) -> dict:
@@ -230,7 +239,15 @@ def _ingest(run: IngestRun, progress: Progress | None) -> _Tally:
             continue
         seen.add(source.path)
         if isinstance(source, SourceFailure):
-            _fail(team, tally, source.path, source.error, existing)
+            if source.member:  # refused inside its archive: the indexed version keeps serving
+                seen.add(source.member)
+            _fail(team, tally, source.path, source.error, existing, document_path=source.member)
+        elif len(source.path) > MAX_PATH_CHARS or "\x00" in source.path:
+            # No document can be stored under this path: this file fails, not the run.
+            shown = source.path.replace("\x00", "\N{REPLACEMENT CHARACTER}")
+            tally.fail(shown if len(shown) <= 200 else shown[:200] + "…",
+                       "its path holds a NUL character" if "\x00" in source.path else
+                       f"its path is {len(source.path):,} characters long, over the limit of {MAX_PATH_CHARS:,}")
         else:
             content_hash = hashlib.sha256(source.data).hexdigest()
             current = existing.get(source.path)
@@ -271,14 +288,14 @@ def _ingest(run: IngestRun, progress: Progress | None) -> _Tally:
         _report(run, tally, processed, total, "indexing", progress, last)
     if pending:
         _commit(team, pending, tally, model_name, known, accepted)
-    # An archive that could not be read at all would make every document in it look "missing":
-    # sync then removes nothing rather than wiping the team's documents.
-    unreadable = [f["path"] for f in tally.failed if is_archive(f["path"]) and ":" not in f["path"]]
+    # An archive, folder or site that could not be read at all would make every document in it look
+    # "missing": sync then removes nothing rather than wiping the team's documents.
+    unreadable = [s.path for s in sources if isinstance(s, SourceFailure) and s.unreadable_input]
     if run.sync and not unreadable:
         tally.removed = _remove_missing(team, seen, tally)
     elif run.sync:
         tally.items.append({"path": ", ".join(unreadable), "status": "failed", "chunks": 0,
-                            "error": "sync skipped: nothing was removed because an archive could not be read"})
+                            "error": "sync skipped: nothing was removed because an input could not be read"})
     IndexState.objects.filter(team=team).update(embedding_model=model_name)
     _report(run, tally, total, total, "building index", progress, [0.0])
     from docsbot.documents.search import index_get
@@ -287,9 +304,10 @@ def _ingest(run: IngestRun, progress: Progress | None) -> _Tally:
     return tally
 
 
-def _fail(team: Team, tally: _Tally, path: str, error: str, existing: dict[str, Document]) -> None:
+def _fail(team: Team, tally: _Tally, path: str, error: str, existing: dict[str, Document],
+          document_path: str = "") -> None:
     tally.fail(path, error)
-    current = existing.get(path)
+    current = existing.get(document_path or path)
     if current is None:
         Document.objects.update_or_create(team=team, source_path=path[:1000], defaults={
             "status": Document.Status.FAILED, "error": error, "url": "", "content_hash": ""})
@@ -389,7 +407,11 @@ RESYNC_ORIGINS = ("admin", "api")
 
 
 def resync_source_run(*, team: Team) -> IngestRun | None:
-    """The run whose inputs the admin's re-sync button ingests again: the team's latest upload."""
+    """The run whose inputs the admin's re-sync button ingests again: the team's latest upload.
+
+    Re-sync removes missing documents only when that upload was itself a sync upload (declared
+    complete by its sender). A plain upload may hold a few files among many uploaded before, which
+    are no longer stored: re-syncing from it re-reads its files and removes nothing."""
     return IngestRun.objects.filter(team=team, origin__in=RESYNC_ORIGINS).exclude(inputs=[]).first()
 
 

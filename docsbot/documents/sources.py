@@ -5,6 +5,11 @@ member is used: member count, total uncompressed size, compression ratio,
 unsafe paths (``..``, absolute) and links. A bomb fails the whole archive; an
 unsafe member fails alone. Everything that goes wrong becomes a ``SourceFailure``
 naming the file and the reason, and the rest of the input proceeds.
+
+A failure also says what it hides from a sync, which removes documents missing from the
+input: ``member`` is the document path of an archive member refused at the archive level
+(its indexed version is kept), and ``unreadable_input`` marks an archive, folder or site that
+could not be read, so which documents it holds is unknown (sync then removes nothing).
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from django.conf import settings
 from docsbot.documents.parsing import detect_format
 
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
+MAX_PATH_CHARS = 1000  # Document.source_path
 # Build output that sits next to docs in generated sites; skipped without an error.
 ASSET_SUFFIXES = frozenset(
     [".png", ".jpg", ".jpeg", ".gif", ".svg", ".ico", ".webp", ".bmp", ".css", ".js", ".map", ".woff", ".woff2", ".ttf", ".eot", ".otf", ".inv", ".doctree", ".pickle", ".buildinfo", ".json", ".xml", ".mo", ".po", ".pyc", ".gz", ".bz2", ".xz", ".mp4", ".webm", ".mp3"]
@@ -48,6 +54,8 @@ class SourceFile:
 class SourceFailure:
     path: str
     error: str
+    member: str = ""  # an archive member's document path, kept by a sync although it was not read
+    unreadable_input: bool = False  # a whole archive, folder or site: sync must remove nothing
 
 
 Source = SourceFile | SourceFailure
@@ -116,11 +124,11 @@ def read_archive(name: str, data: bytes) -> list[Source]:
         else:
             members = _tar_members(data)
     except SourceError as exc:
-        return [SourceFailure(name, str(exc))]
+        return [SourceFailure(name, str(exc), unreadable_input=True)]
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError, zlib.error, IndexError) as exc:
-        return [SourceFailure(name, f"corrupt or unreadable archive ({exc})")]
+        return [SourceFailure(name, f"corrupt or unreadable archive ({exc})", unreadable_input=True)]
     except (NotImplementedError, RuntimeError) as exc:  # zipfile: encrypted, unknown method or version
-        return [SourceFailure(name, f"unsupported archive ({exc})")]
+        return [SourceFailure(name, f"unsupported archive ({exc})", unreadable_input=True)]
     sources: list[Source] = []
     for member, payload in members:
         path = member.replace("\\", "/").removeprefix("./")
@@ -128,12 +136,15 @@ def read_archive(name: str, data: bytes) -> list[Source]:
         if is_asset(path) and not (isinstance(payload, str) and unsafe_member_reason(member)):
             continue
         if isinstance(payload, str):
-            sources.append(SourceFailure(label, payload))
+            sources.append(SourceFailure(label, payload, member=path))
         elif any(part.startswith(".") or part == "__MACOSX" for part in PurePosixPath(path).parts[:-1]) \
                 or PurePosixPath(path).name.startswith("._"):
             continue
         elif is_archive(path):
-            sources.append(SourceFailure(label, "archives inside archives are not supported"))
+            sources.append(SourceFailure(label, "archives inside archives are not supported", member=path))
+        elif len(path) > MAX_PATH_CHARS:
+            sources.append(SourceFailure(f"{label[:200]}…", f"its path is {len(path)} characters long, over the "
+                                         f"limit of {MAX_PATH_CHARS:,}"))
         else:
             sources.append(SourceFile(path=path, data=payload))
     return sources
@@ -210,13 +221,14 @@ def _tar_members(data: bytes) -> list[tuple[str, bytes | str]]:
 
 
 def _read_file(path: Path, name: str) -> list[Source]:
+    archive = is_archive(name)  # an archive not read hides which documents it holds
     try:
         size = path.stat().st_size
         if size > _limit_bytes():
-            return [SourceFailure(name, _size_error(size))]
+            return [SourceFailure(name, _size_error(size), unreadable_input=archive)]
         data = path.read_bytes()
     except OSError as exc:
-        return [SourceFailure(name, f"cannot read file ({exc.strerror or exc})")]
+        return [SourceFailure(name, f"cannot read file ({exc.strerror or exc})", unreadable_input=archive)]
     if is_archive(name):
         return read_archive(name, data)
     return [SourceFile(path=name, data=data)]
@@ -225,7 +237,7 @@ def _read_file(path: Path, name: str) -> list[Source]:
 def expand_local(path: Path, *, name: str | None = None) -> list[Source]:
     """A file, an archive or a folder (walked recursively, hidden entries skipped)."""
     if not path.exists():
-        return [SourceFailure(str(path), "no such file or folder")]
+        return [SourceFailure(str(path), "no such file or folder", unreadable_input=True)]
     if path.is_file():
         return _ordered(_read_file(path, name or path.name))
     sources: list[Source] = []

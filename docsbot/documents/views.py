@@ -65,12 +65,13 @@ def upload_submit(request: HttpRequest) -> JsonResponse:
 @staff_member_required
 @require_POST
 def resync(request: HttpRequest, team_id: int) -> JsonResponse:
-    """Ingest the team's last upload again with sync on: changed files re-indexed, missing ones removed."""
+    """Ingest the team's last upload again: changed files re-indexed; missing documents removed only
+    when that upload was a sync upload (a complete set), never after a partial one."""
     team = _team(request, team_id)
     last = services.resync_source_run(team=team)
     if last is None:
         return JsonResponse({"error": "this team has no upload to re-sync from"}, status=400)
-    run = services.ingest_run_start(team=team, origin="admin", inputs=last.inputs, sync=True)
+    run = services.ingest_run_start(team=team, origin="admin", inputs=last.inputs, sync=last.sync)
     return JsonResponse(_run_json(run), status=202)
 
 

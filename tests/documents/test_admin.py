@@ -48,7 +48,8 @@ def test_it_resyncs_from_the_last_upload(team, django_capture_on_commit_callback
         response = client.post(reverse("documents:resync", args=[team.pk]))
     assert response.status_code == 202
     summary = ingest_run_execute(run_id=response.json()["id"])
-    assert summary["unchanged"] == 1 and IngestRun.objects.get(pk=response.json()["id"]).sync
+    # A plain upload is re-read without removing anything (see the partial-upload test below).
+    assert summary["unchanged"] == 1 and not IngestRun.objects.get(pk=response.json()["id"]).sync
 
 
 def test_it_keeps_members_out_of_other_teams(team, other_team):
@@ -77,5 +78,38 @@ def test_it_keeps_only_the_upload_a_resync_needs(team, django_capture_on_commit_
     with django_capture_on_commit_callbacks(execute=False):
         resync = client.post(reverse("documents:resync", args=[team.pk])).json()["id"]
     summary = ingest_run_execute(run_id=resync)
-    assert summary["unchanged"] == 1 and summary["removed"] == 1  # deploying.rst left with the old upload
+    # deploying.rst left with the old upload, but the last one was not a sync upload: it stays.
+    assert summary["unchanged"] == 1 and summary["removed"] == 0
     assert Path(second.inputs[0]["value"]).exists()
+
+
+def _upload(client, team, name, capture, sync=False) -> int:
+    data = {"team": team.pk, "sync": "on"} if sync else {"team": team.pk}
+    with capture(execute=False), open(DOCS / name, "rb") as handle:
+        run_id = client.post(reverse("documents:upload-submit"), {**data, "files": [handle]}).json()["id"]
+    ingest_run_execute(run_id=run_id)
+    return run_id
+
+
+def _resync(client, team, capture) -> IngestRun:
+    with capture(execute=False):
+        response = client.post(reverse("documents:resync", args=[team.pk]))
+    assert response.status_code == 202
+    ingest_run_execute(run_id=response.json()["id"])
+    return IngestRun.objects.get(pk=response.json()["id"])
+
+
+def test_it_resyncs_a_partial_upload_without_removing_earlier_uploads_documents(
+        team, django_capture_on_commit_callbacks):
+    client, capture = _staff(team), django_capture_on_commit_callbacks
+    _upload(client, team, "deploying.rst", capture, sync=True)
+    _upload(client, team, "quickstart.md", capture)  # a plain upload: one more file, not the whole set
+    partial = _resync(client, team, capture)
+    assert not partial.sync and partial.summary["removed"] == 0 and partial.summary["unchanged"] == 1
+    assert set(team.documents.values_list("source_path", flat=True)) == {"deploying.rst", "quickstart.md"}
+
+    # A sync upload declares the whole set: it removes what it lacks, and so does a re-sync from it.
+    _upload(client, team, "quickstart.md", capture, sync=True)
+    assert set(team.documents.values_list("source_path", flat=True)) == {"quickstart.md"}
+    complete = _resync(client, team, capture)
+    assert complete.sync and complete.summary["unchanged"] == 1
