@@ -11,7 +11,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from docsbot.chat.conf import chat_setting
 from docsbot.chat.injection import injection_suspected
 from docsbot.chat.models import Conversation, Feedback, Message
 from docsbot.chat.relevance import hit_similarities
+from docsbot.chat.repetition import repetition_start, without_repetition
 from docsbot.chat.selectors import conversation_get, conversation_history
 from docsbot.core.prompts import NO_ANSWER, ContextChunk, build_messages
 from docsbot.teams.models import Team
@@ -307,18 +308,34 @@ def answer_question(*, team: Team, question: str, conversation_id: str | None = 
     started = time.perf_counter()
     try:
         try:
-            result = client.chat(**_generation_kwargs(prepared))
+            text = _until_repetition(client.chat_stream(**_generation_kwargs(prepared)))
         except ServingError as exc:
             budget = answer_budget_after(exc)
             if budget is None:
                 raise
             prepared.max_tokens = budget
-            result = client.chat(**_generation_kwargs(prepared))
+            text = _until_repetition(client.chat_stream(**_generation_kwargs(prepared)))
     except ServingError as exc:
         logger.error("serving failed for team=%s: %s", team.slug, exc)
         return answer_finish(prepared=prepared, text=UNAVAILABLE, failed=True)
     prepared.timings["generation_ms"] = (time.perf_counter() - started) * 1000
-    return answer_finish(prepared=prepared, text=result.text)
+    return answer_finish(prepared=prepared, text=text)
+
+
+def _until_repetition(stream: Generator[str, None, None]) -> str:
+    """The streamed answer, closed as soon as it starts repeating itself (the server then aborts)."""
+    parts: list[str] = []
+    for delta in stream:
+        parts.append(delta)
+        if _repeats(delta, parts):
+            stream.close()
+            break
+    return without_repetition("".join(parts))
+
+
+def _repeats(delta: str, parts: list[str]) -> bool:
+    # A repetition can only complete where a sentence or line ends.
+    return any(mark in delta for mark in ".!?\n") and repetition_start("".join(parts)) is not None
 
 
 # Generation tasks outlive a disconnected client, so every accepted question gets its answer stored.
@@ -352,11 +369,15 @@ async def _generate(client: Any, prepared: Prepared, queue: asyncio.Queue) -> No
     try:
         for attempt in range(2):
             try:
-                async for delta in client.achat_stream(**_generation_kwargs(prepared)):
+                stream = client.achat_stream(**_generation_kwargs(prepared))
+                async for delta in stream:
                     if not parts:
                         prepared.timings["ttft_ms"] = (time.perf_counter() - started) * 1000
                     parts.append(delta)
                     queue.put_nowait({"event": "token", "text": delta})
+                    if _repeats(delta, parts):
+                        await stream.aclose()
+                        break
                 break
             except ServingError as exc:
                 budget = answer_budget_after(exc) if attempt == 0 and not parts else None
@@ -374,7 +395,7 @@ async def _generate(client: Any, prepared: Prepared, queue: asyncio.Queue) -> No
                                                           failed=True))
         raise
     prepared.timings["generation_ms"] = (time.perf_counter() - started) * 1000
-    answer = await sync_to_async(answer_finish)(prepared=prepared, text="".join(parts))
+    answer = await sync_to_async(answer_finish)(prepared=prepared, text=without_repetition("".join(parts)))
     queue.put_nowait({"event": "done", **answer.as_dict()})
 
 

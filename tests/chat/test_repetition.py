@@ -1,0 +1,51 @@
+"""Answers that loop are cut at their first repeated sentence or line."""
+from docsbot.chat.repetition import repetition_start, without_repetition
+from docsbot.chat.services import _until_repetition
+
+LOOP = ("You can upload documentation using the following steps:\n\n1. Install the docsbot plugin.\n"
+        "2. Create a new document.\n3. The document is stored in a database.\n"
+        "4. The document is stored in a database.\n5. The document is stored in a database.\n")
+
+
+def test_it_cuts_a_numbered_list_at_its_first_repeated_item():
+    assert without_repetition(LOOP) == (
+        "You can upload documentation using the following steps:\n\n1. Install the docsbot plugin.\n"
+        "2. Create a new document.\n3. The document is stored in a database.")
+
+
+def test_it_cuts_repeated_sentences_inside_one_paragraph():
+    text = ("The index is a database that is linked to the document. The index is kept per team. "
+            "The index is a database that is linked to the document. The index")
+    assert without_repetition(text) == "The index is a database that is linked to the document. The index is kept per team."
+
+
+def test_it_keeps_an_answer_without_repetition_whole():
+    text = ('There are three ways to upload: the admin upload page, the HTTP API and the ingest command. [1]\n'
+            "Yes.\nYes.\n- [1]\n- [1]")
+    assert repetition_start(text) is None
+    assert without_repetition(text) == text
+
+
+def test_it_never_cuts_inside_a_code_block():
+    text = ("Run both commands:\n```\npython manage.py createteam docs --name docs\n"
+            "python manage.py createteam docs --name docs\n```\nThen open the admin page. [2]")
+    assert repetition_start(text) is None
+
+
+def test_it_does_not_cut_a_sentence_still_being_generated():
+    assert repetition_start("The document is stored in a database. The document is stored in a data") is None
+
+
+def test_it_closes_a_looping_stream_instead_of_reading_it_to_the_end():
+    read = []
+
+    def endless():
+        yield "Upload with the admin page. "
+        while True:
+            read.append(1)
+            yield "The document is stored in a database. "
+
+    stream = endless()
+    assert _until_repetition(stream) == "Upload with the admin page. The document is stored in a database."
+    assert len(read) == 2
+    assert stream.gi_frame is None  # closed: the HTTP stream behind it is released
