@@ -39,7 +39,8 @@ def parser() -> argparse.ArgumentParser:
     train.add_argument("--max-steps", type=int)
     train.add_argument("--checkpoint-every", type=int, default=50)
     train.add_argument("--max-rank", type=int, default=64)
-    train.add_argument("--gradient-checkpointing", action="store_true")
+    train.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction, default=AUTO,
+                       help="default: on with a GPU, off on a CPU")
     train.add_argument("--batching", choices=["auto", "pack", "group"], default="auto")
     train.add_argument("--eval-max-new-tokens", type=int, default=96)
     train.add_argument("--json", action="store_true", help="print only a JSON summary")

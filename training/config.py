@@ -33,7 +33,9 @@ class TrainConfig:
     target_modules: str | tuple[str, ...] = "all-linear"
     learning_rate: float | str = AUTO
     epochs: int | str = AUTO
-    batch_size: int | str = AUTO  # step budget: batch_size * max_length tokens, padding included
+    # step budget: batch_size * max_length tokens, padding included; on a GPU lowered to what its
+    # free memory holds (training.memory)
+    batch_size: int | str = AUTO
     max_length: int | str = AUTO  # the longest example kept (and the packed row length)
     warmup_ratio: float = 0.05
     weight_decay: float = 0.0
@@ -43,7 +45,9 @@ class TrainConfig:
     # the learning-rate schedule to match (warmup and cosine decay end at the new last step).
     time_budget_s: float | None = None
     checkpoint_every: int = 50
-    gradient_checkpointing: bool = False
+    # auto: on for CUDA (a 7B step of ~11k tokens keeps ~100 GiB of activations without it; the
+    # recomputation costs ~25 % of the speed), off on a CPU, where RAM is rarely the limit.
+    gradient_checkpointing: bool | str = AUTO
     batching: str = AUTO  # pack (with flash-attention) | group (length-grouped) | auto
     seed: int = 0
     max_rank: int = 64  # the serving side's --max-lora-rank
@@ -78,6 +82,9 @@ class TrainConfig:
         if self.time_budget_s is not None and (isinstance(self.time_budget_s, bool) or not isinstance(
                 self.time_budget_s, int | float) or not self.time_budget_s > 0 or not math.isfinite(self.time_budget_s)):
             raise ValueError(f"time_budget_s: must be a positive number of seconds or None, got {self.time_budget_s!r}")
+        if self.gradient_checkpointing != AUTO and not isinstance(self.gradient_checkpointing, bool):
+            raise ValueError(f"gradient_checkpointing: must be true, false or 'auto', "
+                             f"got {self.gradient_checkpointing!r}")
         if self.batching not in (AUTO, "pack", "group"):
             raise ValueError(f"batching: must be 'auto', 'pack' or 'group', got {self.batching!r}")
         if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 1:
@@ -114,7 +121,7 @@ class TrainConfig:
     @property
     def is_resolved(self) -> bool:
         return AUTO not in (self.rank, self.alpha, self.learning_rate, self.epochs,
-                            self.batch_size, self.max_length)
+                            self.batch_size, self.max_length, self.gradient_checkpointing)
 
     def resolve(self, *, num_examples: int, longest_example: int, total_tokens: int | None = None,
                 on_gpu: bool = True) -> TrainConfig:
@@ -145,8 +152,9 @@ class TrainConfig:
         # lanes to fill) and gives few-example datasets more optimizer steps.
         batch_size = self.batch_size if self.batch_size != AUTO else (
             1 if not on_gpu else 2 if num_examples < 64 else 4 if num_examples < 1000 else 8)
+        checkpointing = on_gpu if self.gradient_checkpointing == AUTO else self.gradient_checkpointing
         return replace(self, rank=rank, alpha=alpha, learning_rate=learning_rate, max_length=max_length,
-                       epochs=epochs, batch_size=batch_size)
+                       epochs=epochs, batch_size=batch_size, gradient_checkpointing=checkpointing)
 
 
 def _positive_int_or_auto(name: str, value: Any) -> None:

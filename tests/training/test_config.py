@@ -27,14 +27,24 @@ def test_it_caps_auto_epochs_by_the_token_budget():
 
 
 def test_it_keeps_explicit_values():
-    config = TrainConfig(rank=4, alpha=16, learning_rate=1e-3, epochs=2, batch_size=3, max_length=128)
+    config = TrainConfig(rank=4, alpha=16, learning_rate=1e-3, epochs=2, batch_size=3, max_length=128,
+                         gradient_checkpointing=False)
     assert config.resolve(num_examples=10, longest_example=100) == config
+
+
+def test_it_turns_gradient_checkpointing_on_by_default_on_a_gpu():
+    assert TrainConfig().resolve(num_examples=300, longest_example=1400, on_gpu=True).gradient_checkpointing is True
+    assert TrainConfig().resolve(num_examples=300, longest_example=1400, on_gpu=False).gradient_checkpointing is False
+    assert TrainConfig(gradient_checkpointing=False).resolve(
+        num_examples=300, longest_example=1400, on_gpu=True).gradient_checkpointing is False
+    assert TrainConfig.from_dict({"gradient_checkpointing": True}).gradient_checkpointing is True
 
 
 @pytest.mark.parametrize("field, value", [
     ("method", "full"), ("rank", 0), ("rank", 128), ("rank", "big"), ("alpha", -1), ("learning_rate", 3.0),
     ("epochs", 0), ("batch_size", 1.5), ("max_length", 8), ("dropout", 1.0), ("max_rank", 12),
-    ("checkpoint_every", 0), ("target_modules", ""),
+    ("checkpoint_every", 0), ("target_modules", ""), ("gradient_checkpointing", "yes"),
+    ("gradient_checkpointing", 1),
 ])
 def test_it_names_the_field_of_a_bad_value(field, value):
     with pytest.raises(ValueError, match=f"^{field}:"):
@@ -57,3 +67,17 @@ def test_it_raises_auto_epochs_to_the_step_floor_for_tiny_datasets():
     assert resolved.with_step_floor(steps_per_epoch=10 * AUTO_MIN_STEPS, requested_epochs="auto").epochs == 1
     explicit = TrainConfig(epochs=2).resolve(num_examples=12, longest_example=900)
     assert explicit.with_step_floor(steps_per_epoch=6, requested_epochs=2).epochs == 2
+
+
+def test_it_requires_a_transformers_that_understands_the_dtype_argument():
+    """Before ~4.56 ``from_pretrained(dtype=...)`` was silently ignored: models loaded in float32."""
+    import tomllib
+    from pathlib import Path
+
+    import transformers
+    from packaging.requirements import Requirement
+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    (spec,) = [Requirement(d).specifier for d in pyproject["project"]["dependencies"]
+               if Requirement(d).name == "transformers"]
+    assert not spec.contains("4.55.4") and spec.contains(transformers.__version__)
