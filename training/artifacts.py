@@ -51,12 +51,16 @@ def servable_by(adapter_config: dict[str, Any], *, max_rank: int) -> list[str]:
 
 def save_adapter(peft_model, out_dir: Path, *, base_model: str, method: str, max_rank: int,
                  dataset_hash: str, metrics: dict[str, Any] | None = None,
-                 extra: dict[str, Any] | None = None) -> Path:
-    """Write the adapter atomically (temp dir, then rename); validate before it becomes visible."""
+                 extra: dict[str, Any] | None = None, dtype: Any = None) -> Path:
+    """Write the adapter atomically (temp dir, then rename); validate before it becomes visible.
+    ``dtype`` (a torch dtype): the weights' dtype on disk, the base model's compute dtype (bf16
+    on a GPU: half of float32's size; vLLM, PEFT and docsbot's server all load it)."""
     out_dir = Path(out_dir)
     staging = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     peft_model.save_pretrained(staging, safe_serialization=True)
+    if dtype is not None:
+        _cast_weights(staging / PEFT_FILES[1], dtype)
     config_path = staging / "adapter_config.json"
     adapter_config = json.loads(config_path.read_text())
     # vLLM's resolver and serving compare this with the served base model's name.
@@ -89,6 +93,16 @@ def save_adapter(peft_model, out_dir: Path, *, base_model: str, method: str, max
         shutil.rmtree(out_dir)
     os.replace(staging, out_dir)
     return out_dir
+
+
+def _cast_weights(path: Path, dtype: Any) -> None:
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(str(path))
+    if all(tensor.dtype == dtype for tensor in weights.values() if tensor.is_floating_point()):
+        return
+    save_file({name: tensor.to(dtype) if tensor.is_floating_point() else tensor for name, tensor in weights.items()},
+              str(path), metadata={"format": "pt"})
 
 
 def read_manifest(adapter_dir: Path) -> dict[str, Any]:

@@ -7,9 +7,12 @@ never learns to write prompts).
 
 Two ways to stop paying for padding, both with a token budget per step:
 
-- ``pack``: short examples share rows, each keeping its own ``position_ids`` from 0,
-  which the attention kernels read as sequence boundaries (varlen for flash-attention,
-  block-diagonal masks for sdpa/eager). Best with flash-attention.
+- ``pack``: a step is one flat row of whole examples, each keeping its own ``position_ids``
+  from 0 (padding-free, like transformers' ``DataCollatorWithFlattening``). With one row
+  per step, transformers reads the restarts as sequence boundaries (block-diagonal masks for
+  sdpa/eager), and flash-attention gets the boundaries as ``cu_seq_lens``: a step of several
+  rows would run each row as one causal sequence on the flash path, letting examples see
+  each other. Best with flash-attention.
 - ``group``: examples of similar length are batched together and right-padded to the
   group's longest; causal attention means no real token ever sees the padding, so no
   mask is needed and sdpa keeps its fused causal kernel (CPU included), and attention
@@ -22,7 +25,9 @@ import json
 import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 IGNORE = -100
 
@@ -40,12 +45,15 @@ class Tokenized:
 
 @dataclass(frozen=True)
 class Row:
-    """One packed (or padded) sequence: the examples it holds and their lengths."""
+    """Whole examples back to back (one for ``group``, as many as fit a step for ``pack``)."""
 
     input_ids: list[int]
     labels: list[int]
-    position_ids: list[int]
-    real_tokens: int  # non-padding tokens
+    position_ids: list[int]  # restart at 0 for each example
+
+    @property
+    def real_tokens(self) -> int:
+        return len(self.input_ids)
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,7 @@ class BuiltDataset:
     rows: list[Row]
     groups: list[list[int]]  # indices into rows, one list per optimizer step
     packed: bool
+    step_tokens: int  # the most tokens one step holds, padding included
     examples: int
     skipped_too_long: int
     longest: int
@@ -120,7 +129,15 @@ def tokenize_example(tokenizer, example: dict, index: int = 0) -> Tokenized:
                      labels=[IGNORE] * len(prompt) + answer)
 
 
-def pack(examples: Sequence[Tokenized], *, row_length: int, pad_id: int) -> list[Row]:
+def tokenize_examples(tokenizer, examples: Sequence[dict]) -> list[Tokenized]:
+    """Every example tokenized, once: the recipe sizes its config and plans its steps from these."""
+    tokenized = [tokenize_example(tokenizer, example, index) for index, example in enumerate(examples)]
+    if not tokenized:
+        raise ValueError("dataset: no training examples")
+    return tokenized
+
+
+def pack(examples: Sequence[Tokenized], *, row_length: int) -> list[Row]:
     """First-fit decreasing: long examples first, each into the first row with room."""
     bins: list[list[Tokenized]] = []
     space: list[int] = []
@@ -134,46 +151,42 @@ def pack(examples: Sequence[Tokenized], *, row_length: int, pad_id: int) -> list
         else:
             bins.append([example])
             space.append(row_length - size)
-    return [_row(group, row_length, pad_id) for group in bins]
+    return [_row(group) for group in bins]
 
 
-def _row(group: Sequence[Tokenized], length: int, pad_id: int) -> Row:
+def _row(group: Sequence[Tokenized | Row]) -> Row:
     input_ids: list[int] = []
     labels: list[int] = []
     positions: list[int] = []
-    for example in group:
-        input_ids += example.input_ids
-        labels += example.labels
-        positions += range(len(example.input_ids))
-    real = len(input_ids)
-    padding = length - real
-    # Padding gets positions of its own from 0, so it reads as a separate (ignored) sequence.
-    return Row(input_ids + [pad_id] * padding, labels + [IGNORE] * padding,
-               positions + list(range(padding)), real)
+    for part in group:
+        input_ids += part.input_ids
+        labels += part.labels
+        positions += part.position_ids if isinstance(part, Row) else range(len(part.input_ids))
+    return Row(input_ids, labels, positions)
 
 
-def build_dataset(tokenizer, examples: Sequence[dict], *, max_length: int, batch_size: int = 1,
+def build_dataset(tokenized: Sequence[Tokenized], *, max_length: int, step_tokens: int,
                   batching: str = "pack") -> BuiltDataset:
-    """Tokenize, drop examples longer than ``max_length``, and plan the steps: each step holds
-    at most ``batch_size * max_length`` tokens including padding."""
+    """Drop examples longer than ``max_length`` and plan the steps: each holds at most
+    ``step_tokens`` tokens, padding included (``pack``: one row of whole examples per step)."""
     if batching not in ("pack", "group"):
         raise ValueError(f"batching: must be 'pack' or 'group', got {batching!r}")
-    tokenized = [tokenize_example(tokenizer, example, index) for index, example in enumerate(examples)]
     if not tokenized:
         raise ValueError("dataset: no training examples")
     kept = [t for t in tokenized if len(t.input_ids) <= max_length]
     if not kept:
         raise ValueError(f"max_length: every example is longer than {max_length} tokens")
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    longest_kept = max(len(t.input_ids) for t in kept)
+    if longest_kept > step_tokens:
+        raise ValueError(f"max_length: an example of {longest_kept} tokens does not fit a step of {step_tokens}")
     if batching == "pack":
-        rows = pack(kept, row_length=max_length, pad_id=pad_id)
-        groups = [list(range(start, min(start + batch_size, len(rows))))
-                  for start in range(0, len(rows), batch_size)]
+        rows = pack(kept, row_length=step_tokens)
+        groups = [[index] for index in range(len(rows))]
     else:
-        rows = [_row([t], len(t.input_ids), pad_id) for t in sorted(kept, key=lambda t: len(t.input_ids))]
-        groups = group_by_length([len(r.input_ids) for r in rows], budget=batch_size * max_length)
+        rows = [_row([t]) for t in sorted(kept, key=lambda t: len(t.input_ids))]
+        groups = group_by_length([len(r.input_ids) for r in rows], budget=step_tokens)
     return BuiltDataset(
-        rows=rows, groups=groups, packed=batching == "pack", examples=len(kept),
+        rows=rows, groups=groups, packed=batching == "pack", step_tokens=step_tokens, examples=len(kept),
         skipped_too_long=len(tokenized) - len(kept), longest=max(len(t.input_ids) for t in tokenized),
         real_tokens=sum(len(t.input_ids) for t in kept), trained_tokens=sum(t.trained_tokens for t in kept),
     )
@@ -193,10 +206,6 @@ def group_by_length(lengths: Sequence[int], *, budget: int) -> list[list[int]]:
     return groups
 
 
-def example_lengths(tokenizer, examples: Sequence[dict]) -> list[int]:
-    return [len(tokenize_example(tokenizer, e, i).input_ids) for i, e in enumerate(examples)]
-
-
 def batches(dataset: BuiltDataset, *, epoch: int, seed: int) -> Iterator[list[Row]]:
     """The steps of one epoch in a fixed shuffled order (the same after a resume)."""
     order = list(range(len(dataset.groups)))
@@ -205,13 +214,43 @@ def batches(dataset: BuiltDataset, *, epoch: int, seed: int) -> Iterator[list[Ro
         yield [dataset.rows[i] for i in dataset.groups[index]]
 
 
-def collate(rows: Sequence[Row], *, pad_id: int, packed: bool = True, multiple: int = 1):
-    """Tensors for one step: input_ids, labels, and position_ids (None when not packed, so the
-    model uses plain causal attention). Rows of unequal length are right-padded, to a width
-    rounded up to ``multiple``: CPU kernels (oneDNN) build a primitive per new shape, so a few
-    shapes reused beat a new one every step."""
+@dataclass(frozen=True)
+class Batch:
+    """One step's tensors. Packed steps are a single row whose sequences are given twice: by
+    ``position_ids`` restarting at 0, and by ``cu_seq_lens`` (int32 starts, then the end) with
+    the longest length, which flash-attention's varlen kernels take as they are."""
+
+    input_ids: Any  # LongTensor [rows, width]
+    labels: Any  # LongTensor [rows, width], IGNORE where no loss
+    position_ids: Any | None = None  # packed only; None: plain causal attention from 0
+    cu_seq_lens: Any | None = None
+    max_length: int = 0
+
+    def to(self, device: Any) -> Batch:
+        def move(tensor: Any | None) -> Any | None:
+            return None if tensor is None else tensor.to(device)
+
+        return Batch(move(self.input_ids), move(self.labels), move(self.position_ids), move(self.cu_seq_lens),
+                     self.max_length)
+
+    def model_inputs(self, *, varlen: bool) -> dict[str, Any]:
+        """Keyword arguments for the model's forward; ``varlen`` adds the flash-attention ones."""
+        inputs: dict[str, Any] = {"input_ids": self.input_ids, "position_ids": self.position_ids}
+        if varlen and self.cu_seq_lens is not None:
+            inputs |= {"cu_seq_lens_q": self.cu_seq_lens, "cu_seq_lens_k": self.cu_seq_lens,
+                       "max_length_q": self.max_length, "max_length_k": self.max_length}
+        return inputs
+
+
+def collate(rows: Sequence[Row], *, pad_id: int, packed: bool = True, multiple: int = 1) -> Batch:
+    """Tensors for one step. Packed rows are flattened into one row; grouped rows are
+    right-padded (causal attention never looks at later padding, so no mask is needed). The
+    width is rounded up to ``multiple``: CPU kernels (oneDNN) build a primitive per new shape,
+    so a few shapes reused beat a new one every step. Packed padding is a sequence of its own."""
     import torch
 
+    if packed:
+        rows = [_row(rows)]
     width = max(len(row.input_ids) for row in rows)
     width = -(-width // multiple) * multiple
 
@@ -221,6 +260,10 @@ def collate(rows: Sequence[Row], *, pad_id: int, packed: bool = True, multiple: 
     input_ids = torch.tensor([padded(r.input_ids, pad_id) for r in rows])
     labels = torch.tensor([padded(r.labels, IGNORE) for r in rows])
     if not packed:
-        return input_ids, labels, None
-    positions = torch.tensor([r.position_ids + list(range(width - len(r.position_ids))) for r in rows])
-    return input_ids, labels, positions
+        return Batch(input_ids, labels)
+    (row,) = rows
+    positions = row.position_ids + list(range(width - len(row.position_ids)))
+    starts = [index for index, position in enumerate(positions) if position == 0] + [width]
+    lengths = [end - start for start, end in pairwise(starts)]
+    return Batch(input_ids, labels, torch.tensor([positions]), torch.tensor(starts, dtype=torch.int32),
+                 max(lengths))

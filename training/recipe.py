@@ -3,13 +3,16 @@
 Written out plainly (no Trainer, no inheritance), in the manner of torchtune's
 single-device LoRA recipe. Runs on CPU (fp32) and CUDA (bf16 autocast).
 
-Compute is spent only where it counts: short examples are packed into shared
-rows (no padding), and the output projection and cross-entropy run only at the
-answer positions that carry loss, not at every prompt token.
+Compute is spent only where it counts: with flash-attention, short examples are
+packed into one flat row per step (no padding, sequence boundaries passed as
+``cu_seq_lens``), and the model's forward projects to the vocabulary only at the
+answer positions that carry loss (``logits_to_keep``), not at every prompt token.
+On a GPU the tokens per step are capped by its free memory (training.memory).
 
 Checkpoints go to ``work_dir/checkpoints/step-NNNNNN/`` with a ``COMPLETE``
-marker written last; ``setup`` resumes from the newest complete one, so a
-process killed at any moment restarts from its last finished checkpoint.
+marker written last, every ``checkpoint_every`` steps and at the last step;
+``setup`` resumes from the newest complete one, so a process killed at any moment
+(evaluation included) restarts from its last finished checkpoint.
 """
 from __future__ import annotations
 
@@ -26,7 +29,15 @@ from typing import Any
 
 from training import faults
 from training.config import TrainConfig
-from training.data import IGNORE, BuiltDataset, batches, build_dataset, collate, example_lengths
+from training.data import (
+    IGNORE,
+    Batch,
+    BuiltDataset,
+    batches,
+    build_dataset,
+    collate,
+    tokenize_examples,
+)
 
 COMPLETE = "COMPLETE"
 KEEP_CHECKPOINTS = 2
@@ -93,6 +104,7 @@ class Recipe:
         self.resumed_from = 0
         self.curve: list[dict[str, float]] = []
         self.budget_note = ""
+        self.attention: str | None = None
 
     # --- setup ---------------------------------------------------------------------------
     def setup(self) -> None:
@@ -101,20 +113,27 @@ class Recipe:
 
         faults.inject("stall")
         self.device = torch.device(self.device_name or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32  # of the base weights
         self.tokenizer = AutoTokenizer.from_pretrained(self.base_model)
         if not self.tokenizer.chat_template:
             raise ValueError(f"base model {self.base_model}: its tokenizer has no chat template")
-        lengths = example_lengths(self.tokenizer, self.examples)
+        tokenized = tokenize_examples(self.tokenizer, self.examples)
+        lengths = [len(t.input_ids) for t in tokenized]
         self.config = self.requested.resolve(
             num_examples=len(self.examples), longest_example=max(lengths), total_tokens=sum(lengths),
             on_gpu=self.device.type == "cuda",
         )
+        self.attention = self._attention_implementation()
         self.batching = self.config.batching if self.config.batching != "auto" else (
-            "pack" if self._flash_attention() else "group")
-        self.dataset: BuiltDataset = build_dataset(self.tokenizer, self.examples, max_length=self.config.max_length,
-                                                   batch_size=self.config.batch_size, batching=self.batching)
+            "pack" if self.attention else "group")
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None \
             else self.tokenizer.eos_token_id
+        torch.manual_seed(self.config.seed)
+        self.model = self._load_model()
+        checkpoint = latest_complete_checkpoint(self.work_dir)
+        step_tokens = self._step_tokens(lengths, _checkpoint_state(checkpoint) if checkpoint else {})
+        self.dataset: BuiltDataset = build_dataset(tokenized, max_length=self.config.max_length,
+                                                   step_tokens=step_tokens, batching=self.batching)
         self.steps_per_epoch = len(self.dataset.groups)
         self.config = self.config.with_step_floor(steps_per_epoch=self.steps_per_epoch,
                                                   requested_epochs=self.requested.epochs)
@@ -122,8 +141,6 @@ class Recipe:
         if self.config.max_steps:
             self.total_steps = min(self.total_steps, self.config.max_steps)
         self.planned_steps = self.total_steps
-        torch.manual_seed(self.config.seed)
-        self.model = self._load_model()
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(trainable, lr=self.config.learning_rate,
                                            weight_decay=self.config.weight_decay)
@@ -135,28 +152,58 @@ class Recipe:
             return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, self.total_steps - warmup))))
 
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule)
-        checkpoint = latest_complete_checkpoint(self.work_dir)
         if checkpoint is not None:
             self._load_checkpoint(checkpoint)
 
-    def _flash_attention(self) -> bool:
-        """Packing pays off with flash-attention's varlen kernels; without them (CPU, plain sdpa)
-        a block-diagonal mask forces the slow attention path, so length-grouping wins."""
+    def _attention_implementation(self) -> str | None:
+        """flash-attention on CUDA where the package imports (LoRA, DoRA and QLoRA alike), else
+        None (the model's default, sdpa). Packing pays off with its varlen kernels; without them a
+        block-diagonal mask forces sdpa's slow path, so length-grouping wins."""
         if self.device.type != "cuda":
-            return False
+            return None
         try:
             import flash_attn  # noqa: F401
         except ImportError:
-            return False
-        return True
+            return None
+        return "flash_attention_2"
+
+    @property
+    def varlen(self) -> bool:
+        """Packed steps go to flash-attention with their sequence boundaries (``cu_seq_lens``)."""
+        return self.attention is not None and self.batching == "pack"
+
+    def _step_tokens(self, lengths: Sequence[int], resumed: dict[str, Any]) -> int:
+        """``batch_size x max_length`` tokens per step, lowered to what the GPU's free memory holds
+        (the same as planned when resuming); StepTooLarge when the longest example cannot fit."""
+        from training.memory import ModelDims, StepTooLarge, fit_step_tokens
+
+        planned = resumed.get("step_tokens")
+        wanted = int(planned or self.config.batch_size * self.config.max_length)
+        kept = [n for n in lengths if n <= self.config.max_length]
+        fitted = fit_step_tokens(wanted=wanted, longest=max(kept, default=0), free_bytes=self._free_memory(),
+                                 dims=ModelDims.from_config(self.model.config),
+                                 checkpointing=bool(self.config.gradient_checkpointing),
+                                 dropout=self.config.dropout > 0)
+        if planned and fitted < planned:
+            raise StepTooLarge(f"resuming needs steps of {planned} tokens as first planned, only {fitted} fit in "
+                               f"the GPU memory free now; free some or start the job afresh")
+        return fitted
+
+    def _free_memory(self) -> int | None:
+        """Bytes the training steps may use on the GPU, measured with the model loaded; None on a CPU."""
+        import torch
+
+        if self.device.type != "cuda":
+            return None
+        free, _ = torch.cuda.mem_get_info(self.device)
+        return free + torch.cuda.memory_reserved(self.device) - torch.cuda.memory_allocated(self.device)
 
     def _load_model(self):
-        import torch
         from peft import LoraConfig, get_peft_model
         from transformers import AutoModelForCausalLM
 
-        cuda = self.device.type == "cuda"
-        dtype = torch.bfloat16 if cuda else torch.float32
+        dtype = self.dtype
+        attention = {"attn_implementation": self.attention} if self.attention else {}
         if self.config.method == "qlora":
             from peft import prepare_model_for_kbit_training
             from transformers import BitsAndBytesConfig
@@ -164,13 +211,11 @@ class Recipe:
             quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                               bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=dtype)
             model = AutoModelForCausalLM.from_pretrained(self.base_model, quantization_config=quantization,
-                                                         dtype=dtype, device_map={"": str(self.device)})
+                                                         dtype=dtype, device_map={"": str(self.device)}, **attention)
             model = prepare_model_for_kbit_training(
                 model, use_gradient_checkpointing=self.config.gradient_checkpointing,
                 gradient_checkpointing_kwargs={"use_reentrant": False})
         else:
-            attention = {"attn_implementation": "flash_attention_2"} if self.batching == "pack" and \
-                self._flash_attention() else {}
             model = AutoModelForCausalLM.from_pretrained(self.base_model, dtype=dtype, **attention).to(self.device)
             if self.config.gradient_checkpointing:
                 model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -199,20 +244,27 @@ class Recipe:
             return torch.autocast("cpu", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def loss(self, input_ids, labels, position_ids):
-        """Mean cross-entropy over answer tokens, projecting to the vocabulary only there."""
+    def loss(self, batch: Batch):
+        """Mean cross-entropy over answer tokens, from the logits of the model's own forward (so a
+        model's logit soft-capping or scaling applies), projected to the vocabulary only at the
+        positions that predict an answer token."""
         import torch.nn.functional as F
 
-        causal_lm = self.model.get_base_model()
-        # No attention mask: packed rows carry position_ids restarting at 0 per example, which
-        # transformers turns into varlen (flash) or block-diagonal (sdpa/eager) attention;
-        # grouped rows are right-padded, and causal attention never looks at later padding.
-        hidden = causal_lm.get_decoder()(input_ids=input_ids, position_ids=position_ids,
-                                         use_cache=False).last_hidden_state
-        targets = labels[:, 1:]
-        keep = targets != IGNORE
-        logits = causal_lm.get_output_embeddings()(hidden[:, :-1][keep])
-        return F.cross_entropy(logits.float(), targets[keep])
+        # No attention mask: a packed step is one row whose sequences are given by position_ids
+        # (and cu_seq_lens for flash-attention); grouped rows are right-padded, and causal
+        # attention never looks at later padding.
+        targets = batch.labels[:, 1:]
+        keep = (targets != IGNORE).any(dim=0).nonzero().squeeze(1)
+        logits = self.model(**batch.model_inputs(varlen=self.varlen), use_cache=False, **self._logits_at(keep)).logits
+        if logits.shape[1] != keep.numel():  # a model without logits_to_keep: all positions came back
+            logits = logits[:, keep]
+        return F.cross_entropy(logits.float().flatten(0, 1), targets[:, keep].flatten(), ignore_index=IGNORE)
+
+    def _logits_at(self, positions) -> dict[str, Any]:
+        import inspect
+
+        forward = inspect.signature(self.model.get_base_model().forward).parameters
+        return {"logits_to_keep": positions} if "logits_to_keep" in forward else {}
 
     def train(self) -> TrainResult:
         import torch
@@ -230,11 +282,9 @@ class Recipe:
                     continue
                 if self.should_stop():
                     raise Cancelled(f"cancelled at step {self.step}")
-                input_ids, labels, positions = (None if t is None else t.to(self.device) for t in
-                                                collate(rows, pad_id=self.pad_id, packed=self.dataset.packed,
-                                                        multiple=SHAPE_MULTIPLE))
+                batch = self.collate(rows)
                 with self._autocast():
-                    loss = self.loss(input_ids, labels, positions)
+                    loss = self.loss(batch)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(
                     [p for p in self.model.parameters() if p.requires_grad], self.config.max_grad_norm)
@@ -255,7 +305,8 @@ class Recipe:
                         learning_rate=learning_rate, tokens_per_second=real_tokens / max(elapsed, 1e-9)))
                 if steps_this_run >= BUDGET_PROBE_STEPS and self.config.time_budget_s:
                     self._fit_time_budget(elapsed / steps_this_run)
-                if self.step % self.config.checkpoint_every == 0 and self.step < self.total_steps:
+                # The last step too: a process killed during the evaluation that follows resumes there.
+                if self.step % self.config.checkpoint_every == 0 or self.step >= self.total_steps:
                     self.save_checkpoint()
                 if self.step >= self.total_steps:
                     break
@@ -268,10 +319,15 @@ class Recipe:
             seconds=seconds, real_tokens_per_second=real_tokens / max(seconds, 1e-9),
             config=self.config.to_dict(),
             dataset={"examples": self.dataset.examples, "rows": len(self.dataset.rows), "batching": self.batching,
+                     "step_tokens": self.dataset.step_tokens,
                      "skipped_too_long": self.dataset.skipped_too_long, "real_tokens": self.dataset.real_tokens,
                      "trained_tokens": self.dataset.trained_tokens},
             peak_memory_bytes=peak, extra={"time_budget": self.budget_note} if self.budget_note else {},
         )
+
+    def collate(self, rows) -> Batch:
+        """One step's tensors on the training device (a packed step: one flat row)."""
+        return collate(rows, pad_id=self.pad_id, packed=self.dataset.packed, multiple=SHAPE_MULTIPLE).to(self.device)
 
     def _fit_time_budget(self, seconds_per_step: float) -> None:
         """Shorten the run so the remaining steps fit ``time_budget_s`` (never lengthen it). Checked
@@ -295,10 +351,10 @@ class Recipe:
         weights = {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(self.model).items()}
         save_file(weights, str(path / "adapter.safetensors"))
         torch.save({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                    "rng": torch.get_rng_state()}, path / "optimizer.pt")
+                    "rng": torch.get_rng_state(), **_cuda_rng_state()}, path / "optimizer.pt")
         (path / "state.json").write_text(json.dumps(
             {"step": self.step, "total_steps": self.total_steps, "curve": self.curve,
-             "config": self.config.to_dict()}))
+             "step_tokens": self.dataset.step_tokens, "config": self.config.to_dict()}))
         _fsync_dir(path)
         faults.inject(f"checkpoint@{self.step}")
         # The marker goes last: a checkpoint without it was interrupted and is never resumed from.
@@ -315,13 +371,14 @@ class Recipe:
         from peft import set_peft_model_state_dict
         from safetensors.torch import load_file
 
-        state = json.loads((path / "state.json").read_text())
+        state = _checkpoint_state(path)
         set_peft_model_state_dict(self.model, {k: v.to(self.device) for k, v in
                                                load_file(str(path / "adapter.safetensors")).items()})
         saved = torch.load(path / "optimizer.pt", map_location=self.device, weights_only=False)
         self.optimizer.load_state_dict(saved["optimizer"])
         self.scheduler.load_state_dict(saved["scheduler"])
         torch.set_rng_state(saved["rng"].cpu())
+        _restore_cuda_rng_state(saved.get("cuda_rng", []))
         self.step = self.resumed_from = int(state["step"])
         self.total_steps = min(self.total_steps, int(state.get("total_steps", self.total_steps)))  # a time budget's
         self.curve = list(state["curve"])
@@ -342,7 +399,7 @@ class Recipe:
 
         return save_adapter(self.model, out_dir, base_model=self.base_model, method=self.config.method,
                             max_rank=self.config.max_rank, dataset_hash=dataset_hash, metrics=metrics,
-                            extra=extra)
+                            extra=extra, dtype=self.dtype)
 
     def remove_checkpoints(self) -> None:
         shutil.rmtree(self.work_dir / "checkpoints", ignore_errors=True)
@@ -355,6 +412,26 @@ class Recipe:
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+def _checkpoint_state(path: Path) -> dict[str, Any]:
+    return json.loads((path / "state.json").read_text())
+
+
+def _cuda_rng_state() -> dict[str, Any]:
+    """Every GPU's generator state (dropout on a GPU draws from it), where there is a GPU."""
+    import torch
+
+    return {"cuda_rng": torch.cuda.get_rng_state_all()} if torch.cuda.is_available() else {}
+
+
+def _restore_cuda_rng_state(states: Sequence[Any]) -> None:
+    import torch
+
+    if not torch.cuda.is_available():
+        return
+    for index, state in enumerate(list(states)[:torch.cuda.device_count()]):
+        torch.cuda.set_rng_state(state.cpu(), index)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -1,11 +1,15 @@
 import json
+from itertools import pairwise
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from tests.training.pairs import fixture_examples
+from training import data
 from training.artifacts import AdapterInvalid, check_adapter_dir, export_merged, vllm_problems
 from training.config import TrainConfig
+from training.data import IGNORE, batches
 from training.evaluate import rouge_l, token_f1
 from training.recipe import COMPLETE, Cancelled, Recipe, latest_complete_checkpoint
 
@@ -32,8 +36,18 @@ def test_it_trains_reports_progress_and_checkpoints_with_a_marker(tiny_base_mode
     assert [p.step for p in seen] == [1, 2, 3, 4, 5] and seen[-1].total_steps == 5
     assert seen[-1].eta_seconds == 0 and all(p.loss > 0 for p in seen)
     assert result.curve[-1]["loss"] < result.curve[0]["loss"]
+    steps = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert steps == ["step-000004", "step-000005"]  # every 2 steps, and the last one
     checkpoint = latest_complete_checkpoint(tmp_path)
-    assert checkpoint.name == "step-000004" and (checkpoint / COMPLETE).read_text() == "4"
+    assert checkpoint.name == "step-000005" and (checkpoint / COMPLETE).read_text() == "5"
+
+
+def test_it_checkpoints_the_last_step_so_a_kill_during_evaluation_does_not_retrain(tiny_base_model, tmp_path):
+    first = run(recipe(tiny_base_model, tmp_path, steps=3))
+    # The process dies while evaluating; the job is run again.
+    seen = []
+    again = run(recipe(tiny_base_model, tmp_path, steps=3, on_progress=seen.append))
+    assert seen == [] and again.resumed_from == again.steps == 3 and again.curve == first.curve
 
 
 def test_it_resumes_from_the_last_complete_checkpoint_exactly(tiny_base_model, tmp_path):
@@ -167,3 +181,158 @@ def test_it_picks_one_example_per_step_on_a_cpu_and_budgets_epochs_by_time_when_
     assert timed.epochs == 4  # the clock cuts the run instead
     with pytest.raises(ValueError, match="time_budget_s"):
         TrainConfig(time_budget_s=0)
+
+
+def _unpacked_loss(model, batch) -> float:
+    """Mean answer-token cross-entropy with each packed example run on its own."""
+    (ids,), (labels,), (positions,) = batch.input_ids, batch.labels, batch.position_ids
+    starts = [*(positions == 0).nonzero().flatten().tolist(), len(ids)]
+    total, count = 0.0, 0
+    for start, end in pairwise(starts):
+        targets = labels[start + 1:end]
+        if (targets != IGNORE).any():
+            logits = model(input_ids=ids[start:end][None]).logits[0, :-1]
+            total += F.cross_entropy(logits, targets, ignore_index=IGNORE, reduction="sum").item()
+            count += int((targets != IGNORE).sum())
+    return total / count
+
+
+@pytest.mark.parametrize("method", ["lora", "qlora"])
+def test_it_keeps_packed_examples_apart_on_the_flash_attention_path(tiny_base_model, tmp_path, emulated_flash,
+                                                                     monkeypatch, method):
+    monkeypatch.setattr(Recipe, "_attention_implementation", lambda self: emulated_flash)
+    config = TrainConfig(method=method, rank=4, max_steps=1, batch_size=2, max_length=1200)
+    r = Recipe(base_model=str(tiny_base_model), config=config, train_examples=TRAIN, work_dir=tmp_path)
+    r.setup()
+    # QLoRA asks for flash-attention like LoRA does, and packs.
+    assert r.model.config._attn_implementation == emulated_flash and r.batching == "pack"
+    batch = r.collate(next(batches(r.dataset, epoch=0, seed=0)))
+    assert batch.input_ids.shape[0] == 1 and batch.cu_seq_lens.numel() > 3  # one row of several examples
+    with torch.no_grad():
+        packed, alone = r.loss(batch).item(), _unpacked_loss(r.model, batch)
+    r.cleanup()
+    assert packed == pytest.approx(alone, rel=1e-5)
+
+
+def test_it_trains_on_the_logits_of_the_models_own_forward(tiny_base_model, tmp_path):
+    """Gemma 2/3 soft-cap their logits, Cohere and Granite scale them, all inside forward."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, Gemma2Config
+
+    llama = AutoConfig.from_pretrained(tiny_base_model)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base_model)
+    config = Gemma2Config(vocab_size=llama.vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                          num_attention_heads=4, num_key_value_heads=2, head_dim=16, final_logit_softcapping=0.1,
+                          pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                          bos_token_id=tokenizer.bos_token_id)
+    torch.manual_seed(0)
+    base = tmp_path / "gemma2"
+    AutoModelForCausalLM.from_config(config).save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    r = Recipe(base_model=str(base), config=TrainConfig(rank=4, max_steps=1, batch_size=2, max_length=1200,
+                                                        batching="group"),
+               train_examples=TRAIN, work_dir=tmp_path / "work")
+    r.setup()
+    batch = r.collate(next(batches(r.dataset, epoch=0, seed=0)))
+    assert batch.input_ids.shape[0] > 1  # right-padded rows
+    with torch.no_grad():
+        logits = r.model(input_ids=batch.input_ids).logits[:, :-1]
+        expected = F.cross_entropy(logits.flatten(0, 1), batch.labels[:, 1:].flatten(), ignore_index=IGNORE)
+        got = r.loss(batch)
+    r.cleanup()
+    assert logits.abs().max() <= 0.1  # soft-capped
+    assert got.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_it_tokenizes_each_example_once(tiny_base_model, tmp_path, monkeypatch):
+    calls = []
+    tokenize = data.tokenize_example
+    monkeypatch.setattr(data, "tokenize_example", lambda *args: calls.append(args) or tokenize(*args))
+    r = recipe(tiny_base_model, tmp_path)
+    r.setup()
+    r.cleanup()
+    assert len(calls) == len(TRAIN)
+
+
+def test_it_restores_the_gpu_random_state_on_resume(tiny_base_model, tmp_path, monkeypatch):
+    """Dropout on a GPU draws from the GPU's generator: a resumed run must continue its sequence."""
+    generator = [torch.tensor([7, 7, 7], dtype=torch.uint8), torch.tensor([9, 9], dtype=torch.uint8)]
+    restored = {}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: generator)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device: restored.update({device: state}))
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+    first = recipe(tiny_base_model, tmp_path, steps=3, device="cpu")
+    first.setup()
+    first.train()
+    assert restored == {}
+    generator = None  # the GPU's generator moved on; the resumed run must not keep that
+    again = recipe(tiny_base_model, tmp_path, steps=4, device="cpu")
+    again.setup()
+    again.cleanup()
+    first.cleanup()
+    assert again.resumed_from == 3
+    assert [restored[i].tolist() for i in (0, 1)] == [[7, 7, 7], [9, 9]]
+
+
+def test_it_saves_the_adapter_in_the_models_compute_dtype(tiny_base_model, tmp_path):
+    from peft import PeftModel
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    from serving.adapters import BaseModelInfo, load_adapter
+    from training.artifacts import save_adapter
+
+    r = recipe(tiny_base_model, tmp_path / "work", steps=2)
+    r.setup()
+    r.train()
+    on_cpu = r.save_adapter(tmp_path / "cpu", dataset_hash="abc")  # float32 weights on a CPU
+    bf16 = save_adapter(r.model, tmp_path / "gpu", base_model=str(tiny_base_model), method="lora", max_rank=64,
+                        dataset_hash="abc", dtype=torch.bfloat16)  # what a GPU run writes
+    x = torch.randint(5, 500, (1, 12))
+    with torch.no_grad():
+        expected = r.model.eval()(input_ids=x).logits
+    r.cleanup()
+    weights = {name: load_file(str(folder / "adapter_model.safetensors")) for name, folder in
+               (("cpu", on_cpu), ("bf16", bf16))}
+    assert {t.dtype for t in weights["cpu"].values()} == {torch.float32}
+    assert {t.dtype for t in weights["bf16"].values()} == {torch.bfloat16}
+    assert weights["bf16"].keys() == weights["cpu"].keys()
+    assert (bf16 / "adapter_model.safetensors").stat().st_size < 0.6 * (on_cpu / "adapter_model.safetensors").stat().st_size
+    base = AutoModelForCausalLM.from_pretrained(tiny_base_model)
+    shapes = {name: (m.in_features, m.out_features) for name, m in base.named_modules()
+              if isinstance(m, torch.nn.Linear) and name != "lm_head"}
+    loaded = PeftModel.from_pretrained(base, str(bf16)).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(input_ids=x).logits, expected, atol=2e-2, rtol=2e-2)
+    served = load_adapter("team", bf16, BaseModelInfo(served_name=str(tiny_base_model),
+                                                       model_path=str(tiny_base_model), module_shapes=shapes,
+                                                       base_weight=lambda name: None, max_rank=64))
+    assert served.rank == 4 and len(served.modules) == len(shapes)
+
+
+def test_it_refuses_a_step_the_gpu_memory_cannot_hold_before_training(tiny_base_model, tmp_path, monkeypatch):
+    from training.memory import ModelDims, StepTooLarge, bytes_per_token
+
+    r = recipe(tiny_base_model, tmp_path, steps=1)
+    dims = ModelDims(layers=2, hidden=64, intermediate=128, vocab=525)
+    per_token = bytes_per_token(dims, checkpointing=False, dropout=False)
+    monkeypatch.setattr(Recipe, "_free_memory", lambda self: int(300 * per_token / 0.8))
+    with pytest.raises(StepTooLarge, match=r"longest example \(512 tokens\).*turn gradient_checkpointing on"):
+        r.setup()
+    assert r.step == 0 and not (tmp_path / "checkpoints").exists()
+
+
+def test_it_lowers_the_tokens_per_step_to_what_the_gpu_memory_holds(tiny_base_model, tmp_path, monkeypatch):
+    from training.memory import ModelDims, bytes_per_token
+
+    dims = ModelDims(layers=2, hidden=64, intermediate=128, vocab=525)
+    per_token = bytes_per_token(dims, checkpointing=True, dropout=False)
+    monkeypatch.setattr(Recipe, "_free_memory", lambda self: int(1300 * per_token / 0.8) + 8)
+    config = TrainConfig(rank=4, max_steps=1, batch_size=8, max_length=640, gradient_checkpointing=True)
+    r = Recipe(base_model=str(tiny_base_model), config=config, train_examples=TRAIN, work_dir=tmp_path)
+    r.setup()
+    result = r.train()
+    r.cleanup()
+    assert result.dataset["step_tokens"] == 1300  # not 8 x 640
+    assert all(len(g) * max(len(r.dataset.rows[i].input_ids) for i in g) <= 1300 for g in r.dataset.groups)
