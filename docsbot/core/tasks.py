@@ -1,13 +1,39 @@
 """Tasks that let tests and operators see a worker and its queues working."""
 from __future__ import annotations
 
+import logging
 import socket
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.core.cache import cache
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(name="docsbot.core.tasks.ping")
 def ping(token: str) -> None:
     """Record which worker answered, so a caller can see a queue is being consumed."""
     cache.set(f"ping:{token}", socket.gethostname(), timeout=300)
+
+
+@worker_ready.connect
+def _recover_interrupted_runs(sender=None, **_: object) -> None:
+    """A worker that consumes the ``default`` queue requeues the ingest and generation runs whose
+    worker died (kill -9, OOM, host loss), as gpu workers do for training jobs."""
+    try:
+        if "default" not in sender.app.amqp.queues.consume_from:
+            return  # only workers that can run the requeued runs do the recovery
+    except AttributeError:
+        pass
+    from docsbot.documents.services import ingest_runs_recover
+    from docsbot.qa.services import generation_runs_recover
+
+    for recover in (ingest_runs_recover, generation_runs_recover):
+        try:
+            recovered = recover()
+        except Exception:
+            log.exception("could not recover interrupted runs (%s)", recover.__name__)
+            continue
+        if recovered:
+            log.warning("%s: requeued %s", recover.__name__, recovered)

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from docsbot.core import leases
 from docsbot.documents import dedup
 from docsbot.documents.chunking import ChunkDraft, chunk_document
 from docsbot.documents.models import Chunk, Document, IndexState, IngestRun
@@ -162,32 +163,64 @@ def _crawl_failure_hides_pages(source: Source) -> Source:
     return source
 
 
-def ingest_run_execute(*, run_id: int, progress: Progress | None = None) -> dict:
-    """Run an ingestion to the end; every per-document problem is recorded, never raised."""
-    claimed = IngestRun.objects.filter(pk=run_id, status=IngestRun.Status.QUEUED).update(
-        status=IngestRun.Status.RUNNING, started=timezone.now(), phase="reading")
-    run = IngestRun.objects.select_related("team").get(pk=run_id)
-    if not claimed:
+def ingest_run_execute(*, run_id: int, progress: Progress | None = None, owner: str | None = None) -> dict:
+    """Run an ingestion to the end; every per-document problem is recorded, never raised.
+
+    The run is claimed with a lease (``docsbot.core.leases``): a message redelivered after its
+    worker died takes the run over once the lease expired, or at once when the dead worker was on
+    this host, and runs it again; documents already indexed by the first attempt are unchanged."""
+    owner = owner or leases.worker_identity()
+    running = IngestRun.Status.RUNNING
+    if not leases.lease_claim(IngestRun, pk=run_id, owner=owner, queued=IngestRun.Status.QUEUED, running=running,
+                              phase="reading"):
+        run = IngestRun.objects.get(pk=run_id)
+        logger.info("ingest run %s: not claimed (%s, held by %r)", run_id, run.status, run.lease_owner)
         return run.summary
+    IngestRun.objects.filter(pk=run_id, started__isnull=True).update(started=timezone.now())
+    run = IngestRun.objects.select_related("team").get(pk=run_id)
+    if run.attempts > leases.max_attempts():
+        error = (f"its worker died {run.attempts - 1} times while running it (last at {run.processed}/{run.total}, "
+                 f"{run.phase}); not tried again (DOCSBOT_RUN_MAX_ATTEMPTS)")
+        leases.lease_finish(IngestRun, pk=run_id, owner=owner, running=running, status=IngestRun.Status.FAILED,
+                            error=error, finished=timezone.now())
+        uploads_prune(team=run.team)
+        return run.summary
+    if run.attempts > 1:
+        logger.warning("ingest run %s: attempt %s, its earlier worker is gone", run_id, run.attempts)
     started = time.monotonic()
     try:
-        tally = _ingest(run, progress)
+        tally = _ingest(run, progress, owner)
+    except leases.LeaseLost as exc:
+        logger.warning("ingest run %s: lease lost, stopping: %s", run_id, exc)
+        return {}
     except Exception as exc:
         logger.exception("ingest run %s failed", run_id)
-        IngestRun.objects.filter(pk=run_id).update(status=IngestRun.Status.FAILED, error=str(exc)[:2000],
-                                                    finished=timezone.now())
+        leases.lease_finish(IngestRun, pk=run_id, owner=owner, running=running, status=IngestRun.Status.FAILED,
+                            error=str(exc)[:2000], finished=timezone.now())
         uploads_prune(team=run.team)
         raise
     summary = {
         "run": run.pk, "documents": tally.documents, "chunks": tally.chunks, "unchanged": tally.unchanged,
         "duplicates": tally.duplicates, "removed": tally.removed, "embedded_chunks": tally.embedded,
-        "failed": tally.failed, "seconds": round(time.monotonic() - started, 3),
+        "failed": tally.failed, "seconds": round(time.monotonic() - started, 3), "attempts": run.attempts,
     }
-    IngestRun.objects.filter(pk=run_id).update(
-        status=IngestRun.Status.SUCCEEDED, phase="done", summary=summary, items=tally.items,
-        finished=timezone.now(), processed=F("total"))
+    leases.lease_finish(IngestRun, pk=run_id, owner=owner, running=running, status=IngestRun.Status.SUCCEEDED,
+                        phase="done", summary=summary, items=tally.items, finished=timezone.now(),
+                        processed=F("total"))
     uploads_prune(team=run.team)
     return summary
+
+
+def ingest_runs_recover() -> list[int]:
+    """Requeue ingest runs whose worker is gone (lease expired, or its process on this host is dead)."""
+    from docsbot.documents.tasks import ingest
+
+    recovered = []
+    for pk, owner, _ in leases.runs_to_recover(IngestRun, running=IngestRun.Status.RUNNING):
+        logger.warning("ingest run %s: worker %r is gone; requeued", pk, owner)
+        ingest.apply_async(args=[pk], queue="default")
+        recovered.append(pk)
+    return recovered
 
 
 def ingest_paths(*, team: Team, items: list[str], sync: bool = False, origin: str = "cli",
@@ -198,18 +231,19 @@ def ingest_paths(*, team: Team, items: list[str], sync: bool = False, origin: st
 
 
 def _report(run: IngestRun, tally: _Tally, processed: int, total: int, phase: str,
-            progress: Progress | None, last: list[float]) -> None:
+            progress: Progress | None, last: list[float], owner: str) -> None:
     now = time.monotonic()
     if progress is not None:
         progress(processed, total, phase)
     # Throttled: the admin page polls this row, a write per document would be wasteful on big runs.
+    # Each write renews the lease; LeaseLost stops a worker whose run another one took over.
     if now - last[0] >= 0.5 or processed == total:
         last[0] = now
-        IngestRun.objects.filter(pk=run.pk).update(processed=processed, total=total, phase=phase,
-                                                    items=tally.items)
+        leases.lease_renew(IngestRun, pk=run.pk, owner=owner, running=IngestRun.Status.RUNNING,
+                           processed=processed, total=total, phase=phase, items=tally.items)
 
 
-def _ingest(run: IngestRun, progress: Progress | None) -> _Tally:
+def _ingest(run: IngestRun, progress: Progress | None, owner: str) -> _Tally:
     from docsbot.documents.embedding import count_tokens, embedding_model_name, max_tokens
 
     team = run.team
@@ -217,7 +251,8 @@ def _ingest(run: IngestRun, progress: Progress | None) -> _Tally:
     last = [0.0]
     sources = _expand(run.inputs)
     total = len(sources)
-    IngestRun.objects.filter(pk=run.pk).update(total=total, phase="parsing")
+    leases.lease_renew(IngestRun, pk=run.pk, owner=owner, running=IngestRun.Status.RUNNING, total=total,
+                       phase="parsing")
     state, _ = IndexState.objects.get_or_create(team=team)
     model_name = embedding_model_name()
     model_changed = bool(state.embedding_model) and state.embedding_model != model_name
@@ -235,7 +270,7 @@ def _ingest(run: IngestRun, progress: Progress | None) -> _Tally:
             # silently replace the first. Its folder keeps both apart ("tutorial/views.html").
             error = f"another file in this run is also named {source.path!r}; ingest the folder that holds both"
             tally.fail(source.path, error)
-            _report(run, tally, processed, total, "indexing", progress, last)
+            _report(run, tally, processed, total, "indexing", progress, last, owner)
             continue
         seen.add(source.path)
         if isinstance(source, SourceFailure):
@@ -285,7 +320,7 @@ def _ingest(run: IngestRun, progress: Progress | None) -> _Tally:
                         if sum(len(p.drafts) for p in pending) >= EMBED_GROUP:
                             _commit(team, pending, tally, model_name, known, accepted)
                             pending = []
-        _report(run, tally, processed, total, "indexing", progress, last)
+        _report(run, tally, processed, total, "indexing", progress, last, owner)
     if pending:
         _commit(team, pending, tally, model_name, known, accepted)
     # An archive, folder or site that could not be read at all would make every document in it look
@@ -297,7 +332,7 @@ def _ingest(run: IngestRun, progress: Progress | None) -> _Tally:
         tally.items.append({"path": ", ".join(unreadable), "status": "failed", "chunks": 0,
                             "error": "sync skipped: nothing was removed because an input could not be read"})
     IndexState.objects.filter(team=team).update(embedding_model=model_name)
-    _report(run, tally, total, total, "building index", progress, [0.0])
+    _report(run, tally, total, total, "building index", progress, [0.0], owner)
     from docsbot.documents.search import index_get
 
     index_get(team_id=team.pk)  # rebuilt and persisted now if anything changed, not at the first query

@@ -88,6 +88,9 @@ class GenerationRun(models.Model):
     total = models.PositiveIntegerField(default=0)
     summary = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    lease_owner = models.CharField(max_length=200, blank=True, help_text="host:pid of the worker running it.")
+    lease_expires = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
     created = models.DateTimeField(auto_now_add=True)
     finished = models.DateTimeField(null=True, blank=True)
 

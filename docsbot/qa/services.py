@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from django.db import models, transaction
 from django.utils import timezone
 
+from docsbot.core import leases
 from docsbot.documents.models import Chunk
 from docsbot.qa import filters
 from docsbot.qa.generators import (
@@ -93,7 +94,7 @@ def _run_generator(generator: PairGenerator, inputs: list[ChunkInput], progress:
     if workers <= 1:
         for done, item in enumerate(inputs, start=1):
             results.append(generator.generate(item))
-            if progress and (done % 25 == 0 or done == len(inputs)):
+            if progress:  # the caller throttles its writes
                 progress(done, len(inputs))
         return results
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -354,30 +355,62 @@ def generation_run_start(*, team: Team, generator: str | None = None) -> Generat
     return run
 
 
-def generation_run_execute(*, run_id: int) -> GenerationRun:
-    # Claim by conditional update, so a redelivered task does not run twice.
-    if not GenerationRun.objects.filter(pk=run_id, status=GenerationRun.Status.QUEUED).update(
-            status=GenerationRun.Status.RUNNING):
+def generation_run_execute(*, run_id: int, owner: str | None = None) -> GenerationRun:
+    """Claim the run with a lease (``docsbot.core.leases``) and run it. A redelivered message runs
+    nothing while a live worker holds the run, and takes it over once that worker is gone (lease
+    expired, or its process on this host is dead): the pairs are written in one transaction at
+    the end, so the run starts over."""
+    owner = owner or leases.worker_identity()
+    running = GenerationRun.Status.RUNNING
+    if not leases.lease_claim(GenerationRun, pk=run_id, owner=owner, queued=GenerationRun.Status.QUEUED,
+                              running=running):
         return GenerationRun.objects.get(pk=run_id)
     run = GenerationRun.objects.select_related("team").get(pk=run_id)
+    if run.attempts > leases.max_attempts():
+        leases.lease_finish(GenerationRun, pk=run_id, owner=owner, running=running,
+                            status=GenerationRun.Status.FAILED, finished=timezone.now(),
+                            error=f"its worker died {run.attempts - 1} times while running it (last at "
+                                  f"{run.done}/{run.total}); not tried again (DOCSBOT_RUN_MAX_ATTEMPTS)")
+        run.refresh_from_db()
+        return run
+    last = [0.0]
 
     def progress(done: int, total: int) -> None:
-        GenerationRun.objects.filter(pk=run_id).update(done=done, total=total)
+        # Throttled; each write renews the lease, and LeaseLost stops a worker whose run was taken over.
+        now = time.monotonic()
+        if now - last[0] >= 0.5 or done == total:
+            last[0] = now
+            leases.lease_renew(GenerationRun, pk=run_id, owner=owner, running=running, done=done, total=total)
 
     try:
         report = qa_generate(team=run.team, generator=run.generator, progress=progress, run=run)
+    except leases.LeaseLost:
+        run.refresh_from_db()
+        return run
     except QAError as exc:
-        GenerationRun.objects.filter(pk=run_id).update(status=GenerationRun.Status.FAILED, error=str(exc),
-                                                       finished=timezone.now())
+        leases.lease_finish(GenerationRun, pk=run_id, owner=owner, running=running,
+                            status=GenerationRun.Status.FAILED, error=str(exc), finished=timezone.now())
     except Exception as exc:
-        GenerationRun.objects.filter(pk=run_id).update(status=GenerationRun.Status.FAILED,
-                                                       error=f"{type(exc).__name__}: {exc}", finished=timezone.now())
+        leases.lease_finish(GenerationRun, pk=run_id, owner=owner, running=running,
+                            status=GenerationRun.Status.FAILED, error=f"{type(exc).__name__}: {exc}",
+                            finished=timezone.now())
         raise
     else:
-        GenerationRun.objects.filter(pk=run_id).update(status=GenerationRun.Status.DONE, summary=report.as_dict(),
-                                                       finished=timezone.now())
+        leases.lease_finish(GenerationRun, pk=run_id, owner=owner, running=running,
+                            status=GenerationRun.Status.DONE, summary={**report.as_dict(), "attempts": run.attempts},
+                            finished=timezone.now())
     run.refresh_from_db()
     return run
+
+
+def generation_runs_recover() -> list[int]:
+    """Requeue generation runs whose worker is gone (lease expired, or its process here is dead)."""
+    from docsbot.qa.tasks import generate_qa_run
+
+    recovered = [pk for pk, _, _ in leases.runs_to_recover(GenerationRun, running=GenerationRun.Status.RUNNING)]
+    for pk in recovered:
+        generate_qa_run.delay(pk)
+    return recovered
 
 
 # --- review ---------------------------------------------------------------------------
