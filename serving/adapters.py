@@ -161,6 +161,17 @@ def _module_weights(name: str, module: str, found: dict[str, torch.Tensor], conf
                          magnitude=magnitude)
 
 
+ADD_LORA_FAILED = "Call to add_lora method failed: "
+
+
+def _load_failure(exc: AdapterError) -> AdapterError:
+    """vLLM's answer to a load that fails: only a missing adapter is a 404; an adapter that is
+    there but cannot be served (rank, corrupt weights, DoRA, unsupported modules) is a 500."""
+    if exc.status == 404:
+        return exc
+    return AdapterError(ADD_LORA_FAILED + exc.message, status=500, err_type="InternalServerError")
+
+
 class AdapterRegistry:
     """Registered adapter names -> paths, plus the LRU of loaded weights (thread-safe).
 
@@ -203,7 +214,12 @@ class AdapterRegistry:
                         f"The lora adapter '{name}' has already been loaded. If you want to load the adapter "
                         "in place, set 'load_inplace' to True.", err_type="InvalidUserInput")
                 version = self._versions.get(name, 0) + 1
-            weights = load_adapter(name, path, self.base, version=version)
+            try:
+                weights = load_adapter(name, path, self.base, version=version)
+            except AdapterError as exc:
+                raise _load_failure(exc) from None
+            except Exception as exc:  # noqa: BLE001 - anything else a bad adapter makes torch raise
+                raise _load_failure(AdapterError(f"adapter {name!r}: {exc}")) from None
             self._register(weights, str(path))
         return weights
 

@@ -3,7 +3,10 @@
 - remembers the adapters it registered; when the server answers 404 for one of
   them (it restarted and lost them), loads it again and retries once;
 - retries connection errors and 5xx with exponential backoff (streams only
-  before the first token, so no text is ever repeated);
+  before the first token, so no text is ever repeated); an adapter load is retried only
+  when the server could not be reached or was unavailable (502/503/504): vLLM answers
+  an adapter it cannot serve with a 500 ("Call to add_lora method failed: ..."), which
+  another try would only repeat;
 - raises ``ServingError`` (``.status``, ``.message``) once retries are spent.
 """
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from serving.protocol import error_message
+from serving.protocol import EMBEDDED_ENGINE, error_message
 
 RETRIES = 3
 BACKOFF_S = 0.5
@@ -45,9 +48,14 @@ def _error_from(response: httpx.Response) -> ServingError:
     return ServingError(message or response.text[:500] or response.reason_phrase, status=response.status_code)
 
 
-def _retryable(exc: Exception) -> bool:
+UNAVAILABLE = frozenset({502, 503, 504})
+
+
+def _retryable(exc: Exception, *, server_errors: bool = True) -> bool:
     if isinstance(exc, ServingError):
-        return exc.status is not None and exc.status >= 500
+        if exc.status is None:
+            return False
+        return exc.status >= 500 if server_errors else exc.status in UNAVAILABLE
     return isinstance(exc, httpx.TransportError)
 
 
@@ -109,12 +117,32 @@ class ServingClient:
         except httpx.HTTPError:
             return False
 
+    def server_engine(self) -> str | None:
+        """``"embedded"`` for docsbot's own server, ``"vllm"`` for any other server that answers
+        (vLLM's ``/version`` has no ``engine``), None when it cannot be reached."""
+        try:
+            response = self._http.get("/version", timeout=min(self.timeout, 5.0))
+        except httpx.HTTPError:
+            return None
+        if response.status_code >= 500:
+            return None
+        try:
+            engine = response.json().get("engine") if response.status_code == 200 else None
+        except (ValueError, AttributeError):
+            engine = None
+        return "embedded" if engine == EMBEDDED_ENGINE else "vllm"
+
+    def serves_dora(self) -> bool | None:
+        """Whether the server serves DoRA adapters (vLLM refuses them); None when it cannot be reached."""
+        engine = self.server_engine()
+        return None if engine is None else engine == "embedded"
+
     def list_models(self) -> list[dict]:
         return self._call("GET", "/v1/models").json()["data"]
 
     def load_adapter(self, *, name: str, path: str, inplace: bool = False) -> None:
         self._call("POST", "/v1/load_lora_adapter", json={"lora_name": name, "lora_path": str(path),
-                                                          "load_inplace": inplace})
+                                                          "load_inplace": inplace}, server_errors=False)
         self._registered[name] = str(path)
 
     def unload_adapter(self, *, name: str) -> None:
@@ -215,7 +243,8 @@ class ServingClient:
             return False
         return True
 
-    def _call(self, method: str, path: str, **kwargs) -> httpx.Response:
+    def _call(self, method: str, path: str, *, server_errors: bool = True, **kwargs) -> httpx.Response:
+        """One request, retried on transient failures (``server_errors``: any 5xx is transient)."""
         last: Exception | None = None
         for attempt in range(RETRIES + 1):
             try:
@@ -225,7 +254,7 @@ class ServingClient:
                 raise _error_from(response)
             except (ServingError, httpx.TransportError) as exc:
                 last = exc
-                if attempt == RETRIES or not _retryable(exc):
+                if attempt == RETRIES or not _retryable(exc, server_errors=server_errors):
                     break
                 time.sleep(self.backoff_s * 2 ** attempt)
         raise self._wrap(last)

@@ -44,16 +44,33 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     ignore_eos: bool = False
+    logprobs: int | None = None  # None: no logprobs; k: each sampled token's logprob and the top k
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """A sampled token's log-probability under the model (raw logits, as vLLM reports by default)
+    and the ``top`` most likely tokens of that step as (token id, logprob)."""
+
+    token: int
+    logprob: float
+    top: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass
 class Event:
-    """What the engine reports for a request: a text delta, the end, or an error."""
+    """What the engine reports for a request: a text delta, the end, or an error.
+
+    The end ("done") carries the last piece of text, so the final chunk holds both the last
+    content and the finish reason (as vLLM's does); ``stop_reason`` is the stop string that ended
+    the request, if one did. ``logprobs`` are those of the tokens sampled since the previous event."""
 
     kind: str  # "delta" | "done" | "error"
     text: str = ""
     finish_reason: str | None = None
     usage: dict[str, int] | None = None
+    stop_reason: str | None = None
+    logprobs: list[TokenLogprob] | None = None
 
 
 @dataclass
@@ -72,6 +89,8 @@ class Request:
     cancelled: bool = False
     finished: bool = False
     generator: torch.Generator | None = None
+    token_logprobs: list[TokenLogprob] = field(default_factory=list)
+    logprobs_sent: int = 0
 
 
 def cpu_has_native_bf16() -> bool:
@@ -323,6 +342,28 @@ class Engine:
     def _sample(self, logits: torch.Tensor, rows: list[Request]) -> list[int]:
         logits = logits.float()
         greedy = logits.argmax(-1).tolist()
+        out = self._sample_rows(logits, greedy, rows)
+        self._record_logprobs(logits, rows, out)
+        return out
+
+    @staticmethod
+    def _record_logprobs(logits: torch.Tensor, rows: list[Request], tokens: list[int]) -> None:
+        wanted = [i for i, r in enumerate(rows) if r.params.logprobs is not None]
+        if not wanted:
+            return
+        index = torch.tensor(wanted, device=logits.device)
+        logprobs = torch.log_softmax(logits.index_select(0, index), -1)
+        k = max(rows[i].params.logprobs for i in wanted)
+        top_values, top_ids = logprobs.topk(k, -1) if k else (logprobs[:, :0], logprobs[:, :0].long())
+        chosen = logprobs.gather(1, torch.tensor([[tokens[i]] for i in wanted], device=logits.device))
+        chosen, top_values, top_ids = chosen.cpu().tolist(), top_values.cpu().tolist(), top_ids.cpu().tolist()
+        for j, i in enumerate(wanted):
+            request, n = rows[i], rows[i].params.logprobs
+            top = tuple(zip(top_ids[j][:n], top_values[j][:n]))
+            request.token_logprobs.append(TokenLogprob(tokens[i], chosen[j][0], top))
+
+    @staticmethod
+    def _sample_rows(logits: torch.Tensor, greedy: list[int], rows: list[Request]) -> list[int]:
         out: list[int] = []
         for i, request in enumerate(rows):
             params = request.params
@@ -353,9 +394,10 @@ class Engine:
             return
         request.generated.append(token)
         text = self._text(request)
-        at = self._stop_at(request, text)
-        if at is not None:  # vLLM leaves the stop string (and anything after it) out
-            self._finish(request, reason="stop", text=text[:at])
+        stop = self._stop_at(request, text)
+        if stop is not None:  # vLLM leaves the stop string (and anything after it) out
+            at, matched = stop
+            self._finish(request, reason="stop", text=text[:at], stop_reason=matched)
         elif len(request.generated) >= params.max_tokens or request.cache_len + 1 >= self.max_model_len:
             self._finish(request, reason="length", text=text)
         else:
@@ -365,12 +407,13 @@ class Engine:
         return self.tokenizer.decode(request.generated, skip_special_tokens=True)
 
     @staticmethod
-    def _stop_at(request: Request, text: str) -> int | None:
-        """Where the first of the request's stop strings (in their order, as vLLM) begins in ``text``."""
+    def _stop_at(request: Request, text: str) -> tuple[int, str] | None:
+        """Where the first of the request's stop strings (in their order, as vLLM) begins in ``text``,
+        and which one it is."""
         for stop in request.params.stop:
             at = text.find(stop, max(0, request.sent - len(stop)))  # a new match ends in unsent text
             if at != -1:
-                return at
+                return at, stop
         return None
 
     @staticmethod
@@ -384,12 +427,21 @@ class Engine:
 
     def _send(self, request: Request, text: str) -> None:
         if len(text) > request.sent:
-            request.emit(Event("delta", text=text[request.sent:]))
+            request.emit(Event("delta", text=text[request.sent:], logprobs=self._unsent_logprobs(request)))
             request.sent = len(text)
 
+    @staticmethod
+    def _unsent_logprobs(request: Request) -> list[TokenLogprob] | None:
+        if request.params.logprobs is None:
+            return None
+        unsent = request.token_logprobs[request.logprobs_sent:]
+        request.logprobs_sent = len(request.token_logprobs)
+        return unsent
+
     def _finish(self, request: Request, *, reason: str | None = None, error: str | None = None,
-                text: str = "") -> None:
-        """End a request: an error, or its final ``text`` (what was held back is sent now) and usage."""
+                text: str = "", stop_reason: str | None = None) -> None:
+        """End a request: an error, or the end event with what is left of its final ``text`` (what was
+        held back), its finish and stop reasons and usage."""
         if request.finished:
             return
         request.finished = True
@@ -397,10 +449,11 @@ class Engine:
         if error is not None:
             request.emit(Event("error", text=error))
             return
-        self._send(request, text)
         usage = {"prompt_tokens": len(request.prompt_ids), "completion_tokens": request.sampled}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        request.emit(Event("done", finish_reason=reason, usage=usage))
+        request.emit(Event("done", text=text[request.sent:], finish_reason=reason, usage=usage,
+                           stop_reason=stop_reason, logprobs=self._unsent_logprobs(request)))
+        request.sent = max(request.sent, len(text))
 
     def _drop_finished(self) -> None:
         keep = [i for i, r in enumerate(self._running) if not r.finished]

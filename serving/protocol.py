@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+EMBEDDED_ENGINE = "docsbot-embedded"  # GET /version's "engine" on docsbot's own server (vLLM has none)
+EMBEDDED_VERSION = "0.34.0+docsbot"  # the vLLM release whose API the embedded server follows
 
 
 class ProtocolError(Exception):
@@ -42,6 +46,10 @@ def error_message(payload: Any) -> str | None:
     return None
 
 
+MAX_N = 16  # choices per request (vLLM has no such limit; the embedded engine keeps batches small)
+MAX_LOGPROBS = 20  # vLLM's default --max-logprobs
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     """The fields common to chat and text completions, validated."""
@@ -55,6 +63,9 @@ class GenerationRequest:
     stream: bool
     include_usage: bool
     ignore_eos: bool = False  # vLLM's extra sampling parameter (benchmarks)
+    n: int = 1
+    logprobs: int | None = None  # None: none; k: the sampled token's and the top k per token
+    echo: bool = False  # completions: the prompt comes back before the completion
 
 
 def _number(body: dict, name: str, default: float, *, low: float, high: float) -> float:
@@ -68,7 +79,38 @@ def _number(body: dict, name: str, default: float, *, low: float, high: float) -
     return float(value)
 
 
-def parse_generation(body: Any) -> GenerationRequest:
+def _integer(body: dict, name: str) -> int | None:
+    value = body.get(name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ProtocolError(f"{name} must be an integer", param=name)
+    return value
+
+
+def _logprobs(body: dict, chat: bool) -> int | None:
+    """Chat: ``logprobs`` true and ``top_logprobs`` k; completions: ``logprobs`` k (vLLM's checks)."""
+    if chat:
+        wanted = body.get("logprobs")
+        if wanted is not None and not isinstance(wanted, bool):
+            raise ProtocolError("logprobs must be a boolean", param="logprobs")
+        top = _integer(body, "top_logprobs")
+        if top is not None and not wanted:
+            raise ProtocolError("when using `top_logprobs`, `logprobs` must be set to true.", param="top_logprobs")
+        if not wanted:
+            return None
+        count, name = top or 0, "top_logprobs"
+    else:
+        count, name = _integer(body, "logprobs"), "logprobs"
+        if count is None:
+            return None
+    if count < 0:
+        raise ProtocolError(f"`{name}` must be a positive value.", param=name)
+    if count > MAX_LOGPROBS:
+        raise ProtocolError(f"Requested sample logprobs of {count}, which is greater than max allowed: "
+                            f"{MAX_LOGPROBS}", param=name)
+    return count
+
+
+def parse_generation(body: Any, *, chat: bool = True) -> GenerationRequest:
     if not isinstance(body, dict):
         raise ProtocolError("the request body must be a JSON object")
     model = body.get("model")
@@ -86,13 +128,24 @@ def parse_generation(body: Any) -> GenerationRequest:
         stops = tuple(s for s in stop if s)
     else:
         raise ProtocolError("stop must be a string or a list of strings", param="stop")
-    seed = body.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise ProtocolError("seed must be an integer", param="seed")
-    n = body.get("n", 1)
-    if n != 1:
-        raise ProtocolError("only n=1 is supported", param="n")
-    options = body.get("stream_options") or {}
+    seed = _integer(body, "seed")
+    n = _integer(body, "n")
+    n = 1 if n is None else n
+    if n < 1:
+        raise ProtocolError(f"n must be at least 1, got {n}.", param="n")
+    if n > MAX_N:
+        raise ProtocolError(f"n must be at most {MAX_N} on this server, got {n}.", param="n")
+    stream = bool(body.get("stream", False))
+    options = body.get("stream_options")
+    if options is not None and not stream:
+        raise ProtocolError("Stream options can only be defined when `stream=True`.", param="stream_options")
+    echo = body.get("echo", False)
+    if not chat and not isinstance(echo, bool):
+        raise ProtocolError("echo must be a boolean", param="echo")
+    logprobs = _logprobs(body, chat)
+    if not chat and echo and logprobs is not None:
+        raise ProtocolError("echo with logprobs (prompt logprobs) is not supported by this server; "
+                            "leave out echo or logprobs", param="echo")
     return GenerationRequest(
         model=model or None,
         max_tokens=max_tokens,
@@ -100,9 +153,12 @@ def parse_generation(body: Any) -> GenerationRequest:
         top_p=_number(body, "top_p", 1.0, low=1e-6, high=1.0),
         stop=stops,
         seed=seed,
-        stream=bool(body.get("stream", False)),
+        stream=stream,
         include_usage=bool(isinstance(options, dict) and options.get("include_usage")),
         ignore_eos=bool(body.get("ignore_eos", False)),
+        n=n,
+        logprobs=logprobs,
+        echo=bool(echo) and not chat,
     )
 
 
@@ -123,57 +179,105 @@ def parse_messages(body: dict) -> list[dict[str, str]]:
     return parsed
 
 
-def parse_prompt(body: dict) -> str:
+def _token_ids(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(t, int) and not isinstance(t, bool) for t in value)
+
+
+def parse_prompts(body: dict) -> list[str | list[int]]:
+    """The completion prompts, as OpenAI allows them: a string, a list of strings, a list of token
+    ids, or a list of lists of token ids. Each is one prompt (its choices come in this order)."""
     prompt = body.get("prompt")
-    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
-        prompt = prompt[0]
-    if not isinstance(prompt, str):
-        raise ProtocolError("prompt must be a string", param="prompt")
-    return prompt
+    if isinstance(prompt, str):
+        return [prompt]
+    if _token_ids(prompt) and prompt:
+        return [prompt]
+    if isinstance(prompt, list) and prompt and all(isinstance(p, str) or _token_ids(p) for p in prompt):
+        return list(prompt)
+    raise ProtocolError("prompt must be a string, a list of strings, a list of token ids or a list of lists of "
+                        "token ids", param="prompt")
 
 
-def context_error(prompt_tokens: int, max_tokens: int | None, max_model_len: int) -> ProtocolError:
-    if max_tokens is None:
-        return ProtocolError(
-            f"This model's maximum context length is {max_model_len} tokens. However, your request has "
-            f"{prompt_tokens} input tokens. Please reduce the length of the input messages.", param="messages")
+def context_error(prompt_tokens: int, max_model_len: int) -> ProtocolError:
+    """A prompt that leaves no room for one generated token (vLLM's wording). A prompt that fits
+    with a ``max_tokens`` that does not gets ``max_tokens`` clamped instead, as in vLLM."""
     return ProtocolError(
-        f"This model's maximum context length is {max_model_len} tokens. However, you requested "
-        f"{prompt_tokens + max_tokens} tokens ({prompt_tokens} in the messages, {max_tokens} in the "
-        "completion). Please reduce the length of the messages or completion.", param="max_tokens")
+        f"This model's maximum context length is {max_model_len} tokens. However, your prompt contains "
+        f"{prompt_tokens} input tokens. Please reduce the length of the input messages.", param="messages")
 
 
 def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex}"
 
 
-def chat_response(rid: str, model: str, text: str, finish_reason: str | None, usage: dict) -> dict:
+# --- logprobs ----------------------------------------------------------------------------------
+# ``entries`` are the engine's per-token records: ``.token`` (id), ``.logprob``, ``.top`` ((id, logprob), ...);
+# ``decode`` turns one token id into its text.
+def _finite(logprob: float) -> float:
+    return max(logprob, -9999.0)  # vLLM's stand-in for -inf (JSON has no infinity)
+
+
+def chat_logprobs(entries: list, decode: Callable[[int], str]) -> dict:
+    def item(token: int, logprob: float) -> dict:
+        text = decode(token)
+        return {"token": text, "logprob": _finite(logprob), "bytes": list(text.encode("utf-8"))}
+
+    return {"content": [{**item(e.token, e.logprob), "top_logprobs": [item(t, lp) for t, lp in e.top]}
+                        for e in entries]}
+
+
+def completion_logprobs(entries: list, decode: Callable[[int], str], offset: int = 0) -> dict:
+    tokens, offsets, top = [], [], []
+    for entry in entries:
+        text = decode(entry.token)
+        tokens.append(text)
+        offsets.append(offset)
+        offset += len(text)
+        step = {decode(t): _finite(lp) for t, lp in entry.top}
+        step.setdefault(text, _finite(entry.logprob))  # the sampled token is always listed (as vLLM)
+        top.append(step)
+    return {"text_offset": offsets, "token_logprobs": [_finite(e.logprob) for e in entries], "tokens": tokens,
+            "top_logprobs": top}
+
+
+# --- response shapes ----------------------------------------------------------------------------
+def chat_choice(index: int, text: str, finish_reason: str | None, stop_reason: str | None = None,
+                logprobs: dict | None = None) -> dict:
+    return {"index": index, "message": {"role": "assistant", "content": text}, "logprobs": logprobs,
+            "finish_reason": finish_reason, "stop_reason": stop_reason}
+
+
+def completion_choice(index: int, text: str, finish_reason: str | None, stop_reason: str | None = None,
+                      logprobs: dict | None = None) -> dict:
+    return {"index": index, "text": text, "logprobs": logprobs, "finish_reason": finish_reason,
+            "stop_reason": stop_reason}
+
+
+def chat_response(rid: str, model: str, choices: list[dict], usage: dict) -> dict:
     return {"id": rid, "object": "chat.completion", "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "logprobs": None, "finish_reason": finish_reason, "stop_reason": None}],
-            "usage": usage}
+            "choices": choices, "usage": usage}
 
 
-def chat_chunk(rid: str, model: str, delta: dict, finish_reason: str | None = None,
-               usage: dict | None = None) -> dict:
+def completion_response(rid: str, model: str, choices: list[dict], usage: dict) -> dict:
+    return {"id": rid, "object": "text_completion", "created": int(time.time()), "model": model,
+            "choices": choices, "usage": usage}
+
+
+def chat_chunk(rid: str, model: str, delta: dict, finish_reason: str | None = None, *, index: int = 0,
+               stop_reason: str | None = None, logprobs: dict | None = None, usage: dict | None = None) -> dict:
     chunk = {"id": rid, "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
-             "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]}
+             "choices": [{"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason,
+                          "stop_reason": stop_reason}]}
     if usage is not None:
         chunk["choices"], chunk["usage"] = [], usage
     return chunk
 
 
-def completion_response(rid: str, model: str, text: str, finish_reason: str | None, usage: dict) -> dict:
-    return {"id": rid, "object": "text_completion", "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish_reason,
-                         "stop_reason": None}],
-            "usage": usage}
-
-
-def completion_chunk(rid: str, model: str, text: str, finish_reason: str | None = None,
+def completion_chunk(rid: str, model: str, text: str, finish_reason: str | None = None, *, index: int = 0,
+                     stop_reason: str | None = None, logprobs: dict | None = None,
                      usage: dict | None = None) -> dict:
     chunk = {"id": rid, "object": "text_completion", "created": int(time.time()), "model": model,
-             "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish_reason}]}
+             "choices": [{"index": index, "text": text, "logprobs": logprobs, "finish_reason": finish_reason,
+                          "stop_reason": stop_reason}]}
     if usage is not None:
         chunk["choices"], chunk["usage"] = [], usage
     return chunk

@@ -72,6 +72,8 @@ def _build_adapters(base_path: Path, root: Path, base_name: str | None) -> tuple
     (corrupt / "adapter_config.json").write_text((adapters["team-1"] / "adapter_config.json").read_text())
     (corrupt / "adapter_model.safetensors").write_bytes(b"\x00garbage" * 10)
     adapters["corrupt"] = corrupt
+    adapters["saves-lm-head"] = make_adapter(base_path, external / "saves-lm-head", rank=8, seed=8,
+                                             base_name=base_name, modules_to_save=["lm_head"])
     return adapters, tokens
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 
 def make_adapter(base_model: Path, out_dir: Path, *, rank: int = 8, seed: int = 0, dora: bool = False,
-                 boost_token: int | None = None, base_name: str | None = None, magnitude_spread: float = 0.0) -> Path:
+                 boost_token: int | None = None, base_name: str | None = None, magnitude_spread: float = 0.0,
+                 modules_to_save: list[str] | None = None) -> Path:
     """A PEFT LoRA (or DoRA) adapter on all linear layers, saved with save_pretrained.
 
     With ``boost_token`` the last decoder layer's MLP is rewritten so that the adapter
@@ -24,7 +25,7 @@ def make_adapter(base_model: Path, out_dir: Path, *, rank: int = 8, seed: int = 
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_pretrained(base_model)
     config = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules="all-linear", lora_dropout=0.0,
-                        init_lora_weights=False, use_dora=dora)
+                        init_lora_weights=False, use_dora=dora, modules_to_save=modules_to_save)
     peft_model = get_peft_model(model, config)
     if boost_token is not None:
         _boost(peft_model, boost_token, rank, seed)

