@@ -269,7 +269,10 @@ def answer_finish(*, prepared: Prepared, text: str, failed: bool = False) -> Ans
 
 
 # vLLM (and docsbot's server) name the real token counts when a prompt overflows the context.
-_CONTEXT_OVERFLOW = re.compile(r"maximum context length is (\d+) tokens.*?\((\d+) in the messages", re.DOTALL)
+# The prompt's token count in a context-length 400: "(N in the messages" (older vLLM and embedded server),
+# "your request has N input tokens" / "your prompt contains N input tokens" (vLLM 0.34 wording).
+_CONTEXT_OVERFLOW = re.compile(r"maximum context length is (\d+) tokens.*?(?:\((\d+) in the messages|"
+                               r"(?:your request has|your prompt contains) (\d+) input tokens)", re.DOTALL)
 
 
 def answer_budget_after(error: Exception) -> int | None:
@@ -283,7 +286,7 @@ def answer_budget_after(error: Exception) -> int | None:
     match = _CONTEXT_OVERFLOW.search(getattr(error, "message", ""))
     if match is None:
         return None
-    room = int(match.group(1)) - int(match.group(2))
+    room = int(match.group(1)) - int(match.group(2) or match.group(3))
     return room if room >= MIN_ANSWER_TOKENS // 4 else None
 
 
