@@ -22,7 +22,7 @@ from docsbot.chat.conf import chat_setting
 from docsbot.chat.injection import injection_suspected
 from docsbot.chat.models import Conversation, Feedback, Message
 from docsbot.chat.relevance import hit_similarities
-from docsbot.chat.repetition import repetition_start, without_repetition
+from docsbot.chat.repetition import loop_start, without_repetition
 from docsbot.chat.selectors import conversation_get, conversation_history
 from docsbot.core.prompts import NO_ANSWER, ContextChunk, build_messages
 from docsbot.teams.models import Team
@@ -337,8 +337,8 @@ def _until_repetition(stream: Generator[str, None, None]) -> str:
 
 
 def _repeats(delta: str, parts: list[str]) -> bool:
-    # A repetition can only complete where a sentence or line ends.
-    return any(mark in delta for mark in ".!?\n") and repetition_start("".join(parts)) is not None
+    # A loop can only complete where a word ends (answers are short: re-reading them is cheap).
+    return any(mark.isspace() or mark in ".,;!?" for mark in delta) and loop_start("".join(parts)) is not None
 
 
 # Generation tasks outlive a disconnected client, so every accepted question gets its answer stored.

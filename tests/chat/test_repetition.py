@@ -49,3 +49,17 @@ def test_it_closes_a_looping_stream_instead_of_reading_it_to_the_end():
     assert _until_repetition(stream) == "Upload with the admin page. The document is stored in a database."
     assert len(read) == 2
     assert stream.gi_frame is None  # closed: the HTTP stream behind it is released
+
+
+def test_it_cuts_a_phrase_that_loops_inside_one_sentence_back_to_the_last_complete_sentence():
+    text = ("To create a team, use the `createteam` command. The function is a wrapper around the `create_team` "
+            "function, which is a wrapper around the `create_team` function, which is a wrapper around the `create_team` "
+            "function")
+    assert without_repetition(text) == "To create a team, use the `createteam` command."
+
+
+def test_it_keeps_a_phrase_repeated_twice_and_code_that_repeats():
+    text = ("Create a team with the createteam command. Then create a token with the createtoken command.\n"
+            "```\ncreatetoken --team docs --name a\ncreatetoken --team docs --name b\n"
+            "createtoken --team docs --name c\n```")
+    assert without_repetition(text) == text
