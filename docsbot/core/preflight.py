@@ -47,7 +47,52 @@ def check_base_model() -> str:
         raise ConfigError(f"DOCSBOT_BASE_MODEL: {exc}") from None
 
 
+RUNTIME_LORA_HINT = ("start vLLM with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True (and --enable-lora): without it vLLM "
+                     "has no load/unload routes and cannot take promoted adapters")
+
+
+def check_serving_runtime_lora() -> None:
+    """DOCSBOT_SERVING_URL must accept runtime adapter loads: vLLM has ``/v1/load_lora_adapter`` only
+    with VLLM_ALLOW_RUNTIME_LORA_UPDATING=True (404 without). A server that is down is not an error
+    here: the health check reports it, and adapters load when it is back."""
+    import httpx
+    from django.conf import settings
+
+    if not settings.SERVING_URL:
+        return
+    url = settings.SERVING_URL.rstrip("/")
+    headers = {"Authorization": f"Bearer {settings.SERVING_API_KEY}"} if settings.SERVING_API_KEY else {}
+    try:
+        # An empty body: a server with the route answers 400 (no lora_name) and loads nothing.
+        response = httpx.post(f"{url}/v1/load_lora_adapter", json={}, headers=headers, timeout=5.0)
+    except httpx.HTTPError:
+        return
+    if response.status_code in (404, 405):
+        raise ConfigError(f"DOCSBOT_SERVING_URL: {_redact(url)} has no runtime LoRA loading "
+                          f"(POST /v1/load_lora_adapter answered {response.status_code}): {RUNTIME_LORA_HINT}")
+
+
+def method_refused_by_serving(method: str) -> str | None:
+    """Why the configured serving backend could not serve an adapter trained with ``method``, or None.
+
+    vLLM refuses DoRA adapters ("vLLM does not yet support DoRA"); only docsbot's embedded server
+    serves them. An unset or unreachable endpoint refuses nothing here (promotion will say)."""
+    from django.conf import settings
+
+    if method != "dora" or not settings.SERVING_URL:
+        return None
+    from docsbot.core.serving import serving_client
+
+    if serving_client().serves_dora() is not False:
+        return None
+    return (f"method: dora adapters cannot be served by vLLM (DOCSBOT_SERVING_URL={_redact(settings.SERVING_URL)}): "
+            "vLLM refuses DoRA. Train with method lora or qlora, or serve from the embedded server "
+            "(python -m serving); a DoRA adapter can also be folded into a standalone model with "
+            "`python -m training merge`")
+
+
 def run_preflight() -> None:
     """What every process needs (the web server runs these at start-up)."""
     check_database_reachable()
     check_broker_reachable()
+    check_serving_runtime_lora()
