@@ -11,6 +11,7 @@ from ninja.errors import HttpError
 
 from docsbot.adapters import selectors, services
 from docsbot.adapters.models import TrainingJob
+from docsbot.teams.auth import api_rate_limit
 
 router = Router(tags=["adapters"])
 
@@ -76,9 +77,12 @@ def _job_or_404(request: HttpRequest, job_id: int) -> TrainingJob:
 
 @router.post("/training-jobs", response={201: TrainingJobOut}, summary="Queue a training job for the team")
 def training_job_create(request: HttpRequest, payload: TrainingJobIn):
+    api_rate_limit(request, "training")
     try:
         job = services.training_job_create(team=request.auth, method=payload.method,
                                            hyperparameters=payload.hyperparameters)
+    except services.JobQuotaExceeded as exc:
+        raise HttpError(429, "; ".join(exc.messages)) from None
     except ValidationError as exc:
         raise HttpError(422, "; ".join(exc.messages)) from None
     return 201, job

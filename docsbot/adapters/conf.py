@@ -32,6 +32,27 @@ def max_lora_rank() -> int:
     return env_int("DOCSBOT_MAX_LORA_RANK", 64, minimum=1)
 
 
+def max_active_jobs_per_team() -> int:
+    """DOCSBOT_MAX_ACTIVE_JOBS_PER_TEAM: queued or running training jobs a team may have at once on
+    the shared gpu queue (default 2)."""
+    return getattr(settings, "MAX_ACTIVE_JOBS_PER_TEAM", None) or env_int(
+        "DOCSBOT_MAX_ACTIVE_JOBS_PER_TEAM", 2, minimum=1)
+
+
+def hyperparameter_limits() -> dict[str, int]:
+    """The largest value a job may ask for each bounded hyperparameter (DOCSBOT_MAX_EPOCHS,
+    DOCSBOT_MAX_BATCH_SIZE, DOCSBOT_MAX_TRAIN_LENGTH, DOCSBOT_MAX_TRAIN_STEPS); ranks are bounded
+    by DOCSBOT_MAX_LORA_RANK."""
+    return {
+        "epochs": env_int("DOCSBOT_MAX_EPOCHS", 20, minimum=1),
+        "batch_size": env_int("DOCSBOT_MAX_BATCH_SIZE", 64, minimum=1),
+        "max_length": env_int("DOCSBOT_MAX_TRAIN_LENGTH", 8192, minimum=16),
+        "max_steps": env_int("DOCSBOT_MAX_TRAIN_STEPS", 20_000, minimum=1),
+        "eval_max_examples": 1000,
+        "eval_max_new_tokens": 1024,
+    }
+
+
 def jobs_dir() -> Path:
     return Path(settings.DATA_DIR) / "training" / "jobs"
 

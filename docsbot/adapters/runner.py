@@ -22,6 +22,7 @@ from docsbot.adapters.services import (
     EVAL_KEYS,
     JobCancelled,
     LeaseLost,
+    _validate_hyperparameters,
     adapter_version_promote,
     adapter_version_publish,
     dataset_snapshot_write,
@@ -161,6 +162,8 @@ def _recipe(job: TrainingJob, dataset: dict[str, Any], monitor: _Monitor):
     from training.config import TrainConfig
     from training.recipe import Recipe
 
+    # Checked again here: a job queued before a limit existed (or was lowered) does not run past it.
+    _validate_hyperparameters(job.method, job.hyperparameters)
     values = {k: v for k, v in job.hyperparameters.items() if k not in EVAL_KEYS}
     values.setdefault("max_rank", conf.max_lora_rank())
     config = TrainConfig.from_dict({**values, "method": job.method})
@@ -260,7 +263,8 @@ def _gate(job: TrainingJob, version: AdapterVersion) -> None:
                            max_forgetting=conf.max_forgetting())
     if decision.promote and conf.auto_promote():
         try:
-            adapter_version_promote(version=version)
+            adapter_version_promote(version=version, reason=f"the gate promoted job {job.pk}'s version "
+                                    f"{version.number}: {decision.reason}", actor="auto")
         except ValidationError as exc:
             training_event_add(job=job, level="warn", message=f"version {version.number} passed the gate "
                                f"({decision.reason}) but was not promoted: {'; '.join(exc.messages)}")

@@ -36,6 +36,10 @@ class JobCancelled(Exception):
     """Someone asked to cancel the job."""
 
 
+class JobQuotaExceeded(ValidationError):
+    """The team already has as many queued or running jobs as the shared gpu queue allows it."""
+
+
 def _validate_hyperparameters(method: str, hyperparameters: dict[str, Any]) -> dict[str, Any]:
     from training.config import TrainConfig  # stdlib-only module: no torch is loaded here
 
@@ -48,7 +52,18 @@ def _validate_hyperparameters(method: str, hyperparameters: dict[str, Any]) -> d
             raise ValidationError(f"{key}: must be a positive integer, got {value!r}")
     if "method" in train_values and train_values.pop("method") != method:
         raise ValidationError("method: given twice with different values")
-    train_values.setdefault("max_rank", conf.max_lora_rank())
+    serving_rank = conf.max_lora_rank()
+    # max_rank is the serving engine's limit: a job may lower it, never raise it (and a value above it
+    # is refused, not rounded to an allowed rank).
+    requested = train_values.get("max_rank", serving_rank)
+    if not isinstance(requested, int) or isinstance(requested, bool) or not 1 <= requested <= serving_rank:
+        raise ValidationError(f"max_rank: must be an integer from 1 to {serving_rank} (DOCSBOT_MAX_LORA_RANK, "
+                              f"the serving limit), got {requested!r}")
+    train_values["max_rank"] = requested
+    for key, limit in conf.hyperparameter_limits().items():
+        value = hyperparameters.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > limit:
+            raise ValidationError(f"{key}: at most {limit} on the shared gpu queue, got {value!r}")
     try:
         TrainConfig.from_dict({**train_values, "method": method})
     except (TypeError, ValueError) as exc:
@@ -69,8 +84,18 @@ def training_job_create(*, team: Team, method: str = "lora", hyperparameters: di
     if method not in TrainingJob.Method.values:
         raise ValidationError(f"method: must be one of {', '.join(TrainingJob.Method.values)}, got {method!r}")
     hyperparameters = _validate_hyperparameters(method, hyperparameters or {})
-    job = TrainingJob.objects.create(team=team, method=method, hyperparameters=hyperparameters,
-                                     base_model=base_model or conf.base_model())
+    with transaction.atomic():
+        # The team row is the lock: two requests at once cannot both see room for one more job.
+        Team.objects.select_for_update().filter(pk=team.pk).first()
+        limit = conf.max_active_jobs_per_team()
+        active = TrainingJob.objects.filter(team=team, status__in=(TrainingJob.Status.QUEUED,
+                                                                   TrainingJob.Status.RUNNING)).count()
+        if active >= limit:
+            raise JobQuotaExceeded(f"the team already has {active} queued or running training jobs, the most "
+                                   f"the shared gpu queue allows (DOCSBOT_MAX_ACTIVE_JOBS_PER_TEAM={limit}); wait "
+                                   "for one to finish or cancel one")
+        job = TrainingJob.objects.create(team=team, method=method, hyperparameters=hyperparameters,
+                                         base_model=base_model or conf.base_model())
     if dataset is not None:
         dataset_snapshot_write(job=job, dataset=dataset)
     training_event_add(job=job, message=f"queued: {method} on {job.base_model}")
@@ -290,26 +315,38 @@ def gate_decide(*, candidate: dict[str, Any], current: dict[str, Any] | None, ma
                                 f"{rival['f1']:.3f} {where}")
 
 
-def adapter_version_promote(*, version: AdapterVersion, rollback: bool = False) -> AdapterVersion:
+def adapter_version_promote(*, version: AdapterVersion, rollback: bool = False, reason: str = "",
+                            actor: str = "") -> AdapterVersion:
     """Make ``version`` the team's live adapter (the promoted one is retired).
 
     Serving is told first: an adapter the serving layer rejects is not promoted. ``promoted_at``
     orders the rollback history: a rollback keeps the target's original time and clears the
-    one rolled back from, so repeated rollbacks walk further back."""
+    one rolled back from, so repeated rollbacks walk further back. Every promotion and rollback
+    is an Event (``reason``, ``actor``: "auto" for the gate and experiments, else who did it)."""
+    from docsbot.adapters.events import event_record
+    from docsbot.adapters.models import Event
+
     serving_notify(version=version)
     with transaction.atomic():
         Team.objects.select_for_update().filter(pk=version.team_id).first()
+        previous = AdapterVersion.objects.filter(team=version.team, status=AdapterVersion.Status.PROMOTED) \
+            .exclude(pk=version.pk).values_list("number", flat=True).first()
         AdapterVersion.objects.filter(team=version.team, status=AdapterVersion.Status.PROMOTED) \
             .exclude(pk=version.pk).update(status=AdapterVersion.Status.RETIRED,
                                            **({"promoted_at": None} if rollback else {}))
         AdapterVersion.objects.filter(pk=version.pk).update(
             status=AdapterVersion.Status.PROMOTED,
             **({} if rollback and version.promoted_at else {"promoted_at": timezone.now()}))
+        word = "rolled back" if rollback else "promoted"
+        event_record(team=version.team, kind=Event.Kind.ROLLED_BACK if rollback else Event.Kind.PROMOTED,
+                     reason=reason or f"version {version.number} {word} by {actor or 'hand'}",
+                     actor=actor or "manual", version=version, job=version.job,
+                     data={"version": version.number, "previous_version": previous})
     version.refresh_from_db()
     return version
 
 
-def adapter_version_rollback(*, team: Team) -> AdapterVersion:
+def adapter_version_rollback(*, team: Team, reason: str = "", actor: str = "") -> AdapterVersion:
     """Promote the version that was live before the current one."""
     current = AdapterVersion.objects.filter(team=team, status=AdapterVersion.Status.PROMOTED).first()
     previous = AdapterVersion.objects.filter(team=team, status=AdapterVersion.Status.RETIRED,
@@ -319,7 +356,7 @@ def adapter_version_rollback(*, team: Team) -> AdapterVersion:
     previous = previous.order_by("-promoted_at").first()
     if previous is None:
         raise ValidationError(f"team {team.slug}: no earlier promoted version to roll back to")
-    return adapter_version_promote(version=previous, rollback=True)
+    return adapter_version_promote(version=previous, rollback=True, reason=reason, actor=actor)
 
 
 def serving_notify(*, version: AdapterVersion) -> None:
