@@ -31,7 +31,10 @@ def _invalid(request: HttpRequest, exc: ValidationError):
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError):
-    return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
+    response = api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
+    if getattr(exc, "retry_after", None):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _register_routers() -> None:

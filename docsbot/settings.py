@@ -157,6 +157,13 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- docsbot -----------------------------------------------------------------------
+# Requests a minute per API token (0: no limit); docsbot.teams.auth.api_rate_limit counts them in Redis.
+API_RATE_LIMITS = {
+    "search": env_int("DOCSBOT_API_SEARCH_PER_MINUTE", 120, minimum=0),
+    "upload": env_int("DOCSBOT_API_UPLOAD_PER_MINUTE", 20, minimum=0),
+    "import": env_int("DOCSBOT_API_IMPORT_PER_MINUTE", 10, minimum=0),
+    "training": env_int("DOCSBOT_API_TRAINING_PER_MINUTE", 10, minimum=0),
+}
 MAX_UPLOAD_MB = env_int("DOCSBOT_MAX_UPLOAD_MB", 50, minimum=1, maximum=10_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -10,6 +10,7 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from docsbot.documents import selectors, services
+from docsbot.teams.auth import api_rate_limit
 
 router = Router(tags=["documents"])
 MAX_FILES = 200
@@ -62,6 +63,7 @@ def _run_out(run) -> dict:
 @router.post("/documents", response={202: IngestRunOut}, summary="Upload documents or archives to ingest")
 def documents_upload(request: HttpRequest, files: list[UploadedFile] = File(...),
                      sync: bool = Form(False)):
+    api_rate_limit(request, "upload")
     if not files:
         raise HttpError(400, "send at least one file in the 'files' field")
     if len(files) > MAX_FILES:
@@ -106,6 +108,7 @@ def documents_delete(request: HttpRequest, document_id: int):
 
 @router.get("/search", response=list[HitOut], summary="Hybrid search over the team's documents")
 def search(request: HttpRequest, q: str, k: int = 5, mode: str = "hybrid"):
+    api_rate_limit(request, "search")
     if not q.strip():
         raise HttpError(400, "q must not be empty")
     if not 1 <= k <= 50:

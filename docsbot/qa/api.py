@@ -97,7 +97,9 @@ def export(request: HttpRequest, context: bool = False):
 @router.post("/qa/import", summary="Import OpenAI chat fine-tuning JSONL (bad lines are reported)")
 def import_jsonl(request: HttpRequest, file: UploadedFile = File(...)):
     from docsbot.qa.services import pairs_import_jsonl
+    from docsbot.teams.auth import api_rate_limit
 
+    api_rate_limit(request, "import")
     if file.size and file.size > MAX_IMPORT_BYTES:
         raise HttpError(413, f"the file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB")
     report = pairs_import_jsonl(team=request.auth, lines=file.read().splitlines())

@@ -44,8 +44,8 @@ class MembershipAdmin(TeamScopedAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(TeamScopedAdmin):
-    list_display = ["prefix", "team", "name", "created", "last_used", "revoked"]
-    list_filter = ["team"]
+    list_display = ["prefix", "team", "name", "role", "created", "last_used", "revoked"]
+    list_filter = ["team", "role"]
     readonly_fields = ["prefix", "token_hash", "created", "last_used", "revoked"]
     actions = ["revoke"]
 

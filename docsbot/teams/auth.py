@@ -1,19 +1,73 @@
-"""API authentication: a team token in ``Authorization: Bearer ...``.
+"""API authentication: a team token in ``Authorization: Bearer ...``, its role, and its rate limits.
 
-The authenticated object is the Team; every endpoint scopes its queries to it.
+The authenticated object is the Team; every endpoint scopes its queries to it. A token's role
+decides what it may do: ``read`` only safe methods (GET, HEAD, OPTIONS); ``write`` and ``admin``
+also everything that changes data (uploads, deletions, pair import and generation, training).
 """
 from __future__ import annotations
 
+import time
+from functools import lru_cache
+
+import redis
+from django.conf import settings
 from django.http import HttpRequest
+from ninja.errors import HttpError
 from ninja.security import HttpBearer
 
-from docsbot.teams.models import Team
-from docsbot.teams.selectors import team_for_token
+from docsbot.teams.models import ApiToken, Team
+from docsbot.teams.selectors import api_token_for
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+ROLE_RANK = {ApiToken.Role.READ: 0, ApiToken.Role.WRITE: 1, ApiToken.Role.ADMIN: 2}
 
 
 class TeamTokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Team | None:
-        team = team_for_token(token=token)
-        if team is not None:
-            request.team = team  # type: ignore[attr-defined]
-        return team
+        record = api_token_for(token=token)
+        if record is None:
+            return None
+        needed = ApiToken.Role.READ if request.method in SAFE_METHODS else ApiToken.Role.WRITE
+        if ROLE_RANK.get(record.role, 0) < ROLE_RANK[needed]:
+            raise HttpError(403, f"this token's role is {record.role!r}: {request.method} needs a write or "
+                                 "admin token")
+        request.team = record.team  # type: ignore[attr-defined]
+        request.api_token = record  # type: ignore[attr-defined]
+        return record.team
+
+
+class RateLimited(HttpError):
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(429, message)
+        self.retry_after = retry_after
+
+
+# INCR and EXPIRE in one script: a crash between them can never leave a counter without a TTL.
+_INCR_WITH_TTL = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return {count, redis.call('TTL', KEYS[1])}
+"""
+
+
+@lru_cache(maxsize=4)
+def _redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+
+def api_rate_limit(request: HttpRequest, bucket: str) -> None:
+    """Count one request of ``bucket`` (search, upload, import, training) for the request's token in
+    a fixed one-minute window (atomic in Redis); a 429 with Retry-After once the minute's budget
+    (``settings.API_RATE_LIMITS``, 0 = no limit) is spent."""
+    limit = int(settings.API_RATE_LIMITS.get(bucket, 0))
+    token = getattr(request, "api_token", None)
+    if limit <= 0 or token is None:
+        return
+    seconds = int(getattr(settings, "API_RATE_WINDOW_SECONDS", 60))  # tests widen it: no window edge mid-test
+    window = int(time.time()) // seconds
+    key = f"docsbot:api:rate:{token.token_hash[:24]}:{bucket}:{seconds}:{window}"
+    count, ttl = _redis(settings.REDIS_CLIENT_URL).eval(_INCR_WITH_TTL, 1, key, seconds + 1)
+    if int(count) > limit:
+        retry_after = max(1, int(ttl))
+        raise RateLimited(f"rate limit: at most {limit} {bucket} requests a minute per token "
+                          f"(DOCSBOT_API_{bucket.upper()}_PER_MINUTE); retry in {retry_after} s", retry_after)

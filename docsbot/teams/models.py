@@ -48,8 +48,15 @@ class Membership(models.Model):
 class ApiToken(models.Model):
     """A team API token. Only its SHA-256 is stored; the token is shown once."""
 
+    class Role(models.TextChoices):
+        READ = "read", "read: GET requests (listing, progress, search, export)"
+        WRITE = "write", "write: also uploads, deletions, pair import and generation, training"
+        ADMIN = "admin", "admin: everything write can do (and what later needs more)"
+
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100, default="default")
+    # Tokens issued before roles existed could do everything: the migration gives them admin.
+    role = models.CharField(max_length=5, choices=Role.choices, default=Role.ADMIN)
     prefix = models.CharField(max_length=16, help_text="First characters, to recognise a token.")
     token_hash = models.CharField(max_length=64, unique=True)
     created = models.DateTimeField(auto_now_add=True)

@@ -14,7 +14,13 @@ def team_get_by_slug(*, slug: str) -> Team:
 
 def team_for_token(*, token: str) -> Team | None:
     """The team an API token belongs to, or None for an unknown or revoked token."""
-    if not token:
+    record = api_token_for(token=token)
+    return record.team if record else None
+
+
+def api_token_for(*, token: str) -> ApiToken | None:
+    """The live token record (with its team), or None for an unknown or revoked token."""
+    if not token or "\x00" in token:
         return None
     record = (
         ApiToken.objects.select_related("team")
@@ -26,7 +32,7 @@ def team_for_token(*, token: str) -> Team | None:
     now = timezone.now()
     if record.last_used is None or (now - record.last_used).total_seconds() > 60:
         ApiToken.objects.filter(pk=record.pk).update(last_used=now)
-    return record.team
+    return record
 
 
 def widget_key_get_active(*, key: str) -> WidgetKey | None:

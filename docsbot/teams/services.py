@@ -40,9 +40,13 @@ class IssuedToken:
     token: str  # the only time the plain token exists
 
 
-def api_token_create(*, team: Team, name: str = "default") -> IssuedToken:
+def api_token_create(*, team: Team, name: str = "default", role: str = ApiToken.Role.WRITE) -> IssuedToken:
+    """A new token; ``role`` is read, write (the default) or admin."""
+    if role not in ApiToken.Role.values:
+        raise ValueError(f"role: must be one of {', '.join(ApiToken.Role.values)}, got {role!r}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    record = ApiToken.objects.create(team=team, name=name, prefix=token[:12], token_hash=hash_token(token))
+    record = ApiToken.objects.create(team=team, name=name, prefix=token[:12], token_hash=hash_token(token),
+                                     role=role)
     return IssuedToken(record=record, token=token)
 
 

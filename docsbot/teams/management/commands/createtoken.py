@@ -10,11 +10,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--team", required=True)
         parser.add_argument("--name", default="cli")
+        parser.add_argument("--role", default="write", choices=["read", "write", "admin"],
+                            help="read: GET requests only; write (default): also uploads, deletions, "
+                                 "import, generation and training; admin: everything")
 
-    def handle(self, *args, team: str, name: str, **options):
+    def handle(self, *args, team: str, name: str, role: str, **options):
         try:
             team_obj = Team.objects.get(slug=team)
         except Team.DoesNotExist:
             raise CommandError(f"no team {team!r}") from None
-        issued = api_token_create(team=team_obj, name=name)
+        issued = api_token_create(team=team_obj, name=name, role=role)
         self.stdout.write(issued.token)
