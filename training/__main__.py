@@ -35,6 +35,7 @@ def parser() -> argparse.ArgumentParser:
     for name in ("rank", "epochs", "batch-size", "max-length"):
         train.add_argument(f"--{name}", type=_auto_int, default=AUTO)
     train.add_argument("--alpha", type=_auto_float, default=AUTO)
+    train.add_argument("--num-virtual-tokens", type=_auto_int, default=AUTO, help="prompt_tuning, prefix_tuning")
     train.add_argument("--learning-rate", type=_auto_float, default=AUTO)
     train.add_argument("--max-steps", type=int)
     train.add_argument("--checkpoint-every", type=int, default=50)
@@ -60,6 +61,7 @@ def train(args: argparse.Namespace) -> dict:
         epochs=args.epochs, batch_size=args.batch_size, max_length=args.max_length, max_steps=args.max_steps,
         checkpoint_every=args.checkpoint_every, max_rank=args.max_rank,
         gradient_checkpointing=args.gradient_checkpointing, batching=args.batching,
+        num_virtual_tokens=args.num_virtual_tokens,
     )
     examples = load_jsonl(args.data)
     heldout = load_jsonl(args.heldout) if args.heldout else []

@@ -39,14 +39,57 @@ def vllm_problems(adapter_config: dict[str, Any], *, max_rank: int) -> list[str]
     return problems
 
 
+# peft_type in adapter_config.json -> docsbot method (LORA is lora or dora, told apart by use_dora)
+_METHOD_OF_PEFT_TYPE = {"IA3": "ia3", "PROMPT_TUNING": "prompt_tuning", "PREFIX_TUNING": "prefix_tuning",
+                        "BOTTLENECK": "bottleneck"}
+
+
+def method_of(adapter_config: dict[str, Any]) -> str | None:
+    """The docsbot method an adapter_config.json describes (None: not one docsbot trains)."""
+    peft_type = str(adapter_config.get("peft_type", ""))
+    if peft_type == "LORA":
+        return "dora" if adapter_config.get("use_dora") else "lora"
+    return _METHOD_OF_PEFT_TYPE.get(peft_type)
+
+
 def servable_by(adapter_config: dict[str, Any], *, max_rank: int) -> list[str]:
-    if adapter_config.get("peft_type") != "LORA":
-        return []
-    # Any LoRA can also be merged (export_merged); the list says what serves the adapter directory.
-    engines = ["embedded", "merged"] if adapter_config.get("use_dora") else ["vllm", "embedded"]
+    """What serves the adapter directory (config.SERVABLE_BY), without vLLM where vLLM would refuse it."""
+    from training.config import SERVABLE_BY
+
+    engines = list(SERVABLE_BY.get(method_of(adapter_config) or "", ()))
     if "vllm" in engines and vllm_problems(adapter_config, max_rank=max_rank):
         engines.remove("vllm")
     return engines
+
+
+def serving_note(engines: list[str]) -> str | None:
+    """What a deployment serving with vLLM must know about an adapter (None: vLLM serves it as it is)."""
+    if "vllm" in engines:
+        return None
+    if "merged" in engines:
+        return ("vLLM cannot serve this adapter: serve it with docsbot's embedded engine, or export it "
+                "merged into the base (manage.py export_adapter --merged) and serve that as its own model")
+    return "vLLM cannot serve this adapter (nor can it be merged): only docsbot's embedded engine serves it"
+
+
+def weights_summary(adapter_dir: Path) -> dict[str, int]:
+    """Trainable parameters (every value the adapter stores) and the adapter's size on disk."""
+    from safetensors import safe_open
+
+    path = Path(adapter_dir) / PEFT_FILES[1]
+    count = 0
+    with safe_open(str(path), framework="pt") as handle:
+        for name in handle.keys():  # noqa: SIM118 - safe_open has no __iter__
+            count += _numel(handle.get_slice(name).get_shape())
+    size = sum(f.stat().st_size for f in Path(adapter_dir).iterdir() if f.name in PEFT_FILES)
+    return {"trainable_parameters": count, "size_bytes": size}
+
+
+def _numel(shape: list[int]) -> int:
+    total = 1
+    for dim in shape:
+        total *= int(dim)
+    return total
 
 
 def save_adapter(peft_model, out_dir: Path, *, base_model: str, method: str, max_rank: int,
@@ -67,6 +110,7 @@ def save_adapter(peft_model, out_dir: Path, *, base_model: str, method: str, max
     adapter_config["base_model_name_or_path"] = base_model
     config_path.write_text(json.dumps(adapter_config, indent=2))
     engines = servable_by(adapter_config, max_rank=max_rank)
+    note = serving_note(engines)
     if method in ("lora", "qlora"):
         problems = vllm_problems(adapter_config, max_rank=max_rank)
         if problems:
@@ -84,6 +128,8 @@ def save_adapter(peft_model, out_dir: Path, *, base_model: str, method: str, max
         "metrics": metrics or {},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "servable_by": engines,
+        **weights_summary(staging),
+        **({"serving_note": note} if note else {}),
         **({"note": "trained on the NF4-quantised base (QLoRA); a plain LoRA adapter served on the "
                     "full-precision base"} if method == "qlora" else {}),
         **(extra or {}),
@@ -141,7 +187,12 @@ def export_merged(adapter_dir: Path, out_dir: Path, *, base_model: str | None = 
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from training.config import MERGEABLE
+
     manifest = read_manifest(adapter_dir)
+    if manifest.get("method", "lora") not in MERGEABLE:
+        raise ValueError(f"a {manifest.get('method')} adapter cannot be merged into the weights (only "
+                         f"{', '.join(MERGEABLE)}): serve it with the embedded engine")
     base = base_model or manifest["base_model"]
     dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
     model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)

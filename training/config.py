@@ -11,7 +11,29 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 AUTO = "auto"
-METHODS = ("lora", "qlora", "dora")
+LORA_METHODS = ("lora", "qlora", "dora")
+PROMPT_METHODS = ("prompt_tuning", "prefix_tuning")  # learned virtual tokens: num_virtual_tokens
+METHODS = (*LORA_METHODS, "ia3", *PROMPT_METHODS, "bottleneck")
+# What can serve each method's adapter directory. vLLM serves LoRA natively; DoRA and IA3 fold into
+# the weights (``export_adapter --merged``), served as a model of their own ("merged"; a LoRA can be
+# merged too, but vLLM serves its folder as it is); soft prompts, prefixes and bottleneck layers only
+# docsbot's embedded engine serves.
+MERGEABLE = ("lora", "qlora", "dora", "ia3")
+SERVABLE_BY = {
+    "lora": ("vllm", "embedded"), "qlora": ("vllm", "embedded"),
+    "dora": ("embedded", "merged"), "ia3": ("embedded", "merged"),
+    "prompt_tuning": ("embedded",), "prefix_tuning": ("embedded",), "bottleneck": ("embedded",),
+}
+# The "auto" learning rate before the small-dataset factor, typical for each family: LoRA ~2e-4
+# (QLoRA lower for its quantisation noise); IA3's scaling vectors 3e-3 (T-Few); soft prompts 3e-2
+# (Lester et al.; PEFT's examples); prefixes 1e-2 (Li & Liang); bottleneck adapters 1e-3 (Houlsby,
+# AdapterHub's default range 1e-4..1e-3 for small data).
+AUTO_LEARNING_RATES = {"lora": 2e-4, "qlora": 1e-4, "dora": 2e-4, "ia3": 3e-3, "prompt_tuning": 3e-2,
+                       "prefix_tuning": 1e-2, "bottleneck": 1e-3}
+# "auto" virtual tokens: 20 soft-prompt tokens (Lester et al. saw little gain past 20 on large models),
+# 10 prefix tokens per layer (Li & Liang's table-to-text setting).
+AUTO_VIRTUAL_TOKENS = {"prompt_tuning": 20, "prefix_tuning": 10}
+MAX_VIRTUAL_TOKENS = 512
 # vLLM's accepted --max-lora-rank values; a served adapter must not exceed the configured one.
 VLLM_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 # "auto" epochs stop once this many example tokens have gone through the model: a dozen pairs
@@ -25,7 +47,7 @@ AUTO_MIN_STEPS = 60
 @dataclass(frozen=True)
 class TrainConfig:
     method: str = "lora"
-    rank: int | str = 16
+    rank: int | str = 16  # LoRA/DoRA rank; the bottleneck width for "bottleneck"; unused by ia3 and prompts
     alpha: int | float | str = AUTO  # auto: 2 * rank
     # 0: PEFT then skips the per-module copy of every input; on SmolLM2 (CPU, bf16) a 0.05 dropout
     # cost 40 % of the training speed (150 vs 260 tokens/s), more than it buys on a few hundred pairs.
@@ -51,6 +73,7 @@ class TrainConfig:
     batching: str = AUTO  # pack (with flash-attention) | group (length-grouped) | auto
     seed: int = 0
     max_rank: int = 64  # the serving side's --max-lora-rank
+    num_virtual_tokens: int | str = AUTO  # prompt_tuning, prefix_tuning: learned tokens per prompt (or layer)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -58,7 +81,7 @@ class TrainConfig:
         if self.max_rank not in VLLM_RANKS:
             raise ValueError(f"max_rank: must be one of {VLLM_RANKS}, got {self.max_rank}")
         _positive_int_or_auto("rank", self.rank)
-        if self.rank != AUTO and self.rank > self.max_rank:
+        if self.method in LORA_METHODS and self.rank != AUTO and self.rank > self.max_rank:
             raise ValueError(f"rank: {self.rank} exceeds max_rank {self.max_rank} (the serving limit)")
         _positive_number_or_auto("alpha", self.alpha)
         _positive_number_or_auto("learning_rate", self.learning_rate)
@@ -87,6 +110,15 @@ class TrainConfig:
                              f"got {self.gradient_checkpointing!r}")
         if self.batching not in (AUTO, "pack", "group"):
             raise ValueError(f"batching: must be 'auto', 'pack' or 'group', got {self.batching!r}")
+        _positive_int_or_auto("num_virtual_tokens", self.num_virtual_tokens)
+        if self.num_virtual_tokens != AUTO:
+            if self.method not in PROMPT_METHODS:
+                raise ValueError(f"num_virtual_tokens: only for {' and '.join(PROMPT_METHODS)}, not {self.method}")
+            if self.num_virtual_tokens > MAX_VIRTUAL_TOKENS:
+                raise ValueError(f"num_virtual_tokens: at most {MAX_VIRTUAL_TOKENS}, got {self.num_virtual_tokens}")
+        if self.method in PROMPT_METHODS and self.batching == "pack":
+            raise ValueError(f"batching: {self.method} prepends its virtual tokens to every row, so rows cannot "
+                             "be packed; use 'group' or 'auto'")
         if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 1:
             raise ValueError(f"checkpoint_every: must be a positive integer, got {self.checkpoint_every!r}")
         if not self.target_modules or (
@@ -121,7 +153,8 @@ class TrainConfig:
     @property
     def is_resolved(self) -> bool:
         return AUTO not in (self.rank, self.alpha, self.learning_rate, self.epochs,
-                            self.batch_size, self.max_length, self.gradient_checkpointing)
+                            self.batch_size, self.max_length, self.gradient_checkpointing) and (
+            self.method not in PROMPT_METHODS or self.num_virtual_tokens != AUTO)
 
     def resolve(self, *, num_examples: int, longest_example: int, total_tokens: int | None = None,
                 on_gpu: bool = True) -> TrainConfig:
@@ -130,13 +163,12 @@ class TrainConfig:
         if num_examples < 1:
             raise ValueError("dataset: no training examples")
         rank = self.rank if self.rank != AUTO else (8 if num_examples < 200 else 16)
-        rank = min(rank, self.max_rank)
+        if self.method in LORA_METHODS:
+            rank = min(rank, self.max_rank)
         alpha = self.alpha if self.alpha != AUTO else 2 * rank
-        # LoRA wants a higher rate than full fine-tuning; QLoRA's quantisation noise a slightly lower one.
-        # Few examples mean few steps, so each moves a little further; but 2e-3 on SmolLM2 (81 pairs)
-        # raised general-text perplexity by 21 % (bench/README.md, Quality), so at most 2.5x.
-        learning_rate = self.learning_rate if self.learning_rate != AUTO else (
-            1e-4 if self.method == "qlora" else 2e-4) * (2.5 if num_examples < 500 else 1)
+        learning_rate = self.learning_rate if self.learning_rate != AUTO else self.auto_learning_rate(num_examples)
+        virtual_tokens = self.num_virtual_tokens if self.num_virtual_tokens != AUTO or self.method not in \
+            PROMPT_METHODS else AUTO_VIRTUAL_TOKENS[self.method]
         if self.max_length == AUTO:
             # Packed rows of 1024 tokens, or longer when an example needs it (none is cut); positions
             # restart per packed example, so a row may be longer than the model's context.
@@ -154,7 +186,16 @@ class TrainConfig:
             1 if not on_gpu else 2 if num_examples < 64 else 4 if num_examples < 1000 else 8)
         checkpointing = on_gpu if self.gradient_checkpointing == AUTO else self.gradient_checkpointing
         return replace(self, rank=rank, alpha=alpha, learning_rate=learning_rate, max_length=max_length,
-                       epochs=epochs, batch_size=batch_size, gradient_checkpointing=checkpointing)
+                       epochs=epochs, batch_size=batch_size, gradient_checkpointing=checkpointing,
+                       num_virtual_tokens=virtual_tokens)
+
+    def auto_learning_rate(self, num_examples: int) -> float:
+        """The method's typical rate (``AUTO_LEARNING_RATES``). For the LoRA family few examples mean
+        few steps, so each moves a little further; but 2e-3 on SmolLM2 (81 pairs) raised general-text
+        perplexity by 21 % (bench/README.md, Quality), so at most 2.5x. The other families' rates are
+        already at the top of their usual range and are not raised."""
+        boost = 2.5 if self.method in LORA_METHODS and num_examples < 500 else 1
+        return AUTO_LEARNING_RATES[self.method] * boost
 
 
 def _positive_int_or_auto(name: str, value: Any) -> None:

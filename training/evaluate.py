@@ -267,6 +267,10 @@ def _score_rival(peft_model, tokenizer, examples: Sequence[dict], text: str, bud
                  path: str) -> dict[str, Any]:
     """The promoted version, loaded beside the candidate in the same model, on the same examples."""
     name = "docsbot_current"
+    mismatch = _other_method(peft_model, path)
+    if mismatch:
+        return {"error": f"the current version at {path} is {mismatch}: it cannot be loaded beside this "
+                         "adapter, so the gate compares with its stored score"}
     try:
         peft_model.load_adapter(path, adapter_name=name)
     except Exception as exc:  # noqa: BLE001 - another base, method or a missing folder: say so, go on
@@ -278,6 +282,20 @@ def _score_rival(peft_model, tokenizer, examples: Sequence[dict], text: str, bud
     finally:
         peft_model.set_adapter(active)
         peft_model.delete_adapter(name)
+
+
+def _other_method(peft_model, path: str) -> str | None:
+    """The rival's adapter type when it differs from the candidate's (PEFT loads only one type per
+    model), else None."""
+    import json
+
+    try:
+        rival = str(json.loads((Path(path) / "adapter_config.json").read_text()).get("peft_type"))
+    except (OSError, ValueError):
+        return None  # load_adapter reports it
+    config = getattr(peft_model, "active_peft_config", None)
+    mine = str(getattr(getattr(config, "peft_type", None), "value", getattr(config, "peft_type", "BOTTLENECK")))
+    return None if rival == mine else f"a {rival} adapter and the candidate a {mine} one"
 
 
 @contextlib.contextmanager

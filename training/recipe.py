@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from training import faults
-from training.config import TrainConfig
+from training.config import PROMPT_METHODS, TrainConfig
 from training.data import (
     IGNORE,
     Batch,
@@ -124,8 +124,9 @@ class Recipe:
             on_gpu=self.device.type == "cuda",
         )
         self.attention = self._attention_implementation()
+        # Soft prompts and prefixes go before every row: rows are never packed for them.
         self.batching = self.config.batching if self.config.batching != "auto" else (
-            "pack" if self.attention else "group")
+            "pack" if self.attention and self.config.method not in PROMPT_METHODS else "group")
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None \
             else self.tokenizer.eos_token_id
         torch.manual_seed(self.config.seed)
@@ -199,8 +200,9 @@ class Recipe:
         return free + torch.cuda.memory_reserved(self.device) - torch.cuda.memory_allocated(self.device)
 
     def _load_model(self):
-        from peft import LoraConfig, get_peft_model
         from transformers import AutoModelForCausalLM
+
+        from training.methods import add_adapter
 
         dtype = self.dtype
         attention = {"attn_implementation": self.attention} if self.attention else {}
@@ -220,13 +222,7 @@ class Recipe:
             if self.config.gradient_checkpointing:
                 model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.config.use_cache = False
-        target = self.config.target_modules
-        lora = LoraConfig(
-            r=self.config.rank, lora_alpha=self.config.alpha, lora_dropout=self.config.dropout,
-            target_modules=target if isinstance(target, str) else list(target), bias="none",
-            task_type="CAUSAL_LM", use_dora=self.config.method == "dora",
-        )
-        return get_peft_model(model, lora)
+        return add_adapter(model, self.config, base_name=self.base_model)
 
     # --- train ---------------------------------------------------------------------------
     def _autocast(self):
@@ -253,11 +249,15 @@ class Recipe:
         # No attention mask: a packed step is one row whose sequences are given by position_ids
         # (and cu_seq_lens for flash-attention); grouped rows are right-padded, and causal
         # attention never looks at later padding.
+        from training.methods import sequence_offset
+
         targets = batch.labels[:, 1:]
         keep = (targets != IGNORE).any(dim=0).nonzero().squeeze(1)
-        logits = self.model(**batch.model_inputs(varlen=self.varlen), use_cache=False, **self._logits_at(keep)).logits
+        # A soft prompt sits before the input: the input's positions move right by its length.
+        at = keep + sequence_offset(self.model)
+        logits = self.model(**batch.model_inputs(varlen=self.varlen), use_cache=False, **self._logits_at(at)).logits
         if logits.shape[1] != keep.numel():  # a model without logits_to_keep: all positions came back
-            logits = logits[:, keep]
+            logits = logits[:, at]
         return F.cross_entropy(logits.float().flatten(0, 1), targets[:, keep].flatten(), ignore_index=IGNORE)
 
     def _logits_at(self, positions) -> dict[str, Any]:
@@ -341,14 +341,15 @@ class Recipe:
     # --- checkpoints ---------------------------------------------------------------------
     def save_checkpoint(self) -> Path:
         import torch
-        from peft import get_peft_model_state_dict
         from safetensors.torch import save_file
+
+        from training.methods import adapter_state
 
         root = self.work_dir / "checkpoints"
         path = root / f"step-{self.step:06d}"
         shutil.rmtree(path, ignore_errors=True)
         path.mkdir(parents=True)
-        weights = {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(self.model).items()}
+        weights = {k: v.detach().cpu().contiguous() for k, v in adapter_state(self.model).items()}
         save_file(weights, str(path / "adapter.safetensors"))
         torch.save({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                     "rng": torch.get_rng_state(), **_cuda_rng_state()}, path / "optimizer.pt")
@@ -368,11 +369,12 @@ class Recipe:
 
     def _load_checkpoint(self, path: Path) -> None:
         import torch
-        from peft import set_peft_model_state_dict
         from safetensors.torch import load_file
 
+        from training.methods import load_adapter_state
+
         state = _checkpoint_state(path)
-        set_peft_model_state_dict(self.model, {k: v.to(self.device) for k, v in
+        load_adapter_state(self.model, {k: v.to(self.device) for k, v in
                                                load_file(str(path / "adapter.safetensors")).items()})
         saved = torch.load(path / "optimizer.pt", map_location=self.device, weights_only=False)
         self.optimizer.load_state_dict(saved["optimizer"])
