@@ -1,4 +1,4 @@
-"""Adapter directories: validation, loading into AdapterWeights, and the registry with its LRU.
+"""Adapter directories: validation, loading into AdapterWeights (LoRA) or GroupAdapter, and the registry with its LRU.
 
 The registry mirrors vLLM: adapters registered by ``load_lora_adapter`` are listed
 in ``/v1/models``; at most ``max_cpu_loras`` of them are kept in memory (LRU) and
@@ -20,7 +20,9 @@ from pathlib import Path
 import torch
 
 from serving.lora import AdapterWeights, ModuleWeights
+from serving.methods import GROUPED_TYPES, GroupAdapter, ModelDims, load_group_adapter
 
+Adapter = AdapterWeights | GroupAdapter  # what a request carries to the engine
 _KEY = re.compile(r"^base_model\.model\.(?P<module>.+)\.(?P<part>lora_A|lora_B|lora_magnitude_vector)(\.weight)?$")
 
 
@@ -44,6 +46,7 @@ class BaseModelInfo:
     base_weight: Callable[[str], torch.Tensor]
     max_rank: int
     dtype: torch.dtype = torch.float32
+    dims: ModelDims | None = None  # for prefix, soft-prompt and bottleneck adapters
 
 
 def _same_base(declared: str | None, base: BaseModelInfo) -> bool:
@@ -81,13 +84,16 @@ def _alpha_for(module: str, config: dict) -> float:
     return float(config.get("lora_alpha") or config.get("r") or 8)
 
 
-def load_adapter(name: str, path: str | Path, base: BaseModelInfo, *, version: int = 0) -> AdapterWeights:
-    """Validate a PEFT LoRA/DoRA directory against the served base model and load it."""
+def load_adapter(name: str, path: str | Path, base: BaseModelInfo, *, version: int = 0) -> Adapter:
+    """Validate an adapter directory against the served base model and load it: PEFT LoRA/DoRA
+    (served in shared batches), IA3, prompt or prefix tuning, or a docsbot bottleneck adapter
+    (each served in batches of its own, serving.methods)."""
     path = Path(path)
     config = read_config(path)
     peft_type = str(config.get("peft_type", "")).upper()
-    if peft_type != "LORA":
-        raise AdapterError(f"adapter {name!r}: peft_type {peft_type or 'missing'} is not supported (only LORA)")
+    if peft_type != "LORA" and peft_type not in GROUPED_TYPES:
+        raise AdapterError(f"adapter {name!r}: peft_type {peft_type or 'missing'} is not supported "
+                           f"(LORA, {', '.join(GROUPED_TYPES)})")
     if config.get("modules_to_save"):
         raise AdapterError(f"adapter {name!r}: modules_to_save is not supported")
     if str(config.get("bias", "none")) != "none" or config.get("lora_bias"):
@@ -96,6 +102,9 @@ def load_adapter(name: str, path: str | Path, base: BaseModelInfo, *, version: i
     if not _same_base(declared, base):
         raise AdapterError(f"adapter {name!r} was trained for base model {declared!r}, "
                            f"but this server serves {base.served_name!r}")
+    if peft_type != "LORA":
+        return load_group_adapter(name, path, config, _read_tensors(path, name), module_shapes=base.module_shapes,
+                                  dims=base.dims, dtype=base.dtype, version=version, error=AdapterError)
     rank = int(config.get("r") or 0)
     ranks = [rank, *[int(r) for r in (config.get("rank_pattern") or {}).values()]]
     if max(ranks) > base.max_rank:
@@ -186,7 +195,7 @@ class AdapterRegistry:
         self.adapter_dir = Path(adapter_dir) if adapter_dir else None
         self.max_cpu_loras = max_cpu_loras
         self._paths: dict[str, str] = {}
-        self._cache: OrderedDict[str, AdapterWeights] = OrderedDict()
+        self._cache: OrderedDict[str, Adapter] = OrderedDict()
         self._versions: dict[str, int] = {}
         self._lock = threading.RLock()
         self._updating = threading.Lock()
@@ -200,7 +209,7 @@ class AdapterRegistry:
         with self._lock:
             return list(self._cache)
 
-    def load(self, name: str, path: str, *, inplace: bool = False) -> AdapterWeights:
+    def load(self, name: str, path: str, *, inplace: bool = False) -> Adapter:
         """load_lora_adapter: validate and load now; a failure leaves the registry unchanged."""
         if not name or not path:
             raise AdapterError("Both 'lora_name' and 'lora_path' must be provided.", err_type="InvalidUserInput")
@@ -231,7 +240,7 @@ class AdapterRegistry:
             del self._paths[name]
             self._cache.pop(name, None)
 
-    def resolve(self, name: str) -> AdapterWeights | None:
+    def resolve(self, name: str) -> Adapter | None:
         """Weights for a request's model name; None when no such adapter exists anywhere."""
         cached = self._cached(name)
         if cached is not None:
@@ -252,14 +261,14 @@ class AdapterRegistry:
             self._register(weights, path)
         return weights
 
-    def _cached(self, name: str) -> AdapterWeights | None:
+    def _cached(self, name: str) -> Adapter | None:
         with self._lock:
             cached = self._cache.get(name)
             if cached is not None:
                 self._cache.move_to_end(name)
             return cached
 
-    def _register(self, weights: AdapterWeights, path: str) -> None:
+    def _register(self, weights: Adapter, path: str) -> None:
         with self._lock:
             self._versions[weights.name] = weights.version
             self._paths[weights.name] = path
@@ -271,7 +280,7 @@ class AdapterRegistry:
         candidate = self.adapter_dir / name
         return str(candidate) if (candidate / "adapter_config.json").is_file() else None
 
-    def _put(self, weights: AdapterWeights) -> None:
+    def _put(self, weights: Adapter) -> None:
         self.loads += 1
         self._cache[weights.name] = weights
         self._cache.move_to_end(weights.name)

@@ -1,5 +1,10 @@
 """The embedded engine: one base model, continuous batching, a batched-LoRA slot per adapter.
 
+Batches: every base-model and LoRA/DoRA request shares one running batch (its rows carry
+their own slots); the requests of each non-LoRA adapter (IA3, prompt or prefix tuning,
+bottleneck; ``serving.methods``) form a batch of their own with that adapter applied to the
+whole pass. Each scheduler step decodes one token in every batch, so no method waits for another.
+
 A scheduler thread owns the model. Each iteration it admits waiting requests
 (prefilled together in one left-padded forward pass, each row with its adapter's
 slot, position ids counted from its first real token), then runs one decode step
@@ -14,6 +19,7 @@ requests get the new one (both may be resident for a moment).
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import itertools
 import logging
@@ -30,6 +36,7 @@ import torch
 
 from serving.adapters import BaseModelInfo
 from serving.lora import AdapterWeights, BatchedLoRA
+from serving.methods import GroupAdapter, ModelDims
 
 log = logging.getLogger("serving.engine")
 _ids = itertools.count(1)
@@ -76,7 +83,7 @@ class Event:
 @dataclass
 class Request:
     prompt_ids: list[int]
-    adapter: AdapterWeights | None
+    adapter: AdapterWeights | GroupAdapter | None
     params: SamplingParams
     emit: Callable[[Event], None]
     id: int = field(default_factory=lambda: next(_ids))
@@ -91,6 +98,22 @@ class Request:
     generator: torch.Generator | None = None
     token_logprobs: list[TokenLogprob] = field(default_factory=list)
     logprobs_sent: int = 0
+
+
+@dataclass
+class Batch:
+    """Running requests decoded together, with their left-padded KV cache and attention mask: the
+    base and LoRA requests (``adapter`` None), or the requests of one non-LoRA adapter."""
+
+    adapter: GroupAdapter | None
+    running: list[Request] = field(default_factory=list)
+    cache: Any = None  # a DynamicCache, left-padded like mask
+    mask: torch.Tensor | None = None
+
+
+def batch_key(adapter: AdapterWeights | GroupAdapter | None) -> int:
+    """Which batch a request joins: 0 for the shared LoRA batch, else its adapter version's own."""
+    return id(adapter) if isinstance(adapter, GroupAdapter) else 0
 
 
 def cpu_has_native_bf16() -> bool:
@@ -133,7 +156,8 @@ class Engine:
         self.lora = BatchedLoRA(self.model, slots=max_loras + 1, max_rank=max_lora_rank)
         self.base_info = BaseModelInfo(served_name=self.served_name, model_path=model_path,
                                        module_shapes=self.lora.module_shapes(),
-                                       base_weight=self.lora.base_weight, max_rank=max_lora_rank, dtype=dtype)
+                                       base_weight=self.lora.base_weight, max_rank=max_lora_rank, dtype=dtype,
+                                       dims=ModelDims.from_config(config))
         eos = self.model.generation_config.eos_token_id
         eos_ids = eos if isinstance(eos, list) else [eos]
         self.eos_ids = {i for i in [*eos_ids, self.tokenizer.eos_token_id] if i is not None}
@@ -144,10 +168,8 @@ class Engine:
         self._slot_users = [0] * (max_loras + 1)
         self._slot_used_at = [0.0] * (max_loras + 1)
         self._waiting: deque[Request] = deque()
-        self._running: list[Request] = []
+        self._batches: dict[int, Batch] = {}  # by batch_key; a batch goes when its last request ends
         self._admitted: list[Request] = []  # this step's admissions, until the step ends
-        self._cache: Any = None  # the running batch's DynamicCache, left-padded like self._mask
-        self._mask: torch.Tensor | None = None
         self._cond = threading.Condition()
         self._stop = False
         self.stats = {"generated_tokens": 0, "prompt_tokens": 0, "steps": 0, "prefills": 0, "finished": 0}
@@ -169,6 +191,10 @@ class Engine:
         with self._cond:
             self._waiting.extend(accepted)
             self._cond.notify()
+
+    @property
+    def _running(self) -> list[Request]:
+        return [request for batch in list(self._batches.values()) for request in batch.running]
 
     def cancel(self, request: Request) -> None:
         request.cancelled = True
@@ -196,12 +222,13 @@ class Engine:
             try:
                 with torch.inference_mode():
                     self._admit()
-                    if self._running:
-                        self._decode_step()
+                    for key in list(self._batches):
+                        self._decode_step(key)
             except Exception as exc:
                 log.exception("engine step failed")
                 self._fail([*self._running, *self._admitted], exc)
-                self._reset_batch()
+                for key in list(self._batches):
+                    self._reset_batch(key)
             finally:
                 self._admitted = []
 
@@ -224,8 +251,8 @@ class Engine:
         if admitted:
             self._prefill(admitted)
 
-    def _acquire_slot(self, adapter: AdapterWeights | None) -> int | None:
-        if adapter is None:
+    def _acquire_slot(self, adapter: AdapterWeights | GroupAdapter | None) -> int | None:
+        if adapter is None or isinstance(adapter, GroupAdapter):  # the base model's slot: no LoRA on its rows
             return 0
         now = time.monotonic()
         for slot, held in enumerate(self._slot_adapter):
@@ -243,50 +270,81 @@ class Engine:
         self._slot_used_at[slot] = now
         return slot
 
-    def _forward(self, input_ids: torch.Tensor, slots: list[int], **kwargs: Any):
+    def _forward(self, adapter: GroupAdapter | None, input_ids: torch.Tensor | None, slots: list[int],
+                 **kwargs: Any):
+        """One pass: LoRA rows routed to their slots; a non-LoRA adapter applied to every row."""
         self.lora.route(slots, self.device)
-        return self.model(input_ids=input_ids, use_cache=True, logits_to_keep=1, **kwargs)
+        inputs = {"input_ids": input_ids} if input_ids is not None else {}
+        with adapter.applied(self.model) if adapter is not None else contextlib.nullcontext():
+            return self.model(**inputs, use_cache=True, logits_to_keep=1, **kwargs)
 
     def _prefill(self, requests: list[Request]) -> None:
-        """Prefill the requests admitted in one step together: left-padded, one forward pass per group.
-        A group whose pass fails fails alone: its requests get an error and give back their slots,
-        the running batch and the other groups go on."""
-        for group in self._prefill_groups(requests):
-            try:
-                mask, layers, tokens = self._prefill_group(group)
-            except Exception as exc:
-                log.exception("prefill failed for %d request(s)", len(group))
-                self._fail(group, exc)
-                continue
-            self._merge(group, layers, mask)
-            for request, token in zip(group, tokens):
-                self._advance(request, token)
-        self._drop_finished()
+        """Prefill the requests admitted in one step together: left-padded, one forward pass per group
+        (requests of one batch, within the padded-token budget). A group whose pass fails fails alone:
+        its requests get an error and give back their slots, the running batches and the other groups
+        go on."""
+        by_batch: dict[int, list[Request]] = {}
+        for request in requests:
+            by_batch.setdefault(batch_key(request.adapter), []).append(request)
+        for key, members in by_batch.items():
+            adapter = members[0].adapter if key else None
+            for group in self._prefill_groups(members, adapter):
+                try:
+                    mask, layers, tokens = self._prefill_group(group, adapter)
+                except Exception as exc:
+                    log.exception("prefill failed for %d request(s)", len(group))
+                    self._fail(group, exc)
+                    continue
+                self._merge(self._batches.setdefault(key, Batch(adapter)), group, layers, mask)
+                for request, token in zip(group, tokens):
+                    self._advance(request, token)
+            if key in self._batches:
+                self._drop_finished(key)
 
-    def _prefill_groups(self, requests: list[Request]) -> list[list[Request]]:
+    def _prefill_groups(self, requests: list[Request], adapter: GroupAdapter | None) -> list[list[Request]]:
         # Sorted by length so rows of one pass pad little; a group stays within the padded-token budget.
+        extra = adapter.virtual_tokens if adapter is not None else 0
         groups: list[list[Request]] = [[]]
         for request in sorted(requests, key=lambda r: len(r.prompt_ids)):
-            if groups[-1] and (len(groups[-1]) + 1) * len(request.prompt_ids) > self.max_prefill_tokens:
+            if groups[-1] and (len(groups[-1]) + 1) * (len(request.prompt_ids) + extra) > self.max_prefill_tokens:
                 groups.append([])
             groups[-1].append(request)
         return groups
 
-    def _prefill_group(self, rows: list[Request]) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]],
-                                                           list[int]]:
-        """One forward pass over ``rows``, changing no batch state: (mask, KV layers, first tokens)."""
-        width = max(len(r.prompt_ids) for r in rows)
+    def _prefill_group(self, rows: list[Request], adapter: GroupAdapter | None = None,
+                       ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]], list[int]]:
+        """One forward pass over ``rows``, changing no batch state: (mask, KV layers, first tokens).
+
+        A soft prompt goes between each row's padding and its prompt (as PEFT puts it before the
+        prompt); a prefix is the first columns of the KV cache, the prompt's positions after it."""
+        soft = adapter.prompt if adapter is not None else None
+        prefix = adapter.virtual_tokens if adapter is not None and adapter.prefix else 0
+        before = soft.shape[0] if soft is not None else 0
+        width = max(len(r.prompt_ids) for r in rows) + before
         ids = torch.zeros(len(rows), width, dtype=torch.long)
         mask = torch.zeros(len(rows), width, dtype=torch.long)
         for i, request in enumerate(rows):
             n = len(request.prompt_ids)
             ids[i, width - n:] = torch.tensor(request.prompt_ids)
-            mask[i, width - n:] = 1
-            request.cache_len = n
+            mask[i, width - n - before:] = 1
+            request.cache_len = n + before + prefix
             self.stats["prompt_tokens"] += n
         ids, mask = ids.to(self.device), mask.to(self.device)
-        positions = (mask.cumsum(1) - 1).clamp(min=0)
-        output = self._forward(ids, [r.slot for r in rows], attention_mask=mask, position_ids=positions)
+        positions = (mask.cumsum(1) - 1).clamp(min=0) + prefix
+        inputs: dict[str, Any] = {"input_ids": ids}
+        if soft is not None:
+            embeds = self.model.get_input_embeddings()(ids)
+            for i, request in enumerate(rows):
+                start = width - len(request.prompt_ids) - before
+                embeds[i, start:start + before] = soft.to(embeds.dtype)
+            inputs = {"input_ids": None, "inputs_embeds": embeds}
+        if prefix:
+            from transformers import DynamicCache
+
+            inputs[self._cache_kw] = DynamicCache(ddp_cache_data=adapter.prefix_layers(len(rows)))
+            mask = torch.cat([torch.ones(len(rows), prefix, dtype=torch.long, device=self.device), mask], 1)
+        output = self._forward(adapter, slots=[r.slot for r in rows], attention_mask=mask, position_ids=positions,
+                               **inputs)
         self.stats["prefills"] += 1
         return mask, self._cache_layers(self._output_cache(output)), self._sample(output.logits[:, -1], rows)
 
@@ -298,18 +356,19 @@ class Engine:
     def _cache_layers(cache) -> list[tuple[torch.Tensor, torch.Tensor]]:
         return [(layer.keys, layer.values) for layer in cache.layers]
 
-    def _set_cache(self, layers: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+    @staticmethod
+    def _new_cache(layers: list[tuple[torch.Tensor, torch.Tensor]]):
         from transformers import DynamicCache
 
-        self._cache = DynamicCache(ddp_cache_data=layers)
+        return DynamicCache(ddp_cache_data=layers)
 
-    def _merge(self, rows: list[Request], layers: list[tuple[torch.Tensor, torch.Tensor]], mask: torch.Tensor) -> None:
-        """Append freshly prefilled rows to the running batch (both sides left-padded to one width)."""
-        if not self._running:
-            self._set_cache(layers)
-            self._mask, self._running = mask, list(rows)
+    def _merge(self, batch: Batch, rows: list[Request], layers: list[tuple[torch.Tensor, torch.Tensor]],
+               mask: torch.Tensor) -> None:
+        """Append freshly prefilled rows to a running batch (both sides left-padded to one width)."""
+        if not batch.running:
+            batch.cache, batch.mask, batch.running = self._new_cache(layers), mask, list(rows)
             return
-        width = max(self._mask.shape[1], mask.shape[1])
+        width = max(batch.mask.shape[1], mask.shape[1])
 
         def pad(t: torch.Tensor, dim: int) -> torch.Tensor:
             missing = width - t.shape[dim]
@@ -319,25 +378,33 @@ class Engine:
             shape[dim] = missing
             return torch.cat([torch.zeros(shape, dtype=t.dtype, device=t.device), t], dim=dim)
 
-        self._set_cache([(torch.cat([pad(k0, 2), pad(k1, 2)]), torch.cat([pad(v0, 2), pad(v1, 2)]))
-                         for (k0, v0), (k1, v1) in zip(self._cache_layers(self._cache), layers)])
-        self._mask = torch.cat([pad(self._mask, 1), pad(mask, 1)])
-        self._running.extend(rows)
+        batch.cache = self._new_cache([(torch.cat([pad(k0, 2), pad(k1, 2)]), torch.cat([pad(v0, 2), pad(v1, 2)]))
+                                       for (k0, v0), (k1, v1) in zip(self._cache_layers(batch.cache), layers)])
+        batch.mask = torch.cat([pad(batch.mask, 1), pad(mask, 1)])
+        batch.running.extend(rows)
 
-    def _decode_step(self) -> None:
-        rows = self._running
-        ids = torch.tensor([[r.generated[-1]] for r in rows], device=self.device)
-        positions = torch.tensor([[r.cache_len] for r in rows], device=self.device)
-        self._mask = torch.cat([self._mask, torch.ones(len(rows), 1, dtype=torch.long, device=self.device)], 1)
-        output = self._forward(ids, [r.slot for r in rows], attention_mask=self._mask, position_ids=positions,
-                               **{self._cache_kw: self._cache})
-        self._cache = self._output_cache(output)  # the same object, grown by this step (no re-wrapping)
+    def _decode_step(self, key: int) -> None:
+        """One token for every request of one batch; a batch whose pass fails fails alone."""
+        batch = self._batches[key]
+        rows = batch.running
+        try:
+            ids = torch.tensor([[r.generated[-1]] for r in rows], device=self.device)
+            positions = torch.tensor([[r.cache_len] for r in rows], device=self.device)
+            batch.mask = torch.cat([batch.mask, torch.ones(len(rows), 1, dtype=torch.long, device=self.device)], 1)
+            output = self._forward(batch.adapter, ids, [r.slot for r in rows], attention_mask=batch.mask,
+                                   position_ids=positions, **{self._cache_kw: batch.cache})
+        except Exception as exc:
+            log.exception("decode step failed for %d request(s)", len(rows))
+            self._fail(rows, exc)
+            self._reset_batch(key)
+            return
+        batch.cache = self._output_cache(output)  # the same object, grown by this step (no re-wrapping)
         self.stats["steps"] += 1
         tokens = self._sample(output.logits[:, -1], rows)
         for request, token in zip(rows, tokens):
             request.cache_len += 1
             self._advance(request, token)
-        self._drop_finished()
+        self._drop_finished(key)
 
     def _sample(self, logits: torch.Tensor, rows: list[Request]) -> list[int]:
         logits = logits.float()
@@ -455,33 +522,34 @@ class Engine:
                            stop_reason=stop_reason, logprobs=self._unsent_logprobs(request)))
         request.sent = max(request.sent, len(text))
 
-    def _drop_finished(self) -> None:
-        keep = [i for i, r in enumerate(self._running) if not r.finished]
-        if len(keep) == len(self._running):
+    def _drop_finished(self, key: int) -> None:
+        batch = self._batches[key]
+        keep = [i for i, r in enumerate(batch.running) if not r.finished]
+        if len(keep) == len(batch.running):
             return
-        for request in self._running:
+        for request in batch.running:
             if request.finished:
                 self._release(request)
         if not keep:
-            self._reset_batch()
+            self._reset_batch(key)
             return
         index = torch.tensor(keep, device=self.device)
-        self._running = [self._running[i] for i in keep]
-        mask = self._mask.index_select(0, index)
+        batch.running = [batch.running[i] for i in keep]
+        mask = batch.mask.index_select(0, index)
         first = int(mask.any(0).long().argmax())  # drop columns that are padding in every row
-        self._mask = mask[:, first:]
-        self._set_cache([(k.index_select(0, index)[:, :, first:], v.index_select(0, index)[:, :, first:])
-                         for k, v in self._cache_layers(self._cache)])
+        batch.mask = mask[:, first:]
+        batch.cache = self._new_cache([(k.index_select(0, index)[:, :, first:], v.index_select(0, index)[:, :, first:])
+                                       for k, v in self._cache_layers(batch.cache)])
 
     def _release(self, request: Request) -> None:
         if request.slot:
             self._slot_users[request.slot] -= 1
             request.slot = 0
 
-    def _reset_batch(self) -> None:
-        for request in self._running:
+    def _reset_batch(self, key: int) -> None:
+        batch = self._batches.pop(key, None)
+        for request in batch.running if batch else []:
             self._release(request)
-        self._running, self._cache, self._mask = [], None, None
 
     def _fail(self, requests: list[Request], exc: Exception) -> None:
         """End each request with an error and give back its slot (requests already ended keep their end)."""
