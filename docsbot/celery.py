@@ -1,5 +1,5 @@
-"""The Celery app: queue ``default`` (ingestion, pair generation, chat follow-ups)
-and queue ``gpu`` (training, one job per worker process)."""
+"""The Celery app: queue ``default`` (ingestion, pair generation), queue ``chat`` (Slack and
+webhook follow-ups, on their own workers) and queue ``gpu`` (training, one job per worker process)."""
 from __future__ import annotations
 
 import os
@@ -24,3 +24,12 @@ def lower_worker_priority(**_: object) -> None:
     current = os.getpriority(os.PRIO_PROCESS, 0)
     if target > current:
         os.nice(target - current)
+
+
+# Periodic work of continuous learning (issue 20): run ``celery -A docsbot beat`` (or a worker with ``-B``).
+app.conf.beat_schedule = {
+    "retrain-due": {"task": "docsbot.adapters.learning.retrain_due", "schedule": 300.0,
+                    "options": {"queue": "default"}},
+    "experiments-evaluate": {"task": "docsbot.adapters.learning.experiments_evaluate", "schedule": 300.0,
+                             "options": {"queue": "default"}},
+}

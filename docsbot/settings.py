@@ -150,8 +150,11 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = (
     Queue("default", Exchange("default"), routing_key="default"),
     Queue("gpu", Exchange("gpu"), routing_key="gpu"),
+    # Slack and webhook follow-ups: their own workers, so a team's answer never waits behind ingestion.
+    Queue("chat", Exchange("chat"), routing_key="chat"),
 )
-CELERY_TASK_ROUTES = {"docsbot.adapters.tasks.*": {"queue": "gpu", "routing_key": "gpu"}}
+CELERY_TASK_ROUTES = {"docsbot.adapters.tasks.*": {"queue": "gpu", "routing_key": "gpu"},
+                      "docsbot.chat.tasks.*": {"queue": "chat", "routing_key": "chat"}}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -1,4 +1,4 @@
-"""Thin Celery tasks (default queue): Slack answers after the webhook has acknowledged."""
+"""Thin Celery tasks (chat queue, routed in settings): Slack answers after the webhook has acknowledged."""
 from __future__ import annotations
 
 from celery import shared_task

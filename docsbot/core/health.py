@@ -47,7 +47,7 @@ def check_workers() -> dict[str, Any]:
             replies = app.control.inspect(timeout=1.0, connection=conn).active_queues() or {}
     except Exception as exc:  # noqa: BLE001
         return {"status": "down", "error": str(exc).splitlines()[0][:200]}
-    per_queue: dict[str, int] = {"default": 0, "gpu": 0}
+    per_queue: dict[str, int] = {"default": 0, "chat": 0, "gpu": 0}
     for queues in replies.values():
         for queue in queues:
             per_queue[queue["name"]] = per_queue.get(queue["name"], 0) + 1

@@ -32,6 +32,7 @@ from docsbot.documents.sources import (
     expand_local,
     expand_uploads,
 )
+from docsbot.documents.timelimit import ParseTimeout, parse_time_limit, time_limit
 from docsbot.teams.models import Team
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,26 @@ class _Tally:
 # --- runs ----------------------------------------------------------------------------
 
 def ingest_run_create(*, team: Team, origin: str, inputs: list[dict], sync: bool = False) -> IngestRun:
+    _retrain_baseline_ensure(team)
     return IngestRun.objects.create(team=team, origin=origin, inputs=inputs, sync=sync)
+
+
+def _retrain_baseline_ensure(team: Team) -> None:
+    """Retrain on change counts chunk changes against a baseline: record one before the first run."""
+    try:
+        from docsbot.adapters.retrain import retrain_baseline_ensure
+    except ImportError:  # adapters app not installed
+        return
+    retrain_baseline_ensure(team=team)
+
+
+def _retrain_check(run: IngestRun) -> None:
+    """After a successful run: the team's retrain check (docsbot.adapters.retrain) runs in a worker."""
+    try:
+        from docsbot.adapters.retrain import retrain_check_enqueue
+    except ImportError:  # adapters app not installed
+        return
+    retrain_check_enqueue(team=run.team, run_id=run.pk)
 
 
 def ingest_run_start(*, team: Team, origin: str, inputs: list[dict], sync: bool = False) -> IngestRun:
@@ -208,6 +228,7 @@ def ingest_run_execute(*, run_id: int, progress: Progress | None = None, owner: 
                         phase="done", summary=summary, items=tally.items, finished=timezone.now(),
                         processed=F("total"))
     uploads_prune(team=run.team)
+    _retrain_check(run)
     return summary
 
 
@@ -260,6 +281,7 @@ def _ingest(run: IngestRun, progress: Progress | None, owner: str) -> _Tally:
                 .only("id", "source_path", "content_hash", "status", "fingerprint", "duplicate_of")}
     known = [(d.pk, d.fingerprint) for d in existing.values()
              if d.status == Document.Status.INDEXED and d.duplicate_of_id is None and d.fingerprint]
+    count_tokens(["warm up"])  # the tokenizer loads once here, not inside the first file's parse time limit
     accepted: dict[str, int] = {}  # fingerprint row key -> temp id for this run's new docs
     seen: set[str] = set()
     pending: list[_Pending] = []
@@ -291,10 +313,17 @@ def _ingest(run: IngestRun, progress: Progress | None, owner: str) -> _Tally:
                 tally.unchanged += 1
                 tally.items.append({"path": source.path, "status": "unchanged", "chunks": None, "error": ""})
             else:
+                limit = parse_time_limit()
                 try:
-                    parsed = parse_document(source.path, source.data, fmt=source.fmt)
+                    with time_limit(limit):
+                        parsed = parse_document(source.path, source.data, fmt=source.fmt)
+                        # room for [CLS] and [SEP]
+                        drafts = chunk_document(parsed, max_tokens=max_tokens() - 2, count=count_tokens)
                 except ParseError as exc:
                     _fail(team, tally, source.path, str(exc), existing)
+                except ParseTimeout:
+                    _fail(team, tally, source.path, f"parsing took longer than the per-file limit of {limit:g} s "
+                          "(DOCSBOT_PARSE_TIME_LIMIT); split the file or raise the limit", existing)
                 else:
                     print_ = dedup.fingerprint(parsed.plain_text())
                     others = [(k, fp) for k, fp in known if current is None or k != current.pk]
@@ -313,8 +342,6 @@ def _ingest(run: IngestRun, progress: Progress | None, owner: str) -> _Tally:
                         key = -(len(accepted) + 1)
                         accepted[source.path] = key
                         known.append((key, print_))
-                        # room for [CLS] and [SEP]
-                        drafts = chunk_document(parsed, max_tokens=max_tokens() - 2, count=count_tokens)
                         pending.append(_Pending(source, content_hash, parsed.title, parsed.format,
                                                 print_, drafts))
                         if sum(len(p.drafts) for p in pending) >= EMBED_GROUP:

@@ -76,7 +76,7 @@ def celery_worker_process(django_db_setup, slack_server, tmp_path_factory):
            "DOCSBOT_CHAT_RATE_LIMIT_PER_MINUTE": "0",
            "DATABASE_URL": database_url()}
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "docsbot", "worker", "-Q", "default", "-c", "1", "--pool", "solo",
+        [sys.executable, "-m", "celery", "-A", "docsbot", "worker", "-Q", "chat", "-c", "1", "--pool", "solo",
          "-n", f"chat-{uuid.uuid4().hex[:6]}@%h", "--without-heartbeat", "--without-mingle", "--without-gossip"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     yield process

@@ -63,7 +63,7 @@ def test_it_refuses_forged_webhooks_with_401_and_queues_nothing(team, other_team
         "timestamp 301 s ahead": {"secret": secret, "timestamp": +301},
         "the other team's secret": {"secret": other_team.slack_signing_secret, "timestamp": str(now)},
     }
-    before = queued("default")
+    before = queued("chat")
     for name, forgery in forgeries.items():
         if isinstance(forgery["timestamp"], int):  # a skew, taken from the clock right before sending
             forgery["timestamp"] = str(int(time.time()) + forgery["timestamp"])
@@ -73,22 +73,22 @@ def test_it_refuses_forged_webhooks_with_401_and_queues_nothing(team, other_team
     # A's secret on B's endpoint, and a correctly signed body on an unknown team's endpoint.
     assert _post(other_team.slug, body, secret=secret, timestamp=str(now)).status_code == 401
     assert _post("nobody", body, secret=secret, timestamp=str(now)).status_code == 401
-    assert queued("default") == before
+    assert queued("chat") == before
     assert not Message.objects.exists()
     # The same body, correctly signed, is accepted: the refusals above were the forgeries.
     assert _post(team.slug, body, secret=secret, timestamp=str(now)).json() == {"ok": True}
-    assert queued("default") == before + 1
+    assert queued("chat") == before + 1
     # Taken off again: it is this event's task, and no later worker gets a team its database never had.
-    accepted = queue_pop_newest("default")
+    accepted = queue_pop_newest("chat")
     assert accepted["task"] == TASK and accepted["argsrepr"].startswith(f"({team.pk}, 'C1', '1700000001.1'")
-    assert queued("default") == before
+    assert queued("chat") == before
 
 
 @pytest.mark.slow
 def test_it_answers_an_event_once_however_often_and_concurrently_it_arrives(transactional_db, team, slack_api):
     # Started first, with its libraries imported before it consumes, so its boot overlaps the
     # ingestion here; deliveries may then meet a running worker, as in production.
-    worker = start_worker(queues="default", preload=("sentence_transformers",),
+    worker = start_worker(queues="chat", preload=("sentence_transformers",),
                           env={"DOCSBOT_SLACK_API_URL": str(slack_api_url(slack_api)),
                                "DOCSBOT_CHAT_RATE_LIMIT_PER_MINUTE": "0"})
     try:
@@ -101,7 +101,7 @@ def test_it_answers_an_event_once_however_often_and_concurrently_it_arrives(tran
 
         wait_for(lambda: len(slack_api.received) >= 2, worker=worker, what="two answers posted", timeout=120)
         # Every answer task has run (none waiting, none taken and unacknowledged): any duplicate is posted.
-        wait_for(lambda: queued("default") == 0 and unacked_tasks(TASK) == 0, worker=worker,
+        wait_for(lambda: queued("chat") == 0 and unacked_tasks(TASK) == 0, worker=worker,
                  what="the queue drained", timeout=30)
     finally:
         log = stop_worker(worker)
