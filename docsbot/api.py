@@ -1,6 +1,8 @@
 """The HTTP API under /api/v1/, one router per app, authenticated by team token."""
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.exceptions import TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -27,6 +29,19 @@ def _unauthenticated(request: HttpRequest, exc: AuthenticationError):
 @api.exception_handler(ValidationError)
 def _invalid(request: HttpRequest, exc: ValidationError):
     return api.create_response(request, {"detail": "Invalid request", "errors": exc.errors}, status=422)
+
+
+@api.exception_handler(TooManyFilesSent)
+def _too_many_files(request: HttpRequest, exc: TooManyFilesSent):
+    limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+    return api.create_response(request, {"detail": f"at most {limit} files per request; send an archive "
+                                                   "(.zip or .tar.gz) or several requests"}, status=400)
+
+
+@api.exception_handler(TooManyFieldsSent)
+def _too_many_fields(request: HttpRequest, exc: TooManyFieldsSent):
+    limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+    return api.create_response(request, {"detail": f"at most {limit} form fields per request"}, status=400)
 
 
 @api.exception_handler(HttpError)

@@ -42,6 +42,9 @@ SECRET_KEY = _secret_key()
 DEBUG = env_bool("DOCSBOT_DEBUG", False)
 PRODUCTION = env_bool("DOCSBOT_PRODUCTION", False)
 ALLOWED_HOSTS = env_list("DOCSBOT_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
+if not ALLOWED_HOSTS:  # set but empty: every request would be refused (400) with no word why
+    raise ConfigError("DOCSBOT_ALLOWED_HOSTS: set but empty; give the host names this site answers to, "
+                      "comma-separated (e.g. docs.example.com), or unset it for the local defaults")
 CSRF_TRUSTED_ORIGINS = env_list("DOCSBOT_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [

@@ -54,11 +54,17 @@ def slack_events(request: HttpRequest, team_slug: str) -> HttpResponse:
         payload = json.loads(request.body)
     except ValueError:
         return JsonResponse({"detail": "the body must be JSON"}, status=400)
+    if not isinstance(payload, dict):
+        return JsonResponse({"detail": "the body must be a JSON object"}, status=400)
     if payload.get("type") == "url_verification":
         return JsonResponse({"challenge": payload.get("challenge", "")})
     if payload.get("type") != "event_callback":
         return JsonResponse({"ok": True, "ignored": "event type"})
     event = payload.get("event") or {}
+    if not isinstance(event, dict):
+        return JsonResponse({"ok": True, "ignored": "not a question"})
+    # Signed by Slack, still of any shape: every field used below is a string or nothing.
+    event = {key: value for key, value in event.items() if isinstance(value, str)}
     installation = SlackInstallation.objects.filter(team=team).first()
     is_question = event.get("type") == "app_mention" or (
         event.get("type") == "message" and event.get("channel_type") == "im")
@@ -117,6 +123,8 @@ def outgoing_webhook(request: HttpRequest, team_slug: str) -> HttpResponse:
             form = json.loads(request.body)
         except ValueError:
             return JsonResponse({"detail": "the body must be JSON or a form"}, status=400)
+        if not isinstance(form, dict):
+            return JsonResponse({"detail": "the body must be a JSON object or a form"}, status=400)
     else:
         form = request.POST
     token = str(form.get("token", ""))
