@@ -65,3 +65,31 @@ def _recover_interrupted_jobs(sender=None, **_: object) -> None:
         return
     if recovered:
         log.warning("requeued interrupted training jobs %s", recovered)
+
+
+# --- continuous learning (issue 20): default queue, named outside the gpu route ------------------
+
+@shared_task(name="docsbot.adapters.learning.retrain_check", ignore_result=True)
+def retrain_check(team_id: int, run_id: int | None = None) -> str | None:
+    """After an ingest run: count the team's chunk changes; past its threshold, regenerate pairs and
+    queue a retrain."""
+    from docsbot.adapters.retrain import retrain_check_run
+
+    decision = retrain_check_run(team_id=team_id, run_id=run_id)
+    return decision.action if decision else None
+
+
+@shared_task(name="docsbot.adapters.learning.retrain_due", ignore_result=True)
+def retrain_due() -> list[int]:
+    """Queue the scheduled retrains that are due (Celery beat, every 5 minutes)."""
+    from docsbot.adapters.retrain import retrain_due as due
+
+    return due()
+
+
+@shared_task(name="docsbot.adapters.learning.experiments_evaluate", ignore_result=True)
+def experiments_evaluate(team_id: int | None = None) -> list[str]:
+    """Decide running A/B experiments that have enough data or ran out of time."""
+    from docsbot.adapters.experiments import experiments_evaluate as evaluate
+
+    return evaluate(team_id=team_id)
