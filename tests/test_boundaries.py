@@ -58,9 +58,10 @@ def test_it_lets_docsbot_use_only_the_serving_client_and_protocol():
     assert bad == []
 
 
-# training's torch-free modules (validated config, the base model's location and checks, CPU features):
+# training's torch-free modules (validated config, the base model's location and checks, CPU features, the
+# significance tests of the gate and of A/B experiments):
 # docsbot may read them anywhere, inside functions, as they load nothing heavy.
-TORCH_FREE_TRAINING = {"training.config", "training.packaged_model", "training.hardware"}
+TORCH_FREE_TRAINING = {"training.config", "training.packaged_model", "training.hardware", "training.stats"}
 HEAVY = {"torch", "transformers", "peft", "sentence_transformers", "safetensors", "numpy"}
 
 

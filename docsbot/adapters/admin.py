@@ -144,3 +144,6 @@ class AdapterVersionAdmin(TeamScopedAdmin):
                 self.message_user(request, f"{version.team} v{version.number} promoted")
             except ValidationError as exc:
                 self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)
+
+
+from docsbot.adapters import learning_admin  # noqa: F401  (experiments, events, retrain policies)

@@ -40,6 +40,9 @@ class TrainingJobOut(Schema):
     loss: float | None
     eta_seconds: float | None
     error: str
+    trigger: str
+    reason: str
+    changes: dict[str, Any]
     created: datetime
     started: datetime | None
     finished: datetime | None
@@ -109,3 +112,12 @@ def training_job_cancel(request: HttpRequest, job_id: int):
 @router.get("/adapter-versions", response=list[AdapterVersionOut], summary="The team's adapter versions")
 def adapter_version_list(request: HttpRequest):
     return list(selectors.adapter_version_list(team=request.auth))
+
+
+def _add_learning_routes() -> None:
+    from docsbot.adapters.learning_api import router as learning_router
+
+    router.add_router("", learning_router)
+
+
+_add_learning_routes()

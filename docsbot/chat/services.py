@@ -101,11 +101,16 @@ def served_base(*, client: Any) -> ServedBase:
     return _served_bases[key]
 
 
-def team_model(*, team: Team, client: Any) -> tuple[str, int | None, int | None]:
-    """(model name for serving, adapter version, context length); from the team, never the client."""
+def team_model(*, team: Team, client: Any, conversation: Conversation | None = None
+               ) -> tuple[str, int | None, int | None]:
+    """(model name for serving, adapter version, context length); from the team, never the client.
+
+    While the team runs an A/B experiment, a conversation in the candidate's share (a stable hash of
+    its id: it never switches) is answered by the candidate version (docsbot.adapters.experiments)."""
     from docsbot.core.serving import team_adapter_name
 
     try:
+        from docsbot.adapters.experiments import experiment_version_for
         from docsbot.adapters.selectors import adapter_version_get_promoted
     except ImportError:  # adapters app not installed yet
         version = None
@@ -113,6 +118,11 @@ def team_model(*, team: Team, client: Any) -> tuple[str, int | None, int | None]
         version = adapter_version_get_promoted(team=team)
     base = served_base(client=client)
     if version is not None:
+        routed = experiment_version_for(team=team, live=version,
+                                        conversation_key=str(conversation.public_id) if conversation else None)
+        if routed is not None:
+            name, candidate = routed
+            return name, candidate.number, base.max_model_len
         return team_adapter_name(team.slug), version.number, base.max_model_len
     return base.name, None, base.max_model_len
 
@@ -232,7 +242,8 @@ def answer_prepare(*, team: Team, question: str, conversation_id: str | None = N
     # as a whole instead of leaving a question without an answer.
     model, adapter_version, max_model_len, messages, max_tokens = "", None, None, [], 0
     if relevant:
-        model, adapter_version, max_model_len = team_model(team=team, client=client or default_client())
+        model, adapter_version, max_model_len = team_model(team=team, client=client or default_client(),
+                                                           conversation=conversation)
         contexts = [ContextChunk(title=hit.title, section=hit.section, text=hit.text, url=hit.url)
                     for hit in relevant_hits]
         messages, max_tokens = fit_prompt(team_name=team.name or team.slug, question=question,

@@ -16,8 +16,9 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.test import Client
+from django.utils import timezone
 
-from docsbot.adapters.models import AdapterVersion, TrainingJob
+from docsbot.adapters.models import AdapterVersion, Event, Experiment, RetrainPolicy, TrainingJob
 from docsbot.chat.models import Conversation, Feedback, Message, SlackInstallation
 from docsbot.documents.models import Chunk, Document, IngestRun
 from docsbot.qa.models import ChunkRejection, GenerationRun, QAPair, QATeamSettings
@@ -30,6 +31,12 @@ User = get_user_model()
 
 def _document(team):
     return Document.objects.create(team=team, source_path=f"{team.slug}-guide.md", status="indexed")
+
+
+def _experiment(team):
+    control, candidate = (AdapterVersion.objects.create(team=team, number=number, path="/nowhere", method="lora",
+                                                        rank=8, base_model="base") for number in (101, 102))
+    return Experiment.objects.create(team=team, control=control, candidate=candidate, ends_by=timezone.now())
 
 
 def _message(team, content="How do I deploy?"):
@@ -61,6 +68,9 @@ FACTORIES: dict[type, Callable] = {
     Message: _message,
     Feedback: lambda team: Feedback.objects.create(team=team, message=_message(team), rating=-1),
     SlackInstallation: lambda team: SlackInstallation.objects.create(team=team, bot_token=f"xoxb-{team.slug}"),
+    Experiment: _experiment,
+    Event: lambda team: Event.objects.create(team=team, kind="promoted", reason=f"{team.slug} promoted"),
+    RetrainPolicy: lambda team: RetrainPolicy.objects.create(team=team),
 }
 
 
