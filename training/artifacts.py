@@ -62,16 +62,6 @@ def servable_by(adapter_config: dict[str, Any], *, max_rank: int) -> list[str]:
     return engines
 
 
-def serving_note(engines: list[str]) -> str | None:
-    """What a deployment serving with vLLM must know about an adapter (None: vLLM serves it as it is)."""
-    if "vllm" in engines:
-        return None
-    if "merged" in engines:
-        return ("vLLM cannot serve this adapter: serve it with docsbot's embedded engine, or export it "
-                "merged into the base (manage.py export_adapter --merged) and serve that as its own model")
-    return "vLLM cannot serve this adapter (nor can it be merged): only docsbot's embedded engine serves it"
-
-
 def weights_summary(adapter_dir: Path) -> dict[str, int]:
     """Trainable parameters (every value the adapter stores) and the adapter's size on disk."""
     from safetensors import safe_open
@@ -109,6 +99,8 @@ def save_adapter(peft_model, out_dir: Path, *, base_model: str, method: str, max
     # vLLM's resolver and serving compare this with the served base model's name.
     adapter_config["base_model_name_or_path"] = base_model
     config_path.write_text(json.dumps(adapter_config, indent=2))
+    from training.config import serving_note
+
     engines = servable_by(adapter_config, max_rank=max_rank)
     note = serving_note(engines)
     if method in ("lora", "qlora"):

@@ -7,6 +7,7 @@ what ran. Bad values raise ``ValueError`` naming the field.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -196,6 +197,17 @@ class TrainConfig:
         already at the top of their usual range and are not raised."""
         boost = 2.5 if self.method in LORA_METHODS and num_examples < 500 else 1
         return AUTO_LEARNING_RATES[self.method] * boost
+
+
+def serving_note(engines: Sequence[str]) -> str | None:
+    """What a deployment serving with vLLM must know about an adapter that ``engines`` serve
+    (None: vLLM serves it as it is)."""
+    if "vllm" in engines:
+        return None
+    if "merged" in engines:
+        return ("vLLM cannot serve this adapter: serve it with docsbot's embedded engine, or export it "
+                "merged into the base (manage.py export_adapter --merged) and serve that as its own model")
+    return "vLLM cannot serve this adapter (nor can it be merged): only docsbot's embedded engine serves it"
 
 
 def _positive_int_or_auto(name: str, value: Any) -> None:

@@ -17,7 +17,7 @@ router = Router(tags=["adapters"])
 
 
 class TrainingJobIn(Schema):
-    method: Literal["lora", "qlora", "dora"] = "lora"
+    method: Literal["lora", "qlora", "dora", "ia3", "prompt_tuning", "prefix_tuning", "bottleneck"] = "lora"
     hyperparameters: dict[str, Any] = {}
 
 

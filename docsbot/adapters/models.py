@@ -21,6 +21,10 @@ class TrainingJob(models.Model):
         LORA = "lora"
         QLORA = "qlora"
         DORA = "dora"
+        IA3 = "ia3", "IA3"
+        PROMPT_TUNING = "prompt_tuning"
+        PREFIX_TUNING = "prefix_tuning"
+        BOTTLENECK = "bottleneck"
 
     class Trigger(models.TextChoices):
         MANUAL = "manual"
@@ -28,7 +32,7 @@ class TrainingJob(models.Model):
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="training_jobs")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    method = models.CharField(max_length=8, choices=Method.choices, default=Method.LORA)
+    method = models.CharField(max_length=16, choices=Method.choices, default=Method.LORA)
     hyperparameters = models.JSONField(default=dict, blank=True, help_text='As requested; values may be "auto".')
     config = models.JSONField(default=dict, blank=True, help_text="As resolved and run.")
     base_model = models.CharField(max_length=500)
@@ -95,7 +99,7 @@ class AdapterVersion(models.Model):
                                related_name="adapter_version")
     number = models.PositiveIntegerField()
     path = models.CharField(max_length=1000)
-    method = models.CharField(max_length=8)
+    method = models.CharField(max_length=16)
     rank = models.PositiveIntegerField()
     base_model = models.CharField(max_length=500)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.CANDIDATE, db_index=True)

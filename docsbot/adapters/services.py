@@ -99,9 +99,20 @@ def training_job_create(*, team: Team, method: str = "lora", hyperparameters: di
     if dataset is not None:
         dataset_snapshot_write(job=job, dataset=dataset)
     training_event_add(job=job, message=f"queued: {method} on {job.base_model}")
+    note = method_serving_note(method)
+    if note:
+        training_event_add(job=job, level="warn", message=f"{method}: {note}")
     if enqueue:
         transaction.on_commit(lambda: training_job_enqueue(job=job))
     return job
+
+
+def method_serving_note(method: str) -> str | None:
+    """Said before a team trains a method vLLM cannot serve (docsbot has no serving-backend setting;
+    a vLLM deployment must know before it trains): where the adapter can be served instead."""
+    from training.config import SERVABLE_BY, serving_note  # stdlib-only module
+
+    return serving_note(SERVABLE_BY.get(method, ()))
 
 
 def training_job_enqueue(*, job: TrainingJob) -> str:
@@ -250,27 +261,31 @@ def _pid_alive(pid: int) -> bool:
 
 
 # --- versions ---------------------------------------------------------------------------------
-def adapter_version_publish(*, job: TrainingJob, path: Path, manifest: dict[str, Any], metrics: dict[str, Any],
-                            curve: list[dict], dataset_hash: str, pair_ids: list[int]) -> AdapterVersion:
-    """One version per job, however often the job's message is delivered (the job is unique)."""
-    existing = AdapterVersion.objects.filter(job=job).first()
+def adapter_version_publish(*, job: TrainingJob | None, path: Path, manifest: dict[str, Any],
+                            metrics: dict[str, Any], curve: list[dict], dataset_hash: str, pair_ids: list[int],
+                            team: Team | None = None) -> AdapterVersion:
+    """One version per job, however often the job's message is delivered (the job is unique). Without
+    a job (an adapter trained by compare_methods), ``team`` is given and the method is the manifest's."""
+    existing = AdapterVersion.objects.filter(job=job).first() if job is not None else None
     if existing:
         return existing
+    team = team or job.team
     for _ in range(5):
         try:
             with transaction.atomic():
-                number = (AdapterVersion.objects.filter(team=job.team).aggregate(n=Max("number"))["n"] or 0) + 1
+                number = (AdapterVersion.objects.filter(team=team).aggregate(n=Max("number"))["n"] or 0) + 1
                 return AdapterVersion.objects.create(
-                    team=job.team, job=job, number=number, path=str(path), method=job.method,
-                    rank=int(manifest.get("rank") or 0), base_model=manifest.get("base_model", job.base_model),
+                    team=team, job=job, number=number, path=str(path),
+                    method=job.method if job is not None else manifest["method"],
+                    rank=int(manifest.get("rank") or 0), base_model=manifest.get("base_model") or job.base_model,
                     servable_by=manifest.get("servable_by", []), metrics=metrics, curve=curve,
                     dataset_hash=dataset_hash, pair_ids=list(pair_ids),
                 )
         except IntegrityError:
-            existing = AdapterVersion.objects.filter(job=job).first()
+            existing = AdapterVersion.objects.filter(job=job).first() if job is not None else None
             if existing:
                 return existing  # a concurrent delivery won the race
-    raise RuntimeError(f"could not allocate a version number for team {job.team}")
+    raise RuntimeError(f"could not allocate a version number for team {team}")
 
 
 @dataclass(frozen=True)

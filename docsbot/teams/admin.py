@@ -1,7 +1,8 @@
 from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
 
 from docsbot.teams.admin_scope import TeamScopedAdmin
-from docsbot.teams.models import ApiToken, Membership, Team, WidgetKey
+from docsbot.teams.models import ApiToken, Membership, MethodComparison, Team, WidgetKey
 from docsbot.teams.services import api_token_create, api_token_revoke
 
 
@@ -70,3 +71,75 @@ class WidgetKeyAdmin(TeamScopedAdmin):
 
             obj.key = "wk_" + secrets.token_urlsafe(24)
         super().save_model(request, obj, form, change)
+
+
+@admin.register(MethodComparison)
+class MethodComparisonAdmin(TeamScopedAdmin):
+    """The last ``manage.py compare_methods`` report of each team, as a table, and a promote action
+    that publishes the winning method's adapter as a version and makes it live."""
+
+    team_lookup = "pk"  # a proxy of Team
+    list_display = ["slug", "compared", "winner", "methods"]
+    fields = ["slug", "compared", "winner", "table"]
+    readonly_fields = fields
+    actions = ["promote_winner"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).exclude(method_comparison={})
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="compared")
+    def compared(self, team: MethodComparison) -> str:
+        return team.method_comparison.get("created", "–")
+
+    @admin.display(description="winner")
+    def winner(self, team: MethodComparison) -> str:
+        return team.method_comparison.get("winner") or "–"
+
+    @admin.display(description="methods")
+    def methods(self, team: MethodComparison) -> str:
+        return ", ".join(row["method"] for row in team.method_comparison.get("methods", []))
+
+    @admin.display(description="comparison")
+    def table(self, team: MethodComparison) -> str:
+        report = team.method_comparison
+        header = ("method", "parameters", "size (KiB)", "train s", "train tok/s", "peak MiB", "F1 [95 % CI]",
+                  "F1 base", "p (F1 > base)", "citation acc.", "forgetting ×", "decode tok/s", "vLLM")
+        rows = [_comparison_cells(row) for row in report.get("methods", [])]
+        return format_html(
+            '<p>{} training and {} held-out examples, at most {} min per method, base {}</p>'
+            '<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
+            report.get("train_examples"), report.get("heldout_examples"), report.get("minutes_per_method"),
+            report.get("base_model"), format_html_join("", "<th>{}</th>", ((h,) for h in header)),
+            format_html_join("", "<tr>{}</tr>", ((format_html_join("", "<td>{}</td>", ((c,) for c in cells)),)
+                                                 for cells in rows)))
+
+    @admin.action(description="Promote the winning method's adapter")
+    def promote_winner(self, request, queryset):
+        from django.core.exceptions import ValidationError
+
+        from docsbot.adapters.comparisons import method_comparison_promote
+
+        for team in queryset:
+            try:
+                version = method_comparison_promote(team=team)
+                self.message_user(request, f"{team}: {version.method} promoted as version {version.number}")
+            except ValidationError as exc:
+                self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)
+
+
+def _comparison_cells(row: dict) -> tuple:
+    adapter, base = row.get("adapter") or {}, row.get("base") or {}
+    interval = adapter.get("f1_interval") or ["?", "?"]
+    p_f1 = ((row.get("vs_base") or {}).get("f1") or {}).get("p_value", "–")
+    decode = (row.get("serving") or {}).get("decode_tokens_per_second", "–")
+    return (row["method"], row["trainable_parameters"], round(row["size_bytes"] / 1024, 1), row["train_seconds"],
+            row["train_tokens_per_second"], round(row["peak_memory_bytes"] / 2**20),
+            f"{adapter.get('f1', '–')} [{interval[0]}, {interval[1]}]", base.get("f1", "–"), p_f1,
+            adapter.get("citation_accuracy", "–"), row.get("forgetting_ppl_ratio", "–"), decode,
+            "yes" if "vllm" in row.get("servable_by", []) else (row.get("serving_note") or "no"))

@@ -19,12 +19,23 @@ class Team(models.Model):
         help_text="Token that Slack-compatible outgoing webhooks (Mattermost, Rocket.Chat) send.",
     )
     created = models.DateTimeField(auto_now_add=True)
+    method_comparison = models.JSONField(
+        default=dict, blank=True, editable=False,
+        help_text="The last manage.py compare_methods report: one row per adapter method (issue 19).")
 
     class Meta:
         ordering = ["slug"]
 
     def __str__(self) -> str:
         return self.slug
+
+
+class MethodComparison(Team):
+    """The admin's view of a team's last method comparison (a proxy: the report lives on the team)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "method comparison"
 
 
 class Membership(models.Model):

@@ -1,4 +1,7 @@
-"""``manage.py export_adapter --team SLUG --version N [--out DIR] [--merged DIR]``."""
+"""``manage.py export_adapter --team SLUG --version N [--out DIR] [--merged DIR]``.
+
+``--merged``: LoRA, QLoRA, DoRA and IA3 versions (a merged model vLLM serves as a model of its own).
+"""
 import shutil
 from pathlib import Path
 
@@ -26,7 +29,11 @@ class Command(BaseCommand):
         if merged:
             from training.artifacts import export_merged
 
-            self.stdout.write(f"merged model written to {export_merged(source, merged)}")
+            try:  # LoRA, QLoRA, DoRA and IA3 fold into the weights; soft prompts and bottlenecks cannot
+                written = export_merged(source, merged)
+            except ValueError as exc:
+                raise CommandError(str(exc)) from None
+            self.stdout.write(f"merged model written to {written}")
         if out:
             if out.exists():
                 raise CommandError(f"{out} exists; choose a new directory")

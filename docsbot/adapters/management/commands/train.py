@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from docsbot.adapters.management.commands._common import team_or_error
 from docsbot.adapters.models import AdapterVersion, TrainingJob
-from docsbot.adapters.services import training_job_create, worker_identity
+from docsbot.adapters.services import method_serving_note, training_job_create, worker_identity
 
 
 class Command(BaseCommand):
@@ -41,6 +41,9 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
         self.note(f"training job {job.pk} ({method}) for team {team}")
+        serving = method_serving_note(method)
+        if serving:
+            self.stderr.write(f"note: {method}: {serving}")
         if foreground:
             from docsbot.adapters.runner import training_job_run
 
