@@ -105,7 +105,9 @@ def test_it_serves_other_requests_while_corrupt_adapters_load_and_recovers_from_
             thread.join(60)
         assert errors == [], errors[:5]
         assert answered[0] >= 3
-        assert all(status is not None and 400 <= status < 500 for status in load_failures), load_failures
+        # As vLLM 0.34 answers: a path with no adapter is a 404, an adapter it cannot load a 500
+        # ("Call to add_lora method failed"); never a 200, and the server keeps serving.
+        assert load_failures and all(status in (404, 500) for status in load_failures), load_failures
         assert {card["id"] for card in client.list_models()} == {base, "team-good"}
 
         # kill -9 and restart on the same port: the client registers its adapter again by itself.
