@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from docsbot.adapters import conf
 from docsbot.adapters.models import AdapterVersion, TrainingEvent, TrainingJob
+from docsbot.core.preflight import method_refused_by_serving
 from docsbot.teams.models import Team
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,9 @@ def training_job_create(*, team: Team, method: str = "lora", hyperparameters: di
     if method not in TrainingJob.Method.values:
         raise ValidationError(f"method: must be one of {', '.join(TrainingJob.Method.values)}, got {method!r}")
     hyperparameters = _validate_hyperparameters(method, hyperparameters or {})
+    refused = method_refused_by_serving(method)
+    if refused:
+        raise ValidationError(refused)
     with transaction.atomic():
         # The team row is the lock: two requests at once cannot both see room for one more job.
         Team.objects.select_for_update().filter(pk=team.pk).first()

@@ -75,20 +75,23 @@ def check_serving_runtime_lora() -> None:
 def method_refused_by_serving(method: str) -> str | None:
     """Why the configured serving backend could not serve an adapter trained with ``method``, or None.
 
-    vLLM refuses DoRA adapters ("vLLM does not yet support DoRA"); only docsbot's embedded server
-    serves them. An unset or unreachable endpoint refuses nothing here (promotion will say)."""
+    vLLM serves LoRA (and QLoRA's LoRA) only: it refuses DoRA ("vLLM does not yet support DoRA"),
+    and IA3, prompt/prefix tuning and bottleneck adapters are no LoRA at all; docsbot's embedded
+    server serves every method. An unset or unreachable endpoint refuses nothing here (promotion
+    will say)."""
     from django.conf import settings
 
-    if method != "dora" or not settings.SERVING_URL:
+    from training.config import SERVABLE_BY, serving_note
+
+    if "vllm" in SERVABLE_BY.get(method, ("vllm",)) or not settings.SERVING_URL:
         return None
     from docsbot.core.serving import serving_client
 
-    if serving_client().serves_dora() is not False:
+    if serving_client().server_engine() != "vllm":
         return None
-    return (f"method: dora adapters cannot be served by vLLM (DOCSBOT_SERVING_URL={_redact(settings.SERVING_URL)}): "
-            "vLLM refuses DoRA. Train with method lora or qlora, or serve from the embedded server "
-            "(python -m serving); a DoRA adapter can also be folded into a standalone model with "
-            "`python -m training merge`")
+    return (f"method: {method} adapters cannot be served by vLLM (DOCSBOT_SERVING_URL="
+            f"{_redact(settings.SERVING_URL)}): train with method lora or qlora, or serve from the embedded "
+            f"server (python -m serving). {serving_note(SERVABLE_BY[method])}")
 
 
 def run_preflight() -> None:

@@ -68,13 +68,31 @@ def test_it_passes_a_server_with_runtime_lora_routes_and_one_that_is_down(settin
         check_serving_runtime_lora()
 
 
-def test_it_refuses_dora_when_the_serving_backend_is_vllm(settings, serving_url, vllm_without_runtime_updates):
+def test_it_refuses_methods_vllm_cannot_serve_when_the_serving_backend_is_vllm(settings, serving_url,
+                                                                                vllm_without_runtime_updates):
     settings.SERVING_URL = os.environ.get("VLLM_URL") or vllm_without_runtime_updates
-    reason = method_refused_by_serving("dora")
-    assert reason is not None and "vLLM refuses DoRA" in reason and "method lora or qlora" in reason
+    for method in ("dora", "ia3", "prompt_tuning", "prefix_tuning", "bottleneck"):
+        reason = method_refused_by_serving(method)
+        assert reason is not None and "cannot be served by vLLM" in reason and "method lora or qlora" in reason
     assert method_refused_by_serving("lora") is None
     assert method_refused_by_serving("qlora") is None
-    settings.SERVING_URL = serving_url  # the embedded server serves DoRA
+    settings.SERVING_URL = serving_url  # the embedded server serves every method
     assert method_refused_by_serving("dora") is None
     settings.SERVING_URL = None
     assert method_refused_by_serving("dora") is None
+
+
+@pytest.mark.django_db
+def test_it_refuses_to_queue_a_dora_job_for_a_vllm_deployment(settings, vllm_without_runtime_updates):
+    from django.core.exceptions import ValidationError
+
+    from docsbot.adapters.models import TrainingJob
+    from docsbot.adapters.services import training_job_create
+    from docsbot.teams.models import Team
+
+    team = Team.objects.create(slug="vllm-team", name="vLLM team")
+    settings.SERVING_URL = vllm_without_runtime_updates
+    with pytest.raises(ValidationError, match="dora adapters cannot be served by vLLM"):
+        training_job_create(team=team, method="dora", enqueue=False)
+    assert not TrainingJob.objects.filter(team=team).exists()
+    assert training_job_create(team=team, method="lora", enqueue=False).method == "lora"
