@@ -6,6 +6,7 @@ from docsbot.core import views as core_views
 
 urlpatterns = [
     path("health", core_views.health, name="health"),
+    path("health/detail", core_views.health_detail, name="health-detail"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]

@@ -1,4 +1,4 @@
-"""Component checks behind ``GET /health``.
+"""Component checks behind ``GET /health/detail`` (staff or an admin-role token; ``/health`` is liveness only).
 
 Each check returns a small dict with ``status`` ("ok", "down" or "degraded") and
 details; a check must answer quickly even when its component is unreachable.

@@ -42,13 +42,16 @@ def test_it_publishes_adapter_versions_to_a_running_server(tiny_base_model, tmp_
 
 
 def test_it_reports_serving_health_without_failing_when_unconfigured(client, db, settings):
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.create_user("ops", password="pw-ops-123456", is_staff=True))
     settings.SERVING_URL = None
     assert check_serving() == {"status": "ok", "configured": False, "detail": "not configured"}
-    body = client.get("/health").json()
+    body = client.get("/health/detail").json()
     assert body["components"]["serving"]["configured"] is False
     settings.SERVING_URL = "http://127.0.0.1:9"
     assert check_serving()["status"] == "down"
-    assert client.get("/health").json()["components"]["serving"]["status"] == "down"
+    assert client.get("/health/detail").json()["components"]["serving"]["status"] == "down"
 
 
 def test_it_defaults_the_base_model_to_the_converted_smollm2(settings, tmp_path):

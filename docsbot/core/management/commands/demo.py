@@ -12,6 +12,7 @@ import secrets
 import signal
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from django.core.management.base import BaseCommand, CommandError
 from docsbot import embedded_redis
 from docsbot.core.supervisor import Supervisor, python_command
 from docsbot.teams.models import Membership, Team
+from docsbot.teams.selectors import api_token_for
 from docsbot.teams.services import api_token_create, membership_set, team_create, widget_key_create
 
 DEMO_TEAM = "demo"
@@ -49,7 +51,7 @@ class Command(BaseCommand):
             credentials = self.ensure_demo_team()
             self.prepare_base_model()
             self.start_services(supervisor, port)
-            self.wait_for_health(supervisor)
+            self.wait_for_health(supervisor, credentials["health_token"])
             self.run_pipeline()
             self.print_summary(credentials, supervisor)
             if not no_wait:
@@ -88,6 +90,9 @@ class Command(BaseCommand):
         membership_set(team=team, user=user, role=Membership.Role.OWNER)
         if "api_token" not in credentials:
             credentials["api_token"] = api_token_create(team=team, name="demo").token
+        if api_token_for(token=credentials.get("health_token", "")) is None:
+            # /health/detail (workers, queues, serving) answers only staff or an admin-role token.
+            credentials["health_token"] = api_token_create(team=team, name="demo health", role="admin").token
         if "widget_key" not in credentials:
             origin = f"http://127.0.0.1:{self.base_url.rsplit(':', 1)[1]}"
             credentials["widget_key"] = widget_key_create(
@@ -159,8 +164,12 @@ class Command(BaseCommand):
         manage = str(Path(settings.BASE_DIR) / "manage.py")
         supervisor.start("web", python_command(manage, "serve", "--port", str(port)), env)
 
-    def wait_for_health(self, supervisor: Supervisor, timeout: float = 120) -> None:
+    def wait_for_health(self, supervisor: Supervisor, token: str, timeout: float = 120) -> None:
+        """Until /health/detail (every component: database, broker, each queue's workers, serving)
+        says ok; the public /health only says the web process answers."""
         self.step("waiting for the web server and workers")
+        request = urllib.request.Request(f"{self.base_url}/health/detail",
+                                         headers={"Authorization": f"Bearer {token}"})
         deadline = time.monotonic() + timeout
         last: dict = {}
         while time.monotonic() < deadline:
@@ -168,10 +177,19 @@ class Command(BaseCommand):
                 names = ", ".join(f"{c.name} (log {c.log_path})" for c in supervisor.exited())
                 raise CommandError(f"a process exited during start-up: {names}")
             try:
-                with urllib.request.urlopen(f"{self.base_url}/health", timeout=5) as response:
+                with urllib.request.urlopen(request, timeout=5) as response:
                     last = json.loads(response.read())
                     if last["status"] == "ok":
                         return
+            except urllib.error.HTTPError as exc:
+                if exc.code in (401, 403):  # waiting longer cannot help
+                    raise CommandError(f"{self.base_url}/health/detail refused the demo's health token "
+                                       f"(HTTP {exc.code}); delete {settings.DATA_DIR / 'demo_credentials.json'} "
+                                       "and run the demo again") from None
+                try:
+                    last = json.loads(exc.read())  # 503: the database or broker is not up yet
+                except ValueError:
+                    last = {"status": f"HTTP {exc.code}"}
             except (OSError, ValueError, KeyError) as exc:  # not up yet
                 last = {"status": f"not answering yet: {exc}"}
             time.sleep(1)
@@ -180,7 +198,8 @@ class Command(BaseCommand):
     def print_summary(self, credentials: dict[str, str], supervisor: Supervisor) -> None:
         self.stdout.write(self.style.SUCCESS("\ndocsbot is up"))
         lines = [
-            f"  health:        {self.base_url}/health",
+            f"  health:        {self.base_url}/health  (liveness)",
+            f"  health detail: {self.base_url}/health/detail  (admin login)",
             (f"  admin:         {self.base_url}/admin/  (user {credentials['username']}, "
              f"password {credentials['password']})"),
             f"  API schema:    {self.base_url}/api/v1/openapi.json",
