@@ -5,6 +5,7 @@ and answered from a Celery task; retries are deduplicated on event_id.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import logging
@@ -19,7 +20,7 @@ from docsbot.chat.models import Conversation, SlackInstallation
 from docsbot.chat.ratelimit import chat_rate_limit_hit, once, once_release
 from docsbot.chat.services import ChatError, answer_question
 from docsbot.chat.slack import strip_mentions
-from docsbot.chat.slack_signature import slack_signature_valid
+from docsbot.chat.slack_signature import MAX_SKEW_SECONDS, slack_signature_valid
 from docsbot.chat.views import NUL_REFUSED
 from docsbot.teams.models import Team
 
@@ -105,11 +106,23 @@ def slack_command(request: HttpRequest, team_slug: str) -> HttpResponse:
         return JsonResponse({"response_type": "ephemeral", "text": "Usage: /docsbot your question"})
     if not response_url.startswith(("https://", "http://")):
         return JsonResponse({"detail": "response_url is missing"}, status=400)
+    # Slack never retries a slash command: the same signed request twice is a replay. The signature
+    # covers timestamp and body, so it names the request; it is kept for as long as the timestamp
+    # can still be accepted (the skew allowed either side of its own time).
+    signature = hashlib.sha256(request.headers["X-Slack-Signature"].encode()).hexdigest()
+    replay_key = f"slack:{team.pk}:command:{signature}"
+    if not once(key=replay_key, seconds=2 * MAX_SKEW_SECONDS + 60):
+        return JsonResponse({"response_type": "ephemeral", "text": "This request was already answered.",
+                             "duplicate": True})
     decision = chat_rate_limit_hit(team_id=team.pk)
     if not decision.allowed:
         return JsonResponse({"response_type": "ephemeral",
                              "text": f"Too many questions right now; try again in {decision.retry_after} s."})
-    tasks.slack_answer_command.delay(team.pk, response_url, text)
+    try:
+        tasks.slack_answer_command.delay(team.pk, response_url, text)
+    except Exception:
+        once_release(key=replay_key)  # not queued: the same request may be sent again
+        raise
     return JsonResponse({"response_type": "ephemeral", "text": f"Looking that up: {text}"})
 
 

@@ -16,6 +16,7 @@ from docsbot.chat import slack
 from docsbot.chat.models import Message
 from docsbot.chat.services import slack_installation_set
 from docsbot.chat.slack_signature import slack_signature
+from tests import waiting
 from tests.adapters.workers import database_url, stop
 from tests.chat.conftest import ingest_docs, wait_for
 
@@ -143,3 +144,26 @@ def test_it_answers_mentions_in_thread_and_slash_commands_from_a_worker(celery_w
     assert "does not cover" in mention["json"]["text"] and "*Sources:*" in mention["json"]["text"]
     assert "1699.1" in by_thread
     assert Message.objects.filter(team=team, role="user", content=OFF_TOPIC).count() == 1
+
+
+def test_it_answers_a_replayed_slash_command_once(celery_worker_process, transactional_db, slack_api, team):
+    if celery_worker_process is None:
+        pytest.skip("the worker process needs the shared PostgreSQL test database")
+    ingest_docs(team)
+    path, form = f"/slack/{team.slug}/commands", "application/x-www-form-urlencoded"
+    base = f"http://127.0.0.1:{slack_api.server_port}/commands/T1/replay"
+    stamp = int(time.time())
+    body = urlencode({"command": "/docsbot", "text": OFF_TOPIC, "response_url": f"{base}/1"}).encode()
+    first = signed_post(team, path, body, form, timestamp=stamp)
+    assert first.status_code == 200 and first.json()["text"].startswith("Looking that up")
+    # The same signed bytes again, well inside Slack's five minutes: a replay, not a new question.
+    replay = signed_post(team, path, body, form, timestamp=stamp)
+    assert replay.status_code == 200 and replay.json()["duplicate"] is True
+    # A new command sent after the replay: the solo worker answers in order, so once this one is
+    # answered, an answer to a queued replay would already have been posted.
+    later = urlencode({"command": "/docsbot", "text": "What is the capital of Spain?",
+                       "response_url": f"{base}/2"}).encode()
+    assert signed_post(team, path, later, form, timestamp=stamp).json()["text"].startswith("Looking that up")
+    waiting.wait_for(lambda: any(post["path"].endswith("/replay/2") for post in slack_api.received),
+                     "the answer to the later command", seconds=120, process=celery_worker_process)
+    assert [post["path"] for post in slack_api.received] == ["/commands/T1/replay/1", "/commands/T1/replay/2"]
