@@ -18,6 +18,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-lora-rank", type=int, default=16)
     parser.add_argument("--max-num-seqs", type=int, default=32, help="requests in the running batch")
     parser.add_argument("--max-model-len", type=int, default=None)
+    parser.add_argument("--max-batch-total-tokens", type=int, default=None,
+                        help="KV cache budget: tokens (prompt + max_tokens of each sequence, padding included) the "
+                             "running batches hold at once; a request waits until it fits, one that never can gets "
+                             "a 400 (default: the larger of 32768 and the context length)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto",
                         help="compute dtype (auto: bf16 on CUDA and on CPUs with native bf16, else float32)")
@@ -27,6 +31,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.max_loras < 1 or args.max_lora_rank < 1 or args.max_num_seqs < 1:
         parser.error("--max-loras, --max-lora-rank and --max-num-seqs must be positive")
+    if args.max_batch_total_tokens is not None and args.max_batch_total_tokens < 1:
+        parser.error("--max-batch-total-tokens must be positive")
     args.max_cpu_loras = args.max_cpu_loras or max(args.max_loras, 16)
     if args.max_cpu_loras < args.max_loras:
         parser.error("--max-cpu-loras must be >= --max-loras")
@@ -40,7 +46,8 @@ def build_app(args: argparse.Namespace):
 
     engine = Engine(args.base_model, served_name=args.served_model_name, device=args.device,
                     max_loras=args.max_loras, max_lora_rank=args.max_lora_rank, max_batch=args.max_num_seqs,
-                    max_model_len=args.max_model_len, dtype=args.dtype)
+                    max_model_len=args.max_model_len, max_batch_total_tokens=args.max_batch_total_tokens,
+                    dtype=args.dtype)
     registry = AdapterRegistry(engine.base_info, adapter_dir=args.adapter_dir, max_cpu_loras=args.max_cpu_loras)
     return create_app(engine, registry, api_key=args.api_key)
 
@@ -50,8 +57,12 @@ def main(argv: list[str] | None = None) -> None:
 
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from serving.engine import EngineConfigError
+
     try:
         app = build_app(args)
+    except EngineConfigError as exc:
+        raise SystemExit(f"python -m serving: {exc}") from None
     except (OSError, ValueError) as exc:  # not a model folder, not a causal LM, no tokenizer
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SystemExit(f"python -m serving: --base-model {args.base_model}: cannot serve it as a causal LM: "

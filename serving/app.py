@@ -128,6 +128,8 @@ def create_app(engine: Engine, registry: AdapterRegistry, *, api_key: str | None
                     loop.call_soon_threadsafe(queue.put_nowait, (index, event))
 
                 requests.append(Request(prompt_ids=prompt_ids, adapter=adapter, params=params, emit=emit))
+        if (refusal := engine.too_large(requests)) is not None:  # refused before admission, never an OOM later
+            raise ProtocolError(refusal)
         started = time.monotonic()
         engine.submit(*requests)
         metrics.prompt_tokens.inc(sum(len(p) for p in prompts))

@@ -16,6 +16,13 @@ Adapter versions: a request holds the ``AdapterWeights`` object it resolved at
 admission time and its slot keeps those weights until it finishes, so after a
 ``load_inplace`` hot swap in-flight requests finish on the old version while new
 requests get the new one (both may be resident for a moment).
+
+Admission control: the running batches' KV caches hold at most ``max_batch_total_tokens``
+tokens (as TGI's --max-batch-total-tokens: prompt + max_tokens of every row, padding included,
+so a batch costs rows x its longest row). A request is admitted only when its reservation fits
+beside what runs; until then it waits in the queue, first come first served. A request that could
+never fit, even alone, is refused before admission (``too_large``): the memory is bounded up front
+rather than an out-of-memory error ending the whole batch.
 """
 from __future__ import annotations
 
@@ -41,6 +48,12 @@ from serving.methods import GroupAdapter, ModelDims
 log = logging.getLogger("serving.engine")
 _ids = itertools.count(1)
 EMPTY_PROMPT = "The decoder prompt cannot be empty"  # vLLM's words (a 400 at the HTTP layer)
+# The KV budget when none is given (at least one full-length sequence): ~1.5 GB of float32 KV on SmolLM2-135M.
+DEFAULT_MAX_BATCH_TOTAL_TOKENS = 32768
+
+
+class EngineConfigError(ValueError):
+    """Settings that cannot work together (said at start-up, as vLLM does)."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +152,8 @@ def compute_dtype(choice: str, device: torch.device) -> torch.dtype:
 class Engine:
     def __init__(self, model_path: str, *, served_name: str | None = None, device: str | None = None,
                  max_loras: int = 4, max_lora_rank: int = 16, max_batch: int = 32,
-                 max_model_len: int | None = None, max_prefill_tokens: int = 8192, dtype: str = "auto"):
+                 max_model_len: int | None = None, max_prefill_tokens: int = 8192,
+                 max_batch_total_tokens: int | None = None, dtype: str = "auto"):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -149,6 +163,12 @@ class Engine:
         config = self.model.config
         limits = [getattr(config, "max_position_embeddings", None), max_model_len]
         self.max_model_len = int(min(v for v in limits if v))
+        self.max_batch_total_tokens = max_batch_total_tokens or max(self.max_model_len, DEFAULT_MAX_BATCH_TOTAL_TOKENS)
+        if self.max_batch_total_tokens < self.max_model_len:
+            raise EngineConfigError(
+                f"max_model_len {self.max_model_len} is larger than --max-batch-total-tokens "
+                f"{self.max_batch_total_tokens}: one full-length sequence could never be admitted; raise "
+                f"--max-batch-total-tokens or lower --max-model-len")
         self.served_name = served_name or model_path
         self.model_path = model_path
         self.max_batch = max_batch
@@ -178,8 +198,9 @@ class Engine:
 
     # --- public, called from the HTTP side -----------------------------------------
     def submit(self, *requests: Request) -> None:
-        """Queue requests; ones submitted together are admitted (and prefilled) in the same step.
-        A request with no prompt token is refused at once with an error event."""
+        """Queue requests; ones submitted together are admitted (and prefilled) in the same step when
+        the KV budget has room for them all, else in order as it frees. A request with no prompt token is refused at once with an
+        error event, and so are requests that together could never fit the KV budget (``too_large``)."""
         accepted: list[Request] = []
         for request in requests:
             if not request.prompt_ids:
@@ -188,9 +209,39 @@ class Engine:
             if request.params.seed is not None:
                 request.generator = torch.Generator().manual_seed(request.params.seed)
             accepted.append(request)
+        if (refusal := self.too_large(accepted)) is not None:
+            for request in accepted:
+                self._finish(request, error=refusal)
+            return
         with self._cond:
             self._waiting.extend(accepted)
             self._cond.notify()
+
+    def reservation(self, request: Request) -> int:
+        """The KV tokens ``request`` may come to hold: its prompt, an adapter's virtual tokens and
+        ``max_tokens``, within the context length (generation stops there)."""
+        virtual = request.adapter.virtual_tokens if isinstance(request.adapter, GroupAdapter) else 0
+        return min(len(request.prompt_ids) + virtual + request.params.max_tokens, self.max_model_len)
+
+    def kv_tokens(self, requests: list[Request]) -> int:
+        """The KV budget ``requests`` take in batches of their own: per batch, rows x the longest
+        reservation (rows are left-padded to one width)."""
+        longest: dict[int, list[int]] = {}
+        for request in requests:
+            rows = longest.setdefault(batch_key(request.adapter), [0, 0])
+            rows[0] += 1
+            rows[1] = max(rows[1], self.reservation(request))
+        return sum(count * width for count, width in longest.values())
+
+    def too_large(self, requests: list[Request]) -> str | None:
+        """Why ``requests`` (one API request's sequences) can never be admitted, or None when they fit
+        the KV budget once the batches before them have drained."""
+        needed = self.kv_tokens(requests)
+        if needed <= self.max_batch_total_tokens:
+            return None
+        return (f"This request needs {needed} tokens of KV cache (prompt + max_tokens for each of its "
+                f"{len(requests)} sequence(s)), more than the server holds at once "
+                f"({self.max_batch_total_tokens}, --max-batch-total-tokens). Reduce max_tokens, n or the prompt.")
 
     @property
     def _running(self) -> list[Request]:
@@ -236,15 +287,26 @@ class Engine:
         admitted: list[Request] = []
         with self._cond:
             skipped: deque[Request] = deque()
+            # Per batch: [rows, longest reservation] of what runs and what this step admits.
+            held = {key: [len(b.running), max((self.reservation(r) for r in b.running), default=0)]
+                    for key, b in self._batches.items()}
             while self._waiting and len(self._running) + len(admitted) < self.max_batch:
                 request = self._waiting.popleft()
                 if request.cancelled:
                     continue
+                reserved = self.reservation(request)
+                rows = held.get(batch_key(request.adapter), [0, 0])
+                after = sum(n * w for n, w in held.values()) - rows[0] * rows[1] + \
+                    (rows[0] + 1) * max(rows[1], reserved)
+                if after > self.max_batch_total_tokens:  # waits (first come, first served) for rows to end
+                    self._waiting.appendleft(request)
+                    break
                 slot = self._acquire_slot(request.adapter)
                 if slot is None:  # every slot busy with other adapters: wait for one to drain
                     skipped.append(request)
                     continue
                 request.slot = slot
+                held[batch_key(request.adapter)] = [rows[0] + 1, max(rows[1], reserved)]
                 admitted.append(request)
             self._waiting.extendleft(reversed(skipped))
         self._admitted = admitted
