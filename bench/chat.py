@@ -90,9 +90,11 @@ def summary(results: list[dict]) -> dict:
 
 
 async def serving_baseline(serving_url: str, messages: list[dict], model: str, n: int) -> dict:
+    from django.conf import settings
+
     from serving.client import ServingClient
 
-    client = ServingClient(serving_url)
+    client = ServingClient(serving_url, api_key=settings.SERVING_API_KEY)
     ttft, total = [], []
     for _ in range(n):
         started = time.perf_counter()
@@ -162,7 +164,7 @@ def main() -> None:
             from docsbot.chat.services import answer_prepare
             from serving.client import ServingClient
 
-            prepared = answer_prepare(team=team, question=QUESTIONS[0], client=ServingClient(serving_url))
+            prepared = answer_prepare(team=team, question=QUESTIONS[0], client=ServingClient(serving_url, api_key=settings.SERVING_API_KEY))
             baseline = asyncio.run(serving_baseline(serving_url, prepared.messages, prepared.model, 10))
             soak_from = Message.objects.order_by("-id").values_list("id", flat=True).first() or 0
             soak = asyncio.run(run_users(url, token, args.soak_users, seconds=args.soak_seconds))

@@ -1,6 +1,7 @@
 """Django settings, read from the environment (see README "Configuration")."""
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -24,6 +25,23 @@ DATA_DIR = env_path("DOCSBOT_DATA_DIR", BASE_DIR / "var")
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
+def _generated_key(name: str, nbytes: int) -> str:
+    """DATA_DIR/<name>: a random key made once (owner-only, published whole with a hard link, so
+    processes starting together all read the same one), then kept."""
+    keyfile = DATA_DIR / name
+    if not keyfile.exists():
+        temporary = DATA_DIR / f".{name}.{os.getpid()}.tmp"
+        temporary.write_text(secrets.token_urlsafe(nbytes))
+        temporary.chmod(0o600)
+        try:
+            os.link(temporary, keyfile)
+        except FileExistsError:  # another process made it first: theirs is the key
+            pass
+        finally:
+            temporary.unlink()
+    return keyfile.read_text().strip()
+
+
 def _secret_key() -> str:
     configured = env_optional("DOCSBOT_SECRET_KEY")
     if configured:
@@ -31,11 +49,7 @@ def _secret_key() -> str:
             raise ConfigError("DOCSBOT_SECRET_KEY: must be at least 50 characters")
         return configured
     # A checkout gets a stable random key of its own, never a shared default.
-    keyfile = DATA_DIR / "secret_key"
-    if not keyfile.exists():
-        keyfile.write_text(secrets.token_urlsafe(64))
-        keyfile.chmod(0o600)
-    return keyfile.read_text().strip()
+    return _generated_key("secret_key", 64)
 
 
 SECRET_KEY = _secret_key()
@@ -175,7 +189,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 BASE_MODEL = env_optional("DOCSBOT_BASE_MODEL")  # None: SmolLM2 converted by prepare_base_model
 SERVING_URL = env_url("DOCSBOT_SERVING_URL", schemes={"http", "https"})
-SERVING_API_KEY = env_optional("DOCSBOT_SERVING_API_KEY")
+# The serving endpoint's bearer key (vLLM's --api-key): set it for vLLM (docker-compose.yml gives both sides
+# the same one); else a key of this checkout's own, which docsbot hands to the embedded servers it starts.
+SERVING_API_KEY = env_optional("DOCSBOT_SERVING_API_KEY") or _generated_key("serving_api_key", 32)
 ADAPTER_DIR = env_path("DOCSBOT_ADAPTER_DIR", DATA_DIR / "adapters")
 EMBEDDING_MODEL = env_optional("DOCSBOT_EMBEDDING_MODEL")  # None: the packaged all-MiniLM-L6-v2
 PUBLIC_URL = env_str("DOCSBOT_PUBLIC_URL", "http://127.0.0.1:8000")

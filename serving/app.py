@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -67,10 +68,19 @@ def create_app(engine: Engine, registry: AdapterRegistry, *, api_key: str | None
     metrics = Metrics(engine, registry)
     served = engine.served_name
 
+    expected = f"Bearer {api_key}".encode() if api_key else None
+
+    def authorized(request: HttpRequest) -> bool:
+        # As vLLM's --api-key: only the /v1 routes need it (/health, /metrics and /version stay open);
+        # compared in constant time, so the answer's timing tells nothing about the key.
+        if expected is None or not request.url.path.startswith("/v1"):
+            return True
+        given = request.headers.get("authorization", "").encode("latin-1")  # the raw header bytes
+        return hmac.compare_digest(given, expected)
+
     def handler(fn: Callable[[HttpRequest], Awaitable[Response]]):
         async def wrapped(request: HttpRequest) -> Response:
-            if api_key and request.url.path.startswith("/v1") and \
-                    request.headers.get("authorization") != f"Bearer {api_key}":
+            if not authorized(request):
                 return JSONResponse({"error": "Unauthorized"}, status_code=401)
             try:
                 return await fn(request)

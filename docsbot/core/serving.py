@@ -99,6 +99,23 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def embedded_server_command(*, port: int, base_model: str | None = None,
+                            adapter_dir: Path | None = None) -> list[str]:
+    """``python -m serving`` as docsbot starts it (demo, ask, tests): its largest LoRA rank is the one
+    training validates against (DOCSBOT_MAX_LORA_RANK), so an adapter that trains also serves."""
+    from docsbot.adapters.conf import max_lora_rank
+
+    return [sys.executable, "-m", "serving", "--base-model", base_model or base_model_path(),
+            "--adapter-dir", str(adapter_dir or settings.ADAPTER_DIR), "--port", str(port),
+            "--max-lora-rank", str(max_lora_rank())]
+
+
+def embedded_server_env() -> dict[str, str]:
+    """The environment that gives the embedded server docsbot's serving key (VLLM_API_KEY, as vLLM
+    reads it: not on the command line, where any local user could read it)."""
+    return {"VLLM_API_KEY": settings.SERVING_API_KEY} if settings.SERVING_API_KEY else {}
+
+
 @contextlib.contextmanager
 def embedded_server(*, base_model: str | None = None, adapter_dir: Path | None = None,
                     startup_timeout: float = 180.0) -> Iterator[str]:
@@ -106,12 +123,12 @@ def embedded_server(*, base_model: str | None = None, adapter_dir: Path | None =
     port = _free_port()
     adapter_dir = Path(adapter_dir or settings.ADAPTER_DIR)
     adapter_dir.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "serving", "--base-model", base_model or base_model_path(),
-               "--adapter-dir", str(adapter_dir), "--port", str(port)]
+    command = embedded_server_command(port=port, base_model=base_model, adapter_dir=adapter_dir)
     log_path = Path(settings.DATA_DIR) / "logs" / "embedded-serving.log"  # one file, not one per run
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_file = open(log_path, "ab")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(command, cwd=settings.BASE_DIR, stdout=log_file, stderr=subprocess.STDOUT)
+    env = {k: v for k, v in os.environ.items() if k != "VLLM_API_KEY"} | embedded_server_env()
+    process = subprocess.Popen(command, cwd=settings.BASE_DIR, stdout=log_file, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         client = ServingClient(url, timeout=5)

@@ -19,14 +19,15 @@ def server_url(tiny_base_model, tmp_path_factory):
         yield url
 
 
-def test_it_rejects_malformed_model_output_and_timeouts_per_chunk(server_url):
+def test_it_rejects_malformed_model_output_and_timeouts_per_chunk(server_url, settings):
     from serving.client import ServingClient
 
-    result = LLMGenerator(ServingClient(server_url), max_tokens=24).generate(CHUNK)
+    key = settings.SERVING_API_KEY  # the embedded server docsbot starts wants docsbot's key
+    result = LLMGenerator(ServingClient(server_url, api_key=key), max_tokens=24).generate(CHUNK)
     assert result.rejection == "llm_malformed" and not result.candidates
     assert "no JSON" in result.detail or "no item" in result.detail or "not a list" in result.detail
 
-    slow = LLMGenerator(ServingClient(server_url, timeout=0.001), max_tokens=24).generate(CHUNK)
+    slow = LLMGenerator(ServingClient(server_url, api_key=key, timeout=0.001), max_tokens=24).generate(CHUNK)
     assert slow.rejection in {"llm_timeout", "llm_error"} and slow.detail
 
 

@@ -133,7 +133,7 @@ class Command(BaseCommand):
         self.manage("ask", "--team", DEMO_TEAM, DEMO_QUESTION)
 
     def start_services(self, supervisor: Supervisor, port: int) -> None:
-        from docsbot.core.serving import base_model_path
+        from docsbot.core.serving import embedded_server_command, embedded_server_env
 
         env = self.env
         if settings.EMBEDDED_REDIS:
@@ -157,9 +157,9 @@ class Command(BaseCommand):
             serving_port = port + 1
             self.step(f"starting the embedded serving engine on port {serving_port}")
             settings.ADAPTER_DIR.mkdir(parents=True, exist_ok=True)
-            supervisor.start("serving", python_command(
-                "-m", "serving", "--base-model", base_model_path(), "--adapter-dir", str(settings.ADAPTER_DIR),
-                "--port", str(serving_port)), env)
+            # The same command as every embedded server docsbot starts: training's max rank, docsbot's key.
+            supervisor.start("serving", embedded_server_command(port=serving_port),
+                             {**env, **embedded_server_env()})
             env["DOCSBOT_SERVING_URL"] = f"http://127.0.0.1:{serving_port}"
         manage = str(Path(settings.BASE_DIR) / "manage.py")
         supervisor.start("web", python_command(manage, "serve", "--port", str(port)), env)
