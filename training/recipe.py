@@ -88,8 +88,10 @@ class Recipe:
                  on_progress: Callable[[Progress], None] | None = None,
                  should_stop: Callable[[], bool] | None = None,
                  on_checkpoint: Callable[[int, Path], None] | None = None,
-                 device: str | None = None):
+                 device: str | None = None, gpu_memory_fraction: float = 1.0):
         self.base_model = str(base_model)
+        # The share of the GPU this job may use: less than 1 where vLLM serves from the same GPU.
+        self.gpu_memory_fraction = gpu_memory_fraction
         self.requested = config
         self.examples = list(train_examples)
         self.work_dir = Path(work_dir)
@@ -114,6 +116,10 @@ class Recipe:
         faults.inject("stall")
         self.device = torch.device(self.device_name or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32  # of the base weights
+        if self.device.type == "cuda" and self.gpu_memory_fraction < 1.0:
+            # The caching allocator refuses more than this share: an out-of-memory error for this job,
+            # never for the vLLM beside it (and step sizing below plans within it).
+            torch.cuda.set_per_process_memory_fraction(self.gpu_memory_fraction, self.device)
         self.tokenizer = AutoTokenizer.from_pretrained(self.base_model)
         if not self.tokenizer.chat_template:
             raise ValueError(f"base model {self.base_model}: its tokenizer has no chat template")
@@ -196,8 +202,10 @@ class Recipe:
 
         if self.device.type != "cuda":
             return None
-        free, _ = torch.cuda.mem_get_info(self.device)
-        return free + torch.cuda.memory_reserved(self.device) - torch.cuda.memory_allocated(self.device)
+        free, total = torch.cuda.mem_get_info(self.device)
+        allocated = torch.cuda.memory_allocated(self.device)
+        usable = free + torch.cuda.memory_reserved(self.device) - allocated
+        return min(usable, int(total * self.gpu_memory_fraction) - allocated)
 
     def _load_model(self):
         from transformers import AutoModelForCausalLM

@@ -32,6 +32,18 @@ def max_lora_rank() -> int:
     return env_int("DOCSBOT_MAX_LORA_RANK", 64, minimum=1)
 
 
+def training_gpu_memory_fraction() -> float:
+    """DOCSBOT_TRAINING_GPU_MEMORY_FRACTION: the share of the GPU's memory a training job may use
+    (default 1.0). On a host where vLLM shares the one GPU, at most 1 - vLLM's --gpu-memory-utilization,
+    less a margin for the CUDA contexts (docker-compose.yml: 0.45 beside vLLM's 0.45)."""
+    fraction = env_float("DOCSBOT_TRAINING_GPU_MEMORY_FRACTION", 1.0, minimum=0.05)
+    if fraction > 1.0:
+        from docsbot.config import ConfigError
+
+        raise ConfigError(f"DOCSBOT_TRAINING_GPU_MEMORY_FRACTION: must be at most 1.0, got {fraction}")
+    return fraction
+
+
 def max_active_jobs_per_team() -> int:
     """DOCSBOT_MAX_ACTIVE_JOBS_PER_TEAM: queued or running training jobs a team may have at once on
     the shared gpu queue (default 2)."""

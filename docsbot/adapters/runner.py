@@ -168,7 +168,8 @@ def _recipe(job: TrainingJob, dataset: dict[str, Any], monitor: _Monitor):
     values.setdefault("max_rank", conf.max_lora_rank())
     config = TrainConfig.from_dict({**values, "method": job.method})
     return Recipe(base_model=job.base_model, config=config, train_examples=dataset["train"],
-                  work_dir=conf.job_dir(job.pk), on_progress=monitor.on_progress, should_stop=monitor.should_stop)
+                  work_dir=conf.job_dir(job.pk), on_progress=monitor.on_progress, should_stop=monitor.should_stop,
+                  gpu_memory_fraction=conf.training_gpu_memory_fraction())
 
 
 def _evaluate_and_publish(job: TrainingJob, recipe, result, dataset: dict[str, Any]) -> AdapterVersion:
