@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 EMBEDDED_ENGINE = "docsbot-embedded"  # GET /version's "engine" on docsbot's own server (vLLM has none)
-EMBEDDED_VERSION = "0.34.0+docsbot"  # the vLLM release whose API the embedded server follows
+# The vLLM release the serving contract targets: the embedded server answers as it does, docker-compose.yml
+# pins its image (vllm/vllm-openai:v<VLLM_VERSION>, checked by tests/test_compose.py), the README names it.
+VLLM_VERSION = "0.34.0"
+EMBEDDED_VERSION = f"{VLLM_VERSION}+docsbot"
 
 
 class ProtocolError(Exception):
