@@ -1,6 +1,7 @@
 """Django settings, read from the environment (see README "Configuration")."""
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -78,6 +79,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: proxy headers from a peer not in TRUSTED_PROXIES are dropped before anything reads them.
+    "docsbot.core.middleware.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -202,9 +205,19 @@ CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-Proto and
+# X-Forwarded-For are believed; from any other peer TrustedProxyMiddleware drops them. None by
+# default: set it in production behind a TLS-terminating proxy (e.g. 10.0.0.5 or 172.16.0.0/12).
+TRUSTED_PROXIES = env_list("DOCSBOT_TRUSTED_PROXIES", [])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ConfigError(f"DOCSBOT_TRUSTED_PROXIES: {_proxy!r} is not an IP address or network") from None
+if TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("DOCSBOT_SECURE_SSL_REDIRECT", True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("DOCSBOT_HSTS_SECONDS", 31536000, minimum=0)

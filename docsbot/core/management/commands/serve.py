@@ -2,6 +2,10 @@ from django.core.management.base import BaseCommand
 
 from docsbot.core.preflight import run_preflight
 
+# uvicorn's own proxy_headers would believe X-Forwarded-Proto and -For from 127.0.0.1 (its default
+# FORWARDED_ALLOW_IPS) whatever DOCSBOT_TRUSTED_PROXIES says: TrustedProxyMiddleware decides instead.
+UVICORN_OPTIONS = {"log_level": "info", "proxy_headers": False, "lifespan": "off"}
+
 
 class Command(BaseCommand):
     help = "Run the web app and API under uvicorn (ASGI), after checking the database and broker."
@@ -15,5 +19,4 @@ class Command(BaseCommand):
         import uvicorn
 
         run_preflight()
-        uvicorn.run("docsbot.asgi:application", host=host, port=port, workers=workers,
-                    log_level="info", proxy_headers=True, lifespan="off")
+        uvicorn.run("docsbot.asgi:application", host=host, port=port, workers=workers, **UVICORN_OPTIONS)
