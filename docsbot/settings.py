@@ -13,6 +13,7 @@ from docsbot import embedded_redis
 from docsbot.config import (
     ConfigError,
     env_bool,
+    env_float,
     env_int,
     env_list,
     env_optional,
@@ -188,6 +189,8 @@ API_RATE_LIMITS = {
     "training": env_int("DOCSBOT_API_TRAINING_PER_MINUTE", 10, minimum=0),
 }
 MAX_UPLOAD_MB = env_int("DOCSBOT_MAX_UPLOAD_MB", 50, minimum=1, maximum=10_000)
+# Seconds a crawled page may take in all (connect, redirects, headers, body): a slow drip is cut off.
+CRAWL_PAGE_TIMEOUT = env_float("DOCSBOT_CRAWL_PAGE_TIMEOUT", 30.0, minimum=1.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 BASE_MODEL = env_optional("DOCSBOT_BASE_MODEL")  # None: SmolLM2 converted by prepare_base_model
