@@ -72,8 +72,23 @@ _THANK_YOU = re.compile(r"^\s*thank you for (considering )?contributing", re.IGN
 
 def _licence_heading(heading: str) -> bool:
     return bool(_BOILERPLATE_HEADINGS.search(heading)) and not _API_HEADING.search(heading.strip())
-_CHANGELOG_HEADINGS = re.compile(r"\b(change ?log|changes|release notes|version history|what's new|history|"
-                                 r"upgrading|deprecations)\b|^version \d", re.IGNORECASE)
+# A changelog is a page or section of version entries, not any heading with "history", "changes" or even "changelog"
+# in it ("Exploring Git history", "Rewriting history", "Making changes", "Creating a changelog and tarball" are
+# documentation). Its heading is one ("Changelog", "Git v2.39 Release Notes", "What's New in 3.0", "Changes in
+# version 2.0"), or its headings or lines are led by version numbers or release dates ("Version 2.2.0", "2.28.1
+# (2022-06-29)", "v1.4", "2022-08-01"), or it says when it was released.
+_CHANGELOG_HEADINGS = re.compile(r"^(?:[\w .-]+ )?(?:change ?log|release notes|release history|version history)$|"
+                                 r"^(?:change ?log|release notes|what[’']s new)(?: (?:in|for|since|of)\b.*)?$|"
+                                 r"^(?:changes|news|history) (?:in|since|for) (?:version |v)?\d", re.IGNORECASE)
+_VERSION = r"v?\d+\.\d+(?:\.\d+)*(?:[-.]?(?:a|b|rc|dev|post)\d*)?"
+_DATE = r"\d{4}-\d{2}-\d{2}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]* \d{1,2},? \d{4}"
+# "Version 2.2.0", "Release 3.0", "v1.4", "2.28.1 (2022-06-29)", "1.0 - 2020-01-01", "2022-08-01"; not a numbered
+# section ("1.2 Installing").
+_VERSION_HEADING = re.compile(rf"^(?:(?:version|release)\s+{_VERSION}\b.*|{_VERSION}\s*(?:[(\[:–—-]\s*(?:{_DATE}).*)?|"
+                              rf"(?:{_DATE})\s*)$", re.IGNORECASE)
+# Entries led by a version or a date: "- 1.2.0 (2021-03-01): ...", "* 2022-08-01: ...", "Version 2.1: ...".
+_VERSION_ENTRY = re.compile(rf"^\s*(?:[-*•]\s+)?(?:(?:version|release)\s+{_VERSION}|{_VERSION}\s*(?:[(:–—-]|$)|"
+                            rf"(?:{_DATE})\s*[(:–—-])", re.IGNORECASE | re.MULTILINE)
 _LICENCE_TEXT = re.compile(r"permission is hereby granted|redistribution and use in source|"
                            r"the software is provided \"?as is|licensed under the apache license|"
                            r"gnu (lesser )?general public license", re.IGNORECASE)
@@ -89,13 +104,20 @@ def boilerplate_kind(*, title: str, heading_path: Sequence[str], text: str, incl
             or any(_licence_heading(h or "") for h in headings) or _LICENCE_TEXT.search(text) \
             or _THANK_YOU.search(text):
         return "navigation/licence"
-    if not include_changelog and (any(_CHANGELOG_HEADINGS.search(h or "") for h in headings)
-                                  or len(_RELEASE_LINE.findall(text)) >= 1):
+    if not include_changelog and is_changelog(headings, text):
         return "changelog"
     lines = _prose_lines(text)
     if lines and sum(len(line.split()) <= 3 for line in lines) / len(lines) > 0.8 and len(lines) >= 6:
         return "navigation/licence"  # a list of short link labels: a menu, not prose
     return ""
+
+
+def is_changelog(headings: Sequence[str], text: str) -> bool:
+    """Version entries: a heading that names a changelog or a version, a "Released 2022-08-01" line, or at least two
+    lines led by a version number or a release date."""
+    headings = [(h or "").strip().strip("#¶ ").strip() for h in headings]
+    return (any(_CHANGELOG_HEADINGS.search(h) or _VERSION_HEADING.match(h) for h in headings)
+            or bool(_RELEASE_LINE.search(text)) or len(_VERSION_ENTRY.findall(text)) >= 2)
 
 
 _FENCE = re.compile(r"^\s*(```|~~~)")

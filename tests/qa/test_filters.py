@@ -22,6 +22,36 @@ def test_it_recognises_boilerplate_unless_changelogs_are_asked_for():
     assert filters.boilerplate_kind(title="Guide", heading_path=["Guide", "Setup"], text="Run the installer.") == ""
 
 
+def test_it_reads_history_and_changes_in_a_heading_as_documentation_not_a_changelog():
+    git_log = "To show the history of a file, run git log with its path:\n\n```\n$ git log -- Makefile\n```"
+    for path in (["Git User Manual", "Exploring Git history"],
+                 ["Git User Manual", "Rewriting history and maintaining patch series"],
+                 ["gittutorial", "Exploring history"], ["Tutorial", "Making changes"],
+                 ["Guide", "Reviewing changes before a commit"], ["Manual", "1.2 Viewing the history"],
+                 ["Git User Manual", "Creating a changelog and tarball for a software release"]):
+        assert filters.boilerplate_kind(title=path[0], heading_path=path, text=git_log) == "", path
+    # A numbered step or section is no version entry.
+    steps = "1. Edit the file.\n2. Stage it with git add.\n3. Commit the changes."
+    assert filters.boilerplate_kind(title="Guide", heading_path=["Guide", "History"], text=steps) == ""
+
+
+def test_it_recognises_changelogs_by_their_version_entries():
+    def kind(path, text="- Fix a crash when the config is empty. #4519"):
+        return filters.boilerplate_kind(title=path[0], heading_path=path, text=text)
+
+    assert kind(["Changes", "Version 2.2.0"]) == "changelog"
+    assert kind(["Release History", "Security"]) == "changelog"
+    assert kind(["Git v2.39 Release Notes", "UI, Workflows & Features"]) == "changelog"
+    assert kind(["CHANGELOG"]) == "changelog"
+    assert kind(["What's New in 3.0", "Faster start"]) == "changelog"
+    assert kind(["History", "2.28.1 (2022-06-29)"]) == "changelog"
+    assert kind(["Project", "v1.4"]) == "changelog"
+    assert kind(["Project", "History"], "- 1.2.0 (2021-03-01): faster start.\n- 1.1.0 (2020-11-02): first "
+                                        "release.") == "changelog"
+    assert kind(["Changes", "Bug fixes"], "Released 2022-04-28\n\n- Fix a crash.") == "changelog"
+    assert kind(["Guide", "Changes in version 3.0"]) == "changelog"
+
+
 def test_it_reads_navigation_words_inside_real_headings_as_documentation():
     assert filters.boilerplate_kind(title="Streaming", heading_path=["Streaming Contents"], text="x") == ""
     assert filters.boilerplate_kind(title="API", heading_path=["API", "register(tag_class, force=False, index=None)"],
