@@ -24,6 +24,7 @@ from docsbot.qa.generators import (
     chunk_body,
     generator_get,
     lead_in_of,
+    vocabulary,
 )
 from docsbot.qa.generators.page_context import page_titled
 from docsbot.qa.models import ChunkRejection, GenerationRun, Generator, QAPair, QATeamSettings
@@ -73,8 +74,15 @@ class GenerationReport:
                 "removed_stale": self.removed_stale, "chunk_rejections": self.chunk_rejections[:20]}
 
 
+def team_vocabulary(chunks: list[Chunk]) -> vocabulary.Vocabulary:
+    """The names the team's docs use ("Flask", "Git"), learned from all its chunks: the rules know no product."""
+    return vocabulary.learn((chunk.document_id, [chunk.document.title, *chunk.heading_path],
+                             chunk_body(chunk.text, chunk.heading_path)) for chunk in chunks)
+
+
 def _chunk_inputs(chunks: list[Chunk]) -> list[ChunkInput]:
     inputs = []
+    names = team_vocabulary(chunks)
     previous: Chunk | None = None
     for chunk in chunks:
         first = not (previous and previous.document_id == chunk.document_id
@@ -82,7 +90,7 @@ def _chunk_inputs(chunks: list[Chunk]) -> list[ChunkInput]:
         lead_in = "" if first or previous is None else lead_in_of(chunk_body(previous.text, previous.heading_path))
         inputs.append(ChunkInput(chunk_id=chunk.pk, title=chunk.document.title or chunk.document.source_path,
                                  heading_path=tuple(chunk.heading_path), text=chunk.text, first_of_section=first,
-                                 lead_in=lead_in))
+                                 lead_in=lead_in, vocabulary=names))
         previous = chunk
     return inputs
 

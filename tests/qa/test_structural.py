@@ -1,11 +1,26 @@
 """The structural generator on chunk text shaped like ingestion's output."""
-from docsbot.qa.generators import ChunkInput, chunk_body, lead_in_of
+import pytest
+
+from docsbot.qa.generators import ChunkInput, chunk_body, lead_in_of, vocabulary
 from docsbot.qa.generators.structural import StructuralGenerator
+
+# Names vocabulary.learn finds in the Flask docs (part of them): most of these tests quote those docs.
+FLASK_DOCS = vocabulary.Vocabulary(
+    names=frozenset({"Apache", "Celery", "Click", "Django", "Flask", "Gunicorn", "JavaScript", "Jinja", "Jinja2",
+                     "Linux", "MongoDB", "PyPI", "Python", "SQLAlchemy", "SQLite", "WTForms", "Waitress", "Werkzeug",
+                     "Windows"}),
+    product="Flask", platforms=frozenset({"Flask", "JavaScript", "Jinja", "Jinja2", "Python", "Werkzeug", "Windows"}))
+
+
+@pytest.fixture(autouse=True)
+def _flask_docs_vocabulary():
+    with vocabulary.using(FLASK_DOCS):
+        yield
 
 
 def _pairs(path, text, first=True):
     result = StructuralGenerator().generate(ChunkInput(1, path[0], tuple(path), " > ".join(path) + "\n\n" + text,
-                                                       first_of_section=first))
+                                                       first_of_section=first, vocabulary=FLASK_DOCS))
     return {c.question: c for c in result.candidates}, result
 
 
@@ -174,13 +189,14 @@ def test_it_asks_bare_task_headings_about_what_the_page_is_about():
 def test_it_asks_how_from_means_sentences():
     pairs, _ = _pairs(["Deploying to Production", "Binding Externally"],
                       "gevent should not be run as root. You can bind to all external IPs on a non-privileged port by "
-                      "using 0.0.0.0 in the server arguments. Nginx can be installed using your system package manager. "
+                      "using 0.0.0.0 in the server arguments. "
                       "It’s possible to override flask.Flask.ensure_sync() to change how async functions are wrapped. "
                       "Extension authors can support async functions by utilising the ensure_sync() method.")
     assert pairs["How do I bind to all external IPs on a non-privileged port?"].answer.startswith("You can bind")
-    assert pairs["How can Nginx be installed?"].kind == "how-to"
     assert "How do I change how async functions are wrapped?" in pairs
     assert "How can extension authors support async functions?" in pairs
+    pairs, _ = _pairs(["nginx", "Install"], "Nginx can be installed using your system package manager.")
+    assert pairs["How can Nginx be installed?"].kind == "how-to"  # the page is about it
     pairs, _ = _pairs(["Guide", "Things"], "You can do this with a hidden input tag. It can be installed using pip. "
                       "Override this method to change how the app runs async views.")
     assert not pairs  # "this", "It" and "this method" leave the subject to the page
@@ -483,7 +499,8 @@ def test_what_a_named_thing_will_do_if_something_holds_asks_when():
 
 def _lead_in_pairs(path, lead_in, text):
     result = StructuralGenerator().generate(ChunkInput(1, path[0], tuple(path), " > ".join(path) + "\n\n" + text,
-                                                       first_of_section=False, lead_in=lead_in))
+                                                       first_of_section=False, lead_in=lead_in,
+                                                       vocabulary=FLASK_DOCS))
     return {c.question: c for c in result.candidates}
 
 
@@ -772,7 +789,7 @@ def test_it_asks_a_cut_section_heading_where_its_code_is():
     result = StructuralGenerator().generate(ChunkInput(
         1, "Adding HTTP Method Overrides", ("Adding HTTP Method Overrides",), "Adding HTTP Method Overrides\n\n```\n"
         "class HTTPMethodOverrideMiddleware(object):\n    def __init__(self, app):\n        self.app = app\n```",
-        first_of_section=False, lead_in="This can be accomplished with an HTTP middleware:"))
+        first_of_section=False, lead_in="This can be accomplished with an HTTP middleware:", vocabulary=FLASK_DOCS))
     pairs = {c.question: c for c in result.candidates}
     answer = pairs["How do I add HTTP method overrides?"].answer
     assert answer.startswith("This can be accomplished with an HTTP middleware:") and "class HTTPMethod" in answer
@@ -1022,3 +1039,4 @@ def test_it_asks_how_to_use_the_one_function_a_usage_example_calls():
 def test_it_asks_in_order_to_sentences_like_to_do_ones():
     pairs, _ = _pairs(["API"], "In order to convert the return value to a proper response object, call make_response().")
     assert "How do I convert the return value to a proper response object?" in pairs
+

@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from docsbot.qa.generators.vocabulary import EMPTY, Vocabulary
+
 MIN_CHUNK_CHARS = 40
 
 
@@ -23,6 +25,8 @@ class ChunkInput:
     # The sentence that introduces this chunk's opening code when chunking cut the two apart ("The following
     # example calculates ...:" ends the previous chunk of the section). Only pairs answered with that code use it.
     lead_in: str = ""
+    # The team's names ("Flask", "Git"), learned from all its chunks (vocabulary.learn): the rules know no product.
+    vocabulary: Vocabulary = EMPTY
 
     @property
     def body(self) -> str:

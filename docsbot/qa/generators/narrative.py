@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 import sys
+from functools import lru_cache
 
 from docsbot.qa.generators import (
     Candidate,
     page_context,
+    vocabulary,
 )
 from docsbot.qa.generators import (
     structural as s,  # module import: structural calls back into this module
@@ -30,8 +32,6 @@ from docsbot.qa.generators.text import (
 
 VAGUE = {"this", "that", "these", "those", "it", "its", "they", "them", "their", "such", "above", "below",
          "following", "here", "there", "same", "other", "one"}
-PROPER_NOUNS = {"Flask", "Werkzeug", "Jinja", "Python", "Click", "Gunicorn", "Waitress", "SQLite", "Apache", "Nginx",
-                "Django", "Celery", "Redis", "PostgreSQL", "Windows", "Linux", "JavaScript", "Paths", "Sphinx", "PyPI"}
 _AUX = {"is", "are", "can", "should", "must", "will", "would", "may", "might", "could"}
 _NOT_VERBS = {"does", "do", "did", "has", "have", "had", "was", "were", "cannot", "needs"}
 # A clause that opens with one of these is not "subject verb ...": no question can be formed from it.
@@ -52,8 +52,9 @@ def _words(text: str) -> list[str]:
     return text.split()
 
 
-# Nouns that lemminflect also knows as verbs, which open descriptive sentences in docs ("Flask provides").
-_NOUN_OPENERS = {"flask", "python", "werkzeug", "jinja", "click", "request", "requests", "response", "session",
+# Nouns that lemminflect also knows as verbs, which open descriptive sentences in docs ("Request objects ..."); the
+# team's names open them too ("Flask provides", "Git stores"): vocabulary.names().
+_NOUN_OPENERS = {"request", "requests", "response", "session",
                  "sessions", "view", "views", "form", "forms", "cookie", "cookies", "template", "templates", "signal",
                  "signals", "blueprint", "blueprints", "config", "process", "output", "record", "object", "state",
                  "type", "version", "address", "document", "documents", "package", "packages", "name", "error",
@@ -80,7 +81,7 @@ def is_instruction(sentence: str) -> bool:
     if not words or not _LIST_MARK.sub("", sentence.strip())[:1].isupper():
         return False
     first = words[0].strip("`*,:")
-    if first.lower() in _NOUN_OPENERS or first.lower() in _NOT_IMPERATIVE or _OWN_SUBJECT.match(" ".join(words)) \
+    if first.lower() in _NOUN_OPENERS or first in vocabulary.names() or first.lower() in _NOT_IMPERATIVE or _OWN_SUBJECT.match(" ".join(words)) \
             or _has_verb_after_first(words):
         return False
     return is_imperative(first)
@@ -110,10 +111,15 @@ _YOU_DO = re.compile(r"\byou (?:can|should|must|need to|have to|may|will need to
 _CODE_SHOWN = re.compile(r"```|\$ |>>> ")
 # "you can X" says how only with a means: a code name, a command, or "with/using/by ..." ("you can create
 # your own" does not; "you can start a shell with the shell command" does).
-_WITH = r"with(?! (?:Flask|ease|it|them)\b)"  # "handle uploaded files with Flask easily" names no means
-_YOU_DO_WITH_MEANS = re.compile(r"\b(?:[Yy]ou|[A-Za-z]+ (?:authors|developers|users)) (?:can|should|must|need to|have to|may|will need to)\b[^.;]*?"
-                                r"(?:`|\w\(|\w\.\w|--\w|\b(?:" + _WITH + r"|using|by|via|through|"
-                                r"command|option|setting|function|method|decorator|file)\b)")
+
+
+@lru_cache(maxsize=64)
+def _you_do_with_means(product: str) -> re.Pattern:
+    # "handle uploaded files with <the product> easily" names no means: the whole product is no way to do a task.
+    with_ = r"with(?! (?:" + vocabulary.alternation(frozenset({product} - {""})) + r"|ease|it|them)\b)"
+    return re.compile(r"\b(?:[Yy]ou|[A-Za-z]+ (?:authors|developers|users)) (?:can|should|must|need to|have to|may|"
+                      r"will need to)\b[^.;]*?(?:`|\w\(|\w\.\w|--\w|\b(?:" + with_ + r"|using|by|via|through|"
+                      r"command|option|setting|function|method|decorator|file)\b)")
 
 
 # A means said in the passive: "This can be accomplished with an HTTP middleware", "The way this works is by letting".
@@ -130,7 +136,7 @@ _EXAMPLE_INTRO = re.compile(r"^(?:Here is|Here's|Here are|Below is|The following
 
 def _says_means(sentence: str) -> bool:
     """'you can start a shell with the shell command'; not 'you have to replace them by ...' (a pronoun object)."""
-    match = _YOU_DO_WITH_MEANS.search(sentence)
+    match = _you_do_with_means(vocabulary.product()).search(sentence)
     return bool(match) and not _EXAMPLE_INTRO.match(sentence) and not _vague(match.group(0))
 
 
@@ -144,15 +150,18 @@ def has_instruction(answer: str) -> bool:
                or _ENABLES.match(sentence) for line in answer.splitlines() for sentence in sentences(line))
 
 
-_MEANS = re.compile(r"`|\w\(|\w\.\w|--\w|\b(?:" + _WITH + r"|using|by|via|through|command|option|setting|function|method|"
-                    r"decorator|file|argument|parameter)\b")
+@lru_cache(maxsize=64)
+def _means(product: str) -> re.Pattern:
+    with_ = r"with(?! (?:" + vocabulary.alternation(frozenset({product} - {""})) + r"|ease|it|them)\b)"
+    return re.compile(r"`|\w\(|\w\.\w|--\w|\b(?:" + with_ + r"|using|by|via|through|command|option|setting|function|"
+                      r"method|decorator|file|argument|parameter)\b")
 
 
 def _possible_with_means(sentence: str) -> bool:
     """'It is possible to override X with Y' says how; 'It is also possible to provide categories when flashing a
     message' only says that it can be done."""
     clause = _possible(sentence)
-    return is_instruction(clause) and bool(_MEANS.search(clause))
+    return is_instruction(clause) and bool(_means(vocabulary.product()).search(clause))
 
 
 def _main_clause(sentence: str) -> str:
@@ -356,7 +365,7 @@ def _unnamed_subject(cond: str) -> bool:
         return True
     if words[0].lower() in _DEFINITE:
         noun = words[1] if len(words) > 1 else ""
-        return not (_CODEISH.search(noun) or noun.strip("`") in PROPER_NOUNS or noun.isupper())
+        return not (_CODEISH.search(noun) or noun.strip("`") in vocabulary.names() or noun.isupper())
     return False
 
 
@@ -378,7 +387,7 @@ def _why_question(main: str) -> str | None:
         if not rest:
             return None
         opener = subject.split()[0]
-        if opener.lower() in {"the", "a", "an", "you", "we"} or (opener.isalpha() and opener not in PROPER_NOUNS):
+        if opener.lower() in {"the", "a", "an", "you", "we"} or (opener.isalpha() and opener not in vocabulary.names()):
             subject = lower_first(subject)
         lower = word.lower()
         if lower in _NOT_VERBS or (lower == "will" and subject.lower() == "you"):
@@ -419,7 +428,7 @@ _PAGE_SPECIFIC = re.compile(r"[`()_]|\w\.\w|\b[A-Z]{3,}\b")  # the page's own na
 
 def _class_name(word: str) -> bool:
     """'MethodView', 'HTTPMethodOverrideMiddleware': a class named in CamelCase, not a product ("JavaScript")."""
-    return bool(re.fullmatch(r"[A-Z][A-Za-z]*[a-z][A-Z]\w*", word)) and word not in PROPER_NOUNS
+    return bool(re.fullmatch(r"[A-Z][A-Za-z]*[a-z][A-Z]\w*", word)) and word not in vocabulary.names()
 
 
 # "Calling View.as_view() method will create a view function ...", "Setting View.methods is equivalent to ...".
@@ -558,7 +567,7 @@ def _passive_how_pair(sentence: str, names: tuple[str, ...]) -> Candidate | None
     if not match:
         return None
     subject = match.group("subject").strip("`")
-    if not (_CODEISH.search(match.group("subject")) or subject in PROPER_NOUNS
+    if not (_CODEISH.search(match.group("subject")) or subject in vocabulary.names()
             or subject.lower() in {name.lower() for name in names} | _name_words(names)) or _vague(subject):
         return None
     if match.group("also") and match.group("done") == "used":
@@ -587,7 +596,7 @@ def _passive_when_pair(sentence: str, names: tuple[str, ...]) -> Candidate | Non
     if _RELATIVE_SUBJECT.search(subject):
         return None  # "A corresponding application context is pushed when ...": corresponding to what?
     first = subject.split()[0]
-    if first in {"The", "A", "An"} or (first.istitle() and first not in PROPER_NOUNS and not _CODEISH.search(first)):
+    if first in {"The", "A", "An"} or (first.istitle() and first not in vocabulary.names() and not _CODEISH.search(first)):
         subject = subject[:1].lower() + subject[1:]  # "Templates are ..." -> "When are templates ...?"
     adverb, extra = match.group("adverb") or "", match.group("extra") or ""
     return Candidate(f"When {match.group('be')} {subject} {adverb}{match.group('done')}{extra}?", sentence,
@@ -672,17 +681,21 @@ def _term_means_pair(sentence: str) -> Candidate | None:
     first = term.split()[0].lower()
     if _vague(term) or (first.endswith("ing") and verb_base(first)) or first in _NOT_SUBJECTS | {"which", "what"}:
         return None
-    term = term if term.split()[0] in PROPER_NOUNS else lower_first(term)
+    term = term if term.split()[0] in vocabulary.names() else lower_first(term)
     return Candidate(f"What does {term} mean?", sentence, "what-is")
 
 
-# "Flask will automatically detect the factory if it is named create_app": what a named thing does, and when.
-_DOES_WHEN = re.compile(r"^(?P<subject>(?:Flask|Werkzeug|Jinja|Click)|`?[A-Za-z_][\w.]*\(\)`?) (?P<aux>will|can) "
-                        r"(?:also )?(?P<does>[a-z][^,:;]{5,80}?) (?:if|when|whenever) (?P<cond>[^,:;?]{8,})\.$")
+@lru_cache(maxsize=64)
+def _does_when(names: frozenset[str]) -> re.Pattern:
+    """"<Product> will automatically detect the factory if it is named create_app": what a named thing (one of the
+    team's names, or a call) does, and when."""
+    return re.compile(r"^(?P<subject>(?:" + vocabulary.alternation(names) + r")|`?[A-Za-z_][\w.]*\(\)`?) "
+                      r"(?P<aux>will|can) (?:also )?(?P<does>[a-z][^,:;]{5,80}?) (?:if|when|whenever) "
+                      r"(?P<cond>[^,:;?]{8,})\.$")
 
 
 def _does_when_pair(sentence: str) -> Candidate | None:
-    match = _DOES_WHEN.match(sentence)
+    match = _does_when(vocabulary.names()).match(sentence)
     if not match:
         return None
     does = match.group("does")

@@ -8,6 +8,7 @@ import re
 from docsbot.qa.generators import (
     narrative as n,  # module imports: both modules call back into this one
 )
+from docsbot.qa.generators import vocabulary
 from docsbot.qa.generators.text import FUNCTION_WORDS, verb_base
 
 
@@ -22,7 +23,7 @@ def named_on_page(phrase: str, names: tuple[str, ...]) -> bool:
     words = [w.strip("`") for w in n._words(phrase)]
     if not words or n._vague(phrase):
         return False
-    if n._CODEISH.search(phrase) or any(w in n.PROPER_NOUNS for w in words):
+    if n._CODEISH.search(phrase) or any(w in vocabulary.names() for w in words):
         return True
     head = _stem(words[-1])
     return len(head) >= 4 and head in {_stem(w) for name in names for w in re.findall(r"[A-Za-z]+", name)}
@@ -32,7 +33,7 @@ def named_on_page(phrase: str, names: tuple[str, ...]) -> bool:
 _SHARED_NOUNS = {"application", "app", "request", "response", "session", "server", "database", "browser", "user",
                  "client", "config", "configuration", "project", "code", "docs", "documentation", "shell", "terminal",
                  "command", "url", "template", "view", "error", "exception", "package", "debugger",
-                 "cli", "api", "web", "flask", "python", "page", "site", "form", "data", "file", "folder", "directory",
+                 "cli", "api", "web", "page", "site", "form", "data", "file", "folder", "directory",
                  "way", "default", "defaults"}
 _SHARED_STEMS = {_stem(noun) for noun in _SHARED_NOUNS}
 _STATE_WORDS = {"previous", "current", "last", "latest", "next", "new", "same", "whole", "entire", "following"}
@@ -58,7 +59,7 @@ def leans_on_page(question: str, names: tuple[str, ...]) -> bool:
         # Named by a heading is not enough: "How do I create the tables?" under "Create the Tables" still leaves
         # the reader asking which tables.
         if phrase and phrase[0] not in _STATE_WORDS and _stem(phrase[-1]) not in _SHARED_STEMS \
-                and not any(word.capitalize() in n.PROPER_NOUNS for word in phrase):
+                and not any(word in vocabulary.lower_names() for word in phrase):
             return True
     return False
 

@@ -26,6 +26,7 @@ from docsbot.qa.generators import (
     clean_heading,
     narrative,
     page_context,
+    vocabulary,
 )
 from docsbot.qa.generators.api_entries import (
     CONFIG_NAME,
@@ -118,6 +119,10 @@ class StructuralGenerator:
     name = "structural"
 
     def generate(self, chunk: ChunkInput) -> ChunkResult:
+        with vocabulary.using(chunk.vocabulary):
+            return self._generate(chunk)
+
+    def _generate(self, chunk: ChunkInput) -> ChunkResult:
         body = chunk.body
         if len(body) < MIN_CHUNK_CHARS:
             return ChunkResult(rejection="chunk_too_short", detail=f"{len(body)} characters of text")
@@ -286,7 +291,7 @@ def _useful_when_pair(title: str, blocks: list[Block]) -> Candidate | None:
     if problem is None or not 2 <= len(words) <= 6 or title.lower() in GENERIC_HEADINGS or narrative._vague(title) \
             or _NOT_TECHNIQUES & {word.lower() for word in words} or any(ch in title for ch in "?!:()`"):
         return None
-    phrase = " ".join(word.lower() if word[1:].islower() and word not in narrative.PROPER_NOUNS else word
+    phrase = " ".join(word.lower() if word[1:].islower() and word not in vocabulary.names() else word
                       for word in words)
     head = re.split(r" (?:with|in|for|of|on) ", phrase)[0].split()[-1]
     gerund = any(word.lower().endswith("ing") and verb_base(word.lower()) for word in words[:2])
@@ -550,11 +555,14 @@ def _names(body: str, subject: str) -> bool:
 # Acronyms that name a technique, not a product: "Using URL Processors" is not about a product called URL.
 _GENERIC_ACRONYMS = {"HTTP", "HTTPS", "URL", "URLS", "API", "APIS", "HTML", "CSS", "JSON", "WSGI", "ASGI", "SQL", "CLI",
                      "SPA", "JS", "ID"}
-_NOT_PAGE_NAMES = {"Flask", "Python", "Paths", "Windows", "Linux"}
+
+
+def page_name(title: str) -> str:
+    return _page_name(title, vocabulary.current())
 
 
 @lru_cache(maxsize=1024)
-def page_name(title: str) -> str:
+def _page_name(title: str, words_known: vocabulary.Vocabulary) -> str:
     """The product a page is about, from its title: 'MongoDB with MongoEngine' -> 'MongoEngine', 'Celery Background
     Tasks' -> 'Celery', 'SQLAlchemy in Flask' -> 'SQLAlchemy', 'Apache httpd' -> 'Apache httpd'; '' when the title
     names none ('Message Flashing', 'Using URL Processors', 'Adding a favicon')."""
@@ -562,7 +570,7 @@ def page_name(title: str) -> str:
     short_thing = len(words) <= 2 and not narrative.heading_task(title) and not words[0].lower().endswith("ing")
     runs: list[list[str]] = [[]]
     for word in words:
-        if _is_name(word, unknown_words_are_names=short_thing):
+        if _is_name(word, words_known, unknown_words_are_names=short_thing):
             runs[-1].append(word)
         elif runs[-1]:
             runs.append([])
@@ -570,10 +578,11 @@ def page_name(title: str) -> str:
     return " ".join(next((run for run in reversed(runs) if run), []))
 
 
-def _is_name(word: str, *, unknown_words_are_names: bool) -> bool:
-    if word in _NOT_PAGE_NAMES or word.upper() in _GENERIC_ACRONYMS or len(word) < 3:
+def _is_name(word: str, words_known: vocabulary.Vocabulary, *, unknown_words_are_names: bool) -> bool:
+    # The product and what it runs on are named all over its docs ("Flask", "Python"): no page is about them alone.
+    if word in words_known.platforms or word.upper() in _GENERIC_ACRONYMS or len(word) < 3:
         return False
-    if word in narrative.PROPER_NOUNS or re.search(r"[a-z][A-Z]|^[A-Z]{2,}[a-z]", word):
+    if word in words_known.names or re.search(r"[a-z][A-Z]|^[A-Z]{2,}[a-z]", word):
         return True  # Celery, MongoEngine, uWSGI, SQLite
     # "Apache httpd", "gevent", "mod_wsgi": lowercase words no dictionary knows.
     return unknown_words_are_names and bool(re.fullmatch(r"[a-z][a-z0-9_]*", word)) and not _lemmas(word)
@@ -594,7 +603,7 @@ def _modifier_only(word: str) -> bool:
 
 def sentence_case(word: str) -> str:
     """'Data' -> 'data' in "How do I create data?"; names stay ("Flask", "URL", "MongoDB")."""
-    if word[:1].isupper() and word[1:].islower() and word not in narrative.PROPER_NOUNS \
+    if word[:1].isupper() and word[1:].islower() and word not in vocabulary.names() \
             and (_lemmas(word) or word.lower() in FUNCTION_WORDS):
         return word.lower()
     return word
@@ -641,7 +650,7 @@ def _heading_phrase(heading: str) -> str:
     # "Application Context" reads better as "the application context" in a question; names stay as they are
     # ("Apache httpd", "MongoDB with MongoEngine").
     if any(ch in heading for ch in "`._()") or any(w[:1].isupper() and w[1:].isupper() for w in heading.split()) \
-            or any(w in narrative.PROPER_NOUNS or re.search(r"[a-z][A-Z]", w) for w in heading.split()):
+            or any(w in vocabulary.names() or re.search(r"[a-z][A-Z]", w) for w in heading.split()):
         return heading
     return "the " + heading.lower() if len(heading.split()) > 1 else heading.lower()
 
@@ -910,7 +919,7 @@ def _common_noun_phrase(definition: re.Match) -> bool:
     words = definition.group("term").split()
     named = words if definition.group("article") else words[1:]
     return not any(w[:1].isupper() or narrative._CODEISH.search(w) for w in named) and not (
-        words[0].isupper() or narrative._CODEISH.search(words[0]) or words[0] in narrative.PROPER_NOUNS)
+        words[0].isupper() or narrative._CODEISH.search(words[0]) or words[0] in vocabulary.names())
 
 
 def _defines_term(definition: re.Match) -> bool:

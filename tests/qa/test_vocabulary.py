@@ -1,0 +1,51 @@
+"""A team's names are learned from its own docs; the structural rules know no product."""
+from docsbot.qa.generators import ChunkInput, vocabulary
+from docsbot.qa.generators.structural import StructuralGenerator, page_name
+
+# Three pages of the docs of a made-up tool, "Quarry", which runs its jobs with "Pebble" (named on one page).
+DOCS = [
+    ("intro", ["Getting Started", "Why Quarry"],
+     ("The best way to start is with Quarry itself. Many teams pick Quarry for its speed. Unlike other tools, it "
+      "runs every job apart. See Getting Started for the first steps. To start, run quarry init, then quarry add, "
+      "then quarry run.")),
+    ("jobs", ["Running Jobs", "Workers"],
+     ("A worker takes jobs from the queue. With Quarry a worker stops when Pebble reports an error. Workers read the "
+      "JobQueue settings.\n\n```\nfrom quarry import JobQueue\nqueue = JobQueue(workers=4)\n```\n\nThe "
+      "Quarry worker and the Pebble sandbox log to the same file, and Pebble keeps each job apart.")),
+    ("tutorial", ["Tutorial", "Deploying"],
+     ("Deploy Quarry as the Tutorial shows. The Tutorial walks through it, then the Tutorial ends. Quarry prints the "
+      "deployed version. Calling JobQueue.drain() stops the queue.\n\n```\n$ quarry deploy\n```")),
+]
+
+
+def test_it_learns_the_names_its_docs_write_capitalised_mid_sentence():
+    learned = vocabulary.learn(DOCS)
+    assert {"Quarry", "Pebble"} <= learned.names
+    assert learned.product == "Quarry"  # named on the most pages, and in lower case where prose runs it ("quarry run")
+    # Not names: a word capitalised only where a sentence starts ("Many", "Workers"), a title-cased reference to a
+    # heading ("Getting Started"), an API class of the code (`JobQueue`), a page title that code never uses.
+    assert not {"Many", "Workers", "Getting", "Started", "JobQueue", "Tutorial", "Unlike"} & learned.names
+
+
+def test_it_learns_nothing_from_docs_without_names():
+    assert vocabulary.learn([("a", ["Notes"], "Write the file. Then read the file again.")]) == vocabulary.EMPTY
+
+
+def _questions(chunk_text, path, names):
+    result = StructuralGenerator().generate(ChunkInput(1, path[0], tuple(path), chunk_text, vocabulary=names))
+    return [candidate.question for candidate in result.candidates]
+
+
+def test_it_asks_about_the_teams_own_product_by_name():
+    text = "Quarry will automatically restart a worker if its job fails twice."
+    learned = vocabulary.learn(DOCS)
+    assert "When does Quarry automatically restart a worker?" in _questions(text, ["Running Jobs", "Workers"], learned)
+    assert "When does Quarry automatically restart a worker?" not in _questions(text, ["Running Jobs", "Workers"],
+                                                                                vocabulary.EMPTY)
+
+
+def test_it_takes_the_page_product_from_the_teams_names_not_from_a_list_in_code():
+    with vocabulary.using(vocabulary.learn(DOCS)):
+        assert page_name("Pebble Sandboxes") == "Pebble"
+        assert page_name("Quarry Workers") == ""  # the product itself is named on every page: no page is about it
+    assert page_name("Pebble Sandboxes") == ""  # another team's docs never named Pebble
