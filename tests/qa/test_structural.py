@@ -1040,3 +1040,12 @@ def test_it_asks_in_order_to_sentences_like_to_do_ones():
     pairs, _ = _pairs(["API"], "In order to convert the return value to a proper response object, call make_response().")
     assert "How do I convert the return value to a proper response object?" in pairs
 
+
+def test_it_asks_what_a_quoted_term_means_where_the_text_defines_it():
+    pairs, _ = _pairs(["Deploying to Production"], "“Production” means “not development”, which applies whether "
+                      "you’re serving your application publicly or privately. Putting an HTTP server in front of the "
+                      "WSGI server is called a “reverse proxy.”")
+    assert pairs["What does “production” mean?"].answer.startswith("“Production” means")
+    assert pairs["What is a reverse proxy?"].answer.startswith("Putting an HTTP server in front")
+    pairs, _ = _pairs(["Guide"], "This is called a “hook.” It runs before each request.")
+    assert "What is a hook?" not in pairs  # "this": called what, the page says

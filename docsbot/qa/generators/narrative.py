@@ -670,13 +670,20 @@ def _requires_pair(sentence: str) -> Candidate | None:
 
 # "Editable mode means that ...", "404 means “Not Found”": what a term means. A gerund ("Installing means you can
 # ...") says what a task brings, not what a word means.
-_TERM_MEANS = re.compile(r"^(?P<term>[A-Z][a-z]+(?: [a-z]+){0,2}|\d{3}) means (?:that )?(?P<rest>\S.{8,})$")
+_TERM_MEANS = re.compile(r"^(?:(?P<term>[A-Z][a-z]+(?: [a-z]+){0,2}|\d{3})|[“\"](?P<quoted>[A-Za-z][\w-]*(?: [\w-]+){0,2})"
+                         r"[”\"]) means (?:that )?(?P<rest>\S.{8,})$")
 
 
 def _term_means_pair(sentence: str) -> Candidate | None:
+    """'What does editable mode mean?'; a quoted term keeps its quotes: '“Production” means “not development”, ...'
+    -> 'What does “production” mean?'"""
     match = _TERM_MEANS.match(sentence)
     if not match:
         return None
+    if match.group("quoted"):
+        term = match.group("quoted")
+        term = term if term.split()[0] in vocabulary.names() else lower_first(term)
+        return None if _vague(term) else Candidate(f"What does “{term}” mean?", sentence, "what-is")
     term = match.group("term")
     first = term.split()[0].lower()
     if _vague(term) or (first.endswith("ing") and verb_base(first)) or first in _NOT_SUBJECTS | {"which", "what"}:
@@ -710,6 +717,18 @@ def _does_when_pair(sentence: str) -> Candidate | None:
     return Candidate(f"When {aux} {match.group('subject')} {does}?", sentence, "what-happens")
 
 
+# "Putting an HTTP server in front of the WSGI server is called a “reverse proxy.”": a term named where it is defined.
+_CALLED = re.compile(r"^(?P<what>[A-Z][^,;:]{10,150}?) (?:is|are) (?:often |usually |commonly |also )?called "
+                     r"(?P<article>an? |the )?[“\"](?P<term>[A-Za-z][\w -]{2,40}?)[.,]?[”\"][.,]?$")
+
+
+def _called_pair(sentence: str) -> Candidate | None:
+    match = _CALLED.match(sentence)
+    if not match or _vague(match.group("what")) or _vague(match.group("term")):
+        return None
+    return Candidate(f"What is {match.group('article') or ''}{match.group('term')}?", sentence, "what-is")
+
+
 def sentence_pairs(sentence: str, code_after: str, api_name: str = "", names: tuple[str, ...] = (), after: str = ""
                    ) -> list[Candidate]:
     """Narrative pairs from one sentence; the first rule that matches wins. names: the headings above it; after:
@@ -717,7 +736,7 @@ def sentence_pairs(sentence: str, code_after: str, api_name: str = "", names: tu
     for rule in (lambda: _purpose_pair(sentence, code_after), lambda: _you_can_pair(sentence, names),
                  lambda: _passive_how_pair(sentence, names), lambda: _used_for_pair(sentence),
                  lambda: _requires_pair(sentence), lambda: _way_pair(sentence), lambda: _enables_pair(sentence),
-                 lambda: _term_means_pair(sentence), lambda: _condition_pair(sentence, api_name, names),
+                 lambda: _term_means_pair(sentence), lambda: _called_pair(sentence), lambda: _condition_pair(sentence, api_name, names),
                  lambda: _does_when_pair(sentence), lambda: _passive_when_pair(sentence, names),
                  lambda: _layout_item_pair(sentence),
                  lambda: _why_pair(sentence), lambda: _template_tag_pair(sentence), lambda: _role_pair(sentence),
