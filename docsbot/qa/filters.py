@@ -80,6 +80,8 @@ def _licence_heading(heading: str) -> bool:
 _CHANGELOG_HEADINGS = re.compile(r"^(?:[\w .-]+ )?(?:change ?log|release notes|release history|version history)$|"
                                  r"^(?:change ?log|release notes|what[’']s new)(?: (?:in|for|since|of)\b.*)?$|"
                                  r"^(?:changes|news|history) (?:in|since|for) (?:version |v)?\d", re.IGNORECASE)
+# A page titled with the word alone ("Changes", "HISTORY", "News") is one; a section so titled need not be.
+_CHANGELOG_TITLE = re.compile(r"^(?:changes|history|news|releases)$", re.IGNORECASE)
 _VERSION = r"v?\d+\.\d+(?:\.\d+)*(?:[-.]?(?:a|b|rc|dev|post)\d*)?"
 _DATE = r"\d{4}-\d{2}-\d{2}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]* \d{1,2},? \d{4}"
 # "Version 2.2.0", "Release 3.0", "v1.4", "2.28.1 (2022-06-29)", "1.0 - 2020-01-01", "2022-08-01"; not a numbered
@@ -104,7 +106,7 @@ def boilerplate_kind(*, title: str, heading_path: Sequence[str], text: str, incl
             or any(_licence_heading(h or "") for h in headings) or _LICENCE_TEXT.search(text) \
             or _THANK_YOU.search(text):
         return "navigation/licence"
-    if not include_changelog and is_changelog(headings, text):
+    if not include_changelog and is_changelog(headings, text, page_headings=page_headings):
         return "changelog"
     lines = _prose_lines(text)
     if lines and sum(len(line.split()) <= 3 for line in lines) / len(lines) > 0.8 and len(lines) >= 6:
@@ -112,11 +114,12 @@ def boilerplate_kind(*, title: str, heading_path: Sequence[str], text: str, incl
     return ""
 
 
-def is_changelog(headings: Sequence[str], text: str) -> bool:
-    """Version entries: a heading that names a changelog or a version, a "Released 2022-08-01" line, or at least two
-    lines led by a version number or a release date."""
+def is_changelog(headings: Sequence[str], text: str, *, page_headings: Sequence[str] = ()) -> bool:
+    """Version entries: a heading that names a changelog or a version, a page titled "Changes", a "Released
+    2022-08-01" line, or at least two lines led by a version number or a release date."""
     headings = [(h or "").strip().strip("#¶ ").strip() for h in headings]
     return (any(_CHANGELOG_HEADINGS.search(h) or _VERSION_HEADING.match(h) for h in headings)
+            or any(_CHANGELOG_TITLE.match((h or "").strip().strip("#¶ ").strip()) for h in page_headings)
             or bool(_RELEASE_LINE.search(text)) or len(_VERSION_ENTRY.findall(text)) >= 2)
 
 

@@ -50,6 +50,7 @@ def test_it_recognises_changelogs_by_their_version_entries():
                                         "release.") == "changelog"
     assert kind(["Changes", "Bug fixes"], "Released 2022-04-28\n\n- Fix a crash.") == "changelog"
     assert kind(["Guide", "Changes in version 3.0"]) == "changelog"
+    assert filters.boilerplate_kind(title="Changes", heading_path=[], text="") == "changelog"  # a page so titled
 
 
 def test_it_reads_navigation_words_inside_real_headings_as_documentation():
