@@ -73,6 +73,7 @@ class Feedback(models.Model):
     comment = models.TextField(blank=True)
     correction = models.TextField(blank=True, help_text="A corrected answer; saving it creates an approved QA pair.")
     correction_pair_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    dismissed = models.BooleanField(default=False, help_text="Taken out of the review queue without an answer.")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -81,6 +82,16 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"{'👍' if self.rating > 0 else '👎'} {self.message_id}"
+
+
+class ReviewItem(Feedback):
+    """The review queue: a thumbs-down without a correction, waiting for an admin's answer
+    (chat.selectors.review_queue); answering it makes an approved QA pair for the next training."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "review queue item"
+        verbose_name_plural = "review queue"
 
 
 class SlackInstallation(models.Model):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q, QuerySet
 from django.db.models.functions import Lower, TruncDate
 from django.utils import timezone
 
@@ -29,6 +29,39 @@ def conversation_history(*, conversation: Conversation, limit: int) -> list[dict
     return [{"role": row["role"], "content": row["content"]} for row in rows]
 
 
+def review_queue(*, team: Team) -> QuerySet[Feedback]:
+    """Thumbs-down answers without a correction, not dismissed: oldest first."""
+    return review_queue_all().filter(team=team)
+
+
+# What the review queue holds; also the admin's ReviewItem list, scoped there by TeamScopedAdmin.
+IN_REVIEW_QUEUE = Q(rating=Feedback.Rating.DOWN, correction_pair_id__isnull=True, dismissed=False)
+
+
+def review_queue_all() -> QuerySet[Feedback]:
+    return (Feedback.objects.filter(IN_REVIEW_QUEUE).select_related("message", "message__reply_to")
+            .order_by("created", "id"))
+
+
+def answered_questions(*, team: Team) -> QuerySet:
+    """Lowercased questions that an admin's answer (an approved correction pair) now covers."""
+    from docsbot.qa.models import Generator, QAPair
+
+    return (QAPair.objects.filter(team=team, generator=Generator.CORRECTION, status=QAPair.Status.APPROVED)
+            .annotate(q=Lower("question")).values("q"))
+
+
+def unanswered_questions(*, team: Team, days: int = 30, top: int = 10) -> list[tuple[str, int, int]]:
+    """Questions the docs did not cover and no admin has answered yet, most asked first:
+    (lowercased question, times asked, id of its latest user message)."""
+    since = timezone.now() - dt.timedelta(days=days)
+    rows = (Message.objects.filter(team=team, role=Message.Role.USER, created__gte=since,
+                                   reply__no_relevant_docs=True)
+            .annotate(q=Lower("content")).exclude(q__in=answered_questions(team=team))
+            .values("q").annotate(n=Count("id"), latest=Max("id")).order_by("-n", "q")[:top])
+    return [(row["q"], row["n"], row["latest"]) for row in rows]
+
+
 def conversation_messages(*, conversation: Conversation) -> list[Message]:
     return list(conversation.messages.select_related("feedback").order_by("created", "id"))
 
@@ -41,7 +74,7 @@ class ChatAnalytics:
     feedback_count: int
     feedback_up: int
     feedback_down: int
-    gaps: list[tuple[str, int]]
+    gaps: list[tuple[str, int, int]]  # unanswered: question, times asked, latest message id
     top_questions: list[tuple[str, int]]
     injection_suspected: int
 
@@ -66,8 +99,7 @@ def chat_analytics(*, team: Team, days: int = 30, top: int = 10) -> ChatAnalytic
         return [(row["q"], row["n"]) for row in
                 rows.annotate(q=Lower("content")).values("q").annotate(n=Count("id")).order_by("-n", "q")[:top]]
 
-    gaps = grouped(Message.objects.filter(team=team, role=Message.Role.USER, created__gte=since,
-                                          reply__no_relevant_docs=True))
+    gaps = unanswered_questions(team=team, days=days, top=top)
     return ChatAnalytics(days=series, questions=questions.count(), answers=answers.count(),
                          feedback_count=feedback["total"], feedback_up=feedback["up"],
                          feedback_down=feedback["down"], gaps=gaps, top_questions=grouped(questions),

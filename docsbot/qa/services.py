@@ -449,8 +449,9 @@ def pairs_set_status(*, team: Team, pair_ids: Iterable[int], status: str) -> int
 
 
 def pair_create_from_correction(*, team: Team, question: str, answer: str,
-                                source_chunk_id: int | None = None) -> QAPair:
-    """An approved pair from an admin's correction of a chat answer."""
+                                source_chunk_id: int | None = None, kind: str = "correction") -> QAPair:
+    """An approved pair from an admin's answer to a chat question: a correction of a thumbs-down
+    answer (kind "correction") or an answer to a question the docs did not cover ("unanswered")."""
     if not question.strip() or not answer.strip():
         raise QAError("a correction needs a question and an answer")
     chunk = Chunk.objects.filter(team=team, pk=source_chunk_id).first() if source_chunk_id else None
@@ -460,7 +461,7 @@ def pair_create_from_correction(*, team: Team, question: str, answer: str,
     return QAPair.objects.create(
         team=team, chunk=chunk, document_id=chunk.document_id if chunk else None,
         chunk_hash=chunk.content_hash if chunk else "", question=question.strip(), answer=answer.strip(),
-        generator=Generator.CORRECTION, kind="correction", status=QAPair.Status.APPROVED,
+        generator=Generator.CORRECTION, kind=kind, status=QAPair.Status.APPROVED,
         split=split_for(question, heldout_percent=settings.heldout_percent), edited=True,
     )
 

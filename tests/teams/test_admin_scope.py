@@ -19,7 +19,7 @@ from django.test import Client
 from django.utils import timezone
 
 from docsbot.adapters.models import AdapterVersion, Event, Experiment, RetrainPolicy, TrainingJob
-from docsbot.chat.models import Conversation, Feedback, Message, SlackInstallation
+from docsbot.chat.models import Conversation, Feedback, Message, ReviewItem, SlackInstallation
 from docsbot.documents.models import Chunk, Document, IngestRun
 from docsbot.qa.models import ChunkRejection, GenerationRun, QAPair, QATeamSettings
 from docsbot.teams.admin_scope import TeamScopedAdmin, team_lookup
@@ -67,6 +67,7 @@ FACTORIES: dict[type, Callable] = {
     Conversation: lambda team: Conversation.objects.create(team=team),
     Message: _message,
     Feedback: lambda team: Feedback.objects.create(team=team, message=_message(team), rating=-1),
+    ReviewItem: lambda team: ReviewItem.objects.create(team=team, message=_message(team), rating=-1),
     SlackInstallation: lambda team: SlackInstallation.objects.create(team=team, bot_token=f"xoxb-{team.slug}"),
     Experiment: _experiment,
     Event: lambda team: Event.objects.create(team=team, kind="promoted", reason=f"{team.slug} promoted"),
