@@ -51,6 +51,21 @@ def load_dataset(job: TrainingJob) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+def feedback_pairs_summary(counts: dict[str, Any]) -> str:
+    """"used 3 pairs from user feedback (2 corrections, 1 answered question; 1 held out)": the job's word on
+    what the review queue and the answered unanswered questions added (qa.selectors.feedback_pair_counts)."""
+    total = counts.get("total", 0)
+    text = f"used {total} pair{'' if total == 1 else 's'} from user feedback"
+    if not total:
+        return text
+    kinds = counts.get("kinds", {})
+    parts = [f"{kinds[kind]} {label}{'' if kinds[kind] == 1 else plural}"
+             for kind, label, plural in (("correction", "correction", "s"), ("unanswered", "answered question", "s"))
+             if kinds.get(kind)]
+    held = counts.get("heldout", 0)
+    return f"{text} ({', '.join(parts)}; {held} held out for the evaluation)" if held else f"{text} ({', '.join(parts)})"
+
+
 class _Monitor:
     """The recipe's progress callback and cancellation check, backed by the job row."""
 
@@ -111,6 +126,9 @@ def training_job_run(*, job_id: int, owner: str, soft_deadline: float | None = N
     recipe = None
     try:
         dataset = load_dataset(job)
+        if dataset.get("feedback_pairs") is not None:
+            training_event_add(job=job, message=feedback_pairs_summary(dataset["feedback_pairs"]),
+                               data={"feedback_pairs": dataset["feedback_pairs"]})
         if not dataset["train"]:
             raise ValueError("dataset: the team has no approved training pairs (run generate_qa and review)")
         recipe = _recipe(job, dataset, monitor)

@@ -5,13 +5,13 @@ import hashlib
 import json
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db.models import Count, QuerySet
 
 from docsbot.core.prompts import NO_ANSWER, ContextChunk, build_messages, format_context
 from docsbot.documents.models import Chunk
-from docsbot.qa.models import QAPair
+from docsbot.qa.models import Generator, QAPair
 from docsbot.teams.models import Team
 
 # RAFT: in this share of training examples the source chunk is left out of the contexts.
@@ -65,6 +65,8 @@ class TrainingDataset:
     pair_ids: list[int]
     heldout_pairs: int = 0
     note: str = ""
+    # Pairs from user feedback (chat corrections and answered unanswered questions): total, per kind, held out.
+    feedback_pairs: dict = field(default_factory=dict)
 
 
 def _context(chunk_title: str, section: str, text: str, url: str) -> ContextChunk:
@@ -177,7 +179,19 @@ def dataset_build(*, team: Team, distractors: int = 3, seed: int = 0) -> Trainin
         "little power at this size; add documents or pairs")
     digest = hashlib.sha256(json.dumps([train, heldout], sort_keys=True).encode()).hexdigest()
     return TrainingDataset(train=train, heldout=heldout, dataset_hash=digest, pair_ids=[p.pk for p in pairs],
-                           heldout_pairs=heldout_count, note=note)
+                           heldout_pairs=heldout_count, note=note,
+                           feedback_pairs=feedback_pair_counts(pairs, heldout_ids=heldout_ids))
+
+
+def feedback_pair_counts(pairs: list[QAPair], *, heldout_ids: set[int]) -> dict:
+    """How many of a dataset's pairs came from user feedback: an admin's correction of a thumbs-down
+    answer ("correction") or answer to a question the docs did not cover ("unanswered")."""
+    from_feedback = [p for p in pairs if p.generator == Generator.CORRECTION]
+    kinds: dict[str, int] = {}
+    for pair in from_feedback:
+        kinds[pair.kind or "correction"] = kinds.get(pair.kind or "correction", 0) + 1
+    return {"total": len(from_feedback), "kinds": kinds,
+            "heldout": sum(1 for p in from_feedback if p.pk in heldout_ids)}
 
 
 def pairs_export_jsonl(*, team: Team, pairs: QuerySet[QAPair] | None = None, with_context: bool = False

@@ -127,3 +127,29 @@ def test_it_fails_a_job_past_its_soft_deadline_between_steps(team, dataset, adap
     done = training_job_run(job_id=job.pk, owner="test:1", soft_deadline=time.monotonic())
     assert done.status == "failed" and done.error.startswith("time limit: stopped at step 0"), done.error
     assert not AdapterVersion.objects.filter(job=job).exists()
+
+
+def test_it_says_how_many_pairs_from_user_feedback_the_job_used(team, adapter_settings, monkeypatch):
+    from docsbot.qa.models import QAPair
+    from docsbot.qa.services import pair_create_from_correction
+
+    for n in range(2):
+        pair_create_from_correction(team=team, question=f"How do I roll back release {n}?", answer="acme rollback")
+    pair_create_from_correction(team=team, question="Is there a dark mode?", answer="No.", kind="unanswered")
+    QAPair.objects.create(team=team, question="What is acme?", answer="A deploy tool.", generator="structural",
+                          status="approved")
+    QAPair.objects.create(team=team, question="Rejected?", answer="Yes.", generator="correction", status="rejected")
+
+    def stop(*args):
+        raise RuntimeError("stopped before training")
+
+    monkeypatch.setattr("docsbot.adapters.runner._recipe", stop)
+    job = training_job_create(team=team, hyperparameters=FAST, enqueue=False)
+    done = training_job_run(job_id=job.pk, owner="test:1")
+    assert done.status == "failed" and "stopped before training" in done.error
+    said = [e for e in done.events.all() if "from user feedback" in e.message]
+    assert len(said) == 1
+    assert said[0].message.startswith("used 3 pairs from user feedback (2 corrections, 1 answered question")
+    assert said[0].data["feedback_pairs"]["total"] == 3
+    snapshot = json.loads((adapter_settings.DATA_DIR / "training" / "jobs" / str(job.pk) / "dataset.json").read_text())
+    assert snapshot["feedback_pairs"]["kinds"] == {"correction": 2, "unanswered": 1}
