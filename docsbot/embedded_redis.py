@@ -20,6 +20,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from docsbot.processes import pid_alive
+
 STOP_TIMEOUT_S = 10.0
 
 
@@ -112,20 +114,10 @@ def _release(data_dir: Path, pid: int) -> None:
         return  # a forked child (Celery's prefork pool) inherits its parent's exit handlers
     holders = _holders(data_dir)
     (holders / str(pid)).unlink(missing_ok=True)
-    if any(_alive(int(path.name)) for path in holders.glob("*") if path.name.isdigit()):
+    if any(pid_alive(int(path.name)) for path in holders.glob("*") if path.name.isdigit()):
         return
     if _autostarted(data_dir):
         stop(data_dir)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _server_pid(data_dir: Path) -> int | None:
@@ -153,5 +145,5 @@ def stop(data_dir: Path, *, timeout: float = STOP_TIMEOUT_S) -> None:
     except ProcessLookupError:
         return
     deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
+    while pid_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.02)

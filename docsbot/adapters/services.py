@@ -21,6 +21,7 @@ from django.utils import timezone
 from docsbot.adapters import conf
 from docsbot.adapters.models import AdapterVersion, TrainingEvent, TrainingJob
 from docsbot.core.preflight import method_refused_by_serving
+from docsbot.processes import owner_dead_here
 from docsbot.teams.models import Team
 
 log = logging.getLogger(__name__)
@@ -161,7 +162,7 @@ def training_job_claim(*, job_id: int, owner: str) -> TrainingJob | None:
         # its message redelivered to the same worker): take over without waiting for the lease.
         holder = TrainingJob.objects.filter(pk=job_id, status=TrainingJob.Status.RUNNING,
                                             cancel_requested=False).values_list("lease_owner", flat=True).first()
-        if not holder or not _owner_dead_here(holder, socket.gethostname()):
+        if not holder or not owner_dead_here(holder, socket.gethostname()):
             return None
         claimed = TrainingJob.objects.filter(pk=job_id, status=TrainingJob.Status.RUNNING, lease_owner=holder,
                                              cancel_requested=False).update(**claim)
@@ -219,7 +220,7 @@ def training_jobs_recover(*, host: str | None = None) -> list[int]:
     now = timezone.now()
     recovered = []
     for job in TrainingJob.objects.filter(status=TrainingJob.Status.RUNNING):
-        dead_here = _owner_dead_here(job.lease_owner, host)
+        dead_here = owner_dead_here(job.lease_owner, host)
         expired = job.lease_expires is None or job.lease_expires < now
         if not (dead_here or expired):
             continue
@@ -245,23 +246,6 @@ def training_job_fail_hard_time_limit(*, job_id: int, limit: int) -> bool:
             eta_seconds=None):
         return False
     training_event_add(job=job, level="error", message=f"failed: {reason}")
-    return True
-
-
-def _owner_dead_here(owner: str, host: str) -> bool:
-    """Whether ``owner`` (host:pid) is a process on ``host`` that no longer exists."""
-    owner_host, _, pid = owner.partition(":")
-    pid = pid.split(":")[0]
-    return owner_host == host and pid.isdigit() and not _pid_alive(int(pid))
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     return True
 
 

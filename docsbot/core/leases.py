@@ -19,6 +19,7 @@ from django.db.models import F, Model, Q
 from django.utils import timezone
 
 from docsbot.config import env_int
+from docsbot.processes import owner_dead_here
 
 log = logging.getLogger(__name__)
 
@@ -41,23 +42,6 @@ def max_attempts() -> int:
 
 def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def owner_dead_here(owner: str, host: str | None = None) -> bool:
-    """Whether ``owner`` (host:pid) is a process on ``host`` (this one) that no longer exists."""
-    owner_host, _, pid = owner.partition(":")
-    pid = pid.split(":")[0]
-    return owner_host == (host or socket.gethostname()) and pid.isdigit() and not _pid_alive(int(pid))
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def lease_claim(model: type[Model], *, pk: int, owner: str, queued: str, running: str,
