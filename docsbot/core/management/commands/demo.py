@@ -147,9 +147,12 @@ class Command(BaseCommand):
                         raise CommandError("embedded Redis did not start; see var/logs/redis.log")
                     time.sleep(0.05)
             env["DOCSBOT_EMBEDDED_REDIS_AUTOSTART"] = "0"
-        self.step("starting Celery workers (queues: default, chat, gpu) and the web server")
+        self.step("starting Celery workers (queues: default with the periodic checks, chat, gpu) and the web server")
         celery = python_command("-m", "celery", "-A", "docsbot", "worker", "--loglevel", "INFO")
-        supervisor.start("worker-default", [*celery, "-Q", "default", "-n", "default@%h", "--concurrency", "2"], env)
+        # --beat: the periodic checks of docsbot/celery.py (scheduled retrains, A/B experiments' end).
+        supervisor.start("worker-default", [*celery, "-Q", "default", "-n", "default@%h", "--concurrency", "2",
+                                            "--beat", "--schedule", str(settings.DATA_DIR / "celerybeat-schedule")],
+                         env)
         supervisor.start("worker-chat", [*celery, "-Q", "chat", "-n", "chat@%h", "--concurrency", "2"], env)
         supervisor.start("worker-gpu", [*celery, "-Q", "gpu", "-n", "gpu@%h", "--concurrency", "1",
                                         "--max-tasks-per-child", "1"], env)
