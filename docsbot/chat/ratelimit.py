@@ -1,6 +1,8 @@
-"""Per-team chat rate limit: a fixed one-minute window counted atomically in Redis."""
+"""Chat budgets per channel and subject: fixed one-minute windows counted atomically in Redis."""
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -35,13 +37,48 @@ class RateDecision:
     retry_after: int
 
 
-def chat_rate_limit_hit(*, team_id: int) -> RateDecision:
-    """Count one chat request for the team; refused once the minute's budget is spent."""
-    limit = int(chat_setting("CHAT_RATE_LIMIT_PER_MINUTE"))
+# Each channel's budget: the setting naming it, and what the subject of a counter is.
+BUDGETS = {
+    "api": "CHAT_API_RATE_LIMIT_PER_MINUTE",  # per API token
+    "widget": "CHAT_WIDGET_RATE_LIMIT_PER_MINUTE",  # per widget key
+    "widget_client": "CHAT_WIDGET_CLIENT_RATE_LIMIT_PER_MINUTE",  # per widget key and client address
+    "slack": "CHAT_SLACK_RATE_LIMIT_PER_MINUTE",  # per team
+    "webhook": "CHAT_WEBHOOK_RATE_LIMIT_PER_MINUTE",  # per team
+}
+
+
+def chat_budget_limit(budget: str) -> int:
+    """Questions a minute allowed on a budget (0: no limit); unset channel budgets inherit
+    CHAT_RATE_LIMIT_PER_MINUTE."""
+    limit = chat_setting(BUDGETS[budget])
+    if limit is None:
+        limit = chat_setting("CHAT_RATE_LIMIT_PER_MINUTE")
+    return int(limit)
+
+
+def client_address(address: str | None) -> str:
+    """The client a widget budget is counted for: its IPv4 address, or its IPv6 /64 (one host
+    usually holds a whole /64, so counting single IPv6 addresses would be no limit at all)."""
+    try:
+        ip = ipaddress.ip_address((address or "").strip())
+    except ValueError:
+        return "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def chat_budget_hit(budget: str, subject: str | int) -> RateDecision:
+    """Count one question on a channel's budget for one subject (a token, a widget key, a team);
+    refused once the minute's budget is spent."""
+    limit = chat_budget_limit(budget)
     if limit <= 0:
         return RateDecision(allowed=True, limit=0, retry_after=0)
     window = int(time.time()) // WINDOW_SECONDS
-    key = f"docsbot:chat:rate:{team_id}:{window}"
+    digest = hashlib.sha256(str(subject).encode()).hexdigest()[:24]  # no address or key in Redis
+    key = f"docsbot:chat:rate:{budget}:{digest}:{window}"
     count, ttl = redis_client().eval(_INCR_WITH_TTL, 1, key, WINDOW_SECONDS + 1)
     return RateDecision(allowed=int(count) <= limit, limit=limit, retry_after=max(1, int(ttl)))
 

@@ -80,6 +80,17 @@ def slack_answer_event(*, team_id: int, channel: str, thread_ts: str, text: str)
     return answer
 
 
+def slack_refuse_event(*, team_id: int, channel: str, thread_ts: str, retry_after: int) -> None:
+    """Tell a mention or DM refused by the team's Slack budget so, in its thread."""
+    installation = SlackInstallation.objects.get(team_id=team_id)
+    result = _post(f"{chat_setting('SLACK_API_URL').rstrip('/')}/chat.postMessage",
+                   {"channel": channel, "thread_ts": thread_ts,
+                    "text": f"Too many questions right now; ask again in {retry_after} s."},
+                   {"Authorization": f"Bearer {installation.bot_token}"})
+    if not result.get("ok", False):
+        raise SlackPostError(f"chat.postMessage failed: {result.get('error', 'unknown error')}")
+
+
 def slack_answer_command(*, team_id: int, response_url: str, text: str) -> Answer:
     """Answer a slash command through its response_url."""
     team = Team.objects.get(pk=team_id)

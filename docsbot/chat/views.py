@@ -20,10 +20,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from docsbot.chat.models import Conversation
-from docsbot.chat.ratelimit import chat_rate_limit_hit
+from docsbot.chat.ratelimit import RateDecision, chat_budget_hit, client_address
 from docsbot.chat.services import ChatError, answer_events, answer_prepare, feedback_set
 from docsbot.teams.models import Team, WidgetKey
-from docsbot.teams.selectors import team_for_token, widget_key_get_active
+from docsbot.teams.selectors import api_token_for, widget_key_get_active
 
 WIDGET_JS = Path(__file__).parent / "static" / "docsbot" / "widget.js"
 
@@ -33,6 +33,7 @@ class Caller:
     team: Team
     widget_key: WidgetKey | None
     origin: str | None
+    token_id: int | None = None
 
     @property
     def channel(self) -> str:
@@ -46,10 +47,10 @@ def _widget_key_from(request: HttpRequest) -> str:
 def _authenticate(request: HttpRequest) -> Caller:
     authorization = request.headers.get("Authorization", "")
     if authorization.lower().startswith("bearer "):
-        team = team_for_token(token=authorization[7:].strip())
-        if team is None:
+        token = api_token_for(token=authorization[7:].strip())
+        if token is None:
             raise ChatError("invalid team token", status=401)
-        return Caller(team=team, widget_key=None, origin=None)
+        return Caller(team=token.team, widget_key=None, origin=None, token_id=token.pk)
     key = _widget_key_from(request)
     if not key:
         raise ChatError("send a team token (Authorization: Bearer ...) or a widget key", status=401)
@@ -79,6 +80,29 @@ def _allowed_origin(request: HttpRequest) -> str | None:
         return None
     widget_key = widget_key_get_active(key=key)
     return origin if widget_key is not None and widget_key.allows_origin(origin) else None
+
+
+def _over_budget(caller: Caller, request: HttpRequest) -> tuple[str, int] | None:
+    """Count the question on its channel's budgets; once one is spent, the refusal and its Retry-After.
+
+    The API counts per token; the widget per key and, first, per key and client address, so
+    that one client (an Origin header is free outside a browser) spends its own share and no
+    more, and no widget caller touches the API's or Slack's budgets."""
+    decision: RateDecision
+    if caller.widget_key is None:
+        decision = chat_budget_hit("api", caller.token_id or 0)
+        who = "this API token"
+    else:
+        client = client_address(request.META.get("REMOTE_ADDR"))
+        decision = chat_budget_hit("widget_client", f"{caller.widget_key.pk}:{client}")
+        who = "one client of this widget"
+        if decision.allowed:
+            decision = chat_budget_hit("widget", caller.widget_key.pk)
+            who = "this widget"
+    if decision.allowed:
+        return None
+    message = f"Too many questions: {who} may ask {decision.limit} per minute. Try again in {decision.retry_after} s."
+    return message, decision.retry_after
 
 
 def _error(message: str, status: int, origin: str | None, **headers: str) -> HttpResponse:
@@ -146,11 +170,10 @@ async def chat(request: HttpRequest) -> HttpResponse:
     try:
         caller = await sync_to_async(_authenticate)(request)
         origin = caller.origin
-        decision = await sync_to_async(chat_rate_limit_hit)(team_id=caller.team.pk)
-        if not decision.allowed:
-            return _error(f"Too many questions: this team may ask {decision.limit} per minute. "
-                          f"Try again in {decision.retry_after} s.", 429, origin,
-                          Retry_After=str(decision.retry_after))
+        refused = await sync_to_async(_over_budget)(caller, request)
+        if refused is not None:
+            message, retry_after = refused
+            return _error(message, 429, origin, Retry_After=str(retry_after))
         body = _json_body(request)
         question, conversation_id = body.get("question"), body.get("conversation_id")
         if not isinstance(question, str):

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from docsbot.chat import tasks
 from docsbot.chat.conf import chat_setting
 from docsbot.chat.models import Conversation, SlackInstallation
-from docsbot.chat.ratelimit import chat_rate_limit_hit, once, once_release
+from docsbot.chat.ratelimit import chat_budget_hit, once, once_release
 from docsbot.chat.services import ChatError, answer_question
 from docsbot.chat.slack import strip_mentions
 from docsbot.chat.slack_signature import MAX_SKEW_SECONDS, slack_signature_valid
@@ -79,17 +79,29 @@ def slack_events(request: HttpRequest, team_slug: str) -> HttpResponse:
         return JsonResponse({"ok": True, "ignored": "no Slack installation"})
     event_id = str(payload.get("event_id") or f"{event.get('channel')}:{event.get('ts')}")
     # The first delivery to arrive claims the event, whether it is the original or a retry.
-    if not once(key=f"slack:{team.pk}:{event_id}", seconds=chat_setting("SLACK_DEDUPE_SECONDS")):
+    dedupe_key, dedupe_seconds = f"slack:{team.pk}:{event_id}", chat_setting("SLACK_DEDUPE_SECONDS")
+    if not once(key=dedupe_key, seconds=dedupe_seconds):
         return JsonResponse({"ok": True, "duplicate": True})
-    if not chat_rate_limit_hit(team_id=team.pk).allowed:
-        logger.warning("Slack question for team %s dropped by the rate limit", team.slug)
-        return JsonResponse({"ok": True, "ignored": "rate limited"})
+    channel, thread_ts = event.get("channel", ""), event.get("thread_ts") or event.get("ts", "")
+    decision = chat_budget_hit("slack", team.pk)
+    if not decision.allowed:
+        # Not answered, so not claimed: a retry of this event is asked again, not called a duplicate.
+        once_release(key=dedupe_key)
+        logger.warning("Slack question for team %s refused by the rate limit", team.slug)
+        # The asker is told, in the thread, once per event (Slack's retries do not repeat it).
+        refused_key = f"{dedupe_key}:refused"
+        if once(key=refused_key, seconds=dedupe_seconds):
+            try:
+                tasks.slack_refuse_event.delay(team.pk, channel, thread_ts, decision.retry_after)
+            except Exception:
+                once_release(key=refused_key)
+                raise
+        return JsonResponse({"ok": True, "rate_limited": True, "retry_after": decision.retry_after})
     try:
-        tasks.slack_answer_event.delay(team.pk, event.get("channel", ""),
-                                       event.get("thread_ts") or event.get("ts", ""), question)
+        tasks.slack_answer_event.delay(team.pk, channel, thread_ts, question)
     except Exception:
         # Not queued: let Slack's retry claim the event again instead of being dropped as a duplicate.
-        once_release(key=f"slack:{team.pk}:{event_id}")
+        once_release(key=dedupe_key)
         raise
     return JsonResponse({"ok": True})
 
@@ -114,8 +126,9 @@ def slack_command(request: HttpRequest, team_slug: str) -> HttpResponse:
     if not once(key=replay_key, seconds=2 * MAX_SKEW_SECONDS + 60):
         return JsonResponse({"response_type": "ephemeral", "text": "This request was already answered.",
                              "duplicate": True})
-    decision = chat_rate_limit_hit(team_id=team.pk)
+    decision = chat_budget_hit("slack", team.pk)
     if not decision.allowed:
+        once_release(key=replay_key)  # refused, not answered: the same request may be sent again
         return JsonResponse({"response_type": "ephemeral",
                              "text": f"Too many questions right now; try again in {decision.retry_after} s."})
     try:
@@ -152,7 +165,7 @@ def outgoing_webhook(request: HttpRequest, team_slug: str) -> HttpResponse:
         text = text[len(trigger):].strip()
     if not text:
         return JsonResponse({"text": "Ask me a question about the docs."})
-    decision = chat_rate_limit_hit(team_id=team.pk)
+    decision = chat_budget_hit("webhook", team.pk)
     if not decision.allowed:
         response = JsonResponse({"text": f"Too many questions right now; try again in {decision.retry_after} s."},
                                 status=429)

@@ -7,7 +7,7 @@ from asgiref.sync import async_to_sync
 from django.test import Client
 
 from docsbot.chat.models import Conversation, Feedback, Message
-from docsbot.chat.ratelimit import chat_rate_limit_hit
+from docsbot.chat.ratelimit import chat_budget_hit
 from docsbot.chat.services import CHARS_PER_TOKEN, answer_finish, answer_prepare, fit_prompt
 from docsbot.core.prompts import ContextChunk
 from docsbot.teams.services import widget_key_create
@@ -113,7 +113,7 @@ def test_it_limits_questions_per_team_with_a_clear_429(api, other_api, docs_team
         assert api.post("/api/v1/chat", {"question": OFF_TOPIC, "stream": False}).status_code == 200
     limited = api.post("/api/v1/chat", {"question": OFF_TOPIC, "stream": False})
     assert limited.status_code == 429
-    assert "2 per minute" in limited.json()["detail"]
+    assert "this API token may ask 2 per minute" in limited.json()["detail"]
     assert 1 <= int(limited["Retry-After"]) <= 61
     # Another team has its own budget.
     assert other_api.post("/api/v1/chat", {"question": "hello", "stream": False}).status_code == 200
@@ -126,7 +126,7 @@ def test_it_counts_the_rate_limit_atomically_under_concurrency(team, settings):
 
     def hit():
         for _ in range(10):
-            decision = chat_rate_limit_hit(team_id=team.pk)
+            decision = chat_budget_hit("api", team.pk)
             with lock:
                 results.append(decision.allowed)
 
