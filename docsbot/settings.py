@@ -189,6 +189,8 @@ API_RATE_LIMITS = {
     "training": env_int("DOCSBOT_API_TRAINING_PER_MINUTE", 10, minimum=0),
 }
 MAX_UPLOAD_MB = env_int("DOCSBOT_MAX_UPLOAD_MB", 50, minimum=1, maximum=10_000)
+# What all archives of one ingest run may expand to together (docsbot.documents.sources.ExpansionBudget).
+MAX_RUN_EXPANDED_MB = env_int("DOCSBOT_MAX_RUN_EXPANDED_MB", 1000, minimum=1)
 # Seconds a crawled page may take in all (connect, redirects, headers, body): a slow drip is cut off.
 CRAWL_PAGE_TIMEOUT = env_float("DOCSBOT_CRAWL_PAGE_TIMEOUT", 30.0, minimum=1.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

@@ -25,7 +25,9 @@ from docsbot.documents.models import Chunk, Document, IndexState, IngestRun
 from docsbot.documents.parsing import ParseError, parse_document
 from docsbot.documents.sources import (
     MAX_PATH_CHARS,
+    ExpansionBudget,
     Source,
+    SourceError,
     SourceFailure,
     SourceFile,
     expand_inputs,
@@ -44,6 +46,7 @@ EMBED_GROUP = 256  # chunks gathered across documents before one embedding pass
 @dataclass
 class _Pending:
     source: SourceFile
+    size: int
     content_hash: str
     title: str
     fmt: str
@@ -164,12 +167,13 @@ def cli_inputs(items: list[str]) -> list[dict]:
 
 def _expand(inputs: list[dict]) -> list[Source]:
     sources: list[Source] = []
+    budget = ExpansionBudget()  # all archives of the run together
     uploads = [(i["name"], Path(i["value"])) for i in inputs if i["kind"] == "upload"]
     if uploads:
-        sources.extend(expand_uploads(uploads))
+        sources.extend(expand_uploads(uploads, budget))
     for item in inputs:
         if item["kind"] == "path":
-            sources.extend(expand_local(Path(item["value"]).expanduser()))
+            sources.extend(expand_local(Path(item["value"]).expanduser(), budget=budget))
         elif item["kind"] == "url":
             sources.extend(_crawl_failure_hides_pages(source) for source in expand_inputs([item["value"]]))
     return sources
@@ -306,7 +310,15 @@ def _ingest(run: IngestRun, progress: Progress | None, owner: str) -> _Tally:
                        "its path holds a NUL character" if "\x00" in source.path else
                        f"its path is {len(source.path):,} characters long, over the limit of {MAX_PATH_CHARS:,}")
         else:
-            content_hash = hashlib.sha256(source.data).hexdigest()
+            # Read now, one file at a time (archive members from the archive on disk), and let go of
+            # once parsed: only the parsed chunks wait for the next embedding batch.
+            try:
+                data = source.read()
+            except SourceError as exc:
+                _fail(team, tally, source.path, str(exc), existing)
+                _report(run, tally, processed, total, "indexing", progress, last, owner)
+                continue
+            content_hash = hashlib.sha256(data).hexdigest()
             current = existing.get(source.path)
             if (current is not None and current.content_hash == content_hash and not model_changed
                     and current.status == Document.Status.INDEXED):
@@ -316,7 +328,7 @@ def _ingest(run: IngestRun, progress: Progress | None, owner: str) -> _Tally:
                 limit = parse_time_limit()
                 try:
                     with time_limit(limit):
-                        parsed = parse_document(source.path, source.data, fmt=source.fmt)
+                        parsed = parse_document(source.path, data, fmt=source.fmt)
                         # room for [CLS] and [SEP]
                         drafts = chunk_document(parsed, max_tokens=max_tokens() - 2, count=count_tokens)
                 except ParseError as exc:
@@ -334,7 +346,7 @@ def _ingest(run: IngestRun, progress: Progress | None, owner: str) -> _Tally:
                         pending = []
                         twin = tally.resolved.get(twin)
                     if twin is not None:
-                        _record_duplicate(team, source, content_hash, parsed.title, parsed.format, twin)
+                        _record_duplicate(team, source, len(data), content_hash, parsed.title, parsed.format, twin)
                         tally.duplicates += 1
                         tally.items.append({"path": source.path, "status": "duplicate", "chunks": 0,
                                             "error": ""})
@@ -342,7 +354,7 @@ def _ingest(run: IngestRun, progress: Progress | None, owner: str) -> _Tally:
                         key = -(len(accepted) + 1)
                         accepted[source.path] = key
                         known.append((key, print_))
-                        pending.append(_Pending(source, content_hash, parsed.title, parsed.format,
+                        pending.append(_Pending(source, len(data), content_hash, parsed.title, parsed.format,
                                                 print_, drafts))
                         if sum(len(p.drafts) for p in pending) >= EMBED_GROUP:
                             _commit(team, pending, tally, model_name, known, accepted)
@@ -378,7 +390,7 @@ def _fail(team: Team, tally: _Tally, path: str, error: str, existing: dict[str, 
         Document.objects.filter(pk=current.pk).update(error=error)
 
 
-def _record_duplicate(team: Team, source: SourceFile, content_hash: str, title: str, fmt: str,
+def _record_duplicate(team: Team, source: SourceFile, size: int, content_hash: str, title: str, fmt: str,
                       twin: int) -> None:
     with transaction.atomic():
         document, _ = Document.objects.select_for_update().get_or_create(team=team, source_path=source.path)
@@ -387,7 +399,7 @@ def _record_duplicate(team: Team, source: SourceFile, content_hash: str, title: 
         document.status = Document.Status.INDEXED
         document.content_hash, document.title, document.format = content_hash, title[:500], fmt
         document.url = source.url or source.path
-        document.size, document.error, document.fingerprint = len(source.data), "", []
+        document.size, document.error, document.fingerprint = size, "", []
         document.save()
         if deleted:
             _bump(team)
@@ -428,7 +440,7 @@ def _commit(team: Team, pending: list[_Pending], tally: _Tally, model_name: str,
             document.title, document.format = item.title[:500], item.fmt
             document.url = (item.source.url or item.source.path)[:1000]
             document.content_hash, document.status, document.error = item.content_hash, Document.Status.INDEXED, ""
-            document.duplicate_of, document.fingerprint, document.size = None, item.fingerprint, len(item.source.data)
+            document.duplicate_of, document.fingerprint, document.size = None, item.fingerprint, item.size
             document.save()
             _bump(team)
         key = accepted.get(item.source.path)
