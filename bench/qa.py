@@ -6,7 +6,7 @@
 Creates (or reuses) the team ``bench-qa``, ingests the corpus with the documents service,
 generates pairs from scratch, and reports: pairs/s, kept pairs per substantive page, the
 hand-label quality of kept pairs and the share of bad pairs the filters removed
-(bench/labels/flask_pairs_v19.jsonl to _v21.jsonl, keyed by status, question and answer), and recall@5 of held-out questions
+(bench/labels/flask_pairs.jsonl, keyed by status, question and answer), and recall@5 of held-out questions
 back to their source chunk.
 """
 from __future__ import annotations
@@ -24,12 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "docsbot.settings")
-# Labels of the current generator's output: three random samples of 150 kept + 30 rejected (seeds 19191919,
-# 20202020 and 21212121, three readers each; a pair in two samples counts once per reading; a pair the generator has
-# since changed no longer matches and is not counted). bench/labels/flask_pairs_v21_new.jsonl labels every pair the v21
-# rules added; it is not a random sample, so it is not counted here: `--labels bench/labels/flask_pairs_v21_new.jsonl`
-# reports it alone.
-LABELS = [ROOT / "bench" / "labels" / f"flask_pairs_v{n}.jsonl" for n in (19, 20, 21)]
+# Labels of the current generator's output: three random samples of 150 kept + 30 rejected pairs (seeds
+# 19191919, 20202020 and 21212121, three readers), merged into one file, a pair read in two samples counted once;
+# a pair the generator has since changed no longer matches and is not counted.
+LABELS = [ROOT / "bench" / "labels" / "flask_pairs.jsonl"]
 TARGETS = {"kept_per_substantive_page": 3, "pairs_per_minute": 1000, "kept_good_share": 0.9}
 
 
