@@ -10,16 +10,22 @@ from typing import Any
 from training.config import LORA_METHODS, TrainConfig
 
 
-def peft_config(config: TrainConfig) -> Any:
-    """The PEFT config of a PEFT method (a resolved TrainConfig)."""
+def peft_config(config: TrainConfig, *, num_layers: int | None = None,
+                linear_names: list[str] | None = None) -> Any:
+    """The PEFT config of a PEFT method (a resolved TrainConfig). Adapting some layers only
+    (``config.adapted_layers``) needs the model's ``num_layers`` and, for "all-linear", its
+    ``linear_names`` (PEFT takes explicit module names with ``layers_to_transform``)."""
     from peft import IA3Config, LoraConfig, PrefixTuningConfig, PromptTuningConfig
 
     target = config.target_modules
     targets = target if isinstance(target, str) else list(target)
+    layers = config.layer_indices(num_layers) if num_layers else None
     if config.method in LORA_METHODS:
+        if layers and isinstance(targets, str):
+            targets = linear_names
         return LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
                           target_modules=targets, bias="none", task_type="CAUSAL_LM",
-                          use_dora=config.method == "dora")
+                          use_dora=config.method == "dora", layers_to_transform=layers)
     if config.method == "ia3":
         # "all-linear" (the default) means PEFT's own choice for the architecture: keys, values and the
         # MLP's down projection for Llama-shaped models, as in the IA3 paper.
@@ -42,7 +48,18 @@ def add_adapter(model: Any, config: TrainConfig, *, base_name: str) -> Any:
         return BottleneckModel.wrap(model, size=int(config.rank), base_name=base_name)
     from peft import get_peft_model
 
-    return get_peft_model(model, peft_config(config))
+    num_layers = getattr(model.config, "num_hidden_layers", None)
+    return get_peft_model(model, peft_config(config, num_layers=num_layers, linear_names=linear_module_names(model)))
+
+
+def linear_module_names(model: Any) -> list[str]:
+    """The names of the Linear layers inside the transformer layers ("all-linear" spelled out: PEFT's
+    choice too, which leaves the output head out)."""
+    import torch
+
+    output = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    return sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules()
+                   if isinstance(module, torch.nn.Linear) and module is not output and ".layers." in f".{name}"})
 
 
 def adapter_state(model: Any) -> dict[str, Any]:

@@ -306,13 +306,17 @@ class Recipe:
                 learning_rate = self.scheduler.get_last_lr()[0]
                 self.curve.append({"step": self.step, "loss": round(value, 5), "lr": learning_rate})
                 elapsed = time.monotonic() - started
+                if steps_this_run == 1:
+                    first_step_seconds = elapsed
                 if self.on_progress:
                     self.on_progress(Progress(
                         step=self.step, total_steps=self.total_steps, loss=value, epoch=epoch,
                         eta_seconds=elapsed / steps_this_run * (self.total_steps - self.step),
                         learning_rate=learning_rate, tokens_per_second=real_tokens / max(elapsed, 1e-9)))
-                if steps_this_run >= BUDGET_PROBE_STEPS and self.config.time_budget_s:
-                    self._fit_time_budget(elapsed / steps_this_run)
+                if steps_this_run > BUDGET_PROBE_STEPS and self.config.time_budget_s:
+                    # The pace after the first step: it carries one-off costs (allocation, kernel choice).
+                    self._fit_time_budget(elapsed=elapsed, seconds_per_step=(elapsed - first_step_seconds)
+                                          / (steps_this_run - 1))
                 # The last step too: a process killed during the evaluation that follows resumes there.
                 if self.step % self.config.checkpoint_every == 0 or self.step >= self.total_steps:
                     self.save_checkpoint()
@@ -337,14 +341,21 @@ class Recipe:
         """One step's tensors on the training device (a packed step: one flat row)."""
         return collate(rows, pad_id=self.pad_id, packed=self.dataset.packed, multiple=SHAPE_MULTIPLE).to(self.device)
 
-    def _fit_time_budget(self, seconds_per_step: float) -> None:
-        """Shorten the run so the remaining steps fit ``time_budget_s`` (never lengthen it). Checked
-        after every step from the pace so far: a machine that gets busier mid-run still ends on time."""
-        fitted = max(self.step + 1, int(self.config.time_budget_s / seconds_per_step))
-        if fitted < self.total_steps:
+    def _fit_time_budget(self, *, elapsed: float, seconds_per_step: float) -> None:
+        """Set the run's length so the remaining steps end when ``time_budget_s`` does, at the pace
+        so far: shorter on a machine that gets busier mid-run, longer again (never past the planned
+        steps) when it gets quieter. Checked after every step."""
+        remaining = max(0.0, self.config.time_budget_s - elapsed)
+        fitted = min(self.planned_steps, self.step + int(remaining / seconds_per_step))
+        # Out of time: one more step, once, so the run ends on a step its schedule was planned for.
+        fitted = max(fitted, min(self.total_steps, self.step + 1))
+        if fitted < self.planned_steps:
             self.budget_note = (f"time budget {self.config.time_budget_s:.0f}s at {seconds_per_step:.2f}s/step: "
                                 f"{fitted} of {self.planned_steps} planned steps")
-            self.total_steps = fitted
+        elif self.budget_note:
+            self.budget_note = (f"time budget {self.config.time_budget_s:.0f}s at {seconds_per_step:.2f}s/step: "
+                                f"all {self.planned_steps} planned steps")
+        self.total_steps = fitted
 
     # --- checkpoints ---------------------------------------------------------------------
     def save_checkpoint(self) -> Path:

@@ -137,7 +137,8 @@ def training_job_run(*, job_id: int, owner: str, soft_deadline: float | None = N
             training_event_add(job=job, message=f"resumed from checkpoint at step {recipe.resumed_from}")
         TrainingJob.objects.filter(pk=job.pk).update(config=recipe.config.to_dict(), total_steps=recipe.total_steps)
         training_event_add(job=job, message=f"training {recipe.total_steps} steps on {recipe.dataset.examples} "
-                                            f"examples ({len(recipe.dataset.rows)} packed rows) on {recipe.device}",
+                                            f"examples ({len(recipe.dataset.rows)} packed rows) on {recipe.device}"
+                                            f"{_layers_note(recipe)}",
                            data={"config": recipe.config.to_dict()})
         result = recipe.train()
         monitor.beat()
@@ -188,6 +189,13 @@ def _recipe(job: TrainingJob, dataset: dict[str, Any], monitor: _Monitor):
     return Recipe(base_model=job.base_model, config=config, train_examples=dataset["train"],
                   work_dir=conf.job_dir(job.pk), on_progress=monitor.on_progress, should_stop=monitor.should_stop,
                   gpu_memory_fraction=conf.training_gpu_memory_fraction())
+
+
+def _layers_note(recipe) -> str:
+    """", adapting the upper 15 of 30 layers" when the adapter covers some layers only."""
+    total = getattr(getattr(recipe.model, "config", None), "num_hidden_layers", None)
+    layers = recipe.config.layer_indices(total) if total else None
+    return f", adapting the upper {len(layers)} of {total} layers" if layers else ""
 
 
 def _evaluate_and_publish(job: TrainingJob, recipe, result, dataset: dict[str, Any]) -> AdapterVersion:

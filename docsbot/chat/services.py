@@ -101,13 +101,18 @@ def served_base(*, client: Any) -> ServedBase:
     return _served_bases[key]
 
 
-def team_model(*, team: Team, client: Any, conversation: Conversation | None = None
-               ) -> tuple[str, int | None, int | None]:
+def team_model(*, team: Team, client: Any, conversation: Conversation | None = None,
+               pinned_version: int | None = None) -> tuple[str, int | None, int | None]:
     """(model name for serving, adapter version, context length); from the team, never the client.
 
     While the team runs an A/B experiment, a conversation in the candidate's share (a stable hash of
-    its id: it never switches) is answered by the candidate version (docsbot.adapters.experiments)."""
+    its id: it never switches) is answered by the candidate version (docsbot.adapters.experiments).
+    ``pinned_version``: that version of the team's adapter answers, promoted or not (an admin trying
+    a candidate from the command line)."""
     from docsbot.core.serving import team_adapter_name
+
+    if pinned_version is not None:
+        return _pinned_model(team=team, number=pinned_version, client=client)
 
     try:
         from docsbot.adapters.experiments import experiment_version_for
@@ -125,6 +130,26 @@ def team_model(*, team: Team, client: Any, conversation: Conversation | None = N
             return name, candidate.number, base.max_model_len
         return team_adapter_name(team.slug), version.number, base.max_model_len
     return base.name, None, base.max_model_len
+
+
+def _pinned_model(*, team: Team, number: int, client: Any) -> tuple[str, int, int | None]:
+    from django.core.exceptions import ValidationError
+
+    from docsbot.adapters.experiments import candidate_adapter_name, candidate_publish
+    from docsbot.adapters.models import AdapterVersion
+    from docsbot.core.serving import team_adapter_name
+
+    version = AdapterVersion.objects.filter(team=team, number=number).select_related("team").first()
+    if version is None:
+        raise ChatError(f"team {team.slug!r} has no adapter version {number}", status=404)
+    base = served_base(client=client)
+    if version.status == AdapterVersion.Status.PROMOTED:
+        return team_adapter_name(team.slug), number, base.max_model_len
+    try:
+        candidate_publish(version=version)
+    except ValidationError as exc:
+        raise ChatError(f"adapter version {number} cannot be served: {exc.messages[0]}", status=409) from None
+    return candidate_adapter_name(team.slug, number), number, base.max_model_len
 
 
 def default_client() -> Any:
@@ -202,8 +227,9 @@ def fit_prompt(*, team_name: str, question: str, contexts: list[ContextChunk], h
 
 def answer_prepare(*, team: Team, question: str, conversation_id: str | None = None,
                    channel: str = Conversation.Channel.API, external_id: str = "",
-                   client: Any = None) -> Prepared:
-    """Store the question, retrieve, decide whether the docs cover it, and build the prompt."""
+                   client: Any = None, pinned_version: int | None = None) -> Prepared:
+    """Store the question, retrieve, decide whether the docs cover it, and build the prompt
+    (``pinned_version``: see team_model)."""
     from docsbot.documents.selectors import chunk_search
 
     question = (question or "").strip()
@@ -243,7 +269,7 @@ def answer_prepare(*, team: Team, question: str, conversation_id: str | None = N
     model, adapter_version, max_model_len, messages, max_tokens = "", None, None, [], 0
     if relevant:
         model, adapter_version, max_model_len = team_model(team=team, client=client or default_client(),
-                                                           conversation=conversation)
+                                                           conversation=conversation, pinned_version=pinned_version)
         contexts = [ContextChunk(title=hit.title, section=hit.section, text=hit.text, url=hit.url)
                     for hit in relevant_hits]
         messages, max_tokens = fit_prompt(team_name=team.name or team.slug, question=question,
@@ -310,12 +336,13 @@ def _generation_kwargs(prepared: Prepared) -> dict[str, Any]:
 
 def answer_question(*, team: Team, question: str, conversation_id: str | None = None,
                     channel: str = Conversation.Channel.API, external_id: str = "",
-                    client: Any = None) -> Answer:
+                    client: Any = None, pinned_version: int | None = None) -> Answer:
     """Answer one question, blocking until the whole answer is stored."""
     from serving.client import ServingError
 
     prepared = answer_prepare(team=team, question=question, conversation_id=conversation_id,
-                              channel=channel, external_id=external_id, client=client)
+                              channel=channel, external_id=external_id, client=client,
+                              pinned_version=pinned_version)
     if not prepared.relevant:
         return answer_finish(prepared=prepared, text=prepared.fallback_text)
     client = client or default_client()

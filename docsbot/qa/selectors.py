@@ -20,6 +20,11 @@ from docsbot.teams.models import Team
 # there would teach it to ignore its own instructions in production.
 SOURCE_LEFT_OUT = 0.2
 HELDOUT_K = 4  # chunks per held-out prompt: chat's default DOCSBOT_CHAT_TOP_K
+# A team with few pairs gets each pair several times, with other distractors in other places (RAFT
+# resampling), up to this many training examples: ~20 examples seen over and over taught SmolLM2
+# where the source had stood, not to find it (it answered every question with the not-covered reply).
+MIN_TRAIN_EXAMPLES = 100
+MAX_VARIANTS = 4
 # The gate wants this many held-out pairs; a team whose hash split gives fewer lends training
 # pairs to the held-out set, up to HELDOUT_MAX_SHARE of its pairs.
 HELDOUT_TARGET = 50
@@ -148,8 +153,9 @@ def dataset_build(*, team: Team, distractors: int = 3, seed: int = 0) -> Trainin
     pairs = list(pairs_trainable(team=team))
     heldout_ids = heldout_pair_ids(pairs)
     heldout_count = 0
+    training_pairs = len(pairs) - len(heldout_ids)
+    variants = min(MAX_VARIANTS, max(1, -(-MIN_TRAIN_EXAMPLES // max(1, training_pairs))))
     for pair in pairs:
-        rng = random.Random(f"{seed}:{pair.pk}")
         source = pair.chunk
         if pair.pk in heldout_ids:
             heldout.extend(_heldout_examples(team=team, pair=pair,
@@ -161,18 +167,14 @@ def dataset_build(*, team: Team, distractors: int = 3, seed: int = 0) -> Trainin
             contexts = [_context(h.title, h.section, h.text, h.url) for h in hits]
             train.append(_example(team=team, pair=pair, contexts=contexts, target=pair.answer))
             continue
-        hits = chunk_search(team=team, query=pair.question, k=distractors + 2)
+        hits = chunk_search(team=team, query=pair.question, k=distractors + 2 + (variants > 1) * distractors)
         negatives = [_context(h.title, h.section, h.text, h.url) for h in hits
                      if h.chunk_id != source.pk and h.text != source.text
-                     and not _answers_in(h.text, pair.answer)][:distractors]
-        contexts = list(negatives)
-        if rng.random() < SOURCE_LEFT_OUT and negatives:
-            rng.shuffle(contexts)
-            train.append(_example(team=team, pair=pair, contexts=contexts, target=NO_ANSWER))
-            continue
-        contexts.insert(rng.randrange(len(contexts) + 1), _source_context(source))
-        position = next(i for i, c in enumerate(contexts, start=1) if c.text == source.text)
-        train.append(_example(team=team, pair=pair, contexts=contexts, target=_cited(pair.answer, position)))
+                     and not _answers_in(h.text, pair.answer)]
+        for variant in range(variants):
+            rng = random.Random(f"{seed}:{pair.pk}" if variant == 0 else f"{seed}:{pair.pk}:{variant}")
+            train.append(_raft_example(team=team, pair=pair, rng=rng, negatives=negatives[:distractors] if
+                                       variant == 0 else rng.sample(negatives, min(distractors, len(negatives)))))
     note = "" if heldout_count >= HELDOUT_TARGET else (
         f"only {heldout_count} held-out pairs (the gate wants {HELDOUT_TARGET}; at most "
         f"{HELDOUT_MAX_SHARE:.0%} of the team's {len(pairs)} pairs are held out): the significance test has "
@@ -181,6 +183,18 @@ def dataset_build(*, team: Team, distractors: int = 3, seed: int = 0) -> Trainin
     return TrainingDataset(train=train, heldout=heldout, dataset_hash=digest, pair_ids=[p.pk for p in pairs],
                            heldout_pairs=heldout_count, note=note,
                            feedback_pairs=feedback_pair_counts(pairs, heldout_ids=heldout_ids))
+
+
+def _raft_example(*, team: Team, pair: QAPair, rng: random.Random, negatives: list[ContextChunk]) -> dict:
+    """The source among the distractors in a random place, the answer citing it; or, in
+    SOURCE_LEFT_OUT of them, the distractors alone and the not-covered reply."""
+    contexts = list(negatives)
+    if rng.random() < SOURCE_LEFT_OUT and negatives:
+        rng.shuffle(contexts)
+        return _example(team=team, pair=pair, contexts=contexts, target=NO_ANSWER)
+    contexts.insert(rng.randrange(len(contexts) + 1), _source_context(pair.chunk))
+    position = next(i for i, c in enumerate(contexts, start=1) if c.text == pair.chunk.text)
+    return _example(team=team, pair=pair, contexts=contexts, target=_cited(pair.answer, position))
 
 
 def feedback_pair_counts(pairs: list[QAPair], *, heldout_ids: set[int]) -> dict:

@@ -14,7 +14,12 @@ def test_it_builds_raft_examples_with_retrieved_distractors_and_a_stable_hash(ge
     trainable = QAPair.objects.filter(team=generated).exclude(status="rejected")
     assert sorted(dataset.pair_ids) == sorted(trainable.values_list("id", flat=True))
     train_ids, heldout_ids = {e["id"] for e in dataset.train}, {e["id"] for e in dataset.heldout}
-    assert len(dataset.train) + dataset.heldout_pairs == trainable.count() and not train_ids & heldout_ids
+    assert len(train_ids) + dataset.heldout_pairs == trainable.count() and not train_ids & heldout_ids
+    # A small team's pairs come back several times, with other distractors in other places (up to 4).
+    variants = min(4, -(-100 // len(train_ids)))
+    assert len(dataset.train) == variants * len(train_ids) and variants > 1
+    first = next(iter(train_ids))
+    assert len({e["messages"][1]["content"] for e in dataset.train if e["id"] == first}) > 1
     split_heldout = set(trainable.filter(split="heldout").values_list("id", flat=True))
     # The hash split's held-out pairs stay held out; a small team lends training pairs up to a quarter.
     assert split_heldout <= heldout_ids and dataset.heldout_pairs == max(len(split_heldout),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 def make_adapter(base_model: Path, out_dir: Path, *, rank: int = 8, seed: int = 0, dora: bool = False,
                  boost_token: int | None = None, base_name: str | None = None, magnitude_spread: float = 0.0,
-                 modules_to_save: list[str] | None = None) -> Path:
+                 modules_to_save: list[str] | None = None, layers: list[int] | None = None) -> Path:
     """A PEFT LoRA (or DoRA) adapter on all linear layers, saved with save_pretrained.
 
     With ``boost_token`` the last decoder layer's MLP is rewritten so that the adapter
@@ -16,16 +16,21 @@ def make_adapter(base_model: Path, out_dir: Path, *, rank: int = 8, seed: int = 
     the pair is ``y**2 >= 0``, and down_proj maps those channels onto the token's
     (tied) embedding. Otherwise the LoRA weights are random (``init_lora_weights=False``).
     With ``magnitude_spread`` each DoRA magnitude is scaled by ``1 + spread * N(0, 1)`` per output
-    row, as training moves it away from the weight norm it starts at.
+    row, as training moves it away from the weight norm it starts at. With ``layers`` only those
+    decoder layers are adapted (training's ``adapted_layers``).
     """
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
+    from training.methods import linear_module_names
+
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_pretrained(base_model)
-    config = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules="all-linear", lora_dropout=0.0,
-                        init_lora_weights=False, use_dora=dora, modules_to_save=modules_to_save)
+    targets = linear_module_names(model) if layers else "all-linear"
+    config = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=targets, lora_dropout=0.0,
+                        init_lora_weights=False, use_dora=dora, modules_to_save=modules_to_save,
+                        layers_to_transform=layers)
     peft_model = get_peft_model(model, config)
     if boost_token is not None:
         _boost(peft_model, boost_token, rank, seed)

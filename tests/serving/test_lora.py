@@ -16,6 +16,7 @@ def adapters(tiny_base_model, tmp_path_factory):
         "a": make_adapter(tiny_base_model, root / "a", rank=4, seed=1),
         "b": make_adapter(tiny_base_model, root / "b", rank=8, seed=2),
         "d": make_adapter(tiny_base_model, root / "d", rank=4, seed=3, dora=True),
+        "u": make_adapter(tiny_base_model, root / "u", rank=4, seed=4, layers=[1]),  # the upper layer only
     }
 
 
@@ -23,7 +24,7 @@ def _batched(base_path, max_rank=8):
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(base_path).eval()
-    lora = BatchedLoRA(model, slots=4, max_rank=max_rank)
+    lora = BatchedLoRA(model, slots=5, max_rank=max_rank)
     info = BaseModelInfo(served_name=str(base_path), model_path=str(base_path), module_shapes=lora.module_shapes(),
                          base_weight=lora.base_weight, max_rank=max_rank)
     return model, lora, info
@@ -40,17 +41,17 @@ def _peft_logits(base_path, adapter_path, ids):
 
 def test_it_matches_peft_for_every_row_of_a_mixed_batch(tiny_base_model, adapters):
     model, lora, info = _batched(tiny_base_model)
-    for slot, key in enumerate(["a", "b", "d"], start=1):
+    for slot, key in enumerate(["a", "b", "d", "u"], start=1):
         lora.assign(slot, load_adapter(key, adapters[key], info))
     ids = torch.randint(10, 200, (1, 9), generator=torch.Generator().manual_seed(0))
-    batch = ids.repeat(4, 1)
-    lora.route([0, 1, 2, 3], "cpu")
+    batch = ids.repeat(5, 1)
+    lora.route([0, 1, 2, 3, 4], "cpu")
     with torch.no_grad():
         mixed = model(input_ids=batch).logits
         lora.route([0], "cpu")
         base = model(input_ids=ids).logits
     assert torch.allclose(mixed[0], base[0], atol=1e-5)
-    for row, key in enumerate(["a", "b", "d"], start=1):
+    for row, key in enumerate(["a", "b", "d", "u"], start=1):
         expected = _peft_logits(tiny_base_model, adapters[key], ids)[0]
         assert not torch.allclose(expected, base[0], atol=1e-3)  # the adapter changes something
         assert torch.allclose(mixed[row], expected, atol=1e-4), key

@@ -13,7 +13,7 @@ def test_it_resolves_auto_values_from_the_dataset_size():
     big = TrainConfig(rank=32).resolve(num_examples=5000, longest_example=1500)
     assert (big.rank, big.alpha) == (32, 64)
     assert big.max_length == 1536  # the longest example fits, rounded up to 64
-    assert big.epochs < small.epochs and big.learning_rate < small.learning_rate
+    assert big.epochs < small.epochs and big.learning_rate == small.learning_rate == 2e-4
 
 
 def test_it_caps_auto_epochs_by_the_token_budget():
@@ -28,8 +28,21 @@ def test_it_caps_auto_epochs_by_the_token_budget():
 
 def test_it_keeps_explicit_values():
     config = TrainConfig(rank=4, alpha=16, learning_rate=1e-3, epochs=2, batch_size=3, max_length=128,
-                         gradient_checkpointing=False)
+                         gradient_checkpointing=False, adapted_layers=6)
     assert config.resolve(num_examples=10, longest_example=100) == config
+
+
+def test_it_adapts_the_upper_half_of_the_layers_on_a_cpu_and_every_layer_on_a_gpu():
+    cpu = TrainConfig().resolve(num_examples=300, longest_example=900, on_gpu=False)
+    gpu = TrainConfig().resolve(num_examples=300, longest_example=900, on_gpu=True)
+    assert cpu.layer_indices(30) == list(range(15, 30)) and gpu.layer_indices(30) is None
+    assert TrainConfig(adapted_layers=4).layer_indices(30) == [26, 27, 28, 29]
+    assert TrainConfig(adapted_layers=40).layer_indices(30) is None
+    ia3 = TrainConfig(method="ia3").resolve(num_examples=300, longest_example=900, on_gpu=False)
+    assert ia3.layer_indices(30) is None  # PEFT's IA3 adapts every layer
+    for bad in (0, -1, "lower-half", True):
+        with pytest.raises(ValueError, match="adapted_layers"):
+            TrainConfig(adapted_layers=bad)
 
 
 def test_it_turns_gradient_checkpointing_on_by_default_on_a_gpu():

@@ -168,9 +168,30 @@ def test_it_shortens_the_run_and_its_schedule_to_a_time_budget(tiny_base_model, 
     planned = r.total_steps
     result = r.train()
     r.cleanup()
-    # Three steps are timed, then the run is cut to the next one: a budget never ends a run mid-schedule.
-    assert planned > 4 and result.steps == result.total_steps == 4
+    # Four steps are timed (the pace leaves the first out), then the run is cut to the next one: a budget
+    # never ends a run mid-schedule.
+    assert planned > 5 and result.steps == result.total_steps == 5
     assert "time budget" in result.extra["time_budget"] and result.curve[-1]["lr"] < result.curve[1]["lr"]
+
+
+def test_it_does_not_let_a_slow_first_step_cut_a_time_budgeted_run(tiny_base_model, tmp_path, monkeypatch):
+    config = TrainConfig(rank=4, learning_rate=1e-2, epochs=4, batch_size=1, max_length=512, time_budget_s=150)
+    r = Recipe(base_model=str(tiny_base_model), config=config, train_examples=TRAIN, work_dir=tmp_path)
+    r.setup()
+    clock = {"now": 0.0, "steps": 0}
+    real_loss = r.loss
+
+    def timed_loss(batch):  # the first step takes 100 s of the clock, every later one 1 s
+        clock["now"] += 100.0 if clock["steps"] == 0 else 1.0
+        clock["steps"] += 1
+        return real_loss(batch)
+
+    monkeypatch.setattr(r, "loss", timed_loss)
+    monkeypatch.setattr("training.recipe.time.monotonic", lambda: clock["now"])
+    planned = r.total_steps
+    result = r.train()
+    r.cleanup()
+    assert planned < 40 and result.steps == planned  # 100 s + (planned - 1) s fits 150 s
 
 
 def test_it_picks_one_example_per_step_on_a_cpu_and_budgets_epochs_by_time_when_given_one():
@@ -308,7 +329,9 @@ def test_it_saves_the_adapter_in_the_models_compute_dtype(tiny_base_model, tmp_p
     served = load_adapter("team", bf16, BaseModelInfo(served_name=str(tiny_base_model),
                                                        model_path=str(tiny_base_model), module_shapes=shapes,
                                                        base_weight=lambda name: None, max_rank=64))
-    assert served.rank == 4 and len(served.modules) == len(shapes)
+    # Every Linear of the adapted layers (the upper half on a CPU) carries an A and a B.
+    assert served.rank == 4 and 2 * len(served.modules) == len(weights["bf16"])
+    assert set(served.modules) <= set(shapes)
 
 
 def test_it_refuses_a_step_the_gpu_memory_cannot_hold_before_training(tiny_base_model, tmp_path, monkeypatch):

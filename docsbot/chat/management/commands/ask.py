@@ -1,4 +1,4 @@
-"""``manage.py ask --team SLUG "question" [--json]``: one answer from the command line."""
+"""``manage.py ask --team SLUG "question" [--json] [--adapter-version N]``: one answer from the command line."""
 from __future__ import annotations
 
 import contextlib
@@ -33,6 +33,8 @@ class Command(BaseCommand):
         parser.add_argument("--team", required=True, help="team slug")
         parser.add_argument("question")
         parser.add_argument("--json", action="store_true", help="print {answer, sources, adapter_version, seconds}")
+        parser.add_argument("--adapter-version", type=int, metavar="N",
+                            help="answer with the team's adapter version N, promoted or not (try a candidate)")
 
     def handle(self, *args, team: str, question: str, **options):
         as_json = options["json"]
@@ -46,7 +48,8 @@ class Command(BaseCommand):
             with serving_url() as url:
                 client = ServingClient(url, api_key=settings.SERVING_API_KEY)
                 answer = answer_question(team=record, question=question, client=client,
-                                         channel=Conversation.Channel.CLI)
+                                         channel=Conversation.Channel.CLI,
+                                         pinned_version=options.get("adapter_version"))
         except ChatError as exc:
             raise CommandError(exc.message) from None
         except ServingError as exc:
@@ -65,6 +68,8 @@ class Command(BaseCommand):
                 section = f" — {source['section']}" if source["section"] else ""
                 self.stdout.write(f"  [{source['index']}] {source['title']}{section}  {source['url']}")
         version = f"adapter v{answer.adapter_version}" if answer.adapter_version else "base model"
+        if options.get("adapter_version") is not None:
+            version += " (chosen with --adapter-version)"
         self.stdout.write(f"\n({version}, {seconds:.2f} s)")
 
 
