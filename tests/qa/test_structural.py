@@ -1049,3 +1049,25 @@ def test_it_asks_what_a_quoted_term_means_where_the_text_defines_it():
     assert pairs["What is a reverse proxy?"].answer.startswith("Putting an HTTP server in front")
     pairs, _ = _pairs(["Guide"], "This is called a “hook.” It runs before each request.")
     assert "What is a hook?" not in pairs  # "this": called what, the page says
+
+
+def test_it_asks_how_to_do_a_pages_task_with_the_means_each_section_names():
+    pairs, _ = _pairs(["Uploading reports", "The command line"],
+                      "Run the import command with the folder of reports:\n\n```\nacme import ./reports\n```")
+    # "the command line" is one page's, to the page-context check: the question is asked about the page.
+    how = pairs["In “Uploading reports”, how do I upload reports with the command line?"]
+    assert how.kind == "how-to" and "acme import ./reports" in how.answer
+    pairs, _ = _pairs(["Uploading reports", "The upload page"],
+                      "The upload page lists every report with its status and the reason of any failure.")
+    assert not any(q.startswith("How do I upload reports") for q in pairs)  # no instruction: no way to do it
+    pairs, _ = _pairs(["Reports", "The command line"], "Run the import command with the folder of reports.")
+    assert not any(q.startswith("How do I") for q in pairs)  # the page names no task
+
+
+def test_it_turns_a_how_clause_heading_into_its_question():
+    pairs, _ = _pairs(["Search", "How documents are cut and searched"],
+                      "Documents are split at every heading. Each chunk holds at most 256 tokens and starts with "
+                      "the page title and its section headings.")
+    assert pairs["How are documents cut and searched?"].answer.startswith("Documents are split at every heading.")
+    pairs, _ = _pairs(["Overview", "How it works"], "The server reads the queue and answers each request in turn.")
+    assert not any(q.startswith("How does it") for q in pairs)

@@ -452,6 +452,12 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
     if _is_error_heading(heading):
         message = re.sub(r"^(error|exception)\s*[:\-]?\s*", "", heading, flags=re.IGNORECASE)
         return [Candidate(f"What does the error “{message}” mean?", answer, "troubleshooting")]
+    explained = _how_clause_question(heading)
+    if explained:
+        return [Candidate(explained, answer, "faq")]
+    means = _means_how_to(heading, parents, blocks)
+    if means:
+        return _how_to(means, blocks)
     first = words[0]
     if first.lower().endswith("ing") and verb_base(first):
         return []
@@ -537,6 +543,46 @@ def _heading_how_to(heading: str, parents: list[str], blocks: list[Block]) -> st
         task = " ".join(sentence_case(word) for word in task.split())
         return f"How do I {_with_page_name(task, parents)}?"
     return None
+
+
+# "How documents are cut and searched", "How routing works": a heading that states what the section explains.
+_HOW_CLAUSE = re.compile(r"^How (?P<subject>(?!to\b)[\w`'’-]+(?: [\w`'’-]+){0,3}?) (?P<verb>is|are|[a-z]+s|work|run)"
+                         r"(?P<rest>(?: [\w`'’,-]+){0,6})$")
+
+
+def _how_clause_question(heading: str) -> str | None:
+    """'How documents are cut and searched' -> 'How are documents cut and searched?'; 'How docsbot works' -> 'How does
+    docsbot work?'."""
+    match = _HOW_CLAUSE.match(heading.strip())
+    if not match or narrative._vague(match["subject"]) or match["subject"].lower() in {"it", "you", "we"}:
+        return None
+    subject, verb, rest = match["subject"], match["verb"], match["rest"]
+    if verb in {"is", "are"}:
+        return f"How {verb} {subject}{rest}?"
+    if verb.endswith("s") and not verb.endswith("ss"):
+        base = verb_base(verb)
+        return f"How does {subject} {base}{rest}?" if base else None
+    return f"How do {subject} {verb}{rest}?"
+
+
+def _means_how_to(heading: str, parents: list[str], blocks: list[Block]) -> str | None:
+    """'How do I upload documentation with the admin upload page?' for a section named by a means ("The admin upload
+    page", "The API") on a page named by a task ("Uploading documentation") whose text opens with an instruction
+    ("Open /documents/upload/ ...", "Upload with a multipart POST ...")."""
+    if not parents or not heading.startswith("The ") or not 2 <= len(heading.split()) <= 5 \
+            or narrative._vague(heading) or any(ch in heading for ch in "?:!"):
+        return None
+    title_words = parents[0].split()
+    first = title_words[0] if title_words else ""
+    verb = verb_base(first) if first.lower().endswith("ing") else None
+    if not verb or len(title_words) > 5 or narrative._vague(parents[0]):
+        return None
+    paragraphs = first_paragraphs(blocks)
+    opening = sentences(paragraphs[0])[0] if paragraphs else ""
+    if not opening or not narrative.is_instruction(opening):
+        return None
+    task = " ".join([verb, *(sentence_case(word) for word in title_words[1:])])
+    return f"How do I {task} with {_heading_phrase(heading[4:]) if len(heading.split()) > 2 else 'the ' + heading[4:]}?"
 
 
 def _with_page_name(task: str, parents: list[str]) -> str:
