@@ -13,6 +13,7 @@ from docsbot import embedded_redis
 from docsbot.config import (
     ConfigError,
     env_bool,
+    env_choice,
     env_float,
     env_int,
     env_list,
@@ -191,6 +192,8 @@ API_RATE_LIMITS = {
 MAX_UPLOAD_MB = env_int("DOCSBOT_MAX_UPLOAD_MB", 50, minimum=1, maximum=10_000)
 # What all archives of one ingest run may expand to together (docsbot.documents.sources.ExpansionBudget).
 MAX_RUN_EXPANDED_MB = env_int("DOCSBOT_MAX_RUN_EXPANDED_MB", 1000, minimum=1)
+# The search index's first pass: int8 where the CPU has AVX-512 (auto), or float32 always.
+INDEX_SCAN = env_choice("DOCSBOT_INDEX_SCAN", "auto", ("auto", "float32"))
 # Seconds a crawled page may take in all (connect, redirects, headers, body): a slow drip is cut off.
 CRAWL_PAGE_TIMEOUT = env_float("DOCSBOT_CRAWL_PAGE_TIMEOUT", 30.0, minimum=1.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024

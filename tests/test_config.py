@@ -50,6 +50,19 @@ def test_it_stops_on_a_bad_setting_with_one_line_naming_the_variable():
     ]
 
 
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    ("DOCSBOT_MAX_FORGETTING", "0.5", "DOCSBOT_MAX_FORGETTING: must be at least 1.0, got 0.5"),
+    ("DOCSBOT_AUTO_PROMOTE", "maybe", "DOCSBOT_AUTO_PROMOTE: expected true/false"),
+    ("DOCSBOT_INDEX_SCAN", "int4", "DOCSBOT_INDEX_SCAN: must be one of auto, float32, got 'int4'"),
+])
+def test_it_stops_at_start_up_on_a_bad_setting_read_only_later(variable, value, message):
+    """Settings used deep in a job (the promotion gate, the search index) are checked when the process starts."""
+    result = _manage("check", **{variable: value})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"docsbot: configuration error: {message}"), result.stderr
+
+
 def test_it_stops_on_an_unreachable_database_with_one_line():
     result = _manage("preflight", DATABASE_URL="postgres://nobody:secret@127.0.0.1:1/none")
     assert result.returncode == 2

@@ -65,6 +65,13 @@ def hyperparameter_limits() -> dict[str, int]:
     }
 
 
+def check_adapter_settings() -> None:
+    """Read every adapter setting once at start-up (AdaptersConfig.ready): a bad value stops the
+    process with one line, instead of failing a training job at its gate hours later."""
+    auto_promote(), lease_seconds(), max_forgetting(), max_lora_rank(), training_gpu_memory_fraction()
+    max_active_jobs_per_team(), hyperparameter_limits()
+
+
 def jobs_dir() -> Path:
     return Path(settings.DATA_DIR) / "training" / "jobs"
 

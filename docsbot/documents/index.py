@@ -19,7 +19,6 @@ are read per query. DOCSBOT_INDEX_SCAN=float32 turns the int8 pass off.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import uuid
@@ -62,7 +61,9 @@ def int8_scan_available(dim: int) -> bool:
 
 @lru_cache(maxsize=1)
 def _int8_kernel() -> bool:
-    if os.environ.get("DOCSBOT_INDEX_SCAN", "auto").lower() == "float32":
+    from django.conf import settings
+
+    if settings.INDEX_SCAN == "float32":
         return False
     try:
         flags = Path("/proc/cpuinfo").read_text()
