@@ -126,7 +126,9 @@ class Recipe:
         tokenized = tokenize_examples(self.tokenizer, self.examples)
         lengths = [len(t.input_ids) for t in tokenized]
         self.config = self.requested.resolve(
-            num_examples=len(self.examples), longest_example=max(lengths), total_tokens=sum(lengths),
+            # Pairs, not examples: a small team's pair comes back in several RAFT variants with one id.
+            num_examples=len({example.get("id", index) for index, example in enumerate(self.examples)}),
+            longest_example=max(lengths), total_tokens=sum(lengths),
             on_gpu=self.device.type == "cuda",
         )
         self.attention = self._attention_implementation()
