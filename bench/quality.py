@@ -166,7 +166,8 @@ def _rates(side: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def run_corpus(corpus: Corpus, *, train_minutes: float, eval_max: int) -> dict[str, Any]:
+def run_corpus(corpus: Corpus, *, train_minutes: float, eval_max: int,
+               overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     from docsbot.adapters.models import AdapterVersion, TrainingJob
     from docsbot.adapters.runner import evaluation_figures, training_job_run
     from docsbot.adapters.services import training_job_create
@@ -200,7 +201,8 @@ def run_corpus(corpus: Corpus, *, train_minutes: float, eval_max: int) -> dict[s
               f"{train_minutes:.0f} min")
     mark = time.monotonic()
     job = training_job_create(team=team, method="lora", dataset=dataset, enqueue=False,
-                              hyperparameters={"time_budget_s": train_minutes * 60, "eval_max_examples": eval_max})
+                              hyperparameters={"time_budget_s": train_minutes * 60, "eval_max_examples": eval_max,
+                                               **(overrides or {})})
     training_job_run(job_id=job.pk, owner=f"bench-quality:{os.getpid()}")
     job.refresh_from_db()
     timings["train_and_gate_s"] = time.monotonic() - mark
@@ -245,6 +247,14 @@ def run_corpus(corpus: Corpus, *, train_minutes: float, eval_max: int) -> dict[s
     return result
 
 
+def _setting(item: str) -> tuple[str, Any]:
+    key, _, value = item.partition("=")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
 def _progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -255,6 +265,8 @@ def main() -> None:
     parser.add_argument("--train-minutes", type=float, default=10.0, help="training time budget per corpus")
     parser.add_argument("--eval-max", type=int, default=75, help="held-out examples the gate scores")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a training setting for every corpus (as manage.py train --set), e.g. adapted_layers=all")
     args = parser.parse_args()
 
     import django
@@ -268,7 +280,8 @@ def main() -> None:
     results = []
     for name in names:
         _progress(f"{name}: start")
-        results.append(run_corpus(CORPORA[name], train_minutes=args.train_minutes, eval_max=args.eval_max))
+        results.append(run_corpus(CORPORA[name], train_minutes=args.train_minutes, eval_max=args.eval_max,
+                                  overrides=dict(_setting(item) for item in args.set)))
         _progress(f"{name}: done in {results[-1].get('minutes')} min")
     report = {"bench": "quality", "targets": TARGETS, "load_average": os.getloadavg(),
               "corpora": results}

@@ -34,13 +34,14 @@ def test_it_keeps_explicit_values():
     assert config.resolve(num_examples=10, longest_example=100) == config
 
 
-def test_it_adapts_the_upper_half_of_the_layers_on_a_cpu_and_every_layer_on_a_gpu():
+def test_it_adapts_every_layer_by_default_and_the_upper_ones_when_asked():
     cpu = TrainConfig().resolve(num_examples=300, longest_example=900, on_gpu=False)
-    gpu = TrainConfig().resolve(num_examples=300, longest_example=900, on_gpu=True)
-    assert cpu.layer_indices(30) == list(range(15, 30)) and gpu.layer_indices(30) is None
+    assert cpu.adapted_layers == "all" and cpu.layer_indices(30) is None
+    upper = TrainConfig(adapted_layers="upper-half").resolve(num_examples=300, longest_example=900, on_gpu=False)
+    assert upper.layer_indices(30) == list(range(15, 30))
     assert TrainConfig(adapted_layers=4).layer_indices(30) == [26, 27, 28, 29]
     assert TrainConfig(adapted_layers=40).layer_indices(30) is None
-    ia3 = TrainConfig(method="ia3").resolve(num_examples=300, longest_example=900, on_gpu=False)
+    ia3 = TrainConfig(method="ia3", adapted_layers="upper-half").resolve(num_examples=300, longest_example=900)
     assert ia3.layer_indices(30) is None  # PEFT's IA3 adapts every layer
     for bad in (0, -1, "lower-half", True):
         with pytest.raises(ValueError, match="adapted_layers"):

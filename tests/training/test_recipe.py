@@ -329,7 +329,7 @@ def test_it_saves_the_adapter_in_the_models_compute_dtype(tiny_base_model, tmp_p
     served = load_adapter("team", bf16, BaseModelInfo(served_name=str(tiny_base_model),
                                                        model_path=str(tiny_base_model), module_shapes=shapes,
                                                        base_weight=lambda name: None, max_rank=64))
-    # Every Linear of the adapted layers (the upper half on a CPU) carries an A and a B.
+    # Every Linear of the adapted layers carries an A and a B.
     assert served.rank == 4 and 2 * len(served.modules) == len(weights["bf16"])
     assert set(served.modules) <= set(shapes)
 

@@ -29,8 +29,8 @@ from docsbot.teams.services import api_token_create, membership_set, team_create
 
 DEMO_TEAM = "demo"
 DEMO_QUESTION = "How do I upload documentation to docsbot?"
-# SmolLM2 LoRA (the upper 15 of 30 layers) on the demo's ~20 training pairs, each in 4 RAFT variants: ~70 steps
-# of ~4 s on 2 idle CPU cores, then the gate.
+# SmolLM2 LoRA on the demo's ~20 training pairs, each in 4 RAFT variants: ~45 steps of ~6.5 s on 2 idle
+# float32 CPU cores, then the gate.
 DEMO_TRAINING_SECONDS = 300
 
 
