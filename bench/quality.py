@@ -239,7 +239,7 @@ def run_corpus(corpus: Corpus, *, train_minutes: float, eval_max: int,
                             and heldout_tests["f1"]["p_value"] < TARGETS["p_value"]},
         "natural_citation_gain": {"value": natural_citation.get("gain"), "p": natural_citation.get("p_value"),
                                   "met": (natural_citation.get("gain") or 0) > 0
-                                  and (natural_citation.get("p_value") or 1) < TARGETS["p_value"]},
+                                  and (1 if natural_citation.get("p_value") is None else natural_citation["p_value"]) < TARGETS["p_value"]},
         "forgetting": {"value": round(evaluation["forgetting_ppl_ratio"], 4),
                        "met": evaluation["forgetting_ppl_ratio"] < TARGETS["forgetting_ppl_ratio"]},
         "minutes": {"value": result["minutes"], "met": result["minutes"] < TARGETS["corpus_minutes"]},
