@@ -247,14 +247,6 @@ def run_corpus(corpus: Corpus, *, train_minutes: float, eval_max: int,
     return result
 
 
-def _setting(item: str) -> tuple[str, Any]:
-    key, _, value = item.partition("=")
-    try:
-        return key, json.loads(value)
-    except ValueError:
-        return key, value
-
-
 def _progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -272,6 +264,9 @@ def main() -> None:
     import django
 
     django.setup()
+    from docsbot.adapters.management.commands.train import parse_settings
+
+    overrides = parse_settings(args.set)
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
@@ -281,7 +276,7 @@ def main() -> None:
     for name in names:
         _progress(f"{name}: start")
         results.append(run_corpus(CORPORA[name], train_minutes=args.train_minutes, eval_max=args.eval_max,
-                                  overrides=dict(_setting(item) for item in args.set)))
+                                  overrides=overrides))
         _progress(f"{name}: done in {results[-1].get('minutes')} min")
     report = {"bench": "quality", "targets": TARGETS, "load_average": os.getloadavg(),
               "corpora": results}

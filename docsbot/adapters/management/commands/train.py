@@ -36,7 +36,7 @@ class Command(BaseCommand):
         self.quiet = json
         try:
             job = training_job_create(team=team_or_error(team), method=method,
-                                      hyperparameters=_parse_settings(overrides), enqueue=not foreground,
+                                      hyperparameters=parse_settings(overrides), enqueue=not foreground,
                                       dataset=_load_dataset(dataset) if dataset else None)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
@@ -79,7 +79,7 @@ class Command(BaseCommand):
             time.sleep(1)
 
 
-def _parse_settings(items: list[str]) -> dict:
+def parse_settings(items: list[str]) -> dict:
     values = {}
     for item in items:
         name, sep, raw = item.partition("=")
