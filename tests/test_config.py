@@ -52,6 +52,7 @@ def test_it_stops_on_a_bad_setting_with_one_line_naming_the_variable():
 
 @pytest.mark.parametrize(("variable", "value", "message"), [
     ("DOCSBOT_MAX_FORGETTING", "0.5", "DOCSBOT_MAX_FORGETTING: must be at least 1.0, got 0.5"),
+    ("DOCSBOT_MAX_FALSE_ABSTENTION", "1.5", "DOCSBOT_MAX_FALSE_ABSTENTION: a share from 0 to 1, got 1.5"),
     ("DOCSBOT_AUTO_PROMOTE", "maybe", "DOCSBOT_AUTO_PROMOTE: expected true/false"),
     ("DOCSBOT_INDEX_SCAN", "int4", "DOCSBOT_INDEX_SCAN: must be one of auto, float32, got 'int4'"),
 ])

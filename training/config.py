@@ -36,6 +36,8 @@ AUTO_LEARNING_RATES = {"lora": 2e-4, "qlora": 1e-4, "dora": 2e-4, "ia3": 3e-3, "
 # 10 prefix tokens per layer (Li & Liang's table-to-text setting).
 LAYER_CHOICES = ("all", "upper-half")
 AUTO_BOOST_FROM = 50  # LoRA-family examples from which the auto learning rate is raised (auto_learning_rate)
+AUTO_REHEARSAL = 0.2
+MAX_REHEARSAL = 0.5
 AUTO_VIRTUAL_TOKENS = {"prompt_tuning": 20, "prefix_tuning": 10}
 MAX_VIRTUAL_TOKENS = 512
 # vLLM's accepted --max-lora-rank values; a served adapter must not exceed the configured one.
@@ -83,6 +85,9 @@ class TrainConfig:
     # (SmolLM2, float32 CPU, 8-minute budget) 113 steps instead of 74, but a held-out F1 gain of +0.084
     # (p=0.11) instead of +0.135 (p=0.023), forgetting x1.057 vs x1.077 (bench/README.md, Quality).
     adapted_layers: int | str = AUTO
+    # The share of optimizer steps spent on text the base model writes itself, which holds back
+    # forgetting (training.rehearsal); auto: AUTO_REHEARSAL. 0 turns it off.
+    rehearsal: float | str = AUTO
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -133,6 +138,9 @@ class TrainConfig:
                 or self.adapted_layers < 1):
             raise ValueError(f"adapted_layers: 'auto', 'all', 'upper-half' or a positive number of top layers, "
                              f"got {self.adapted_layers!r}")
+        if self.rehearsal != AUTO and (isinstance(self.rehearsal, bool) or not isinstance(self.rehearsal, int | float)
+                                       or not 0 <= self.rehearsal <= MAX_REHEARSAL):
+            raise ValueError(f"rehearsal: a share of the steps from 0 to {MAX_REHEARSAL}, or 'auto', got {self.rehearsal!r}")
         if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 1:
             raise ValueError(f"checkpoint_every: must be a positive integer, got {self.checkpoint_every!r}")
         if not self.target_modules or (
@@ -167,7 +175,8 @@ class TrainConfig:
     @property
     def is_resolved(self) -> bool:
         return AUTO not in (self.rank, self.alpha, self.learning_rate, self.epochs, self.batch_size,
-                            self.max_length, self.gradient_checkpointing, self.adapted_layers) and (
+                            self.max_length, self.gradient_checkpointing, self.adapted_layers,
+                            self.rehearsal) and (
             self.method not in PROMPT_METHODS or self.num_virtual_tokens != AUTO)
 
     def resolve(self, *, num_examples: int, longest_example: int, total_tokens: int | None = None,
@@ -200,9 +209,10 @@ class TrainConfig:
             1 if not on_gpu else 2 if num_examples < 64 else 4 if num_examples < 1000 else 8)
         checkpointing = on_gpu if self.gradient_checkpointing == AUTO else self.gradient_checkpointing
         layers = "all" if self.adapted_layers == AUTO else self.adapted_layers
+        rehearsal = AUTO_REHEARSAL if self.rehearsal == AUTO else self.rehearsal
         return replace(self, rank=rank, alpha=alpha, learning_rate=learning_rate, max_length=max_length,
                        epochs=epochs, batch_size=batch_size, gradient_checkpointing=checkpointing,
-                       num_virtual_tokens=virtual_tokens, adapted_layers=layers)
+                       num_virtual_tokens=virtual_tokens, adapted_layers=layers, rehearsal=rehearsal)
 
     def layer_indices(self, num_layers: int) -> list[int] | None:
         """The adapted layers' indices for a model of ``num_layers`` (None: every layer)."""

@@ -24,7 +24,7 @@ import hashlib
 import json
 import random
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,7 @@ class BuiltDataset:
     longest: int
     real_tokens: int
     trained_tokens: int
+    rehearsal_steps: int = 0  # steps of the base model's own text among ``groups`` (training.rehearsal)
 
 
 def load_jsonl(path: Path) -> list[dict]:
@@ -190,6 +191,23 @@ def build_dataset(tokenized: Sequence[Tokenized], *, max_length: int, step_token
         skipped_too_long=len(tokenized) - len(kept), longest=max(len(t.input_ids) for t in tokenized),
         real_tokens=sum(len(t.input_ids) for t in kept), trained_tokens=sum(t.trained_tokens for t in kept),
     )
+
+
+def with_rehearsal(dataset: BuiltDataset, pool: Sequence[Tokenized], *, steps: int, seed: int) -> BuiltDataset:
+    """``dataset`` plus ``steps`` steps of rehearsal text, each as many ``pool`` samples as fill a step
+    (drawn afresh for each step, so the steps differ). A rehearsal step never shares a row with the
+    team's examples: each step's loss is the mean over its own tokens, so rehearsal weighs as one step
+    whatever the batching."""
+    if steps < 1 or not pool:
+        return dataset
+    longest = max(len(t.input_ids) for t in pool)
+    per_step = max(1, min(len(pool), dataset.step_tokens // longest))
+    first = len(dataset.rows)
+    rows = [*dataset.rows, *(_row([t]) for t in pool)]
+    draw = random.Random(seed * 7_919 + 1)
+    groups = [*dataset.groups, *([first + i for i in sorted(draw.sample(range(len(pool)), per_step))]
+                                 for _ in range(steps))]
+    return replace(dataset, rows=rows, groups=groups, rehearsal_steps=steps)
 
 
 def group_by_length(lengths: Sequence[int], *, budget: int) -> list[list[int]]:

@@ -33,11 +33,14 @@ from training.data import (
     IGNORE,
     Batch,
     BuiltDataset,
+    Tokenized,
     batches,
     build_dataset,
     collate,
     tokenize_examples,
+    with_rehearsal,
 )
+from training.rehearsal import REHEARSAL_FILE, rehearsal_pool, rehearsal_step_count
 
 COMPLETE = "COMPLETE"
 KEEP_CHECKPOINTS = 2
@@ -107,6 +110,7 @@ class Recipe:
         self.curve: list[dict[str, float]] = []
         self.budget_note = ""
         self.attention: str | None = None
+        self.rehearsal: list[Tokenized] = []  # the base model's own text (training.rehearsal)
 
     # --- setup ---------------------------------------------------------------------------
     def setup(self) -> None:
@@ -141,8 +145,11 @@ class Recipe:
         self.model = self._load_model()
         checkpoint = latest_complete_checkpoint(self.work_dir)
         step_tokens = self._step_tokens(lengths, _checkpoint_state(checkpoint) if checkpoint else {})
-        self.dataset: BuiltDataset = build_dataset(tokenized, max_length=self.config.max_length,
-                                                   step_tokens=step_tokens, batching=self.batching)
+        task = build_dataset(tokenized, max_length=self.config.max_length, step_tokens=step_tokens,
+                             batching=self.batching)
+        self.dataset: BuiltDataset = with_rehearsal(
+            task, self.rehearsal, seed=self.config.seed,
+            steps=rehearsal_step_count(task_steps=len(task.groups), share=self.config.rehearsal))
         self.steps_per_epoch = len(self.dataset.groups)
         self.config = self.config.with_step_floor(steps_per_epoch=self.steps_per_epoch,
                                                   requested_epochs=self.requested.epochs)
@@ -231,6 +238,9 @@ class Recipe:
             model = AutoModelForCausalLM.from_pretrained(self.base_model, dtype=dtype, **attention).to(self.device)
             if self.config.gradient_checkpointing:
                 model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        # Before the adapter: the rehearsal text is the base model's own.
+        self.rehearsal = rehearsal_pool(model, self.tokenizer, work_dir=self.work_dir,
+                                        seed=self.config.seed) if self.config.rehearsal > 0 else []
         model.config.use_cache = False
         return add_adapter(model, self.config, base_name=self.base_model)
 
@@ -335,7 +345,8 @@ class Recipe:
             dataset={"examples": self.dataset.examples, "rows": len(self.dataset.rows), "batching": self.batching,
                      "step_tokens": self.dataset.step_tokens,
                      "skipped_too_long": self.dataset.skipped_too_long, "real_tokens": self.dataset.real_tokens,
-                     "trained_tokens": self.dataset.trained_tokens},
+                     "trained_tokens": self.dataset.trained_tokens,
+                     "rehearsal_steps_per_epoch": self.dataset.rehearsal_steps},
             peak_memory_bytes=peak, extra={"time_budget": self.budget_note} if self.budget_note else {},
         )
 
@@ -426,6 +437,7 @@ class Recipe:
 
     def remove_checkpoints(self) -> None:
         shutil.rmtree(self.work_dir / "checkpoints", ignore_errors=True)
+        (self.work_dir / REHEARSAL_FILE).unlink(missing_ok=True)
 
     def cleanup(self) -> None:
         """Free the model and optimizer memory (host and GPU) so the worker can take the next job."""

@@ -27,6 +27,19 @@ def max_forgetting() -> float:
     return env_float("DOCSBOT_MAX_FORGETTING", 1.05, minimum=1.0)
 
 
+def max_false_abstention() -> float:
+    """DOCSBOT_MAX_FALSE_ABSTENTION: the largest share of held-out questions, asked with their source
+    among the documents, that a promoted adapter may answer with the not-covered reply (default 0.5:
+    "not covered" must not be its usual reply to a question the documents answer; the base model's
+    own share when that is higher)."""
+    share = env_float("DOCSBOT_MAX_FALSE_ABSTENTION", 0.5, minimum=0.0)
+    if share > 1.0:
+        from docsbot.config import ConfigError
+
+        raise ConfigError(f"DOCSBOT_MAX_FALSE_ABSTENTION: a share from 0 to 1, got {share}")
+    return share
+
+
 def max_lora_rank() -> int:
     """DOCSBOT_MAX_LORA_RANK: the serving engine's --max-lora-rank (vLLM default 16)."""
     return env_int("DOCSBOT_MAX_LORA_RANK", 64, minimum=1)
@@ -68,8 +81,8 @@ def hyperparameter_limits() -> dict[str, int]:
 def check_adapter_settings() -> None:
     """Read every adapter setting once at start-up (AdaptersConfig.ready): a bad value stops the
     process with one line, instead of failing a training job at its gate hours later."""
-    auto_promote(), lease_seconds(), max_forgetting(), max_lora_rank(), training_gpu_memory_fraction()
-    max_active_jobs_per_team(), hyperparameter_limits()
+    auto_promote(), lease_seconds(), max_forgetting(), max_false_abstention(), max_lora_rank()
+    training_gpu_memory_fraction(), max_active_jobs_per_team(), hyperparameter_limits()
 
 
 def jobs_dir() -> Path:

@@ -138,7 +138,7 @@ def training_job_run(*, job_id: int, owner: str, soft_deadline: float | None = N
         TrainingJob.objects.filter(pk=job.pk).update(config=recipe.config.to_dict(), total_steps=recipe.total_steps)
         training_event_add(job=job, message=f"training {recipe.total_steps} steps on {recipe.dataset.examples} "
                                             f"examples ({len(recipe.dataset.rows)} packed rows) on {recipe.device}"
-                                            f"{_layers_note(recipe)}",
+                                            f"{_layers_note(recipe)}{_rehearsal_note(recipe)}",
                            data={"config": recipe.config.to_dict()})
         result = recipe.train()
         monitor.beat()
@@ -196,6 +196,13 @@ def _layers_note(recipe) -> str:
     total = getattr(getattr(recipe.model, "config", None), "num_hidden_layers", None)
     layers = recipe.config.layer_indices(total) if total else None
     return f", adapting the upper {len(layers)} of {total} layers" if layers else ""
+
+
+def _rehearsal_note(recipe) -> str:
+    """", 8 of 40 steps per epoch on the base model's own text (rehearsal)" when there are any."""
+    steps = recipe.dataset.rehearsal_steps
+    return f", {steps} of {recipe.steps_per_epoch} steps per epoch on the base model's own text (rehearsal)" \
+        if steps else ""
 
 
 def _evaluate_and_publish(job: TrainingJob, recipe, result, dataset: dict[str, Any]) -> AdapterVersion:
@@ -287,7 +294,7 @@ def _gate(job: TrainingJob, version: AdapterVersion) -> None:
         return
     current = adapter_version_get_promoted(team=job.team)
     decision = gate_decide(candidate=version.metrics, current=current.metrics if current else None,
-                           max_forgetting=conf.max_forgetting())
+                           max_forgetting=conf.max_forgetting(), max_false_abstention=conf.max_false_abstention())
     if decision.promote and conf.auto_promote():
         try:
             adapter_version_promote(version=version, reason=f"the gate promoted job {job.pk}'s version "

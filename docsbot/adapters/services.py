@@ -284,11 +284,13 @@ class GateDecision:
 
 
 def gate_decide(*, candidate: dict[str, Any], current: dict[str, Any] | None, max_forgetting: float,
-                alpha: float = 0.05) -> GateDecision:
+                max_false_abstention: float = 1.0, alpha: float = 0.05) -> GateDecision:
     """Promote a candidate whose held-out F1 gain over the base model is significant (paired
     bootstrap, p < ``alpha``), whose general-text perplexity grew by at most ``max_forgetting``,
-    and which beats the promoted version on the same held-out examples (scored in the same
-    run; an older version's stored F1, from another held-out set, is the fallback)."""
+    which says "not covered" on at most ``max_false_abstention`` of the held-out questions it was
+    given the source for (or no more often than the base), and which beats the promoted version on
+    the same held-out examples (scored in the same run; an older version's stored F1, from another
+    held-out set, is the fallback)."""
     evaluation = candidate.get("evaluation") or {}
     if not evaluation.get("heldout_examples"):
         return GateDecision(False, "no held-out examples to evaluate on")
@@ -296,6 +298,14 @@ def gate_decide(*, candidate: dict[str, Any], current: dict[str, Any] | None, ma
     forgetting = evaluation.get("forgetting_ppl_ratio", 1.0)
     if forgetting > max_forgetting:
         return GateDecision(False, f"forgetting: general-text perplexity x{forgetting:.3f} > x{max_forgetting:.3f}")
+    # Held-out F1 can rise while the adapter refuses most questions: it scores high on the few it
+    # answers (Requests, 152 steps: F1 +0.21, p=0.004, yet "not covered" on 63 % of answerable
+    # held-out questions and 97 % of natural ones). Not-covered must be a judgement, not a default.
+    refused, base_refused = mine.get("false_abstention"), base.get("false_abstention") or 0.0
+    if refused is not None and refused > max(max_false_abstention, base_refused):
+        return GateDecision(False, f"abstention: says the documentation does not cover {refused:.0%} of held-out "
+                                   f"questions whose source it was given (limit {max_false_abstention:.0%}, "
+                                   f"base {base_refused:.0%})")
     f1_test = (evaluation.get("significance") or {}).get("f1")
     versus_base = f"held-out F1 {mine['f1']:.3f} vs base {base['f1']:.3f}"
     if f1_test is not None:

@@ -18,7 +18,7 @@ from docsbot.teams.models import Team
 # The target is then NO_ANSWER, not the reference answer (RAFT's choice), because the system
 # prompt tells the model to answer only from the documents: training it to answer from memory
 # there would teach it to ignore its own instructions in production.
-SOURCE_LEFT_OUT = 0.2
+SOURCE_LEFT_OUT = 0.1
 HELDOUT_K = 4  # chunks per held-out prompt: chat's default DOCSBOT_CHAT_TOP_K
 # A team with few pairs gets each pair several times, with other distractors in other places (RAFT
 # resampling), up to this many training examples: ~20 examples seen over and over taught SmolLM2

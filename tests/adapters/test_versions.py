@@ -41,6 +41,21 @@ def test_it_promotes_only_a_significant_gain_over_the_base_model():
     assert not forgot.promote and forgot.reason.startswith("forgetting")
 
 
+def test_it_refuses_an_adapter_that_says_not_covered_where_it_was_given_the_source():
+    def refusing(adapter: float, base: float = 0.0) -> dict:
+        candidate = significant(0.01)
+        candidate["evaluation"]["adapter"]["false_abstention"] = adapter
+        candidate["evaluation"]["base"]["false_abstention"] = base
+        return candidate
+
+    decision = gate_decide(candidate=refusing(0.63), current=None, max_forgetting=1.05, max_false_abstention=0.25)
+    assert not decision.promote and decision.reason.startswith("abstention") and "63%" in decision.reason
+    assert gate_decide(candidate=refusing(0.2), current=None, max_forgetting=1.05, max_false_abstention=0.25).promote
+    # No worse than the base: the limit is the base model's own share when that is higher.
+    assert gate_decide(candidate=refusing(0.3, base=0.35), current=None, max_forgetting=1.05,
+                       max_false_abstention=0.25).promote
+
+
 def test_it_compares_with_the_current_version_on_the_same_examples_when_it_was_scored_there():
     candidate = significant(0.01)
     candidate["evaluation"]["current"] = {"f1": 0.45, "rouge_l": 0.5}

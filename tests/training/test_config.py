@@ -30,7 +30,7 @@ def test_it_caps_auto_epochs_by_the_token_budget():
 
 def test_it_keeps_explicit_values():
     config = TrainConfig(rank=4, alpha=16, learning_rate=1e-3, epochs=2, batch_size=3, max_length=128,
-                         gradient_checkpointing=False, adapted_layers=6)
+                         gradient_checkpointing=False, adapted_layers=6, rehearsal=0.1)
     assert config.resolve(num_examples=10, longest_example=100) == config
 
 
