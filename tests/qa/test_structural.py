@@ -1071,3 +1071,13 @@ def test_it_turns_a_how_clause_heading_into_its_question():
     assert pairs["How are documents cut and searched?"].answer.startswith("Documents are split at every heading.")
     pairs, _ = _pairs(["Overview", "How it works"], "The server reads the queue and answers each request in turn.")
     assert not any(q.startswith("How does it") for q in pairs)
+
+
+def test_it_takes_an_overview_that_lists_the_ways_as_the_answer_to_a_task_page():
+    pairs, _ = _pairs(["Exporting reports"],
+                      "Reports leave the system as they were filed. There are two ways to export them, and both keep "
+                      "the attachments: the export page and the command line.")
+    how = pairs["How do I export reports?"]
+    assert how.kind == "how-to" and how.answer.endswith("the export page and the command line.")
+    pairs, _ = _pairs(["Exporting reports"], "Reports leave the system as they were filed, with their attachments.")
+    assert "How do I export reports?" not in pairs  # an introduction that names no way
