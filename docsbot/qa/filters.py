@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from docsbot.qa.generators import NAMES_CODE
+from docsbot.qa.generators import LISTS_THE_WAYS, NAMES_CODE
 
 QUESTION_CHARS = (12, 300)
 ANSWER_CHARS = (15, 1500)
@@ -49,7 +49,8 @@ def weak_form(question: str, answer: str) -> str:
     if _CONDITION_FORM.search(question):
         return "condition"
     match = _HOW_OR_WHY.match(question)
-    if match and not (NAMES_CODE.search(question) or NAMES_CODE.search(answer)):
+    # An answer that lists the ways is no narration: it names each means the question asks for.
+    if match and not (NAMES_CODE.search(question) or NAMES_CODE.search(answer) or LISTS_THE_WAYS.search(answer)):
         return f"{'why' if match.group('form').lower() == 'why' else 'how-to'} without code"
     return ""
 

@@ -116,6 +116,8 @@ def test_it_names_the_weak_question_forms():
     assert weak_form("How do I set request headers?", "Pass a dict headers={} to set them.") == ""
     assert weak_form("How do I re-run the tests?", "Re-run them after every change.") == "how-to without code"
     assert weak_form("What is `g`?", "A namespace object.") == ""
+    assert weak_form("How do I export reports?", "There are two ways to export them: the export page and the "
+                                                 "command line.") == ""  # it lists the ways
 
 
 def test_it_holds_back_soft_filter_pairs_only_where_the_page_has_enough_other_pairs():

@@ -81,6 +81,9 @@ def chunk_body(text: str, heading_path: tuple[str, ...] | list[str]) -> str:
 CAPTION = re.compile(r"^[\w./-]+\.\w+$")  # "flaskr/static/style.css": a file name above a code block
 # A code name in prose: `name`, a call, a dotted name, a command, an option, snake_case, key=value.
 NAMES_CODE = re.compile(r"`|\w\(\)|\w\.\w|\$ |(?<![\w-])--?\w|\b[a-z]+_[a-z_]+\b|\w=")
+# An overview that lists the ways, an answer to "How do I ...?" with or without code: "There are three ways to upload,
+# and they all behave the same: the admin upload page, the HTTP API and the ingest command."
+LISTS_THE_WAYS = re.compile(r"\b(?:two|three|four|five|several|\d) (?:different )?(?:ways|methods) (?:to|of)\b[^.]*:\s*\S")
 
 
 def lead_in_of(previous_body: str) -> str:

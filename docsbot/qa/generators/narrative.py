@@ -12,6 +12,7 @@ import sys
 from functools import lru_cache
 
 from docsbot.qa.generators import (
+    LISTS_THE_WAYS,
     Candidate,
     page_context,
     vocabulary,
@@ -140,15 +141,10 @@ def _says_means(sentence: str) -> bool:
     return bool(match) and not _EXAMPLE_INTRO.match(sentence) and not _vague(match.group(0))
 
 
-# An overview that lists the ways: "There are three ways to upload, and they all behave the same: the admin upload
-# page, the HTTP API and the ingest command."
-_LISTS_THE_WAYS = re.compile(r"\b(?:two|three|four|five|several|\d) (?:different )?(?:ways|methods) (?:to|of)\b[^.]*:\s*\S")
-
-
 def has_instruction(answer: str) -> bool:
     """A how-to answer must say what to do: an imperative, code, "you can/should ..." with a means, a means in the
     passive, or the ways listed."""
-    if _CODE_SHOWN.search(answer) or _PASSIVE_MEANS.search(answer) or _LISTS_THE_WAYS.search(answer) or any(
+    if _CODE_SHOWN.search(answer) or _PASSIVE_MEANS.search(answer) or LISTS_THE_WAYS.search(answer) or any(
             _says_means(sentence) for line in answer.splitlines() for sentence in sentences(line)):
         return True
     return any(is_instruction(sentence) or is_instruction(_main_clause(sentence)) or _possible_with_means(sentence)
