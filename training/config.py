@@ -83,7 +83,7 @@ class TrainConfig:
     # Which transformer layers get the adapter (LoRA family): "all" (auto), "upper-half", or the top N.
     # Backward stops at the lowest adapted layer, so the upper half makes steps faster: on Requests
     # (SmolLM2, float32 CPU, 8-minute budget) 113 steps instead of 74, but a held-out F1 gain of +0.084
-    # (p=0.11) instead of +0.135 (p=0.023), forgetting x1.057 vs x1.077 (bench/README.md, Quality).
+    # (p=0.11) instead of +0.135 (p=0.023), forgetting x1.057 vs x1.077 (before rehearsal: commit 02816f3 of bench/README.md).
     adapted_layers: int | str = AUTO
     # The share of optimizer steps spent on text the base model writes itself, which holds back
     # forgetting (training.rehearsal); auto: AUTO_REHEARSAL. 0 turns it off.
