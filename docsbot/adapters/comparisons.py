@@ -62,7 +62,8 @@ def method_comparison_run(*, team: Team, methods: Sequence[str], minutes_per_met
     report = {"created": created.isoformat(timespec="seconds"), "base_model": conf.base_model(),
               "dataset_hash": dataset.get("dataset_hash", ""), "train_examples": len(dataset["train"]),
               "heldout_examples": len(dataset.get("heldout") or []), "minutes_per_method": minutes_per_method,
-              "methods": rows, "winner": comparison_winner(rows, max_forgetting=conf.max_forgetting()),
+              "methods": rows, "winner": comparison_winner(
+                  rows, max_forgetting=conf.max_forgetting(), max_false_abstention=conf.max_false_abstention()),
               "pair_ids": list(dataset.get("pair_ids") or [])}
     Team.objects.filter(pk=team.pk).update(method_comparison=report)
     return report
@@ -122,7 +123,9 @@ def quality_figures(evaluation: dict[str, Any] | None) -> dict[str, Any]:
         f1 = [s["f1"] for s in scores if s["covered"]]
         cites = [s["cites_gold"] for s in scores if s["covered"] and s["cites_gold"] is not None]
         accuracy = sum(cites) / len(cites) if cites else None
+        refused = evaluation[side].get("false_abstention")
         figures[side] = {"f1": round(evaluation[side]["f1"], 4), "f1_interval": _rounded(mean_interval(f1)),
+                         "false_abstention": None if refused is None else round(refused, 4),
                          "citation_accuracy": None if accuracy is None else round(accuracy, 4),
                          "citation_interval": _rounded(wilson_interval(sum(cites), len(cites))) if cites else None}
     significance = evaluation.get("significance") or {}
@@ -145,10 +148,16 @@ def decode_speed(adapter_dir: Path, *, tokens: int) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def comparison_winner(rows: Sequence[dict[str, Any]], *, max_forgetting: float) -> str | None:
-    """The method with the best held-out F1 among those within the forgetting limit; ties go to fewer
-    trainable parameters. None without an evaluation."""
-    eligible = [r for r in rows if r.get("adapter") and r["forgetting_ppl_ratio"] <= max_forgetting]
+def comparison_winner(rows: Sequence[dict[str, Any]], *, max_forgetting: float,
+                      max_false_abstention: float = 1.0) -> str | None:
+    """The method with the best held-out F1 among those the gate would promote on forgetting and false "not
+    covered" (gate_decide); ties go to fewer trainable parameters. None without an evaluation."""
+    def within_limits(row: dict[str, Any]) -> bool:
+        refused = row["adapter"].get("false_abstention") or 0.0
+        return row["forgetting_ppl_ratio"] <= max_forgetting and refused <= max(
+            max_false_abstention, row["base"].get("false_abstention") or 0.0)
+
+    eligible = [r for r in rows if r.get("adapter") and within_limits(r)]
     if not eligible:
         return None
     best = max(eligible, key=lambda r: (r["adapter"]["f1"], -r["trainable_parameters"]))

@@ -48,3 +48,15 @@ def test_it_says_before_training_when_vllm_cannot_serve_the_method(team, adapter
     warnings = [e.message for e in job.events.filter(level="warn")]
     assert bool(warnings) == warned and all("vLLM cannot serve" in w for w in warnings)
     assert TrainingJob.objects.get(pk=job.pk).method == method
+
+
+def test_it_picks_as_winner_only_a_method_the_gate_would_promote():
+    from docsbot.adapters.comparisons import comparison_winner
+
+    def row(method: str, f1: float, *, forgetting: float = 1.0, refused: float = 0.0) -> dict:
+        return {"method": method, "trainable_parameters": 1000, "forgetting_ppl_ratio": forgetting,
+                "adapter": {"f1": f1, "false_abstention": refused}, "base": {"f1": 0.1, "false_abstention": 0.0}}
+
+    rows = [row("lora", 0.5), row("dora", 0.6, refused=0.7), row("ia3", 0.7, forgetting=1.2)]
+    assert comparison_winner(rows, max_forgetting=1.05, max_false_abstention=0.5) == "lora"
+    assert comparison_winner(rows, max_forgetting=1.05, max_false_abstention=0.8) == "dora"
