@@ -152,12 +152,10 @@ def comparison_winner(rows: Sequence[dict[str, Any]], *, max_forgetting: float,
                       max_false_abstention: float = 1.0) -> str | None:
     """The method with the best held-out F1 among those the gate would promote on forgetting and false "not
     covered" (gate_decide); ties go to fewer trainable parameters. None without an evaluation."""
-    def within_limits(row: dict[str, Any]) -> bool:
-        refused = row["adapter"].get("false_abstention") or 0.0
-        return row["forgetting_ppl_ratio"] <= max_forgetting and refused <= max(
-            max_false_abstention, row["base"].get("false_abstention") or 0.0)
+    from docsbot.adapters.services import abstains_too_often
 
-    eligible = [r for r in rows if r.get("adapter") and within_limits(r)]
+    eligible = [r for r in rows if r.get("adapter") and r["forgetting_ppl_ratio"] <= max_forgetting
+                and not abstains_too_often(r["adapter"], r["base"], limit=max_false_abstention)]
     if not eligible:
         return None
     best = max(eligible, key=lambda r: (r["adapter"]["f1"], -r["trainable_parameters"]))

@@ -283,6 +283,13 @@ class GateDecision:
     reason: str
 
 
+def abstains_too_often(adapter: dict[str, Any], base: dict[str, Any], *, limit: float) -> bool:
+    """The adapter's false "not covered" share (held-out questions given their source) is over ``limit`` and
+    over the base model's own share."""
+    refused = adapter.get("false_abstention")
+    return refused is not None and refused > max(limit, base.get("false_abstention") or 0.0)
+
+
 def gate_decide(*, candidate: dict[str, Any], current: dict[str, Any] | None, max_forgetting: float,
                 max_false_abstention: float = 1.0, alpha: float = 0.05) -> GateDecision:
     """Promote a candidate whose held-out F1 gain over the base model is significant (paired
@@ -301,11 +308,10 @@ def gate_decide(*, candidate: dict[str, Any], current: dict[str, Any] | None, ma
     # Held-out F1 can rise while the adapter refuses most questions: it scores high on the few it
     # answers (Requests, 152 steps: F1 +0.21, p=0.004, yet "not covered" on 63 % of answerable
     # held-out questions and 97 % of natural ones). Not-covered must be a judgement, not a default.
-    refused, base_refused = mine.get("false_abstention"), base.get("false_abstention") or 0.0
-    if refused is not None and refused > max(max_false_abstention, base_refused):
-        return GateDecision(False, f"abstention: says the documentation does not cover {refused:.0%} of held-out "
-                                   f"questions whose source it was given (limit {max_false_abstention:.0%}, "
-                                   f"base {base_refused:.0%})")
+    if abstains_too_often(mine, base, limit=max_false_abstention):
+        return GateDecision(False, f"abstention: says the documentation does not cover {mine['false_abstention']:.0%} "
+                                   f"of held-out questions whose source it was given (limit "
+                                   f"{max_false_abstention:.0%}, base {base.get('false_abstention') or 0.0:.0%})")
     f1_test = (evaluation.get("significance") or {}).get("f1")
     versus_base = f"held-out F1 {mine['f1']:.3f} vs base {base['f1']:.3f}"
     if f1_test is not None:
