@@ -43,7 +43,15 @@ lint: install
 clean-data:
 	rm -rf var
 
-# For a session lent a GPU: bitsandbytes for the device's Python 3.12 (see bench/gpu_check.sh).
-gpu-wheels:
+# For a session lent a GPU (see bench/gpu_check.sh): wheels for the device's Python 3.12 that its image lacks
+# (bitsandbytes for QLoRA; starlette, uvicorn and celery's pure-Python stack for the embedded server), and
+# SmolLM2's config and tokenizer (its weights are too big to travel; the device builds random ones of its shape).
+GPU_WHEELS = bitsandbytes==0.50.2 starlette uvicorn celery==5.6.3 amqp billiard kombu vine click-didyoumean \
+	click-plugins click-repl prompt_toolkit wcwidth tzdata tzlocal
+gpu-wheels: install
 	python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-	  --platform manylinux_2_24_x86_64 --platform manylinux_2_17_x86_64 -d .whl 'bitsandbytes>=0.45'
+	  --platform manylinux_2_24_x86_64 --platform manylinux_2_17_x86_64 -d .whl $(GPU_WHEELS)
+	$(PY) manage.py prepare_base_model
+	mkdir -p .gpu/smollm2-shape
+	cp var/models/smollm2-135m-instruct/*.json var/models/smollm2-135m-instruct/*.jinja .gpu/smollm2-shape/
+	rm -f .gpu/smollm2-shape/docsbot_base.json
