@@ -13,9 +13,9 @@ def test_it_resolves_auto_values_from_the_dataset_size():
     big = TrainConfig(rank=32).resolve(num_examples=5000, longest_example=1500)
     assert (big.rank, big.alpha) == (32, 64)
     assert big.max_length == 1536  # the longest example fits, rounded up to 64
-    assert big.epochs < small.epochs and big.learning_rate < small.learning_rate
-    # A few dozen pairs: the typical rate (2.5x collapsed SmolLM2 onto the not-covered reply).
-    assert TrainConfig().resolve(num_examples=21, longest_example=300).learning_rate == 2e-4 < small.learning_rate
+    assert big.epochs < small.epochs
+    # One rate per method at any size: 2.5x for mid-sized sets raised forgetting on SmolLM2 (DRF docs).
+    assert {TrainConfig().resolve(num_examples=n, longest_example=300).learning_rate for n in (21, 80, 5000)} == {2e-4}
 
 
 def test_it_caps_auto_epochs_by_the_token_budget():
