@@ -4,8 +4,9 @@ Small models decoding greedily fall into loops ("The document is stored in a dat
 times, until max_tokens; "a wrapper around the function, which is a wrapper around the function,
 which is ..."). vLLM's repetition_penalty would also penalise the prompt's tokens and so punish
 quoting the documents, so loops are caught on the answer text instead: generation stops at the
-first sentence or line that repeats an earlier one, or at a phrase's third occurrence, and the
-answer keeps the complete sentences before the loop.
+first sentence or line that repeats an earlier one, at a phrase's third occurrence, or at a run of
+bare citation markers ("[1]. [2]. [3]. [4]. ..." counting up to max_tokens), and the answer keeps
+the complete sentences before the loop.
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ PHRASE_WORDS = 6
 PHRASE_REPEATS = 3
 _WORD = re.compile(r"\S+")
 _CODE_BLOCK = re.compile(r"```.*?(?:```|$)", re.DOTALL)
+# Citation markers with nothing but punctuation between them: one cites, a run of three is a loop.
+_CITATION_RUN = re.compile(r"\[\d+\](?:[\s.,;:]*\[\d+\]){2,}")
 
 
 def _normalized(unit: str) -> str:
@@ -65,9 +68,16 @@ def phrase_loop_start(text: str) -> int | None:
     return None
 
 
+def citation_run_start(text: str) -> int | None:
+    """Offset of the second marker of the first run of three or more bare citation markers, else None."""
+    match = _CITATION_RUN.search(text)
+    return None if match is None else text.index("[", match.start() + 1)
+
+
 def loop_start(text: str) -> int | None:
-    """Where the answer starts looping, by either rule."""
-    starts = [start for start in (repetition_start(text), phrase_loop_start(text)) if start is not None]
+    """Where the answer starts looping, by any rule."""
+    starts = [start for start in (repetition_start(text), phrase_loop_start(text), citation_run_start(text))
+              if start is not None]
     return min(starts, default=None)
 
 

@@ -24,7 +24,7 @@ from docsbot.chat.models import Conversation, Feedback, Message
 from docsbot.chat.relevance import hit_similarities
 from docsbot.chat.repetition import loop_start, without_repetition
 from docsbot.chat.selectors import conversation_get, conversation_history
-from docsbot.core.prompts import NO_ANSWER, ContextChunk, build_messages
+from docsbot.core.prompts import NO_ANSWER, ContextChunk, build_messages, without_unknown_citations
 from docsbot.teams.models import Team
 
 logger = logging.getLogger(__name__)
@@ -292,6 +292,8 @@ def answer_prepare(*, team: Team, question: str, conversation_id: str | None = N
 
 
 def answer_finish(*, prepared: Prepared, text: str, failed: bool = False) -> Answer:
+    if prepared.relevant:
+        text = without_unknown_citations(text, len(prepared.sources))
     text = text.strip() or NO_ANSWER
     reply = Message.objects.create(
         team_id=prepared.question_message.team_id, conversation=prepared.conversation,

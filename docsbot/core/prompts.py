@@ -6,6 +6,7 @@ inside documents are quoted, never followed.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -50,3 +51,12 @@ def build_messages(*, team: str, question: str, contexts: Sequence[ContextChunk]
     messages.extend({"role": turn["role"], "content": turn["content"]} for turn in history)
     messages.append({"role": "user", "content": f"{format_context(contexts)}\n\nQuestion: {question.strip()}"})
     return messages
+
+
+_CITATION = re.compile(r"\s?\[(\d+)\]")
+
+
+def without_unknown_citations(text: str, documents: int) -> str:
+    """``text`` without the citation markers that name no document of the prompt ([0], or [7] of 4):
+    a marker the reader cannot follow is worse than none."""
+    return _CITATION.sub(lambda marker: marker.group() if 1 <= int(marker.group(1)) <= documents else "", text)

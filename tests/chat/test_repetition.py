@@ -63,3 +63,13 @@ def test_it_keeps_a_phrase_repeated_twice_and_code_that_repeats():
             "```\ncreatetoken --team docs --name a\ncreatetoken --team docs --name b\n"
             "createtoken --team docs --name c\n```")
     assert without_repetition(text) == text
+
+
+def test_it_cuts_a_run_of_bare_citation_markers_after_the_first():
+    text = "docsbot stores a hash of each file: [1]. [2]. [3]. [4]. [5]. [6]."
+    assert without_repetition(text) == "docsbot stores a hash of each file: [1]."
+
+
+def test_it_keeps_two_markers_citing_two_sources():
+    text = "Upload the html folder as an archive [1] [2]. Then sync it [3]."
+    assert without_repetition(text) == text
