@@ -93,7 +93,8 @@ def load_questions(name: str) -> list[dict[str, Any]]:
 def natural_examples(team, questions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each question as chat sends it: top-k hybrid retrieval, the production prompt; ``gold`` is
     the numbers of the retrieved chunks that come from the expected page."""
-    from docsbot.chat.conf import chat_setting
+    from django.conf import settings
+
     from docsbot.core.prompts import NO_ANSWER, ContextChunk, build_messages
     from docsbot.documents.models import Document
     from docsbot.documents.selectors import chunk_search
@@ -101,7 +102,7 @@ def natural_examples(team, questions: list[dict[str, Any]]) -> list[dict[str, An
     paths = dict(Document.objects.filter(team=team).values_list("pk", "source_path"))
     examples = []
     for question in questions:
-        hits = chunk_search(team=team, query=question["question"], k=chat_setting("CHAT_TOP_K"))
+        hits = chunk_search(team=team, query=question["question"], k=settings.CHAT_TOP_K)
         contexts = [ContextChunk(title=h.title, section=h.section, text=h.text, url=h.url) for h in hits]
         messages = build_messages(team=team.name, question=question["question"], contexts=contexts)
         covered = question.get("covered", True)

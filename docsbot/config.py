@@ -48,6 +48,11 @@ def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int
     return number
 
 
+def env_optional_int(name: str, *, minimum: int | None = None, maximum: int | None = None) -> int | None:
+    """An integer, or None when the variable is unset or empty."""
+    return None if _raw(name) in (None, "") else env_int(name, 0, minimum=minimum, maximum=maximum)
+
+
 def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
     value = _raw(name)
     if value is None or value == "":

@@ -18,6 +18,7 @@ from docsbot.config import (
     env_int,
     env_list,
     env_optional,
+    env_optional_int,
     env_path,
     env_str,
     env_url,
@@ -150,6 +151,36 @@ CACHES = {
 }
 
 # --- celery ----------------------------------------------------------------------
+# --- training and the promotion gate ------------------------------------------------
+AUTO_PROMOTE = env_bool("DOCSBOT_AUTO_PROMOTE", True)  # promote a version that passes the gate
+# How long a training worker's claim lasts without a heartbeat.
+TRAINING_LEASE_SECONDS = env_int("DOCSBOT_TRAINING_LEASE_SECONDS", 120, minimum=5)
+# The largest general-text perplexity ratio (adapter / base) promoted: may rise by less than 5 %.
+MAX_FORGETTING = env_float("DOCSBOT_MAX_FORGETTING", 1.05, minimum=1.0)
+# The largest share of held-out questions, asked with their source among the documents, that a promoted
+# adapter may answer with the not-covered reply ("not covered" must not be its usual reply to a question
+# the documents answer; the base model's own share when that is higher).
+MAX_FALSE_ABSTENTION = env_float("DOCSBOT_MAX_FALSE_ABSTENTION", 0.5, minimum=0.0)
+if MAX_FALSE_ABSTENTION > 1.0:
+    raise ConfigError(f"DOCSBOT_MAX_FALSE_ABSTENTION: a share from 0 to 1, got {MAX_FALSE_ABSTENTION}")
+# The serving engine's --max-lora-rank (vLLM's default is 16); training checks ranks against it.
+MAX_LORA_RANK = env_int("DOCSBOT_MAX_LORA_RANK", 64, minimum=1)
+# The share of the GPU's memory a training job may use. On a host where vLLM shares the one GPU, at most
+# 1 - vLLM's --gpu-memory-utilization, less a margin for the CUDA contexts (docker-compose.yml: 0.45 and 0.45).
+TRAINING_GPU_MEMORY_FRACTION = env_float("DOCSBOT_TRAINING_GPU_MEMORY_FRACTION", 1.0, minimum=0.05)
+if TRAINING_GPU_MEMORY_FRACTION > 1.0:
+    raise ConfigError(f"DOCSBOT_TRAINING_GPU_MEMORY_FRACTION: must be at most 1.0, got {TRAINING_GPU_MEMORY_FRACTION}")
+# Queued or running training jobs a team may have at once on the shared gpu queue.
+MAX_ACTIVE_JOBS_PER_TEAM = env_int("DOCSBOT_MAX_ACTIVE_JOBS_PER_TEAM", 2, minimum=1)
+# The largest value a job may ask for each bounded hyperparameter (ranks: MAX_LORA_RANK).
+TRAINING_LIMITS = {
+    "epochs": env_int("DOCSBOT_MAX_EPOCHS", 20, minimum=1),
+    "batch_size": env_int("DOCSBOT_MAX_BATCH_SIZE", 64, minimum=1),
+    "max_length": env_int("DOCSBOT_MAX_TRAIN_LENGTH", 8192, minimum=16),
+    "max_steps": env_int("DOCSBOT_MAX_TRAIN_STEPS", 20_000, minimum=1),
+    "eval_max_examples": 1000,
+    "eval_max_new_tokens": 1024,
+}
 TRAINING_SOFT_TIME_LIMIT = env_int("DOCSBOT_TRAINING_SOFT_TIME_LIMIT", 6 * 3600, minimum=1)
 TRAINING_HARD_TIME_LIMIT = env_int("DOCSBOT_TRAINING_HARD_TIME_LIMIT", TRAINING_SOFT_TIME_LIMIT + 600, minimum=1)
 if TRAINING_HARD_TIME_LIMIT <= TRAINING_SOFT_TIME_LIMIT:
@@ -192,20 +223,63 @@ API_RATE_LIMITS = {
 MAX_UPLOAD_MB = env_int("DOCSBOT_MAX_UPLOAD_MB", 50, minimum=1, maximum=10_000)
 # What all archives of one ingest run may expand to together (docsbot.documents.sources.ExpansionBudget).
 MAX_RUN_EXPANDED_MB = env_int("DOCSBOT_MAX_RUN_EXPANDED_MB", 1000, minimum=1)
+# One archive: members, expanded size and the compression ratio of any member (a likely zip bomb above it).
+MAX_ARCHIVE_MEMBERS = env_int("DOCSBOT_MAX_ARCHIVE_MEMBERS", 5000, minimum=1)
+MAX_ARCHIVE_MB = env_int("DOCSBOT_MAX_ARCHIVE_MB", max(200, MAX_UPLOAD_MB * 4), minimum=1)
+MAX_ARCHIVE_RATIO = env_int("DOCSBOT_MAX_ARCHIVE_RATIO", 100, minimum=2)
+# Seconds one file may take to parse and chunk (0: no limit).
+PARSE_TIME_LIMIT = env_float("DOCSBOT_PARSE_TIME_LIMIT", 60.0, minimum=0.0)
+# How long an ingest or generation worker's claim lasts without a renewal (it must outlast the per-file parse
+# limit and one embedding pass), and how many times a run's worker may die before the run fails (a file that
+# kills its worker must not kill every worker in turn).
+RUN_LEASE_SECONDS = env_int("DOCSBOT_RUN_LEASE_SECONDS", 300, minimum=5)
+RUN_MAX_ATTEMPTS = env_int("DOCSBOT_RUN_MAX_ATTEMPTS", 3, minimum=1)
 # The search index's first pass: int8 where the CPU has AVX-512 (auto), or float32 always.
 INDEX_SCAN = env_choice("DOCSBOT_INDEX_SCAN", "auto", ("auto", "float32"))
-# Seconds a crawled page may take in all (connect, redirects, headers, body): a slow drip is cut off.
+# Teams whose search index a process keeps in memory (least recently used out first).
+INDEX_CACHE_TEAMS = env_int("DOCSBOT_INDEX_CACHE_TEAMS", 16, minimum=1)
+# auto: bfloat16 on CPUs with native bf16 matrix units (2-3x faster, vectors within ~0.999 cosine), else float32.
+EMBEDDING_DTYPE = env_choice("DOCSBOT_EMBEDDING_DTYPE", "auto", ("auto", "float32", "bfloat16"))
+# A crawl: pages at most, and seconds a page may take in all (connect, redirects, headers, body).
+CRAWL_MAX_PAGES = env_int("DOCSBOT_CRAWL_MAX_PAGES", 500, minimum=1)
 CRAWL_PAGE_TIMEOUT = env_float("DOCSBOT_CRAWL_PAGE_TIMEOUT", 30.0, minimum=1.0)
+# Tokens the LLM pair generator asks the serving endpoint for, per chunk.
+QA_LLM_MAX_TOKENS = env_int("DOCSBOT_QA_LLM_MAX_TOKENS", 512, minimum=16)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 BASE_MODEL = env_optional("DOCSBOT_BASE_MODEL")  # None: SmolLM2 converted by prepare_base_model
 SERVING_URL = env_url("DOCSBOT_SERVING_URL", schemes={"http", "https"})
+# The served base model's name; unset: the model card without a parent in the endpoint's /v1/models.
+SERVING_BASE_MODEL_NAME = env_optional("DOCSBOT_SERVING_BASE_MODEL_NAME")
 # The serving endpoint's bearer key (vLLM's --api-key): set it for vLLM (docker-compose.yml gives both sides
 # the same one); else a key of this checkout's own, which docsbot hands to the embedded servers it starts.
 SERVING_API_KEY = env_optional("DOCSBOT_SERVING_API_KEY") or _generated_key("serving_api_key", 32)
 ADAPTER_DIR = env_path("DOCSBOT_ADAPTER_DIR", DATA_DIR / "adapters")
 EMBEDDING_MODEL = env_optional("DOCSBOT_EMBEDDING_MODEL")  # None: the packaged all-MiniLM-L6-v2
 PUBLIC_URL = env_str("DOCSBOT_PUBLIC_URL", "http://127.0.0.1:8000")
+
+# --- chat ----------------------------------------------------------------------------
+# Cosine similarity of the best chunk below which the docs are taken not to cover a question.
+# Calibrated with all-MiniLM-L6-v2 on tests/fixtures/docs: on-topic questions scored
+# 0.23-0.73, off-topic ones -0.01-0.15 (tests/chat/test_relevance.py keeps that split).
+CHAT_MIN_SCORE = env_float("DOCSBOT_CHAT_MIN_SCORE", 0.2)
+CHAT_TOP_K = env_int("DOCSBOT_CHAT_TOP_K", 4, minimum=1, maximum=20)
+CHAT_MAX_TOKENS = env_int("DOCSBOT_CHAT_MAX_TOKENS", 256, minimum=1)
+CHAT_HISTORY_MESSAGES = env_int("DOCSBOT_CHAT_HISTORY_MESSAGES", 6, minimum=0)
+CHAT_MAX_QUESTION_CHARS = env_int("DOCSBOT_CHAT_MAX_QUESTION_CHARS", 2000, minimum=10)
+# Chat budgets, one per channel and subject, so that one caller cannot spend another's: the
+# default of each channel budget below (0 disables them all but the per-client widget one);
+# a channel's budget left unset (None) inherits it.
+CHAT_RATE_LIMIT_PER_MINUTE = env_int("DOCSBOT_CHAT_RATE_LIMIT_PER_MINUTE", 120, minimum=0)
+CHAT_API_RATE_LIMIT_PER_MINUTE = env_optional_int("DOCSBOT_CHAT_API_PER_MINUTE", minimum=0)  # per API token
+CHAT_WIDGET_RATE_LIMIT_PER_MINUTE = env_optional_int("DOCSBOT_CHAT_WIDGET_PER_MINUTE", minimum=0)  # per widget key
+CHAT_SLACK_RATE_LIMIT_PER_MINUTE = env_optional_int("DOCSBOT_CHAT_SLACK_PER_MINUTE", minimum=0)  # per team
+CHAT_WEBHOOK_RATE_LIMIT_PER_MINUTE = env_optional_int("DOCSBOT_CHAT_WEBHOOK_PER_MINUTE", minimum=0)  # per team
+# Per widget key and client address (an IPv6 client by its /64): one browser, or one script
+# forging an Origin header, cannot spend the whole widget key's budget.
+CHAT_WIDGET_CLIENT_RATE_LIMIT_PER_MINUTE = env_int("DOCSBOT_CHAT_WIDGET_CLIENT_PER_MINUTE", 20, minimum=0)
+SLACK_API_URL = env_str("DOCSBOT_SLACK_API_URL", "https://slack.com/api")
+SLACK_DEDUPE_SECONDS = env_int("DOCSBOT_SLACK_DEDUPE_SECONDS", 3600, minimum=60)
 
 # --- security ------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -55,6 +55,8 @@ def test_it_stops_on_a_bad_setting_with_one_line_naming_the_variable():
     ("DOCSBOT_MAX_FALSE_ABSTENTION", "1.5", "DOCSBOT_MAX_FALSE_ABSTENTION: a share from 0 to 1, got 1.5"),
     ("DOCSBOT_AUTO_PROMOTE", "maybe", "DOCSBOT_AUTO_PROMOTE: expected true/false"),
     ("DOCSBOT_INDEX_SCAN", "int4", "DOCSBOT_INDEX_SCAN: must be one of auto, float32, got 'int4'"),
+    ("DOCSBOT_TRAINING_GPU_MEMORY_FRACTION", "1.5", "DOCSBOT_TRAINING_GPU_MEMORY_FRACTION: must be at most 1.0"),
+    ("DOCSBOT_MAX_ARCHIVE_RATIO", "1", "DOCSBOT_MAX_ARCHIVE_RATIO: must be at least 2"),
 ])
 def test_it_stops_at_start_up_on_a_bad_setting_read_only_later(variable, value, message):
     """Settings used deep in a job (the promotion gate, the search index) are checked when the process starts."""

@@ -150,14 +150,6 @@ def read_manifest(adapter_dir: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def update_manifest(adapter_dir: Path, **values: Any) -> dict[str, Any]:
-    manifest = read_manifest(adapter_dir) | values
-    tmp = Path(adapter_dir) / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, default=str))
-    os.replace(tmp, Path(adapter_dir) / MANIFEST)
-    return manifest
-
-
 def check_adapter_dir(adapter_dir: Path, *, max_rank: int = 64) -> dict[str, Any]:
     """The manifest of a complete adapter directory, or AdapterInvalid saying what is wrong."""
     adapter_dir = Path(adapter_dir)

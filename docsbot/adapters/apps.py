@@ -8,10 +8,7 @@ class AdaptersConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_save
 
-        from docsbot.adapters.conf import check_adapter_settings
         from docsbot.chat.models import Feedback
-
-        check_adapter_settings()
 
         post_save.connect(_feedback_saved, sender=Feedback, dispatch_uid="adapters.experiment_feedback")
 

@@ -18,9 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from docsbot.adapters import conf
+from docsbot.adapters import paths
 from docsbot.adapters.models import AdapterVersion
 from docsbot.teams.models import Team
 
@@ -50,7 +51,7 @@ def method_comparison_run(*, team: Team, methods: Sequence[str], minutes_per_met
     if not dataset["train"]:
         raise ValidationError("dataset: the team has no approved training pairs (run generate_qa and review)")
     created = datetime.now(UTC)
-    root = conf.versions_dir(team.slug) / f"compare-{created:%Y%m%d-%H%M%S}"
+    root = paths.versions_dir(team.slug) / f"compare-{created:%Y%m%d-%H%M%S}"
     rows = []
     for method in methods:
         row = _method_row(method, dataset, root / method, minutes=minutes_per_method, max_steps=max_steps,
@@ -59,11 +60,11 @@ def method_comparison_run(*, team: Team, methods: Sequence[str], minutes_per_met
         rows.append(row)
         if on_method:
             on_method(row)
-    report = {"created": created.isoformat(timespec="seconds"), "base_model": conf.base_model(),
+    report = {"created": created.isoformat(timespec="seconds"), "base_model": paths.base_model(),
               "dataset_hash": dataset.get("dataset_hash", ""), "train_examples": len(dataset["train"]),
               "heldout_examples": len(dataset.get("heldout") or []), "minutes_per_method": minutes_per_method,
               "methods": rows, "winner": comparison_winner(
-                  rows, max_forgetting=conf.max_forgetting(), max_false_abstention=conf.max_false_abstention()),
+                  rows, max_forgetting=settings.MAX_FORGETTING, max_false_abstention=settings.MAX_FALSE_ABSTENTION),
               "pair_ids": list(dataset.get("pair_ids") or [])}
     Team.objects.filter(pk=team.pk).update(method_comparison=report)
     return report
@@ -78,8 +79,8 @@ def _method_row(method: str, dataset: dict[str, Any], out: Path, *, minutes: flo
     from training.recipe import Recipe
 
     config = TrainConfig(method=method, time_budget_s=minutes * 60, max_steps=max_steps,
-                         max_rank=conf.max_lora_rank())
-    recipe = Recipe(base_model=conf.base_model(), config=config, train_examples=dataset["train"],
+                         max_rank=settings.MAX_LORA_RANK)
+    recipe = Recipe(base_model=paths.base_model(), config=config, train_examples=dataset["train"],
                     work_dir=out.with_name(out.name + ".work"))
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
@@ -140,7 +141,7 @@ def _rounded(interval: tuple[float, float]) -> list[float]:
 def decode_speed(adapter_dir: Path, *, tokens: int) -> dict[str, Any]:
     """Decode tokens/s of the adapter alone in the embedded engine, in a process of its own (docsbot
     does not import the engine; a fresh process also keeps the training's memory out of it)."""
-    command = [sys.executable, "-m", "serving.measure", "--base-model", conf.base_model(),
+    command = [sys.executable, "-m", "serving.measure", "--base-model", paths.base_model(),
                "--adapter", str(adapter_dir), "--tokens", str(tokens)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
     if done.returncode != 0:

@@ -122,10 +122,6 @@ class AdapterVersion(models.Model):
     def __str__(self) -> str:
         return f"{self.team} v{self.number} ({self.status})"
 
-    @property
-    def heldout_f1(self) -> float | None:
-        return (self.metrics.get("evaluation") or {}).get("adapter", {}).get("f1")
-
 
 # --- continuous learning: retrain on change, A/B experiments, events (issue 20) ---------------
 

@@ -14,7 +14,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from docsbot.adapters import conf
+from docsbot.adapters import paths
 from docsbot.adapters.models import AdapterVersion, TrainingJob
 from docsbot.adapters.selectors import adapter_version_get_promoted
 from docsbot.adapters.services import (
@@ -41,7 +41,7 @@ EVAL_MAX_EXAMPLES = 75
 
 
 def load_dataset(job: TrainingJob) -> dict[str, Any]:
-    path = conf.job_dir(job.pk) / DATASET_FILE
+    path = paths.job_dir(job.pk) / DATASET_FILE
     if not path.exists():
         try:
             from docsbot.qa.selectors import dataset_build
@@ -184,11 +184,11 @@ def _recipe(job: TrainingJob, dataset: dict[str, Any], monitor: _Monitor):
     # Checked again here: a job queued before a limit existed (or was lowered) does not run past it.
     _validate_hyperparameters(job.method, job.hyperparameters)
     values = {k: v for k, v in job.hyperparameters.items() if k not in EVAL_KEYS}
-    values.setdefault("max_rank", conf.max_lora_rank())
+    values.setdefault("max_rank", settings.MAX_LORA_RANK)
     config = TrainConfig.from_dict({**values, "method": job.method})
     return Recipe(base_model=job.base_model, config=config, train_examples=dataset["train"],
-                  work_dir=conf.job_dir(job.pk), on_progress=monitor.on_progress, should_stop=monitor.should_stop,
-                  gpu_memory_fraction=conf.training_gpu_memory_fraction())
+                  work_dir=paths.job_dir(job.pk), on_progress=monitor.on_progress, should_stop=monitor.should_stop,
+                  gpu_memory_fraction=settings.TRAINING_GPU_MEMORY_FRACTION)
 
 
 def _layers_note(recipe) -> str:
@@ -234,7 +234,7 @@ def _evaluate_and_publish(job: TrainingJob, recipe, result, dataset: dict[str, A
                            data=evaluation_figures(metrics["evaluation"]))
     else:
         training_event_add(job=job, level="warn", message="no held-out examples: the version is not evaluated")
-    path = conf.versions_dir(job.team.slug) / f"job-{job.pk}"
+    path = paths.versions_dir(job.team.slug) / f"job-{job.pk}"
     manifest_extra = {"team": job.team.slug, "job": job.pk, "pair_ids": dataset.get("pair_ids", []),
                       "config": result.config}
     recipe.save_adapter(path, dataset_hash=dataset.get("dataset_hash", ""), metrics=metrics, extra=manifest_extra)
@@ -294,8 +294,8 @@ def _gate(job: TrainingJob, version: AdapterVersion) -> None:
         return
     current = adapter_version_get_promoted(team=job.team)
     decision = gate_decide(candidate=version.metrics, current=current.metrics if current else None,
-                           max_forgetting=conf.max_forgetting(), max_false_abstention=conf.max_false_abstention())
-    if decision.promote and conf.auto_promote():
+                           max_forgetting=settings.MAX_FORGETTING, max_false_abstention=settings.MAX_FALSE_ABSTENTION)
+    if decision.promote and settings.AUTO_PROMOTE:
         try:
             adapter_version_promote(version=version, reason=f"the gate promoted job {job.pk}'s version "
                                     f"{version.number}: {decision.reason}", actor="auto")
@@ -305,7 +305,7 @@ def _gate(job: TrainingJob, version: AdapterVersion) -> None:
             return
         training_event_add(job=job, message=f"promoted version {version.number}: {decision.reason}")
     else:
-        suffix = "" if conf.auto_promote() else " (auto-promotion is off)"
+        suffix = "" if settings.AUTO_PROMOTE else " (auto-promotion is off)"
         training_event_add(job=job, message=f"kept version {version.number} as a candidate: "
                                             f"{decision.reason}{suffix}")
 

@@ -15,10 +15,6 @@ def training_job_list(*, team: Team) -> QuerySet[TrainingJob]:
     return TrainingJob.objects.filter(team=team)
 
 
-def training_event_list(*, job: TrainingJob, after_id: int = 0) -> QuerySet[TrainingEvent]:
-    return job.events.filter(pk__gt=after_id)
-
-
 def training_curve(*, job: TrainingJob) -> list[dict]:
     """(step, loss) points from the job's metrics events, for the live chart."""
     return [{"step": e["data"].get("step"), "loss": e["data"].get("loss")}

@@ -13,12 +13,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
-from docsbot.adapters import conf
+from docsbot.adapters import paths
 from docsbot.adapters.models import AdapterVersion, TrainingEvent, TrainingJob
 from docsbot.core.preflight import method_refused_by_serving
 from docsbot.processes import owner_dead_here
@@ -54,7 +55,7 @@ def _validate_hyperparameters(method: str, hyperparameters: dict[str, Any]) -> d
             raise ValidationError(f"{key}: must be a positive integer, got {value!r}")
     if "method" in train_values and train_values.pop("method") != method:
         raise ValidationError("method: given twice with different values")
-    serving_rank = conf.max_lora_rank()
+    serving_rank = settings.MAX_LORA_RANK
     # max_rank is the serving engine's limit: a job may lower it, never raise it (and a value above it
     # is refused, not rounded to an allowed rank).
     requested = train_values.get("max_rank", serving_rank)
@@ -62,7 +63,7 @@ def _validate_hyperparameters(method: str, hyperparameters: dict[str, Any]) -> d
         raise ValidationError(f"max_rank: must be an integer from 1 to {serving_rank} (DOCSBOT_MAX_LORA_RANK, "
                               f"the serving limit), got {requested!r}")
     train_values["max_rank"] = requested
-    for key, limit in conf.hyperparameter_limits().items():
+    for key, limit in settings.TRAINING_LIMITS.items():
         value = hyperparameters.get(key)
         if isinstance(value, int | float) and not isinstance(value, bool) and value > limit:
             raise ValidationError(f"{key}: at most {limit} on the shared gpu queue, got {value!r}")
@@ -92,7 +93,7 @@ def training_job_create(*, team: Team, method: str = "lora", hyperparameters: di
     with transaction.atomic():
         # The team row is the lock: two requests at once cannot both see room for one more job.
         Team.objects.select_for_update().filter(pk=team.pk).first()
-        limit = conf.max_active_jobs_per_team()
+        limit = settings.MAX_ACTIVE_JOBS_PER_TEAM
         active = TrainingJob.objects.filter(team=team, status__in=(TrainingJob.Status.QUEUED,
                                                                    TrainingJob.Status.RUNNING)).count()
         if active >= limit:
@@ -100,7 +101,7 @@ def training_job_create(*, team: Team, method: str = "lora", hyperparameters: di
                                    f"the shared gpu queue allows (DOCSBOT_MAX_ACTIVE_JOBS_PER_TEAM={limit}); wait "
                                    "for one to finish or cancel one")
         job = TrainingJob.objects.create(team=team, method=method, hyperparameters=hyperparameters,
-                                         base_model=base_model or conf.base_model())
+                                         base_model=base_model or paths.base_model())
     if dataset is not None:
         dataset_snapshot_write(job=job, dataset=dataset)
     training_event_add(job=job, message=f"queued: {method} on {job.base_model}")
@@ -133,7 +134,7 @@ def dataset_snapshot_write(*, job: TrainingJob, dataset: Any) -> Path:
     values = dataset if isinstance(dataset, dict) else {
         key: getattr(dataset, key, None)
         for key in ("train", "heldout", "dataset_hash", "pair_ids", "note", "feedback_pairs")}
-    path = conf.job_dir(job.pk) / DATASET_FILE
+    path = paths.job_dir(job.pk) / DATASET_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(values))
@@ -150,7 +151,7 @@ def training_job_claim(*, job_id: int, owner: str) -> TrainingJob | None:
     expired, is claimed; a redelivered message for a job someone else holds gets None."""
     now = timezone.now()
     claim = {"status": TrainingJob.Status.RUNNING, "lease_owner": owner,
-             "lease_expires": now + timedelta(seconds=conf.lease_seconds()), "attempts": F("attempts") + 1}
+             "lease_expires": now + timedelta(seconds=settings.TRAINING_LEASE_SECONDS), "attempts": F("attempts") + 1}
     claimed = (
         TrainingJob.objects.filter(pk=job_id, cancel_requested=False)
         .filter(Q(status=TrainingJob.Status.QUEUED)
@@ -178,7 +179,7 @@ def training_job_claim(*, job_id: int, owner: str) -> TrainingJob | None:
 def training_job_heartbeat(*, job: TrainingJob, owner: str, progress: dict[str, Any] | None = None) -> None:
     """Renew the lease and record progress. Raises ``JobCancelled`` when a cancel was requested
     and ``LeaseLost`` when the lease is no longer ours."""
-    fields: dict[str, Any] = {"lease_expires": timezone.now() + timedelta(seconds=conf.lease_seconds())}
+    fields: dict[str, Any] = {"lease_expires": timezone.now() + timedelta(seconds=settings.TRAINING_LEASE_SECONDS)}
     if progress:
         fields.update(step=progress["step"], total_steps=progress["total_steps"], loss=progress["loss"],
                       eta_seconds=progress["eta_seconds"])

@@ -9,15 +9,15 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from docsbot.chat.charts import bar_chart, ratio_bar
-from docsbot.chat.models import Conversation, Feedback, Message, ReviewItem, SlackInstallation
-from docsbot.chat.selectors import IN_REVIEW_QUEUE, chat_analytics
-from docsbot.chat.services import (
-    ChatError,
+from docsbot.chat.errors import ChatError
+from docsbot.chat.feedback import (
     feedback_correct,
     feedback_dismiss,
     message_sources,
     unanswered_answer,
 )
+from docsbot.chat.models import Conversation, Feedback, Message, ReviewItem, SlackInstallation
+from docsbot.chat.selectors import IN_REVIEW_QUEUE, chat_analytics
 from docsbot.teams.admin_scope import TeamScopedAdmin
 from docsbot.teams.selectors import teams_administered
 

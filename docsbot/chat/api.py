@@ -10,7 +10,9 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 from ninja.errors import HttpError
 
-from docsbot.chat import selectors, services
+from docsbot.chat import feedback as chat_feedback
+from docsbot.chat import selectors
+from docsbot.chat.errors import ChatError
 from docsbot.chat.models import Feedback
 
 router = Router(tags=["feedback into training"])
@@ -36,7 +38,7 @@ class ReviewItemOut(Schema):
 
     @staticmethod
     def resolve_sources(feedback: Feedback) -> list[dict[str, Any]]:
-        return services.message_sources(feedback.message)
+        return chat_feedback.message_sources(feedback.message)
 
     @staticmethod
     def resolve_adapter_version(feedback: Feedback) -> int | None:
@@ -83,9 +85,9 @@ def review_queue_list(request: HttpRequest, limit: int = 100):
 def review_queue_answer(request: HttpRequest, feedback_id: int, payload: AnswerIn):
     item = _item_or_404(request, feedback_id)
     try:
-        feedback = services.feedback_correct(feedback=item, correction=payload.answer,
+        feedback = chat_feedback.feedback_correct(feedback=item, correction=payload.answer,
                                              source_chunk_id=payload.source_chunk_id)
-    except services.ChatError as exc:
+    except ChatError as exc:
         raise HttpError(exc.status if exc.status != 400 else 422, exc.message) from None
     from docsbot.qa.models import QAPair
 
@@ -95,7 +97,7 @@ def review_queue_answer(request: HttpRequest, feedback_id: int, payload: AnswerI
 @router.post("/review-queue/{feedback_id}/dismiss", response={204: None},
              summary="Take a thumbs-down out of the queue without answering it")
 def review_queue_dismiss(request: HttpRequest, feedback_id: int):
-    services.feedback_dismiss(feedback=_item_or_404(request, feedback_id))
+    chat_feedback.feedback_dismiss(feedback=_item_or_404(request, feedback_id))
     return 204, None
 
 
@@ -111,8 +113,8 @@ def unanswered_list(request: HttpRequest, days: int = 30, limit: int = 50):
              summary="Answer a question the docs did not cover: an approved QA pair for the next training run")
 def unanswered_answer(request: HttpRequest, message_id: int, payload: AnswerIn):
     try:
-        pair = services.unanswered_answer(team=request.auth, message_id=message_id, answer=payload.answer,
+        pair = chat_feedback.unanswered_answer(team=request.auth, message_id=message_id, answer=payload.answer,
                                           source_chunk_id=payload.source_chunk_id)
-    except services.ChatError as exc:
+    except ChatError as exc:
         raise HttpError(exc.status if exc.status != 400 else 422, exc.message) from None
     return 201, _pair(pair)

@@ -10,8 +10,6 @@ from functools import lru_cache
 import redis
 from django.conf import settings
 
-from docsbot.chat.conf import chat_setting
-
 # INCR and EXPIRE in one script: a crash between them can never leave a counter without a TTL.
 _INCR_WITH_TTL = """
 local count = redis.call('INCR', KEYS[1])
@@ -50,9 +48,9 @@ BUDGETS = {
 def chat_budget_limit(budget: str) -> int:
     """Questions a minute allowed on a budget (0: no limit); unset channel budgets inherit
     CHAT_RATE_LIMIT_PER_MINUTE."""
-    limit = chat_setting(BUDGETS[budget])
+    limit = getattr(settings, BUDGETS[budget])
     if limit is None:
-        limit = chat_setting("CHAT_RATE_LIMIT_PER_MINUTE")
+        limit = settings.CHAT_RATE_LIMIT_PER_MINUTE
     return int(limit)
 
 

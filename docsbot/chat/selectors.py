@@ -62,10 +62,6 @@ def unanswered_questions(*, team: Team, days: int = 30, top: int = 10) -> list[t
     return [(row["q"], row["n"], row["latest"]) for row in rows]
 
 
-def conversation_messages(*, conversation: Conversation) -> list[Message]:
-    return list(conversation.messages.select_related("feedback").order_by("created", "id"))
-
-
 @dataclass(frozen=True)
 class ChatAnalytics:
     days: list[tuple[dt.date, int]]

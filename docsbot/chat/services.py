@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import transaction
+from django.conf import settings
 
-from docsbot.chat.conf import chat_setting
+from docsbot.chat.errors import ChatError
 from docsbot.chat.injection import injection_suspected
-from docsbot.chat.models import Conversation, Feedback, Message
+from docsbot.chat.models import Conversation, Message
 from docsbot.chat.relevance import hit_similarities
 from docsbot.chat.repetition import loop_start, without_repetition
+from docsbot.chat.routing import default_client, team_model
 from docsbot.chat.selectors import conversation_get, conversation_history
 from docsbot.core.prompts import NO_ANSWER, ContextChunk, build_messages, without_unknown_citations
 from docsbot.teams.models import Team
@@ -30,15 +31,6 @@ from docsbot.teams.models import Team
 logger = logging.getLogger(__name__)
 
 UNAVAILABLE = "Sorry, the answering model is unavailable right now. Please try again in a moment."
-
-
-class ChatError(Exception):
-    """A request the user can fix (unknown conversation, empty question): shown as a 4xx."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 @dataclass
@@ -72,90 +64,6 @@ class Answer:
         return {"answer": self.answer, "sources": self.sources, "conversation_id": self.conversation_id,
                 "message_id": self.message_id, "adapter_version": self.adapter_version,
                 "no_relevant_docs": self.no_relevant_docs}
-
-
-# --- model choice ---------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ServedBase:
-    name: str
-    max_model_len: int | None
-
-
-_served_bases: dict[str, ServedBase] = {}
-
-
-def served_base(*, client: Any) -> ServedBase:
-    """The endpoint's base model (the model card without a parent) and its context length."""
-    from django.conf import settings
-
-    configured = getattr(settings, "SERVING_BASE_MODEL_NAME", None)
-    if configured:
-        return ServedBase(name=configured, max_model_len=None)
-    key = getattr(client, "base_url", "") or str(id(client))
-    if key not in _served_bases:
-        cards = [card for card in client.list_models() if not card.get("parent")]
-        if not cards:
-            raise ChatError("the serving endpoint lists no base model", status=503)
-        _served_bases[key] = ServedBase(name=cards[0]["id"], max_model_len=cards[0].get("max_model_len"))
-    return _served_bases[key]
-
-
-def team_model(*, team: Team, client: Any, conversation: Conversation | None = None,
-               pinned_version: int | None = None) -> tuple[str, int | None, int | None]:
-    """(model name for serving, adapter version, context length); from the team, never the client.
-
-    While the team runs an A/B experiment, a conversation in the candidate's share (a stable hash of
-    its id: it never switches) is answered by the candidate version (docsbot.adapters.experiments).
-    ``pinned_version``: that version of the team's adapter answers, promoted or not (an admin trying
-    a candidate from the command line)."""
-    from docsbot.core.serving import team_adapter_name
-
-    if pinned_version is not None:
-        return _pinned_model(team=team, number=pinned_version, client=client)
-
-    try:
-        from docsbot.adapters.experiments import experiment_version_for
-        from docsbot.adapters.selectors import adapter_version_get_promoted
-    except ImportError:  # adapters app not installed yet
-        version = None
-    else:
-        version = adapter_version_get_promoted(team=team)
-    base = served_base(client=client)
-    if version is not None:
-        routed = experiment_version_for(team=team, live=version,
-                                        conversation_key=str(conversation.public_id) if conversation else None)
-        if routed is not None:
-            name, candidate = routed
-            return name, candidate.number, base.max_model_len
-        return team_adapter_name(team.slug), version.number, base.max_model_len
-    return base.name, None, base.max_model_len
-
-
-def _pinned_model(*, team: Team, number: int, client: Any) -> tuple[str, int, int | None]:
-    from django.core.exceptions import ValidationError
-
-    from docsbot.adapters.experiments import candidate_adapter_name, candidate_publish
-    from docsbot.adapters.models import AdapterVersion
-    from docsbot.core.serving import team_adapter_name
-
-    version = AdapterVersion.objects.filter(team=team, number=number).select_related("team").first()
-    if version is None:
-        raise ChatError(f"team {team.slug!r} has no adapter version {number}", status=404)
-    base = served_base(client=client)
-    if version.status == AdapterVersion.Status.PROMOTED:
-        return team_adapter_name(team.slug), number, base.max_model_len
-    try:
-        candidate_publish(version=version)
-    except ValidationError as exc:
-        raise ChatError(f"adapter version {number} cannot be served: {exc.messages[0]}", status=409) from None
-    return candidate_adapter_name(team.slug, number), number, base.max_model_len
-
-
-def default_client() -> Any:
-    from docsbot.core.serving import serving_client
-
-    return serving_client()
 
 
 # --- preparing ------------------------------------------------------------------------------
@@ -197,7 +105,7 @@ MIN_ANSWER_TOKENS = 48
 def fit_prompt(*, team_name: str, question: str, contexts: list[ContextChunk], history: list[dict[str, str]],
                max_model_len: int | None) -> tuple[list[dict[str, str]], int]:
     """Messages and max_tokens that fit the model's context: fewer, then shorter, documents and turns."""
-    max_tokens = chat_setting("CHAT_MAX_TOKENS")
+    max_tokens = settings.CHAT_MAX_TOKENS
 
     def build() -> list[dict[str, str]]:
         return build_messages(team=team_name, question=question, contexts=contexts, history=history)
@@ -235,8 +143,8 @@ def answer_prepare(*, team: Team, question: str, conversation_id: str | None = N
     question = (question or "").strip()
     if not question:
         raise ChatError("question must not be empty")
-    if len(question) > chat_setting("CHAT_MAX_QUESTION_CHARS"):
-        raise ChatError(f"question is longer than {chat_setting('CHAT_MAX_QUESTION_CHARS')} characters")
+    if len(question) > settings.CHAT_MAX_QUESTION_CHARS:
+        raise ChatError(f"question is longer than {settings.CHAT_MAX_QUESTION_CHARS} characters")
     if conversation_id:
         try:
             uuid.UUID(str(conversation_id))
@@ -246,20 +154,20 @@ def answer_prepare(*, team: Team, question: str, conversation_id: str | None = N
     conversation = _conversation_for(team=team, conversation_id=conversation_id, channel=channel,
                                      external_id=external_id)
     history = conversation_history(conversation=conversation,
-                                   limit=chat_setting("CHAT_HISTORY_MESSAGES"))
+                                   limit=settings.CHAT_HISTORY_MESSAGES)
 
     started = time.perf_counter()
     # A follow-up ("and on Windows?") is retrieved together with the question before it.
     previous = [turn["content"] for turn in history if turn["role"] == "user"][-1:]
     query = " ".join([*previous, question])
-    hits = chunk_search(team=team, query=query, k=chat_setting("CHAT_TOP_K"))
+    hits = chunk_search(team=team, query=query, k=settings.CHAT_TOP_K)
     similarities = hit_similarities(query=query, hits=hits)
     timings["retrieval_ms"] = (time.perf_counter() - started) * 1000
 
     started = time.perf_counter()
     scored = sorted(zip(similarities, range(len(hits))), reverse=True)
     top_score = scored[0][0] if scored else None
-    relevant_hits = [hits[i] for score, i in scored if score >= chat_setting("CHAT_MIN_SCORE")]
+    relevant_hits = [hits[i] for score, i in scored if score >= settings.CHAT_MIN_SCORE]
     closest = relevant_hits or [hits[i] for _, i in scored[:3]]
     sources = [_source(hit, number, similarities[hits.index(hit)])
                for number, hit in enumerate(closest, start=1)]
@@ -440,110 +348,3 @@ async def _generate(client: Any, prepared: Prepared, queue: asyncio.Queue) -> No
     prepared.timings["generation_ms"] = (time.perf_counter() - started) * 1000
     answer = await sync_to_async(answer_finish)(prepared=prepared, text=without_repetition("".join(parts)))
     queue.put_nowait({"event": "done", **answer.as_dict()})
-
-
-# --- feedback -------------------------------------------------------------------------------
-
-def feedback_set(*, team: Team, message_id: int, rating: int, comment: str = "",
-                 conversation_id: str | None = None) -> Feedback:
-    """Thumbs up (1) or down (-1) on an assistant message of the team; a second vote replaces the first."""
-    if rating not in (1, -1):
-        raise ChatError("rating must be 'up' or 'down'")
-    messages = Message.objects.filter(team=team, pk=message_id, role=Message.Role.ASSISTANT)
-    if conversation_id is not None:
-        messages = messages.filter(conversation__public_id=conversation_id)
-    message = messages.first()
-    if message is None:
-        raise ChatError("unknown message for this team", status=404)
-    feedback, _ = Feedback.objects.update_or_create(
-        message=message, defaults={"team": team, "rating": rating, "comment": comment.strip()[:4000]})
-    return feedback
-
-
-FIRST_SOURCE = "first"  # source_chunk_id's default: the first retrieved chunk that still exists
-
-
-def message_sources(message: Message) -> list[dict[str, Any]]:
-    """The chunks retrieved for an answer (stored with it), each with the chunk's text when it still exists."""
-    from docsbot.documents.models import Chunk
-
-    ids = [s.get("chunk_id") for s in message.sources if s.get("chunk_id")]
-    texts = dict(Chunk.objects.filter(team_id=message.team_id, pk__in=ids).values_list("pk", "text"))
-    return [{**source, "text": texts.get(source.get("chunk_id"))} for source in message.sources]
-
-
-def answer_to_pair(*, message: Message, answer: str, source_chunk_id: int | None | str = FIRST_SOURCE,
-                   kind: str = "correction"):
-    """An admin's answer to the question an assistant message answered: an approved QA pair.
-
-    The one way chat turns an answer into training data: a correction of a thumbs-down answer
-    (``feedback_correct``) and an answer to a question the docs did not cover (``unanswered_answer``).
-    source_chunk_id: one of the chunks retrieved for the message, None for none (the pair is then
-    trained on retrieved contexts), or FIRST_SOURCE."""
-    from docsbot.documents.models import Chunk
-    from docsbot.qa.services import QAError, pair_create_from_correction
-
-    answer = answer.strip()
-    if not answer:
-        raise ChatError("the answer is empty")
-    retrieved = [s.get("chunk_id") for s in message.sources if s.get("chunk_id")]
-    if source_chunk_id == FIRST_SOURCE:
-        source_chunk_id = retrieved[0] if retrieved else None
-        # A re-ingested document has new chunks: the pair is then trained on retrieved contexts.
-        if source_chunk_id and not Chunk.objects.filter(team_id=message.team_id, pk=source_chunk_id).exists():
-            source_chunk_id = None
-    elif source_chunk_id is not None:
-        if int(source_chunk_id) not in retrieved:
-            raise ChatError(f"chunk {source_chunk_id} was not retrieved for this answer")
-        if not Chunk.objects.filter(team_id=message.team_id, pk=source_chunk_id).exists():
-            raise ChatError(f"chunk {source_chunk_id} no longer exists (the document was re-ingested)")
-    question = message.reply_to.content if message.reply_to_id else ""
-    try:
-        return pair_create_from_correction(team=message.team, question=question, answer=answer,
-                                           source_chunk_id=source_chunk_id, kind=kind)
-    except QAError as exc:
-        raise ChatError(str(exc)) from None
-
-
-def feedback_correct(*, feedback: Feedback, correction: str,
-                     source_chunk_id: int | None | str = FIRST_SOURCE) -> Feedback:
-    """Turn an admin's corrected answer into an approved QA pair for the next training run; the
-    feedback leaves the review queue."""
-    correction = correction.strip()
-    if not correction:
-        raise ChatError("the correction is empty")
-    with transaction.atomic():
-        pair = answer_to_pair(message=feedback.message, answer=correction, source_chunk_id=source_chunk_id)
-        feedback.correction = correction
-        feedback.correction_pair_id = pair.pk
-        feedback.save(update_fields=["correction", "correction_pair_id", "updated"])
-    return feedback
-
-
-def feedback_dismiss(*, feedback: Feedback) -> Feedback:
-    """Take a thumbs-down out of the review queue without answering it (the answer was fine)."""
-    feedback.dismissed = True
-    feedback.save(update_fields=["dismissed", "updated"])
-    return feedback
-
-
-def unanswered_answer(*, team: Team, message_id: int, answer: str,
-                      source_chunk_id: int | None = None):
-    """Answer a question the docs did not cover (analytics' gaps), given by the id of one of its
-    user messages: an approved QA pair; the question then leaves the gaps (chat_analytics)."""
-    question = Message.objects.filter(team=team, pk=message_id, role=Message.Role.USER,
-                                      reply__no_relevant_docs=True).select_related("reply").first()
-    if question is None:
-        raise ChatError("no unanswered question with this id for this team", status=404)
-    return answer_to_pair(message=question.reply, answer=answer, source_chunk_id=source_chunk_id,
-                          kind="unanswered")
-
-
-# --- Slack ----------------------------------------------------------------------------------
-
-def slack_installation_set(*, team: Team, bot_token: str, bot_user_id: str = ""):
-    from docsbot.chat.models import SlackInstallation
-
-    installation, _ = SlackInstallation.objects.update_or_create(
-        team=team, defaults={"bot_token": bot_token, "bot_user_id": bot_user_id})
-    return installation

@@ -10,8 +10,8 @@ import time
 from typing import Any
 
 import httpx
+from django.conf import settings
 
-from docsbot.chat.conf import chat_setting
 from docsbot.chat.models import Conversation, SlackInstallation
 from docsbot.chat.services import Answer, answer_question
 from docsbot.teams.models import Team
@@ -71,7 +71,7 @@ def slack_answer_event(*, team_id: int, channel: str, thread_ts: str, text: str)
     installation = SlackInstallation.objects.get(team=team)
     answer = answer_question(team=team, question=strip_mentions(text), channel=Conversation.Channel.SLACK,
                              external_id=f"slack:{channel}:{thread_ts}")
-    result = _post(f"{chat_setting('SLACK_API_URL').rstrip('/')}/chat.postMessage",
+    result = _post(f"{settings.SLACK_API_URL.rstrip('/')}/chat.postMessage",
                    {"channel": channel, "thread_ts": thread_ts, "text": slack_text(answer),
                     "unfurl_links": False, "unfurl_media": False},
                    {"Authorization": f"Bearer {installation.bot_token}"})
@@ -83,7 +83,7 @@ def slack_answer_event(*, team_id: int, channel: str, thread_ts: str, text: str)
 def slack_refuse_event(*, team_id: int, channel: str, thread_ts: str, retry_after: int) -> None:
     """Tell a mention or DM refused by the team's Slack budget so, in its thread."""
     installation = SlackInstallation.objects.get(team_id=team_id)
-    result = _post(f"{chat_setting('SLACK_API_URL').rstrip('/')}/chat.postMessage",
+    result = _post(f"{settings.SLACK_API_URL.rstrip('/')}/chat.postMessage",
                    {"channel": channel, "thread_ts": thread_ts,
                     "text": f"Too many questions right now; ask again in {retry_after} s."},
                    {"Authorization": f"Bearer {installation.bot_token}"})
@@ -97,3 +97,9 @@ def slack_answer_command(*, team_id: int, response_url: str, text: str) -> Answe
     answer = answer_question(team=team, question=text, channel=Conversation.Channel.SLACK)
     _post(response_url, {"response_type": "in_channel", "replace_original": False, "text": slack_text(answer)})
     return answer
+
+
+def slack_installation_set(*, team: Team, bot_token: str, bot_user_id: str = ""):
+    installation, _ = SlackInstallation.objects.update_or_create(
+        team=team, defaults={"bot_token": bot_token, "bot_user_id": bot_user_id})
+    return installation

@@ -6,10 +6,10 @@ from an allowed Origin), answer CORS preflights, and stream Server-Sent Events.
 """
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,10 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from docsbot.chat.feedback import feedback_set
 from docsbot.chat.models import Conversation
 from docsbot.chat.ratelimit import RateDecision, chat_budget_hit, client_address
-from docsbot.chat.services import ChatError, answer_events, answer_prepare, feedback_set
+from docsbot.chat.services import ChatError, answer_events, answer_prepare
 from docsbot.teams.models import Team, WidgetKey
 from docsbot.teams.selectors import api_token_for, widget_key_get_active
 
@@ -160,84 +161,82 @@ async def _sse_stream(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[by
         yield _sse(event)
 
 
-@csrf_exempt
-async def chat(request: HttpRequest) -> HttpResponse:
-    if request.method == "OPTIONS":
-        return await sync_to_async(_preflight)(request)
-    if request.method != "POST":
-        return _error("use POST", 405, None)
-    origin = None
-    try:
-        caller = await sync_to_async(_authenticate)(request)
-        origin = caller.origin
-        refused = await sync_to_async(_over_budget)(caller, request)
-        if refused is not None:
-            message, retry_after = refused
-            return _error(message, 429, origin, Retry_After=str(retry_after))
-        body = _json_body(request)
-        question, conversation_id = body.get("question"), body.get("conversation_id")
-        if not isinstance(question, str):
-            raise ChatError("'question' (a string) is required")
-        if conversation_id is not None and not isinstance(conversation_id, str):
-            raise ChatError("'conversation_id' must be a string")
-        prepared = await sync_to_async(answer_prepare)(team=caller.team, question=question,
-                                                       conversation_id=conversation_id,
-                                                       channel=caller.channel)
-    except ChatError as exc:
-        if origin is None:
-            origin = await sync_to_async(_allowed_origin)(request)
-        return _error(exc.message, exc.status, origin)
-    except Exception as exc:  # serving unreachable while choosing the model
+def chat_endpoint(view: Callable[..., Awaitable[HttpResponse]]) -> Callable[..., Awaitable[HttpResponse]]:
+    """What every widget/API chat endpoint does around its own work: answer the CORS preflight, take POST
+    only, find the caller (team token, or widget key from an allowed Origin), turn a ChatError into a JSON
+    error and an unreachable serving endpoint into a 503, and add CORS headers for the allowed Origin to
+    every answer. The view gets ``(request, caller, ...)``."""
+
+    @csrf_exempt
+    @functools.wraps(view)
+    async def endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         from serving.client import ServingError
 
-        if not isinstance(exc, ServingError):
-            raise
-        return _error("the answering model is unavailable; try again shortly", 503, origin)
+        if request.method == "OPTIONS":
+            return await sync_to_async(_preflight)(request)
+        if request.method != "POST":
+            return _error("use POST", 405, None)
+        origin = None
+        try:
+            caller = await sync_to_async(_authenticate)(request)
+            origin = caller.origin
+            response = await view(request, caller, *args, **kwargs)
+        except ChatError as exc:
+            if origin is None:
+                origin = await sync_to_async(_allowed_origin)(request)
+            return _error(exc.message, exc.status, origin)
+        except ServingError:  # serving unreachable while choosing the model
+            return _error("the answering model is unavailable; try again shortly", 503, origin)
+        return _with_cors(response, origin)
 
+    return endpoint
+
+
+@chat_endpoint
+async def chat(request: HttpRequest, caller: Caller) -> HttpResponse:
+    refused = await sync_to_async(_over_budget)(caller, request)
+    if refused is not None:
+        message, retry_after = refused
+        return _error(message, 429, caller.origin, Retry_After=str(retry_after))
+    body = _json_body(request)
+    question, conversation_id = body.get("question"), body.get("conversation_id")
+    if not isinstance(question, str):
+        raise ChatError("'question' (a string) is required")
+    if conversation_id is not None and not isinstance(conversation_id, str):
+        raise ChatError("'conversation_id' must be a string")
+    prepared = await sync_to_async(answer_prepare)(team=caller.team, question=question,
+                                                   conversation_id=conversation_id, channel=caller.channel)
     events = answer_events(prepared=prepared)
     if body.get("stream", True) is False:
         final: dict[str, Any] = {}
         async for event in events:
             final = event
         status = 200 if final.get("event") == "done" else 503
-        return _with_cors(JsonResponse({k: v for k, v in final.items() if k != "event"}, status=status), origin)
+        return JsonResponse({k: v for k, v in final.items() if k != "event"}, status=status)
     response = StreamingHttpResponse(_sse_stream(events), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
-    return _with_cors(response, origin)
+    return response
 
 
-@csrf_exempt
-async def feedback(request: HttpRequest, message_id: int) -> HttpResponse:
-    if request.method == "OPTIONS":
-        return await sync_to_async(_preflight)(request)
-    if request.method != "POST":
-        return _error("use POST", 405, None)
-    origin = None
-    try:
-        caller = await sync_to_async(_authenticate)(request)
-        origin = caller.origin
-        body = _json_body(request)
-        rating = {"up": 1, "down": -1, 1: 1, -1: -1}.get(body.get("rating"))
-        if rating is None:
-            raise ChatError("'rating' must be 'up' or 'down'")
-        comment = body.get("comment") or ""
-        if not isinstance(comment, str):
-            raise ChatError("'comment' must be a string")
-        conversation_id = body.get("conversation_id")
-        if caller.widget_key is not None and not isinstance(conversation_id, str):
-            raise ChatError("'conversation_id' is required with a widget key")
-        record = await sync_to_async(feedback_set)(team=caller.team, message_id=message_id, rating=rating,
-                                                   comment=comment, conversation_id=conversation_id)
-    except ChatError as exc:
-        if origin is None:
-            origin = await sync_to_async(_allowed_origin)(request)
-        return _error(exc.message, exc.status, origin)
-    return _with_cors(JsonResponse({"message_id": message_id, "rating": "up" if record.rating > 0 else "down",
-                                    "comment": record.comment}), origin)
+@chat_endpoint
+async def feedback(request: HttpRequest, caller: Caller, message_id: int) -> HttpResponse:
+    body = _json_body(request)
+    rating = {"up": 1, "down": -1, 1: 1, -1: -1}.get(body.get("rating"))
+    if rating is None:
+        raise ChatError("'rating' must be 'up' or 'down'")
+    comment = body.get("comment") or ""
+    if not isinstance(comment, str):
+        raise ChatError("'comment' must be a string")
+    conversation_id = body.get("conversation_id")
+    if caller.widget_key is not None and not isinstance(conversation_id, str):
+        raise ChatError("'conversation_id' is required with a widget key")
+    record = await sync_to_async(feedback_set)(team=caller.team, message_id=message_id, rating=rating,
+                                               comment=comment, conversation_id=conversation_id)
+    return JsonResponse({"message_id": message_id, "rating": "up" if record.rating > 0 else "down",
+                         "comment": record.comment})
 
 
-@lru_cache(maxsize=1)
 def _widget_source(mtime: float) -> bytes:
     return WIDGET_JS.read_bytes()
 

@@ -10,12 +10,12 @@ import hmac
 import json
 import logging
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from docsbot.chat import tasks
-from docsbot.chat.conf import chat_setting
 from docsbot.chat.models import Conversation, SlackInstallation
 from docsbot.chat.ratelimit import chat_budget_hit, once, once_release
 from docsbot.chat.services import ChatError, answer_question
@@ -79,7 +79,7 @@ def slack_events(request: HttpRequest, team_slug: str) -> HttpResponse:
         return JsonResponse({"ok": True, "ignored": "no Slack installation"})
     event_id = str(payload.get("event_id") or f"{event.get('channel')}:{event.get('ts')}")
     # The first delivery to arrive claims the event, whether it is the original or a retry.
-    dedupe_key, dedupe_seconds = f"slack:{team.pk}:{event_id}", chat_setting("SLACK_DEDUPE_SECONDS")
+    dedupe_key, dedupe_seconds = f"slack:{team.pk}:{event_id}", settings.SLACK_DEDUPE_SECONDS
     if not once(key=dedupe_key, seconds=dedupe_seconds):
         return JsonResponse({"ok": True, "duplicate": True})
     channel, thread_ts = event.get("channel", ""), event.get("thread_ts") or event.get("ts", "")

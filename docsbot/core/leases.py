@@ -18,7 +18,6 @@ from django.conf import settings
 from django.db.models import F, Model, Q
 from django.utils import timezone
 
-from docsbot.config import env_int
 from docsbot.processes import owner_dead_here
 
 log = logging.getLogger(__name__)
@@ -26,18 +25,6 @@ log = logging.getLogger(__name__)
 
 class LeaseLost(Exception):
     """Another worker holds the run now; this one must stop without writing results."""
-
-
-def lease_seconds() -> int:
-    """DOCSBOT_RUN_LEASE_SECONDS: how long an ingest or generation worker's claim lasts without a
-    renewal (default 300 s; it must outlast the per-file parse limit and one embedding pass)."""
-    return getattr(settings, "RUN_LEASE_SECONDS", None) or env_int("DOCSBOT_RUN_LEASE_SECONDS", 300, minimum=5)
-
-
-def max_attempts() -> int:
-    """DOCSBOT_RUN_MAX_ATTEMPTS: a run whose worker died this many times fails instead of being
-    taken again (a file that kills its worker must not kill every worker in turn)."""
-    return getattr(settings, "RUN_MAX_ATTEMPTS", None) or env_int("DOCSBOT_RUN_MAX_ATTEMPTS", 3, minimum=1)
 
 
 def worker_identity() -> str:
@@ -48,7 +35,7 @@ def lease_claim(model: type[Model], *, pk: int, owner: str, queued: str, running
                 **fields: Any) -> bool:
     """Claim the run for ``owner``; False when someone alive holds it or it is finished."""
     now = timezone.now()
-    claim = {"status": running, "lease_owner": owner, "lease_expires": now + timedelta(seconds=lease_seconds()),
+    claim = {"status": running, "lease_owner": owner, "lease_expires": now + timedelta(seconds=settings.RUN_LEASE_SECONDS),
              "attempts": F("attempts") + 1, **fields}
     if model.objects.filter(pk=pk).filter(Q(status=queued) | Q(status=running, lease_expires__lt=now)
                                           | Q(status=running, lease_expires__isnull=True)).update(**claim):
@@ -62,7 +49,7 @@ def lease_claim(model: type[Model], *, pk: int, owner: str, queued: str, running
 def lease_renew(model: type[Model], *, pk: int, owner: str, running: str, **fields: Any) -> None:
     """Extend the lease (and write ``fields``); raises ``LeaseLost`` when it is no longer ours."""
     if not model.objects.filter(pk=pk, status=running, lease_owner=owner).update(
-            lease_expires=timezone.now() + timedelta(seconds=lease_seconds()), **fields):
+            lease_expires=timezone.now() + timedelta(seconds=settings.RUN_LEASE_SECONDS), **fields):
         holder = model.objects.filter(pk=pk).values_list("lease_owner", "status").first()
         raise LeaseLost(f"{model.__name__} {pk} is now {holder and holder[1]}, held by {holder and holder[0]!r}")
 

@@ -27,7 +27,7 @@ def _networks(proxies: tuple[str, ...]) -> tuple[Network, ...]:
 
 
 def is_trusted_proxy(address: str | None) -> bool:
-    proxies = tuple(getattr(settings, "TRUSTED_PROXIES", ()) or ())
+    proxies = tuple(settings.TRUSTED_PROXIES)
     if not address or not proxies:
         return False
     try:

@@ -103,11 +103,10 @@ def embedded_server_command(*, port: int, base_model: str | None = None,
                             adapter_dir: Path | None = None) -> list[str]:
     """``python -m serving`` as docsbot starts it (demo, ask, tests): its largest LoRA rank is the one
     training validates against (DOCSBOT_MAX_LORA_RANK), so an adapter that trains also serves."""
-    from docsbot.adapters.conf import max_lora_rank
 
     return [sys.executable, "-m", "serving", "--base-model", base_model or base_model_path(),
             "--adapter-dir", str(adapter_dir or settings.ADAPTER_DIR), "--port", str(port),
-            "--max-lora-rank", str(max_lora_rank())]
+            "--max-lora-rank", str(settings.MAX_LORA_RANK)]
 
 
 def embedded_server_env() -> dict[str, str]:

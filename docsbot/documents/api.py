@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.conf import settings
 from django.http import HttpRequest
 from ninja import File, Form, Router, Schema
 from ninja.errors import HttpError
@@ -13,7 +12,6 @@ from docsbot.documents import selectors, services
 from docsbot.teams.auth import api_rate_limit
 
 router = Router(tags=["documents"])
-MAX_FILES = 200
 
 
 class IngestRunOut(Schema):
@@ -64,20 +62,10 @@ def _run_out(run) -> dict:
 def documents_upload(request: HttpRequest, files: list[UploadedFile] = File(...),
                      sync: bool = Form(False)):
     api_rate_limit(request, "upload")
-    if not files:
-        raise HttpError(400, "send at least one file in the 'files' field")
-    if len(files) > MAX_FILES:
-        raise HttpError(400, f"at most {MAX_FILES} files per upload")
-    limit = settings.MAX_UPLOAD_MB * 1024 * 1024
-    too_big = [f.name for f in files if f.size > limit]
-    if too_big:
-        raise HttpError(413, f"{', '.join(too_big)}: over the {settings.MAX_UPLOAD_MB} MB upload limit")
-    for upload in files:
-        rejection = services.upload_rejection(name=upload.name or "", head=services.upload_head(upload))
-        if rejection:
-            raise HttpError(*rejection)
-    inputs = services.upload_store(team=request.auth, files=[(f.name or "upload", f) for f in files])
-    run = services.ingest_run_start(team=request.auth, origin="api", inputs=inputs, sync=sync)
+    try:
+        run = services.upload_ingest(team=request.auth, files=files, origin="api", sync=sync)
+    except services.UploadRefused as refused:
+        raise HttpError(refused.status, refused.message) from None
     return 202, _run_out(run)
 
 

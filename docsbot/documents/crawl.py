@@ -32,9 +32,7 @@ from docsbot.documents.parsing import detect_format
 from docsbot.documents.sources import Source, SourceFailure, SourceFile, is_asset
 
 USER_AGENT = "docsbot-crawler/1.0"
-DEFAULT_MAX_PAGES = 500
 DEFAULT_MAX_DEPTH = 5
-DEFAULT_PAGE_TIMEOUT = 30.0
 MAX_REDIRECTS = 5
 _TYPES = {"text/html": "html", "application/xhtml+xml": "html", "text/markdown": "markdown",
           "text/plain": "text", "application/pdf": "pdf", "text/x-rst": "rst"}
@@ -215,10 +213,10 @@ def _sitemap_urls(client: httpx.Client, url: str, origin: str, *, limit: int, ti
 
 def crawl(start_url: str, *, max_pages: int | None = None, max_depth: int | None = None,
           client: httpx.Client | None = None) -> Iterator[Source]:
-    max_pages = max_pages or getattr(settings, "CRAWL_MAX_PAGES", DEFAULT_MAX_PAGES)
+    max_pages = max_pages or settings.CRAWL_MAX_PAGES
     max_depth = DEFAULT_MAX_DEPTH if max_depth is None else max_depth
     limit = settings.MAX_UPLOAD_MB * 1024 * 1024
-    timeout = float(getattr(settings, "CRAWL_PAGE_TIMEOUT", DEFAULT_PAGE_TIMEOUT))
+    timeout = settings.CRAWL_PAGE_TIMEOUT
     own_client = client is None
     # No kept-alive connections: each page's deadline watches the connection it opens.
     client = client or httpx.Client(headers={"User-Agent": USER_AGENT}, timeout=timeout,

@@ -17,8 +17,6 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 
-from docsbot.config import ConfigError, env_str
-
 BATCH_SIZE = 64
 SMALL_INPUT = 4  # a search query: too little work to share between threads
 _lock = threading.RLock()
@@ -35,9 +33,7 @@ def embedding_dtype() -> str:
     embeds about 2-3x faster; vectors stay within ~0.999 cosine of float32 ones and are
     re-normalised in float32.
     """
-    choice = env_str("DOCSBOT_EMBEDDING_DTYPE", "auto").lower()
-    if choice not in ("auto", "float32", "bfloat16"):
-        raise ConfigError(f"DOCSBOT_EMBEDDING_DTYPE: expected auto, float32 or bfloat16, got {choice!r}")
+    choice = settings.EMBEDDING_DTYPE
     if choice != "auto":
         return choice
     from training.hardware import cpu_has_native_bf16  # stdlib only: no torch

@@ -15,10 +15,8 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
-from docsbot.config import env_int
 from docsbot.documents.index import SearchIndex
 from docsbot.documents.models import Chunk, IndexState
-from docsbot.teams.models import Team
 
 logger = logging.getLogger(__name__)
 _cache: OrderedDict[int, SearchIndex] = OrderedDict()
@@ -29,7 +27,7 @@ def _cache_put(team_id: int, index: SearchIndex) -> None:
     """Under _lock."""
     _cache[team_id] = index
     _cache.move_to_end(team_id)
-    while len(_cache) > env_int("DOCSBOT_INDEX_CACHE_TEAMS", 16, minimum=1):
+    while len(_cache) > settings.INDEX_CACHE_TEAMS:
         _cache.popitem(last=False)
 
 
@@ -50,18 +48,6 @@ def _build_from_db(team_id: int, version: str) -> SearchIndex:
     else:
         ids, vectors = np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
     return SearchIndex.build(chunk_ids=ids, texts=[r[1] for r in rows], vectors=vectors, version=version)
-
-
-def index_refresh(*, team: Team) -> SearchIndex:
-    """Rebuild the team's index from the database and persist it (after an ingestion)."""
-    version = _version(team.pk)
-    index = _build_from_db(team.pk, version)
-    index.save(index_dir(team.pk))
-    # Served from the saved copy: its vectors are memory-mapped, not a private float32 copy.
-    index = (SearchIndex.load(index_dir(team.pk)) or index).prepare()
-    with _lock:
-        _cache_put(team.pk, index)
-    return index
 
 
 def index_get(*, team_id: int) -> SearchIndex:

@@ -70,9 +70,5 @@ def document_list(*, team: Team) -> QuerySet[Document]:
     return Document.objects.filter(team=team).order_by("source_path")
 
 
-def document_get(*, team: Team, document_id: int) -> Document | None:
-    return Document.objects.filter(team=team, pk=document_id).first()
-
-
 def ingest_run_get(*, team: Team, run_id: int) -> IngestRun | None:
     return IngestRun.objects.filter(team=team, pk=run_id).first()

@@ -34,7 +34,7 @@ from docsbot.documents.sources import (
     expand_local,
     expand_uploads,
 )
-from docsbot.documents.timelimit import ParseTimeout, parse_time_limit, time_limit
+from docsbot.documents.timelimit import ParseTimeout, time_limit
 from docsbot.teams.models import Team
 
 logger = logging.getLogger(__name__)
@@ -160,6 +160,37 @@ def upload_head(upload) -> bytes:
     return head
 
 
+MAX_UPLOAD_FILES = 200
+
+
+class UploadRefused(Exception):
+    """An upload refused before anything was stored, with the HTTP status that says why."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def upload_ingest(*, team: Team, files: list, origin: str, sync: bool) -> IngestRun:
+    """The one upload path (API and admin page): refuse what the request itself shows is wrong (no file, too
+    many, one over the size limit, an unsupported type, content that does not match its extension) before
+    anything is stored; else store the files and start an ingestion run."""
+    if not files:
+        raise UploadRefused(400, "send at least one file (the 'files' field)")
+    if len(files) > MAX_UPLOAD_FILES:
+        raise UploadRefused(400, f"at most {MAX_UPLOAD_FILES} files per upload")
+    limit = settings.MAX_UPLOAD_MB * 1024 * 1024
+    too_big = [f.name for f in files if f.size > limit]
+    if too_big:
+        raise UploadRefused(413, f"{', '.join(too_big)}: over the {settings.MAX_UPLOAD_MB} MB upload limit")
+    for upload in files:
+        rejection = upload_rejection(name=upload.name or "", head=upload_head(upload))
+        if rejection:
+            raise UploadRefused(*rejection)
+    inputs = upload_store(team=team, files=[(f.name or "upload", f) for f in files])
+    return ingest_run_start(team=team, origin=origin, inputs=inputs, sync=sync)
+
+
 def cli_inputs(items: list[str]) -> list[dict]:
     return [{"kind": "url" if i.startswith(("http://", "https://")) else "path", "name": i, "value": i}
             for i in items]
@@ -202,7 +233,7 @@ def ingest_run_execute(*, run_id: int, progress: Progress | None = None, owner: 
         return run.summary
     IngestRun.objects.filter(pk=run_id, started__isnull=True).update(started=timezone.now())
     run = IngestRun.objects.select_related("team").get(pk=run_id)
-    if run.attempts > leases.max_attempts():
+    if run.attempts > settings.RUN_MAX_ATTEMPTS:
         error = (f"its worker died {run.attempts - 1} times while running it (last at {run.processed}/{run.total}, "
                  f"{run.phase}); not tried again (DOCSBOT_RUN_MAX_ATTEMPTS)")
         leases.lease_finish(IngestRun, pk=run_id, owner=owner, running=running, status=IngestRun.Status.FAILED,
@@ -325,7 +356,7 @@ def _ingest(run: IngestRun, progress: Progress | None, owner: str) -> _Tally:
                 tally.unchanged += 1
                 tally.items.append({"path": source.path, "status": "unchanged", "chunks": None, "error": ""})
             else:
-                limit = parse_time_limit()
+                limit = settings.PARSE_TIME_LIMIT
                 try:
                     with time_limit(limit):
                         parsed = parse_document(source.path, data, fmt=source.fmt)

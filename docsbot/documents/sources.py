@@ -92,7 +92,7 @@ class ExpansionBudget:
 
     def __init__(self, limit_bytes: int | None = None):
         if limit_bytes is None:
-            limit_bytes = getattr(settings, "MAX_RUN_EXPANDED_MB", 1000) * 1024 * 1024
+            limit_bytes = settings.MAX_RUN_EXPANDED_MB * 1024 * 1024
         self.limit, self.used = limit_bytes, 0
 
     def take(self, size: int) -> None:
@@ -110,10 +110,7 @@ def _ratio_error(member: str, size: int, compressed: int, max_ratio: int) -> str
 
 
 def _archive_limits() -> tuple[int, int, int]:
-    members = getattr(settings, "MAX_ARCHIVE_MEMBERS", 5000)
-    total_mb = getattr(settings, "MAX_ARCHIVE_MB", max(200, settings.MAX_UPLOAD_MB * 4))
-    ratio = getattr(settings, "MAX_ARCHIVE_RATIO", 100)
-    return members, total_mb * 1024 * 1024, ratio
+    return settings.MAX_ARCHIVE_MEMBERS, settings.MAX_ARCHIVE_MB * 1024 * 1024, settings.MAX_ARCHIVE_RATIO
 
 
 def is_archive(name: str) -> bool:

@@ -13,21 +13,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.conf import settings
-
-from docsbot.config import env_float
-
 log = logging.getLogger(__name__)
 
 
 class ParseTimeout(Exception):
     pass
-
-
-def parse_time_limit() -> float:
-    """DOCSBOT_PARSE_TIME_LIMIT: seconds one file may take to parse and chunk (default 60; 0 = none)."""
-    value = getattr(settings, "PARSE_TIME_LIMIT", None)
-    return float(value) if value is not None else env_float("DOCSBOT_PARSE_TIME_LIMIT", 60.0, minimum=0.0)
 
 
 @contextmanager

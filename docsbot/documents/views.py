@@ -45,20 +45,11 @@ def upload_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def upload_submit(request: HttpRequest) -> JsonResponse:
     team = _team(request, request.POST.get("team"))
-    files = request.FILES.getlist("files")
-    if not files:
-        return JsonResponse({"error": "choose at least one file"}, status=400)
-    limit = settings.MAX_UPLOAD_MB * 1024 * 1024
-    too_big = [f.name for f in files if f.size > limit]
-    if too_big:
-        return JsonResponse({"error": f"{', '.join(too_big)}: over the {settings.MAX_UPLOAD_MB} MB upload limit"},
-                            status=413)
-    for upload in files:
-        rejection = services.upload_rejection(name=upload.name or "", head=services.upload_head(upload))
-        if rejection:
-            return JsonResponse({"error": rejection[1]}, status=rejection[0])
-    inputs = services.upload_store(team=team, files=[(f.name, f) for f in files])
-    run = services.ingest_run_start(team=team, origin="admin", inputs=inputs, sync=request.POST.get("sync") == "on")
+    try:
+        run = services.upload_ingest(team=team, files=request.FILES.getlist("files"), origin="admin",
+                                     sync=request.POST.get("sync") == "on")
+    except services.UploadRefused as refused:
+        return JsonResponse({"error": refused.message}, status=refused.status)
     return JsonResponse(_run_json(run), status=202)
 
 

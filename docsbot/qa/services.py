@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -374,7 +375,7 @@ def generation_run_execute(*, run_id: int, owner: str | None = None) -> Generati
                               running=running):
         return GenerationRun.objects.get(pk=run_id)
     run = GenerationRun.objects.select_related("team").get(pk=run_id)
-    if run.attempts > leases.max_attempts():
+    if run.attempts > settings.RUN_MAX_ATTEMPTS:
         leases.lease_finish(GenerationRun, pk=run_id, owner=owner, running=running,
                             status=GenerationRun.Status.FAILED, finished=timezone.now(),
                             error=f"its worker died {run.attempts - 1} times while running it (last at "
@@ -422,24 +423,6 @@ def generation_runs_recover() -> list[int]:
 
 
 # --- review ---------------------------------------------------------------------------
-
-def pair_update(*, pair: QAPair, question: str | None = None, answer: str | None = None,
-                status: str | None = None) -> QAPair:
-    if status is not None and status not in QAPair.Status.values:
-        raise QAError(f"unknown status {status!r}")
-    if question is not None and question.strip() != pair.question:
-        pair.question, pair.edited = question.strip(), True
-    if answer is not None and answer.strip() != pair.answer:
-        pair.answer, pair.edited = answer.strip(), True
-    if status is not None:
-        pair.status = status
-        if status != QAPair.Status.REJECTED:
-            pair.reject_reason = ""
-        elif not pair.reject_reason:
-            pair.reject_reason = "reviewer"
-    pair.save()
-    return pair
-
 
 def pairs_set_status(*, team: Team, pair_ids: Iterable[int], status: str) -> int:
     if status not in QAPair.Status.values:

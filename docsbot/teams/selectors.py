@@ -8,10 +8,6 @@ from docsbot.teams.models import ApiToken, Membership, Team, WidgetKey
 from docsbot.teams.services import hash_token
 
 
-def team_get_by_slug(*, slug: str) -> Team:
-    return Team.objects.get(slug=slug)
-
-
 def team_for_token(*, token: str) -> Team | None:
     """The team an API token belongs to, or None for an unknown or revoked token."""
     record = api_token_for(token=token)

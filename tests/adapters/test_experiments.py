@@ -27,7 +27,7 @@ from docsbot.adapters.experiments import (
 from docsbot.adapters.models import AdapterVersion, Event, Experiment
 from docsbot.adapters.services import adapter_version_promote
 from docsbot.chat.models import Conversation, Feedback, Message
-from docsbot.chat.services import team_model
+from docsbot.chat.routing import team_model
 from docsbot.core.prompts import NO_ANSWER
 
 

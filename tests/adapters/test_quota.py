@@ -67,9 +67,9 @@ def test_it_admits_only_the_quota_when_requests_race(team, light_settings):
     ({"batch_size": 4096}, "batch_size: at most 64"),
     ({"max_steps": 10**9}, "max_steps: at most"),
 ])
-def test_it_refuses_hyperparameters_beyond_the_shared_queues_bounds(api, light_settings, monkeypatch,
+def test_it_refuses_hyperparameters_beyond_the_shared_queues_bounds(api, light_settings,
                                                                      hyperparameters, message):
-    monkeypatch.setenv("DOCSBOT_MAX_LORA_RANK", "64")
+    light_settings.MAX_LORA_RANK = 64
     response = api.post("/api/v1/training-jobs", {"hyperparameters": hyperparameters})
     assert response.status_code == 422 and message in response.json()["detail"], response.content
     assert not TrainingJob.objects.exists()

@@ -53,6 +53,7 @@ def test_it_resumes_after_kill_9_and_publishes_one_version(team, dataset, adapte
 
 
 def test_it_stops_a_running_job_when_cancelled(team, dataset, adapter_settings, monkeypatch):
+    adapter_settings.TRAINING_LIMITS = {**adapter_settings.TRAINING_LIMITS, "epochs": 500}
     monkeypatch.setenv("DOCSBOT_MAX_EPOCHS", "500")  # above the default bound; the worker inherits it
     job = training_job_create(team=team, dataset=dataset, hyperparameters={**FAST, "max_steps": 500, "epochs": 500})
     worker = start_worker(adapter_settings)

@@ -4,12 +4,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+
+from tests import waiting
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,15 +50,8 @@ def stop(worker: subprocess.Popen) -> str:
 
 
 def wait_for(condition, worker: subprocess.Popen, what: str, timeout: float = 180):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        if worker.poll() is not None:
-            pytest.fail(f"worker exited while waiting for {what}: {stop(worker)}")
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}: {stop(worker)}")
+    """tests.waiting.wait_for on a Celery worker: a failure stops it and shows its output."""
+    return waiting.wait_for(condition, what, seconds=timeout, process=worker, describe=stop)
 
 
 def purge_queues() -> None:

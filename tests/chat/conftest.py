@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import io
-import time
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
+from tests import waiting
 from tests.slack_api_server import slack_api_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,14 +96,8 @@ def slack_api(settings, slack_server):
     return slack_server
 
 
-def wait_for(predicate, timeout: float = 90.0, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
+def wait_for(predicate, timeout: float = 90.0):
+    return waiting.wait_for(predicate, "the chat to get there", seconds=timeout)
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The admin: corrections of bad answers become approved QA pairs; per-team chat analytics."""
+from docsbot.chat.feedback import feedback_set
 from docsbot.chat.models import Feedback
-from docsbot.chat.services import answer_finish, answer_prepare, feedback_set
+from docsbot.chat.services import answer_finish, answer_prepare
 from docsbot.documents.models import Chunk
 from docsbot.qa.models import QAPair
 from docsbot.qa.selectors import dataset_build

@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from docsbot.chat.models import Message
-from docsbot.chat.services import served_base
+from docsbot.chat.routing import served_base
 from docsbot.core.prompts import NO_ANSWER
 from docsbot.core.serving import serving_client, team_adapter_name
 from tests.chat.conftest import wait_for

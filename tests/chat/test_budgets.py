@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from django.test import Client
 
 from docsbot.chat import slack, webhooks
-from docsbot.chat.services import slack_installation_set
+from docsbot.chat.slack import slack_installation_set
 from docsbot.chat.slack_signature import slack_signature
 from docsbot.teams.services import api_token_create, widget_key_create
 from tests.conftest import TeamClient

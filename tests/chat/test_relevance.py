@@ -1,8 +1,8 @@
 """The "docs don't cover it" threshold, on the index's own cosine similarities."""
 import numpy as np
 import pytest
+from django.conf import settings
 
-from docsbot.chat.conf import chat_setting
 from docsbot.chat.relevance import hit_similarities
 from docsbot.documents.embedding import embed_texts
 from docsbot.documents.selectors import chunk_search
@@ -31,4 +31,4 @@ def test_a_lexical_search_is_scored_by_embedding(docs_team):
 @pytest.mark.parametrize("question,covered", [(q, True) for q in ON_TOPIC] + [(q, False) for q in OFF_TOPIC])
 def test_the_threshold_splits_covered_from_uncovered_questions(docs_team, question, covered):
     best = max(hit_similarities(query=question, hits=chunk_search(team=docs_team, query=question, k=4)))
-    assert (best >= chat_setting("CHAT_MIN_SCORE")) is covered, best
+    assert (best >= settings.CHAT_MIN_SCORE) is covered, best

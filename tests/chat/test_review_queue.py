@@ -5,8 +5,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.test import Client
 
+from docsbot.chat.feedback import feedback_set
 from docsbot.chat.models import Feedback
-from docsbot.chat.services import answer_finish, answer_prepare, feedback_set
+from docsbot.chat.services import answer_finish, answer_prepare
 from docsbot.qa.models import QAPair
 from docsbot.qa.selectors import dataset_build
 from docsbot.teams.services import membership_set

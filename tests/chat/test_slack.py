@@ -14,7 +14,7 @@ from django.test import Client
 
 from docsbot.chat import slack
 from docsbot.chat.models import Message
-from docsbot.chat.services import slack_installation_set
+from docsbot.chat.slack import slack_installation_set
 from docsbot.chat.slack_signature import slack_signature
 from tests import waiting
 from tests.adapters.workers import database_url, stop

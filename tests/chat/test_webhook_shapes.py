@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from docsbot.chat.models import Message
-from docsbot.chat.services import slack_installation_set
+from docsbot.chat.slack import slack_installation_set
 from tests.chat.test_slack import signed_post
 
 

@@ -6,6 +6,7 @@ import stat
 
 import httpx
 import pytest
+from django.test import override_settings
 
 from docsbot.core.serving import embedded_server, serving_client
 from serving.client import ServingError
@@ -17,16 +18,9 @@ CHAT = [{"role": "user", "content": "How do I deploy?"}]
 @pytest.fixture(scope="module")
 def rank32_server(tiny_base_model, tmp_path_factory):
     """An embedded server started while DOCSBOT_MAX_LORA_RANK is 32 (not the engine's own default, 16)."""
-    previous = os.environ.get("DOCSBOT_MAX_LORA_RANK")
-    os.environ["DOCSBOT_MAX_LORA_RANK"] = "32"
-    try:
+    with override_settings(MAX_LORA_RANK=32):
         server = embedded_server(base_model=str(tiny_base_model), adapter_dir=tmp_path_factory.mktemp("adapters"))
         url = server.__enter__()
-    finally:
-        if previous is None:
-            del os.environ["DOCSBOT_MAX_LORA_RANK"]
-        else:
-            os.environ["DOCSBOT_MAX_LORA_RANK"] = previous
     yield url
     server.__exit__(None, None, None)
 
@@ -80,7 +74,7 @@ def test_it_starts_the_demo_s_server_with_training_s_max_rank_and_the_key(settin
         def start(self, name, command, env=None):
             started[name] = (command, dict(env or {}))
 
-    monkeypatch.setenv("DOCSBOT_MAX_LORA_RANK", "32")
+    settings.MAX_LORA_RANK = 32
     settings.SERVING_URL, settings.EMBEDDED_REDIS = None, False
     command = Command()
     command.env = {}

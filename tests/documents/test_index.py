@@ -46,14 +46,14 @@ def test_it_serves_a_saved_index_memory_mapped(tmp_path):
         assert loaded.search(query="gamma", query_vector=query, k=5) == index.search(query="gamma", query_vector=query, k=5)
 
 
-def test_it_keeps_the_loaded_index_until_the_team_changes(team, other_team, docs_dir, tmp_path, monkeypatch):
+def test_it_keeps_the_loaded_index_until_the_team_changes(team, other_team, docs_dir, tmp_path, settings):
     ingest_paths(team=team, items=[str(docs_dir)])
     first = search.index_get(team_id=team.pk)
     assert search.index_get(team_id=team.pk) is first  # no re-read while the version holds
     (docs_dir / "new.md").write_text("# New page\n\nSomething new about widgets.")
     ingest_paths(team=team, items=[str(docs_dir)])
     assert search.index_get(team_id=team.pk) is not first
-    monkeypatch.setenv("DOCSBOT_INDEX_CACHE_TEAMS", "1")
+    settings.INDEX_CACHE_TEAMS = 1
     search.index_get(team_id=other_team.pk)
     assert list(search._cache) == [other_team.pk]  # least recently used team evicted
 

@@ -100,7 +100,7 @@ def test_it_ingests_archives_through_the_command_with_json(team, docs_dir, tmp_p
 
 
 def test_it_names_an_unknown_team(db, docs_dir):
-    with pytest.raises(CommandError, match="no team with slug 'nope'"):
+    with pytest.raises(CommandError, match="no team 'nope'"):
         call_command("ingest", "--team", "nope", str(docs_dir))
 
 

@@ -5,14 +5,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from tests.adapters.workers import database_url
-from tests.adapters.workers import stop as stop_worker
 from tests.slack_api_server import slack_api_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,20 +91,6 @@ def start_worker(*, queues: str, env: dict[str, str] | None = None, pool: str = 
          "-n", f"rel-{uuid.uuid4().hex[:6]}@%h", "--without-heartbeat", "--without-mingle", "--without-gossip",
          "--loglevel", "INFO", *extra],
         cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-
-def wait_for(condition, *, timeout: float = 120, worker: subprocess.Popen | None = None, what: str = ""):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        if worker is not None and worker.poll() is not None:
-            pytest.fail(f"worker exited while waiting for {what}: {stop_worker(worker)}")
-        time.sleep(0.2)
-    if worker is not None:
-        pytest.fail(f"timed out waiting for {what}: {stop_worker(worker)}")
-    return condition()
 
 
 def queued(queue: str = "default") -> int:

@@ -24,7 +24,8 @@ from django.test import Client, override_settings
 
 from docsbot.adapters.models import AdapterVersion, TrainingJob
 from docsbot.chat.models import Message
-from docsbot.chat.services import answer_question, slack_installation_set
+from docsbot.chat.services import answer_question
+from docsbot.chat.slack import slack_installation_set
 from docsbot.chat.slack_signature import slack_signature
 from docsbot.documents import search
 from docsbot.documents.models import Document, IngestRun

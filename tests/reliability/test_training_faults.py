@@ -89,6 +89,7 @@ def test_it_runs_a_job_once_when_it_outlasts_the_visibility_timeout(team, datase
 def test_it_fails_jobs_at_the_time_limits_and_runs_the_next(team, dataset, adapter_settings, tmp_path, monkeypatch):
     # explicit epochs are never shortened by "auto", so each job outlasts the limits (raised for this test,
     # here and in the worker, which inherits the environment)
+    adapter_settings.TRAINING_LIMITS = {**adapter_settings.TRAINING_LIMITS, "epochs": 10000, "max_steps": 100000}
     monkeypatch.setenv("DOCSBOT_MAX_EPOCHS", "10000")
     monkeypatch.setenv("DOCSBOT_MAX_TRAIN_STEPS", "100000")
     endless = {**FAST, "max_steps": 100_000, "epochs": 10_000}

@@ -10,18 +10,18 @@ from django.db import connections
 from django.test import Client
 
 from docsbot.chat.models import Message
-from docsbot.chat.services import slack_installation_set
+from docsbot.chat.slack import slack_installation_set
 from docsbot.chat.slack_signature import slack_signature
+from tests.adapters.workers import stop as stop_worker
 from tests.reliability.conftest import (
     FIXTURE_DOCS,
     ingest,
     queue_pop_newest,
     queued,
     start_worker,
-    stop_worker,
     unacked_tasks,
-    wait_for,
 )
+from tests.waiting import wait_for
 
 TASK = "docsbot.chat.tasks.slack_answer_event"
 QUESTION = "What is the capital of France?"  # off-topic: answered from the docs' fallback, no model needed
@@ -99,10 +99,11 @@ def test_it_answers_an_event_once_however_often_and_concurrently_it_arrives(tran
         assert sum(1 for s in statuses if s.get("duplicate")) == 3
         assert sum(1 for s in statuses if s == {"status": 200, "ok": True}) == 2
 
-        wait_for(lambda: len(slack_api.received) >= 2, worker=worker, what="two answers posted", timeout=120)
+        wait_for(lambda: len(slack_api.received) >= 2, "two answers posted", seconds=120, process=worker,
+                 describe=stop_worker)
         # Every answer task has run (none waiting, none taken and unacknowledged): any duplicate is posted.
-        wait_for(lambda: queued("chat") == 0 and unacked_tasks(TASK) == 0, worker=worker,
-                 what="the queue drained", timeout=30)
+        wait_for(lambda: queued("chat") == 0 and unacked_tasks(TASK) == 0, "the queue drained", seconds=30,
+                 process=worker, describe=stop_worker)
     finally:
         log = stop_worker(worker)
     threads_posted = sorted(post["json"]["thread_ts"] for post in slack_api.received)

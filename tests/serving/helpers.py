@@ -91,12 +91,7 @@ def _spread_magnitudes(peft_model, spread: float) -> None:
 
 
 def wait_until(condition, timeout: float = 10.0) -> bool:
-    """Poll ``condition`` until it holds or ``timeout`` seconds pass; whether it held."""
-    import time
+    """Poll ``condition`` until it holds (tests.waiting.wait_for: the test fails past the scaled deadline)."""
+    from tests import waiting
 
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
+    return bool(waiting.wait_for(condition, "the engine to get there", seconds=timeout))

@@ -31,19 +31,6 @@ def test_it_plans_training_steps_within_its_share_of_a_gpu_vllm_has_not_taken_ye
     assert shared == int(141 * GIB * 0.45) - 16 * GIB  # leaves vLLM its --gpu-memory-utilization
 
 
-def test_it_reads_the_training_gpu_share_from_the_environment(monkeypatch):
-    from docsbot.adapters import conf
-    from docsbot.config import ConfigError
-
-    monkeypatch.delenv("DOCSBOT_TRAINING_GPU_MEMORY_FRACTION", raising=False)
-    assert conf.training_gpu_memory_fraction() == 1.0
-    monkeypatch.setenv("DOCSBOT_TRAINING_GPU_MEMORY_FRACTION", "0.45")
-    assert conf.training_gpu_memory_fraction() == 0.45
-    monkeypatch.setenv("DOCSBOT_TRAINING_GPU_MEMORY_FRACTION", "1.5")
-    with pytest.raises(ConfigError, match="at most 1.0"):
-        conf.training_gpu_memory_fraction()
-
-
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_it_cannot_allocate_past_its_gpu_share(tiny_base_model, tmp_path):

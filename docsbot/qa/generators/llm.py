@@ -87,7 +87,7 @@ class LLMGenerator:
 
         from docsbot.core.serving import serving_client
 
-        return cls(serving_client(), max_tokens=getattr(settings, "QA_LLM_MAX_TOKENS", 512))
+        return cls(serving_client(), max_tokens=settings.QA_LLM_MAX_TOKENS)
 
     def _model(self) -> str:
         if self.model is None:

@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from docsbot.adapters.comparisons import comparable_methods, method_comparison_run
-from docsbot.adapters.management.commands._common import team_or_error
 from docsbot.adapters.management.commands.train import _load_dataset
+from docsbot.teams.commands import team_or_error
 
 
 class Command(BaseCommand):

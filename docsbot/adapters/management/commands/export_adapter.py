@@ -7,7 +7,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from docsbot.adapters.management.commands._common import team_or_error, version_or_error
+from docsbot.adapters.management.commands._common import version_or_error
+from docsbot.teams.commands import team_or_error
 
 
 class Command(BaseCommand):

@@ -2,8 +2,9 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from docsbot.adapters.management.commands._common import team_or_error, version_or_error
+from docsbot.adapters.management.commands._common import version_or_error
 from docsbot.adapters.services import adapter_version_promote
+from docsbot.teams.commands import team_or_error
 
 
 class Command(BaseCommand):

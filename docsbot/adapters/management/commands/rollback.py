@@ -2,8 +2,8 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from docsbot.adapters.management.commands._common import team_or_error
 from docsbot.adapters.services import adapter_version_rollback
+from docsbot.teams.commands import team_or_error
 
 
 class Command(BaseCommand):

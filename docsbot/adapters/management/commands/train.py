@@ -9,9 +9,9 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from docsbot.adapters.management.commands._common import team_or_error
 from docsbot.adapters.models import AdapterVersion, TrainingJob
 from docsbot.adapters.services import method_serving_note, training_job_create, worker_identity
+from docsbot.teams.commands import team_or_error
 
 
 class Command(BaseCommand):

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from docsbot.chat.models import Conversation
 from docsbot.chat.services import ChatError, answer_question
-from docsbot.teams.models import Team
+from docsbot.teams.commands import team_or_error
 
 
 @contextlib.contextmanager
@@ -40,9 +40,7 @@ class Command(BaseCommand):
         as_json = options["json"]
         from serving.client import ServingClient, ServingError
 
-        record = Team.objects.filter(slug=team).first()
-        if record is None:
-            raise CommandError(f"no team with slug {team!r}")
+        record = team_or_error(team)
         started = time.perf_counter()
         try:
             with serving_url() as url:

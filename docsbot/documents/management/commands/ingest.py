@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from docsbot.teams.models import Team
+from docsbot.teams.commands import team_or_error
 
 
 class Command(BaseCommand):
@@ -23,9 +23,7 @@ class Command(BaseCommand):
     def handle(self, *args, team: str, inputs: list[str], sync: bool, json: bool, **options):
         from docsbot.documents.services import ingest_paths
 
-        found = Team.objects.filter(slug=team).first()
-        if found is None:
-            raise CommandError(f"no team with slug {team!r}")
+        found = team_or_error(team)
         bar = _ProgressBar() if sys.stderr.isatty() else None
         try:
             summary = ingest_paths(team=found, items=inputs, sync=sync, progress=bar)

@@ -6,7 +6,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from docsbot.documents.selectors import SEARCH_MODES, chunk_search
-from docsbot.teams.models import Team
+from docsbot.teams.commands import team_or_error
 
 
 class Command(BaseCommand):
@@ -20,9 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, team: str, query: str, k: int, mode: str, json: bool, **options):
-        found = Team.objects.filter(slug=team).first()
-        if found is None:
-            raise CommandError(f"no team with slug {team!r}")
+        found = team_or_error(team)
         if not 1 <= k <= 100:
             raise CommandError("--k must be between 1 and 100")
         hits = chunk_search(team=found, query=query, k=k, mode=mode)

@@ -5,7 +5,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from docsbot.teams.models import Team
+from docsbot.teams.commands import team_or_error
 
 
 class Command(BaseCommand):
@@ -20,9 +20,7 @@ class Command(BaseCommand):
     def handle(self, *args, team: str, generator: str | None, json: bool, **options):
         from docsbot.qa.services import QAError, qa_generate
 
-        found = Team.objects.filter(slug=team).first()
-        if found is None:
-            raise CommandError(f"no team with slug {team!r}")
+        found = team_or_error(team)
         try:
             report = qa_generate(team=found, generator=generator)
         except (QAError, ValueError) as exc:

@@ -1,6 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from docsbot.teams.models import Team
+from docsbot.teams.commands import team_or_error
 from docsbot.teams.services import api_token_create
 
 
@@ -15,9 +15,6 @@ class Command(BaseCommand):
                                  "import, generation and training; admin: everything")
 
     def handle(self, *args, team: str, name: str, role: str, **options):
-        try:
-            team_obj = Team.objects.get(slug=team)
-        except Team.DoesNotExist:
-            raise CommandError(f"no team {team!r}") from None
+        team_obj = team_or_error(team)
         issued = api_token_create(team=team_obj, name=name, role=role)
         self.stdout.write(issued.token)

@@ -1,6 +1,6 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from docsbot.teams.models import Team
+from docsbot.teams.commands import team_or_error
 from docsbot.teams.services import widget_key_create
 
 
@@ -13,9 +13,6 @@ class Command(BaseCommand):
         parser.add_argument("--label", default="")
 
     def handle(self, *args, team: str, origin: list[str], label: str, **options):
-        try:
-            team_obj = Team.objects.get(slug=team)
-        except Team.DoesNotExist:
-            raise CommandError(f"no team {team!r}") from None
+        team_obj = team_or_error(team)
         key = widget_key_create(team=team_obj, allowed_origins=origin, label=label)
         self.stdout.write(key.key)

@@ -1,0 +1,26 @@
+"""Where a team's training jobs and adapter versions live on disk."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+
+
+def jobs_dir() -> Path:
+    return Path(settings.DATA_DIR) / "training" / "jobs"
+
+
+def job_dir(job_id: int) -> Path:
+    return jobs_dir() / str(job_id)
+
+
+def versions_dir(team_slug: str) -> Path:
+    # Under ADAPTER_DIR (shared with the serving side) but dot-prefixed, so no version dir is
+    # ever mistaken for a served adapter name; the served name is the team-<slug> symlink.
+    return Path(settings.ADAPTER_DIR) / ".versions" / team_slug
+
+
+def base_model() -> str:
+    from docsbot.core.serving import base_model_path
+
+    return base_model_path()
