@@ -113,3 +113,20 @@ def test_it_resyncs_a_partial_upload_without_removing_earlier_uploads_documents(
     assert set(team.documents.values_list("source_path", flat=True)) == {"quickstart.md"}
     complete = _resync(client, team, capture)
     assert complete.sync and complete.summary["unchanged"] == 1
+
+
+def test_the_admin_page_refuses_what_the_api_refuses_and_stores_nothing(team, api, settings, tmp_path):
+    """One upload path: the admin page and the API give the same refusal, before anything is stored."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.DATA_DIR = tmp_path / "data"
+    client = _staff(team)
+    cases = {"notes.docx": (415, "unsupported file type"), "fake.pdf": (400, "not a PDF")}
+    for name, (status, message) in cases.items():
+        via_admin = client.post(reverse("documents:upload-submit"),
+                                {"team": team.pk, "files": [SimpleUploadedFile(name, b"hello")]})
+        via_api = api.post("/api/v1/documents", {"files": [SimpleUploadedFile(name, b"hello")]}, multipart=True)
+        assert (via_admin.status_code, via_api.status_code) == (status, status), name
+        assert message in via_admin.json()["error"] and message in via_api.json()["detail"], name
+    assert not IngestRun.objects.filter(team=team).exists()
+    assert not (tmp_path / "data" / "uploads").exists()
