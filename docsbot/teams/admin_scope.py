@@ -9,7 +9,8 @@ ModelAdmin shows or accepts:
   id that does not exist, so ids cannot be probed;
 - foreign-key and many-to-many choices, raw-id fields included: a Team field offers only the
   user's teams, a field to a model with a ``team`` offers only rows of those teams, so a form
-  posted with another team's id is refused by validation;
+  posted with another team's id is refused by validation, and a raw-id field given another team's
+  id (in a URL or a post) shows no label for it;
 - list filters on relations list only values found in the user's rows (superusers: all).
 
 Every ModelAdmin whose model belongs to a team must use it (a test enumerates the admin site).
@@ -20,7 +21,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.admin.utils import NotRelationField, get_fields_from_path
-from django.core.exceptions import FieldDoesNotExist
+from django.contrib.admin.widgets import ForeignKeyRawIdWidget
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest
 
@@ -49,6 +51,23 @@ def team_scoped(queryset: QuerySet, *, user, lookup: str | None = None) -> Query
     return queryset.filter(**{f"{lookup}__in": teams_administered(user=user).values("pk")})
 
 
+class ScopedRawIdWidget(ForeignKeyRawIdWidget):
+    """A raw-id widget that labels only ids of ``queryset``: Django's own looks the label up with the
+    model's unscoped manager, so ``?chunk=<another team's id>`` on an add page showed that row's title."""
+
+    def __init__(self, rel, admin_site, *, queryset: QuerySet, **kwargs):
+        super().__init__(rel, admin_site, **kwargs)
+        self.queryset = queryset
+
+    def label_and_url_for_value(self, value):
+        key = self.rel.get_related_field().name
+        try:
+            visible = self.queryset.filter(**{key: value}).exists()
+        except (ValueError, TypeError, ValidationError):
+            visible = False
+        return super().label_and_url_for_value(value) if visible else ("", "")
+
+
 class TeamScopedAdmin(admin.ModelAdmin):
     """A ModelAdmin that shows, opens and offers only the rows of the user's teams."""
 
@@ -63,6 +82,14 @@ class TeamScopedAdmin(admin.ModelAdmin):
         if obj is None:  # absent, or another team's: the same answer for both
             raise Http404(f"no {self.opts.verbose_name} with id {object_id!r} in your teams")
         return obj
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.raw_id_fields:
+            queryset = self.get_field_queryset(kwargs.get("using"), db_field, request)
+            if queryset is not None:
+                kwargs["widget"] = ScopedRawIdWidget(db_field.remote_field, self.admin_site, queryset=queryset,
+                                                     using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_field_queryset(self, db, db_field, request: HttpRequest):
         queryset = super().get_field_queryset(db, db_field, request)

@@ -193,6 +193,20 @@ def test_it_offers_only_the_users_teams_in_choices_and_filters(team, other_team)
     assert theirs.status == QAPair.Status.PENDING
 
 
+def test_it_labels_no_other_teams_row_in_a_raw_id_field(team, other_team):
+    """An add page given another team's ids (sequential, so countable) must not show their titles."""
+    theirs = Document.objects.create(team=other_team, source_path="bravo-payroll.md", title="Bravo Payroll",
+                                      status="indexed")
+    chunk = Chunk.objects.create(team=other_team, document=theirs, ordinal=0, text="salaries", content_hash="h" * 64)
+    mine = Document.objects.create(team=team, source_path="alpha-guide.md", title="Alpha Guide", status="indexed")
+    client = _staff("alpha-admin", team=team)
+    for page in (f"/admin/qa/qapair/add/?chunk={chunk.pk}&document={theirs.pk}",
+                 f"/admin/qa/chunkrejection/add/?chunk={chunk.pk}"):
+        html = client.get(page).content.decode()
+        assert "Bravo Payroll" not in html, page
+    assert "Alpha Guide" in client.get(f"/admin/qa/qapair/add/?document={mine.pk}").content.decode()
+
+
 def test_it_shows_chat_analytics_only_for_the_users_teams_and_with_permission(team, other_team):
     _message(other_team, "Where does Bravo keep its vault code?")
     _message(team, "How does Alpha deploy?")
