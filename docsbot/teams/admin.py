@@ -39,8 +39,12 @@ class TeamAdmin(TeamScopedAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(TeamScopedAdmin):
+    """Users are found by search (autocomplete, which needs view permission on users), never listed:
+    the add page must not hand a team admin every username of the installation."""
+
     list_display = ["user", "team", "role", "created"]
     list_filter = ["role", "team"]
+    autocomplete_fields = ["user"]
 
 
 @admin.register(ApiToken)

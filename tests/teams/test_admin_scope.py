@@ -207,6 +207,12 @@ def test_it_labels_no_other_teams_row_in_a_raw_id_field(team, other_team):
     assert "Alpha Guide" in client.get(f"/admin/qa/qapair/add/?document={mine.pk}").content.decode()
 
 
+def test_it_lists_no_usernames_on_the_membership_page(team, other_team):
+    User.objects.create_user("bravo-admin-user")
+    html = _staff("alpha-admin", team=team).get("/admin/teams/membership/add/").content.decode()
+    assert "bravo-admin-user" not in html
+
+
 def test_it_shows_chat_analytics_only_for_the_users_teams_and_with_permission(team, other_team):
     _message(other_team, "Where does Bravo keep its vault code?")
     _message(team, "How does Alpha deploy?")
