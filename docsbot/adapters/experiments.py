@@ -84,6 +84,16 @@ def candidate_unpublish(*, version: AdapterVersion) -> None:
             log.info("could not unload %s: %s", name, exc, exc_info=True)
 
 
+def candidate_release(*, version: AdapterVersion) -> None:
+    """Stop serving a candidate under its own name (after ``ask --adapter-version`` tried it), unless a
+    running experiment routes traffic to it."""
+    if version.status != AdapterVersion.Status.CANDIDATE:
+        return
+    if Experiment.objects.filter(candidate=version, status=Experiment.Status.RUNNING).exists():
+        return
+    candidate_unpublish(version=version)
+
+
 # --- routing --------------------------------------------------------------------------------
 
 def experiment_running(*, team: Team) -> Experiment | None:

@@ -41,17 +41,20 @@ class Command(BaseCommand):
         from serving.client import ServingClient, ServingError
 
         record = team_or_error(team)
+        pinned = options.get("adapter_version")
         started = time.perf_counter()
         try:
             with serving_url() as url:
                 client = ServingClient(url, api_key=settings.SERVING_API_KEY)
                 answer = answer_question(team=record, question=question, client=client,
-                                         channel=Conversation.Channel.CLI,
-                                         pinned_version=options.get("adapter_version"))
+                                         channel=Conversation.Channel.CLI, pinned_version=pinned)
         except ChatError as exc:
             raise CommandError(exc.message) from None
         except ServingError as exc:
             raise CommandError(f"serving failed: {exc}") from None
+        finally:
+            if pinned is not None:
+                _release(record, pinned)
         seconds = round(time.perf_counter() - started, 3)
         result = {"answer": answer.answer, "sources": answer.sources, "adapter_version": answer.adapter_version,
                   "seconds": seconds, "conversation_id": answer.conversation_id,
@@ -69,6 +72,16 @@ class Command(BaseCommand):
         if options.get("adapter_version") is not None:
             version += " (chosen with --adapter-version)"
         self.stdout.write(f"\n({version}, {seconds:.2f} s)")
+
+
+def _release(team, number: int) -> None:
+    """A candidate tried with --adapter-version is served under its own name only while it answers."""
+    from docsbot.adapters.experiments import candidate_release
+    from docsbot.adapters.models import AdapterVersion
+
+    version = AdapterVersion.objects.filter(team=team, number=number).first()
+    if version is not None:
+        candidate_release(version=version)
 
 
 def _dumps(value: dict) -> str:
