@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 
 from docsbot.adapters import paths
 from docsbot.adapters.models import AdapterVersion
+from docsbot.core.serving import base_model_path
 from docsbot.teams.models import Team
 
 
@@ -60,7 +61,7 @@ def method_comparison_run(*, team: Team, methods: Sequence[str], minutes_per_met
         rows.append(row)
         if on_method:
             on_method(row)
-    report = {"created": created.isoformat(timespec="seconds"), "base_model": paths.base_model(),
+    report = {"created": created.isoformat(timespec="seconds"), "base_model": base_model_path(),
               "dataset_hash": dataset.get("dataset_hash", ""), "train_examples": len(dataset["train"]),
               "heldout_examples": len(dataset.get("heldout") or []), "minutes_per_method": minutes_per_method,
               "methods": rows, "winner": comparison_winner(
@@ -80,7 +81,7 @@ def _method_row(method: str, dataset: dict[str, Any], out: Path, *, minutes: flo
 
     config = TrainConfig(method=method, time_budget_s=minutes * 60, max_steps=max_steps,
                          max_rank=settings.MAX_LORA_RANK)
-    recipe = Recipe(base_model=paths.base_model(), config=config, train_examples=dataset["train"],
+    recipe = Recipe(base_model=base_model_path(), config=config, train_examples=dataset["train"],
                     work_dir=out.with_name(out.name + ".work"))
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
@@ -141,7 +142,7 @@ def _rounded(interval: tuple[float, float]) -> list[float]:
 def decode_speed(adapter_dir: Path, *, tokens: int) -> dict[str, Any]:
     """Decode tokens/s of the adapter alone in the embedded engine, in a process of its own (docsbot
     does not import the engine; a fresh process also keeps the training's memory out of it)."""
-    command = [sys.executable, "-m", "serving.measure", "--base-model", paths.base_model(),
+    command = [sys.executable, "-m", "serving.measure", "--base-model", base_model_path(),
                "--adapter", str(adapter_dir), "--tokens", str(tokens)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
     if done.returncode != 0:

@@ -84,10 +84,11 @@ def candidate_unpublish(*, version: AdapterVersion) -> None:
             log.info("could not unload %s: %s", name, exc, exc_info=True)
 
 
-def candidate_release(*, version: AdapterVersion) -> None:
-    """Stop serving a candidate under its own name (after ``ask --adapter-version`` tried it), unless a
-    running experiment routes traffic to it."""
-    if version.status != AdapterVersion.Status.CANDIDATE:
+def candidate_release(*, team: Team, number: int) -> None:
+    """Stop serving the team's candidate version ``number`` under its own name (after ``ask
+    --adapter-version`` tried it), unless a running experiment routes traffic to it."""
+    version = AdapterVersion.objects.filter(team=team, number=number).select_related("team").first()
+    if version is None or version.status != AdapterVersion.Status.CANDIDATE:
         return
     if Experiment.objects.filter(candidate=version, status=Experiment.Status.RUNNING).exists():
         return

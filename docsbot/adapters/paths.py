@@ -18,9 +18,3 @@ def versions_dir(team_slug: str) -> Path:
     # Under ADAPTER_DIR (shared with the serving side) but dot-prefixed, so no version dir is
     # ever mistaken for a served adapter name; the served name is the team-<slug> symlink.
     return Path(settings.ADAPTER_DIR) / ".versions" / team_slug
-
-
-def base_model() -> str:
-    from docsbot.core.serving import base_model_path
-
-    return base_model_path()

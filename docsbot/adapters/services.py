@@ -22,6 +22,7 @@ from django.utils import timezone
 from docsbot.adapters import paths
 from docsbot.adapters.models import AdapterVersion, TrainingEvent, TrainingJob
 from docsbot.core.preflight import method_refused_by_serving
+from docsbot.core.serving import base_model_path
 from docsbot.processes import owner_dead_here
 from docsbot.teams.models import Team
 
@@ -101,7 +102,7 @@ def training_job_create(*, team: Team, method: str = "lora", hyperparameters: di
                                    f"the shared gpu queue allows (DOCSBOT_MAX_ACTIVE_JOBS_PER_TEAM={limit}); wait "
                                    "for one to finish or cancel one")
         job = TrainingJob.objects.create(team=team, method=method, hyperparameters=hyperparameters,
-                                         base_model=base_model or paths.base_model())
+                                         base_model=base_model or base_model_path())
     if dataset is not None:
         dataset_snapshot_write(job=job, dataset=dataset)
     training_event_add(job=job, message=f"queued: {method} on {job.base_model}")

@@ -25,6 +25,7 @@ from docsbot.chat.ratelimit import RateDecision, chat_budget_hit, client_address
 from docsbot.chat.services import ChatError, answer_events, answer_prepare
 from docsbot.teams.models import Team, WidgetKey
 from docsbot.teams.selectors import api_token_for, widget_key_get_active
+from serving.client import ServingError
 
 WIDGET_JS = Path(__file__).parent / "static" / "docsbot" / "widget.js"
 
@@ -170,8 +171,6 @@ def chat_endpoint(view: Callable[..., Awaitable[HttpResponse]]) -> Callable[...,
     @csrf_exempt
     @functools.wraps(view)
     async def endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        from serving.client import ServingError
-
         if request.method == "OPTIONS":
             return await sync_to_async(_preflight)(request)
         if request.method != "POST":

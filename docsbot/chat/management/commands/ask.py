@@ -54,7 +54,9 @@ class Command(BaseCommand):
             raise CommandError(f"serving failed: {exc}") from None
         finally:
             if pinned is not None:
-                _release(record, pinned)
+                from docsbot.adapters.experiments import candidate_release
+
+                candidate_release(team=record, number=pinned)
         seconds = round(time.perf_counter() - started, 3)
         result = {"answer": answer.answer, "sources": answer.sources, "adapter_version": answer.adapter_version,
                   "seconds": seconds, "conversation_id": answer.conversation_id,
@@ -72,16 +74,6 @@ class Command(BaseCommand):
         if options.get("adapter_version") is not None:
             version += " (chosen with --adapter-version)"
         self.stdout.write(f"\n({version}, {seconds:.2f} s)")
-
-
-def _release(team, number: int) -> None:
-    """A candidate tried with --adapter-version is served under its own name only while it answers."""
-    from docsbot.adapters.experiments import candidate_release
-    from docsbot.adapters.models import AdapterVersion
-
-    version = AdapterVersion.objects.filter(team=team, number=number).first()
-    if version is not None:
-        candidate_release(version=version)
 
 
 def _dumps(value: dict) -> str:
