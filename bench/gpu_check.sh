@@ -9,7 +9,7 @@
 # The device image has torch, transformers and peft; the rest travels as wheels.
 set -uo pipefail
 OUT=${OUT:-$(mktemp -d)}
-SERVE_S=${SERVE_S:-170}
+SERVE_S=${SERVE_S:-170}  # 0 skips the serving part
 TRAIN_S=${TRAIN_S:-330}
 if compgen -G ".whl/*.whl" >/dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
@@ -19,7 +19,7 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 TOKENIZER
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | tee "$OUT/gpu.txt"
 python3 -c "import torch, transformers, peft; print('torch', torch.__version__, 'transformers', \
 transformers.__version__, 'peft', peft.__version__)" 2>&1 | tee -a "$OUT/gpu.txt"
-if [ -d .gpu/smollm2-shape ]; then
+if [ -d .gpu/smollm2-shape ] && [ "$SERVE_S" -gt 0 ]; then
   python3 bench/random_weights.py .gpu/smollm2-shape /tmp/smollm2-random 2>&1 | tail -1
   timeout "$SERVE_S" python3 bench/serve.py --model smollm2 --base-model /tmp/smollm2-random --rounds 1 \
     > "$OUT/serve_gpu.json" 2> "$OUT/serve_gpu.err"

@@ -7,7 +7,8 @@ cpu   docsbot's recipe (packed rows, loss-only projection) against plain HF ``Tr
       epoch each, in the same run (each side in its own process, for clean peak memory).
       Reports effective (non-padding) tokens/s and peak memory, and their ratios.
 gpu   the same comparison where CUDA is present, on a Qwen2.5-0.5B-shaped random model, for
-      LoRA and QLoRA, with short Q&A pairs (70–380 tokens) and RAFT-length examples (500–1100).
+      LoRA and QLoRA, RAFT-length examples (500–1100 tokens) then short Q&A pairs (70–380), docsbot
+      with and without gradient checkpointing.
 tiny  the offline path end to end on the real pipeline: build the tiny base model (brief
       pre-training on the test docs), ingest tests/fixtures/docs, generate_qa, then one training
       job in the foreground (dataset_build, auto hyperparameters, evaluation gate); the job must
@@ -83,14 +84,18 @@ def _rss() -> int:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def run_docsbot(base: str, examples: list[dict], method: str, batch_rows: int, row_length: int) -> dict:
+def run_docsbot(base: str, examples: list[dict], method: str, batch_rows: int, row_length: int | str,
+                checkpointing: bool | str = "auto") -> dict:
+    """``row_length`` "auto": 1,024 tokens or the longest example's length, so every example trains
+    (as on the HF side); no rehearsal steps, so both sides train the same tokens."""
     import torch
 
     from training.config import TrainConfig
     from training.recipe import Recipe
 
     config = TrainConfig(method=method, rank=16, epochs=1, batch_size=batch_rows, max_length=row_length,
-                         learning_rate=2e-4, dropout=0.0, checkpoint_every=10**9)
+                         learning_rate=2e-4, dropout=0.0, checkpoint_every=10**9, rehearsal=0,
+                         gradient_checkpointing=checkpointing)
     with tempfile.TemporaryDirectory() as work:
         recipe = Recipe(base_model=base, config=config, train_examples=examples, work_dir=Path(work))
         recipe.setup()
@@ -102,7 +107,8 @@ def run_docsbot(base: str, examples: list[dict], method: str, batch_rows: int, r
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
         recipe.cleanup()
     return {"steps": result.steps, "seconds": round(result.seconds, 2), "real_tokens": result.dataset["real_tokens"],
-            "rows": result.dataset["rows"], "batching": result.dataset["batching"], "effective_tokens_per_s": round(result.real_tokens_per_second, 1),
+            "rows": result.dataset["rows"], "skipped_too_long": result.dataset["skipped_too_long"],
+            "row_length": result.config["max_length"], "batching": result.dataset["batching"], "effective_tokens_per_s": round(result.real_tokens_per_second, 1),
             "peak_memory_bytes": peak, "final_loss": result.final_loss}
 
 
@@ -167,17 +173,19 @@ def child(spec: dict) -> dict:
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def compare(base: str, examples_file: str, *, method: str, hf_batch: int, rows: int, row_length: int,
-            rounds: int = 1) -> dict:
+def compare(base: str, examples_file: str, *, method: str, hf_batch: int, rows: int, row_length: int | str,
+            rounds: int = 1, checkpointing: bool | str = "auto") -> dict:
     """Both sides ``rounds`` times, alternating, each run in its own process; the median run of each
     side is reported (a load spike on a shared box hits one run, not the whole comparison)."""
     spec = {"base": base, "examples": examples_file, "method": method}
     hf_runs, our_runs = [], []
     for _ in range(rounds):
         hf_runs.append(child({**spec, "side": "hf", "batch_size": hf_batch}))
-        our_runs.append(child({**spec, "side": "docsbot", "batch_rows": rows, "row_length": row_length}))
+        our_runs.append(child({**spec, "side": "docsbot", "batch_rows": rows, "row_length": row_length,
+                               "checkpointing": checkpointing}))
     hf, ours = _median_run(hf_runs), _median_run(our_runs)
     return {"method": method, "rounds": rounds, "hf_trainer_padded": hf, "docsbot": ours,
+            "docsbot_gradient_checkpointing": checkpointing,
             "effective_tokens_per_s_ratio": round(ours["effective_tokens_per_s"] / hf["effective_tokens_per_s"], 2),
             "ratio_per_round": [round(o["effective_tokens_per_s"] / h["effective_tokens_per_s"], 2)
                                 for h, o in zip(hf_runs, our_runs)],
@@ -195,26 +203,31 @@ def mode_cpu(work: Path, n: int, rounds: int) -> dict:
     examples = synthetic_examples(n, low=70, high=380)
     path = work / "pairs.json"
     path.write_text(json.dumps(examples))
-    result = compare(base, str(path), method="lora", hf_batch=8, rows=4, row_length=1024, rounds=rounds)
+    result = compare(base, str(path), method="lora", hf_batch=8, rows=4, row_length="auto", rounds=rounds)
     return {"model": "tiny (Llama, 256 hidden, 4 layers, vocab 4096), random init", "examples": n,
             "pair_tokens": "70-380", "target_ratio": 2.0, **result}
 
 
 def mode_gpu(work: Path, n: int) -> dict:
+    """RAFT-length examples first (the shape real training data has), then short pairs; for each,
+    docsbot as ``auto`` configures it on a GPU (gradient checkpointing on) and without checkpointing
+    (faster, more memory): both at batch 4, as HF's padded batch of 16 runs an H200 out of memory."""
     import torch
 
     if not torch.cuda.is_available():
         return {"skipped": "no CUDA device"}
     base = str(build_random_base(work / "qwen05b-random", "qwen2.5-0.5b"))
     results = {"model": "Qwen2.5-0.5B shape, random init, bf16", "device": torch.cuda.get_device_name(0)}
-    for name, (low, high) in {"short_pairs": (70, 380), "raft_length": (500, 1100)}.items():
+    sets = {"raft_length": (500, 1100, n // 2), "short_pairs": (70, 380, n)}
+    for name, (low, high, count) in sets.items():
         path = work / f"{name}.json"
-        path.write_text(json.dumps(synthetic_examples(n, low=low, high=high)))
+        path.write_text(json.dumps(synthetic_examples(count, low=low, high=high)))
         for method in ("lora", "qlora"):
-            # batch 4: HF's padded batches of 16 at a 152k vocabulary ran the H200 (140 GB) out of memory
-            results[f"{name}_{method}"] = compare(base, str(path), method=method, hf_batch=4, rows=4,
-                                                  row_length=1024 if high <= 1024 else 2048)
-            print(json.dumps({f"{name}_{method}": results[f"{name}_{method}"]}), file=sys.stderr, flush=True)
+            for checkpointing in ("auto", False):
+                key = f"{name}_{method}" + ("" if checkpointing == "auto" else "_no_checkpointing")
+                results[key] = compare(base, str(path), method=method, hf_batch=4, rows=4, row_length="auto",
+                                       checkpointing=checkpointing)
+                print(json.dumps({key: results[key]}), file=sys.stderr, flush=True)
     return results
 
 
@@ -294,7 +307,8 @@ def main() -> None:
         if spec["side"] == "hf":
             result = run_hf(spec["base"], examples, spec["method"], spec["batch_size"])
         else:
-            result = run_docsbot(spec["base"], examples, spec["method"], spec["batch_rows"], spec["row_length"])
+            result = run_docsbot(spec["base"], examples, spec["method"], spec["batch_rows"], spec["row_length"],
+                                 spec.get("checkpointing", "auto"))
         print(json.dumps(result))
         return
     report: dict = {"benchmark": "train"}

@@ -72,8 +72,10 @@ class TrainConfig:
     # the learning-rate schedule to match (warmup and cosine decay end at the new last step).
     time_budget_s: float | None = None
     checkpoint_every: int = 50
-    # auto: on for CUDA (a 7B step of ~11k tokens keeps ~100 GiB of activations without it; the
-    # recomputation costs ~25 % of the speed), off on a CPU, where RAM is rarely the limit.
+    # auto: on a GPU, on only when the planned step does not fit the free memory without it (a 7B
+    # step of ~11k tokens keeps ~100 GiB of activations; the recomputation costs 25-40 % of the
+    # speed): resolve() says True there and the recipe turns it off once the model is loaded and
+    # the free memory known. Off on a CPU, where RAM is rarely the limit.
     gradient_checkpointing: bool | str = AUTO
     batching: str = AUTO  # pack (with flash-attention) | group (length-grouped) | auto
     seed: int = 0

@@ -63,6 +63,13 @@ def step_token_cap(free_bytes: int, dims: ModelDims, *, checkpointing: bool, dro
     return int(free_bytes * headroom) // bytes_per_token(dims, checkpointing=checkpointing, dropout=dropout)
 
 
+def needs_checkpointing(*, wanted: int, free_bytes: int, dims: ModelDims, dropout: bool) -> bool:
+    """Gradient checkpointing only where a step of ``wanted`` tokens does not fit without it: on an
+    H200 its recomputation cost a 0.5B model 35-40 % of its tokens/s for memory it did not need
+    (bench/README.md, Training > gpu)."""
+    return step_token_cap(free_bytes, dims, checkpointing=False, dropout=dropout) < wanted
+
+
 def fit_step_tokens(*, wanted: int, longest: int, free_bytes: int | None, dims: ModelDims,
                     checkpointing: bool, dropout: bool) -> int:
     """``wanted`` tokens per step, lowered to what fits; StepTooLarge when the longest example

@@ -23,12 +23,12 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from training import faults
-from training.config import PROMPT_METHODS, TrainConfig
+from training.config import AUTO, PROMPT_METHODS, TrainConfig
 from training.data import (
     IGNORE,
     Batch,
@@ -184,6 +184,11 @@ class Recipe:
         return "flash_attention_2"
 
     @property
+    def checkpointing_by_memory(self) -> bool:
+        """auto on a GPU: decided from the free memory once the model is loaded (_step_tokens)."""
+        return self.requested.gradient_checkpointing == AUTO and self.device.type == "cuda"
+
+    @property
     def varlen(self) -> bool:
         """Packed steps go to flash-attention with their sequence boundaries (``cu_seq_lens``)."""
         return self.attention is not None and self.batching == "pack"
@@ -191,15 +196,19 @@ class Recipe:
     def _step_tokens(self, lengths: Sequence[int], resumed: dict[str, Any]) -> int:
         """``batch_size x max_length`` tokens per step, lowered to what the GPU's free memory holds
         (the same as planned when resuming); StepTooLarge when the longest example cannot fit."""
-        from training.memory import ModelDims, StepTooLarge, fit_step_tokens
+        from training.memory import ModelDims, StepTooLarge, fit_step_tokens, needs_checkpointing
 
         planned = resumed.get("step_tokens")
         wanted = int(planned or self.config.batch_size * self.config.max_length)
         kept = [n for n in lengths if n <= self.config.max_length]
-        fitted = fit_step_tokens(wanted=wanted, longest=max(kept, default=0), free_bytes=self._free_memory(),
-                                 dims=ModelDims.from_config(self.model.config),
-                                 checkpointing=bool(self.config.gradient_checkpointing),
-                                 dropout=self.config.dropout > 0)
+        free, dims, dropout = self._free_memory(), ModelDims.from_config(self.model.config), self.config.dropout > 0
+        if self.checkpointing_by_memory and free is not None:
+            checkpointing = needs_checkpointing(wanted=wanted, free_bytes=free, dims=dims, dropout=dropout)
+            self.config = replace(self.config, gradient_checkpointing=checkpointing)
+            if checkpointing:
+                self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        fitted = fit_step_tokens(wanted=wanted, longest=max(kept, default=0), free_bytes=free, dims=dims,
+                                 checkpointing=bool(self.config.gradient_checkpointing), dropout=dropout)
         if planned and fitted < planned:
             raise StepTooLarge(f"resuming needs steps of {planned} tokens as first planned, only {fitted} fit in "
                                f"the GPU memory free now; free some or start the job afresh")
@@ -223,6 +232,7 @@ class Recipe:
 
         dtype = self.dtype
         attention = {"attn_implementation": self.attention} if self.attention else {}
+        checkpointing = bool(self.config.gradient_checkpointing) and not self.checkpointing_by_memory
         if self.config.method == "qlora":
             from peft import prepare_model_for_kbit_training
             from transformers import BitsAndBytesConfig
@@ -232,11 +242,11 @@ class Recipe:
             model = AutoModelForCausalLM.from_pretrained(self.base_model, quantization_config=quantization,
                                                          dtype=dtype, device_map={"": str(self.device)}, **attention)
             model = prepare_model_for_kbit_training(
-                model, use_gradient_checkpointing=self.config.gradient_checkpointing,
+                model, use_gradient_checkpointing=checkpointing,
                 gradient_checkpointing_kwargs={"use_reentrant": False})
         else:
             model = AutoModelForCausalLM.from_pretrained(self.base_model, dtype=dtype, **attention).to(self.device)
-            if self.config.gradient_checkpointing:
+            if checkpointing:
                 model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         # Before the adapter: the rehearsal text is the base model's own.
         self.rehearsal = rehearsal_pool(model, self.tokenizer, work_dir=self.work_dir,

@@ -48,7 +48,7 @@ def test_it_adapts_every_layer_by_default_and_the_upper_ones_when_asked():
             TrainConfig(adapted_layers=bad)
 
 
-def test_it_turns_gradient_checkpointing_on_by_default_on_a_gpu():
+def test_it_resolves_auto_checkpointing_to_on_for_a_gpu_until_the_recipe_knows_the_free_memory():
     assert TrainConfig().resolve(num_examples=300, longest_example=1400, on_gpu=True).gradient_checkpointing is True
     assert TrainConfig().resolve(num_examples=300, longest_example=1400, on_gpu=False).gradient_checkpointing is False
     assert TrainConfig(gradient_checkpointing=False).resolve(

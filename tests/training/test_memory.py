@@ -7,6 +7,7 @@ from training.memory import (
     StepTooLarge,
     bytes_per_token,
     fit_step_tokens,
+    needs_checkpointing,
     step_token_cap,
 )
 
@@ -37,6 +38,16 @@ def test_it_caps_an_auto_sized_7b_step_to_the_free_gpu_memory():
     # No GPU, no cap.
     assert fit_step_tokens(wanted=wanted, longest=1408, free_bytes=None, dims=QWEN_7B, checkpointing=False,
                            dropout=True) == wanted
+
+
+def test_auto_checkpointing_is_on_only_where_the_step_does_not_fit_without_it():
+    qwen_05b = ModelDims(layers=24, hidden=896, intermediate=4864, vocab=151_936)
+    # the H200 runs: a 0.5B model's step of 4 RAFT rows fits in its free memory many times over
+    assert not needs_checkpointing(wanted=4 * 2432, free_bytes=130 * GIB, dims=qwen_05b, dropout=False)
+    # a 7B step of ~11k tokens on the same chip (~96 GiB of activations) does not
+    assert needs_checkpointing(wanted=8 * 1408, free_bytes=124 * GIB, dims=QWEN_7B, dropout=True)
+    # nor does the 0.5B step on a 16 GB card shared with the serving engine
+    assert needs_checkpointing(wanted=4 * 2432, free_bytes=8 * GIB, dims=qwen_05b, dropout=False)
 
 
 def test_it_says_why_a_step_cannot_fit_and_what_to_change():

@@ -359,3 +359,22 @@ def test_it_lowers_the_tokens_per_step_to_what_the_gpu_memory_holds(tiny_base_mo
     r.cleanup()
     assert result.dataset["step_tokens"] == 1300  # not 8 x 640
     assert all(len(g) * max(len(r.dataset.rows[i].input_ids) for i in g) <= 1300 for g in r.dataset.groups)
+
+
+@pytest.mark.parametrize("free_tokens, expected", [(100_000, False), (1300, True)])
+def test_auto_checkpointing_turns_on_only_when_the_step_does_not_fit_without_it(
+        tiny_base_model, tmp_path, monkeypatch, free_tokens, expected):
+    from training.memory import ModelDims, bytes_per_token
+
+    dims = ModelDims(layers=2, hidden=64, intermediate=128, vocab=525)
+    per_token = bytes_per_token(dims, checkpointing=False, dropout=False)
+    monkeypatch.setattr(Recipe, "checkpointing_by_memory", True)  # as on a GPU
+    monkeypatch.setattr(Recipe, "_free_memory", lambda self: int(free_tokens * per_token / 0.8) + 8)
+    config = TrainConfig(rank=4, max_steps=1, batch_size=4, max_length=640, dropout=0.0)
+    r = Recipe(base_model=str(tiny_base_model), config=config, train_examples=TRAIN, work_dir=tmp_path)
+    r.setup()
+    assert r.config.gradient_checkpointing is expected
+    assert r.model.base_model.model.is_gradient_checkpointing is expected
+    result = r.train()
+    r.cleanup()
+    assert result.steps == 1 and result.config["gradient_checkpointing"] is expected
