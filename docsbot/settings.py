@@ -153,6 +153,9 @@ CACHES = {
 # --- celery ----------------------------------------------------------------------
 # --- training and the promotion gate ------------------------------------------------
 AUTO_PROMOTE = env_bool("DOCSBOT_AUTO_PROMOTE", True)  # promote a version that passes the gate
+# A team with fewer than 200 pairs (so under 50 held out): a version that passes the gate is trained
+# again on every pair, held-out ones included, with the same settings (adapters.runner).
+REFIT_ON_ALL_PAIRS = env_bool("DOCSBOT_REFIT_ON_ALL_PAIRS", True)
 # How long a training worker's claim lasts without a heartbeat.
 TRAINING_LEASE_SECONDS = env_int("DOCSBOT_TRAINING_LEASE_SECONDS", 120, minimum=5)
 # The largest general-text perplexity ratio (adapter / base) promoted: may rise by less than 5 %.

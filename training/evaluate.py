@@ -113,6 +113,13 @@ def perplexity(model, tokenizer, text: str, *, window: int = 256) -> float:
     return math.exp(total / max(1, count))
 
 
+def forgetting_ratio(peft_model, tokenizer, *, base_perplexity: float, general_text: str | None = None) -> float:
+    """The adapter's general-text perplexity over the base's (the gate's forgetting figure)."""
+    text = general_text if general_text is not None else GENERAL_TEXT.read_text()
+    with inference_dtype(peft_model):
+        return perplexity(peft_model, tokenizer, text) / base_perplexity
+
+
 def answer_budget(tokenizer, examples: Sequence[dict], *, cap: int) -> int:
     """New tokens worth generating: the longest reference answer plus a margin, at most ``cap``
     (a longer answer only lowers F1, and generation time grows with every token)."""

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -38,6 +40,7 @@ HEARTBEAT_SECONDS = 1.0  # how often progress is written and the cancel flag rea
 # Held-out examples the gate scores: 50 pairs with the source in context and the withheld-source
 # twins of every second one (qa.selectors.WITHHELD_EVERY).
 EVAL_MAX_EXAMPLES = 75
+REFIT_DIR = "refit"  # the refit's work folder inside the job's (checkpoints, rehearsal text)
 
 
 def load_dataset(job: TrainingJob) -> dict[str, Any]:
@@ -142,7 +145,7 @@ def training_job_run(*, job_id: int, owner: str, soft_deadline: float | None = N
                            data={"config": recipe.config.to_dict()})
         result = recipe.train()
         monitor.beat()
-        version = _evaluate_and_publish(job, recipe, result, dataset)
+        version = _evaluate_and_publish(job, recipe, result, dataset, monitor)
     except Exception as exc:
         from training.recipe import Cancelled
 
@@ -177,7 +180,9 @@ def training_job_run(*, job_id: int, owner: str, soft_deadline: float | None = N
     return TrainingJob.objects.get(pk=job.pk)
 
 
-def _recipe(job: TrainingJob, dataset: dict[str, Any], monitor: _Monitor):
+def _recipe(job: TrainingJob, dataset: dict[str, Any], monitor: _Monitor, *, refit: bool = False):
+    """The job's recipe on its training examples; ``refit``: on every pair (train + refit), in
+    its own work folder (its own checkpoints: a job killed while refitting resumes there)."""
     from training.config import TrainConfig
     from training.recipe import Recipe
 
@@ -186,8 +191,11 @@ def _recipe(job: TrainingJob, dataset: dict[str, Any], monitor: _Monitor):
     values = {k: v for k, v in job.hyperparameters.items() if k not in EVAL_KEYS}
     values.setdefault("max_rank", settings.MAX_LORA_RANK)
     config = TrainConfig.from_dict({**values, "method": job.method})
-    return Recipe(base_model=job.base_model, config=config, train_examples=dataset["train"],
-                  work_dir=paths.job_dir(job.pk), on_progress=monitor.on_progress, should_stop=monitor.should_stop,
+    examples, work_dir = dataset["train"], paths.job_dir(job.pk)
+    if refit:
+        examples, work_dir = examples + dataset["refit"], work_dir / REFIT_DIR
+    return Recipe(base_model=job.base_model, config=config, train_examples=examples, work_dir=work_dir,
+                  on_progress=monitor.on_progress, should_stop=monitor.should_stop,
                   gpu_memory_fraction=settings.TRAINING_GPU_MEMORY_FRACTION)
 
 
@@ -205,7 +213,8 @@ def _rehearsal_note(recipe) -> str:
         if steps else ""
 
 
-def _evaluate_and_publish(job: TrainingJob, recipe, result, dataset: dict[str, Any]) -> AdapterVersion:
+def _evaluate_and_publish(job: TrainingJob, recipe, result, dataset: dict[str, Any],
+                          monitor: _Monitor) -> AdapterVersion:
     metrics: dict[str, Any] = {"final_loss": result.final_loss, "steps": result.steps,
                                "train_seconds": round(result.seconds, 2),
                                "tokens_per_second": round(result.real_tokens_per_second, 1),
@@ -238,13 +247,76 @@ def _evaluate_and_publish(job: TrainingJob, recipe, result, dataset: dict[str, A
     manifest_extra = {"team": job.team.slug, "job": job.pk, "pair_ids": dataset.get("pair_ids", []),
                       "config": result.config}
     recipe.save_adapter(path, dataset_hash=dataset.get("dataset_hash", ""), metrics=metrics, extra=manifest_extra)
+    curve = result.curve
+    if dataset.get("refit") and settings.REFIT_ON_ALL_PAIRS and "evaluation" in metrics \
+            and gate_decision(job, metrics).promote:
+        recipe.cleanup()  # its adapter is saved: free the memory for the refit
+        refit = _refit(job, dataset, monitor, metrics)
+        if refit is not None:
+            refit_recipe, refit_result, metrics["refit"] = refit
+            curve = refit_result.curve
+            refit_recipe.save_adapter(path, dataset_hash=dataset.get("dataset_hash", ""), metrics=metrics,
+                                      extra={**manifest_extra, "config": refit_result.config})
+            refit_recipe.remove_checkpoints()
+            refit_recipe.cleanup()
     from training.artifacts import read_manifest
 
     version = adapter_version_publish(job=job, path=path, manifest=read_manifest(path), metrics=metrics,
-                                      curve=result.curve, dataset_hash=dataset.get("dataset_hash", ""),
+                                      curve=curve, dataset_hash=dataset.get("dataset_hash", ""),
                                       pair_ids=dataset.get("pair_ids", []))
     recipe.remove_checkpoints()
     return version
+
+
+def _refit(job: TrainingJob, dataset: dict[str, Any], monitor: _Monitor, metrics: dict[str, Any]):
+    """Train again on every pair (the held-out ones too) with the same settings; (recipe, result, its
+    figures), or None (the split's adapter is kept) when the refit forgets more general text than the
+    gate allows."""
+    from training.evaluate import forgetting_ratio
+
+    pairs = len({example["id"] for example in dataset["train"] + dataset["refit"]})
+    heldout = len({example["id"] for example in dataset["refit"]})
+    recipe = _recipe(job, dataset, monitor, refit=True)
+    _reuse_rehearsal_text(paths.job_dir(job.pk), recipe.work_dir)
+    try:
+        recipe.setup()
+        TrainingJob.objects.filter(pk=job.pk).update(total_steps=recipe.total_steps)
+        training_event_add(job=job, message=f"the gate passed: training again on all {pairs} pairs, the {heldout} "
+                                            f"held-out ones included, with the same settings ({recipe.total_steps} "
+                                            f"steps planned; DOCSBOT_REFIT_ON_ALL_PAIRS)")
+        result = recipe.train()
+        monitor.beat()
+        if result.extra.get("time_budget"):
+            training_event_add(job=job, message=f"refit: {result.extra['time_budget']}")
+        ratio = forgetting_ratio(recipe.model, recipe.tokenizer,
+                                 base_perplexity=metrics["evaluation"]["base"]["perplexity_general"])
+    except BaseException:
+        recipe.cleanup()
+        raise
+    figures = {"pairs": pairs, "heldout_pairs_added": heldout, "steps": result.steps,
+               "train_seconds": round(result.seconds, 2), "final_loss": result.final_loss,
+               "forgetting_ppl_ratio": round(ratio, 4)}
+    if ratio > settings.MAX_FORGETTING:
+        training_event_add(job=job, level="warn", message=(
+            f"the refit on all pairs raised general-text perplexity x{ratio:.3f} (limit x"
+            f"{settings.MAX_FORGETTING:.3f}): the version keeps the adapter the gate evaluated"))
+        recipe.remove_checkpoints()
+        recipe.cleanup()
+        return None
+    training_event_add(job=job, message=f"refit on all {pairs} pairs: {result.steps} steps, final loss "
+                                        f"{result.final_loss:.3f}, general-text perplexity x{ratio:.3f}")
+    return recipe, result, figures
+
+
+def _reuse_rehearsal_text(split_dir: Path, refit_dir: Path) -> None:
+    """The same base model writes the same rehearsal text: the refit reads the split's (~20 s of
+    generation on 2 CPU cores saved)."""
+    from training.rehearsal import REHEARSAL_FILE
+
+    source, target = split_dir / REHEARSAL_FILE, refit_dir / REHEARSAL_FILE
+    if source.exists() and not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
 
 
 def _comparable_promoted_path(job: TrainingJob) -> str | None:
@@ -253,8 +325,6 @@ def _comparable_promoted_path(job: TrainingJob) -> str | None:
     current = adapter_version_get_promoted(team=job.team)
     if current is None or current.base_model != job.base_model:
         return None
-    from pathlib import Path
-
     return current.path if (Path(current.path) / "adapter_config.json").is_file() else None
 
 
@@ -289,12 +359,17 @@ def evaluation_summary(evaluation: dict[str, Any]) -> str:
             f"general-text perplexity x{f['forgetting_ppl_ratio']:.3f}")
 
 
+def gate_decision(job: TrainingJob, metrics: dict[str, Any]):
+    """The gate on a version's metrics against the team's promoted version."""
+    current = adapter_version_get_promoted(team=job.team)
+    return gate_decide(candidate=metrics, current=current.metrics if current else None,
+                       max_forgetting=settings.MAX_FORGETTING, max_false_abstention=settings.MAX_FALSE_ABSTENTION)
+
+
 def _gate(job: TrainingJob, version: AdapterVersion) -> None:
     if version.status != AdapterVersion.Status.CANDIDATE:
         return
-    current = adapter_version_get_promoted(team=job.team)
-    decision = gate_decide(candidate=version.metrics, current=current.metrics if current else None,
-                           max_forgetting=settings.MAX_FORGETTING, max_false_abstention=settings.MAX_FALSE_ABSTENTION)
+    decision = gate_decision(job, version.metrics)
     if decision.promote and settings.AUTO_PROMOTE:
         try:
             adapter_version_promote(version=version, reason=f"the gate promoted job {job.pk}'s version "

@@ -134,7 +134,7 @@ def dataset_snapshot_write(*, job: TrainingJob, dataset: Any) -> Path:
     """The job's data, frozen: a resumed job trains on exactly what it started with."""
     values = dataset if isinstance(dataset, dict) else {
         key: getattr(dataset, key, None)
-        for key in ("train", "heldout", "dataset_hash", "pair_ids", "note", "feedback_pairs")}
+        for key in ("train", "heldout", "dataset_hash", "pair_ids", "note", "feedback_pairs", "refit")}
     path = paths.job_dir(job.pk) / DATASET_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

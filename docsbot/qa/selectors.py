@@ -70,6 +70,10 @@ class TrainingDataset:
     pair_ids: list[int]
     heldout_pairs: int = 0
     note: str = ""
+    # The held-out pairs as training examples, for a team with fewer pairs than HELDOUT_TARGET
+    # held out: once the gate has judged the recipe on the split, the version is trained again on
+    # train + refit (adapters.runner), so a small team's served adapter learns every pair.
+    refit: list[dict] = field(default_factory=list)
     # Pairs from user feedback (chat corrections and answered unanswered questions): total, per kind, held out.
     feedback_pairs: dict = field(default_factory=dict)
 
@@ -145,44 +149,58 @@ def dataset_build(*, team: Team, distractors: int = 3, seed: int = 0) -> Trainin
     left out and the target is NO_ANSWER. The target quotes the answer and cites the source's
     document number. Held-out: see ``_heldout_examples``.
     Pairs without a source chunk (imports, corrections) are trained with retrieved contexts.
+    Refit: the held-out pairs' training examples, for a team with fewer held-out pairs than
+    HELDOUT_TARGET (see TrainingDataset.refit).
     """
-    from docsbot.documents.selectors import chunk_search
-
     train: list[dict] = []
     heldout: list[dict] = []
+    refit: list[dict] = []
     pairs = list(pairs_trainable(team=team))
     heldout_ids = heldout_pair_ids(pairs)
     heldout_count = 0
     training_pairs = len(pairs) - len(heldout_ids)
     variants = min(MAX_VARIANTS, max(1, -(-MIN_TRAIN_EXAMPLES // max(1, training_pairs))))
     for pair in pairs:
-        source = pair.chunk
         if pair.pk in heldout_ids:
             heldout.extend(_heldout_examples(team=team, pair=pair,
                                              with_withheld=heldout_count % WITHHELD_EVERY == WITHHELD_EVERY - 1))
             heldout_count += 1
+            if len(heldout_ids) < HELDOUT_TARGET:
+                refit.extend(_training_examples(team=team, pair=pair, distractors=distractors, variants=variants,
+                                                seed=seed))
             continue
-        if source is None:
-            hits = chunk_search(team=team, query=pair.question, k=HELDOUT_K)
-            contexts = [_context(h.title, h.section, h.text, h.url) for h in hits]
-            train.append(_example(team=team, pair=pair, contexts=contexts, target=pair.answer))
-            continue
-        hits = chunk_search(team=team, query=pair.question, k=distractors + 2 + (variants > 1) * distractors)
-        negatives = [_context(h.title, h.section, h.text, h.url) for h in hits
-                     if h.chunk_id != source.pk and h.text != source.text
-                     and not _answers_in(h.text, pair.answer)]
-        for variant in range(variants):
-            rng = random.Random(f"{seed}:{pair.pk}" if variant == 0 else f"{seed}:{pair.pk}:{variant}")
-            train.append(_raft_example(team=team, pair=pair, rng=rng, negatives=negatives[:distractors] if
-                                       variant == 0 else rng.sample(negatives, min(distractors, len(negatives)))))
+        train.extend(_training_examples(team=team, pair=pair, distractors=distractors, variants=variants, seed=seed))
     note = "" if heldout_count >= HELDOUT_TARGET else (
         f"only {heldout_count} held-out pairs (the gate wants {HELDOUT_TARGET}; at most "
         f"{HELDOUT_MAX_SHARE:.0%} of the team's {len(pairs)} pairs are held out): the significance test has "
         "little power at this size; add documents or pairs")
-    digest = hashlib.sha256(json.dumps([train, heldout], sort_keys=True).encode()).hexdigest()
+    digest = hashlib.sha256(json.dumps([train, heldout, *([refit] if refit else [])], sort_keys=True).encode()
+                            ).hexdigest()
     return TrainingDataset(train=train, heldout=heldout, dataset_hash=digest, pair_ids=[p.pk for p in pairs],
-                           heldout_pairs=heldout_count, note=note,
+                           heldout_pairs=heldout_count, note=note, refit=refit,
                            feedback_pairs=feedback_pair_counts(pairs, heldout_ids=heldout_ids))
+
+
+def _training_examples(*, team: Team, pair: QAPair, distractors: int, variants: int, seed: int) -> list[dict]:
+    """One pair's RAFT examples (``variants`` draws of distractors); a pair without a source chunk
+    (imports, corrections) is trained with its retrieved contexts."""
+    from docsbot.documents.selectors import chunk_search
+
+    source = pair.chunk
+    if source is None:
+        hits = chunk_search(team=team, query=pair.question, k=HELDOUT_K)
+        contexts = [_context(h.title, h.section, h.text, h.url) for h in hits]
+        return [_example(team=team, pair=pair, contexts=contexts, target=pair.answer)]
+    hits = chunk_search(team=team, query=pair.question, k=distractors + 2 + (variants > 1) * distractors)
+    negatives = [_context(h.title, h.section, h.text, h.url) for h in hits
+                 if h.chunk_id != source.pk and h.text != source.text
+                 and not _answers_in(h.text, pair.answer)]
+    examples = []
+    for variant in range(variants):
+        rng = random.Random(f"{seed}:{pair.pk}" if variant == 0 else f"{seed}:{pair.pk}:{variant}")
+        examples.append(_raft_example(team=team, pair=pair, rng=rng, negatives=negatives[:distractors] if
+                                      variant == 0 else rng.sample(negatives, min(distractors, len(negatives)))))
+    return examples
 
 
 def _raft_example(*, team: Team, pair: QAPair, rng: random.Random, negatives: list[ContextChunk]) -> dict:

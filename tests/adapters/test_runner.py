@@ -153,3 +153,31 @@ def test_it_says_how_many_pairs_from_user_feedback_the_job_used(team, adapter_se
     assert said[0].data["feedback_pairs"]["total"] == 3
     snapshot = json.loads((adapter_settings.DATA_DIR / "training" / "jobs" / str(job.pk) / "dataset.json").read_text())
     assert snapshot["feedback_pairs"]["kinds"] == {"correction": 2, "unanswered": 1}
+
+
+@pytest.mark.parametrize("gate_passes", [True, False])
+def test_a_version_that_passes_the_gate_is_trained_again_on_every_pair(team, dataset, adapter_settings, tiny_base_model,
+                                                                     monkeypatch, gate_passes):
+    from docsbot.adapters import runner
+    from docsbot.adapters.services import GateDecision
+
+    monkeypatch.setattr(runner, "gate_decide", lambda **kwargs: GateDecision(gate_passes, "test"))
+    heldout_id = dataset["heldout"][0]["id"]
+    refit = [dict(example, id=heldout_id) for example in dataset["train"][:2]]  # the held-out pair as training examples
+    job = training_job_create(team=team, hyperparameters=FAST, dataset={**dataset, "refit": refit},
+                              base_model=str(tiny_base_model), enqueue=False)
+    done = training_job_run(job_id=job.pk, owner="test:1")
+    assert done.status == "succeeded", done.error
+    version = AdapterVersion.objects.get(job=job)
+    manifest = check_adapter_dir(Path(version.path))
+    refitted = job.events.filter(message__startswith="the gate passed: training again on all").exists()
+    assert refitted is gate_passes and ("refit" in version.metrics) is gate_passes
+    assert ("refit" in manifest["metrics"]) is gate_passes
+    if gate_passes:
+        figures = version.metrics["refit"]
+        assert figures["pairs"] == len({e["id"] for e in dataset["train"]} | {heldout_id})
+        assert figures["heldout_pairs_added"] == 1 and figures["steps"] == 3 and figures["forgetting_ppl_ratio"] > 0
+        assert version.status == "promoted"
+        # the gate's figures are the split's, as evaluated
+        assert version.metrics["evaluation"]["heldout_examples"] == 2
+    assert not (adapter_settings.DATA_DIR / "training" / "jobs" / str(job.pk) / "refit" / "checkpoints").exists()

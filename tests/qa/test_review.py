@@ -40,6 +40,24 @@ def test_it_builds_raft_examples_with_retrieved_distractors_and_a_stable_hash(ge
     assert again.dataset_hash == dataset.dataset_hash
 
 
+def test_a_small_teams_held_out_pairs_come_back_as_refit_training_examples(generated, monkeypatch):
+    from docsbot.qa import selectors
+
+    dataset = dataset_build(team=generated, distractors=2, seed=0)
+    heldout_ids = {e["id"] for e in dataset.heldout}
+    # Under the gate's 50 held-out pairs: each held-out pair as RAFT examples, shaped like the training ones.
+    assert {e["id"] for e in dataset.refit} == heldout_ids
+    variants = len(dataset.train) // len({e["id"] for e in dataset.train})
+    assert len(dataset.refit) == variants * len(heldout_ids)
+    for example in dataset.refit:
+        pair = QAPair.objects.get(pk=example["id"])
+        assert example["messages"][1]["content"].endswith(f"Question: {pair.question}")
+        assert example["messages"][1]["content"].count("<document index=") <= 3
+    # A team that holds out the gate's 50 pairs trains no refit.
+    monkeypatch.setattr(selectors, "HELDOUT_TARGET", len(heldout_ids))
+    assert dataset_build(team=generated, distractors=2, seed=0).refit == []
+
+
 def test_it_holds_out_each_pair_with_its_source_cited_and_some_with_the_source_withheld(generated):
     from training.evaluate import gold_citation
 
