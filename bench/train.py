@@ -2,13 +2,15 @@
 
     python bench/train.py [--mode cpu|gpu|tiny|all] [--examples N]
 
-cpu   docsbot's recipe (packed rows, loss-only projection) against plain HF ``Trainer`` + PEFT
-      padding each batch to its longest example: same examples, same model, same LoRA, one
-      epoch each, in the same run (each side in its own process, for clean peak memory).
-      Reports effective (non-padding) tokens/s and peak memory, and their ratios.
+cpu   docsbot's recipe (length-grouped or packed rows, loss-only projection) against HF ``Trainer``
+      + PEFT as a naive user runs it (random order, padded) and as a competent one does
+      (group_by_length with and without an attention mask, padding-free flattening, and TRL's
+      SFTTrainer with packing where TRL is installed): same examples, model, LoRA and tokens, one
+      epoch each, each side in its own process (clean peak memory), timed around the loop only.
+      Reports effective (non-padding) tokens/s and peak memory, their ratios, and the ratio to
+      the fastest fair baseline.
 gpu   the same comparison where CUDA is present, on a Qwen2.5-0.5B-shaped random model, for
-      LoRA and QLoRA, RAFT-length examples (500–1100 tokens) then short Q&A pairs (70–380), docsbot
-      with and without gradient checkpointing.
+      LoRA and QLoRA, RAFT-length examples (500–1100 tokens) then short Q&A pairs (70–380).
 tiny  the offline path end to end on the real pipeline: build the tiny base model (brief
       pre-training on the test docs), ingest tests/fixtures/docs, generate_qa, then one training
       job in the foreground (dataset_build, auto hyperparameters, evaluation gate); the job must
@@ -306,25 +308,26 @@ def mode_cpu(work: Path, n: int, rounds: int) -> dict:
 
 
 def mode_gpu(work: Path, n: int) -> dict:
-    """RAFT-length examples first (the shape real training data has), then short pairs; for each,
-    docsbot as ``auto`` configures it on a GPU (gradient checkpointing on) and without checkpointing
-    (faster, more memory): both at batch 4, as HF's padded batch of 16 runs an H200 out of memory."""
+    """RAFT-length examples first (the shape real training data has), then short pairs, LoRA then
+    QLoRA: docsbot as ``auto`` configures it on this GPU against the padded baseline and the fair
+    ones (TRL's where it is installed), batch 4 on every side (HF's padded batch of 16 ran an
+    H200 out of memory). Each comparison goes to stderr as it finishes (a timeout keeps them)."""
     import torch
 
     if not torch.cuda.is_available():
         return {"skipped": "no CUDA device"}
     base = str(build_random_base(work / "qwen05b-random", "qwen2.5-0.5b"))
     results = {"model": "Qwen2.5-0.5B shape, random init, bf16", "device": torch.cuda.get_device_name(0)}
+    baselines = ("padded", "grouped_unmasked", "flattened", *(("trl_packed",) if _trl_installed() else ()))
     sets = {"raft_length": (500, 1100, n // 2), "short_pairs": (70, 380, n)}
     for name, (low, high, count) in sets.items():
         path = work / f"{name}.json"
         path.write_text(json.dumps(synthetic_examples(count, low=low, high=high)))
         for method in ("lora", "qlora"):
-            for checkpointing in ("auto", False):
-                key = f"{name}_{method}" + ("" if checkpointing == "auto" else "_no_checkpointing")
-                results[key] = compare(base, str(path), method=method, hf_batch=4, rows=4, row_length="auto",
-                                       checkpointing=checkpointing)
-                print(json.dumps({key: results[key]}), file=sys.stderr, flush=True)
+            key = f"{name}_{method}"
+            results[key] = compare(base, str(path), method=method, hf_batch=4, rows=4, row_length="auto",
+                                   baselines=baselines)
+            print(json.dumps({key: results[key]}), file=sys.stderr, flush=True)
     return results
 
 

@@ -281,6 +281,8 @@ def _refit(job: TrainingJob, dataset: dict[str, Any], monitor: _Monitor, metrics
     try:
         recipe.setup()
         TrainingJob.objects.filter(pk=job.pk).update(total_steps=recipe.total_steps)
+        if recipe.resumed_from:
+            training_event_add(job=job, message=f"refit resumed from checkpoint at step {recipe.resumed_from}")
         training_event_add(job=job, message=f"the gate passed: training again on all {pairs} pairs, the {heldout} "
                                             f"held-out ones included, with the same settings ({recipe.total_steps} "
                                             f"steps planned; DOCSBOT_REFIT_ON_ALL_PAIRS)")

@@ -181,3 +181,37 @@ def test_a_version_that_passes_the_gate_is_trained_again_on_every_pair(team, dat
         # the gate's figures are the split's, as evaluated
         assert version.metrics["evaluation"]["heldout_examples"] == 2
     assert not (adapter_settings.DATA_DIR / "training" / "jobs" / str(job.pk) / "refit" / "checkpoints").exists()
+
+
+def test_a_job_killed_while_refitting_resumes_the_refit_from_its_checkpoint(team, dataset, adapter_settings,
+                                                                            tiny_base_model, monkeypatch):
+    from django.utils import timezone
+
+    from docsbot.adapters import runner
+    from docsbot.adapters.services import GateDecision
+    from training.recipe import Recipe
+
+    monkeypatch.setattr(runner, "gate_decide", lambda **kwargs: GateDecision(True, "test"))
+    refit = [dict(example, id=dataset["heldout"][0]["id"]) for example in dataset["train"][:2]]
+    job = training_job_create(team=team, hyperparameters={**FAST, "max_steps": 4}, dataset={**dataset, "refit": refit},
+                              base_model=str(tiny_base_model), enqueue=False)
+    save_checkpoint = Recipe.save_checkpoint
+
+    def killed_after_refit_step_2(recipe):
+        save_checkpoint(recipe)
+        if recipe.work_dir.name == runner.REFIT_DIR and recipe.step == 2:
+            raise SystemExit("killed")  # not an Exception: nothing marks the job, as after kill -9
+
+    monkeypatch.setattr(Recipe, "save_checkpoint", killed_after_refit_step_2)
+    with pytest.raises(SystemExit):
+        training_job_run(job_id=job.pk, owner="test:1")
+    assert TrainingJob.objects.get(pk=job.pk).status == "running"
+    assert not AdapterVersion.objects.filter(job=job).exists()
+    monkeypatch.setattr(Recipe, "save_checkpoint", save_checkpoint)
+    TrainingJob.objects.filter(pk=job.pk).update(lease_expires=timezone.now())  # the lease ran out
+
+    done = training_job_run(job_id=job.pk, owner="test:2")
+    assert done.status == "succeeded", done.error
+    assert job.events.filter(message="refit resumed from checkpoint at step 2").exists()
+    version = AdapterVersion.objects.get(job=job)
+    assert version.metrics["refit"]["steps"] == 4 and [p["step"] for p in version.curve] == [1, 2, 3, 4]
