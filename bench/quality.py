@@ -7,14 +7,15 @@ Per corpus, the product's own path end to end, in one process: ingest the HTML p
 ``quality-<corpus>``) → structural pairs → RAFT dataset (qa.selectors.dataset_build) → a LoRA
 training job on the default base model, time-bounded, run in the foreground by the worker's own
 runner (so the gate and its held-out evaluation are the production ones) → base vs adapter on
-(a) the held-out pairs: F1, citation accuracy, not-covered accuracy on withheld-source twins, with
-paired tests; (b) natural user questions written from the pages before any pair was generated
-(bench/questions/<corpus>.jsonl), asked as chat asks them (top-k hybrid retrieval, the production
-prompt): citation accuracy (cites a chunk of the expected page), F1 against the short reference,
+(a) the held-out pairs (the adapter the gate judged): F1, citation accuracy, not-covered accuracy on
+withheld-source twins, with paired tests; (b) natural user questions written from the pages before any
+pair was generated (bench/questions/<corpus>.jsonl), asked of the served adapter (for a team under 200
+pairs, the refit on every pair) as chat asks them (top-k hybrid retrieval, the production prompt):
+citation accuracy (cites a chunk of the expected page), F1 against the short reference,
 abstention on the questions the docs do not cover.
 
 Targets (issue 14): held-out F1 gain >= 0.10 with p < 0.05; natural-question citation accuracy
-improved with p < 0.05; forgetting (general-text perplexity) < +5 %; one corpus under 30 minutes
+improved with p < 0.05; forgetting (general-text perplexity, the worse of the gate's and the refit's) < +5 %; one corpus under 30 minutes
 on 2 idle cores. Corpora: the Requests docs in ../shared/corpora, and Debian's python-celery-doc
 and python-djangorestframework-doc (installed with apt-get when missing). Never the Flask set
 (the generators were tuned on it).
@@ -225,7 +226,9 @@ def run_corpus(corpus: Corpus, *, train_minutes: float, eval_max: int,
         "training": {"steps": metrics["steps"], "seconds": metrics["train_seconds"],
                      "tokens_per_second": metrics["tokens_per_second"], "final_loss": metrics["final_loss"],
                      "time_budget": metrics.get("time_budget", ""), "config": job.config,
-                     "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)},
+                     "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                     # a small team's version trained again on every pair once the gate passed (adapters.runner)
+                     "refit": metrics.get("refit")},
         "heldout": {**evaluation_figures(evaluation), "base": _rates(evaluation["base"]),
                     "adapter": _rates(evaluation["adapter"]), "significance": heldout_tests},
         "natural": natural,
@@ -234,6 +237,7 @@ def run_corpus(corpus: Corpus, *, train_minutes: float, eval_max: int,
         "minutes": round((time.monotonic() - started) / 60, 1),
     }
     natural_citation = natural["significance"].get("citation", {})
+    forgetting = max(evaluation["forgetting_ppl_ratio"], (metrics.get("refit") or {}).get("forgetting_ppl_ratio", 0))
     result["targets"] = {
         "heldout_f1_gain": {"value": round(evaluation["f1_gain"], 4), "p": heldout_tests["f1"]["p_value"],
                             "met": evaluation["f1_gain"] >= TARGETS["heldout_f1_gain"]
@@ -241,8 +245,8 @@ def run_corpus(corpus: Corpus, *, train_minutes: float, eval_max: int,
         "natural_citation_gain": {"value": natural_citation.get("gain"), "p": natural_citation.get("p_value"),
                                   "met": (natural_citation.get("gain") or 0) > 0
                                   and (1 if natural_citation.get("p_value") is None else natural_citation["p_value"]) < TARGETS["p_value"]},
-        "forgetting": {"value": round(evaluation["forgetting_ppl_ratio"], 4),
-                       "met": evaluation["forgetting_ppl_ratio"] < TARGETS["forgetting_ppl_ratio"]},
+        # the served adapter's: the refit's when there was one
+        "forgetting": {"value": round(forgetting, 4), "met": forgetting < TARGETS["forgetting_ppl_ratio"]},
         "minutes": {"value": result["minutes"], "met": result["minutes"] < TARGETS["corpus_minutes"]},
     }
     return result
