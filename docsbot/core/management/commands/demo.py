@@ -31,7 +31,7 @@ DEMO_TEAM = "demo"
 DEMO_QUESTION = "How do I upload documentation to docsbot?"
 # SmolLM2 LoRA on the demo's ~30 pairs in RAFT variants: the split the gate judges, then (the gate
 # passed) the same again on every pair (adapters.runner refit), each this long.
-DEMO_TRAINING_SECONDS = 180
+DEMO_TRAINING_SECONDS = 210
 
 
 class Command(BaseCommand):
