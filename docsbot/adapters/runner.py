@@ -251,14 +251,7 @@ def _evaluate_and_publish(job: TrainingJob, recipe, result, dataset: dict[str, A
     if dataset.get("refit") and settings.REFIT_ON_ALL_PAIRS and "evaluation" in metrics \
             and gate_decision(job, metrics).promote:
         recipe.cleanup()  # its adapter is saved: free the memory for the refit
-        refit = _refit(job, dataset, monitor, metrics)
-        if refit is not None:
-            refit_recipe, refit_result, metrics["refit"] = refit
-            curve = refit_result.curve
-            refit_recipe.save_adapter(path, dataset_hash=dataset.get("dataset_hash", ""), metrics=metrics,
-                                      extra={**manifest_extra, "config": refit_result.config})
-            refit_recipe.remove_checkpoints()
-            refit_recipe.cleanup()
+        curve = _refit(job, dataset, monitor, metrics, path=path, manifest_extra=manifest_extra) or curve
     from training.artifacts import read_manifest
 
     version = adapter_version_publish(job=job, path=path, manifest=read_manifest(path), metrics=metrics,
@@ -268,10 +261,11 @@ def _evaluate_and_publish(job: TrainingJob, recipe, result, dataset: dict[str, A
     return version
 
 
-def _refit(job: TrainingJob, dataset: dict[str, Any], monitor: _Monitor, metrics: dict[str, Any]):
-    """Train again on every pair (the held-out ones too) with the same settings; (recipe, result, its
-    figures), or None (the split's adapter is kept) when the refit forgets more general text than the
-    gate allows."""
+def _refit(job: TrainingJob, dataset: dict[str, Any], monitor: _Monitor, metrics: dict[str, Any], *, path: Path,
+           manifest_extra: dict[str, Any]) -> list[dict] | None:
+    """Train again on every pair (the held-out ones too) with the same settings and save that adapter
+    over the evaluated one at ``path`` (``metrics["refit"]``: its figures); its loss curve, or None
+    (the evaluated adapter stays) when the refit forgets more general text than the gate allows."""
     from training.evaluate import forgetting_ratio
 
     pairs = len({example["id"] for example in dataset["train"] + dataset["refit"]})
@@ -292,22 +286,23 @@ def _refit(job: TrainingJob, dataset: dict[str, Any], monitor: _Monitor, metrics
             training_event_add(job=job, message=f"refit: {result.extra['time_budget']}")
         ratio = forgetting_ratio(recipe.model, recipe.tokenizer,
                                  base_perplexity=metrics["evaluation"]["base"]["perplexity_general"])
-    except BaseException:
-        recipe.cleanup()
-        raise
-    figures = {"pairs": pairs, "heldout_pairs_added": heldout, "steps": result.steps,
-               "train_seconds": round(result.seconds, 2), "final_loss": result.final_loss,
-               "forgetting_ppl_ratio": round(ratio, 4)}
-    if ratio > settings.MAX_FORGETTING:
-        training_event_add(job=job, level="warn", message=(
-            f"the refit on all pairs raised general-text perplexity x{ratio:.3f} (limit x"
-            f"{settings.MAX_FORGETTING:.3f}): the version keeps the adapter the gate evaluated"))
+        if ratio > settings.MAX_FORGETTING:
+            training_event_add(job=job, level="warn", message=(
+                f"the refit on all pairs raised general-text perplexity x{ratio:.3f} (limit x"
+                f"{settings.MAX_FORGETTING:.3f}): the version keeps the adapter the gate evaluated"))
+            recipe.remove_checkpoints()
+            return None
+        metrics["refit"] = {"pairs": pairs, "heldout_pairs_added": heldout, "steps": result.steps,
+                            "train_seconds": round(result.seconds, 2), "final_loss": result.final_loss,
+                            "forgetting_ppl_ratio": round(ratio, 4)}
+        recipe.save_adapter(path, dataset_hash=dataset.get("dataset_hash", ""), metrics=metrics,
+                            extra={**manifest_extra, "config": result.config})
         recipe.remove_checkpoints()
+        training_event_add(job=job, message=f"refit on all {pairs} pairs: {result.steps} steps, final loss "
+                                            f"{result.final_loss:.3f}, general-text perplexity x{ratio:.3f}")
+        return result.curve
+    finally:
         recipe.cleanup()
-        return None
-    training_event_add(job=job, message=f"refit on all {pairs} pairs: {result.steps} steps, final loss "
-                                        f"{result.final_loss:.3f}, general-text perplexity x{ratio:.3f}")
-    return recipe, result, figures
 
 
 def _reuse_rehearsal_text(split_dir: Path, refit_dir: Path) -> None:
