@@ -30,6 +30,7 @@ import contextlib
 import inspect
 import itertools
 import logging
+import os
 import random
 import threading
 import time
@@ -131,7 +132,10 @@ def batch_key(adapter: AdapterWeights | GroupAdapter | None) -> int:
 
 def cpu_has_native_bf16() -> bool:
     """AMX or AVX512-BF16: bf16 matrix units, where bf16 halves memory traffic at no compute cost.
-    Without them bf16 is emulated and float32 is the fast choice."""
+    Without them bf16 is emulated and float32 is the fast choice. ``DOCSBOT_CPU_BF16=off`` treats
+    the CPU as float32-only, like training/hardware.py (serving may not import training)."""
+    if os.environ.get("DOCSBOT_CPU_BF16", "auto").lower() == "off":
+        return False
     try:
         flags = Path("/proc/cpuinfo").read_text()
     except OSError:

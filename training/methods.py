@@ -5,6 +5,7 @@ training/bottleneck.py's. Everything else in the recipe is the same for every me
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from training.config import LORA_METHODS, TrainConfig
@@ -78,6 +79,24 @@ def load_adapter_state(model: Any, weights: dict[str, Any]) -> None:
     from peft import set_peft_model_state_dict
 
     set_peft_model_state_dict(model, weights)
+
+
+def warm_start(model: Any, adapter_dir: Path) -> str | None:
+    """Start ``model``'s fresh adapter from a trained one's weights (``adapter_dir``, of the same
+    method and shape); None when it did, else why not (the adapter keeps its initialisation)."""
+    from safetensors.torch import load_file
+
+    path = Path(adapter_dir) / "adapter_model.safetensors"
+    if not path.is_file():
+        return f"{adapter_dir} holds no adapter weights"
+    weights = load_file(str(path))
+    ours = adapter_state(model)
+    if {k: tuple(v.shape) for k, v in weights.items()} != {k: tuple(v.shape) for k, v in ours.items()}:
+        return (f"the adapter in {adapter_dir} differs in shape from this job's (method, rank, target modules "
+                "or adapted layers changed)")
+    device = next(iter(ours.values())).device
+    load_adapter_state(model, {k: v.to(device) for k, v in weights.items()})
+    return None
 
 
 def sequence_offset(model: Any) -> int:

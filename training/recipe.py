@@ -91,8 +91,12 @@ class Recipe:
                  on_progress: Callable[[Progress], None] | None = None,
                  should_stop: Callable[[], bool] | None = None,
                  on_checkpoint: Callable[[int, Path], None] | None = None,
-                 device: str | None = None, gpu_memory_fraction: float = 1.0):
+                 device: str | None = None, gpu_memory_fraction: float = 1.0,
+                 init_adapter: Path | None = None):
         self.base_model = str(base_model)
+        # A trained adapter of the same shape to start from (warm start) instead of a fresh one.
+        self.init_adapter = Path(init_adapter) if init_adapter else None
+        self.warm_start: dict[str, Any] = {}
         # The share of the GPU this job may use: less than 1 where vLLM serves from the same GPU.
         self.gpu_memory_fraction = gpu_memory_fraction
         self.requested = config
@@ -169,7 +173,16 @@ class Recipe:
 
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule)
         if checkpoint is not None:
-            self._load_checkpoint(checkpoint)
+            self._load_checkpoint(checkpoint)  # a warm-started run's checkpoints hold where it got to
+        elif self.init_adapter is not None:
+            self._warm_start()
+
+    def _warm_start(self) -> None:
+        from training.methods import warm_start
+
+        reason = warm_start(self.model, self.init_adapter)
+        self.warm_start = {"from": str(self.init_adapter), "warm": reason is None,
+                           **({"reason": reason} if reason else {})}
 
     def _attention_implementation(self) -> str | None:
         """flash-attention on CUDA where the package imports (LoRA, DoRA and QLoRA alike), else
@@ -357,7 +370,8 @@ class Recipe:
                      "skipped_too_long": self.dataset.skipped_too_long, "real_tokens": self.dataset.real_tokens,
                      "trained_tokens": self.dataset.trained_tokens,
                      "rehearsal_steps_per_epoch": self.dataset.rehearsal_steps},
-            peak_memory_bytes=peak, extra={"time_budget": self.budget_note} if self.budget_note else {},
+            peak_memory_bytes=peak, extra={**({"time_budget": self.budget_note} if self.budget_note else {}),
+                                           **({"warm_start": self.warm_start} if self.warm_start else {})},
         )
 
     def collate(self, rows) -> Batch:
@@ -397,7 +411,8 @@ class Recipe:
                     "rng": torch.get_rng_state(), **_cuda_rng_state()}, path / "optimizer.pt")
         (path / "state.json").write_text(json.dumps(
             {"step": self.step, "total_steps": self.total_steps, "curve": self.curve,
-             "step_tokens": self.dataset.step_tokens, "config": self.config.to_dict()}))
+             "step_tokens": self.dataset.step_tokens, "config": self.config.to_dict(),
+             "warm_start": self.warm_start}))
         _fsync_dir(path)
         faults.inject(f"checkpoint@{self.step}")
         # The marker goes last: a checkpoint without it was interrupted and is never resumed from.
@@ -426,6 +441,7 @@ class Recipe:
         self.step = self.resumed_from = int(state["step"])
         self.total_steps = min(self.total_steps, int(state.get("total_steps", self.total_steps)))  # a time budget's
         self.curve = list(state["curve"])
+        self.warm_start = state.get("warm_start", {})
 
     # --- after training ------------------------------------------------------------------
     def evaluate(self, heldout: Sequence[dict], *, max_examples: int = 64, max_new_tokens: int = 96,

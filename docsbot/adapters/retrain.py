@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 HASH_PREFIX = 16  # characters of a chunk's sha256 kept in the baseline
 MAX_PAGES_LISTED = 50
 RETIRED_REASON = "retired: its chunk was removed"
-WARM_START = ("cold start: the training recipe cannot start from an adapter yet; the job trains the live "
-              "version's method and hyperparameters from the base model")
+WARM_START = ("the job trains the live version's method and hyperparameters, starting from its adapter where "
+              "the base model, method and shape allow (a warm start; the job says which it did when it starts)")
 
 
 @dataclass
@@ -301,7 +301,7 @@ def retrain_queue(*, team: Team, reason: str, changes: dict[str, Any]) -> Traini
             method, hyperparameters = live.job.method, dict(live.job.hyperparameters)
         elif live is not None and live.method in TrainingJob.Method.values:
             method = live.method
-        changes = {**changes, "warm_start": False, "warm_start_note": WARM_START,
+        changes = {**changes, "warm_start": None, "warm_start_note": WARM_START,
                    "live_version": live.number if live else None}
         try:
             job = training_job_create(team=team, method=method, hyperparameters=hyperparameters)

@@ -117,7 +117,7 @@ def test_it_retrains_the_live_adapter_after_an_ingest_that_changes_enough(team, 
     assert job.method == "lora" and job.hyperparameters == {"rank": 8}  # the live version's recipe
     assert "docs changed: 1 changed, 0 added and 2 removed chunks" in job.reason and "ingest run 7" in job.reason
     assert job.changes["pages"] == ["config.md", "errors.md"] and job.changes["removed_pages"] == ["errors.md"]
-    assert job.changes["warm_start"] is False and job.changes["live_version"] == live.number
+    assert job.changes["warm_start"] is None and job.changes["live_version"] == live.number  # decided when it starts
     assert job.changes["pairs"]["chunks_generated"] == 1  # only the changed chunk got new pairs
     assert any("retrain on change" in e.message for e in job.events.all())
     old_timeout.refresh_from_db()

@@ -156,7 +156,7 @@ def test_it_says_how_many_pairs_from_user_feedback_the_job_used(team, adapter_se
 
 
 @pytest.mark.parametrize("gate_passes", [True, False])
-def test_a_version_that_passes_the_gate_is_trained_again_on_every_pair(team, dataset, adapter_settings, tiny_base_model,
+def test_a_version_that_passes_the_gate_is_taught_its_heldout_pairs_too(team, dataset, adapter_settings, tiny_base_model,
                                                                      monkeypatch, gate_passes):
     from docsbot.adapters import runner
     from docsbot.adapters.services import GateDecision
@@ -170,13 +170,14 @@ def test_a_version_that_passes_the_gate_is_trained_again_on_every_pair(team, dat
     assert done.status == "succeeded", done.error
     version = AdapterVersion.objects.get(job=job)
     manifest = check_adapter_dir(Path(version.path))
-    refitted = job.events.filter(message__startswith="the gate passed: training again on all").exists()
+    refitted = job.events.filter(message__startswith="the gate passed: continuing the evaluated adapter").exists()
     assert refitted is gate_passes and ("refit" in version.metrics) is gate_passes
     assert ("refit" in manifest["metrics"]) is gate_passes
     if gate_passes:
         figures = version.metrics["refit"]
-        assert figures["pairs"] == len({e["id"] for e in dataset["train"]} | {heldout_id})
-        assert figures["heldout_pairs_added"] == 1 and figures["steps"] == 3 and figures["forgetting_ppl_ratio"] > 0
+        # the held-out pair, and as many training pairs replayed beside it
+        assert figures["heldout_pairs_added"] == 1 and figures["replayed_pairs"] == 1 and figures["pairs"] == 2
+        assert figures["warm_start"] is True and figures["steps"] >= 1 and figures["forgetting_ppl_ratio"] > 0
         assert version.status == "promoted"
         # the gate's figures are the split's, as evaluated
         assert version.metrics["evaluation"]["heldout_examples"] == 2
@@ -197,12 +198,12 @@ def test_a_job_killed_while_refitting_resumes_the_refit_from_its_checkpoint(team
                               base_model=str(tiny_base_model), enqueue=False)
     save_checkpoint = Recipe.save_checkpoint
 
-    def killed_after_refit_step_2(recipe):
+    def killed_after_refit_step_1(recipe):
         save_checkpoint(recipe)
-        if recipe.work_dir.name == runner.REFIT_DIR and recipe.step == 2:
+        if recipe.work_dir.name == runner.REFIT_DIR and recipe.step == 1:
             raise SystemExit("killed")  # not an Exception: nothing marks the job, as after kill -9
 
-    monkeypatch.setattr(Recipe, "save_checkpoint", killed_after_refit_step_2)
+    monkeypatch.setattr(Recipe, "save_checkpoint", killed_after_refit_step_1)
     with pytest.raises(SystemExit):
         training_job_run(job_id=job.pk, owner="test:1")
     assert TrainingJob.objects.get(pk=job.pk).status == "running"
@@ -212,6 +213,32 @@ def test_a_job_killed_while_refitting_resumes_the_refit_from_its_checkpoint(team
 
     done = training_job_run(job_id=job.pk, owner="test:2")
     assert done.status == "succeeded", done.error
-    assert job.events.filter(message="refit resumed from checkpoint at step 2").exists()
+    assert job.events.filter(message="refit resumed from checkpoint at step 1").exists()
     version = AdapterVersion.objects.get(job=job)
-    assert version.metrics["refit"]["steps"] == 4 and [p["step"] for p in version.curve] == [1, 2, 3, 4]
+    refit_steps = version.metrics["refit"]["steps"]
+    assert refit_steps >= 2 and version.metrics["refit"]["warm_start"] is True
+    # the split's four steps, then the refit's, as one curve
+    assert [p["step"] for p in version.curve] == list(range(1, 4 + refit_steps + 1))
+
+
+@pytest.mark.parametrize("method, warm", [("lora", True), ("dora", False)])
+def test_a_retrain_on_a_docs_change_starts_from_the_live_adapter_when_it_can(team, dataset, adapter_settings,
+                                                                             tiny_base_model, method, warm):
+    first = training_job_create(team=team, hyperparameters=FAST, dataset=dataset, base_model=str(tiny_base_model),
+                                enqueue=False)
+    assert training_job_run(job_id=first.pk, owner="test:1").status == "succeeded"
+    live = AdapterVersion.objects.get(job=first)
+    retrain = training_job_create(team=team, method=method, hyperparameters=FAST, dataset=dataset,
+                                  base_model=str(tiny_base_model), enqueue=False)
+    TrainingJob.objects.filter(pk=retrain.pk).update(trigger=TrainingJob.Trigger.DOCS_CHANGED,
+                                                     changes={"live_version": live.number, "warm_start": None})
+    done = training_job_run(job_id=retrain.pk, owner="test:1")
+    assert done.status == "succeeded", done.error
+    assert done.changes["warm_start"] is warm
+    if warm:
+        assert done.events.filter(message=f"warm start from live version {live.number}'s adapter").exists()
+        # it trained on from the live weights: its first loss is the live adapter's, lower than a fresh start's
+        assert AdapterVersion.objects.get(job=retrain).curve[0]["loss"] < live.curve[0]["loss"]
+    else:
+        assert "another method" in done.changes["warm_start_reason"]
+        assert done.events.filter(message__startswith="cold start from the base model").exists()

@@ -67,6 +67,32 @@ def test_it_resumes_from_the_last_complete_checkpoint_exactly(tiny_base_model, t
     assert resumed.curve[-1]["loss"] == pytest.approx(straight.curve[-1]["loss"], rel=1e-4)
 
 
+def test_it_starts_from_a_trained_adapter_of_the_same_shape_and_says_why_not_otherwise(tiny_base_model, tmp_path):
+    from training.methods import adapter_state
+
+    trained = recipe(tiny_base_model, tmp_path / "a", steps=3)
+    trained.setup()
+    trained.train()
+    adapter = trained.save_adapter(tmp_path / "adapter", dataset_hash="x")
+    saved = {k: v.clone() for k, v in adapter_state(trained.model).items()}
+    trained.cleanup()
+
+    warm = recipe(tiny_base_model, tmp_path / "b", init_adapter=adapter)
+    warm.setup()
+    assert warm.warm_start == {"from": str(tmp_path / "adapter"), "warm": True}
+    for name, tensor in adapter_state(warm.model).items():
+        assert torch.equal(tensor.cpu(), saved[name].cpu()), name
+    assert warm.train().extra["warm_start"]["warm"] is True
+    warm.cleanup()
+
+    wider = Recipe(base_model=str(tiny_base_model), train_examples=TRAIN, work_dir=tmp_path / "c",
+                   config=TrainConfig(rank=8, max_steps=1, batch_size=1, max_length=512),
+                   init_adapter=tmp_path / "adapter")
+    wider.setup()
+    assert wider.warm_start["warm"] is False and "differs in shape" in wider.warm_start["reason"]
+    wider.cleanup()
+
+
 @pytest.mark.parametrize("method, engines", [("lora", ["vllm", "embedded"]), ("dora", ["embedded", "merged"]),
                                              ("qlora", ["vllm", "embedded"])])
 def test_it_writes_an_adapter_that_says_what_can_serve_it(tiny_base_model, tmp_path, method, engines):
