@@ -132,8 +132,8 @@ class Command(BaseCommand):
         self.step("generating question-answer pairs")
         self.manage("generate_qa", "--team", DEMO_TEAM)
         self.step(f"training the demo team's adapter on the gpu queue (CPU here: {DEMO_TRAINING_STEPS} steps, "
-                  "~3.5 minutes with native bf16, ~2.4x that on a float32-only CPU; then the gate's evaluation and, "
-                  f"when it passes, {DEMO_TRAINING_STEPS} steps more on every pair)")
+                  "~3.5 minutes with native bf16, ~2.3x that on a float32-only CPU; then the gate's evaluation and, "
+                  "when it passes, as many steps again on every pair)")
         self.manage("train", "--team", DEMO_TEAM, "--wait", "--set", f"max_steps={DEMO_TRAINING_STEPS}",
                     "--set", f"time_budget_s={DEMO_TRAINING_MAX_SECONDS}")
         self.step("asking a question (the live model: the promoted adapter, else the base model)")
