@@ -6,7 +6,8 @@ candidate is served as its own adapter name next to the live one (``team-<slug>.
 adapter on the same base model, so both versions cost no extra base-model memory.
 
 Per version: answers, thumbs up/down, the thumbs-up share of rated answers (the primary metric),
-the not-covered rate (answers saying the docs do not cover the question), latency. The decision
+the not-covered rate (answers saying the docs do not cover the question), the source-click rate (answers
+with sources whose user opened one), latency. The decision
 is a two-sided Fisher exact test on the primary metric at ``alpha`` once each version has
 ``min_rated`` rated answers: a significantly better candidate is promoted, a significantly worse
 one (or one that says "not covered" significantly more often) is rolled back; undecided at
@@ -208,6 +209,9 @@ def _version_figures(experiment: Experiment, version: AdapterVersion) -> dict[st
     if experiment.ended:
         answers = answers.filter(created__lte=experiment.ended)
     rows = list(answers.values_list("content", "timings", "feedback__rating"))
+    with_sources = answers.exclude(sources=[])
+    clicked = with_sources.filter(source_clicks__isnull=False).distinct().count()
+    shown = with_sources.count()
     n = len(rows)
     up = sum(1 for _, _, rating in rows if rating == 1)
     down = sum(1 for _, _, rating in rows if rating == -1)
@@ -216,6 +220,7 @@ def _version_figures(experiment: Experiment, version: AdapterVersion) -> dict[st
                  for _, t, _ in rows if t and "generation_ms" in t]
     rated = up + down
     low, high = wilson_interval(up, rated)
+    click_low, click_high = wilson_interval(clicked, shown)
     return {
         "version": version.number, "answers": n, "thumbs_up": up, "thumbs_down": down, "rated": rated,
         "thumbs_up_rate": round(up / rated, 4) if rated else None,
@@ -223,6 +228,10 @@ def _version_figures(experiment: Experiment, version: AdapterVersion) -> dict[st
         "thumbs_down_rate": round(down / rated, 4) if rated else None,
         "feedback_rate": round(rated / n, 4) if n else None,
         "not_covered": not_covered, "not_covered_rate": round(not_covered / n, 4) if n else None,
+        # answers with sources where the user opened at least one (widget clicks, Slack links via docsbot)
+        "answers_with_sources": shown, "source_clicked": clicked,
+        "source_click_rate": round(clicked / shown, 4) if shown else None,
+        "source_click_rate_ci": [round(click_low, 4), round(click_high, 4)],
         "latency_ms_median": round(median(latencies), 1) if latencies else None,
         "latency_ms_mean": round(sum(latencies) / len(latencies), 1) if latencies else None,
     }

@@ -125,7 +125,8 @@ class ExperimentAdmin(TeamScopedAdmin):
         if not results:
             return "–"
         rows = [("answers", "answers"), ("rated (up / down)", None), ("thumbs-up rate (95% CI)", None),
-                ("not-covered rate", "not_covered_rate"), ("median latency (ms)", "latency_ms_median"),
+                ("not-covered rate", "not_covered_rate"), ("source-click rate (95% CI)", None),
+                ("median latency (ms)", "latency_ms_median"),
                 ("rated answers still needed", None)]
 
         def cell(side: str, label: str, key: str | None) -> str:
@@ -135,6 +136,10 @@ class ExperimentAdmin(TeamScopedAdmin):
             if label.startswith("thumbs-up"):
                 low, high = figures["thumbs_up_rate_ci"]
                 return f"{_pct(figures['thumbs_up_rate'])} ({_pct(low)}–{_pct(high)})"
+            if label.startswith("source-click"):
+                low, high = figures["source_click_rate_ci"]
+                return (f"{_pct(figures['source_click_rate'])} ({_pct(low)}–{_pct(high)}) of "
+                        f"{figures['answers_with_sources']}")
             if label.startswith("rated answers"):
                 return str(results["rated_still_needed"][side])
             value = figures.get(key)

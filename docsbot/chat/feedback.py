@@ -1,14 +1,19 @@
-"""Feedback on answers, and the one way chat turns an answer into training data: an admin's correction of a
-thumbs-down answer, or an answer to a question the docs did not cover, becomes an approved QA pair."""
+"""Feedback on answers (thumbs, and which sources users open), and the one way chat turns an answer into
+training data: an admin's correction of a thumbs-down answer, or an answer to a question the docs did not
+cover, becomes an approved QA pair."""
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core import signing
 from django.db import transaction
 
 from docsbot.chat.errors import ChatError
-from docsbot.chat.models import Feedback, Message
+from docsbot.chat.models import Feedback, Message, SourceClick
 from docsbot.teams.models import Team
+
+SOURCE_LINK_SALT = "docsbot.chat.source-link"
 
 
 def feedback_set(*, team: Team, message_id: int, rating: int, comment: str = "",
@@ -25,6 +30,55 @@ def feedback_set(*, team: Team, message_id: int, rating: int, comment: str = "",
     feedback, _ = Feedback.objects.update_or_create(
         message=message, defaults={"team": team, "rating": rating, "comment": comment.strip()[:4000]})
     return feedback
+
+
+def source_click_record(*, team: Team, message_id: int, index: Any, conversation_id: str | None = None,
+                        channel: str = SourceClick.Channel.WIDGET) -> SourceClick:
+    """A user opened source ``index`` (its number in the answer) of an assistant message of the team;
+    a second click on the same source changes nothing."""
+    messages = Message.objects.filter(team=team, pk=message_id, role=Message.Role.ASSISTANT)
+    if conversation_id is not None:
+        messages = messages.filter(conversation__public_id=conversation_id)
+    message = messages.first()
+    if message is None:
+        raise ChatError("unknown message for this team", status=404)
+    numbers = [source.get("index") for source in message.sources]
+    if isinstance(index, bool) or not isinstance(index, int) or index not in numbers:
+        raise ChatError(f"'index' must be the number of one of the answer's sources ({numbers or 'it has none'})")
+    click, _ = SourceClick.objects.get_or_create(message=message, source_index=index,
+                                                 defaults={"team": team, "channel": channel})
+    return click
+
+
+def source_link(*, message_id: int, index: int) -> str:
+    """A link to an answer's source through docsbot (``source_link_follow``): where the chat tool opens
+    links itself (Slack), the click is recorded on the way. Signed, so only links docsbot gave out count."""
+    token = signing.Signer(salt=SOURCE_LINK_SALT).sign(f"{message_id}.{index}")
+    return f"{settings.PUBLIC_URL.rstrip('/')}/s/{token}"
+
+
+def tracked_url(*, message_id: int, source: dict[str, Any]) -> str:
+    """A source's address for a chat tool that opens links itself: through ``source_link`` when it is a web
+    address (so the click counts), else as it is."""
+    url = source.get("url") or ""
+    return source_link(message_id=message_id, index=source["index"]) if url.startswith(("http://", "https://")) \
+        else url
+
+
+def source_link_follow(token: str) -> str:
+    """Record the click of a ``source_link`` and return the source's address (ChatError 404 for a
+    token docsbot did not sign, or a message or source that is gone)."""
+    try:
+        message_id, index = (int(part) for part in signing.Signer(salt=SOURCE_LINK_SALT).unsign(token).split("."))
+    except (signing.BadSignature, ValueError):
+        raise ChatError("unknown link", status=404) from None
+    message = Message.objects.filter(pk=message_id, role=Message.Role.ASSISTANT).select_related("team").first()
+    source = next((s for s in (message.sources if message else []) if s.get("index") == index), None)
+    url = (source or {}).get("url") or ""
+    if message is None or not url.startswith(("http://", "https://")):
+        raise ChatError("unknown link", status=404)
+    source_click_record(team=message.team, message_id=message_id, index=index, channel=SourceClick.Channel.LINK)
+    return url
 
 
 FIRST_SOURCE = "first"  # source_chunk_id's default: the first retrieved chunk that still exists

@@ -84,6 +84,27 @@ class Feedback(models.Model):
         return f"{'👍' if self.rating > 0 else '👎'} {self.message_id}"
 
 
+class SourceClick(models.Model):
+    """A user opened one of an answer's sources (a widget link, or a Slack link through its signed
+    redirect); recorded once per source of an answer. The A/B experiments' source-click rate."""
+
+    class Channel(models.TextChoices):
+        WIDGET = "widget"
+        LINK = "link"  # the signed redirect: Slack, outgoing webhooks
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="source_clicks")
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="source_clicks")
+    source_index = models.PositiveSmallIntegerField(help_text="The source's number in the answer ([1], [2], ...).")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["message", "source_index"], name="one_click_per_source")]
+
+    def __str__(self) -> str:
+        return f"source {self.source_index} of message {self.message_id}"
+
+
 class ReviewItem(Feedback):
     """The review queue: a thumbs-down without a correction, waiting for an admin's answer
     (chat.selectors.review_queue); answering it makes an approved QA pair for the next training."""

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from docsbot.chat.feedback import tracked_url
 from docsbot.chat.models import Conversation, SlackInstallation
 from docsbot.chat.services import Answer, answer_question
 from docsbot.teams.models import Team
@@ -45,7 +46,7 @@ def slack_text(answer: Answer) -> str:
     lines = [text, "", "*Sources:*"]
     for source in answer.sources:
         label = slack_escape(source["title"] + (f" — {source['section']}" if source["section"] else ""))
-        url = source.get("url") or ""
+        url = tracked_url(message_id=answer.message_id, source=source)
         lines.append(f"• <{url}|{label}>" if url.startswith(("http://", "https://")) else f"• {label}")
     return "\n".join(lines)
 

@@ -14,12 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from docsbot.chat.feedback import feedback_set
+from docsbot.chat.feedback import feedback_set, source_click_record, source_link_follow
 from docsbot.chat.models import Conversation
 from docsbot.chat.ratelimit import RateDecision, chat_budget_hit, client_address
 from docsbot.chat.services import ChatError, answer_events, answer_prepare
@@ -234,6 +240,30 @@ async def feedback(request: HttpRequest, caller: Caller, message_id: int) -> Htt
                                                comment=comment, conversation_id=conversation_id)
     return JsonResponse({"message_id": message_id, "rating": "up" if record.rating > 0 else "down",
                          "comment": record.comment})
+
+
+@chat_endpoint
+async def source_click(request: HttpRequest, caller: Caller, message_id: int) -> HttpResponse:
+    """The widget says a user opened one of an answer's sources (``{"index": n, "conversation_id": ...}``)."""
+    body = _json_body(request)
+    conversation_id = body.get("conversation_id")
+    if caller.widget_key is not None and not isinstance(conversation_id, str):
+        raise ChatError("'conversation_id' is required with a widget key")
+    click = await sync_to_async(source_click_record)(team=caller.team, message_id=message_id, index=body.get("index"),
+                                                     conversation_id=conversation_id)
+    return JsonResponse({"message_id": message_id, "index": click.source_index})
+
+
+@require_GET
+def source_redirect(request: HttpRequest, token: str) -> HttpResponse:
+    """A source link docsbot gave out where the chat tool opens links itself (Slack): record, then go there."""
+    try:
+        url = source_link_follow(token)
+    except ChatError as exc:
+        return HttpResponse(exc.message, status=exc.status, content_type="text/plain; charset=utf-8")
+    response = HttpResponseRedirect(url)
+    response["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 def _widget_source(mtime: float) -> bytes:

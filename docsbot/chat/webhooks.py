@@ -16,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from docsbot.chat import tasks
+from docsbot.chat.feedback import tracked_url
 from docsbot.chat.models import Conversation, SlackInstallation
 from docsbot.chat.ratelimit import chat_budget_hit, once, once_release
 from docsbot.chat.services import ChatError, answer_question
@@ -182,5 +183,6 @@ def outgoing_webhook(request: HttpRequest, team_slug: str) -> HttpResponse:
     lines = [answer.answer]
     if answer.sources:
         lines += ["", "Sources:"] + [
-            f"- [{s['title']}{' — ' + s['section'] if s['section'] else ''}]({s['url']})" for s in answer.sources]
+            f"- [{s['title']}{' — ' + s['section'] if s['section'] else ''}]"
+            f"({tracked_url(message_id=answer.message_id, source=s)})" for s in answer.sources]
     return JsonResponse({"text": "\n".join(lines), "username": "docsbot"})

@@ -26,6 +26,7 @@ from docsbot.adapters.experiments import (
 )
 from docsbot.adapters.models import AdapterVersion, Event, Experiment
 from docsbot.adapters.services import adapter_version_promote
+from docsbot.chat.feedback import source_click_record
 from docsbot.chat.models import Conversation, Feedback, Message
 from docsbot.chat.routing import team_model
 from docsbot.core.prompts import NO_ANSWER
@@ -56,16 +57,21 @@ def versions(team, learning_settings):
 
 
 def answers(team, number: int, *, up: int = 0, down: int = 0, unrated: int = 0, not_covered: int = 0,
-            latency_ms: float = 100.0) -> None:
-    """Store answers of version ``number`` the way answer_finish does, with their votes."""
+            latency_ms: float = 100.0, clicked: int = 0) -> None:
+    """Store answers of version ``number`` the way answer_finish does, with their votes; the first
+    ``not_covered`` say the docs do not cover it (no sources), the next ``clicked`` had a source opened."""
     votes = [1] * up + [-1] * down + [None] * unrated
     for index, rating in enumerate(votes):
         conversation = Conversation.objects.create(team=team)
         question = Message.objects.create(team=team, conversation=conversation, role="user", content="q?")
         text = NO_ANSWER if index < not_covered else "An answer [1]."
+        sources = [] if index < not_covered else [{"index": 1, "title": "Page", "section": "", "url": "https://x/"}]
         reply = Message.objects.create(team=team, conversation=conversation, role="assistant", content=text,
-                                       reply_to=question, adapter_version=number, model_name="m",
+                                       reply_to=question, adapter_version=number, model_name="m", sources=sources,
                                        timings={"retrieval_ms": 10.0, "prompt_ms": 1.0, "generation_ms": latency_ms})
+        if not_covered <= index < not_covered + clicked:
+            source_click_record(team=team, message_id=reply.pk, index=1)
+            source_click_record(team=team, message_id=reply.pk, index=1)  # a second click counts once
         if rating is not None:
             Feedback.objects.create(team=team, message=reply, rating=rating)
 
@@ -136,14 +142,18 @@ def test_it_waits_for_enough_rated_answers_then_times_out(team, versions):
 def test_it_reports_each_versions_figures_with_significance_and_sample_size(team, versions):
     _, v2 = versions
     experiment = experiment_start(team=team, candidate=v2)
-    answers(team, 1, up=6, down=4, unrated=10, not_covered=2, latency_ms=200)
-    answers(team, 2, up=9, down=1, unrated=10, not_covered=8, latency_ms=400)
+    answers(team, 1, up=6, down=4, unrated=10, not_covered=2, latency_ms=200, clicked=9)
+    answers(team, 2, up=9, down=1, unrated=10, not_covered=8, latency_ms=400, clicked=3)
     results = experiment_results(experiment=experiment)
     control, candidate = results["control"], results["candidate"]
     assert (control["answers"], control["rated"], control["thumbs_up_rate"]) == (20, 10, 0.6)
     assert candidate["thumbs_up_rate"] == 0.9 and candidate["thumbs_down_rate"] == 0.1
     assert control["not_covered_rate"] == 0.1 and candidate["not_covered_rate"] == 0.4
     assert control["latency_ms_median"] == 211.0 and candidate["latency_ms_median"] == 411.0
+    # of the answers that showed sources, the share where the user opened one
+    assert (control["answers_with_sources"], control["source_clicked"], control["source_click_rate"]) == (18, 9, 0.5)
+    assert (candidate["answers_with_sources"], candidate["source_click_rate"]) == (12, 0.25)
+    assert candidate["source_click_rate_ci"][0] < 0.25 < candidate["source_click_rate_ci"][1]
     low, high = candidate["thumbs_up_rate_ci"]
     assert low < 0.9 < high
     assert results["significance"]["thumbs_up"]["p_value"] == pytest.approx(fisher_exact(6, 10, 9, 10), abs=1e-6)

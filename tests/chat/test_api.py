@@ -1,14 +1,17 @@
 """POST /api/v1/chat and feedback without generation: auth, CORS, tenancy, limits, the no-docs path."""
 import json
 import threading
+from urllib.parse import urlparse
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.test import Client
 
-from docsbot.chat.models import Conversation, Feedback, Message
+from docsbot.chat.feedback import source_link, tracked_url
+from docsbot.chat.models import Conversation, Feedback, Message, SourceClick
 from docsbot.chat.ratelimit import chat_budget_hit
-from docsbot.chat.services import CHARS_PER_TOKEN, answer_finish, answer_prepare, fit_prompt
+from docsbot.chat.services import CHARS_PER_TOKEN, Answer, answer_finish, answer_prepare, fit_prompt
+from docsbot.chat.slack import slack_text
 from docsbot.core.prompts import ContextChunk
 from docsbot.teams.services import widget_key_create
 
@@ -154,6 +157,45 @@ def test_it_records_thumbs_and_comments_on_answers(api, other_api, widget_key, d
                                           "conversation_id": "00000000-0000-0000-0000-000000000000"}).status_code == 404
     ok = widget_post(path, widget_key, {"rating": "up", "conversation_id": answer["conversation_id"]})
     assert ok.status_code == 200 and ok["Access-Control-Allow-Origin"] == ORIGIN
+
+
+def test_it_records_which_sources_users_open_once_each(api, other_api, widget_key, docs_team):
+    answer = api.post("/api/v1/chat", {"question": OFF_TOPIC, "stream": False}).json()
+    index = answer["sources"][0]["index"]
+    path = f"/api/v1/chat/messages/{answer['message_id']}/source-click"
+    assert api.post(path, {"index": index}).json() == {"message_id": answer["message_id"], "index": index}
+    assert api.post(path, {"index": index}).status_code == 200
+    assert SourceClick.objects.filter(message_id=answer["message_id"]).count() == 1  # a source counts once
+    assert api.post(path, {"index": 99}).status_code == 400
+    assert api.post(path, {"index": "1"}).status_code == 400
+    assert other_api.post(path, {"index": index}).status_code == 404  # another team's message
+    assert widget_post(path, widget_key, {"index": index}).status_code == 400  # a widget names its conversation
+    ok = widget_post(path, widget_key, {"index": index, "conversation_id": answer["conversation_id"]})
+    assert ok.status_code == 200 and ok["Access-Control-Allow-Origin"] == ORIGIN
+
+
+def test_a_source_link_given_out_in_slack_records_the_click_and_goes_to_the_source(api, docs_team, settings):
+    answer = api.post("/api/v1/chat", {"question": OFF_TOPIC, "stream": False}).json()
+    message = Message.objects.get(pk=answer["message_id"])
+    first, second = message.sources[0], message.sources[1]
+    first["url"], second["url"] = "https://docs.example.com/deploy#rollback", "javascript:alert(1)"
+    Message.objects.filter(pk=message.pk).update(sources=[first, second])
+    link = source_link(message_id=message.pk, index=first["index"])
+    assert link.startswith(settings.PUBLIC_URL.rstrip("/") + "/s/")
+    path = urlparse(link).path
+    response = Client().get(path)
+    assert response.status_code == 302 and response["Location"] == "https://docs.example.com/deploy#rollback"
+    assert SourceClick.objects.get(message=message).channel == "link"
+    assert Client().get(path[:-3] + "abc").status_code == 404  # not signed by docsbot
+    # signed, but only to a web address of the answer's own sources: never an open redirect
+    assert Client().get(urlparse(source_link(message_id=message.pk, index=second["index"])).path).status_code == 404
+    assert Client().get(urlparse(source_link(message_id=message.pk, index=42)).path).status_code == 404
+    assert tracked_url(message_id=message.pk, source={"index": 3, "url": "guide.md#setup"}) == "guide.md#setup"
+    # Slack opens links itself: its answer links the source through docsbot
+    in_slack = slack_text(Answer(answer="Roll back with deploy --undo [1].", sources=[first], conversation_id="c",
+                                 message_id=message.pk, adapter_version=None, no_relevant_docs=False, failed=False,
+                                 timings={}))
+    assert f"<{link}|" in in_slack and "docs.example.com" not in in_slack
 
 
 def test_it_flags_prompt_injection_attempts(api, docs_team, caplog):

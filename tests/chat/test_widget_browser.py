@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from docsbot.chat.models import Feedback
+from docsbot.chat.models import Feedback, SourceClick
 from docsbot.documents.models import Document
 from docsbot.teams.services import widget_key_create
 from tests.chat.conftest import ingest_docs, wait_for
@@ -65,6 +65,9 @@ def test_it_streams_an_answer_with_sources_and_takes_a_thumbs_down(browser_page,
     answer.get_by_label("What was wrong? (optional)").fill("Too vague")
     answer.get_by_role("button", name="Send comment").click()
     assert wait_for(lambda: Feedback.objects.filter(team=team, rating=-1, comment="Too vague").exists(), timeout=20)
+    with page.context.expect_page():  # a source opens in a new tab, and the click is recorded
+        answer.locator(".sources a").first.click()
+    assert wait_for(lambda: SourceClick.objects.filter(team=team, channel="widget").exists(), timeout=20)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "widget-answer.png"))
     # Esc closes the panel and gives focus back to the launcher; the conversation survives a reload.

@@ -200,14 +200,20 @@
   }
 
   // --- rendering messages ------------------------------------------------------------------
-  function renderSources(sources, parent) {
+  function renderSources(entry, parent) {
+    var sources = entry.sources;
     if (!sources || !sources.length) return;
     var box = el("div", { "class": "sources" });
     box.appendChild(el("strong", null, "Sources"));
     var list = el("ul");
     sources.forEach(function (s) {
       var label = (s.title || "Untitled") + (s.section ? " — " + s.section : "");
-      list.appendChild(el("li")).appendChild(link(label, s.url));
+      var a = list.appendChild(el("li")).appendChild(link(label, s.url));
+      if (entry.message_id && a.tagName === "A") {
+        // Which sources users open is one of the figures an A/B test of adapter versions compares.
+        a.addEventListener("click", function () { postSourceClick(entry, s.index); });
+        a.addEventListener("auxclick", function (event) { if (event.button === 1) postSourceClick(entry, s.index); });
+      }
     });
     box.appendChild(list);
     parent.appendChild(box);
@@ -253,7 +259,7 @@
     if (entry.role === "user" || entry.error) node.textContent = entry.text;
     else node.appendChild(renderMarkdown(entry.text));
     if (entry.role === "assistant" && entry.done) {
-      renderSources(entry.sources, node);
+      renderSources(entry, node);
       renderFeedback(entry, node);
     }
     log.scrollTop = log.scrollHeight;
@@ -269,6 +275,15 @@
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ rating: rating, comment: comment, conversation_id: state.conversation_id })
     }).catch(function () { /* feedback is best effort */ });
+  }
+
+  function postSourceClick(entry, index) {
+    // keepalive: the request outlives a page the link replaces.
+    return fetch(endpoint("/api/v1/chat/messages/" + entry.message_id + "/source-click"), {
+      method: "POST", credentials: "omit", mode: "cors", keepalive: true,
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ index: index, conversation_id: state.conversation_id })
+    }).catch(function () { /* best effort */ });
   }
 
   function parseEvents(buffer, onEvent) {
