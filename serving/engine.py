@@ -23,6 +23,9 @@ so a batch costs rows x its longest row). A request is admitted only when its re
 beside what runs; until then it waits in the queue, first come first served. A request that could
 never fit, even alone, is refused before admission (``too_large``): the memory is bounded up front
 rather than an out-of-memory error ending the whole batch.
+
+Over 400 lines because the scheduler loop, admission, prefill, decode and cancellation share the
+batch state and the one thread that owns the model; split, each part would reach into the others.
 """
 from __future__ import annotations
 

@@ -9,6 +9,9 @@ packed into one flat row per step (no padding, sequence boundaries passed as
 answer positions that carry loss (``logits_to_keep``), not at every prompt token.
 On a GPU the tokens per step are capped by its free memory (training.memory).
 
+Over 400 lines on purpose: like torchtune's recipes, the loop, its schedule, checkpoints and
+resume are written out in one place so the whole training step can be read top to bottom.
+
 Checkpoints go to ``work_dir/checkpoints/step-NNNNNN/`` with a ``COMPLETE``
 marker written last, every ``checkpoint_every`` steps and at the last step;
 ``setup`` resumes from the newest complete one, so a process killed at any moment

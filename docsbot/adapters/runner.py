@@ -2,6 +2,9 @@
 
 Called by the Celery task on the gpu queue and by ``train --foreground``. torch and
 ``training`` are imported inside functions only, so web processes never load them.
+
+Over 400 lines because a job's failure paths (cancel, lease lost, soft time limit, kill and
+resume at any step, refit included) must be read together with the happy path they interrupt.
 """
 from __future__ import annotations
 

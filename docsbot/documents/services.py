@@ -2,73 +2,33 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import re
 import shutil
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from docsbot.core import leases
-from docsbot.documents import dedup
-from docsbot.documents.chunking import ChunkDraft, chunk_document
-from docsbot.documents.models import Chunk, Document, IndexState, IngestRun
-from docsbot.documents.parsing import ParseError, parse_document
+from docsbot.documents.ingest_pass import IngestPass, Progress, index_version_bump
+from docsbot.documents.models import Document, IndexState, IngestRun
 from docsbot.documents.sources import (
-    MAX_PATH_CHARS,
     ExpansionBudget,
     Source,
-    SourceError,
     SourceFailure,
-    SourceFile,
     expand_inputs,
     expand_local,
     expand_uploads,
 )
-from docsbot.documents.timelimit import ParseTimeout, time_limit
 from docsbot.teams.models import Team
 
 logger = logging.getLogger(__name__)
 
-Progress = Callable[[int, int, str], None]  # (processed, total, phase)
-EMBED_GROUP = 256  # chunks gathered across documents before one embedding pass
-
-
-@dataclass
-class _Pending:
-    source: SourceFile
-    size: int
-    content_hash: str
-    title: str
-    fmt: str
-    fingerprint: list[int]
-    drafts: list[ChunkDraft]
-
-
-@dataclass
-class _Tally:
-    documents: int = 0
-    chunks: int = 0
-    unchanged: int = 0
-    duplicates: int = 0
-    removed: int = 0
-    embedded: int = 0
-    failed: list[dict] = field(default_factory=list)
-    items: list[dict] = field(default_factory=list)
-    resolved: dict[int, int] = field(default_factory=dict)  # this run's temporary keys -> ids
-
-    def fail(self, path: str, error: str) -> None:
-        self.failed.append({"path": path, "error": error})
-        self.items.append({"path": path, "status": "failed", "chunks": 0, "error": error})
 
 
 # --- runs ----------------------------------------------------------------------------
@@ -244,7 +204,7 @@ def ingest_run_execute(*, run_id: int, progress: Progress | None = None, owner: 
         logger.warning("ingest run %s: attempt %s, its earlier worker is gone", run_id, run.attempts)
     started = time.monotonic()
     try:
-        tally = _ingest(run, progress, owner)
+        tally = IngestPass(run, progress, owner, _expand(run.inputs)).run()
     except leases.LeaseLost as exc:
         logger.warning("ingest run %s: lease lost, stopping: %s", run_id, exc)
         return {}
@@ -286,225 +246,12 @@ def ingest_paths(*, team: Team, items: list[str], sync: bool = False, origin: st
     return ingest_run_execute(run_id=run.pk, progress=progress)
 
 
-def _report(run: IngestRun, tally: _Tally, processed: int, total: int, phase: str,
-            progress: Progress | None, last: list[float], owner: str) -> None:
-    now = time.monotonic()
-    if progress is not None:
-        progress(processed, total, phase)
-    # Throttled: the admin page polls this row, a write per document would be wasteful on big runs.
-    # Each write renews the lease; LeaseLost stops a worker whose run another one took over.
-    if now - last[0] >= 0.5 or processed == total:
-        last[0] = now
-        leases.lease_renew(IngestRun, pk=run.pk, owner=owner, running=IngestRun.Status.RUNNING,
-                           processed=processed, total=total, phase=phase, items=tally.items)
-
-
-def _ingest(run: IngestRun, progress: Progress | None, owner: str) -> _Tally:
-    from docsbot.documents.embedding import count_tokens, embedding_model_name, max_tokens
-
-    team = run.team
-    tally = _Tally()
-    last = [0.0]
-    sources = _expand(run.inputs)
-    total = len(sources)
-    leases.lease_renew(IngestRun, pk=run.pk, owner=owner, running=IngestRun.Status.RUNNING, total=total,
-                       phase="parsing")
-    state, _ = IndexState.objects.get_or_create(team=team)
-    model_name = embedding_model_name()
-    model_changed = bool(state.embedding_model) and state.embedding_model != model_name
-    existing = {d.source_path: d for d in Document.objects.filter(team=team)
-                .only("id", "source_path", "content_hash", "status", "fingerprint", "duplicate_of")}
-    known = [(d.pk, d.fingerprint) for d in existing.values()
-             if d.status == Document.Status.INDEXED and d.duplicate_of_id is None and d.fingerprint]
-    count_tokens(["warm up"])  # the tokenizer loads once here, not inside the first file's parse time limit
-    accepted: dict[str, int] = {}  # fingerprint row key -> temp id for this run's new docs
-    seen: set[str] = set()
-    pending: list[_Pending] = []
-
-    for processed, source in enumerate(sources, start=1):
-        if source.path in seen:
-            # Two files given one by one under the same name ("a/views.html", "b/views.html"): the second would
-            # silently replace the first. Its folder keeps both apart ("tutorial/views.html").
-            error = f"another file in this run is also named {source.path!r}; ingest the folder that holds both"
-            tally.fail(source.path, error)
-            _report(run, tally, processed, total, "indexing", progress, last, owner)
-            continue
-        seen.add(source.path)
-        if isinstance(source, SourceFailure):
-            if source.member:  # refused inside its archive: the indexed version keeps serving
-                seen.add(source.member)
-            _fail(team, tally, source.path, source.error, existing, document_path=source.member)
-        elif len(source.path) > MAX_PATH_CHARS or "\x00" in source.path:
-            # No document can be stored under this path: this file fails, not the run.
-            shown = source.path.replace("\x00", "\N{REPLACEMENT CHARACTER}")
-            tally.fail(shown if len(shown) <= 200 else shown[:200] + "…",
-                       "its path holds a NUL character" if "\x00" in source.path else
-                       f"its path is {len(source.path):,} characters long, over the limit of {MAX_PATH_CHARS:,}")
-        else:
-            # Read now, one file at a time (archive members from the archive on disk), and let go of
-            # once parsed: only the parsed chunks wait for the next embedding batch.
-            try:
-                data = source.read()
-            except SourceError as exc:
-                _fail(team, tally, source.path, str(exc), existing)
-                _report(run, tally, processed, total, "indexing", progress, last, owner)
-                continue
-            content_hash = hashlib.sha256(data).hexdigest()
-            current = existing.get(source.path)
-            if (current is not None and current.content_hash == content_hash and not model_changed
-                    and current.status == Document.Status.INDEXED):
-                tally.unchanged += 1
-                tally.items.append({"path": source.path, "status": "unchanged", "chunks": None, "error": ""})
-            else:
-                limit = settings.PARSE_TIME_LIMIT
-                try:
-                    with time_limit(limit):
-                        parsed = parse_document(source.path, data, fmt=source.fmt)
-                        # room for [CLS] and [SEP]
-                        drafts = chunk_document(parsed, max_tokens=max_tokens() - 2, count=count_tokens)
-                except ParseError as exc:
-                    _fail(team, tally, source.path, str(exc), existing)
-                except ParseTimeout:
-                    _fail(team, tally, source.path, f"parsing took longer than the per-file limit of {limit:g} s "
-                          "(DOCSBOT_PARSE_TIME_LIMIT); split the file or raise the limit", existing)
-                else:
-                    print_ = dedup.fingerprint(parsed.plain_text())
-                    others = [(k, fp) for k, fp in known if current is None or k != current.pk]
-                    twin = dedup.find_near_duplicate(print_, others)
-                    if twin is not None and twin < 0:
-                        # Its twin is earlier in this run and not stored yet: store it first.
-                        _commit(team, pending, tally, model_name, known, accepted)
-                        pending = []
-                        twin = tally.resolved.get(twin)
-                    if twin is not None:
-                        _record_duplicate(team, source, len(data), content_hash, parsed.title, parsed.format, twin)
-                        tally.duplicates += 1
-                        tally.items.append({"path": source.path, "status": "duplicate", "chunks": 0,
-                                            "error": ""})
-                    else:
-                        key = -(len(accepted) + 1)
-                        accepted[source.path] = key
-                        known.append((key, print_))
-                        pending.append(_Pending(source, len(data), content_hash, parsed.title, parsed.format,
-                                                print_, drafts))
-                        if sum(len(p.drafts) for p in pending) >= EMBED_GROUP:
-                            _commit(team, pending, tally, model_name, known, accepted)
-                            pending = []
-        _report(run, tally, processed, total, "indexing", progress, last, owner)
-    if pending:
-        _commit(team, pending, tally, model_name, known, accepted)
-    # An archive, folder or site that could not be read at all would make every document in it look
-    # "missing": sync then removes nothing rather than wiping the team's documents.
-    unreadable = [s.path for s in sources if isinstance(s, SourceFailure) and s.unreadable_input]
-    if run.sync and not unreadable:
-        tally.removed = _remove_missing(team, seen, tally)
-    elif run.sync:
-        tally.items.append({"path": ", ".join(unreadable), "status": "failed", "chunks": 0,
-                            "error": "sync skipped: nothing was removed because an input could not be read"})
-    IndexState.objects.filter(team=team).update(embedding_model=model_name)
-    _report(run, tally, total, total, "building index", progress, [0.0], owner)
-    from docsbot.documents.search import index_get
-
-    index_get(team_id=team.pk)  # rebuilt and persisted now if anything changed, not at the first query
-    return tally
-
-
-def _fail(team: Team, tally: _Tally, path: str, error: str, existing: dict[str, Document],
-          document_path: str = "") -> None:
-    tally.fail(path, error)
-    current = existing.get(document_path or path)
-    if current is None:
-        Document.objects.update_or_create(team=team, source_path=path[:1000], defaults={
-            "status": Document.Status.FAILED, "error": error, "url": "", "content_hash": ""})
-    else:
-        # A previously indexed version keeps serving; the error is kept for the admin to see.
-        Document.objects.filter(pk=current.pk).update(error=error)
-
-
-def _record_duplicate(team: Team, source: SourceFile, size: int, content_hash: str, title: str, fmt: str,
-                      twin: int) -> None:
-    with transaction.atomic():
-        document, _ = Document.objects.select_for_update().get_or_create(team=team, source_path=source.path)
-        deleted, _ = document.chunks.all().delete()
-        document.duplicate_of_id = twin if twin > 0 else None
-        document.status = Document.Status.INDEXED
-        document.content_hash, document.title, document.format = content_hash, title[:500], fmt
-        document.url = source.url or source.path
-        document.size, document.error, document.fingerprint = size, "", []
-        document.save()
-        if deleted:
-            _bump(team)
-
-
-def _commit(team: Team, pending: list[_Pending], tally: _Tally, model_name: str,
-            known: list[tuple[int, list[int]]], accepted: dict[str, int]) -> None:
-    """Embed a group of documents' chunks in one pass, then replace each document atomically."""
-    from docsbot.documents.embedding import embed_texts
-
-    texts = [draft.text for p in pending for draft in p.drafts]
-    hashes = [draft.content_hash for p in pending for draft in p.drafts]
-    # Chunks whose exact text is already embedded for this team (e.g. an edit elsewhere in the
-    # page) reuse the stored vector instead of being embedded again.
-    reusable = dict(Chunk.objects.filter(team=team, content_hash__in=set(hashes), embedding__isnull=False)
-                    .values_list("content_hash", "embedding")) if model_name else {}
-    todo = [i for i, h in enumerate(hashes) if h not in reusable]
-    vectors = embed_texts([texts[i] for i in todo]) if todo else np.zeros((0, 0), dtype=np.float32)
-    fresh = {i: vectors[row].tobytes() for row, i in enumerate(todo)}
-    tally.embedded += len(todo)
-    position = 0
-    for item in pending:
-        rows = []
-        for ordinal, draft in enumerate(item.drafts):
-            blob = fresh.get(position) or bytes(reusable[hashes[position]])
-            position += 1
-            rows.append((ordinal, draft, blob))
-        with transaction.atomic():
-            document, _ = Document.objects.select_for_update().get_or_create(
-                team=team, source_path=item.source.path)
-            document.chunks.all().delete()
-            Chunk.objects.bulk_create([
-                Chunk(team=team, document=document, ordinal=ordinal, heading_path=draft.heading_path,
-                      anchor=draft.anchor[:300], text=draft.text, token_count=draft.token_count,
-                      content_hash=draft.content_hash, embedding=blob)
-                for ordinal, draft, blob in rows
-            ], batch_size=500)
-            document.title, document.format = item.title[:500], item.fmt
-            document.url = (item.source.url or item.source.path)[:1000]
-            document.content_hash, document.status, document.error = item.content_hash, Document.Status.INDEXED, ""
-            document.duplicate_of, document.fingerprint, document.size = None, item.fingerprint, item.size
-            document.save()
-            _bump(team)
-        key = accepted.get(item.source.path)
-        if key is not None:  # later pages of this run now point at the real id
-            known[:] = [(document.pk if k == key else k, fp) for k, fp in known]
-            tally.resolved[key] = document.pk
-        tally.documents += 1
-        tally.chunks += len(rows)
-        tally.items.append({"path": item.source.path, "status": "indexed", "chunks": len(rows), "error": ""})
-
-
-def _remove_missing(team: Team, seen: set[str], tally: _Tally) -> int:
-    missing = list(Document.objects.filter(team=team).exclude(source_path__in=seen)
-                   .values_list("pk", "source_path"))
-    if not missing:
-        return 0
-    with transaction.atomic():
-        Document.objects.filter(team=team, pk__in=[pk for pk, _ in missing]).delete()
-        _bump(team)
-    tally.items.extend({"path": path, "status": "removed", "chunks": 0, "error": ""} for _, path in missing)
-    return len(missing)
-
-
-def _bump(team: Team) -> None:
-    IndexState.objects.filter(team=team).update(version=uuid.uuid4().hex)
-
-
 def document_delete(*, team: Team, document_id: int) -> bool:
     with transaction.atomic():
         deleted, _ = Document.objects.filter(team=team, pk=document_id).delete()
         if deleted:
             IndexState.objects.get_or_create(team=team)
-            _bump(team)
+            index_version_bump(team)
     return bool(deleted)
 
 

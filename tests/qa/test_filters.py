@@ -123,10 +123,10 @@ def test_it_names_the_weak_question_forms():
 def test_it_holds_back_soft_filter_pairs_only_where_the_page_has_enough_other_pairs():
     from types import SimpleNamespace
 
-    from docsbot.qa.services import _balance_soft_filters, _Draft
+    from docsbot.qa.screening import Draft, balance_soft_filters
 
-    def draft(document_id: int, form: str, answerability: float = 1.0, reason: str = "") -> _Draft:
-        return _Draft(SimpleNamespace(document_id=document_id), SimpleNamespace(),
+    def draft(document_id: int, form: str, answerability: float = 1.0, reason: str = "") -> Draft:
+        return Draft(SimpleNamespace(document_id=document_id), SimpleNamespace(),
                       scores={"form": form, "answerability": answerability}, reason=reason)
 
     rich = [draft(1, "ok") for _ in range(3)] + [draft(1, "condition")] + [draft(1, "ok", 0.0, "answerability")]
@@ -134,7 +134,7 @@ def test_it_holds_back_soft_filter_pairs_only_where_the_page_has_enough_other_pa
     known = [draft(3, "condition")]  # its page already has 3 kept pairs from chunks that did not change
     bare = [draft(4, "ok", 0.0, "answerability"), draft(4, "condition"), draft(4, "ok", 0.0, "answerability"),
             draft(4, "ok", 0.0, "answerability"), draft(4, "ok", 0.0, "duplicate")]
-    _balance_soft_filters(rich + thin + known + bare, kept_per_document={3: 3})
+    balance_soft_filters(rich + thin + known + bare, kept_per_document={3: 3})
     assert [d.reason for d in rich] == ["", "", "", "weak_form", "answerability"]
     # The thin page keeps the best two weak pairs (by answerability) to reach 3 pairs; the third is held back.
     assert [d.reason for d in thin] == ["", "", "", "weak_form"]

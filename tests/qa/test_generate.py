@@ -122,21 +122,21 @@ def test_a_chunk_that_opens_with_code_gets_the_sentence_that_ended_the_previous_
 def test_a_question_retrieval_cannot_route_back_is_retried_about_its_page():
     from docsbot.documents.models import Document
     from docsbot.qa.generators import Candidate
-    from docsbot.qa.services import _Draft, _retry_with_page_title
+    from docsbot.qa.screening import Draft, retry_with_page_title
 
     page = Document(pk=1, title="Static Files", source_path="static.html")
     chunk = Chunk(pk=1, document=page, heading_path=["Static Files"], text="Static Files\n\nRefresh the page.")
     api = Chunk(pk=2, document=Document(pk=2, title="API", source_path="api.html"), heading_path=["API"], text="API")
-    generic = _Draft(chunk, Candidate("What should you do if you change a static file?", "Refresh.", "what-happens"),
+    generic = Draft(chunk, Candidate("What should you do if you change a static file?", "Refresh.", "what-happens"),
                      reason="answerability")
-    unroutable = _Draft(api, Candidate("What does it do?", "Nothing.", "what-is"), reason="answerability")
+    unroutable = Draft(api, Candidate("What does it do?", "Nothing.", "what-is"), reason="answerability")
 
     def rank_of_titled_questions(draft, question, vector):  # the index routes a question naming the page to it
         return 1 if "Static Files" in question else None
 
-    twin = _Draft(chunk, Candidate("What should you do if you change a static file?", "Reload.", "what-happens"),
+    twin = Draft(chunk, Candidate("What should you do if you change a static file?", "Reload.", "what-happens"),
                   reason="answerability")
-    _retry_with_page_title([generic, unroutable, twin], rank_of_titled_questions, set())
+    retry_with_page_title([generic, unroutable, twin], rank_of_titled_questions, set())
     assert generic.reason == "" and generic.scores["answerability_with_page_title"]
     assert generic.candidate.question == "In “Static Files”, what should you do if you change a static file?"
     assert unroutable.reason == "answerability"  # an API reference's title names no topic: no retry

@@ -29,12 +29,10 @@ from docsbot.teams.services import api_token_create, membership_set, team_create
 
 DEMO_TEAM = "demo"
 DEMO_QUESTION = "How do I upload documentation to docsbot?"
-# SmolLM2 LoRA on the demo's ~30 pairs in RAFT variants: the split the gate judges, then (the gate
+# SmolLM2 LoRA on the demo's ~40 pairs in RAFT variants: the split the gate judges, then (the gate
 # passed) the same again on every pair (adapters.runner refit), each this many optimizer steps: a step
 # count, not a time budget, so a slower CPU (float32 only) or a busy one trains the same adapter, only
-# later. With 8 held-out pairs the gate is noisy: 91 time-budgeted steps once missed significance
-# (p=0.11); 100 steps pass (p=0.0017). ~2 s a step on 2 cores with native bf16; the cap is for a
-# machine far slower.
+# later. 2-5 s a step on 2 cores (README: measured runs); the cap is for a machine far slower.
 DEMO_TRAINING_STEPS = 100
 DEMO_TRAINING_MAX_SECONDS = 900
 
@@ -132,7 +130,7 @@ class Command(BaseCommand):
         self.step("generating question-answer pairs")
         self.manage("generate_qa", "--team", DEMO_TEAM)
         self.step(f"training the demo team's adapter on the gpu queue (CPU here: {DEMO_TRAINING_STEPS} steps, "
-                  "~3.5 minutes with native bf16, ~2.3x that on a float32-only CPU; then the gate's evaluation and, "
+                  "3.5-5.5 minutes on 2 cores with native bf16, ~1.4x that in float32; then the gate's evaluation and, "
                   "when it passes, as many steps again on every pair)")
         self.manage("train", "--team", DEMO_TEAM, "--wait", "--set", f"max_steps={DEMO_TRAINING_STEPS}",
                     "--set", f"time_budget_s={DEMO_TRAINING_MAX_SECONDS}")

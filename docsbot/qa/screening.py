@@ -1,0 +1,148 @@
+"""Which generated drafts are kept: the filters in order (boilerplate, length, grounding, form,
+near-duplicates, answerability), a retry of unroutable questions about their page, and the soft
+filters balanced so no page is left without pairs. ``screen`` sets each draft's ``reason`` (empty:
+kept) and ``scores``; qa.services.qa_generate stores the result."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from docsbot.documents.models import Chunk
+from docsbot.qa import filters
+from docsbot.qa.generators import Candidate
+from docsbot.qa.generators.page_context import page_titled
+from docsbot.teams.models import Team
+
+
+def normalise_question(question: str) -> str:
+    return re.sub(r"\W+", " ", question.lower()).strip()
+
+
+@dataclass
+class Draft:
+    chunk: Chunk
+    candidate: Candidate
+    scores: dict = field(default_factory=dict)
+    reason: str = ""
+
+
+def screen(drafts: list[Draft], *, team: Team, existing_questions: list[str], include_changelog: bool,
+            generator: str, kept_per_document: dict[int, int]) -> None:
+    """Score every draft; set reason on the first filter it fails. Cheap filters run first so
+    retrieval runs only for pairs that could still be kept."""
+    from docsbot.documents.embedding import embed_texts
+
+    boilerplate_cache: dict[int, str] = {}
+    for draft in drafts:
+        chunk, candidate = draft.chunk, draft.candidate
+        if chunk.pk not in boilerplate_cache:
+            boilerplate_cache[chunk.pk] = filters.boilerplate_kind(
+                title=chunk.document.title, heading_path=chunk.heading_path, text=chunk.text,
+                include_changelog=include_changelog)
+        kind = boilerplate_cache[chunk.pk]
+        draft.scores["boilerplate"] = kind or "no"
+        if kind:
+            draft.reason = "boilerplate"
+            continue
+        draft.scores["length"] = [len(candidate.question), len(candidate.answer)]
+        if not filters.length_ok(candidate.question, candidate.answer):
+            draft.reason = "length"
+            continue
+        draft.scores["grounding"] = filters.grounding_score(candidate.answer, chunk.text)
+        if draft.scores["grounding"] < filters.GROUNDING_MIN:
+            draft.reason = "grounding"
+            continue
+        if generator == "structural":  # the forms' precision was measured on the structural generator's pairs
+            draft.scores["form"] = filters.weak_form(candidate.question, candidate.answer) or "ok"
+
+    alive = [d for d in drafts if not d.reason]
+    if not alive:
+        return
+    # One embedding call per run, new and existing questions together: per-call overhead and
+    # the model's batching make several small calls much slower than one large one.
+    texts = [d.candidate.question for d in alive] + list(existing_questions)
+    embedded = embed_texts(texts)
+    vectors, existing = embedded[:len(alive)], embedded[len(alive):]
+    for draft, verdict in zip(alive, filters.near_duplicates(vectors, existing if len(existing) else None)):
+        draft.scores["duplicate"] = verdict.similarity
+        if verdict.duplicate:
+            draft.reason = "duplicate"
+
+    # Answerability: the same hybrid ranking as chunk_search, on the team's cached index, with the
+    # question vectors computed above.
+    from docsbot.documents.search import index_get
+
+    index = index_get(team_id=team.pk)
+    same_text: dict[str, set[int]] = {}
+    for chunk_id, content_hash in Chunk.objects.filter(team=team).values_list("id", "content_hash"):
+        same_text.setdefault(content_hash, set()).add(chunk_id)
+
+    def source_rank(draft: Draft, question: str, vector) -> int | None:
+        ranked = index.search(query=question, query_vector=vector, k=filters.ANSWERABILITY_K)
+        sources = same_text.get(draft.chunk.content_hash, set()) | {draft.chunk.pk}
+        return next((i for i, (chunk_id, _) in enumerate(ranked, start=1) if chunk_id in sources), None)
+
+    for draft, vector in zip(alive, vectors):
+        if draft.reason:
+            continue
+        rank = source_rank(draft, draft.candidate.question, vector)
+        draft.scores["answerability"] = filters.answerability_score(rank)
+        if rank is None:
+            draft.reason = "answerability"
+    kept = {normalise_question(d.candidate.question) for d in alive if not d.reason} | {
+        normalise_question(q) for q in existing_questions}
+    retry_with_page_title([d for d in alive if d.reason == "answerability"], source_rank, kept)
+    balance_soft_filters(alive, kept_per_document)
+
+
+# Filters whose pairs are often good (hand labels: weak forms about half, questions retrieval could not route back
+# about three quarters): held back for review where the page has enough other pairs, kept where it would be thin.
+SOFT_REASONS = ("weak_form", "answerability")
+
+
+def balance_soft_filters(drafts: list[Draft], kept_per_document: dict[int, int]) -> None:
+    """Pairs of a weak form (filters.weak_form) are held back; then on a page with fewer than
+    filters.PAIRS_PER_PAGE kept pairs the best held-back pairs (those retrieval routes back first, then weak forms
+    before unroutable questions) are kept up to that many, since a page without pairs teaches the adapter nothing
+    about it. A pair kept so records which filter it failed in scores["kept_for_coverage"]."""
+    for draft in drafts:
+        if not draft.reason and draft.scores.get("form", "ok") != "ok":
+            draft.reason = "weak_form"
+    by_document: dict[int, list[Draft]] = {}
+    for draft in drafts:
+        if not draft.reason or draft.reason in SOFT_REASONS:
+            by_document.setdefault(draft.chunk.document_id, []).append(draft)
+    for document_id, drafts_of_page in by_document.items():
+        kept = sum(1 for d in drafts_of_page if not d.reason) + kept_per_document.get(document_id, 0)
+        held = sorted((d for d in drafts_of_page if d.reason),
+                      key=lambda d: (d.reason == "answerability", -d.scores.get("answerability", 0.0)))
+        for draft in held[:max(0, filters.PAIRS_PER_PAGE - kept)]:
+            draft.scores["kept_for_coverage"] = draft.reason
+            draft.reason = ""
+
+
+def retry_with_page_title(drafts: list[Draft], source_rank: Callable, taken: set[str]) -> None:
+    """A question too generic for retrieval to route back to its chunk ("What should you do if you change a static
+    file?") is asked again about its page ("In “Static Files”, ..."); kept, in that form, when that routes back
+    and no kept question already asks it (``taken``: normalised questions, updated here)."""
+    from docsbot.documents.embedding import embed_texts
+
+    retries = [(draft, page_titled(draft.candidate.question, _page_title(draft.chunk))) for draft in drafts]
+    retries = [(draft, question) for draft, question in retries
+               if question != draft.candidate.question and normalise_question(question) not in taken]
+    if not retries:
+        return
+    vectors = embed_texts([question for _, question in retries])
+    for (draft, question), vector in zip(retries, vectors):
+        rank = source_rank(draft, question, vector)
+        if rank is not None and normalise_question(question) not in taken:
+            taken.add(normalise_question(question))
+            draft.candidate = Candidate(question, draft.candidate.answer, draft.candidate.kind)
+            draft.scores["answerability"] = filters.answerability_score(rank)
+            draft.scores["answerability_with_page_title"] = True
+            draft.reason = ""
+
+
+def _page_title(chunk: Chunk) -> str:
+    return (chunk.heading_path[0] if chunk.heading_path else "") or chunk.document.title
