@@ -341,3 +341,40 @@ def retrain_check_run(*, team_id: int, run_id: int | None = None) -> RetrainDeci
     log.info("team %s: retrain check after ingest run %s: %s (%s)", team.slug, run_id, decision.action,
              decision.reason)
     return decision
+
+
+def changed_pages_check(*, job: TrainingJob, evaluation: dict[str, Any], alpha: float = 0.05):
+    """The gate's extra check for a retrain on a docs change, on the held-out pairs scored for the
+    candidate and the live version in the same run: on the pages that changed the candidate must
+    answer better (mean F1), and on the others it may not answer significantly worse (paired
+    bootstrap, one-sided, ``alpha``). A GateDecision, or None where it cannot apply (not a retrain,
+    no live version scored on the same examples, or no held-out pair on a changed page)."""
+    from docsbot.adapters.services import GateDecision
+    from docsbot.qa.models import QAPair
+    from training.stats import paired_bootstrap  # torch-free
+
+    live = evaluation.get("current") or {}
+    ids = evaluation.get("example_ids") or []
+    if job.trigger != TrainingJob.Trigger.DOCS_CHANGED or "scores" not in live or len(ids) != len(live["scores"]):
+        return None
+    changed = set((job.changes or {}).get("pages") or [])
+    page_of = dict(QAPair.objects.filter(team=job.team, pk__in=ids).values_list("pk", "chunk__document__source_path"))
+    rows = [(page_of.get(pk) in changed, old["f1"], new["f1"])
+            for pk, old, new in zip(ids, live["scores"], evaluation["adapter"]["scores"], strict=True)
+            if old.get("covered")]
+    on_changed = [(old, new) for is_changed, old, new in rows if is_changed]
+    if not on_changed:
+        return None
+    old_changed, new_changed = (sum(values) / len(on_changed) for values in zip(*on_changed, strict=True))
+    if new_changed <= old_changed:
+        return GateDecision(False, f"changed pages: F1 {new_changed:.3f} on their {len(on_changed)} held-out pairs "
+                                   f"does not beat the live version's {old_changed:.3f}")
+    reason = f"changed pages: F1 {new_changed:.3f} vs the live version's {old_changed:.3f} (n={len(on_changed)})"
+    unchanged = [(old, new) for is_changed, old, new in rows if not is_changed]
+    if unchanged:
+        drop = paired_bootstrap([new for _, new in unchanged], [old for old, _ in unchanged])
+        if drop.p_value < alpha:
+            return GateDecision(False, f"{reason}; but unchanged pages: F1 {drop.mean_a:.3f} vs the live version's "
+                                       f"{drop.mean_b:.3f}, a significant drop (p={drop.p_value:.3g}, n={drop.n})")
+        reason += f"; unchanged pages: F1 {drop.mean_a:.3f} vs {drop.mean_b:.3f}, no significant drop (n={drop.n})"
+    return GateDecision(True, reason)

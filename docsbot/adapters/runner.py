@@ -25,6 +25,7 @@ from docsbot.adapters.selectors import adapter_version_get_promoted
 from docsbot.adapters.services import (
     DATASET_FILE,
     EVAL_KEYS,
+    GateDecision,
     JobCancelled,
     LeaseLost,
     _validate_hyperparameters,
@@ -275,6 +276,8 @@ def _evaluate_and_publish(job: TrainingJob, recipe, result, dataset: dict[str, A
             dataset["heldout"], max_examples=max_examples,
             max_new_tokens=job.hyperparameters.get("eval_max_new_tokens", 96),
             rival_adapter=_comparable_promoted_path(job))
+        # which pair each score is of: the gate of a retrain on a docs change splits them by page
+        metrics["evaluation"]["example_ids"] = [example.get("id") for example in dataset["heldout"][:count]]
         training_event_add(job=job, message=evaluation_summary(metrics["evaluation"]),
                            data=evaluation_figures(metrics["evaluation"]))
     else:
@@ -393,10 +396,17 @@ def evaluation_summary(evaluation: dict[str, Any]) -> str:
 
 
 def gate_decision(job: TrainingJob, metrics: dict[str, Any]):
-    """The gate on a version's metrics against the team's promoted version."""
+    """The gate on a version's metrics against the team's promoted version; for a retrain on a docs
+    change, also on the changed and the unchanged pages (retrain.changed_pages_check)."""
+    from docsbot.adapters.retrain import changed_pages_check
+
     current = adapter_version_get_promoted(team=job.team)
-    return gate_decide(candidate=metrics, current=current.metrics if current else None,
-                       max_forgetting=settings.MAX_FORGETTING, max_false_abstention=settings.MAX_FALSE_ABSTENTION)
+    decision = gate_decide(candidate=metrics, current=current.metrics if current else None,
+                           max_forgetting=settings.MAX_FORGETTING, max_false_abstention=settings.MAX_FALSE_ABSTENTION)
+    scoped = changed_pages_check(job=job, evaluation=metrics.get("evaluation") or {}) if decision.promote else None
+    if scoped is None:
+        return decision
+    return GateDecision(scoped.promote, f"{decision.reason}; {scoped.reason}")
 
 
 def _gate(job: TrainingJob, version: AdapterVersion) -> None:

@@ -12,6 +12,7 @@ from django.conf import settings
 from docsbot.adapters.models import AdapterVersion, Event, RetrainPolicy, TrainingJob
 from docsbot.adapters.retrain import (
     RETIRED_REASON,
+    changed_pages_check,
     chunk_changes,
     next_scheduled,
     retrain_after_ingest,
@@ -219,3 +220,41 @@ def test_it_shows_and_changes_the_settings_over_the_api(api, learning_settings):
     assert response.json()["schedule"] == "weekly"
     bad = api._client.put("/api/v1/retrain-policy", data=json.dumps({"schedule_hour": 30}), content_type="application/json")
     assert bad.status_code == 422 and "schedule_hour" in bad.json()["detail"]
+
+
+def test_the_gate_of_a_retrain_checks_the_changed_and_the_unchanged_pages(team, learning_settings, docs):
+    from docsbot.qa.models import QAPair
+    from docsbot.qa.services import qa_generate
+
+    ingest_paths(team=team, items=[str(docs)], sync=True)
+    qa_generate(team=team)
+    pairs = list(QAPair.objects.filter(team=team, chunk__isnull=False).select_related("chunk__document"))
+    changed = [p for p in pairs if p.chunk.document.source_path == "config.md"]
+    others = [p for p in pairs if p.chunk.document.source_path != "config.md"]
+    assert changed and others
+    retrain = TrainingJob(team=team, trigger=TrainingJob.Trigger.DOCS_CHANGED, changes={"pages": ["config.md"]})
+
+    def evaluation(changed_live: float, changed_new: float, other_live: float, other_new: float) -> dict:
+        """Scores of the live version and the candidate on the same held-out pairs, as the runner stores them."""
+        ids, live, new = [], [], []
+        for pairs_of, before, after in ((changed, changed_live, changed_new), (others * 3, other_live, other_new)):
+            for pair in pairs_of:
+                ids.append(pair.pk)
+                live.append({"covered": True, "f1": before})
+                new.append({"covered": True, "f1": after})
+        ids.append(changed[0].pk)  # a withheld twin (the source left out): no F1, not counted
+        live.append({"covered": False})
+        new.append({"covered": False})
+        return {"example_ids": ids, "current": {"scores": live}, "adapter": {"scores": new}}
+
+    better = changed_pages_check(job=retrain, evaluation=evaluation(0.2, 0.6, 0.5, 0.5))
+    assert better.promote and better.reason.startswith("changed pages: F1 0.600 vs the live version's 0.200")
+    assert "no significant drop" in better.reason
+    not_better = changed_pages_check(job=retrain, evaluation=evaluation(0.6, 0.4, 0.5, 0.9))
+    assert not not_better.promote and "does not beat the live version's 0.600" in not_better.reason
+    dropped = changed_pages_check(job=retrain, evaluation=evaluation(0.2, 0.6, 0.8, 0.1))
+    assert not dropped.promote and "a significant drop" in dropped.reason
+    # a job not fired by a docs change, or scores without the live version: the check does not apply
+    manual = TrainingJob(team=team, trigger=TrainingJob.Trigger.MANUAL, changes={"pages": ["config.md"]})
+    assert changed_pages_check(job=manual, evaluation=evaluation(0.6, 0.4, 0.5, 0.5)) is None
+    assert changed_pages_check(job=retrain, evaluation={**evaluation(0.6, 0.4, 0.5, 0.5), "current": {}}) is None
