@@ -41,6 +41,11 @@ def test_it_turns_task_headings_into_how_to_questions_with_the_text_as_answer():
         "`retries`: How many times a failed upload is retried (default: 3)."
 
 
+def test_it_asks_no_task_heading_whose_page_is_named_by_the_same_task():
+    pairs, _ = _pairs(["Install", "Installing"], "Run pip install acme to install the acme package.")
+    assert not any("install install" in question.lower() for question in pairs)
+
+
 def test_it_asks_about_error_headings_and_printed_errors():
     pairs, _ = _pairs(["Quickstart", "Troubleshooting", "Error ACME-401: invalid API key"],
                       "The API key was revoked or mistyped. Create a new key on the account page.")

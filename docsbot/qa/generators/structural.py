@@ -519,6 +519,8 @@ def _heading_task(words: list[str], parents: list[str], blocks: list[Block]) -> 
         subject = page_name(parents[0]) if parents else ""
         if not subject or not any(word.lower() in body for word in subject.split()):
             return ""
+    if _ACTION_NOUNS.get(subject.lower(), subject.lower()) == verb:
+        return ""  # "Install > Installing" names no object: "install install" is no question
     return " ".join([verb, _heading_phrase(subject), *(word.lower() for word in rest)])
 
 
