@@ -108,6 +108,7 @@ def _title_from_name(name: str) -> str:
 _DROP_TAGS = ["script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form",
               "iframe", "object", "embed", "svg", "canvas", "button", "input", "select", "head"]
 _DROP_SELECTORS = [".sphinxsidebar", ".related", ".headerlink", ".toctree-wrapper", ".footer",
+                   ".viewcode-link", ".viewcode-back",  # Sphinx's "[source]" and "[docs]" links
                    ".navbar", ".sidebar", ".breadcrumbs", ".wy-nav-side", ".rst-footer-buttons",
                    "[role=navigation]", "[role=banner]", "[role=contentinfo]", "[role=search]",
                    "[aria-hidden=true]", ".skip-link", "#searchbox", ".admonition-title + .toc"]
