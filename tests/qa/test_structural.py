@@ -46,6 +46,29 @@ def test_it_asks_no_task_heading_whose_page_is_named_by_the_same_task():
     assert not any("install install" in question.lower() for question in pairs)
 
 
+def test_it_asks_what_each_option_of_a_man_page_does():
+    git = vocabulary.Vocabulary(names=frozenset({"Git"}), product="Git", platforms=frozenset({"Git"}))
+    text = ("git-log(1) > OPTIONS\n\n--follow:\n\nContinue listing the history of a file beyond renames (works only "
+            "for a single file).\n\n--no-decorate:\n\n--decorate[=short|full|auto|no]:\n\nPrint out the ref names of "
+            "any commits that are shown.\n\n-L<start>,<end>:<file>:\n\nTrace the evolution of the line range.")
+    with vocabulary.using(git):
+        result = StructuralGenerator().generate(ChunkInput(1, "git-log(1)", ("git-log(1)", "OPTIONS"), text,
+                                                           vocabulary=git))
+    pairs = {c.question: c for c in result.candidates}
+    assert pairs["What does `git log --follow` do?"].answer == \
+        "`--follow`: Continue listing the history of a file beyond renames (works only for a single file)."
+    assert pairs["What does `git log --decorate` do?"].answer.startswith("`--decorate[=short|full|auto|no]`: Print")
+    assert not any("--no-decorate" in q or "-L" in q for q in pairs)  # an alternative spelling; a range syntax
+
+
+def test_it_names_the_command_of_a_man_page():
+    from docsbot.qa.generators.api_entries import command_of
+
+    assert command_of("git-log(1)", "Git") == "git log"
+    assert command_of("curl(1)", "Git") == "curl"
+    assert command_of("Quickstart", "Flask") == ""
+
+
 def test_it_asks_about_error_headings_and_printed_errors():
     pairs, _ = _pairs(["Quickstart", "Troubleshooting", "Error ACME-401: invalid API key"],
                       "The API key was revoked or mistyped. Create a new key on the account page.")

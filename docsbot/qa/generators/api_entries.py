@@ -193,3 +193,37 @@ def config_pair(text: str, following: list[Block]) -> Candidate | None:
     if default:
         answer += f" {default}"
     return Candidate(f"What does the `{name}` configuration value do?", clip(answer), "option")
+
+
+# A command's option list as ingestion renders a definition list: the option alone on its paragraph, ending with a
+# colon, its description in the next paragraph ("--follow:" then "Continue listing the history of a file ...").
+# Spellings of one option ("-v, --verbose:", "--decorate[=short|full]:", "--[no-]mailmap:") ask about the first.
+OPTION_TERM = re.compile(r"^(?P<option>--?(?:\[no-\])?[A-Za-z0-9][\w-]*)(?:\[?=[^:\s]*\]?|\s?<[\w-]+>)?"
+                         r"(?:,\s*--?[A-Za-z0-9][^:]*)?:$")
+MAN_PAGE_TITLE = re.compile(r"^(?P<name>[a-z][\w.+-]*)\(\d\w*\)$")  # "git-log(1)", "curl(1)"
+
+
+def command_of(title: str, product: str) -> str:
+    """The command a man page documents: "git-log(1)" -> "git log" (a subcommand of the product the docs are
+    about, "Git"), "curl(1)" -> "curl"; '' for a page not named as a man page."""
+    match = MAN_PAGE_TITLE.match(title.strip())
+    if not match:
+        return ""
+    name = match["name"]
+    prefix = product.lower() + "-"
+    return f"{product.lower()} {name[len(prefix):]}" if product and name.startswith(prefix) else name
+
+
+def option_entry_pair(text: str, following: list[Block], command: str) -> Candidate | None:
+    """'What does `git log --follow` do?' for an option term followed by its description; only the last of
+    several terms over one description asks (the others read as its alternatives, "--no-decorate:" before
+    "--decorate[=...]:")."""
+    match = OPTION_TERM.match(text.strip())
+    if not match or not following or following[0].kind != "paragraph" or OPTION_TERM.match(following[0].text):
+        return None
+    option = match["option"].replace("[no-]", "")
+    description = mend_cut_answer(following[0].text, how_to=False)
+    if not description or len(description) < 20:
+        return None
+    subject = f"`{command} {option}`" if command else f"the `{option}` option"
+    return Candidate(f"What does {subject} do?", clip(f"`{text.strip()[:-1]}`: {description}"), "option")

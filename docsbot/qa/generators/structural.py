@@ -34,11 +34,13 @@ from docsbot.qa.generators.api_entries import (
     CONFIG_NAME,
     SIGNATURE,
     bare_common_name,
+    command_of,
     config_pair,
     entry_name,
     entry_restates,
     function_question,
     member_scope,
+    option_entry_pair,
     restates_name,
     self_description,
     signature_pair,
@@ -259,6 +261,11 @@ def _section_pairs(heading: str, blocks: list[Block], parents: list[str], ask_he
             config = config_pair(block.text, following)
             if config:
                 pairs.append(config)
+                continue
+            option = option_entry_pair(block.text, following, command_of(parents[0] if parents else heading,
+                                                                          vocabulary.product()))
+            if option:
+                pairs.append(option)
                 continue
             # The docstring's first prose: an attribute's value line ("default_tags = [...]") before it is no prose.
             opens_docstring = bool(api_name) and not any(
