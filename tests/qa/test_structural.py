@@ -59,6 +59,16 @@ def test_it_asks_what_each_option_of_a_man_page_does():
         "`--follow`: Continue listing the history of a file beyond renames (works only for a single file)."
     assert pairs["What does `git log --decorate` do?"].answer.startswith("`--decorate[=short|full|auto|no]`: Print")
     assert not any("--no-decorate" in q or "-L" in q for q in pairs)  # an alternative spelling; a range syntax
+    more = ("git-svn(1) > OPTIONS\n\n--stdin:\n\nOnly used with the set-tree command.\n\nRead a list of commits from "
+            "stdin and commit them in reverse order.\n\n--word-diff[=<mode>]:\n\nShow a word diff. The <mode> must be "
+            "one of:\n\ncolor:\n\nHighlight changed words using only colors.")
+    with vocabulary.using(git):
+        result = StructuralGenerator().generate(ChunkInput(1, "git-svn(1)", ("git-svn(1)", "OPTIONS"), more,
+                                                           vocabulary=git))
+    pairs = {c.question: c for c in result.candidates}
+    # a note before the description takes the description with it; a list of values it announces is not there
+    assert pairs["What does `git svn --stdin` do?"].answer.endswith("commit them in reverse order.")
+    assert "What does `git svn --word-diff` do?" not in pairs
 
 
 def test_it_names_the_command_of_a_man_page():

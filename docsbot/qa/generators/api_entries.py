@@ -200,6 +200,8 @@ def config_pair(text: str, following: list[Block]) -> Candidate | None:
 # Spellings of one option ("-v, --verbose:", "--decorate[=short|full]:", "--[no-]mailmap:") ask about the first.
 OPTION_TERM = re.compile(r"^(?P<option>--?(?:\[no-\])?[A-Za-z0-9][\w-]*)(?:\[?=[^:\s]*\]?|\s?<[\w-]+>)?"
                          r"(?:,\s*--?[A-Za-z0-9][^:]*)?:$")
+_NOTE_ONLY = 45  # characters: a description this short may be a note before the description proper
+_ANNOUNCES_MORE = re.compile(r"(?::|\b(?:one of|two|three|four|several|following) \w+\.)$")
 MAN_PAGE_TITLE = re.compile(r"^(?P<name>[a-z][\w.+-]*)\(\d\w*\)$")  # "git-log(1)", "curl(1)"
 
 
@@ -222,7 +224,19 @@ def option_entry_pair(text: str, following: list[Block], command: str) -> Candid
     if not match or not following or following[0].kind != "paragraph" or OPTION_TERM.match(following[0].text):
         return None
     option = match["option"].replace("[no-]", "")
-    description = mend_cut_answer(following[0].text, how_to=False)
+    text_of_description = following[0].text.strip()
+    rest = following[1] if len(following) > 1 and following[1].kind == "paragraph" else None
+    rest_continues = rest is not None and not rest.text.rstrip().endswith(":") and not OPTION_TERM.match(rest.text)
+    if _ANNOUNCES_MORE.search(text_of_description) or len(text_of_description) < _NOTE_ONLY:
+        # "This serves two purposes:" announces the next paragraph; "Only used with the set-tree command." is a
+        # note before the description. Without a plain paragraph next (a nested list of values: "color:", ...),
+        # there is no whole answer.
+        if not rest_continues:
+            if _ANNOUNCES_MORE.search(text_of_description):
+                return None
+        else:
+            text_of_description = f"{text_of_description}\n\n{rest.text.strip()}"
+    description = mend_cut_answer(text_of_description, how_to=False)
     if not description or len(description) < 20:
         return None
     subject = f"`{command} {option}`" if command else f"the `{option}` option"
