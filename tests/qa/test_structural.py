@@ -71,6 +71,24 @@ def test_it_asks_what_each_option_of_a_man_page_does():
     assert "What does `git svn --word-diff` do?" not in pairs
 
 
+def test_it_asks_about_a_class_documented_without_arguments_its_members_and_exceptions():
+    entries = {
+        ("API", "class requests.Session"): "A Requests session. Provides cookie persistence and connection-pooling.",
+        ("API", "class requests.Session", "get(url, **kwargs)"): "Sends a GET request. Returns Response object.",
+        ("API", "class requests.Session", "headers"): "A case-insensitive dictionary of headers to be sent on each "
+                                                    "Request sent from this Session.",
+        ("API", "exception requests.Timeout(*args, **kwargs)"): "The request timed out. Catching this error will "
+                                                               "catch both ConnectTimeout and ReadTimeout errors.",
+    }
+    asked = {}
+    for path, body in entries.items():
+        asked.update(_pairs(list(path), body)[0])
+    assert asked["What is the `requests.Session` class?"].answer.startswith("A Requests session.")
+    assert asked["What does `Session.get()` do?"].answer == "Sends a GET request. Returns Response object."
+    assert asked["What is `Session.headers`?"].answer.startswith("A case-insensitive dictionary of headers")
+    assert asked["What is the `requests.Timeout` exception?"].answer.startswith("The request timed out.")
+
+
 def test_it_names_the_command_of_a_man_page():
     from docsbot.qa.generators.api_entries import command_of
 

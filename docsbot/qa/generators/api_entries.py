@@ -21,7 +21,7 @@ from docsbot.qa.generators.text import (
 )
 
 SIGNATURE = re.compile(
-    r"^(?P<prefix>(?:class|async|def|classmethod|staticmethod|property|abstractmethod)\s+)?"
+    r"^(?P<prefix>(?:class|exception|async|def|classmethod|staticmethod|property|abstractmethod)\s+)?"
     r"(?P<name>[A-Za-z_][\w.]*)\s*\((?P<args>[^()]*(?:\([^()]*\)[^()]*)*)\)\s*(?:(?:->|→)\s*[^\s]+.*)?[:¶]?\s*$"
 )
 
@@ -54,15 +54,31 @@ def _owner_phrase(parents: list[str]) -> str:
     return ""
 
 
+# A class entry without its constructor's arguments: "class requests.Session".
+CLASS_HEADING = re.compile(r"^class\s+(?P<name>[A-Za-z_][\w.]*)\s*$")
+_PLAIN_MEMBER = re.compile(r"^[a-z_][a-z0-9_]*$")  # "headers" under a class heading: an attribute
+
+
+def class_of(heading: str) -> str:
+    """'requests.Session' for "class requests.Session" or "class requests.Session(...)"; '' otherwise."""
+    match = SIGNATURE.match(heading)
+    if match and (match.group("prefix") or "").strip() == "class":
+        return match.group("name")
+    match = CLASS_HEADING.match(heading)
+    return match.group("name") if match else ""
+
+
 def entry_name(heading: str, parents: list[str]) -> str:
-    """'Flask.route' for a method heading under a class heading; '' for ordinary headings."""
+    """'Flask.route' for a method heading under a class heading, 'Session.headers' for a plain attribute name
+    right under one; '' for ordinary headings."""
     name = _api_heading(heading)
+    if not name and parents and class_of(parents[-1]) and _PLAIN_MEMBER.match(heading.strip()):
+        name = heading.strip()
     if not name:
         return ""
     for parent in reversed(parents):
-        match = SIGNATURE.match(parent)
-        if match and (match.group("prefix") or "").strip() == "class":
-            owner = match.group("name").rsplit(".", 1)[-1]
+        owner = class_of(parent).rsplit(".", 1)[-1]
+        if owner:
             return name if name.startswith(owner + ".") or "." in name else f"{owner}.{name}"
     return name
 
@@ -167,8 +183,8 @@ def signature_pair(text: str, following: list[Block]) -> tuple[Candidate, str] |
     if len(explanation) < 20:
         return None
     prefix = (match.group("prefix") or "").strip()
-    if prefix == "class":
-        question = f"What is the `{name}` class?"
+    if prefix in ("class", "exception"):
+        question = f"What is the `{name}` {prefix}?"
     else:
         question = function_question(name, explanation)
     answer = f"`{text.strip().rstrip('¶').strip()}`: {explanation}"

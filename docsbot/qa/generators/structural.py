@@ -31,9 +31,11 @@ from docsbot.qa.generators import (
     vocabulary,
 )
 from docsbot.qa.generators.api_entries import (
+    CLASS_HEADING,
     CONFIG_NAME,
     SIGNATURE,
     bare_common_name,
+    class_of,
     command_of,
     config_pair,
     entry_name,
@@ -420,12 +422,15 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
         scope = member_scope(name, parents)
         if scope is None:
             return []
-        if (signature.group("prefix") or "").strip() == "class":
-            return [Candidate(f"What is the `{name}` class?", answer, "api")]
+        kind_of_entry = (signature.group("prefix") or "").strip()
+        if kind_of_entry in ("class", "exception"):
+            return [Candidate(f"What is the `{name}` {kind_of_entry}?", answer, "api")]
         if restates_name(name, answer):
             return []
         answer = self_description(blocks, name) or answer
         return [Candidate(f"{function_question(name, answer)[:-1]}{scope}?", answer, "api")]
+    if CLASS_HEADING.match(heading):
+        return [Candidate(f"What is the `{class_of(heading)}` class?", answer, "api")]
     if CONFIG_NAME.match(heading) and (any("config" in p.lower() for p in parents)
                                         or any(b.text.startswith("Default:") for b in blocks)):
         default = next((b.text for b in blocks if b.kind == "paragraph" and b.text.startswith("Default:")), "")
