@@ -21,27 +21,28 @@ def feedback_set(*, team: Team, message_id: int, rating: int, comment: str = "",
     """Thumbs up (1) or down (-1) on an assistant message of the team; a second vote replaces the first."""
     if rating not in (1, -1):
         raise ChatError("rating must be 'up' or 'down'")
+    message = _answer_of(team=team, message_id=message_id, conversation_id=conversation_id)
+    feedback, _ = Feedback.objects.update_or_create(
+        message=message, defaults={"team": team, "rating": rating, "comment": comment.strip()[:4000]})
+    return feedback
+
+
+def _answer_of(*, team: Team, message_id: int, conversation_id: str | None) -> Message:
+    """The team's assistant message (in that conversation, when a widget names one); ChatError 404 otherwise."""
     messages = Message.objects.filter(team=team, pk=message_id, role=Message.Role.ASSISTANT)
     if conversation_id is not None:
         messages = messages.filter(conversation__public_id=conversation_id)
     message = messages.first()
     if message is None:
         raise ChatError("unknown message for this team", status=404)
-    feedback, _ = Feedback.objects.update_or_create(
-        message=message, defaults={"team": team, "rating": rating, "comment": comment.strip()[:4000]})
-    return feedback
+    return message
 
 
 def source_click_record(*, team: Team, message_id: int, index: Any, conversation_id: str | None = None,
                         channel: str = SourceClick.Channel.WIDGET) -> SourceClick:
     """A user opened source ``index`` (its number in the answer) of an assistant message of the team;
     a second click on the same source changes nothing."""
-    messages = Message.objects.filter(team=team, pk=message_id, role=Message.Role.ASSISTANT)
-    if conversation_id is not None:
-        messages = messages.filter(conversation__public_id=conversation_id)
-    message = messages.first()
-    if message is None:
-        raise ChatError("unknown message for this team", status=404)
+    message = _answer_of(team=team, message_id=message_id, conversation_id=conversation_id)
     numbers = [source.get("index") for source in message.sources]
     if isinstance(index, bool) or not isinstance(index, int) or index not in numbers:
         raise ChatError(f"'index' must be the number of one of the answer's sources ({numbers or 'it has none'})")
