@@ -4,7 +4,8 @@ For vLLM, set VLLM_URL (e.g. http://127.0.0.1:8000), VLLM_MODEL (the served mode
 name) and VLLM_MODEL_PATH (a local copy of that model, readable here to build
 test adapters, at the same path vLLM sees; VLLM_ADAPTER_ROOT if the adapters must
 be written to a shared folder). vLLM must run with --enable-lora
---max-lora-rank 16 and VLLM_ALLOW_RUNTIME_LORA_UPDATING=True.
+--max-lora-rank 16 and VLLM_ALLOW_RUNTIME_LORA_UPDATING=True, and without --api-key: the
+contract tests send no key, so point them at a test instance, not docker-compose's keyed one.
 """
 from __future__ import annotations
 
