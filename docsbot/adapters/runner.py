@@ -188,9 +188,9 @@ def training_job_run(*, job_id: int, owner: str, soft_deadline: float | None = N
 def _recipe(job: TrainingJob, dataset: dict[str, Any], monitor: _Monitor, *, refit: bool = False):
     """The job's recipe on its training examples; ``refit``: on every pair (train + refit), from the base
     model, in its own work folder (its own checkpoints: a job killed while refitting resumes there).
-    Tried instead for the refit: the evaluated adapter continued on the held-out pairs with as many
+    Tried once instead for the refit: the evaluated adapter continued on the held-out pairs with as many
     training pairs replayed (80 steps where this is 100 on the demo); it answered the demo's question
-    "not covered" where this one quotes the page."""
+    "not covered" (README: the measured demo runs)."""
     from training.config import TrainConfig
     from training.recipe import Recipe
 
