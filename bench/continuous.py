@@ -1,7 +1,7 @@
 """An assistant that keeps learning (issue 20): a docs release, the retrain it fires, and an A/B. Prints JSON.
 
     DOCSBOT_DATA_DIR=/tmp/bench-continuous .venv/bin/python bench/continuous.py \
-        [--train-minutes 8] [--eval-max 40] [--threshold-chunks 10] [--quick] [--out FILE]
+        [--train-minutes 8 | --steps N] [--eval-max 40] [--threshold-chunks 10] [--quick] [--out FILE]
 
 The product's own path end to end, in one process, on the Requests 2.28 docs (../shared/corpora) and
 the real base model (SmolLM2-135M-Instruct) on CPU:
@@ -505,7 +505,8 @@ def fisher_two_sided(a: list[int], b: list[int]) -> tuple[float, str]:
 
 # --- the run ------------------------------------------------------------------------------------
 
-def run(*, train_minutes: float, eval_max: int, quick: bool, threshold_chunks: int) -> dict[str, Any]:
+def run(*, train_minutes: float, steps: int | None, eval_max: int, quick: bool, threshold_chunks: int
+        ) -> dict[str, Any]:
     from docsbot.adapters.models import AdapterVersion, TrainingJob
     from docsbot.adapters.retrain import retrain_policy_update
     from docsbot.core.serving import base_model_path
@@ -524,7 +525,8 @@ def run(*, train_minutes: float, eval_max: int, quick: bool, threshold_chunks: i
         return time.monotonic()
 
     hyperparameters: dict[str, Any] = {"eval_max_examples": eval_max}
-    hyperparameters.update({"max_steps": 20} if quick else {"time_budget_s": train_minutes * 60})
+    # a step count makes v1 and v2 comparable on a machine whose load changes between the two jobs
+    hyperparameters.update({"max_steps": steps or 20} if quick or steps else {"time_budget_s": train_minutes * 60})
     Team.objects.filter(slug=TEAM_SLUG).delete()
     team = team_create(slug=TEAM_SLUG, name="requests")
     retrain_policy_update(team=team, threshold_chunks=threshold_chunks)
@@ -596,6 +598,8 @@ def run(*, train_minutes: float, eval_max: int, quick: bool, threshold_chunks: i
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train-minutes", type=float, default=8.0, help="time budget of each training job")
+    parser.add_argument("--steps", type=int,
+                        help="optimizer steps per training job instead of a time budget (20 with --quick)")
     parser.add_argument("--eval-max", type=int, help="held-out examples the gate scores (default 40; 10 with --quick)")
     parser.add_argument("--threshold-chunks", type=int, default=10,
                         help="the team's retrain threshold in changed chunks (the product's default is 20)")
@@ -611,7 +615,7 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     call_command("prepare_base_model", verbosity=0)
-    report = run(train_minutes=args.train_minutes, eval_max=eval_max, quick=args.quick,
+    report = run(train_minutes=args.train_minutes, steps=args.steps, eval_max=eval_max, quick=args.quick,
                  threshold_chunks=args.threshold_chunks)
     report["targets_wanted"] = TARGETS
     text = json.dumps(report, indent=2, default=str)
