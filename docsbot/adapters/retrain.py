@@ -146,7 +146,8 @@ class RetrainDecision:
 
 def retrain_after_ingest(*, team: Team, run_id: int | None = None, execute: bool = True) -> RetrainDecision:
     """Count the changes since the baseline and decide. ``execute``: regenerate and queue now (the
-    Celery task does); False leaves that to the caller (tests, a dry run)."""
+    Celery task does); False is a dry run: the decision it would take, and a change over the threshold
+    stays counted (the baseline moves only when a retrain is queued or scheduled)."""
     policy = retrain_policy_get(team=team)
     now_snapshot = chunk_snapshot(team=team)
     if policy.baseline_at is None:
@@ -169,6 +170,8 @@ def retrain_after_ingest(*, team: Team, run_id: int | None = None, execute: bool
     origin = f"ingest run {run_id}" if run_id else "an ingest"
     reason = (f"docs changed: {changes.describe()} since the last retrain, after {origin}; threshold "
               f"{threshold} ({policy.threshold_chunks} chunks or {policy.threshold_percent:g}% of the team's)")
+    if not execute:  # a dry run: what would happen, and nothing changes (the baseline stays)
+        return RetrainDecision("scheduled" if policy.schedule else "queued", reason, changes)
     RetrainPolicy.objects.filter(pk=policy.pk).update(baseline=now_snapshot, baseline_at=timezone.now())
     if policy.schedule:
         due = next_scheduled(policy=policy, after=timezone.now())
@@ -180,8 +183,6 @@ def retrain_after_ingest(*, team: Team, run_id: int | None = None, execute: bool
                                                                           f"UTC ({policy.schedule} schedule)",
                      data={"changes": merged, "due_at": due.isoformat(), "run": run_id})
         return RetrainDecision("scheduled", reason, changes)
-    if not execute:
-        return RetrainDecision("queued", reason, changes)
     job = retrain_execute(team=team, reason=reason, changes=changes.as_dict())
     return RetrainDecision("queued", reason, changes, job)
 
@@ -341,6 +342,20 @@ def retrain_check_run(*, team_id: int, run_id: int | None = None) -> RetrainDeci
     log.info("team %s: retrain check after ingest run %s: %s (%s)", team.slug, run_id, decision.action,
              decision.reason)
     return decision
+
+
+def changed_pages_first(*, job: TrainingJob, heldout: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A retrain's held-out examples with those of the changed pages first (each group in its order): the
+    gate scores only the first ``eval_max_examples``, and pairs of new text, with the newest ids, would
+    otherwise come last and be cut, leaving changed_pages_check nothing to check."""
+    from docsbot.qa.models import QAPair
+
+    changed = set((job.changes or {}).get("pages") or [])
+    if job.trigger != TrainingJob.Trigger.DOCS_CHANGED or not changed:
+        return heldout
+    ids = {example.get("id") for example in heldout}
+    page_of = dict(QAPair.objects.filter(team=job.team, pk__in=ids).values_list("pk", "chunk__document__source_path"))
+    return sorted(heldout, key=lambda example: page_of.get(example.get("id")) not in changed)
 
 
 def changed_pages_check(*, job: TrainingJob, evaluation: dict[str, Any], alpha: float = 0.05):

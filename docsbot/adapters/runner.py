@@ -186,8 +186,8 @@ def training_job_run(*, job_id: int, owner: str, soft_deadline: float | None = N
 
 
 def _recipe(job: TrainingJob, dataset: dict[str, Any], monitor: _Monitor, *, refit: bool = False):
-    """The job's recipe on its training examples; ``refit``: on every pair (train + refit), from the base
-    model, in its own work folder (its own checkpoints: a job killed while refitting resumes there).
+    """The job's recipe on its training examples; ``refit``: on every pair (train + refit), from where the
+    job's first run started, in its own work folder (its own checkpoints: a job killed while refitting resumes there).
     Tried once instead for the refit: the evaluated adapter continued on the held-out pairs with as many
     training pairs replayed (80 steps where this is 100 on the demo); it answered the demo's question
     "not covered" (README: the measured demo runs)."""
@@ -199,9 +199,11 @@ def _recipe(job: TrainingJob, dataset: dict[str, Any], monitor: _Monitor, *, ref
     values = {k: v for k, v in job.hyperparameters.items() if k not in EVAL_KEYS}
     values.setdefault("max_rank", settings.MAX_LORA_RANK)
     config = TrainConfig.from_dict({**values, "method": job.method})
-    examples, work_dir, start = dataset["train"], paths.job_dir(job.pk), _live_adapter_to_continue(job)
+    examples, work_dir = dataset["train"], paths.job_dir(job.pk)
     if refit:
-        examples, work_dir, start = examples + dataset["refit"], work_dir / REFIT_DIR, None
+        examples, work_dir = examples + dataset["refit"], work_dir / REFIT_DIR
+    # The refit repeats the recipe from the same start: the live adapter for a retrain on a docs change.
+    start = _live_adapter_to_continue(job)
     return Recipe(base_model=job.base_model, config=config, train_examples=examples, work_dir=work_dir,
                   on_progress=monitor.on_progress, should_stop=monitor.should_stop,
                   gpu_memory_fraction=settings.TRAINING_GPU_MEMORY_FRACTION, init_adapter=start)
@@ -272,12 +274,15 @@ def _evaluate_and_publish(job: TrainingJob, recipe, result, dataset: dict[str, A
                 f"only {count} held-out example{'s' if count != 1 else ''}: the gate's comparison with the "
                 f"base is noise at this size (at least {MIN_HELDOUT} make it meaningful: add documents or "
                 "pairs, or raise the team's held-out share)"))
+        from docsbot.adapters.retrain import changed_pages_first
+
+        heldout = changed_pages_first(job=job, heldout=dataset["heldout"])
         metrics["evaluation"] = recipe.evaluate(
-            dataset["heldout"], max_examples=max_examples,
+            heldout, max_examples=max_examples,
             max_new_tokens=job.hyperparameters.get("eval_max_new_tokens", 96),
             rival_adapter=_comparable_promoted_path(job))
         # which pair each score is of: the gate of a retrain on a docs change splits them by page
-        metrics["evaluation"]["example_ids"] = [example.get("id") for example in dataset["heldout"][:count]]
+        metrics["evaluation"]["example_ids"] = [example.get("id") for example in heldout[:count]]
         training_event_add(job=job, message=evaluation_summary(metrics["evaluation"]),
                            data=evaluation_figures(metrics["evaluation"]))
     else:
@@ -332,6 +337,7 @@ def _refit(job: TrainingJob, dataset: dict[str, Any], monitor: _Monitor, metrics
             recipe.remove_checkpoints()
             return None
         metrics["refit"] = {"pairs": pairs, "heldout_pairs_added": heldout, "steps": result.steps,
+                            "warm_start": bool(recipe.warm_start.get("warm")),
                             "train_seconds": round(result.seconds, 2), "final_loss": result.final_loss,
                             "forgetting_ppl_ratio": round(ratio, 4)}
         recipe.save_adapter(path, dataset_hash=dataset.get("dataset_hash", ""), metrics=metrics,

@@ -13,6 +13,7 @@ from docsbot.adapters.models import AdapterVersion, Event, RetrainPolicy, Traini
 from docsbot.adapters.retrain import (
     RETIRED_REASON,
     changed_pages_check,
+    changed_pages_first,
     chunk_changes,
     next_scheduled,
     retrain_after_ingest,
@@ -110,6 +111,7 @@ def test_it_retrains_the_live_adapter_after_an_ingest_that_changes_enough(team, 
     (docs / "config.md").write_text(PAGES["config.md"].replace("30 seconds", "60 seconds"))
     (docs / "errors.md").unlink()
     ingest_paths(team=team, items=[str(docs)], sync=True)
+    assert retrain_after_ingest(team=team, execute=False).action == "queued"  # a dry run leaves the change counted
     decision = retrain_check_run(team_id=team.pk, run_id=7)
 
     assert decision.action == "queued", decision.reason
@@ -254,6 +256,10 @@ def test_the_gate_of_a_retrain_checks_the_changed_and_the_unchanged_pages(team, 
     assert not not_better.promote and "does not beat the live version's 0.600" in not_better.reason
     dropped = changed_pages_check(job=retrain, evaluation=evaluation(0.2, 0.6, 0.8, 0.1))
     assert not dropped.promote and "a significant drop" in dropped.reason
+    # the gate scores the first held-out examples only: a retrain puts those of the changed pages first
+    heldout = [{"id": pair.pk} for pair in others + changed]
+    assert [e["id"] for e in changed_pages_first(job=retrain, heldout=heldout)][:len(changed)] == \
+        [pair.pk for pair in changed]
     # a job not fired by a docs change, or scores without the live version: the check does not apply
     manual = TrainingJob(team=team, trigger=TrainingJob.Trigger.MANUAL, changes={"pages": ["config.md"]})
     assert changed_pages_check(job=manual, evaluation=evaluation(0.6, 0.4, 0.5, 0.5)) is None

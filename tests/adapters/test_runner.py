@@ -219,7 +219,11 @@ def test_a_job_killed_while_refitting_resumes_the_refit_from_its_checkpoint(team
 
 @pytest.mark.parametrize("method, warm", [("lora", True), ("dora", False)])
 def test_a_retrain_on_a_docs_change_starts_from_the_live_adapter_when_it_can(team, dataset, adapter_settings,
-                                                                             tiny_base_model, method, warm):
+                                                                             tiny_base_model, monkeypatch, method,
+                                                                             warm):
+    from docsbot.adapters import runner
+    from docsbot.adapters.services import GateDecision, dataset_snapshot_write
+
     first = training_job_create(team=team, hyperparameters=FAST, dataset=dataset, base_model=str(tiny_base_model),
                                 enqueue=False)
     assert training_job_run(job_id=first.pk, owner="test:1").status == "succeeded"
@@ -228,13 +232,19 @@ def test_a_retrain_on_a_docs_change_starts_from_the_live_adapter_when_it_can(tea
                                   base_model=str(tiny_base_model), enqueue=False)
     TrainingJob.objects.filter(pk=retrain.pk).update(trigger=TrainingJob.Trigger.DOCS_CHANGED,
                                                      changes={"live_version": live.number, "warm_start": None})
+    # the gate passes and the version is refitted on every pair: from the same start as the first run
+    monkeypatch.setattr(runner, "gate_decide", lambda **kwargs: GateDecision(True, "test"))
+    refit = [dict(example, id=dataset["heldout"][0]["id"]) for example in dataset["train"][:2]]
+    dataset_snapshot_write(job=retrain, dataset={**dataset, "refit": refit})
     done = training_job_run(job_id=retrain.pk, owner="test:1")
     assert done.status == "succeeded", done.error
     assert done.changes["warm_start"] is warm
     if warm:
         assert done.events.filter(message=f"warm start from live version {live.number}'s adapter").exists()
         # it trained on from the live weights: its first loss is the live adapter's, lower than a fresh start's
-        assert AdapterVersion.objects.get(job=retrain).curve[0]["loss"] < live.curve[0]["loss"]
+        # it trained on from the live weights, the refit too: its first loss is below a fresh start's
+        version = AdapterVersion.objects.get(job=retrain)
+        assert version.metrics["refit"]["warm_start"] is True and version.curve[0]["loss"] < live.curve[0]["loss"]
     else:
         assert "another method" in done.changes["warm_start_reason"]
         assert done.events.filter(message__startswith="cold start from the base model").exists()
