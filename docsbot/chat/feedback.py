@@ -66,9 +66,9 @@ def tracked_url(*, message_id: int, source: dict[str, Any]) -> str:
         else url
 
 
-def source_link_follow(token: str) -> str:
-    """Record the click of a ``source_link`` and return the source's address (ChatError 404 for a
-    token docsbot did not sign, or a message or source that is gone)."""
+def source_link_follow(token: str, *, record: bool = True) -> str:
+    """Record the click of a ``source_link`` (``record``) and return the source's address (ChatError 404
+    for a token docsbot did not sign, or a message or source that is gone)."""
     try:
         message_id, index = (int(part) for part in signing.Signer(salt=SOURCE_LINK_SALT).unsign(token).split("."))
     except (signing.BadSignature, ValueError):
@@ -78,7 +78,8 @@ def source_link_follow(token: str) -> str:
     url = (source or {}).get("url") or ""
     if message is None or not url.startswith(("http://", "https://")):
         raise ChatError("unknown link", status=404)
-    source_click_record(team=message.team, message_id=message_id, index=index, channel=SourceClick.Channel.LINK)
+    if record:
+        source_click_record(team=message.team, message_id=message_id, index=index, channel=SourceClick.Channel.LINK)
     return url
 
 

@@ -257,8 +257,10 @@ async def source_click(request: HttpRequest, caller: Caller, message_id: int) ->
 @require_GET
 def source_redirect(request: HttpRequest, token: str) -> HttpResponse:
     """A source link docsbot gave out where the chat tool opens links itself (Slack): record, then go there."""
+    # Slack's link previews (Slackbot-LinkExpanding) and other crawlers fetch the link too: not a user's click.
+    crawler = "bot" in request.headers.get("User-Agent", "").lower()
     try:
-        url = source_link_follow(token)
+        url = source_link_follow(token, record=not crawler)
     except ChatError as exc:
         return HttpResponse(exc.message, status=exc.status, content_type="text/plain; charset=utf-8")
     response = HttpResponseRedirect(url)

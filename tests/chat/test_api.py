@@ -183,6 +183,8 @@ def test_a_source_link_given_out_in_slack_records_the_click_and_goes_to_the_sour
     link = source_link(message_id=message.pk, index=first["index"])
     assert link.startswith(settings.PUBLIC_URL.rstrip("/") + "/s/")
     path = urlparse(link).path
+    preview = Client().get(path, HTTP_USER_AGENT="Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)")
+    assert preview.status_code == 302 and not SourceClick.objects.filter(message=message).exists()  # not a click
     response = Client().get(path)
     assert response.status_code == 302 and response["Location"] == "https://docs.example.com/deploy#rollback"
     assert SourceClick.objects.get(message=message).channel == "link"
