@@ -43,11 +43,15 @@ def source_click_record(*, team: Team, message_id: int, index: Any, conversation
     """A user opened source ``index`` (its number in the answer) of an assistant message of the team;
     a second click on the same source changes nothing."""
     message = _answer_of(team=team, message_id=message_id, conversation_id=conversation_id)
+    return _click_record(message, index, channel)
+
+
+def _click_record(message: Message, index: Any, channel: str) -> SourceClick:
     numbers = [source.get("index") for source in message.sources]
     if isinstance(index, bool) or not isinstance(index, int) or index not in numbers:
         raise ChatError(f"'index' must be the number of one of the answer's sources ({numbers or 'it has none'})")
     click, _ = SourceClick.objects.get_or_create(message=message, source_index=index,
-                                                 defaults={"team": team, "channel": channel})
+                                                 defaults={"team_id": message.team_id, "channel": channel})
     return click
 
 
@@ -73,13 +77,13 @@ def source_link_follow(token: str, *, record: bool = True) -> str:
         message_id, index = (int(part) for part in signing.Signer(salt=SOURCE_LINK_SALT).unsign(token).split("."))
     except (signing.BadSignature, ValueError):
         raise ChatError("unknown link", status=404) from None
-    message = Message.objects.filter(pk=message_id, role=Message.Role.ASSISTANT).select_related("team").first()
+    message = Message.objects.filter(pk=message_id, role=Message.Role.ASSISTANT).first()
     source = next((s for s in (message.sources if message else []) if s.get("index") == index), None)
     url = (source or {}).get("url") or ""
     if message is None or not url.startswith(("http://", "https://")):
         raise ChatError("unknown link", status=404)
     if record:
-        source_click_record(team=message.team, message_id=message_id, index=index, channel=SourceClick.Channel.LINK)
+        _click_record(message, index, SourceClick.Channel.LINK)  # the message is loaded: no second lookup
     return url
 
 

@@ -243,15 +243,14 @@ def option_entry_pair(text: str, following: list[Block], command: str) -> Candid
     text_of_description = following[0].text.strip()
     rest = following[1] if len(following) > 1 and following[1].kind == "paragraph" else None
     rest_continues = rest is not None and not rest.text.rstrip().endswith(":") and not OPTION_TERM.match(rest.text)
-    if _ANNOUNCES_MORE.search(text_of_description) or len(text_of_description) < _NOTE_ONLY:
-        # "This serves two purposes:" announces the next paragraph; "Only used with the set-tree command." is a
-        # note before the description. Without a plain paragraph next (a nested list of values: "color:", ...),
-        # there is no whole answer.
-        if not rest_continues:
-            if _ANNOUNCES_MORE.search(text_of_description):
-                return None
-        else:
-            text_of_description = f"{text_of_description}\n\n{rest.text.strip()}"
+    announces = bool(_ANNOUNCES_MORE.search(text_of_description))
+    # "This serves two purposes:" announces the next paragraph; "Only used with the set-tree command." is a note
+    # before the description. Without a plain paragraph next (a nested list of values: "color:", ...), an
+    # announcement has no whole answer.
+    if (announces or len(text_of_description) < _NOTE_ONLY) and rest_continues:
+        text_of_description = f"{text_of_description}\n\n{rest.text.strip()}"
+    elif announces:
+        return None
     description = mend_cut_answer(text_of_description, how_to=False)
     if not description or len(description) < 20:
         return None

@@ -252,6 +252,7 @@ def _section_pairs(heading: str, blocks: list[Block], parents: list[str], ask_he
         if steps and not any(p.kind == "how-to" and narrative.has_instruction(p.answer) for p in heading_pairs):
             heading_pairs = [p for p in heading_pairs if p.kind != "how-to"] + [steps]
         pairs.extend(heading_pairs)
+    command = command_of(parents[0] if parents else heading, vocabulary.product())  # of a man page's options
     for index, block in enumerate(blocks):
         following = blocks[index + 1:]
         if block.kind == "paragraph":
@@ -264,8 +265,7 @@ def _section_pairs(heading: str, blocks: list[Block], parents: list[str], ask_he
             if config:
                 pairs.append(config)
                 continue
-            option = option_entry_pair(block.text, following, command_of(parents[0] if parents else heading,
-                                                                          vocabulary.product()))
+            option = option_entry_pair(block.text, following, command)
             if option:
                 pairs.append(option)
                 continue
