@@ -344,17 +344,24 @@ def retrain_check_run(*, team_id: int, run_id: int | None = None) -> RetrainDeci
     return decision
 
 
+def _pages_of(job: TrainingJob, pair_ids) -> dict[int, str]:
+    """Each held-out pair's page (its source chunk's document path)."""
+    from docsbot.qa.models import QAPair
+
+    return dict(QAPair.objects.filter(team=job.team, pk__in=pair_ids)
+                .values_list("pk", "chunk__document__source_path"))
+
+
 def changed_pages_first(*, job: TrainingJob, heldout: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A retrain's held-out examples with those of the changed pages first (each group in its order): the
     gate scores only the first ``eval_max_examples``, and pairs of new text, with the newest ids, would
     otherwise come last and be cut, leaving changed_pages_check nothing to check."""
-    from docsbot.qa.models import QAPair
 
     changed = set((job.changes or {}).get("pages") or [])
     if job.trigger != TrainingJob.Trigger.DOCS_CHANGED or not changed:
         return heldout
     ids = {example.get("id") for example in heldout}
-    page_of = dict(QAPair.objects.filter(team=job.team, pk__in=ids).values_list("pk", "chunk__document__source_path"))
+    page_of = _pages_of(job, ids)
     return sorted(heldout, key=lambda example: page_of.get(example.get("id")) not in changed)
 
 
@@ -365,7 +372,6 @@ def changed_pages_check(*, job: TrainingJob, evaluation: dict[str, Any], alpha: 
     bootstrap, one-sided, ``alpha``). A GateDecision, or None where it cannot apply (not a retrain,
     no live version scored on the same examples, or no held-out pair on a changed page)."""
     from docsbot.adapters.services import GateDecision
-    from docsbot.qa.models import QAPair
     from training.stats import paired_bootstrap  # torch-free
 
     live = evaluation.get("current") or {}
@@ -373,7 +379,7 @@ def changed_pages_check(*, job: TrainingJob, evaluation: dict[str, Any], alpha: 
     if job.trigger != TrainingJob.Trigger.DOCS_CHANGED or "scores" not in live or len(ids) != len(live["scores"]):
         return None
     changed = set((job.changes or {}).get("pages") or [])
-    page_of = dict(QAPair.objects.filter(team=job.team, pk__in=ids).values_list("pk", "chunk__document__source_path"))
+    page_of = _pages_of(job, ids)
     rows = [(page_of.get(pk) in changed, old["f1"], new["f1"])
             for pk, old, new in zip(ids, live["scores"], evaluation["adapter"]["scores"], strict=True)
             if old.get("covered")]
