@@ -224,9 +224,11 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
 
 def evaluate_adapter(peft_model, tokenizer, heldout: Sequence[dict], *, general_text: str | None = None,
                      max_examples: int = 64, max_new_tokens: int = 96, train: Sequence[dict] = (),
-                     rival_adapter: str | None = None) -> dict[str, Any]:
+                     rival_adapter: str | None = None, base: dict[str, Any] | None = None) -> dict[str, Any]:
     """Base (adapter disabled), base+adapter and, given ``rival_adapter`` (the promoted version's
-    folder), that version too, all on the same held-out examples and general text.
+    folder), that version too, all on the same held-out examples and general text. ``base``: the
+    base's scores from an earlier evaluation on the same examples (greedy decoding repeats them),
+    so a comparison of several adapters scores the base once.
 
     With fewer than ``MIN_HELDOUT`` held-out examples, ``fit`` also scores base and adapter on a
     sample of training pairs: a sanity check that the adapter learned anything, never the gate's input."""
@@ -242,7 +244,8 @@ def evaluate_adapter(peft_model, tokenizer, heldout: Sequence[dict], *, general_
         current = _score_rival(peft_model, tokenizer, examples, text, budget, rival_adapter) \
             if rival_adapter else None
         with peft_model.disable_adapter():
-            base = score(peft_model, tokenizer, examples, text, max_new_tokens=budget)
+            if base is None:
+                base = score(peft_model, tokenizer, examples, text, max_new_tokens=budget)
             fit_base = answer_quality(peft_model, tokenizer, fit_examples, max_new_tokens=fit_budget) \
                 if fit_examples else None
     fit = None if not fit_examples else {

@@ -448,13 +448,15 @@ class Recipe:
 
     # --- after training ------------------------------------------------------------------
     def evaluate(self, heldout: Sequence[dict], *, max_examples: int = 64, max_new_tokens: int = 96,
-                 general_text: str | None = None, rival_adapter: str | None = None) -> dict[str, Any]:
-        """Base, this adapter and (given its folder) the promoted version on the same examples."""
+                 general_text: str | None = None, rival_adapter: str | None = None,
+                 base: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Base (or ``base``, its scores from an earlier evaluation of the same examples), this adapter
+        and (given its folder) the promoted version on the same examples."""
         from training.evaluate import evaluate_adapter
 
         return evaluate_adapter(self.model, self.tokenizer, heldout, general_text=general_text,
                                 max_examples=max_examples, max_new_tokens=max_new_tokens, train=self.examples,
-                                rival_adapter=rival_adapter)
+                                rival_adapter=rival_adapter, base=base)
 
     def save_adapter(self, out_dir: Path, *, dataset_hash: str, metrics: dict[str, Any] | None = None,
                      extra: dict[str, Any] | None = None) -> Path:

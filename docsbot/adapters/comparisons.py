@@ -53,11 +53,13 @@ def method_comparison_run(*, team: Team, methods: Sequence[str], minutes_per_met
         raise ValidationError("dataset: the team has no approved training pairs (run generate_qa and review)")
     created = datetime.now(UTC)
     root = paths.versions_dir(team.slug) / f"compare-{created:%Y%m%d-%H%M%S}"
-    rows = []
+    rows: list[dict[str, Any]] = []
+    base_scores: dict[str, Any] | None = None  # scored with the first method, reused by the rest
     for method in methods:
-        row = _method_row(method, dataset, root / method, minutes=minutes_per_method, max_steps=max_steps,
-                          eval_max_examples=eval_max_examples, eval_max_new_tokens=eval_max_new_tokens,
-                          decode_tokens=decode_tokens)
+        row, base_scores = _method_row(
+            method, dataset, root / method, minutes=minutes_per_method, max_steps=max_steps,
+            eval_max_examples=eval_max_examples, eval_max_new_tokens=eval_max_new_tokens,
+            decode_tokens=decode_tokens, base_scores=base_scores)
         rows.append(row)
         if on_method:
             on_method(row)
@@ -72,7 +74,8 @@ def method_comparison_run(*, team: Team, methods: Sequence[str], minutes_per_met
 
 
 def _method_row(method: str, dataset: dict[str, Any], out: Path, *, minutes: float, max_steps: int | None,
-                eval_max_examples: int, eval_max_new_tokens: int, decode_tokens: int) -> dict[str, Any]:
+                eval_max_examples: int, eval_max_new_tokens: int, decode_tokens: int,
+                base_scores: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
     import torch
 
     from training.artifacts import read_manifest
@@ -89,8 +92,8 @@ def _method_row(method: str, dataset: dict[str, Any], out: Path, *, minutes: flo
         recipe.setup()
         result = recipe.train()
         heldout = dataset.get("heldout") or []
-        evaluation = recipe.evaluate(heldout, max_examples=eval_max_examples,
-                                     max_new_tokens=eval_max_new_tokens) if heldout else None
+        evaluation = recipe.evaluate(heldout, max_examples=eval_max_examples, max_new_tokens=eval_max_new_tokens,
+                                     base=base_scores) if heldout else None
         metrics = {"final_loss": result.final_loss, "steps": result.steps, "train_seconds": round(result.seconds, 2),
                    "tokens_per_second": round(result.real_tokens_per_second, 1),
                    "peak_memory_bytes": result.peak_memory_bytes, "dataset": result.dataset,
@@ -101,7 +104,7 @@ def _method_row(method: str, dataset: dict[str, Any], out: Path, *, minutes: flo
     finally:
         recipe.cleanup()
     manifest = read_manifest(out)
-    return {"method": method, "path": str(out), "trainable_parameters": manifest["trainable_parameters"],
+    row = {"method": method, "path": str(out), "trainable_parameters": manifest["trainable_parameters"],
             "size_bytes": manifest["size_bytes"], "steps": result.steps, "train_seconds": round(result.seconds, 2),
             "train_tokens_per_second": round(result.real_tokens_per_second, 1),
             "peak_memory_bytes": result.peak_memory_bytes,
@@ -109,6 +112,7 @@ def _method_row(method: str, dataset: dict[str, Any], out: Path, *, minutes: flo
             "time_budget": result.extra.get("time_budget", ""), "servable_by": manifest["servable_by"],
             "serving_note": manifest.get("serving_note"), **quality_figures(evaluation),
             "serving": decode_speed(out, tokens=decode_tokens)}
+    return row, (evaluation or {}).get("base", base_scores)
 
 
 def quality_figures(evaluation: dict[str, Any] | None) -> dict[str, Any]:
@@ -139,11 +143,15 @@ def _rounded(interval: tuple[float, float]) -> list[float]:
     return [round(interval[0], 4), round(interval[1], 4)]
 
 
+OTHER_TEAMS = 7  # the serving cost is also measured beside this many other teams' LoRA adapters
+
+
 def decode_speed(adapter_dir: Path, *, tokens: int) -> dict[str, Any]:
-    """Decode tokens/s of the adapter alone in the embedded engine, in a process of its own (docsbot
-    does not import the engine; a fresh process also keeps the training's memory out of it)."""
+    """Decode tokens/s of the adapter in the embedded engine alone, and per stream while 7 other teams'
+    adapters decode in the same batches, in a process of its own (docsbot does not import the engine; a
+    fresh process also keeps the training's memory out of it)."""
     command = [sys.executable, "-m", "serving.measure", "--base-model", base_model_path(),
-               "--adapter", str(adapter_dir), "--tokens", str(tokens)]
+               "--adapter", str(adapter_dir), "--tokens", str(tokens), "--others", str(OTHER_TEAMS)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
     if done.returncode != 0:
         return {"error": (done.stderr.strip().splitlines() or ["serving.measure failed"])[-1][:300]}

@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
+from docsbot.adapters.comparison_chart import f1_chart
 from docsbot.teams.admin_scope import TeamScopedAdmin
 from docsbot.teams.models import ApiToken, Membership, MethodComparison, Team, WidgetKey
 from docsbot.teams.services import api_token_create, api_token_revoke
@@ -113,13 +114,14 @@ class MethodComparisonAdmin(TeamScopedAdmin):
     def table(self, team: MethodComparison) -> str:
         report = team.method_comparison
         header = ("method", "parameters", "size (KiB)", "train s", "train tok/s", "peak MiB", "F1 [95 % CI]",
-                  "F1 base", "p (F1 > base)", "citation acc.", "forgetting ×", "decode tok/s", "vLLM")
+                  "F1 base", "p (F1 > base)", "citation acc.", "forgetting ×", "decode tok/s alone",
+                  "decode tok/s per stream, with 7 other teams", "vLLM")
         rows = [_comparison_cells(row) for row in report.get("methods", [])]
         return format_html(
             '<p>{} training and {} held-out examples, at most {} min per method, base {}</p>'
-            '<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
+            '<div>{}</div><table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
             report.get("train_examples"), report.get("heldout_examples"), report.get("minutes_per_method"),
-            report.get("base_model"), format_html_join("", "<th>{}</th>", ((h,) for h in header)),
+            report.get("base_model"), f1_chart(report.get("methods", [])), format_html_join("", "<th>{}</th>", ((h,) for h in header)),
             format_html_join("", "<tr>{}</tr>", ((format_html_join("", "<td>{}</td>", ((c,) for c in cells)),)
                                                  for cells in rows)))
 
@@ -141,9 +143,11 @@ def _comparison_cells(row: dict) -> tuple:
     adapter, base = row.get("adapter") or {}, row.get("base") or {}
     interval = adapter.get("f1_interval") or ["?", "?"]
     p_f1 = ((row.get("vs_base") or {}).get("f1") or {}).get("p_value", "–")
-    decode = (row.get("serving") or {}).get("decode_tokens_per_second", "–")
+    serving = row.get("serving") or {}
+    decode = serving.get("decode_tokens_per_second", serving.get("error", "–"))
+    mixed = (serving.get("mixed") or {}).get("per_stream_tokens_per_second", "–")
     return (row["method"], row["trainable_parameters"], round(row["size_bytes"] / 1024, 1), row["train_seconds"],
             row["train_tokens_per_second"], round(row["peak_memory_bytes"] / 2**20),
             f"{adapter.get('f1', '–')} [{interval[0]}, {interval[1]}]", base.get("f1", "–"), p_f1,
-            adapter.get("citation_accuracy", "–"), row.get("forgetting_ppl_ratio", "–"), decode,
+            adapter.get("citation_accuracy", "–"), row.get("forgetting_ppl_ratio", "–"), decode, mixed,
             "yes" if "vllm" in row.get("servable_by", []) else (row.get("serving_note") or "no"))

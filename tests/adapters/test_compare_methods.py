@@ -30,11 +30,13 @@ def test_it_compares_methods_reports_each_and_promotes_the_winner_from_the_admin
         assert row["adapter"]["f1_interval"][0] <= row["adapter"]["f1"] <= row["adapter"]["f1_interval"][1]
         assert "f1" in row["base"] and row["forgetting_ppl_ratio"] > 0
         assert row["serving"]["decode_tokens_per_second"] > 0, row["serving"]
+        assert row["serving"]["mixed"]["other_adapters"] == 7 and row["serving"]["mixed"]["per_stream_tokens_per_second"] > 0
         assert "vllm" not in row["servable_by"] and row["serving_note"]
     team.refresh_from_db()
     assert team.method_comparison == report
     page = admin_client.get(f"/admin/teams/methodcomparison/{team.pk}/change/")
     assert page.status_code == 200 and b"bottleneck" in page.content and b"decode tok/s" in page.content
+    assert page.content.count(b"<rect") == 2  # the chart: one F1 bar per method
     report["winner"] = "bottleneck"  # whatever won, promote one
     type(team).objects.filter(pk=team.pk).update(method_comparison=report)
     admin_client.post("/admin/teams/methodcomparison/", {"action": "promote_winner", "_selected_action": [team.pk]})

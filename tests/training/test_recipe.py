@@ -122,10 +122,11 @@ def test_it_refuses_an_incomplete_adapter_dir(tmp_path):
         check_adapter_dir(tmp_path)
 
 
-def test_it_exports_a_merged_model_with_the_adapters_outputs(tiny_base_model, tmp_path):
+@pytest.mark.parametrize("method", ["lora", "dora", "ia3"])
+def test_it_exports_a_merged_model_with_the_adapters_outputs(tiny_base_model, tmp_path, method):
     from transformers import AutoModelForCausalLM
 
-    r = recipe(tiny_base_model, tmp_path / "work", steps=2)
+    r = recipe(tiny_base_model, tmp_path / "work", method=method, steps=2)
     r.setup()
     r.train()
     adapter = r.save_adapter(tmp_path / "v1", dataset_hash="abc")
@@ -133,7 +134,10 @@ def test_it_exports_a_merged_model_with_the_adapters_outputs(tiny_base_model, tm
     r.model.eval()
     with torch.no_grad():
         expected = r.model(input_ids=x).logits
+        with r.model.disable_adapter():
+            base = r.model(input_ids=x).logits
     r.cleanup()
+    assert (expected - base).abs().max() > 1e-3, "the trained adapter must change the outputs for this check to mean anything"
     merged = AutoModelForCausalLM.from_pretrained(export_merged(adapter, tmp_path / "merged")).eval()
     with torch.no_grad():
         torch.testing.assert_close(merged(input_ids=x).logits, expected, atol=1e-4, rtol=1e-4)
