@@ -161,7 +161,7 @@ def main() -> None:
                       ("retrieval", "prompt", "generation")}
             whole = sum(stages.values()) or 1
             # Baseline in the same run: the serving endpoint streamed directly with a stored prompt.
-            from docsbot.chat.services import answer_prepare
+            from docsbot.chat.prepare import answer_prepare
             from serving.client import ServingClient
 
             prepared = answer_prepare(team=team, question=QUESTIONS[0], client=ServingClient(serving_url, api_key=settings.SERVING_API_KEY))

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import TooManyFieldsSent, TooManyFilesSent
+from django.core.exceptions import ValidationError as RefusedValue
 from django.http import HttpRequest
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from docsbot.core.errors import AppError, app_error
 from docsbot.teams.auth import TeamTokenAuth
 
 api = NinjaAPI(
@@ -29,6 +31,17 @@ def _unauthenticated(request: HttpRequest, exc: AuthenticationError):
 @api.exception_handler(ValidationError)
 def _invalid(request: HttpRequest, exc: ValidationError):
     return api.create_response(request, {"detail": "Invalid request", "errors": exc.errors}, status=422)
+
+
+@api.exception_handler(AppError)
+@api.exception_handler(RefusedValue)
+def _app_error(request: HttpRequest, exc: AppError | RefusedValue):
+    """Every service's refusal, at its code's status (docsbot.core.errors)."""
+    error = app_error(exc)
+    response = api.create_response(request, {"detail": error.message, "code": error.code}, status=error.http_status)
+    if error.retry_after:
+        response["Retry-After"] = str(error.retry_after)
+    return response
 
 
 @api.exception_handler(TooManyFilesSent)
@@ -57,13 +70,7 @@ def _register_routers() -> None:
 
     api.add_router("/", teams_router)
     for module in ("documents", "qa", "adapters", "chat"):
-        try:
-            router = __import__(f"docsbot.{module}.api", fromlist=["router"]).router
-        except ModuleNotFoundError as exc:
-            if exc.name != f"docsbot.{module}.api":
-                raise
-            continue
-        api.add_router("/", router)
+        api.add_router("/", __import__(f"docsbot.{module}.api", fromlist=["router"]).router)
 
 
 _register_routers()

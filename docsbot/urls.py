@@ -11,9 +11,4 @@ urlpatterns = [
     path("api/v1/", api.urls),
 ]
 
-for _app in ("documents", "qa", "adapters", "chat"):
-    try:
-        urlpatterns.append(path("", include(f"docsbot.{_app}.urls")))
-    except ModuleNotFoundError as exc:
-        if exc.name != f"docsbot.{_app}.urls":
-            raise
+urlpatterns += [path("", include(f"docsbot.{app}.urls")) for app in ("documents", "chat")]

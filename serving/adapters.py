@@ -8,7 +8,6 @@ an evicted one is read from disk again on its next request; an unknown name
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 import threading
@@ -19,8 +18,14 @@ from pathlib import Path
 
 import torch
 
+from serving.adapter_format import (
+    CONFIG,
+    AdapterFormatError,
+    embedded_problems,
+    read_adapter_config,
+)
 from serving.lora import AdapterWeights, ModuleWeights
-from serving.methods import GROUPED_TYPES, GroupAdapter, ModelDims, load_group_adapter
+from serving.methods import GroupAdapter, ModelDims, load_group_adapter
 
 Adapter = AdapterWeights | GroupAdapter  # what a request carries to the engine
 _KEY = re.compile(r"^base_model\.model\.(?P<module>.+)\.(?P<part>lora_A|lora_B|lora_magnitude_vector)(\.weight)?$")
@@ -65,16 +70,12 @@ def _same_base(declared: str | None, base: BaseModelInfo) -> bool:
 
 
 def read_config(path: Path) -> dict:
-    config_file = path / "adapter_config.json"
-    if not path.is_dir() or not config_file.is_file():
-        raise AdapterError(f"No adapter found at {path}", status=404, err_type="NotFoundError")
     try:
-        config = json.loads(config_file.read_text())
-    except (OSError, ValueError) as exc:
-        raise AdapterError(f"adapter_config.json in {path} is not valid JSON: {exc}") from None
-    if not isinstance(config, dict):
-        raise AdapterError(f"adapter_config.json in {path} is not a JSON object")
-    return config
+        return read_adapter_config(path)
+    except AdapterFormatError as exc:
+        if exc.missing:
+            raise AdapterError(str(exc), status=404, err_type="NotFoundError") from None
+        raise AdapterError(str(exc)) from None
 
 
 def _alpha_for(module: str, config: dict) -> float:
@@ -91,13 +92,12 @@ def load_adapter(name: str, path: str | Path, base: BaseModelInfo, *, version: i
     path = Path(path)
     config = read_config(path)
     peft_type = str(config.get("peft_type", "")).upper()
-    if peft_type != "LORA" and peft_type not in GROUPED_TYPES:
-        raise AdapterError(f"adapter {name!r}: peft_type {peft_type or 'missing'} is not supported "
-                           f"(LORA, {', '.join(GROUPED_TYPES)})")
-    if config.get("modules_to_save"):
-        raise AdapterError(f"adapter {name!r}: modules_to_save is not supported")
-    if str(config.get("bias", "none")) != "none" or config.get("lora_bias"):
-        raise AdapterError(f"adapter {name!r}: bias {config.get('bias')!r} is not supported (only 'none')")
+    problems = embedded_problems(config, max_rank=base.max_rank)
+    if problems:
+        rank_problem = next((p for p in problems if p.startswith("LoRA rank")), None)
+        if rank_problem:  # vLLM's own wording for this one, which clients match on
+            raise AdapterError(rank_problem.replace("is greater", f"of adapter {name!r} is greater"))
+        raise AdapterError(f"adapter {name!r}: {'; '.join(problems)}")
     declared = config.get("base_model_name_or_path")
     if not _same_base(declared, base):
         raise AdapterError(f"adapter {name!r} was trained for base model {declared!r}, "
@@ -105,10 +105,6 @@ def load_adapter(name: str, path: str | Path, base: BaseModelInfo, *, version: i
     if peft_type != "LORA":
         return load_group_adapter(name, path, config, _read_tensors(path, name), module_shapes=base.module_shapes,
                                   dims=base.dims, dtype=base.dtype, version=version, error=AdapterError)
-    rank = int(config.get("r") or 0)
-    ranks = [rank, *[int(r) for r in (config.get("rank_pattern") or {}).values()]]
-    if max(ranks) > base.max_rank:
-        raise AdapterError(f"LoRA rank {max(ranks)} of adapter {name!r} is greater than max_lora_rank {base.max_rank}.")
     tensors = _read_tensors(path, name)
     parts: dict[str, dict[str, torch.Tensor]] = {}
     for key, tensor in tensors.items():
@@ -278,7 +274,7 @@ class AdapterRegistry:
         if self.adapter_dir is None or "/" in name or name.startswith(".") or "\\" in name:
             return None
         candidate = self.adapter_dir / name
-        return str(candidate) if (candidate / "adapter_config.json").is_file() else None
+        return str(candidate) if (candidate / CONFIG).is_file() else None
 
     def _put(self, weights: Adapter) -> None:
         self.loads += 1

@@ -16,7 +16,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -97,6 +97,18 @@ def _delta(payload: dict) -> str:
     return ""
 
 
+class ChatBackend(Protocol):
+    """What docsbot's chat needs of a serving endpoint: a ServingClient, or a test double of one."""
+
+    base_url: str
+
+    def list_models(self) -> list[dict]: ...
+
+    def chat_stream(self, **kwargs: Any) -> Iterator[str]: ...
+
+    def achat_stream(self, **kwargs: Any) -> AsyncIterator[str]: ...
+
+
 class ServingClient:
     backoff_s = BACKOFF_S  # first retry delay, doubled each time
 
@@ -165,33 +177,20 @@ class ServingClient:
         choice, usage = self._generate("/v1/completions", body)
         return ChatResult(text=choice.get("text") or "", finish_reason=choice.get("finish_reason"), usage=usage)
 
-    def chat_stream(self, *, model: str, messages, max_tokens: int = 256, temperature: float = 0.0,
-                    top_p: float = 1.0, stop=None, seed: int | None = None) -> Iterator[str]:
-        body = _body(model, messages=messages, max_tokens=max_tokens, temperature=temperature, top_p=top_p,
-                     stop=stop, seed=seed, stream=True)
-        reloaded = False
-        for attempt in range(RETRIES + 1):
-            started = False
-            try:
-                with self._http.stream("POST", "/v1/chat/completions", json=body) as response:
-                    if response.status_code != 200:
-                        response.read()
-                        raise _error_from(response)
-                    for line in response.iter_lines():
-                        payload = _sse_data(line)
-                        if payload is not None and (text := _delta(payload)):
-                            started = True
-                            yield text
-                return
-            except (ServingError, httpx.TransportError) as exc:
-                if started:
-                    raise self._wrap(exc) from exc
-                if not reloaded and self._reload_after_404(exc, model):
-                    reloaded = True
-                    continue
-                if attempt == RETRIES or not _retryable(exc):
-                    raise self._wrap(exc) from exc
-                time.sleep(self.backoff_s * 2 ** attempt)
+    def chat_stream(self, **kwargs) -> Iterator[str]:
+        """``achat_stream`` for synchronous callers (the CLI, Slack's and the webhook's workers), driven by
+        an event loop of its own: one implementation of the stream and its retries."""
+        loop = asyncio.new_event_loop()
+        stream = self.achat_stream(**kwargs)
+        try:
+            while True:
+                try:
+                    yield loop.run_until_complete(anext(stream))
+                except StopAsyncIteration:
+                    return
+        finally:
+            loop.run_until_complete(stream.aclose())
+            loop.close()
 
     async def achat_stream(self, *, model: str, messages, max_tokens: int = 256, temperature: float = 0.0,
                            top_p: float = 1.0, stop=None, seed: int | None = None) -> AsyncIterator[str]:

@@ -25,7 +25,6 @@ from pathlib import Path
 import torch
 from torch import nn
 
-GROUPED_TYPES = ("IA3", "PROMPT_TUNING", "PREFIX_TUNING", "BOTTLENECK")
 _IA3_KEY = re.compile(r"^base_model\.model\.(?P<module>.+)\.ia3_l(\.weight)?$")
 _ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": nn.functional.relu, "silu": nn.functional.silu, "gelu": nn.functional.gelu}

@@ -39,8 +39,18 @@ def _offenders(package: str, forbidden: tuple[str, ...]) -> list[str]:
     ]
 
 
-def test_it_keeps_training_free_of_django_docsbot_and_serving():
-    assert _offenders("training", ("django", "docsbot", "serving")) == []
+def test_it_keeps_training_free_of_django_docsbot_and_serving_but_the_adapter_format():
+    offenders = [o for o in _offenders("training", ("django", "docsbot", "serving"))
+                 if not o.endswith(" imports serving.adapter_format")]
+    assert offenders == []
+
+
+def test_it_writes_the_adapter_format_in_the_standard_library_only():
+    import sys
+
+    path = ROOT / "serving" / "adapter_format.py"
+    names = {name.split(".")[0] for name in _imports("serving")[path]} - {"__future__"}
+    assert names <= set(sys.stdlib_module_names), names
 
 
 def test_it_keeps_serving_free_of_django_docsbot_and_training():
@@ -90,3 +100,21 @@ def test_it_imports_training_only_inside_functions_of_the_training_task():
         and "adapters" not in path.relative_to(ROOT).parts and "management" not in path.relative_to(ROOT).parts
     ]
     assert anywhere == []
+
+
+def test_it_keeps_the_architecture_map_true_to_the_tree():
+    """Every module (``app/module.py``) and function (``app/module.name``) docs/architecture.md names
+    exists, and every app of docsbot is on it."""
+    import re
+
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    apps = {p.parent.name for p in (ROOT / "docsbot").glob("*/apps.py")}
+    missing = []
+    for ref in set(re.findall(r"`([a-z_]+(?:/[a-z_]+)+\.py|[a-z_]+/[a-z_]+\.[A-Za-z_]+)`", text)):
+        module, _, name = ref.partition(".py") if ref.endswith(".py") else ref.rpartition(".")
+        first = module.split("/")[0]
+        path = (ROOT / "docsbot" / module if first in apps else ROOT / module).with_suffix(".py")
+        if not path.is_file() or name and not re.search(rf"^(def|class) {name}\b", path.read_text(), re.MULTILINE):
+            missing.append(ref)
+    assert missing == []
+    assert [app for app in sorted(apps) if f"`{app}`" not in text] == []

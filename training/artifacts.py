@@ -1,6 +1,7 @@
 """The adapter directory: PEFT files + ``docsbot.json``, checked for what can serve it.
 
-This format is the only thing training shares with serving (DESIGN.md).
+This format is the only thing training shares with serving (DESIGN.md); its rules are written once,
+in ``serving/adapter_format.py`` (standard library only, the one module of serving training imports).
 """
 from __future__ import annotations
 
@@ -11,45 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-MANIFEST = "docsbot.json"
-PEFT_FILES = ("adapter_config.json", "adapter_model.safetensors")
+from serving.adapter_format import CONFIG, MANIFEST, PEFT_FILES, WEIGHTS, method_of, vllm_problems
 
 
 class AdapterInvalid(ValueError):
     """An adapter directory that cannot be served the way its manifest claims."""
-
-
-def vllm_problems(adapter_config: dict[str, Any], *, max_rank: int) -> list[str]:
-    """Why vLLM would refuse this adapter (empty when it loads)."""
-    problems = []
-    if adapter_config.get("peft_type") != "LORA":
-        problems.append(f"peft_type is {adapter_config.get('peft_type')!r}, vLLM serves only LORA")
-    if adapter_config.get("use_dora"):
-        problems.append("DoRA (use_dora) is not served by vLLM")
-    if adapter_config.get("modules_to_save"):
-        problems.append(f"modules_to_save {adapter_config['modules_to_save']!r} is not supported by vLLM")
-    if adapter_config.get("bias", "none") != "none":
-        problems.append(f"bias is {adapter_config.get('bias')!r}, vLLM needs 'none'")
-    rank = int(adapter_config.get("r", 0))
-    if rank > max_rank:
-        problems.append(f"rank {rank} exceeds the serving max rank {max_rank}")
-    ranks = adapter_config.get("rank_pattern") or {}
-    if any(int(r) > max_rank for r in ranks.values()):
-        problems.append(f"rank_pattern has a rank above {max_rank}")
-    return problems
-
-
-# peft_type in adapter_config.json -> docsbot method (LORA is lora or dora, told apart by use_dora)
-_METHOD_OF_PEFT_TYPE = {"IA3": "ia3", "PROMPT_TUNING": "prompt_tuning", "PREFIX_TUNING": "prefix_tuning",
-                        "BOTTLENECK": "bottleneck"}
-
-
-def method_of(adapter_config: dict[str, Any]) -> str | None:
-    """The docsbot method an adapter_config.json describes (None: not one docsbot trains)."""
-    peft_type = str(adapter_config.get("peft_type", ""))
-    if peft_type == "LORA":
-        return "dora" if adapter_config.get("use_dora") else "lora"
-    return _METHOD_OF_PEFT_TYPE.get(peft_type)
 
 
 def servable_by(adapter_config: dict[str, Any], *, max_rank: int) -> list[str]:
@@ -66,7 +33,7 @@ def weights_summary(adapter_dir: Path) -> dict[str, int]:
     """Trainable parameters (every value the adapter stores) and the adapter's size on disk."""
     from safetensors import safe_open
 
-    path = Path(adapter_dir) / PEFT_FILES[1]
+    path = Path(adapter_dir) / WEIGHTS
     count = 0
     with safe_open(str(path), framework="pt") as handle:
         for name in handle.keys():  # noqa: SIM118 - safe_open has no __iter__
@@ -93,8 +60,8 @@ def save_adapter(peft_model, out_dir: Path, *, base_model: str, method: str, max
     shutil.rmtree(staging, ignore_errors=True)
     peft_model.save_pretrained(staging, safe_serialization=True)
     if dtype is not None:
-        _cast_weights(staging / PEFT_FILES[1], dtype)
-    config_path = staging / "adapter_config.json"
+        _cast_weights(staging / WEIGHTS, dtype)
+    config_path = staging / CONFIG
     adapter_config = json.loads(config_path.read_text())
     # vLLM's resolver and serving compare this with the served base model's name.
     adapter_config["base_model_name_or_path"] = base_model
@@ -157,7 +124,7 @@ def check_adapter_dir(adapter_dir: Path, *, max_rank: int = 64) -> dict[str, Any
     if missing:
         raise AdapterInvalid(f"{adapter_dir}: missing {', '.join(missing)}")
     manifest = read_manifest(adapter_dir)
-    config = json.loads((adapter_dir / "adapter_config.json").read_text())
+    config = json.loads((adapter_dir / CONFIG).read_text())
     if "vllm" in manifest.get("servable_by", []):
         problems = vllm_problems(config, max_rank=max_rank)
         if problems:

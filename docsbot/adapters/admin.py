@@ -2,8 +2,8 @@
 their evaluation and a promote action."""
 from __future__ import annotations
 
-from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from docsbot.adapters.models import AdapterVersion, TrainingEvent, TrainingJob
 from docsbot.adapters.selectors import training_curve
 from docsbot.adapters.services import adapter_version_promote, training_job_cancel
+from docsbot.core.errors import REFUSED, admin_error
 from docsbot.teams.admin_scope import TeamScopedAdmin
 
 
@@ -91,8 +92,8 @@ class TrainingJobAdmin(TeamScopedAdmin):
         try:
             training_job_cancel(job=job)
             self.message_user(request, f"cancel requested for job {job.pk}")
-        except ValidationError as exc:
-            self.message_user(request, "; ".join(exc.messages), level=messages.WARNING)
+        except REFUSED as exc:
+            admin_error(self, request, exc)
         return redirect(reverse("admin:adapters_trainingjob_change", args=[job.pk]))
 
 
@@ -142,8 +143,8 @@ class AdapterVersionAdmin(TeamScopedAdmin):
             try:
                 adapter_version_promote(version=version)
                 self.message_user(request, f"{version.team} v{version.number} promoted")
-            except ValidationError as exc:
-                self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)
+            except REFUSED as exc:
+                admin_error(self, request, exc)
 
 
 from docsbot.adapters import learning_admin  # noqa: F401  (experiments, events, retrain policies)

@@ -4,13 +4,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Router, Schema
-from ninja.errors import HttpError
 
 from docsbot.adapters import selectors, services
 from docsbot.adapters.models import TrainingJob
+from docsbot.core.errors import AppError
 from docsbot.teams.auth import api_rate_limit
 
 router = Router(tags=["adapters"])
@@ -74,20 +73,15 @@ class AdapterVersionOut(Schema):
 def _job_or_404(request: HttpRequest, job_id: int) -> TrainingJob:
     job = selectors.training_job_get(team=request.auth, job_id=job_id)
     if job is None:
-        raise HttpError(404, f"no training job {job_id}")
+        raise AppError(code="not_found", message=f"no training job {job_id}")
     return job
 
 
 @router.post("/training-jobs", response={201: TrainingJobOut}, summary="Queue a training job for the team")
 def training_job_create(request: HttpRequest, payload: TrainingJobIn):
     api_rate_limit(request, "training")
-    try:
-        job = services.training_job_create(team=request.auth, method=payload.method,
-                                           hyperparameters=payload.hyperparameters)
-    except services.JobQuotaExceeded as exc:
-        raise HttpError(429, "; ".join(exc.messages)) from None
-    except ValidationError as exc:
-        raise HttpError(422, "; ".join(exc.messages)) from None
+    job = services.training_job_create(team=request.auth, method=payload.method,
+                                       hyperparameters=payload.hyperparameters)
     return 201, job
 
 
@@ -103,10 +97,7 @@ def training_job_detail(request: HttpRequest, job_id: int):
 
 @router.post("/training-jobs/{job_id}/cancel", response=TrainingJobOut, summary="Cancel a training job")
 def training_job_cancel(request: HttpRequest, job_id: int):
-    try:
-        return services.training_job_cancel(job=_job_or_404(request, job_id))
-    except ValidationError as exc:
-        raise HttpError(409, "; ".join(exc.messages)) from None
+    return services.training_job_cancel(job=_job_or_404(request, job_id))
 
 
 @router.get("/adapter-versions", response=list[AdapterVersionOut], summary="The team's adapter versions")

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -25,6 +25,9 @@ from docsbot.adapters import paths
 from docsbot.adapters.models import AdapterVersion
 from docsbot.core.serving import base_model_path
 from docsbot.teams.models import Team
+
+if TYPE_CHECKING:
+    from docsbot.qa.selectors import TrainingDataset
 
 
 def comparable_methods(*, cuda: bool) -> tuple[str, ...]:
@@ -35,7 +38,7 @@ def comparable_methods(*, cuda: bool) -> tuple[str, ...]:
 
 
 def method_comparison_run(*, team: Team, methods: Sequence[str], minutes_per_method: float,
-                          dataset: dict[str, Any] | None = None, max_steps: int | None = None,
+                          dataset: TrainingDataset | None = None, max_steps: int | None = None,
                           eval_max_examples: int = 75, eval_max_new_tokens: int = 96, decode_tokens: int = 32,
                           on_method: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Train, evaluate and measure each method; store and return the report."""
@@ -47,9 +50,8 @@ def method_comparison_run(*, team: Team, methods: Sequence[str], minutes_per_met
     if dataset is None:
         from docsbot.qa.selectors import dataset_build
 
-        built = dataset_build(team=team)
-        dataset = {key: getattr(built, key, None) for key in ("train", "heldout", "dataset_hash", "pair_ids")}
-    if not dataset["train"]:
+        dataset = dataset_build(team=team)
+    if not dataset.train:
         raise ValidationError("dataset: the team has no approved training pairs (run generate_qa and review)")
     created = datetime.now(UTC)
     root = paths.versions_dir(team.slug) / f"compare-{created:%Y%m%d-%H%M%S}"
@@ -64,16 +66,16 @@ def method_comparison_run(*, team: Team, methods: Sequence[str], minutes_per_met
         if on_method:
             on_method(row)
     report = {"created": created.isoformat(timespec="seconds"), "base_model": base_model_path(),
-              "dataset_hash": dataset.get("dataset_hash", ""), "train_examples": len(dataset["train"]),
-              "heldout_examples": len(dataset.get("heldout") or []), "minutes_per_method": minutes_per_method,
+              "dataset_hash": dataset.dataset_hash, "train_examples": len(dataset.train),
+              "heldout_examples": len(dataset.heldout), "minutes_per_method": minutes_per_method,
               "methods": rows, "winner": comparison_winner(
                   rows, max_forgetting=settings.MAX_FORGETTING, max_false_abstention=settings.MAX_FALSE_ABSTENTION),
-              "pair_ids": list(dataset.get("pair_ids") or [])}
+              "pair_ids": list(dataset.pair_ids)}
     Team.objects.filter(pk=team.pk).update(method_comparison=report)
     return report
 
 
-def _method_row(method: str, dataset: dict[str, Any], out: Path, *, minutes: float, max_steps: int | None,
+def _method_row(method: str, dataset: TrainingDataset, out: Path, *, minutes: float, max_steps: int | None,
                 eval_max_examples: int, eval_max_new_tokens: int, decode_tokens: int,
                 base_scores: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
     import torch
@@ -84,21 +86,21 @@ def _method_row(method: str, dataset: dict[str, Any], out: Path, *, minutes: flo
 
     config = TrainConfig(method=method, time_budget_s=minutes * 60, max_steps=max_steps,
                          max_rank=settings.MAX_LORA_RANK)
-    recipe = Recipe(base_model=base_model_path(), config=config, train_examples=dataset["train"],
+    recipe = Recipe(base_model=base_model_path(), config=config, train_examples=dataset.train,
                     work_dir=out.with_name(out.name + ".work"))
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     try:
         recipe.setup()
         result = recipe.train()
-        heldout = dataset.get("heldout") or []
+        heldout = dataset.heldout
         evaluation = recipe.evaluate(heldout, max_examples=eval_max_examples, max_new_tokens=eval_max_new_tokens,
                                      base=base_scores) if heldout else None
         metrics = {"final_loss": result.final_loss, "steps": result.steps, "train_seconds": round(result.seconds, 2),
                    "tokens_per_second": round(result.real_tokens_per_second, 1),
                    "peak_memory_bytes": result.peak_memory_bytes, "dataset": result.dataset,
                    **({"evaluation": evaluation} if evaluation else {})}
-        recipe.save_adapter(out, dataset_hash=dataset.get("dataset_hash", ""), metrics=metrics,
+        recipe.save_adapter(out, dataset_hash=dataset.dataset_hash, metrics=metrics,
                             extra={"config": result.config, "comparison": True})
         recipe.remove_checkpoints()
     finally:

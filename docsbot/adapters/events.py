@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from docsbot.adapters.models import AdapterVersion, Event, Experiment, TrainingJob
+from docsbot.core.errors import AppError
 from docsbot.teams.models import Team
 
 log = logging.getLogger(__name__)
@@ -56,33 +57,33 @@ def event_revert(*, event: Event, actor: str) -> Event:
     from docsbot.adapters.services import adapter_version_promote, training_job_cancel
 
     if event.reverted_by_id is not None:
-        raise ValidationError(f"event {event.pk} was already reverted")
+        raise AppError(f"event {event.pk} was already reverted", code="conflict")
     if event.kind not in REVERSIBLE:
         raise ValidationError(f"a {event.get_kind_display()} event cannot be reverted")
     why = f"revert of event {event.pk} ({event.get_kind_display()})"
     team = event.team
     if event.kind == Event.Kind.RETRAIN_QUEUED:
         if event.job is None or event.job.is_finished:
-            raise ValidationError("the retrain's job is already finished; nothing to cancel")
+            raise AppError("the retrain's job is already finished; nothing to cancel", code="conflict")
         training_job_cancel(job=event.job)
     elif event.kind == Event.Kind.RETRAIN_SCHEDULED:
         from docsbot.adapters.models import RetrainPolicy
 
         if not RetrainPolicy.objects.filter(team=team, due_at__isnull=False).update(pending={}, due_at=None):
-            raise ValidationError("no scheduled retrain is pending any more")
+            raise AppError("no scheduled retrain is pending any more", code="conflict")
     elif event.kind == Event.Kind.EXPERIMENT_STARTED:
         experiment = event.experiment
         if experiment is None or experiment.status != Experiment.Status.RUNNING:
-            raise ValidationError("the experiment has already ended")
+            raise AppError("the experiment has already ended", code="conflict")
         experiments.experiment_end(experiment=experiment, outcome=Experiment.Outcome.CANCELLED, reason=why,
                                    actor=actor)
     else:
         target = event.data.get("previous_version")
         if target is None:
-            raise ValidationError("there was no live version before this one to go back to")
+            raise AppError("there was no live version before this one to go back to", code="conflict")
         version = AdapterVersion.objects.filter(team=team, number=target).first()
         if version is None:
-            raise ValidationError(f"version {target} no longer exists")
+            raise AppError(f"version {target} no longer exists", code="not_found")
         adapter_version_promote(version=version, rollback=event.kind == Event.Kind.PROMOTED, reason=why,
                                 actor=actor)
     with transaction.atomic():

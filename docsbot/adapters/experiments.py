@@ -8,10 +8,14 @@ adapter on the same base model, so both versions cost no extra base-model memory
 Per version: answers, thumbs up/down, the thumbs-up share of rated answers (the primary metric),
 the not-covered rate (answers saying the docs do not cover the question), the source-click rate (answers
 with sources whose user opened one), latency. The decision
-is a two-sided Fisher exact test on the primary metric at ``alpha`` once each version has
-``min_rated`` rated answers: a significantly better candidate is promoted, a significantly worse
-one (or one that says "not covered" significantly more often) is rolled back; undecided at
-``ends_by``, the experiment times out and the control stays live.
+is a two-sided Fisher exact test on the primary metric, sequential (``Look``): tested once when each
+version has ``min_rated`` rated answers, then at 2x, 4x, ... that, at alpha / 2, alpha / 4, ...: a
+significantly better candidate is promoted, a significantly worse one (or one that says "not covered"
+significantly more often) is rolled back; undecided at ``ends_by``, the experiment times out and the
+control stays live.
+
+Over 400 lines because the figures, the tests and the decision read the same per-version counts;
+split, each part would re-query them.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import hashlib
 import logging
 import math
 import os
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from statistics import median
@@ -32,6 +37,7 @@ from django.utils import timezone
 
 from docsbot.adapters.events import event_record
 from docsbot.adapters.models import AdapterVersion, Event, Experiment
+from docsbot.core.errors import REFUSED, AppError
 from docsbot.teams.models import Team
 
 log = logging.getLogger(__name__)
@@ -64,7 +70,7 @@ def candidate_publish(*, version: AdapterVersion) -> None:
             if client.health():
                 client.load_adapter(name=name, path=str(path), inplace=True)
         except Exception as exc:
-            raise ValidationError(f"serving did not take version {version.number}: {exc}") from exc
+            raise AppError(f"serving did not take version {version.number}: {exc}", code="conflict") from exc
     adapter_dir = Path(settings.ADAPTER_DIR)
     adapter_dir.mkdir(parents=True, exist_ok=True)
     temporary = adapter_dir / f".{name}.{os.getpid()}.tmp"
@@ -148,7 +154,7 @@ def experiment_start(*, team: Team, candidate: AdapterVersion, traffic_share: fl
     if candidate.base_model != control.base_model:
         raise ValidationError("the candidate was trained on another base model than the live version")
     if experiment_running(team=team) is not None:
-        raise ValidationError("the team already runs an experiment; end it first")
+        raise AppError("the team already runs an experiment; end it first", code="conflict")
     candidate_publish(version=candidate)
     try:
         with transaction.atomic():
@@ -162,7 +168,7 @@ def experiment_start(*, team: Team, candidate: AdapterVersion, traffic_share: fl
                          data={"control": control.number, "candidate": candidate.number,
                                "traffic_share": traffic_share})
     except IntegrityError:
-        raise ValidationError("the team already runs an experiment; end it first") from None
+        raise AppError("the team already runs an experiment; end it first", code="conflict") from None
     return experiment
 
 
@@ -177,7 +183,7 @@ def experiment_end(*, experiment: Experiment, outcome: str, reason: str, actor: 
     results = experiment_results(experiment=experiment)
     if outcome == Experiment.Outcome.PROMOTED:
         if not Experiment.objects.filter(pk=experiment.pk, status=Experiment.Status.RUNNING).exists():
-            raise ValidationError(f"experiment {experiment.pk} has already ended")
+            raise AppError(f"experiment {experiment.pk} has already ended", code="conflict")
         # First: a candidate serving rejects is not promoted, and the experiment keeps running.
         adapter_version_promote(version=experiment.candidate, actor=actor,
                                 reason=f"A/B experiment {experiment.pk}: {reason}")
@@ -185,7 +191,7 @@ def experiment_end(*, experiment: Experiment, outcome: str, reason: str, actor: 
         ended = Experiment.objects.filter(pk=experiment.pk, status=Experiment.Status.RUNNING).update(
             status=Experiment.Status.ENDED, outcome=outcome, reason=reason, ended=timezone.now(), results=results)
         if not ended:
-            raise ValidationError(f"experiment {experiment.pk} has already ended")
+            raise AppError(f"experiment {experiment.pk} has already ended", code="conflict")
         if outcome == Experiment.Outcome.ROLLED_BACK:
             AdapterVersion.objects.filter(pk=experiment.candidate_id, status=AdapterVersion.Status.CANDIDATE) \
                 .update(status=AdapterVersion.Status.RETIRED)
@@ -272,8 +278,29 @@ def sample_size_per_version(p1: float, p2: float, *, alpha: float, min_differenc
     return math.ceil(numerator ** 2 / diff ** 2)
 
 
+@dataclass(frozen=True)
+class Look:
+    """One interim test of a sequential design. The decision is tested once each time the rated answers
+    per version reach ``min_rated``, then 2x, 4x, 8x ``min_rated`` (look k = 1, 2, 3, ...), at level
+    alpha / 2^k: by the union bound the chance of a wrong decision stays under alpha however long the
+    experiment runs. Testing at alpha after every vote instead ("peeking") would end far more
+    experiments on chance than alpha says."""
+
+    number: int
+    alpha: float
+
+
+def look_due(*, experiment: Experiment, rated: int) -> Look | None:
+    """The look the experiment has reached with ``rated`` answers per version and not yet taken."""
+    if rated < experiment.min_rated:
+        return None
+    number = int(math.log2(rated / experiment.min_rated)) + 1
+    return Look(number, experiment.alpha / 2 ** number) if number > experiment.looks else None
+
+
 def experiment_results(*, experiment: Experiment) -> dict[str, Any]:
-    """Both versions' figures, the tests, and the rated answers each version still needs."""
+    """Both versions' figures, the tests (significant at the level of the look they have reached), and
+    the rated answers each version still needs."""
     control = _version_figures(experiment, experiment.control)
     candidate = _version_figures(experiment, experiment.candidate)
     p_up = fisher_exact(control["thumbs_up"], control["rated"], candidate["thumbs_up"], candidate["rated"])
@@ -281,24 +308,35 @@ def experiment_results(*, experiment: Experiment) -> dict[str, Any]:
     p1 = control["thumbs_up_rate"] if control["thumbs_up_rate"] is not None else 0.5
     p2 = candidate["thumbs_up_rate"] if candidate["thumbs_up_rate"] is not None else p1
     needed = max(experiment.min_rated, sample_size_per_version(p1, p2, alpha=experiment.alpha))
+    rated = min(control["rated"], candidate["rated"])
+    level = experiment.alpha / 2 ** (int(math.log2(rated / experiment.min_rated)) + 1) \
+        if rated >= experiment.min_rated else None
+    next_look = experiment.looks + 1
     return {
         "control": control, "candidate": candidate,
         "thumbs_up_difference": round(p2 - p1, 4) if control["rated"] and candidate["rated"] else None,
         "significance": {"thumbs_up": {"test": "Fisher exact, two-sided", "p_value": round(p_up, 6),
-                                       "significant": p_up < experiment.alpha},
+                                       "significant": level is not None and p_up < level},
                          "not_covered": {"test": "Fisher exact, two-sided", "p_value": round(p_nc, 6),
-                                         "significant": p_nc < experiment.alpha},
-                         "alpha": experiment.alpha},
+                                         "significant": level is not None and p_nc < level},
+                         "alpha": experiment.alpha, "alpha_now": level,
+                         "sequential": {"looks_done": experiment.looks,
+                                        "next_look_at_rated": experiment.min_rated * 2 ** experiment.looks,
+                                        "next_look_alpha": experiment.alpha / 2 ** next_look}},
         "rated_needed_per_version": needed,
         "rated_still_needed": {"control": max(0, needed - control["rated"]),
                                "candidate": max(0, needed - candidate["rated"])},
     }
 
 
-def experiment_decide(*, experiment: Experiment, now=None) -> tuple[str, str] | None:
-    """(outcome, reason) when the experiment should end now, else None."""
+def experiment_decide(*, experiment: Experiment, now=None, look: Look | None | bool = True
+                      ) -> tuple[str, str] | None:
+    """(outcome, reason) when the experiment should end now, else None. It ends on significance only at a
+    look (``Look``; True: the one due now, without taking it), and at its deadline."""
     results = experiment_results(experiment=experiment)
     control, candidate = results["control"], results["candidate"]
+    if look is True:
+        look = look_due(experiment=experiment, rated=min(control["rated"], candidate["rated"]))
     tests = results["significance"]
     now = now or timezone.now()
     live = AdapterVersion.objects.filter(team=experiment.team, status=AdapterVersion.Status.PROMOTED).first()
@@ -306,20 +344,20 @@ def experiment_decide(*, experiment: Experiment, now=None) -> tuple[str, str] | 
         return Experiment.Outcome.CANCELLED, "the control is no longer the live version"
     figures = (f"thumbs-up v{candidate['version']} {_pct(candidate['thumbs_up_rate'])} of {candidate['rated']} "
                f"rated vs v{control['version']} {_pct(control['thumbs_up_rate'])} of {control['rated']} "
-               f"(Fisher p={tests['thumbs_up']['p_value']:.3g}, alpha {experiment.alpha:g}); not covered "
+               f"(Fisher p={tests['thumbs_up']['p_value']:.3g}, look {look.number if look else '-'} at alpha "
+               f"{look.alpha if look else experiment.alpha:.3g}); not covered "
                f"{_pct(candidate['not_covered_rate'])} vs {_pct(control['not_covered_rate'])} "
                f"(p={tests['not_covered']['p_value']:.3g})")
-    enough = min(control["rated"], candidate["rated"]) >= experiment.min_rated
-    if enough and tests["thumbs_up"]["significant"]:
+    thumbs = bool(look) and tests["thumbs_up"]["p_value"] < look.alpha
+    worse_coverage = bool(look) and tests["not_covered"]["p_value"] < look.alpha and \
+        candidate["not_covered_rate"] > control["not_covered_rate"]
+    if thumbs:
         if candidate["thumbs_up_rate"] > control["thumbs_up_rate"]:
-            worse_coverage = tests["not_covered"]["significant"] and \
-                candidate["not_covered_rate"] > control["not_covered_rate"]
             if not worse_coverage:
                 return Experiment.Outcome.PROMOTED, f"the candidate is significantly better: {figures}"
         else:
             return Experiment.Outcome.ROLLED_BACK, f"the candidate is significantly worse: {figures}"
-    if enough and tests["not_covered"]["significant"] and \
-            candidate["not_covered_rate"] > control["not_covered_rate"]:
+    if worse_coverage:
         return Experiment.Outcome.ROLLED_BACK, f"the candidate says 'not covered' significantly more: {figures}"
     if now >= experiment.ends_by:
         return Experiment.Outcome.TIMED_OUT, f"no significant difference by {experiment.ends_by:%Y-%m-%d %H:%M}: {figures}"
@@ -331,13 +369,21 @@ def _pct(value: float | None) -> str:
 
 
 def experiment_evaluate(*, experiment: Experiment, now=None) -> Experiment:
-    decision = experiment_decide(experiment=experiment, now=now)
+    """Take the look that is due, once (concurrent evaluations cannot test the same look twice), and end
+    the experiment when it decides."""
+    results = experiment_results(experiment=experiment)
+    look = look_due(experiment=experiment, rated=min(results["control"]["rated"], results["candidate"]["rated"]))
+    if look and not Experiment.objects.filter(pk=experiment.pk, looks__lt=look.number).update(looks=look.number):
+        look = None  # another evaluation took it
+    if look:
+        experiment.looks = look.number
+    decision = experiment_decide(experiment=experiment, now=now, look=look)
     if decision is None:
         return experiment
     outcome, reason = decision
     try:
         return experiment_end(experiment=experiment, outcome=outcome, reason=reason, actor="auto")
-    except ValidationError as exc:
+    except REFUSED as exc:
         log.warning("experiment %s: could not end (%s): %s", experiment.pk, outcome, exc)
         return experiment
 

@@ -9,6 +9,7 @@ from django.utils.html import format_html, format_html_join
 
 from docsbot.adapters import events, experiments
 from docsbot.adapters.models import AdapterVersion, Event, Experiment, RetrainPolicy
+from docsbot.core.errors import REFUSED, admin_error
 from docsbot.teams.admin_scope import TeamScopedAdmin
 
 
@@ -69,9 +70,9 @@ class ExperimentAdmin(TeamScopedAdmin):
             started = experiments.experiment_start(
                 team=obj.team, candidate=obj.candidate, traffic_share=obj.traffic_share,
                 days=form.cleaned_data["days"], min_rated=obj.min_rated, alpha=obj.alpha, actor=_actor(request))
-        except ValidationError as exc:
+        except REFUSED as exc:
             # Reported on the next page; nothing was created.
-            self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)
+            admin_error(self, request, exc)
             obj.pk = None
             return
         obj.pk = started.pk
@@ -161,8 +162,8 @@ class ExperimentAdmin(TeamScopedAdmin):
                 experiments.experiment_end(experiment=experiment, outcome=outcome, actor=_actor(request),
                                            reason=f"ended in the admin by {request.user.get_username()}")
                 self.message_user(request, f"experiment {experiment.pk}: {outcome}")
-            except ValidationError as exc:
-                self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)
+            except REFUSED as exc:
+                admin_error(self, request, exc)
 
     @admin.action(description="End: promote the candidate")
     def end_promote(self, request, queryset):
@@ -216,8 +217,8 @@ class EventAdmin(TeamScopedAdmin):
             try:
                 undo = events.event_revert(event=event, actor=_actor(request))
                 self.message_user(request, undo.reason)
-            except ValidationError as exc:
-                self.message_user(request, f"event {event.pk}: {'; '.join(exc.messages)}", level=messages.WARNING)
+            except REFUSED as exc:
+                admin_error(self, request, exc, prefix=f"event {event.pk}: ")
 
 
 @admin.register(RetrainPolicy)

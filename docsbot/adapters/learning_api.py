@@ -5,19 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Router, Schema
-from ninja.errors import HttpError
 
 from docsbot.adapters import events, experiments, retrain
 from docsbot.adapters.models import AdapterVersion, Event, Experiment, RetrainPolicy
+from docsbot.core.errors import AppError
 
 router = Router(tags=["continuous learning"])
-
-
-def _messages(exc: ValidationError) -> str:
-    return "; ".join(exc.messages)
 
 
 # --- experiments ------------------------------------------------------------------------------
@@ -68,7 +63,7 @@ class ExperimentOut(Schema):
 def _experiment_or_404(request: HttpRequest, experiment_id: int) -> Experiment:
     experiment = experiments.experiment_get(team=request.auth, experiment_id=experiment_id)
     if experiment is None:
-        raise HttpError(404, f"no experiment {experiment_id}")
+        raise AppError(code="not_found", message=f"no experiment {experiment_id}")
     return experiment
 
 
@@ -82,13 +77,10 @@ def experiment_list(request: HttpRequest):
 def experiment_create(request: HttpRequest, payload: ExperimentIn):
     candidate = AdapterVersion.objects.filter(team=request.auth, number=payload.candidate).first()
     if candidate is None:
-        raise HttpError(404, f"no adapter version {payload.candidate}")
-    try:
-        experiment = experiments.experiment_start(
-            team=request.auth, candidate=candidate, traffic_share=payload.traffic_share, days=payload.days,
-            min_rated=payload.min_rated, alpha=payload.alpha, actor="api")
-    except ValidationError as exc:
-        raise HttpError(409 if "already runs" in _messages(exc) else 422, _messages(exc)) from None
+        raise AppError(code="not_found", message=f"no adapter version {payload.candidate}")
+    experiment = experiments.experiment_start(
+        team=request.auth, candidate=candidate, traffic_share=payload.traffic_share, days=payload.days,
+        min_rated=payload.min_rated, alpha=payload.alpha, actor="api")
     return 201, experiments.experiment_get(team=request.auth, experiment_id=experiment.pk)
 
 
@@ -104,11 +96,8 @@ def experiment_end(request: HttpRequest, experiment_id: int, payload: Experiment
     experiment = _experiment_or_404(request, experiment_id)
     outcome = {"promote": Experiment.Outcome.PROMOTED, "rollback": Experiment.Outcome.ROLLED_BACK,
                "cancel": Experiment.Outcome.CANCELLED}[payload.outcome]
-    try:
-        experiments.experiment_end(experiment=experiment, outcome=outcome, actor="api",
-                                   reason=payload.reason.strip()[:2000] or f"ended through the API ({payload.outcome})")
-    except ValidationError as exc:
-        raise HttpError(409, _messages(exc)) from None
+    experiments.experiment_end(experiment=experiment, outcome=outcome, actor="api",
+                               reason=payload.reason.strip()[:2000] or f"ended through the API ({payload.outcome})")
     return _experiment_or_404(request, experiment_id)
 
 
@@ -161,7 +150,7 @@ class EventOut(Schema):
             summary="The audit trail: retrains queued, experiments, promotions and rollbacks, with reasons")
 def event_list(request: HttpRequest, kind: str | None = None, limit: int = 100):
     if kind is not None and kind not in Event.Kind.values:
-        raise HttpError(422, f"kind: one of {', '.join(Event.Kind.values)}")
+        raise AppError(code="invalid", message=f"kind: one of {', '.join(Event.Kind.values)}")
     return list(events.event_list(team=request.auth, kind=kind)[:max(1, min(limit, 500))])
 
 
@@ -169,11 +158,8 @@ def event_list(request: HttpRequest, kind: str | None = None, limit: int = 100):
 def event_revert(request: HttpRequest, event_id: int):
     event = events.event_get(team=request.auth, event_id=event_id)
     if event is None:
-        raise HttpError(404, f"no event {event_id}")
-    try:
-        return events.event_revert(event=event, actor="api")
-    except ValidationError as exc:
-        raise HttpError(409, _messages(exc)) from None
+        raise AppError(code="not_found", message=f"no event {event_id}")
+    return events.event_revert(event=event, actor="api")
 
 
 # --- retrain on change ------------------------------------------------------------------------
@@ -205,7 +191,4 @@ def retrain_policy_detail(request: HttpRequest) -> RetrainPolicy:
 @router.put("/retrain-policy", response=RetrainPolicyOut, summary="Change the team's retrain-on-change settings")
 def retrain_policy_update(request: HttpRequest, payload: RetrainPolicyIn) -> RetrainPolicy:
     values = {key: value for key, value in payload.dict().items() if value is not None}
-    try:
-        return retrain.retrain_policy_update(team=request.auth, **values)
-    except ValidationError as exc:
-        raise HttpError(422, _messages(exc)) from None
+    return retrain.retrain_policy_update(team=request.auth, **values)

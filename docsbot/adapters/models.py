@@ -187,6 +187,7 @@ class Experiment(models.Model):
     reason = models.TextField(blank=True, help_text="Why it ended.")
     min_rated = models.PositiveIntegerField(default=30, help_text="Rated answers per version before deciding.")
     alpha = models.FloatField(default=0.05, help_text="Significance level of the decision.")
+    looks = models.PositiveIntegerField(default=0, help_text="Interim tests done (experiments.Look).")
     ends_by = models.DateTimeField(help_text="Times out (the control stays live) if undecided by then.")
     results = models.JSONField(default=dict, blank=True, help_text="The per-version figures when it ended.")
     started = models.DateTimeField(auto_now_add=True)

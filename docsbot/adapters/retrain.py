@@ -5,6 +5,9 @@ training job (at most one queued per team: a newer change supersedes a queued re
 Changes are counted against the team's baseline (``RetrainPolicy.baseline``: the content hashes of
 its chunks per page, as of the last retrain), so several small ingests add up until they pass.
 Only a team with a live (promoted) adapter is retrained: there is nothing to keep current before.
+The retrain's own training and gate rules live here too (``changed_pages_emphasis``,
+``changed_pages_first``, ``changed_pages_check``), which is why the module passes 400 lines: what
+"changed" means is defined once, for the trigger and for the job it queues.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from django.utils import timezone
 
 from docsbot.adapters.events import event_record
 from docsbot.adapters.models import AdapterVersion, Event, RetrainPolicy, TrainingJob
+from docsbot.core.errors import REFUSED, AppError, app_error
 from docsbot.teams.models import Team
 
 log = logging.getLogger(__name__)
@@ -245,11 +249,11 @@ def pairs_retire_removed(*, team: Team) -> int:
 def pairs_regenerate(*, team: Team) -> dict[str, Any]:
     """Pairs for the changed and added chunks only: qa_generate skips every chunk whose text already has
     pairs, and drops the pending generated pairs of chunks that are gone."""
-    from docsbot.qa.services import QAError, qa_generate
+    from docsbot.qa.services import qa_generate
 
     try:
         report = qa_generate(team=team).as_dict()
-    except QAError as exc:
+    except AppError as exc:
         return {"error": str(exc)}
     report["retired"] = pairs_retire_removed(team=team)
     return report
@@ -306,9 +310,9 @@ def retrain_queue(*, team: Team, reason: str, changes: dict[str, Any]) -> Traini
                    "live_version": live.number if live else None}
         try:
             job = training_job_create(team=team, method=method, hyperparameters=hyperparameters)
-        except ValidationError as exc:
-            event_record(team=team, kind=Event.Kind.RETRAIN_QUEUED, data={"changes": changes, "error": exc.messages},
-                         reason=f"{reason}; NOT queued: {'; '.join(exc.messages)}")
+        except REFUSED as exc:
+            event_record(team=team, kind=Event.Kind.RETRAIN_QUEUED, data={"changes": changes, "error": [app_error(exc).message]},
+                         reason=f"{reason}; NOT queued: {app_error(exc).message}")
             return None
         TrainingJob.objects.filter(pk=job.pk).update(trigger=TrainingJob.Trigger.DOCS_CHANGED, reason=reason,
                                                      changes=changes)
@@ -345,11 +349,26 @@ def retrain_check_run(*, team_id: int, run_id: int | None = None) -> RetrainDeci
 
 
 def _pages_of(job: TrainingJob, pair_ids) -> dict[int, str]:
-    """Each held-out pair's page (its source chunk's document path)."""
+    """Each pair's page (its source chunk's document path)."""
     from docsbot.qa.models import QAPair
 
     return dict(QAPair.objects.filter(team=job.team, pk__in=pair_ids)
                 .values_list("pk", "chunk__document__source_path"))
+
+
+CHANGED_PAGE_REPEATS = 3
+
+
+def changed_pages_emphasis(*, job: TrainingJob, train: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """A retrain on a docs change sees what changed more often: each training example of a changed page
+    appears CHANGED_PAGE_REPEATS times, the rest once (the warm start already knows it; here it is
+    rehearsal). Returns the examples and how many were repeated. Any other job: unchanged."""
+    changed = set((job.changes or {}).get("pages") or [])
+    if job.trigger != TrainingJob.Trigger.DOCS_CHANGED or not changed:
+        return train, 0
+    page_of = _pages_of(job, {example.get("id") for example in train})
+    repeated = [example for example in train if page_of.get(example.get("id")) in changed]
+    return train + repeated * (CHANGED_PAGE_REPEATS - 1), len(repeated)
 
 
 def changed_pages_first(*, job: TrainingJob, heldout: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -17,10 +17,15 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.core.exceptions import ValidationError
 
 from docsbot.adapters import paths
 from docsbot.adapters.models import AdapterVersion, TrainingJob
+from docsbot.adapters.retrain import (
+    CHANGED_PAGE_REPEATS,
+    changed_pages_check,
+    changed_pages_emphasis,
+    changed_pages_first,
+)
 from docsbot.adapters.selectors import adapter_version_get_promoted
 from docsbot.adapters.services import (
     DATASET_FILE,
@@ -38,6 +43,8 @@ from docsbot.adapters.services import (
     training_job_finish,
     training_job_heartbeat,
 )
+from docsbot.core.errors import REFUSED, app_error
+from docsbot.qa.selectors import TrainingDataset
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 1.0  # how often progress is written and the cancel flag read
@@ -47,15 +54,14 @@ EVAL_MAX_EXAMPLES = 75
 REFIT_DIR = "refit"  # the refit's work folder inside the job's (checkpoints, rehearsal text)
 
 
-def load_dataset(job: TrainingJob) -> dict[str, Any]:
+def load_dataset(job: TrainingJob) -> TrainingDataset:
+    """The job's frozen dataset (written when it was queued, else built now and frozen)."""
+    from docsbot.qa.selectors import TrainingDataset, dataset_build
+
     path = paths.job_dir(job.pk) / DATASET_FILE
     if not path.exists():
-        try:
-            from docsbot.qa.selectors import dataset_build
-        except ImportError as exc:
-            raise RuntimeError(f"no dataset: docsbot.qa.selectors.dataset_build is unavailable ({exc})") from None
         dataset_snapshot_write(job=job, dataset=dataset_build(team=job.team))
-    return json.loads(path.read_text())
+    return TrainingDataset.from_json(json.loads(path.read_text()))
 
 
 def feedback_pairs_summary(counts: dict[str, Any]) -> str:
@@ -133,10 +139,10 @@ def training_job_run(*, job_id: int, owner: str, soft_deadline: float | None = N
     recipe = None
     try:
         dataset = load_dataset(job)
-        if dataset.get("feedback_pairs") is not None:
-            training_event_add(job=job, message=feedback_pairs_summary(dataset["feedback_pairs"]),
-                               data={"feedback_pairs": dataset["feedback_pairs"]})
-        if not dataset["train"]:
+        if dataset.feedback_pairs:
+            training_event_add(job=job, message=feedback_pairs_summary(dataset.feedback_pairs),
+                               data={"feedback_pairs": dataset.feedback_pairs})
+        if not dataset.train:
             raise ValueError("dataset: the team has no approved training pairs (run generate_qa and review)")
         recipe = _recipe(job, dataset, monitor)
         recipe.setup()
@@ -185,7 +191,7 @@ def training_job_run(*, job_id: int, owner: str, soft_deadline: float | None = N
     return TrainingJob.objects.get(pk=job.pk)
 
 
-def _recipe(job: TrainingJob, dataset: dict[str, Any], monitor: _Monitor, *, refit: bool = False):
+def _recipe(job: TrainingJob, dataset: TrainingDataset, monitor: _Monitor, *, refit: bool = False):
     """The job's recipe on its training examples; ``refit``: on every pair (train + refit), from where the
     job's first run started, in its own work folder (its own checkpoints: a job killed while refitting resumes there).
     Tried once instead for the refit: the evaluated adapter continued on the held-out pairs with as many
@@ -199,9 +205,16 @@ def _recipe(job: TrainingJob, dataset: dict[str, Any], monitor: _Monitor, *, ref
     values = {k: v for k, v in job.hyperparameters.items() if k not in EVAL_KEYS}
     values.setdefault("max_rank", settings.MAX_LORA_RANK)
     config = TrainConfig.from_dict({**values, "method": job.method})
-    examples, work_dir = dataset["train"], paths.job_dir(job.pk)
+    examples, work_dir = dataset.train, paths.job_dir(job.pk)
     if refit:
-        examples, work_dir = examples + dataset["refit"], work_dir / REFIT_DIR
+        examples, work_dir = examples + dataset.refit, work_dir / REFIT_DIR
+    examples, repeated = changed_pages_emphasis(job=job, train=examples)
+    if repeated and not refit:
+        changes = {**(job.changes or {}), "changed_page_examples": repeated}
+        TrainingJob.objects.filter(pk=job.pk).update(changes=changes)
+        job.changes = changes
+        training_event_add(job=job, message=f"{repeated} training examples of the changed pages, each seen "
+                                            f"{CHANGED_PAGE_REPEATS}x as often as the rest")
     # The refit repeats the recipe from the same start: the live adapter for a retrain on a docs change.
     start = _live_adapter_to_continue(job)
     return Recipe(base_model=job.base_model, config=config, train_examples=examples, work_dir=work_dir,
@@ -252,7 +265,7 @@ def _rehearsal_note(recipe) -> str:
         if steps else ""
 
 
-def _evaluate_and_publish(job: TrainingJob, recipe, result, dataset: dict[str, Any],
+def _evaluate_and_publish(job: TrainingJob, recipe, result, dataset: TrainingDataset,
                           monitor: _Monitor) -> AdapterVersion:
     metrics: dict[str, Any] = {"final_loss": result.final_loss, "steps": result.steps,
                                "train_seconds": round(result.seconds, 2),
@@ -261,22 +274,20 @@ def _evaluate_and_publish(job: TrainingJob, recipe, result, dataset: dict[str, A
     if result.extra.get("time_budget"):
         metrics["time_budget"] = result.extra["time_budget"]
         training_event_add(job=job, message=result.extra["time_budget"])
-    if dataset["heldout"]:
+    if dataset.heldout:
         from training.evaluate import MIN_HELDOUT
 
         max_examples = job.hyperparameters.get("eval_max_examples", EVAL_MAX_EXAMPLES)
-        count = min(len(dataset["heldout"]), max_examples)
+        count = min(len(dataset.heldout), max_examples)
         training_event_add(job=job, message=f"evaluating base and adapter on {count} held-out examples")
-        if dataset.get("note"):
-            training_event_add(job=job, level="warn", message=dataset["note"])
+        if dataset.note:
+            training_event_add(job=job, level="warn", message=dataset.note)
         if count < MIN_HELDOUT:
             training_event_add(job=job, level="warn", message=(
                 f"only {count} held-out example{'s' if count != 1 else ''}: the gate's comparison with the "
                 f"base is noise at this size (at least {MIN_HELDOUT} make it meaningful: add documents or "
                 "pairs, or raise the team's held-out share)"))
-        from docsbot.adapters.retrain import changed_pages_first
-
-        heldout = changed_pages_first(job=job, heldout=dataset["heldout"])
+        heldout = changed_pages_first(job=job, heldout=dataset.heldout)
         metrics["evaluation"] = recipe.evaluate(
             heldout, max_examples=max_examples,
             max_new_tokens=job.hyperparameters.get("eval_max_new_tokens", 96),
@@ -288,32 +299,32 @@ def _evaluate_and_publish(job: TrainingJob, recipe, result, dataset: dict[str, A
     else:
         training_event_add(job=job, level="warn", message="no held-out examples: the version is not evaluated")
     path = paths.versions_dir(job.team.slug) / f"job-{job.pk}"
-    manifest_extra = {"team": job.team.slug, "job": job.pk, "pair_ids": dataset.get("pair_ids", []),
+    manifest_extra = {"team": job.team.slug, "job": job.pk, "pair_ids": dataset.pair_ids,
                       "config": result.config}
-    recipe.save_adapter(path, dataset_hash=dataset.get("dataset_hash", ""), metrics=metrics, extra=manifest_extra)
+    recipe.save_adapter(path, dataset_hash=dataset.dataset_hash, metrics=metrics, extra=manifest_extra)
     curve = result.curve
-    if dataset.get("refit") and settings.REFIT_ON_ALL_PAIRS and "evaluation" in metrics \
+    if dataset.refit and settings.REFIT_ON_ALL_PAIRS and "evaluation" in metrics \
             and gate_decision(job, metrics).promote:
         recipe.cleanup()  # its adapter is saved: free the memory for the refit
         curve = _refit(job, dataset, monitor, metrics, path=path, manifest_extra=manifest_extra) or curve
     from training.artifacts import read_manifest
 
     version = adapter_version_publish(job=job, path=path, manifest=read_manifest(path), metrics=metrics,
-                                      curve=curve, dataset_hash=dataset.get("dataset_hash", ""),
-                                      pair_ids=dataset.get("pair_ids", []))
+                                      curve=curve, dataset_hash=dataset.dataset_hash,
+                                      pair_ids=dataset.pair_ids)
     recipe.remove_checkpoints()
     return version
 
 
-def _refit(job: TrainingJob, dataset: dict[str, Any], monitor: _Monitor, metrics: dict[str, Any], *, path: Path,
+def _refit(job: TrainingJob, dataset: TrainingDataset, monitor: _Monitor, metrics: dict[str, Any], *, path: Path,
            manifest_extra: dict[str, Any]) -> list[dict] | None:
     """Train again on every pair (the held-out ones too) with the same settings and save that adapter
     over the evaluated one at ``path`` (``metrics["refit"]``: its figures); its loss curve, or None
     (the evaluated adapter stays) when the refit forgets more general text than the gate allows."""
     from training.evaluate import forgetting_ratio
 
-    pairs = len({example["id"] for example in dataset["train"] + dataset["refit"]})
-    heldout = len({example["id"] for example in dataset["refit"]})
+    pairs = len({example["id"] for example in dataset.train + dataset.refit})
+    heldout = len({example["id"] for example in dataset.refit})
     recipe = _recipe(job, dataset, monitor, refit=True)
     _reuse_rehearsal_text(paths.job_dir(job.pk), recipe.work_dir)
     try:
@@ -340,7 +351,7 @@ def _refit(job: TrainingJob, dataset: dict[str, Any], monitor: _Monitor, metrics
                             "warm_start": bool(recipe.warm_start.get("warm")),
                             "train_seconds": round(result.seconds, 2), "final_loss": result.final_loss,
                             "forgetting_ppl_ratio": round(ratio, 4)}
-        recipe.save_adapter(path, dataset_hash=dataset.get("dataset_hash", ""), metrics=metrics,
+        recipe.save_adapter(path, dataset_hash=dataset.dataset_hash, metrics=metrics,
                             extra={**manifest_extra, "config": result.config})
         recipe.remove_checkpoints()
         training_event_add(job=job, message=f"refit on all {pairs} pairs: {result.steps} steps, final loss "
@@ -404,8 +415,6 @@ def evaluation_summary(evaluation: dict[str, Any]) -> str:
 def gate_decision(job: TrainingJob, metrics: dict[str, Any]):
     """The gate on a version's metrics against the team's promoted version; for a retrain on a docs
     change, also on the changed and the unchanged pages (retrain.changed_pages_check)."""
-    from docsbot.adapters.retrain import changed_pages_check
-
     current = adapter_version_get_promoted(team=job.team)
     decision = gate_decide(candidate=metrics, current=current.metrics if current else None,
                            max_forgetting=settings.MAX_FORGETTING, max_false_abstention=settings.MAX_FALSE_ABSTENTION)
@@ -423,9 +432,9 @@ def _gate(job: TrainingJob, version: AdapterVersion) -> None:
         try:
             adapter_version_promote(version=version, reason=f"the gate promoted job {job.pk}'s version "
                                     f"{version.number}: {decision.reason}", actor="auto")
-        except ValidationError as exc:
+        except REFUSED as exc:
             training_event_add(job=job, level="warn", message=f"version {version.number} passed the gate "
-                               f"({decision.reason}) but was not promoted: {'; '.join(exc.messages)}")
+                               f"({decision.reason}) but was not promoted: {app_error(exc).message}")
             return
         training_event_add(job=job, message=f"promoted version {version.number}: {decision.reason}")
     else:

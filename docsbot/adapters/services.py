@@ -11,7 +11,7 @@ import socket
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -21,10 +21,15 @@ from django.utils import timezone
 
 from docsbot.adapters import paths
 from docsbot.adapters.models import AdapterVersion, TrainingEvent, TrainingJob
+from docsbot.core.errors import AppError
+from docsbot.core.leases import LeaseLost
 from docsbot.core.preflight import method_refused_by_serving
 from docsbot.core.serving import base_model_path
 from docsbot.processes import owner_dead_here
 from docsbot.teams.models import Team
+
+if TYPE_CHECKING:
+    from docsbot.qa.selectors import TrainingDataset
 
 log = logging.getLogger(__name__)
 # Job settings that are not training hyperparameters (TrainConfig rejects unknown names).
@@ -32,16 +37,8 @@ EVAL_KEYS = ("eval_max_examples", "eval_max_new_tokens")
 DATASET_FILE = "dataset.json"
 
 
-class LeaseLost(Exception):
-    """Another worker holds the job now; this one must stop without writing results."""
-
-
 class JobCancelled(Exception):
     """Someone asked to cancel the job."""
-
-
-class JobQuotaExceeded(ValidationError):
-    """The team already has as many queued or running jobs as the shared gpu queue allows it."""
 
 
 def _validate_hyperparameters(method: str, hyperparameters: dict[str, Any]) -> dict[str, Any]:
@@ -98,9 +95,9 @@ def training_job_create(*, team: Team, method: str = "lora", hyperparameters: di
         active = TrainingJob.objects.filter(team=team, status__in=(TrainingJob.Status.QUEUED,
                                                                    TrainingJob.Status.RUNNING)).count()
         if active >= limit:
-            raise JobQuotaExceeded(f"the team already has {active} queued or running training jobs, the most "
-                                   f"the shared gpu queue allows (DOCSBOT_MAX_ACTIVE_JOBS_PER_TEAM={limit}); wait "
-                                   "for one to finish or cancel one")
+            raise AppError(f"the team already has {active} queued or running training jobs, the most the shared "
+                           f"gpu queue allows (DOCSBOT_MAX_ACTIVE_JOBS_PER_TEAM={limit}); wait for one to finish "
+                           "or cancel one", code="quota")
         job = TrainingJob.objects.create(team=team, method=method, hyperparameters=hyperparameters,
                                          base_model=base_model or base_model_path())
     if dataset is not None:
@@ -130,15 +127,15 @@ def training_job_enqueue(*, job: TrainingJob) -> str:
     return result.id
 
 
-def dataset_snapshot_write(*, job: TrainingJob, dataset: Any) -> Path:
+def dataset_snapshot_write(*, job: TrainingJob, dataset: TrainingDataset | dict) -> Path:
     """The job's data, frozen: a resumed job trains on exactly what it started with."""
-    values = dataset if isinstance(dataset, dict) else {
-        key: getattr(dataset, key, None)
-        for key in ("train", "heldout", "dataset_hash", "pair_ids", "note", "feedback_pairs", "refit")}
+    from docsbot.qa.selectors import TrainingDataset
+
+    typed = dataset if isinstance(dataset, TrainingDataset) else TrainingDataset.from_json(dataset)
     path = paths.job_dir(job.pk) / DATASET_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(values))
+    tmp.write_text(json.dumps(typed.to_json()))
     os.replace(tmp, path)
     return path
 
@@ -203,7 +200,7 @@ def training_job_finish(*, job: TrainingJob, owner: str, status: str, error: str
 def training_job_cancel(*, job: TrainingJob) -> TrainingJob:
     """A queued job is cancelled at once; a running one at its next step (within seconds)."""
     if job.is_finished:
-        raise ValidationError(f"job {job.pk} already {job.status}")
+        raise AppError(f"job {job.pk} already {job.status}", code="conflict")
     now = timezone.now()
     if TrainingJob.objects.filter(pk=job.pk, status=TrainingJob.Status.QUEUED).update(
             status=TrainingJob.Status.CANCELLED, cancel_requested=True, finished=now):
@@ -377,21 +374,18 @@ def adapter_version_rollback(*, team: Team, reason: str = "", actor: str = "") -
         previous = previous.filter(promoted_at__lt=current.promoted_at)
     previous = previous.order_by("-promoted_at").first()
     if previous is None:
-        raise ValidationError(f"team {team.slug}: no earlier promoted version to roll back to")
+        raise AppError(f"team {team.slug}: no earlier promoted version to roll back to", code="conflict")
     return adapter_version_promote(version=previous, rollback=True, reason=reason, actor=actor)
 
 
 def serving_notify(*, version: AdapterVersion) -> None:
     """Point the team's served adapter at ``version`` (symlink + hot load when serving is up).
     A serving endpoint that is down is logged by adapter_publish and catches up later; an
-    adapter it rejects raises ValidationError."""
-    try:
-        from docsbot.core.serving import adapter_publish
-    except ImportError:
-        log.warning("docsbot.core.serving.adapter_publish is unavailable; %s is promoted in the database only",
-                    version)
-        return
+    adapter it rejects raises AppError (conflict: this version cannot go live)."""
+    from docsbot.core.serving import adapter_publish
+    from serving.client import ServingError
+
     try:
         adapter_publish(team_slug=version.team.slug, version_path=Path(version.path))
-    except Exception as exc:
-        raise ValidationError(f"serving did not take version {version.number}: {exc}") from exc
+    except (ServingError, OSError) as exc:  # rejected by serving, or the live link could not be written
+        raise AppError(f"serving did not take version {version.number}: {exc}", code="conflict") from exc

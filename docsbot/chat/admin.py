@@ -9,7 +9,6 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from docsbot.chat.charts import bar_chart, ratio_bar
-from docsbot.chat.errors import ChatError
 from docsbot.chat.feedback import (
     feedback_correct,
     feedback_dismiss,
@@ -18,6 +17,7 @@ from docsbot.chat.feedback import (
 )
 from docsbot.chat.models import Conversation, Feedback, Message, ReviewItem, SlackInstallation
 from docsbot.chat.selectors import IN_REVIEW_QUEUE, chat_analytics
+from docsbot.core.errors import AppError, admin_error
 from docsbot.teams.admin_scope import TeamScopedAdmin
 from docsbot.teams.selectors import teams_administered
 
@@ -100,7 +100,7 @@ class ConversationAdmin(TeamScopedAdmin):
             try:
                 pair = unanswered_answer(team=question.team, message_id=question.pk,
                                          answer=form.cleaned_data["answer"], source_chunk_id=form.source_chunk_id())
-            except ChatError as exc:
+            except AppError as exc:
                 form.add_error(None, exc.message)
             else:
                 messages.success(request, f"Saved as approved QA pair #{pair.pk} for the next training run.")
@@ -170,8 +170,8 @@ class FeedbackAdmin(TeamScopedAdmin):
         if change and correction and "correction" in form.changed_data:
             try:
                 feedback_correct(feedback=obj, correction=correction)
-            except ChatError as exc:
-                messages.error(request, exc.message)
+            except AppError as exc:
+                admin_error(self, request, exc)
                 return
             messages.success(request, f"Saved as approved QA pair #{obj.correction_pair_id} for the next training run.")
             return
@@ -236,8 +236,8 @@ class ReviewItemAdmin(TeamScopedAdmin):
         try:
             feedback_correct(feedback=obj, correction=form.cleaned_data["answer"],
                              source_chunk_id=int(value) if value else None)
-        except ChatError as exc:
-            messages.error(request, exc.message)
+        except AppError as exc:
+            admin_error(self, request, exc)
             return
         messages.success(request, format_html("Saved as approved QA pair #{} for the next training run.",
                                               obj.correction_pair_id))

@@ -8,12 +8,11 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Schema
-from ninja.errors import HttpError
 
 from docsbot.chat import feedback as chat_feedback
 from docsbot.chat import selectors
-from docsbot.chat.errors import ChatError
 from docsbot.chat.models import Feedback
+from docsbot.core.errors import AppError
 
 router = Router(tags=["feedback into training"])
 
@@ -70,7 +69,7 @@ def _pair(pair) -> dict[str, Any]:
 def _item_or_404(request: HttpRequest, feedback_id: int) -> Feedback:
     item = selectors.review_queue(team=request.auth).filter(pk=feedback_id).first()
     if item is None:
-        raise HttpError(404, f"no feedback {feedback_id} in the review queue")
+        raise AppError(code="not_found", message=f"no feedback {feedback_id} in the review queue")
     return item
 
 
@@ -84,11 +83,8 @@ def review_queue_list(request: HttpRequest, limit: int = 100):
              summary="Answer a queued question: an approved QA pair for the next training run")
 def review_queue_answer(request: HttpRequest, feedback_id: int, payload: AnswerIn):
     item = _item_or_404(request, feedback_id)
-    try:
-        feedback = chat_feedback.feedback_correct(feedback=item, correction=payload.answer,
-                                             source_chunk_id=payload.source_chunk_id)
-    except ChatError as exc:
-        raise HttpError(exc.status if exc.status != 400 else 422, exc.message) from None
+    feedback = chat_feedback.feedback_correct(feedback=item, correction=payload.answer,
+                                              source_chunk_id=payload.source_chunk_id)
     from docsbot.qa.models import QAPair
 
     return 201, _pair(QAPair.objects.get(pk=feedback.correction_pair_id))
@@ -112,9 +108,6 @@ def unanswered_list(request: HttpRequest, days: int = 30, limit: int = 50):
 @router.post("/unanswered/{message_id}/answer", response={201: PairOut},
              summary="Answer a question the docs did not cover: an approved QA pair for the next training run")
 def unanswered_answer(request: HttpRequest, message_id: int, payload: AnswerIn):
-    try:
-        pair = chat_feedback.unanswered_answer(team=request.auth, message_id=message_id, answer=payload.answer,
-                                          source_chunk_id=payload.source_chunk_id)
-    except ChatError as exc:
-        raise HttpError(exc.status if exc.status != 400 else 422, exc.message) from None
+    pair = chat_feedback.unanswered_answer(team=request.auth, message_id=message_id, answer=payload.answer,
+                                           source_chunk_id=payload.source_chunk_id)
     return 201, _pair(pair)

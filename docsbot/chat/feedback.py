@@ -9,8 +9,8 @@ from django.conf import settings
 from django.core import signing
 from django.db import transaction
 
-from docsbot.chat.errors import ChatError
 from docsbot.chat.models import Feedback, Message, SourceClick
+from docsbot.core.errors import AppError
 from docsbot.teams.models import Team
 
 SOURCE_LINK_SALT = "docsbot.chat.source-link"
@@ -20,7 +20,7 @@ def feedback_set(*, team: Team, message_id: int, rating: int, comment: str = "",
                  conversation_id: str | None = None) -> Feedback:
     """Thumbs up (1) or down (-1) on an assistant message of the team; a second vote replaces the first."""
     if rating not in (1, -1):
-        raise ChatError("rating must be 'up' or 'down'")
+        raise AppError("rating must be 'up' or 'down'")
     message = _answer_of(team=team, message_id=message_id, conversation_id=conversation_id)
     feedback, _ = Feedback.objects.update_or_create(
         message=message, defaults={"team": team, "rating": rating, "comment": comment.strip()[:4000]})
@@ -28,13 +28,13 @@ def feedback_set(*, team: Team, message_id: int, rating: int, comment: str = "",
 
 
 def _answer_of(*, team: Team, message_id: int, conversation_id: str | None) -> Message:
-    """The team's assistant message (in that conversation, when a widget names one); ChatError 404 otherwise."""
+    """The team's assistant message (in that conversation, when a widget names one); AppError not_found otherwise."""
     messages = Message.objects.filter(team=team, pk=message_id, role=Message.Role.ASSISTANT)
     if conversation_id is not None:
         messages = messages.filter(conversation__public_id=conversation_id)
     message = messages.first()
     if message is None:
-        raise ChatError("unknown message for this team", status=404)
+        raise AppError("unknown message for this team", code="not_found")
     return message
 
 
@@ -49,7 +49,7 @@ def source_click_record(*, team: Team, message_id: int, index: Any, conversation
 def _click_record(message: Message, index: Any, channel: str) -> SourceClick:
     numbers = [source.get("index") for source in message.sources]
     if isinstance(index, bool) or not isinstance(index, int) or index not in numbers:
-        raise ChatError(f"'index' must be the number of one of the answer's sources ({numbers or 'it has none'})")
+        raise AppError(f"'index' must be the number of one of the answer's sources ({numbers or 'it has none'})")
     click, _ = SourceClick.objects.get_or_create(message=message, source_index=index,
                                                  defaults={"team_id": message.team_id, "channel": channel})
     return click
@@ -71,17 +71,17 @@ def tracked_url(*, message_id: int, source: dict[str, Any]) -> str:
 
 
 def source_link_follow(token: str, *, record: bool = True) -> str:
-    """Record the click of a ``source_link`` (``record``) and return the source's address (ChatError 404
+    """Record the click of a ``source_link`` (``record``) and return the source's address (AppError not_found
     for a token docsbot did not sign, or a message or source that is gone)."""
     try:
         message_id, index = (int(part) for part in signing.Signer(salt=SOURCE_LINK_SALT).unsign(token).split("."))
     except (signing.BadSignature, ValueError):
-        raise ChatError("unknown link", status=404) from None
+        raise AppError("unknown link", code="not_found") from None
     message = Message.objects.filter(pk=message_id, role=Message.Role.ASSISTANT).first()
     source = next((s for s in (message.sources if message else []) if s.get("index") == index), None)
     url = (source or {}).get("url") or ""
     if message is None or not url.startswith(("http://", "https://")):
-        raise ChatError("unknown link", status=404)
+        raise AppError("unknown link", code="not_found")
     if record:
         _click_record(message, index, SourceClick.Channel.LINK)  # the message is loaded: no second lookup
     return url
@@ -108,11 +108,11 @@ def answer_to_pair(*, message: Message, answer: str, source_chunk_id: int | None
     source_chunk_id: one of the chunks retrieved for the message, None for none (the pair is then
     trained on retrieved contexts), or FIRST_SOURCE."""
     from docsbot.documents.models import Chunk
-    from docsbot.qa.services import QAError, pair_create_from_correction
+    from docsbot.qa.services import pair_create_from_correction
 
     answer = answer.strip()
     if not answer:
-        raise ChatError("the answer is empty")
+        raise AppError("the answer is empty")
     retrieved = [s.get("chunk_id") for s in message.sources if s.get("chunk_id")]
     if source_chunk_id == FIRST_SOURCE:
         source_chunk_id = retrieved[0] if retrieved else None
@@ -121,15 +121,12 @@ def answer_to_pair(*, message: Message, answer: str, source_chunk_id: int | None
             source_chunk_id = None
     elif source_chunk_id is not None:
         if int(source_chunk_id) not in retrieved:
-            raise ChatError(f"chunk {source_chunk_id} was not retrieved for this answer")
+            raise AppError(f"chunk {source_chunk_id} was not retrieved for this answer")
         if not Chunk.objects.filter(team_id=message.team_id, pk=source_chunk_id).exists():
-            raise ChatError(f"chunk {source_chunk_id} no longer exists (the document was re-ingested)")
+            raise AppError(f"chunk {source_chunk_id} no longer exists (the document was re-ingested)")
     question = message.reply_to.content if message.reply_to_id else ""
-    try:
-        return pair_create_from_correction(team=message.team, question=question, answer=answer,
-                                           source_chunk_id=source_chunk_id, kind=kind)
-    except QAError as exc:
-        raise ChatError(str(exc)) from None
+    return pair_create_from_correction(team=message.team, question=question, answer=answer,
+                                       source_chunk_id=source_chunk_id, kind=kind)
 
 
 def feedback_correct(*, feedback: Feedback, correction: str,
@@ -138,7 +135,7 @@ def feedback_correct(*, feedback: Feedback, correction: str,
     feedback leaves the review queue."""
     correction = correction.strip()
     if not correction:
-        raise ChatError("the correction is empty")
+        raise AppError("the correction is empty")
     with transaction.atomic():
         pair = answer_to_pair(message=feedback.message, answer=correction, source_chunk_id=source_chunk_id)
         feedback.correction = correction
@@ -161,6 +158,6 @@ def unanswered_answer(*, team: Team, message_id: int, answer: str,
     question = Message.objects.filter(team=team, pk=message_id, role=Message.Role.USER,
                                       reply__no_relevant_docs=True).select_related("reply").first()
     if question is None:
-        raise ChatError("no unanswered question with this id for this team", status=404)
+        raise AppError("no unanswered question with this id for this team", code="not_found")
     return answer_to_pair(message=question.reply, answer=answer, source_chunk_id=source_chunk_id,
                           kind="unanswered")

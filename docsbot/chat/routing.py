@@ -7,9 +7,10 @@ from typing import Any
 
 from django.conf import settings
 
-from docsbot.chat.errors import ChatError
 from docsbot.chat.models import Conversation
+from docsbot.core.errors import REFUSED, AppError, app_error
 from docsbot.teams.models import Team
+from serving.client import ChatBackend
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class ServedBase:
 _served_bases: dict[str, ServedBase] = {}
 
 
-def served_base(*, client: Any) -> ServedBase:
+def served_base(*, client: ChatBackend) -> ServedBase:
     """The endpoint's base model (DOCSBOT_SERVING_BASE_MODEL_NAME, else the model card without a parent)
     and its context length."""
     configured = settings.SERVING_BASE_MODEL_NAME
@@ -31,12 +32,12 @@ def served_base(*, client: Any) -> ServedBase:
     if key not in _served_bases:
         cards = [card for card in client.list_models() if not card.get("parent")]
         if not cards:
-            raise ChatError("the serving endpoint lists no base model", status=503)
+            raise AppError("the serving endpoint lists no base model", code="unavailable")
         _served_bases[key] = ServedBase(name=cards[0]["id"], max_model_len=cards[0].get("max_model_len"))
     return _served_bases[key]
 
 
-def team_model(*, team: Team, client: Any, conversation: Conversation | None = None,
+def team_model(*, team: Team, client: ChatBackend, conversation: Conversation | None = None,
                pinned_version: int | None = None) -> tuple[str, int | None, int | None]:
     """(model name for serving, adapter version, context length); from the team, never the client.
 
@@ -49,13 +50,10 @@ def team_model(*, team: Team, client: Any, conversation: Conversation | None = N
     if pinned_version is not None:
         return _pinned_model(team=team, number=pinned_version, client=client)
 
-    try:
-        from docsbot.adapters.experiments import experiment_version_for
-        from docsbot.adapters.selectors import adapter_version_get_promoted
-    except ImportError:  # adapters app not installed yet
-        version = None
-    else:
-        version = adapter_version_get_promoted(team=team)
+    from docsbot.adapters.experiments import experiment_version_for
+    from docsbot.adapters.selectors import adapter_version_get_promoted
+
+    version = adapter_version_get_promoted(team=team)
     base = served_base(client=client)
     if version is not None:
         routed = experiment_version_for(team=team, live=version,
@@ -67,8 +65,7 @@ def team_model(*, team: Team, client: Any, conversation: Conversation | None = N
     return base.name, None, base.max_model_len
 
 
-def _pinned_model(*, team: Team, number: int, client: Any) -> tuple[str, int, int | None]:
-    from django.core.exceptions import ValidationError
+def _pinned_model(*, team: Team, number: int, client: ChatBackend) -> tuple[str, int, int | None]:
 
     from docsbot.adapters.experiments import candidate_adapter_name, candidate_publish
     from docsbot.adapters.models import AdapterVersion
@@ -76,14 +73,14 @@ def _pinned_model(*, team: Team, number: int, client: Any) -> tuple[str, int, in
 
     version = AdapterVersion.objects.filter(team=team, number=number).select_related("team").first()
     if version is None:
-        raise ChatError(f"team {team.slug!r} has no adapter version {number}", status=404)
+        raise AppError(f"team {team.slug!r} has no adapter version {number}", code="not_found")
     base = served_base(client=client)
     if version.status == AdapterVersion.Status.PROMOTED:
         return team_adapter_name(team.slug), number, base.max_model_len
     try:
         candidate_publish(version=version)
-    except ValidationError as exc:
-        raise ChatError(f"adapter version {number} cannot be served: {exc.messages[0]}", status=409) from None
+    except REFUSED as exc:
+        raise AppError(f"adapter version {number} cannot be served: {app_error(exc).message}", code="conflict") from None
     return candidate_adapter_name(team.slug, number), number, base.max_model_len
 
 

@@ -13,8 +13,8 @@ import httpx
 from django.conf import settings
 
 from docsbot.chat.feedback import tracked_url
+from docsbot.chat.generate import Answer, answer_question
 from docsbot.chat.models import Conversation, SlackInstallation
-from docsbot.chat.services import Answer, answer_question
 from docsbot.teams.models import Team
 
 logger = logging.getLogger(__name__)

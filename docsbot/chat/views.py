@@ -26,9 +26,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from docsbot.chat.feedback import feedback_set, source_click_record, source_link_follow
+from docsbot.chat.generate import answer_events
 from docsbot.chat.models import Conversation
+from docsbot.chat.prepare import answer_prepare
 from docsbot.chat.ratelimit import RateDecision, chat_budget_hit, client_address
-from docsbot.chat.services import ChatError, answer_events, answer_prepare
+from docsbot.core.errors import AppError
 from docsbot.teams.models import Team, WidgetKey
 from docsbot.teams.selectors import api_token_for, widget_key_get_active
 from serving.client import ServingError
@@ -57,17 +59,17 @@ def _authenticate(request: HttpRequest) -> Caller:
     if authorization.lower().startswith("bearer "):
         token = api_token_for(token=authorization[7:].strip())
         if token is None:
-            raise ChatError("invalid team token", status=401)
+            raise AppError("invalid team token", code="unauthenticated")
         return Caller(team=token.team, widget_key=None, origin=None, token_id=token.pk)
     key = _widget_key_from(request)
     if not key:
-        raise ChatError("send a team token (Authorization: Bearer ...) or a widget key", status=401)
+        raise AppError("send a team token (Authorization: Bearer ...) or a widget key", code="unauthenticated")
     widget_key = widget_key_get_active(key=key)
     if widget_key is None:
-        raise ChatError("unknown or inactive widget key", status=401)
+        raise AppError("unknown or inactive widget key", code="unauthenticated")
     origin = request.headers.get("Origin")
     if not widget_key.allows_origin(origin):
-        raise ChatError(f"this widget key is not allowed from origin {origin or '(none)'}", status=403)
+        raise AppError(f"this widget key is not allowed from origin {origin or '(none)'}", code="forbidden")
     return Caller(team=widget_key.team, widget_key=widget_key, origin=origin)
 
 
@@ -149,11 +151,11 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
     try:
         body = json.loads(request.body or b"{}")
     except (ValueError, UnicodeDecodeError):
-        raise ChatError("the body must be JSON") from None
+        raise AppError("the body must be JSON") from None
     if not isinstance(body, dict):
-        raise ChatError("the body must be a JSON object")
+        raise AppError("the body must be a JSON object")
     if _has_nul(body):  # PostgreSQL cannot store them: refused here, before any query
-        raise ChatError(NUL_REFUSED)
+        raise AppError(NUL_REFUSED)
     return body
 
 
@@ -170,7 +172,7 @@ async def _sse_stream(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[by
 
 def chat_endpoint(view: Callable[..., Awaitable[HttpResponse]]) -> Callable[..., Awaitable[HttpResponse]]:
     """What every widget/API chat endpoint does around its own work: answer the CORS preflight, take POST
-    only, find the caller (team token, or widget key from an allowed Origin), turn a ChatError into a JSON
+    only, find the caller (team token, or widget key from an allowed Origin), turn a AppError into a JSON
     error and an unreachable serving endpoint into a 503, and add CORS headers for the allowed Origin to
     every answer. The view gets ``(request, caller, ...)``."""
 
@@ -186,10 +188,10 @@ def chat_endpoint(view: Callable[..., Awaitable[HttpResponse]]) -> Callable[...,
             caller = await sync_to_async(_authenticate)(request)
             origin = caller.origin
             response = await view(request, caller, *args, **kwargs)
-        except ChatError as exc:
+        except AppError as exc:
             if origin is None:
                 origin = await sync_to_async(_allowed_origin)(request)
-            return _error(exc.message, exc.status, origin)
+            return _error(exc.message, exc.http_status, origin)
         except ServingError:  # serving unreachable while choosing the model
             return _error("the answering model is unavailable; try again shortly", 503, origin)
         return _with_cors(response, origin)
@@ -206,9 +208,9 @@ async def chat(request: HttpRequest, caller: Caller) -> HttpResponse:
     body = _json_body(request)
     question, conversation_id = body.get("question"), body.get("conversation_id")
     if not isinstance(question, str):
-        raise ChatError("'question' (a string) is required")
+        raise AppError("'question' (a string) is required")
     if conversation_id is not None and not isinstance(conversation_id, str):
-        raise ChatError("'conversation_id' must be a string")
+        raise AppError("'conversation_id' must be a string")
     prepared = await sync_to_async(answer_prepare)(team=caller.team, question=question,
                                                    conversation_id=conversation_id, channel=caller.channel)
     events = answer_events(prepared=prepared)
@@ -229,13 +231,13 @@ async def feedback(request: HttpRequest, caller: Caller, message_id: int) -> Htt
     body = _json_body(request)
     rating = {"up": 1, "down": -1, 1: 1, -1: -1}.get(body.get("rating"))
     if rating is None:
-        raise ChatError("'rating' must be 'up' or 'down'")
+        raise AppError("'rating' must be 'up' or 'down'")
     comment = body.get("comment") or ""
     if not isinstance(comment, str):
-        raise ChatError("'comment' must be a string")
+        raise AppError("'comment' must be a string")
     conversation_id = body.get("conversation_id")
     if caller.widget_key is not None and not isinstance(conversation_id, str):
-        raise ChatError("'conversation_id' is required with a widget key")
+        raise AppError("'conversation_id' is required with a widget key")
     record = await sync_to_async(feedback_set)(team=caller.team, message_id=message_id, rating=rating,
                                                comment=comment, conversation_id=conversation_id)
     return JsonResponse({"message_id": message_id, "rating": "up" if record.rating > 0 else "down",
@@ -248,7 +250,7 @@ async def source_click(request: HttpRequest, caller: Caller, message_id: int) ->
     body = _json_body(request)
     conversation_id = body.get("conversation_id")
     if caller.widget_key is not None and not isinstance(conversation_id, str):
-        raise ChatError("'conversation_id' is required with a widget key")
+        raise AppError("'conversation_id' is required with a widget key")
     click = await sync_to_async(source_click_record)(team=caller.team, message_id=message_id, index=body.get("index"),
                                                      conversation_id=conversation_id)
     return JsonResponse({"message_id": message_id, "index": click.source_index})
@@ -261,8 +263,8 @@ def source_redirect(request: HttpRequest, token: str) -> HttpResponse:
     crawler = "bot" in request.headers.get("User-Agent", "").lower()
     try:
         url = source_link_follow(token, record=not crawler)
-    except ChatError as exc:
-        return HttpResponse(exc.message, status=exc.status, content_type="text/plain; charset=utf-8")
+    except AppError as exc:
+        return HttpResponse(exc.message, status=exc.http_status, content_type="text/plain; charset=utf-8")
     response = HttpResponseRedirect(url)
     response["Referrer-Policy"] = "no-referrer"
     return response

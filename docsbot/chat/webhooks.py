@@ -17,12 +17,13 @@ from django.views.decorators.http import require_POST
 
 from docsbot.chat import tasks
 from docsbot.chat.feedback import tracked_url
+from docsbot.chat.generate import answer_question
 from docsbot.chat.models import Conversation, SlackInstallation
 from docsbot.chat.ratelimit import chat_budget_hit, once, once_release
-from docsbot.chat.services import ChatError, answer_question
 from docsbot.chat.slack import strip_mentions
 from docsbot.chat.slack_signature import MAX_SKEW_SECONDS, slack_signature_valid
 from docsbot.chat.views import NUL_REFUSED
+from docsbot.core.errors import AppError
 from docsbot.teams.models import Team
 
 logger = logging.getLogger(__name__)
@@ -176,8 +177,8 @@ def outgoing_webhook(request: HttpRequest, team_slug: str) -> HttpResponse:
 
     try:
         answer = answer_question(team=team, question=text, channel=Conversation.Channel.WEBHOOK)
-    except ChatError as exc:
-        return JsonResponse({"text": exc.message}, status=exc.status)
+    except AppError as exc:
+        return JsonResponse({"text": exc.message}, status=exc.http_status)
     except ServingError:
         return JsonResponse({"text": "The answering model is unavailable; try again shortly."}, status=503)
     lines = [answer.answer]

@@ -5,9 +5,9 @@ from datetime import datetime
 
 from django.http import HttpRequest
 from ninja import File, Form, Router, Schema
-from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
+from docsbot.core.errors import AppError
 from docsbot.documents import selectors, services
 from docsbot.teams.auth import api_rate_limit
 
@@ -62,10 +62,7 @@ def _run_out(run) -> dict:
 def documents_upload(request: HttpRequest, files: list[UploadedFile] = File(...),
                      sync: bool = Form(False)):
     api_rate_limit(request, "upload")
-    try:
-        run = services.upload_ingest(team=request.auth, files=files, origin="api", sync=sync)
-    except services.UploadRefused as refused:
-        raise HttpError(refused.status, refused.message) from None
+    run = services.upload_ingest(team=request.auth, files=files, origin="api", sync=sync)
     return 202, _run_out(run)
 
 
@@ -73,7 +70,7 @@ def documents_upload(request: HttpRequest, files: list[UploadedFile] = File(...)
 def ingest_run_detail(request: HttpRequest, run_id: int):
     run = selectors.ingest_run_get(team=request.auth, run_id=run_id)
     if run is None:
-        raise HttpError(404, "no such ingest run")
+        raise AppError(code="not_found", message="no such ingest run")
     return _run_out(run)
 
 
@@ -90,7 +87,7 @@ def documents_list(request: HttpRequest):
 @router.delete("/documents/{document_id}", response={204: None}, summary="Remove a document")
 def documents_delete(request: HttpRequest, document_id: int):
     if not services.document_delete(team=request.auth, document_id=document_id):
-        raise HttpError(404, "no such document")
+        raise AppError(code="not_found", message="no such document")
     return 204, None
 
 
@@ -98,9 +95,9 @@ def documents_delete(request: HttpRequest, document_id: int):
 def search(request: HttpRequest, q: str, k: int = 5, mode: str = "hybrid"):
     api_rate_limit(request, "search")
     if not q.strip():
-        raise HttpError(400, "q must not be empty")
+        raise AppError(code="invalid", message="q must not be empty")
     if not 1 <= k <= 50:
-        raise HttpError(400, "k must be between 1 and 50")
+        raise AppError(code="invalid", message="k must be between 1 and 50")
     if mode not in selectors.SEARCH_MODES:
-        raise HttpError(400, f"mode must be one of {', '.join(selectors.SEARCH_MODES)}")
+        raise AppError(code="invalid", message=f"mode must be one of {', '.join(selectors.SEARCH_MODES)}")
     return [hit.as_json() for hit in selectors.chunk_search(team=request.auth, query=q, k=k, mode=mode)]

@@ -15,6 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from docsbot.core import leases
+from docsbot.core.errors import AppError
 from docsbot.documents.ingest_pass import IngestPass, Progress, index_version_bump
 from docsbot.documents.models import Document, IndexState, IngestRun
 from docsbot.documents.sources import (
@@ -40,19 +41,15 @@ def ingest_run_create(*, team: Team, origin: str, inputs: list[dict], sync: bool
 
 def _retrain_baseline_ensure(team: Team) -> None:
     """Retrain on change counts chunk changes against a baseline: record one before the first run."""
-    try:
-        from docsbot.adapters.retrain import retrain_baseline_ensure
-    except ImportError:  # adapters app not installed
-        return
+    from docsbot.adapters.retrain import retrain_baseline_ensure
+
     retrain_baseline_ensure(team=team)
 
 
 def _retrain_check(run: IngestRun) -> None:
     """After a successful run: the team's retrain check (docsbot.adapters.retrain) runs in a worker."""
-    try:
-        from docsbot.adapters.retrain import retrain_check_enqueue
-    except ImportError:  # adapters app not installed
-        return
+    from docsbot.adapters.retrain import retrain_check_enqueue
+
     retrain_check_enqueue(team=run.team, run_id=run.pk)
 
 
@@ -93,8 +90,8 @@ def upload_store(*, team: Team, files: list[tuple[str, bytes | object]]) -> list
 _MAGIC = {"pdf": (b"%PDF-", "not a PDF"), ".zip": (b"PK", "not a zip archive")}
 
 
-def upload_rejection(*, name: str, head: bytes) -> tuple[int, str] | None:
-    """(status, message) refusing an upload before it is stored, from its name and first bytes.
+def upload_rejection(*, name: str, head: bytes) -> AppError | None:
+    """The error refusing an upload before it is stored, from its name and first bytes.
 
     Only what the request itself shows is judged here; what needs the whole file (archive
     members, PDF bodies) is reported per file by the ingestion run.
@@ -104,11 +101,11 @@ def upload_rejection(*, name: str, head: bytes) -> tuple[int, str] | None:
 
     fmt = "archive" if is_archive(name) else detect_format(name)
     if fmt is None:
-        return 415, (f"{name}: unsupported file type; expected Markdown, reStructuredText, HTML, plain text, "
-                     "PDF or a .zip/.tar.gz archive")
+        return AppError(f"{name}: unsupported file type; expected Markdown, reStructuredText, HTML, plain text, "
+                        "PDF or a .zip/.tar.gz archive", code="unsupported_type")
     magic = _MAGIC.get(fmt) or (_MAGIC[".zip"] if name.lower().endswith(".zip") else None)
     if magic and not head.startswith(magic[0]):
-        return 400, f"{name}: {magic[1]} (its content does not match its extension)"
+        return AppError(f"{name}: {magic[1]} (its content does not match its extension)")
     return None
 
 
@@ -123,30 +120,22 @@ def upload_head(upload) -> bytes:
 MAX_UPLOAD_FILES = 200
 
 
-class UploadRefused(Exception):
-    """An upload refused before anything was stored, with the HTTP status that says why."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
 def upload_ingest(*, team: Team, files: list, origin: str, sync: bool) -> IngestRun:
     """The one upload path (API and admin page): refuse what the request itself shows is wrong (no file, too
     many, one over the size limit, an unsupported type, content that does not match its extension) before
     anything is stored; else store the files and start an ingestion run."""
     if not files:
-        raise UploadRefused(400, "send at least one file (the 'files' field)")
+        raise AppError("send at least one file (the 'files' field)")
     if len(files) > MAX_UPLOAD_FILES:
-        raise UploadRefused(400, f"at most {MAX_UPLOAD_FILES} files per upload")
+        raise AppError(f"at most {MAX_UPLOAD_FILES} files per upload")
     limit = settings.MAX_UPLOAD_MB * 1024 * 1024
     too_big = [f.name for f in files if f.size > limit]
     if too_big:
-        raise UploadRefused(413, f"{', '.join(too_big)}: over the {settings.MAX_UPLOAD_MB} MB upload limit")
+        raise AppError(f"{', '.join(too_big)}: over the {settings.MAX_UPLOAD_MB} MB upload limit", code="too_large")
     for upload in files:
         rejection = upload_rejection(name=upload.name or "", head=upload_head(upload))
         if rejection:
-            raise UploadRefused(*rejection)
+            raise rejection
     inputs = upload_store(team=team, files=[(f.name or "upload", f) for f in files])
     return ingest_run_start(team=team, origin=origin, inputs=inputs, sync=sync)
 

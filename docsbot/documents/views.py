@@ -8,6 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
+from docsbot.core.errors import AppError
 from docsbot.documents import services
 from docsbot.documents.models import IngestRun
 from docsbot.teams.models import Team
@@ -48,8 +49,8 @@ def upload_submit(request: HttpRequest) -> JsonResponse:
     try:
         run = services.upload_ingest(team=team, files=request.FILES.getlist("files"), origin="admin",
                                      sync=request.POST.get("sync") == "on")
-    except services.UploadRefused as refused:
-        return JsonResponse({"error": refused.message}, status=refused.status)
+    except AppError as refused:
+        return JsonResponse({"error": refused.message}, status=refused.http_status)
     return JsonResponse(_run_json(run), status=202)
 
 

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.html import format_html
 
+from docsbot.core.errors import AppError, admin_error
 from docsbot.qa.models import ChunkRejection, GenerationRun, QAPair, QATeamSettings
 from docsbot.teams.admin_scope import TeamScopedAdmin
 from docsbot.teams.models import Team
@@ -186,12 +187,12 @@ class GenerationRunAdmin(TeamScopedAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return super().save_model(request, obj, form, change)
-        from docsbot.qa.services import QAError, generation_run_start
+        from docsbot.qa.services import generation_run_start
 
         try:
             run = generation_run_start(team=obj.team, generator=obj.generator)
-        except QAError as exc:
-            self.message_user(request, str(exc), level=messages.ERROR)
+        except AppError as exc:
+            admin_error(self, request, exc)
             return
         obj.pk = run.pk
         self.message_user(request, f"Generation run #{run.pk} queued; this page shows its progress.")

@@ -4,9 +4,9 @@ from __future__ import annotations
 from django.db import transaction
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import File, Router, Schema
-from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
+from docsbot.core.errors import AppError
 from docsbot.qa.models import GenerationRun, QAPair
 
 router = Router(tags=["qa"])
@@ -51,15 +51,12 @@ class PairPage(Schema):
 @router.post("/qa/generate", response={202: RunOut}, summary="Start a pair generation run (Celery)")
 def generate(request: HttpRequest, payload: GenerateIn):
     from docsbot.documents.models import Chunk
-    from docsbot.qa.services import QAError, generation_run_start
+    from docsbot.qa.services import generation_run_start
 
     if not Chunk.objects.filter(team=request.auth).exists():
-        raise HttpError(400, "this team has no documents; ingest some first")
-    try:
-        with transaction.atomic():
-            run = generation_run_start(team=request.auth, generator=payload.generator)
-    except QAError as exc:
-        raise HttpError(400, str(exc)) from exc
+        raise AppError(code="invalid", message="this team has no documents; ingest some first")
+    with transaction.atomic():
+        run = generation_run_start(team=request.auth, generator=payload.generator)
     return 202, run
 
 
@@ -67,7 +64,7 @@ def generate(request: HttpRequest, payload: GenerateIn):
 def run_get(request: HttpRequest, run_id: int):
     run = GenerationRun.objects.filter(team=request.auth, pk=run_id).first()
     if run is None:
-        raise HttpError(404, "no such run")
+        raise AppError(code="not_found", message="no such run")
     return run
 
 
@@ -77,7 +74,7 @@ def pairs(request: HttpRequest, status: str | None = None, generator: str | None
     from docsbot.qa.selectors import pair_counts, pair_list
 
     if status and status not in QAPair.Status.values:
-        raise HttpError(400, f"status must be one of {', '.join(QAPair.Status.values)}")
+        raise AppError(code="invalid", message=f"status must be one of {', '.join(QAPair.Status.values)}")
     found = pair_list(team=request.auth, status=status, generator=generator, split=split, document_id=document)
     limit = max(1, min(limit, 1000))
     return {"count": found.count(), "counts": pair_counts(team=request.auth),
@@ -101,7 +98,7 @@ def import_jsonl(request: HttpRequest, file: UploadedFile = File(...)):
 
     api_rate_limit(request, "import")
     if file.size and file.size > MAX_IMPORT_BYTES:
-        raise HttpError(413, f"the file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB")
+        raise AppError(code="too_large", message=f"the file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB")
     report = pairs_import_jsonl(team=request.auth, lines=file.read().splitlines())
     status = 200 if report.imported or not report.errors else 400
     return request_response(status, report.as_dict())

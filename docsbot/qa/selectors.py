@@ -1,6 +1,7 @@
 """Reads for question-answer pairs: listings, counts, training datasets and JSONL export."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import random
@@ -76,6 +77,19 @@ class TrainingDataset:
     refit: list[dict] = field(default_factory=list)
     # Pairs from user feedback (chat corrections and answered unanswered questions): total, per kind, held out.
     feedback_pairs: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        """The dataset as the job's snapshot file holds it (adapters.services.dataset_snapshot_write)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, values: dict) -> TrainingDataset:
+        """A snapshot or a ``--dataset`` file read back; only ``train`` is required, the rest defaults."""
+        if not isinstance(values, dict) or not isinstance(values.get("train"), list):
+            raise ValueError("a dataset is an object with a 'train' list of examples")  # noqa: TRY004 - bad input, not a bug
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{"heldout": [], "dataset_hash": "", "pair_ids": [],
+                      **{key: value for key, value in values.items() if key in known}})
 
 
 def _context(chunk_title: str, section: str, text: str, url: str) -> ContextChunk:

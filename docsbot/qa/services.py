@@ -14,6 +14,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from docsbot.core import leases
+from docsbot.core.errors import AppError
 from docsbot.documents.models import Chunk
 from docsbot.qa.generators import (
     ChunkInput,
@@ -31,10 +32,6 @@ from docsbot.teams.models import Team
 GENERATED = (Generator.STRUCTURAL, Generator.LLM)
 TRANSIENT = {"llm_timeout", "llm_error"}  # retried by the next run
 Progress = Callable[[int, int], None]
-
-
-class QAError(Exception):
-    """A problem the user can fix (no documents, unknown generator, bad import file)."""
 
 
 def qa_settings_get(*, team: Team) -> QATeamSettings:
@@ -121,7 +118,7 @@ def qa_generate(*, team: Team, generator: str | None = None, progress: Progress 
     pair_generator = generator_get(name)
     chunks = list(Chunk.objects.filter(team=team).select_related("document").order_by("document_id", "ordinal"))
     if not chunks:
-        raise QAError(f"team {team.slug!r} has no documents; ingest some first")
+        raise AppError(f"team {team.slug!r} has no documents; ingest some first")
     report = GenerationReport(chunks=len(chunks))
     current_hashes = {chunk.content_hash for chunk in chunks}
     existing = QAPair.objects.filter(team=team, generator=name)
@@ -222,7 +219,7 @@ def generation_run_start(*, team: Team, generator: str | None = None) -> Generat
 
     name = generator or qa_settings_get(team=team).generator
     if name not in (Generator.STRUCTURAL, Generator.LLM):
-        raise QAError(f"unknown generator {name!r}; use structural or llm")
+        raise AppError(f"unknown generator {name!r}; use structural or llm")
     run = GenerationRun.objects.create(team=team, generator=name)
     transaction.on_commit(lambda: generate_qa_run.delay(run.pk))
     return run
@@ -260,7 +257,7 @@ def generation_run_execute(*, run_id: int, owner: str | None = None) -> Generati
     except leases.LeaseLost:
         run.refresh_from_db()
         return run
-    except QAError as exc:
+    except AppError as exc:
         leases.lease_finish(GenerationRun, pk=run_id, owner=owner, running=running,
                             status=GenerationRun.Status.FAILED, error=str(exc), finished=timezone.now())
     except Exception as exc:
@@ -290,7 +287,7 @@ def generation_runs_recover() -> list[int]:
 
 def pairs_set_status(*, team: Team, pair_ids: Iterable[int], status: str) -> int:
     if status not in QAPair.Status.values:
-        raise QAError(f"unknown status {status!r}")
+        raise AppError(f"unknown status {status!r}")
     reason = "reviewer" if status == QAPair.Status.REJECTED else ""
     return QAPair.objects.filter(team=team, pk__in=list(pair_ids)).update(status=status, reject_reason=reason)
 
@@ -300,10 +297,10 @@ def pair_create_from_correction(*, team: Team, question: str, answer: str,
     """An approved pair from an admin's answer to a chat question: a correction of a thumbs-down
     answer (kind "correction") or an answer to a question the docs did not cover ("unanswered")."""
     if not question.strip() or not answer.strip():
-        raise QAError("a correction needs a question and an answer")
+        raise AppError("a correction needs a question and an answer")
     chunk = Chunk.objects.filter(team=team, pk=source_chunk_id).first() if source_chunk_id else None
     if source_chunk_id and chunk is None:
-        raise QAError(f"chunk {source_chunk_id} does not belong to team {team.slug!r}")
+        raise AppError(f"chunk {source_chunk_id} does not belong to team {team.slug!r}")
     settings = qa_settings_get(team=team)
     return QAPair.objects.create(
         team=team, chunk=chunk, document_id=chunk.document_id if chunk else None,

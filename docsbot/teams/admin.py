@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
 from docsbot.adapters.comparison_chart import f1_chart
+from docsbot.core.errors import REFUSED, admin_error
 from docsbot.teams.admin_scope import TeamScopedAdmin
 from docsbot.teams.models import ApiToken, Membership, MethodComparison, Team, WidgetKey
 from docsbot.teams.services import api_token_create, api_token_revoke
@@ -127,7 +128,6 @@ class MethodComparisonAdmin(TeamScopedAdmin):
 
     @admin.action(description="Promote the winning method's adapter")
     def promote_winner(self, request, queryset):
-        from django.core.exceptions import ValidationError
 
         from docsbot.adapters.comparisons import method_comparison_promote
 
@@ -135,8 +135,8 @@ class MethodComparisonAdmin(TeamScopedAdmin):
             try:
                 version = method_comparison_promote(team=team)
                 self.message_user(request, f"{team}: {version.method} promoted as version {version.number}")
-            except ValidationError as exc:
-                self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)
+            except REFUSED as exc:
+                admin_error(self, request, exc)
 
 
 def _comparison_cells(row: dict) -> tuple:

@@ -12,9 +12,9 @@ from functools import lru_cache
 import redis
 from django.conf import settings
 from django.http import HttpRequest
-from ninja.errors import HttpError
 from ninja.security import HttpBearer
 
+from docsbot.core.errors import AppError
 from docsbot.teams.models import ApiToken, Team
 from docsbot.teams.selectors import api_token_for
 
@@ -29,17 +29,11 @@ class TeamTokenAuth(HttpBearer):
             return None
         needed = ApiToken.Role.READ if request.method in SAFE_METHODS else ApiToken.Role.WRITE
         if ROLE_RANK.get(record.role, 0) < ROLE_RANK[needed]:
-            raise HttpError(403, f"this token's role is {record.role!r}: {request.method} needs a write or "
+            raise AppError(code="forbidden", message=f"this token's role is {record.role!r}: {request.method} needs a write or "
                                  "admin token")
         request.team = record.team  # type: ignore[attr-defined]
         request.api_token = record  # type: ignore[attr-defined]
         return record.team
-
-
-class RateLimited(HttpError):
-    def __init__(self, message: str, retry_after: int):
-        super().__init__(429, message)
-        self.retry_after = retry_after
 
 
 # INCR and EXPIRE in one script: a crash between them can never leave a counter without a TTL.
@@ -63,11 +57,12 @@ def api_rate_limit(request: HttpRequest, bucket: str) -> None:
     token = getattr(request, "api_token", None)
     if limit <= 0 or token is None:
         return
-    seconds = int(getattr(settings, "API_RATE_WINDOW_SECONDS", 60))  # tests widen it: no window edge mid-test
+    seconds = settings.API_RATE_WINDOW_SECONDS
     window = int(time.time()) // seconds
     key = f"docsbot:api:rate:{token.token_hash[:24]}:{bucket}:{seconds}:{window}"
     count, ttl = _redis(settings.REDIS_CLIENT_URL).eval(_INCR_WITH_TTL, 1, key, seconds + 1)
     if int(count) > limit:
         retry_after = max(1, int(ttl))
-        raise RateLimited(f"rate limit: at most {limit} {bucket} requests a minute per token "
-                          f"(DOCSBOT_API_{bucket.upper()}_PER_MINUTE); retry in {retry_after} s", retry_after)
+        raise AppError(f"rate limit: at most {limit} {bucket} requests a minute per token "
+                       f"(DOCSBOT_API_{bucket.upper()}_PER_MINUTE); retry in {retry_after} s", code="quota",
+                       retry_after=retry_after)

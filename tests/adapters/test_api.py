@@ -15,8 +15,9 @@ def test_it_queues_a_job_over_the_api(api, adapter_settings, django_capture_on_c
 
 def test_it_explains_bad_requests(api, adapter_settings):
     response = api.post("/api/v1/training-jobs", {"hyperparameters": {"rank": 1000}})
-    assert response.status_code == 422 and "rank: 1000 exceeds max_rank" in response.json()["detail"]
-    assert api.post("/api/v1/training-jobs", {"method": "full"}).status_code == 422
+    assert response.status_code == 400 and "rank: 1000 exceeds max_rank" in response.json()["detail"]
+    assert response.json()["code"] == "invalid"
+    assert api.post("/api/v1/training-jobs", {"method": "full"}).status_code == 422  # the schema's (ninja)
     assert not TrainingJob.objects.exists()
 
 

@@ -5,9 +5,11 @@ Feedback row per vote); the routing is the chat service's own ``team_model``. No
 from __future__ import annotations
 
 import json
+import random
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
@@ -22,6 +24,7 @@ from docsbot.adapters.experiments import (
     experiment_start,
     experiments_evaluate,
     fisher_exact,
+    look_due,
     sample_size_per_version,
 )
 from docsbot.adapters.models import AdapterVersion, Event, Experiment
@@ -29,6 +32,7 @@ from docsbot.adapters.services import adapter_version_promote
 from docsbot.chat.feedback import source_click_record
 from docsbot.chat.models import Conversation, Feedback, Message
 from docsbot.chat.routing import team_model
+from docsbot.core.errors import AppError
 from docsbot.core.prompts import NO_ANSWER
 
 
@@ -139,6 +143,45 @@ def test_it_waits_for_enough_rated_answers_then_times_out(team, versions):
     assert experiment.outcome == "timed_out" and AdapterVersion.objects.get(number=2, team=team).status == "candidate"
 
 
+def test_it_tests_each_look_once_at_its_share_of_alpha(team, versions):
+    _, v2 = versions
+    experiment = experiment_start(team=team, candidate=v2, min_rated=30)
+    answers(team, 1, up=20, down=20)
+    answers(team, 2, up=30, down=10)  # Fisher p = 0.037: under alpha, not under look 1's alpha / 2
+    assert experiments_evaluate(team_id=team.pk) == []
+    experiment.refresh_from_db()
+    assert (experiment.looks, experiment.status) == (1, "running")
+    assert experiment_results(experiment=experiment)["significance"]["sequential"] == {
+        "looks_done": 1, "next_look_at_rated": 60, "next_look_alpha": 0.0125}
+    answers(team, 1, down=5)
+    answers(team, 2, up=5)  # 20/45 vs 35/45: clear now, but look 1 was taken; the next is at 60 rated
+    assert experiments_evaluate(team_id=team.pk) == []
+    answers(team, 1, up=5, down=10)
+    answers(team, 2, up=12, down=3)  # 25/60 vs 47/60 at look 2, alpha / 4
+    assert experiments_evaluate(team_id=team.pk) == ["promoted"]
+    experiment.refresh_from_db()
+    assert experiment.looks == 2 and "look 2 at alpha 0.0125" in experiment.reason
+
+
+def test_it_keeps_wrong_decisions_under_alpha_when_evaluated_after_every_vote():
+    """Two equal versions, the decision checked after every vote: the sequential design ends at most
+    alpha of such experiments on chance."""
+    rng, alpha, runs, wrong = random.Random(20), 0.05, 300, 0
+    for _ in range(runs):
+        state, ups, rated = SimpleNamespace(min_rated=30, alpha=alpha, looks=0), [0, 0], [0, 0]
+        for vote in range(600):
+            arm = vote % 2
+            rated[arm] += 1
+            ups[arm] += rng.random() < 0.6
+            look = look_due(experiment=state, rated=min(rated))
+            if look:
+                state.looks = look.number
+                if fisher_exact(ups[0], rated[0], ups[1], rated[1]) < look.alpha:
+                    wrong += 1
+                    break
+    assert wrong / runs <= alpha
+
+
 def test_it_reports_each_versions_figures_with_significance_and_sample_size(team, versions):
     _, v2 = versions
     experiment = experiment_start(team=team, candidate=v2)
@@ -183,7 +226,7 @@ def test_it_refuses_experiments_that_cannot_run(team, other_team, versions):
     with pytest.raises(ValidationError, match="no live version"):
         experiment_start(team=other_team, candidate=version(other_team, 6))
     experiment_start(team=team, candidate=v2)
-    with pytest.raises(ValidationError, match="already runs an experiment"):
+    with pytest.raises(AppError, match="already runs an experiment"):
         experiment_start(team=team, candidate=version(team, 3))
 
 
@@ -219,7 +262,7 @@ def test_it_runs_experiments_over_the_api(api, other_api, versions):
     assert [e["kind"] for e in events][:2] == ["experiment_ended", "experiment_started"]
     assert events[0]["actor"] == "api" and events[0]["experiment"] == body["id"]
     assert other_api.get("/api/v1/events").json() == []
-    assert api.get("/api/v1/events?kind=nope").status_code == 422
+    assert api.get("/api/v1/events?kind=nope").status_code == 400
 
 
 def test_it_reverts_a_promotion_in_one_step(api, team, versions):

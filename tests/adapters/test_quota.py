@@ -4,11 +4,11 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.db import connection
 
 from docsbot.adapters.models import TrainingJob
 from docsbot.adapters.services import training_job_cancel, training_job_create
+from docsbot.core.errors import AppError
 
 
 @pytest.fixture
@@ -45,7 +45,8 @@ def test_it_admits_only_the_quota_when_requests_race(team, light_settings):
             barrier.wait()
             training_job_create(team=team, enqueue=False)
             outcomes.append("created")
-        except ValidationError:  # JobQuotaExceeded
+        except AppError as refused:
+            assert refused.code == "quota"
             outcomes.append("refused")
         finally:
             connection.close()
@@ -71,5 +72,5 @@ def test_it_refuses_hyperparameters_beyond_the_shared_queues_bounds(api, light_s
                                                                      hyperparameters, message):
     light_settings.MAX_LORA_RANK = 64
     response = api.post("/api/v1/training-jobs", {"hyperparameters": hyperparameters})
-    assert response.status_code == 422 and message in response.json()["detail"], response.content
+    assert response.status_code == 400 and message in response.json()["detail"], response.content
     assert not TrainingJob.objects.exists()

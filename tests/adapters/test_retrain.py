@@ -3,6 +3,7 @@ retirement, one queued retrain per team, schedules. No training runs: the job is
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from docsbot.adapters.models import AdapterVersion, Event, RetrainPolicy, Traini
 from docsbot.adapters.retrain import (
     RETIRED_REASON,
     changed_pages_check,
+    changed_pages_emphasis,
     changed_pages_first,
     chunk_changes,
     next_scheduled,
@@ -221,7 +223,7 @@ def test_it_shows_and_changes_the_settings_over_the_api(api, learning_settings):
     assert response.status_code == 200 and response.json()["enabled"] is False
     assert response.json()["schedule"] == "weekly"
     bad = api._client.put("/api/v1/retrain-policy", data=json.dumps({"schedule_hour": 30}), content_type="application/json")
-    assert bad.status_code == 422 and "schedule_hour" in bad.json()["detail"]
+    assert bad.status_code == 400 and "schedule_hour" in bad.json()["detail"]
 
 
 def test_the_gate_of_a_retrain_checks_the_changed_and_the_unchanged_pages(team, learning_settings, docs):
@@ -260,7 +262,13 @@ def test_the_gate_of_a_retrain_checks_the_changed_and_the_unchanged_pages(team, 
     heldout = [{"id": pair.pk} for pair in others + changed]
     assert [e["id"] for e in changed_pages_first(job=retrain, heldout=heldout)][:len(changed)] == \
         [pair.pk for pair in changed]
+    # and trains on them more often: each changed page's example thrice, the rest once
+    train = [{"id": pair.pk} for pair in others + changed]
+    emphasised, repeated = changed_pages_emphasis(job=retrain, train=train)
+    assert repeated == len(changed) and len(emphasised) == len(train) + 2 * len(changed)
+    assert Counter(e["id"] for e in emphasised) == Counter({p.pk: 3 for p in changed} | {p.pk: 1 for p in others})
     # a job not fired by a docs change, or scores without the live version: the check does not apply
     manual = TrainingJob(team=team, trigger=TrainingJob.Trigger.MANUAL, changes={"pages": ["config.md"]})
+    assert changed_pages_emphasis(job=manual, train=train) == (train, 0)
     assert changed_pages_check(job=manual, evaluation=evaluation(0.6, 0.4, 0.5, 0.5)) is None
     assert changed_pages_check(job=retrain, evaluation={**evaluation(0.6, 0.4, 0.5, 0.5), "current": {}}) is None

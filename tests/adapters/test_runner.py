@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from docsbot.adapters.models import AdapterVersion, TrainingJob
 from docsbot.adapters.runner import training_job_run
 from docsbot.adapters.services import training_job_cancel, training_job_claim, training_job_create
+from docsbot.core.errors import AppError
 from tests.adapters.conftest import FAST
 from training.artifacts import check_adapter_dir
 
@@ -55,7 +56,7 @@ def test_it_cancels_a_queued_job_at_once_and_refuses_a_finished_one(team, datase
     job = training_job_cancel(job=training_job_create(team=team, dataset=dataset, enqueue=False))
     assert job.status == "cancelled" and job.finished is not None
     assert training_job_run(job_id=job.pk, owner="test:1") is None
-    with pytest.raises(ValidationError, match="already cancelled"):
+    with pytest.raises(AppError, match="already cancelled"):
         training_job_cancel(job=job)
 
 

@@ -3,12 +3,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
 from docsbot.adapters.models import AdapterVersion
 from docsbot.adapters.selectors import adapter_version_get_promoted
 from docsbot.adapters.services import adapter_version_promote, adapter_version_rollback, gate_decide
+from docsbot.core.errors import AppError
 
 
 def evaluation(f1: float, rouge: float = 0.5, base_f1: float = 0.1, forgetting: float = 1.0) -> dict:
@@ -84,7 +84,7 @@ def test_it_keeps_one_promoted_version_and_rolls_back(team, other_team, adapter_
     assert adapter_version_rollback(team=team) == v1
     assert adapter_version_get_promoted(team=team) == v1
     assert adapter_version_get_promoted(team=other_team) == theirs  # other teams are untouched
-    with pytest.raises(ValidationError, match="no earlier promoted version"):
+    with pytest.raises(AppError, match="no earlier promoted version"):
         adapter_version_rollback(team=team)
     link = Path(settings.ADAPTER_DIR) / "team-alpha"
     assert link.is_symlink() and link.resolve() == Path(v1.path).resolve()
@@ -92,7 +92,7 @@ def test_it_keeps_one_promoted_version_and_rolls_back(team, other_team, adapter_
 
 def test_it_does_not_promote_what_serving_rejects(team, adapter_settings, tmp_path):
     missing = version(team, 1, path=tmp_path / "gone")
-    with pytest.raises(ValidationError, match="serving did not take version 1"):
+    with pytest.raises(AppError, match="serving did not take version 1"):
         adapter_version_promote(version=missing)
     assert adapter_version_get_promoted(team=team) is None
 

@@ -1,7 +1,8 @@
 """The admin: corrections of bad answers become approved QA pairs; per-team chat analytics."""
 from docsbot.chat.feedback import feedback_set
+from docsbot.chat.generate import answer_finish
 from docsbot.chat.models import Feedback
-from docsbot.chat.services import answer_finish, answer_prepare
+from docsbot.chat.prepare import answer_prepare
 from docsbot.documents.models import Chunk
 from docsbot.qa.models import QAPair
 from docsbot.qa.selectors import dataset_build

@@ -107,7 +107,7 @@ def test_it_answers_with_a_candidate_version_chosen_on_the_command_line(docs_tea
 
 
 def test_it_reads_the_answer_budget_from_a_context_overflow():
-    from docsbot.chat.services import answer_budget_after
+    from docsbot.chat.generate import answer_budget_after
     from serving.client import ServingError
 
     overflow = ServingError(

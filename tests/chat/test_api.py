@@ -8,9 +8,10 @@ from asgiref.sync import async_to_sync
 from django.test import Client
 
 from docsbot.chat.feedback import source_link, tracked_url
+from docsbot.chat.generate import Answer, answer_finish
 from docsbot.chat.models import Conversation, Feedback, Message, SourceClick
+from docsbot.chat.prepare import CHARS_PER_TOKEN, answer_prepare, fit_prompt
 from docsbot.chat.ratelimit import chat_budget_hit
-from docsbot.chat.services import CHARS_PER_TOKEN, Answer, answer_finish, answer_prepare, fit_prompt
 from docsbot.chat.slack import slack_text
 from docsbot.core.prompts import ContextChunk
 from docsbot.teams.services import widget_key_create

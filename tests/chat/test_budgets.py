@@ -4,6 +4,7 @@ import json
 import time
 from types import SimpleNamespace
 
+import pytest
 from django.test import Client
 
 from docsbot.chat import slack, webhooks
@@ -14,6 +15,16 @@ from tests.conftest import TeamClient
 
 OFF_TOPIC = "What is the capital of France?"
 ORIGIN = "https://docs.example.com"
+
+
+@pytest.fixture(autouse=True)
+def _one_window(monkeypatch):
+    """Every question of a test in one budget window, however slowly a busy machine runs it (a minute
+    passing mid-test would otherwise open a fresh window and the expected refusals would not come)."""
+    from docsbot.chat import ratelimit
+
+    start = time.time()
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: start))
 
 
 def widget_post(key: str, address: str):

@@ -1,6 +1,6 @@
 """Answers that loop are cut at their first repeated sentence or line."""
+from docsbot.chat.generate import _until_repetition
 from docsbot.chat.repetition import repetition_start, without_repetition
-from docsbot.chat.services import _until_repetition
 
 LOOP = ("You can upload documentation using the following steps:\n\n1. Install the docsbot plugin.\n"
         "2. Create a new document.\n3. The document is stored in a database.\n"

@@ -6,8 +6,9 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 
 from docsbot.chat.feedback import feedback_set
+from docsbot.chat.generate import answer_finish
 from docsbot.chat.models import Feedback
-from docsbot.chat.services import answer_finish, answer_prepare
+from docsbot.chat.prepare import answer_prepare
 from docsbot.qa.models import QAPair
 from docsbot.qa.selectors import dataset_build
 from docsbot.teams.services import membership_set
@@ -67,7 +68,7 @@ def test_it_answers_and_dismisses_queued_items_through_the_api(api, other_api, d
 
     assert other_api.post(f"/api/v1/review-queue/{one.pk}/answer", {"answer": CORRECTION}).status_code == 404
     refused = api.post(f"/api/v1/review-queue/{one.pk}/answer", {"answer": CORRECTION, "source_chunk_id": 999999})
-    assert refused.status_code == 422 and not QAPair.objects.exists()
+    assert refused.status_code == 400 and not QAPair.objects.exists()
     created = api.post(f"/api/v1/review-queue/{one.pk}/answer", {"answer": CORRECTION, "source_chunk_id": None})
     assert created.status_code == 201
     pair = QAPair.objects.get(pk=created.json()["pair_id"])
@@ -106,7 +107,7 @@ def test_it_lists_and_answers_unanswered_questions_through_the_api_for_its_team_
     assert other_api.get("/api/v1/unanswered").json() == []
     path = f"/api/v1/unanswered/{reply.message_id - 1}/answer"
     assert other_api.post(path, {"answer": GAP_ANSWER}).status_code == 404
-    assert api.post(path, {"answer": "  "}).status_code == 422
+    assert api.post(path, {"answer": "  "}).status_code == 400
     assert api.post(path, {"answer": GAP_ANSWER}).status_code == 201
     assert api.get("/api/v1/unanswered").json() == []
 

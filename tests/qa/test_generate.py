@@ -4,9 +4,10 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
+from docsbot.core.errors import AppError
 from docsbot.documents.models import Chunk
 from docsbot.qa.models import QAPair
-from docsbot.qa.services import QAError, qa_generate, split_for
+from docsbot.qa.services import qa_generate, split_for
 
 
 def test_it_generates_filtered_pairs_with_scores_from_ingested_docs(generated, first_report):
@@ -80,7 +81,7 @@ def test_it_never_half_replaces_the_dataset(generated, monkeypatch):
 
 def test_it_refuses_a_team_without_documents(other_team, data_dir):
     team = other_team
-    with pytest.raises(QAError, match="no documents"):
+    with pytest.raises(AppError, match="no documents"):
         qa_generate(team=team)
     with pytest.raises(CommandError, match="no documents"):
         call_command("generate_qa", "--team", team.slug)
@@ -98,7 +99,7 @@ def test_it_prints_the_summary_from_the_command(ingested, capsys):
 
 
 def test_it_keeps_teams_apart(generated, other_team):
-    with pytest.raises(QAError):
+    with pytest.raises(AppError):
         qa_generate(team=other_team)
     assert not QAPair.objects.filter(team=other_team).exists()
     assert QAPair.objects.filter(team=generated).exists()

@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from docsbot.core.errors import AppError
 from docsbot.core.prompts import NO_ANSWER
 from docsbot.qa.models import GenerationRun, QAPair
 from docsbot.qa.selectors import dataset_build
@@ -81,13 +82,12 @@ def test_it_holds_out_each_pair_with_its_source_cited_and_some_with_the_source_w
 
 def test_it_creates_approved_pairs_from_corrections(generated, other_team):
     from docsbot.documents.models import Chunk
-    from docsbot.qa.services import QAError
 
     chunk = Chunk.objects.filter(team=generated).first()
     pair = pair_create_from_correction(team=generated, question="How do I log in?", answer="Run acme login.",
                                        source_chunk_id=chunk.pk)
     assert pair.status == "approved" and pair.chunk == chunk and pair.generator == "correction"
-    with pytest.raises(QAError):
+    with pytest.raises(AppError):
         pair_create_from_correction(team=other_team, question="Q?", answer="A.", source_chunk_id=chunk.pk)
 
 

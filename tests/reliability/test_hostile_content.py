@@ -10,8 +10,9 @@ from django.test import Client
 from django.urls import reverse
 
 from docsbot.adapters.models import TrainingJob
+from docsbot.chat.generate import answer_finish
 from docsbot.chat.models import Feedback, Message
-from docsbot.chat.services import answer_finish, answer_prepare
+from docsbot.chat.prepare import answer_prepare
 from docsbot.documents.models import Chunk, Document
 from docsbot.qa.models import QAPair
 from docsbot.teams.services import api_token_create

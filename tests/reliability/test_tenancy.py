@@ -23,8 +23,8 @@ from django.db import transaction
 from django.test import Client, override_settings
 
 from docsbot.adapters.models import AdapterVersion, TrainingJob
+from docsbot.chat.generate import answer_question
 from docsbot.chat.models import Message
-from docsbot.chat.services import answer_question
 from docsbot.chat.slack import slack_installation_set
 from docsbot.chat.slack_signature import slack_signature
 from docsbot.documents import search

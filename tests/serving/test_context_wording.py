@@ -8,7 +8,7 @@ from tests.serving.test_contract import _max_model_len
 
 
 def test_it_reads_the_prompt_size_from_every_context_length_wording():
-    from docsbot.chat.services import answer_budget_after
+    from docsbot.chat.generate import answer_budget_after
 
     wordings = {
         # vLLM before max_tokens was clamped
@@ -26,7 +26,7 @@ def test_it_reads_the_prompt_size_from_every_context_length_wording():
 
 
 def test_it_recognises_the_servers_own_error_for_a_prompt_over_the_context(backend):
-    from docsbot.chat.services import _CONTEXT_OVERFLOW, answer_budget_after
+    from docsbot.chat.generate import _CONTEXT_OVERFLOW, answer_budget_after
 
     limit = _max_model_len(backend)
     messages = [{"role": "user", "content": "deploy " * (limit + 10)}]

@@ -4,11 +4,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from docsbot.adapters.comparisons import comparable_methods, method_comparison_run
 from docsbot.adapters.management.commands.train import _load_dataset
+from docsbot.core.errors import REFUSED, command_error
 from docsbot.teams.commands import team_or_error
 
 
@@ -50,8 +50,8 @@ class Command(BaseCommand):
                 dataset=_load_dataset(dataset) if dataset else None, max_steps=max_steps,
                 eval_max_examples=eval_max_examples, eval_max_new_tokens=eval_max_new_tokens,
                 decode_tokens=decode_tokens, on_method=show)
-        except ValidationError as exc:
-            raise CommandError("; ".join(exc.messages)) from None
+        except REFUSED as exc:
+            raise command_error(exc) from None
         self.stdout.write(_dumps(report, indent=None if json else 2))
 
 

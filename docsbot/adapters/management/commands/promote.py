@@ -1,9 +1,9 @@
 """``manage.py promote --team SLUG --version N``: make a version the team's live adapter."""
-from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from docsbot.adapters.management.commands._common import version_or_error
 from docsbot.adapters.services import adapter_version_promote
+from docsbot.core.errors import REFUSED, command_error
 from docsbot.teams.commands import team_or_error
 
 
@@ -19,6 +19,6 @@ class Command(BaseCommand):
     def handle(self, *args, team: str, number: int, **options):
         try:
             version = adapter_version_promote(version=version_or_error(team_or_error(team), number))
-        except ValidationError as exc:
-            raise CommandError("; ".join(exc.messages)) from None
+        except REFUSED as exc:
+            raise command_error(exc) from None
         self.stdout.write(f"team {team}: version {version.number} promoted ({version.path})")

@@ -1,8 +1,8 @@
 """``manage.py rollback --team SLUG``: go back to the previously promoted version."""
-from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
 from docsbot.adapters.services import adapter_version_rollback
+from docsbot.core.errors import REFUSED, command_error
 from docsbot.teams.commands import team_or_error
 
 
@@ -15,6 +15,6 @@ class Command(BaseCommand):
     def handle(self, *args, team: str, **options):
         try:
             version = adapter_version_rollback(team=team_or_error(team))
-        except ValidationError as exc:
-            raise CommandError("; ".join(exc.messages)) from None
+        except REFUSED as exc:
+            raise command_error(exc) from None
         self.stdout.write(f"team {team}: rolled back to version {version.number}")

@@ -5,13 +5,17 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from docsbot.adapters.models import AdapterVersion, TrainingJob
 from docsbot.adapters.services import method_serving_note, training_job_create, worker_identity
+from docsbot.core.errors import REFUSED, command_error
 from docsbot.teams.commands import team_or_error
+
+if TYPE_CHECKING:
+    from docsbot.qa.selectors import TrainingDataset
 
 
 class Command(BaseCommand):
@@ -38,8 +42,8 @@ class Command(BaseCommand):
             job = training_job_create(team=team_or_error(team), method=method,
                                       hyperparameters=parse_settings(overrides), enqueue=not foreground,
                                       dataset=_load_dataset(dataset) if dataset else None)
-        except ValidationError as exc:
-            raise CommandError("; ".join(exc.messages)) from None
+        except REFUSED as exc:
+            raise command_error(exc) from None
         self.note(f"training job {job.pk} ({method}) for team {team}")
         serving = method_serving_note(method)
         if serving:
@@ -92,15 +96,13 @@ def parse_settings(items: list[str]) -> dict:
     return values
 
 
-def _load_dataset(path: Path) -> dict:
+def _load_dataset(path: Path) -> TrainingDataset:
+    from docsbot.qa.selectors import TrainingDataset
+
     try:
-        values = json.loads(path.read_text())
+        return TrainingDataset.from_json(json.loads(path.read_text()))
     except (OSError, ValueError) as exc:
         raise CommandError(f"--dataset {path}: {exc}") from None
-    if not isinstance(values, dict) or not isinstance(values.get("train"), list):
-        raise CommandError(f"--dataset {path}: expected an object with a 'train' list")
-    return {"train": values["train"], "heldout": values.get("heldout", []),
-            "dataset_hash": values.get("dataset_hash", ""), "pair_ids": values.get("pair_ids", [])}
 
 
 def _summary(job: TrainingJob, seconds: float) -> dict:

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from docsbot.chat.generate import answer_question
 from docsbot.chat.models import Conversation
-from docsbot.chat.services import ChatError, answer_question
+from docsbot.core.errors import AppError, command_error
 from docsbot.teams.commands import team_or_error
 
 
@@ -48,8 +49,8 @@ class Command(BaseCommand):
                 client = ServingClient(url, api_key=settings.SERVING_API_KEY)
                 answer = answer_question(team=record, question=question, client=client,
                                          channel=Conversation.Channel.CLI, pinned_version=pinned)
-        except ChatError as exc:
-            raise CommandError(exc.message) from None
+        except AppError as exc:
+            raise command_error(exc) from None
         except ServingError as exc:
             raise CommandError(f"serving failed: {exc}") from None
         finally:

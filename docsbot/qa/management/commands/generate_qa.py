@@ -5,6 +5,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from docsbot.core.errors import AppError, command_error
 from docsbot.teams.commands import team_or_error
 
 
@@ -18,12 +19,14 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the JSON summary only")
 
     def handle(self, *args, team: str, generator: str | None, json: bool, **options):
-        from docsbot.qa.services import QAError, qa_generate
+        from docsbot.qa.services import qa_generate
 
         found = team_or_error(team)
         try:
             report = qa_generate(team=found, generator=generator)
-        except (QAError, ValueError) as exc:
+        except AppError as exc:
+            raise command_error(exc) from None
+        except ValueError as exc:
             raise CommandError(str(exc)) from exc
         summary = report.as_dict()
         if json:

@@ -1,0 +1,205 @@
+"""Generating and storing an answer prepared by ``docsbot.chat.prepare``, with its sources.
+
+`answer_question` is the blocking path (CLI, Slack, webhooks, non-streaming API); `answer_events`
+streams the same answer for SSE. Both store the reply with `answer_finish`, retry once with a
+smaller answer budget when the server refuses the prompt as too long, and stop an answer that starts
+repeating itself.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from docsbot.chat.models import Conversation, Message
+from docsbot.chat.prepare import MIN_ANSWER_TOKENS, Prepared, answer_prepare
+from docsbot.chat.repetition import loop_start, without_repetition
+from docsbot.chat.routing import default_client
+from docsbot.core.prompts import NO_ANSWER, without_unknown_citations
+from docsbot.teams.models import Team
+from serving.client import ChatBackend
+
+logger = logging.getLogger(__name__)
+
+UNAVAILABLE = "Sorry, the answering model is unavailable right now. Please try again in a moment."
+
+
+@dataclass(frozen=True)
+class Answer:
+    answer: str
+    sources: list[dict[str, Any]]
+    conversation_id: str
+    message_id: int
+    adapter_version: int | None
+    no_relevant_docs: bool
+    failed: bool
+    timings: dict[str, float]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"answer": self.answer, "sources": self.sources, "conversation_id": self.conversation_id,
+                "message_id": self.message_id, "adapter_version": self.adapter_version,
+                "no_relevant_docs": self.no_relevant_docs}
+
+
+def answer_finish(*, prepared: Prepared, text: str, failed: bool = False) -> Answer:
+    if prepared.relevant:
+        text = without_unknown_citations(text, len(prepared.sources))
+    text = text.strip() or NO_ANSWER
+    reply = Message.objects.create(
+        team_id=prepared.question_message.team_id, conversation=prepared.conversation,
+        role=Message.Role.ASSISTANT, content=text, reply_to=prepared.question_message,
+        sources=prepared.sources, no_relevant_docs=not prepared.relevant, failed=failed,
+        model_name=prepared.model, adapter_version=prepared.adapter_version,
+        top_score=prepared.top_score, timings={k: round(v, 1) for k, v in prepared.timings.items()},
+    )
+    return Answer(answer=text, sources=prepared.sources, conversation_id=str(prepared.conversation.public_id),
+                  message_id=reply.pk, adapter_version=prepared.adapter_version,
+                  no_relevant_docs=not prepared.relevant, failed=failed, timings=dict(reply.timings))
+
+
+# vLLM (and docsbot's server) name the real token counts when a prompt overflows the context.
+# The prompt's token count in a context-length 400: "(N in the messages" (older vLLM and embedded server),
+# "your request has N input tokens" / "your prompt contains N input tokens" (vLLM 0.34 wording).
+_CONTEXT_OVERFLOW = re.compile(r"maximum context length is (\d+) tokens.*?(?:\((\d+) in the messages|"
+                               r"(?:your request has|your prompt contains) (\d+) input tokens)", re.DOTALL)
+
+
+def answer_budget_after(error: Exception) -> int | None:
+    """max_tokens that fits, read from a context-length 400; None for any other error.
+
+    fit_prompt estimates tokens from characters; when the real count is a little higher,
+    the server's error says by how much, and one retry with the remaining room succeeds.
+    """
+    if getattr(error, "status", None) != 400:
+        return None
+    match = _CONTEXT_OVERFLOW.search(getattr(error, "message", ""))
+    if match is None:
+        return None
+    room = int(match.group(1)) - int(match.group(2) or match.group(3))
+    return room if room >= MIN_ANSWER_TOKENS // 4 else None
+
+
+def _generation_kwargs(prepared: Prepared) -> dict[str, Any]:
+    return {"model": prepared.model, "messages": prepared.messages,
+            "max_tokens": prepared.max_tokens, "temperature": 0.0}
+
+
+# --- answering -------------------------------------------------------------------------------
+
+def answer_question(*, team: Team, question: str, conversation_id: str | None = None,
+                    channel: str = Conversation.Channel.API, external_id: str = "",
+                    client: ChatBackend | None = None, pinned_version: int | None = None) -> Answer:
+    """Answer one question, blocking until the whole answer is stored."""
+    from serving.client import ServingError
+
+    prepared = answer_prepare(team=team, question=question, conversation_id=conversation_id,
+                              channel=channel, external_id=external_id, client=client,
+                              pinned_version=pinned_version)
+    if not prepared.relevant:
+        return answer_finish(prepared=prepared, text=prepared.fallback_text)
+    client = client or default_client()
+    started = time.perf_counter()
+    try:
+        for attempt in range(2):
+            try:
+                text = _until_repetition(client.chat_stream(**_generation_kwargs(prepared)))
+                break
+            except ServingError as exc:
+                if not _fits_after_overflow(prepared, exc, first_try=attempt == 0):
+                    raise
+    except ServingError as exc:
+        logger.error("serving failed for team=%s: %s", team.slug, exc)
+        return answer_finish(prepared=prepared, text=UNAVAILABLE, failed=True)
+    prepared.timings["generation_ms"] = (time.perf_counter() - started) * 1000
+    return answer_finish(prepared=prepared, text=text)
+
+
+def _fits_after_overflow(prepared: Prepared, exc: Exception, *, first_try: bool) -> bool:
+    """After the server refused the prompt as too long for its context: lower the answer's token
+    budget to what fits and say to try again (once, and only before any text came)."""
+    budget = answer_budget_after(exc) if first_try else None
+    if budget is None:
+        return False
+    prepared.max_tokens = budget
+    return True
+
+
+def _until_repetition(stream: Generator[str, None, None]) -> str:
+    """The streamed answer, closed as soon as it starts repeating itself (the server then aborts)."""
+    parts: list[str] = []
+    for delta in stream:
+        parts.append(delta)
+        if _repeats(delta, parts):
+            stream.close()
+            break
+    return without_repetition("".join(parts))
+
+
+def _repeats(delta: str, parts: list[str]) -> bool:
+    # A loop can only complete where a word ends (answers are short: re-reading them is cheap).
+    return any(mark.isspace() or mark in ".,;!?" for mark in delta) and loop_start("".join(parts)) is not None
+
+
+# Generation tasks outlive a disconnected client, so every accepted question gets its answer stored.
+_running: set[asyncio.Task] = set()
+
+
+async def answer_events(*, prepared: Prepared,
+                        client_factory: Callable[[], ChatBackend] = default_client) -> AsyncIterator[dict[str, Any]]:
+    """Yield {"event": "token", "text"} deltas, then {"event": "done", **answer} (or "error")."""
+    if not prepared.relevant:
+        yield {"event": "token", "text": prepared.fallback_text}
+        answer = await sync_to_async(answer_finish)(prepared=prepared, text=prepared.fallback_text)
+        yield {"event": "done", **answer.as_dict()}
+        return
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    task = asyncio.create_task(_generate(client_factory(), prepared, queue))
+    _running.add(task)
+    task.add_done_callback(_running.discard)
+    while True:
+        event = await queue.get()
+        yield event
+        if event["event"] in ("done", "error"):
+            return
+
+
+async def _generate(client: ChatBackend, prepared: Prepared, queue: asyncio.Queue) -> None:
+    from serving.client import ServingError
+
+    parts: list[str] = []
+    started = time.perf_counter()
+    try:
+        for attempt in range(2):
+            try:
+                stream = client.achat_stream(**_generation_kwargs(prepared))
+                async for delta in stream:
+                    if not parts:
+                        prepared.timings["ttft_ms"] = (time.perf_counter() - started) * 1000
+                    parts.append(delta)
+                    queue.put_nowait({"event": "token", "text": delta})
+                    if _repeats(delta, parts):
+                        await stream.aclose()
+                        break
+                break
+            except ServingError as exc:
+                if not _fits_after_overflow(prepared, exc, first_try=attempt == 0 and not parts):
+                    raise
+    except (ServingError, OSError) as exc:
+        logger.error("serving failed for team=%s: %s", prepared.team_slug, exc)
+        answer = await sync_to_async(answer_finish)(prepared=prepared, text=UNAVAILABLE, failed=True)
+        queue.put_nowait({"event": "error", "detail": UNAVAILABLE, **answer.as_dict()})
+        return
+    except BaseException:
+        # Whatever stops generation, the question keeps a stored (partial) answer.
+        await asyncio.shield(sync_to_async(answer_finish)(prepared=prepared, text="".join(parts) or UNAVAILABLE,
+                                                          failed=True))
+        raise
+    prepared.timings["generation_ms"] = (time.perf_counter() - started) * 1000
+    answer = await sync_to_async(answer_finish)(prepared=prepared, text=without_repetition("".join(parts)))
+    queue.put_nowait({"event": "done", **answer.as_dict()})

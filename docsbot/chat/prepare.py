@@ -1,0 +1,175 @@
+"""Preparing an answer: the conversation, retrieval, the relevance threshold, the adapter version
+(chat.routing) and a prompt that fits the model's context; everything before generation.
+``docsbot.chat.generate`` generates and stores the answer; ``docsbot.chat.feedback`` takes what users
+say about it.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from docsbot.chat.injection import injection_suspected
+from docsbot.chat.models import Conversation, Message
+from docsbot.chat.relevance import hit_similarities
+from docsbot.chat.routing import default_client, team_model
+from docsbot.chat.selectors import conversation_get, conversation_history
+from docsbot.core.errors import AppError
+from docsbot.core.prompts import NO_ANSWER, ContextChunk, build_messages
+from docsbot.teams.models import Team
+from serving.client import ChatBackend
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Prepared:
+    team_slug: str
+    conversation: Conversation
+    question_message: Message
+    messages: list[dict[str, str]]
+    sources: list[dict[str, Any]]
+    relevant: bool
+    fallback_text: str
+    model: str
+    max_tokens: int
+    adapter_version: int | None
+    top_score: float | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+
+def _source(hit: Any, number: int, similarity: float) -> dict[str, Any]:
+    return {"index": number, "title": hit.title, "section": hit.section, "url": hit.url,
+            "score": round(similarity, 3), "chunk_id": hit.chunk_id}
+
+
+def _fallback_text(sources: list[dict[str, Any]]) -> str:
+    if not sources:
+        return f"{NO_ANSWER} No documents have been indexed for this team yet."
+    lines = [f"{NO_ANSWER} The closest sections are:"]
+    for source in sources:
+        label = source["title"] + (f" — {source['section']}" if source["section"] else "")
+        lines.append(f"- [{label}]({source['url']})" if source["url"] else f"- {label}")
+    return "\n".join(lines)
+
+
+def _conversation_for(*, team: Team, conversation_id: str | None, channel: str,
+                      external_id: str = "") -> Conversation:
+    if conversation_id:
+        conversation = conversation_get(team=team, public_id=conversation_id)
+        if conversation is None:
+            raise AppError("unknown conversation_id for this team", code="not_found")
+        return conversation
+    if external_id:
+        existing = Conversation.objects.filter(team=team, external_id=external_id).first()
+        if existing is not None:
+            return existing
+    return Conversation.objects.create(team=team, channel=channel, external_id=external_id)
+
+
+# A conservative characters-per-token estimate: the web process has no tokenizer.
+CHARS_PER_TOKEN = 1.6
+MIN_ANSWER_TOKENS = 48
+
+
+def fit_prompt(*, team_name: str, question: str, contexts: list[ContextChunk], history: list[dict[str, str]],
+               max_model_len: int | None) -> tuple[list[dict[str, str]], int]:
+    """Messages and max_tokens that fit the model's context: fewer, then shorter, documents and turns."""
+    max_tokens = settings.CHAT_MAX_TOKENS
+
+    def build() -> list[dict[str, str]]:
+        return build_messages(team=team_name, question=question, contexts=contexts, history=history)
+
+    messages = build()
+    if not max_model_len:
+        return messages, max_tokens
+
+    def estimate(items: list[dict[str, str]]) -> int:
+        return int(sum(len(m["content"]) + 16 for m in items) / CHARS_PER_TOKEN)
+
+    while estimate(messages) + MIN_ANSWER_TOKENS > max_model_len:
+        if len(contexts) > 1:
+            contexts = contexts[:-1]
+        elif history:
+            history = history[2:]
+        elif contexts and len(contexts[0].text) > 200:
+            chunk = contexts[0]
+            contexts = [ContextChunk(title=chunk.title, section=chunk.section, url=chunk.url,
+                                     text=chunk.text[: int(len(chunk.text) * 0.7)])]
+        else:
+            break
+        messages = build()
+    # Never more than configured; a context squeezed below the floor still gets the floor.
+    return messages, min(max_tokens, max(MIN_ANSWER_TOKENS // 2, max_model_len - estimate(messages)))
+
+
+def answer_prepare(*, team: Team, question: str, conversation_id: str | None = None,
+                   channel: str = Conversation.Channel.API, external_id: str = "",
+                   client: ChatBackend | None = None, pinned_version: int | None = None) -> Prepared:
+    """Store the question, retrieve, decide whether the docs cover it, and build the prompt
+    (``pinned_version``: see team_model)."""
+    from docsbot.documents.selectors import chunk_search
+
+    question = (question or "").strip()
+    if not question:
+        raise AppError("question must not be empty")
+    if len(question) > settings.CHAT_MAX_QUESTION_CHARS:
+        raise AppError(f"question is longer than {settings.CHAT_MAX_QUESTION_CHARS} characters")
+    if conversation_id:
+        try:
+            uuid.UUID(str(conversation_id))
+        except ValueError:
+            raise AppError("conversation_id must be a UUID") from None
+    timings: dict[str, float] = {}
+    conversation = _conversation_for(team=team, conversation_id=conversation_id, channel=channel,
+                                     external_id=external_id)
+    history = conversation_history(conversation=conversation,
+                                   limit=settings.CHAT_HISTORY_MESSAGES)
+
+    started = time.perf_counter()
+    # A follow-up ("and on Windows?") is retrieved together with the question before it.
+    previous = [turn["content"] for turn in history if turn["role"] == "user"][-1:]
+    query = " ".join([*previous, question])
+    hits = chunk_search(team=team, query=query, k=settings.CHAT_TOP_K)
+    similarities = hit_similarities(query=query, hits=hits)
+    timings["retrieval_ms"] = (time.perf_counter() - started) * 1000
+
+    started = time.perf_counter()
+    scored = sorted(zip(similarities, range(len(hits))), reverse=True)
+    top_score = scored[0][0] if scored else None
+    relevant_hits = [hits[i] for score, i in scored if score >= settings.CHAT_MIN_SCORE]
+    closest = relevant_hits or [hits[i] for _, i in scored[:3]]
+    sources = [_source(hit, number, similarities[hits.index(hit)])
+               for number, hit in enumerate(closest, start=1)]
+    relevant = bool(relevant_hits)
+    # The model is chosen before the question is stored: a serving outage fails the request
+    # as a whole instead of leaving a question without an answer.
+    model, adapter_version, max_model_len, messages, max_tokens = "", None, None, [], 0
+    if relevant:
+        model, adapter_version, max_model_len = team_model(team=team, client=client or default_client(),
+                                                           conversation=conversation, pinned_version=pinned_version)
+        contexts = [ContextChunk(title=hit.title, section=hit.section, text=hit.text, url=hit.url)
+                    for hit in relevant_hits]
+        messages, max_tokens = fit_prompt(team_name=team.name or team.slug, question=question,
+                                          contexts=contexts, history=history, max_model_len=max_model_len)
+    timings["prompt_ms"] = (time.perf_counter() - started) * 1000
+
+    suspicious_chunks = [hit.chunk_id for hit in relevant_hits if injection_suspected(hit.text)]
+    suspicious = injection_suspected(question) or bool(suspicious_chunks)
+    question_message = Message.objects.create(team=team, conversation=conversation,
+                                              role=Message.Role.USER, content=question,
+                                              injection_suspected=suspicious)
+    if suspicious:
+        logger.warning("prompt injection suspected: team=%s message=%s in_question=%s chunks=%s",
+                       team.slug, question_message.pk, injection_suspected(question), suspicious_chunks)
+    return Prepared(team_slug=team.slug, conversation=conversation, question_message=question_message,
+                    messages=messages, sources=sources, relevant=relevant,
+                    fallback_text="" if relevant else _fallback_text(sources), model=model,
+                    max_tokens=max_tokens,
+                    adapter_version=adapter_version, top_score=top_score, timings=timings)
+
