@@ -49,6 +49,7 @@ def parser() -> argparse.ArgumentParser:
     merge.add_argument("--adapter", required=True, type=Path)
     merge.add_argument("--out", required=True, type=Path)
     merge.add_argument("--base-model")
+    merge.add_argument("--json", action="store_true", help="print only a JSON summary")
     return root
 
 

@@ -133,10 +133,11 @@ def check_adapter_dir(adapter_dir: Path, *, max_rank: int = 64) -> dict[str, Any
 
 
 def export_merged(adapter_dir: Path, out_dir: Path, *, base_model: str | None = None) -> Path:
-    """Base + adapter folded into one standalone model (no adapter overhead at inference)."""
+    """Base + adapter folded into one standalone model (no adapter overhead at inference), stored in the
+    base model's own dtype (bf16 for SmolLM2): the same size and decode speed as the base."""
     import torch
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     from training.config import MERGEABLE
 
@@ -148,6 +149,8 @@ def export_merged(adapter_dir: Path, out_dir: Path, *, base_model: str | None = 
     dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
     model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
     merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
+    stored = getattr(AutoConfig.from_pretrained(base), "dtype", None) or dtype
+    merged = merged.to(getattr(torch, stored) if isinstance(stored, str) else stored)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     merged.save_pretrained(out_dir, safe_serialization=True)
