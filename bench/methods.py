@@ -22,7 +22,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,24 +34,6 @@ TARGET_MINUTES = 60
 
 def _progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def prepared_team(corpus_name: str):
-    """A fresh team with the corpus ingested and its structural pairs generated."""
-    from quality import CORPORA, pages_folder
-
-    from docsbot.documents.services import ingest_paths
-    from docsbot.qa.services import qa_generate
-    from docsbot.teams.models import Team
-    from docsbot.teams.services import team_create
-
-    slug = f"methods-{corpus_name}"
-    Team.objects.filter(slug=slug).delete()
-    team = team_create(slug=slug, name=corpus_name)
-    with tempfile.TemporaryDirectory() as scratch:
-        ingest_paths(team=team, items=[str(pages_folder(CORPORA[corpus_name], Path(scratch)))])
-    qa_generate(team=team, generator="structural")
-    return team
 
 
 def mixed_check(base_model: str, rows: list[dict]) -> dict:
@@ -85,7 +66,9 @@ def main() -> None:
     started = time.monotonic()
     call_command("migrate", verbosity=0)
     call_command("prepare_base_model", verbosity=0)
-    team = prepared_team(args.corpus)
+    from quality import corpus_team
+
+    team = corpus_team(args.corpus, prefix="methods")
     methods = args.methods or list(comparable_methods(cuda=torch.cuda.is_available()))
     _progress(f"{args.corpus}: pairs ready after {time.monotonic() - started:.0f} s; comparing {', '.join(methods)} "
               f"at {args.minutes_per_method} min each")

@@ -82,6 +82,22 @@ def pages_folder(corpus: Corpus, scratch: Path) -> Path:
     return target
 
 
+def corpus_team(corpus_name: str, *, prefix: str):
+    """A fresh team ``<prefix>-<corpus>`` with the corpus's pages ingested and its structural pairs generated."""
+    from docsbot.documents.services import ingest_paths
+    from docsbot.qa.services import qa_generate
+    from docsbot.teams.models import Team
+    from docsbot.teams.services import team_create
+
+    slug = f"{prefix}-{corpus_name}"
+    Team.objects.filter(slug=slug).delete()
+    team = team_create(slug=slug, name=corpus_name)
+    with tempfile.TemporaryDirectory() as scratch:
+        ingest_paths(team=team, items=[str(pages_folder(CORPORA[corpus_name], Path(scratch)))])
+    qa_generate(team=team, generator="structural")
+    return team
+
+
 def _private(relative: str) -> bool:
     return any(part.startswith("_") for part in Path(relative).parts) or relative in ("search.html", "genindex.html")
 

@@ -17,13 +17,12 @@ import argparse
 import itertools
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality import CORPORA, ROOT, _progress, pages_folder
+from quality import CORPORA, ROOT, _progress, corpus_team
 
 sys.path.insert(0, str(ROOT))
 AUTO = "auto"
@@ -36,18 +35,9 @@ def _values(text: str, cast) -> list[Any]:
 
 def prepare(corpus_name: str):
     """The corpus ingested into a fresh team, its pairs generated, and the one dataset every job trains on."""
-    from docsbot.documents.services import ingest_paths
     from docsbot.qa.selectors import dataset_build
-    from docsbot.qa.services import qa_generate
-    from docsbot.teams.models import Team
-    from docsbot.teams.services import team_create
 
-    slug = f"sweep-{corpus_name}"
-    Team.objects.filter(slug=slug).delete()
-    team = team_create(slug=slug, name=corpus_name)
-    with tempfile.TemporaryDirectory() as scratch:
-        ingest_paths(team=team, items=[str(pages_folder(CORPORA[corpus_name], Path(scratch)))])
-    qa_generate(team=team, generator="structural")
+    team = corpus_team(corpus_name, prefix="sweep")
     return team, dataset_build(team=team)
 
 
