@@ -5,7 +5,7 @@
 
 The product's own path: ingest a corpus from bench/quality.py into a fresh team (``methods-<corpus>``),
 structural pairs, the RAFT dataset, then ``manage.py compare_methods``' service: every method this
-machine can train (QLoRA needs a GPU) on the same pairs and split, each within the same time budget,
+machine can train (QLoRA where bitsandbytes imports) on the same pairs and split, each within the same time budget,
 scored by the gate's evaluation against the base on the same held-out examples (the base scored
 once), with trainable parameters, adapter size, training tokens/s and wall time, peak memory,
 forgetting, and decode tokens/s alone and per stream beside 7 other teams' LoRA adapters. Then every
@@ -57,7 +57,6 @@ def main() -> None:
     import django
 
     django.setup()
-    import torch
     from django.core.management import call_command
 
     from docsbot.adapters.comparisons import comparable_methods, method_comparison_run
@@ -69,7 +68,7 @@ def main() -> None:
     from quality import corpus_team
 
     team = corpus_team(args.corpus, prefix="methods")
-    methods = args.methods or list(comparable_methods(cuda=torch.cuda.is_available()))
+    methods = args.methods or list(comparable_methods())
     _progress(f"{args.corpus}: pairs ready after {time.monotonic() - started:.0f} s; comparing {', '.join(methods)} "
               f"at {args.minutes_per_method} min each")
 

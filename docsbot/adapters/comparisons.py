@@ -30,11 +30,14 @@ if TYPE_CHECKING:
     from docsbot.qa.selectors import TrainingDataset
 
 
-def comparable_methods(*, cuda: bool) -> tuple[str, ...]:
-    """Every method this machine can train: QLoRA needs a GPU (bitsandbytes' 4-bit kernels)."""
+def comparable_methods() -> tuple[str, ...]:
+    """Every method this machine can train: QLoRA needs bitsandbytes (its 4-bit kernels are fast on a GPU;
+    on a CPU bitsandbytes 0.50 runs them too, far slower)."""
+    from importlib.util import find_spec
+
     from training.config import METHODS
 
-    return tuple(m for m in METHODS if cuda or m != "qlora")
+    return tuple(m for m in METHODS if m != "qlora" or find_spec("bitsandbytes") is not None)
 
 
 def method_comparison_run(*, team: Team, methods: Sequence[str], minutes_per_method: float,

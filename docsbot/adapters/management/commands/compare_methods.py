@@ -32,11 +32,10 @@ class Command(BaseCommand):
     def handle(self, *args, team: str, methods: list[str] | None, minutes_per_method: float, max_steps: int | None,
                eval_max_examples: int, eval_max_new_tokens: int, decode_tokens: int, dataset: Path | None,
                json: bool, **options):
-        import torch
 
         if minutes_per_method <= 0:
             raise CommandError("--minutes-per-method: must be positive")
-        chosen = methods or list(comparable_methods(cuda=torch.cuda.is_available()))
+        chosen = methods or list(comparable_methods())
 
         def show(row: dict) -> None:
             if not json:
