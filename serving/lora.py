@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+GATHERS_KEPT = 4  # routings whose gathered weights a LoRA layer keeps (batches decoded in one step)
 
 @dataclass
 class ModuleWeights:
@@ -61,7 +62,9 @@ class BatchedLoRALinear(nn.Module):
                              persistent=False)
         self.active = [False] * slots  # slot has weights for this module
         self.scaled = [False] * slots  # slot has a DoRA magnitude for this module
-        self._gathered: tuple[int, torch.Tensor, torch.Tensor, torch.Tensor | None] | None = None
+        # Gathered weights per routing (rows' slots, rank, slot contents): a step that decodes the shared LoRA
+        # batch and then a batch of another method routes twice, and each must find its gather again.
+        self._gathered: dict[tuple, tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]] = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         state = self.state
@@ -80,11 +83,12 @@ class BatchedLoRALinear(nn.Module):
         return y if bias is None else y + bias
 
     def _gather(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """This batch's adapter weights, cached while its rows and the slots' contents stay the same."""
-        cached = self._gathered
-        if cached is not None and cached[0] == self.state.generation:
-            return cached[1:]
+        """This batch's adapter weights, cached per routing while the slots' contents stay the same."""
         state = self.state
+        key = (state.slots, state.rank, state.weights)
+        cached = self._gathered.get(key)
+        if cached is not None:
+            return cached
         rank = state.rank
         scaled = any(self.scaled[i] for i in state.used)
         if len(state.used) == 1:
@@ -93,11 +97,13 @@ class BatchedLoRALinear(nn.Module):
             b = self.lora_b[slot, :rank, :].contiguous()
             magnitude = self.magnitude[slot] if scaled else None
         else:
-            idx = state.indices
-            a = self.lora_a.index_select(0, idx)[:, :, :rank].contiguous()
-            b = self.lora_b.index_select(0, idx)[:, :rank, :].contiguous()
+            idx = state.indices  # the rank's columns only: the buffers hold max_rank of them
+            a = self.lora_a[:, :, :rank].index_select(0, idx).contiguous()
+            b = self.lora_b[:, :rank, :].index_select(0, idx).contiguous()
             magnitude = self.magnitude.index_select(0, idx).unsqueeze(1) if scaled else None
-        self._gathered = (state.generation, a, b, magnitude)
+        if len(self._gathered) >= GATHERS_KEPT or any(k[2] != state.weights for k in self._gathered):
+            self._gathered.clear()
+        self._gathered[key] = (a, b, magnitude)
         return a, b, magnitude
 
     def set_slot(self, slot: int, weights: ModuleWeights | None) -> None:
@@ -129,7 +135,7 @@ class SlotState:
         self.used: set[int] = set()
         self.rank: int = 0
         self.slots: tuple[int, ...] = ()
-        self.generation = 0  # bumped when the rows' slots or a slot's weights change
+        self.weights = 0  # bumped when a slot's weights change
 
 
 class BatchedLoRA:
@@ -166,7 +172,7 @@ class BatchedLoRA:
         for name, layer in self.layers.items():
             layer.set_slot(slot, adapter.modules.get(name) if adapter else None)
         self.slot_rank[slot] = adapter.rank if adapter else 0
-        self.state.generation += 1
+        self.state.weights += 1
 
     def route(self, slots: list[int], device: torch.device | str) -> None:
         """Set the slot for each row of the next forward pass.
@@ -179,5 +185,4 @@ class BatchedLoRA:
         if key == state.slots and rank == state.rank:
             return
         state.slots, state.used, state.rank = key, used, rank
-        state.generation += 1
         state.indices = torch.tensor(slots, dtype=torch.long, device=device) if rank else None
