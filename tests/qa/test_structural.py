@@ -1020,7 +1020,7 @@ def test_it_names_what_a_short_instruction_leans_on_in_its_own_sentence_or_code(
     pairs, _ = _pairs(["Checksums"], "```\nclass ChecksumCalcStream(object):\n    pass\n\nclass Other(object):\n"
                       "    pass\n```\n\nTo use this, hook the calculating stream in before the request starts.")
     assert not any("`" in question for question in pairs)  # two classes: which one "this" is, the text does not say
-    # "a row factory function is useful" names a means but not how to use it (v20 labels): no how-to.
+    # "a row factory function is useful" names a means but not how to use it: no how-to.
     pairs, _ = _pairs(["Using SQLite 3 with Flask", "Easy Querying"], "To simplify working with SQLite, a row factory "
                       "function is useful. It is executed for every result returned from the database to convert it.")
     assert "How do I simplify working with SQLite?" not in pairs
