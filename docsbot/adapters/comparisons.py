@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 
 
 def comparable_methods() -> tuple[str, ...]:
-    """Every method this machine can train: QLoRA needs bitsandbytes (its 4-bit kernels are fast on a GPU;
-    on a CPU bitsandbytes 0.50 runs them too, far slower)."""
+    """Every method this machine can train: QLoRA needs bitsandbytes (0.50 runs its 4-bit kernels on a GPU
+    and on a CPU)."""
     from importlib.util import find_spec
 
     from training.config import METHODS
