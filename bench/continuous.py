@@ -39,7 +39,6 @@ default policy would have decided.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import random
@@ -53,7 +52,7 @@ from typing import Any
 
 os.environ.setdefault("DOCSBOT_DATA_DIR", "/tmp/bench-continuous")  # before quality's own default
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality import CORPORA, ROOT, _progress, natural_examples, pages_folder
+from quality import CORPORA, ROOT, _progress, emit, natural_examples, pages_folder
 
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "docsbot.settings")
@@ -618,11 +617,7 @@ def main() -> None:
     report = run(train_minutes=args.train_minutes, steps=args.steps, eval_max=eval_max, quick=args.quick,
                  threshold_chunks=args.threshold_chunks)
     report["targets_wanted"] = TARGETS
-    text = json.dumps(report, indent=2, default=str)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
-    print(text)
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

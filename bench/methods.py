@@ -31,9 +31,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "docsbot.settings")
 os.environ.setdefault("DOCSBOT_DATA_DIR", "/tmp/bench-methods")
 TARGET_MINUTES = 60
 
-
-def _progress(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+# after the path and the data dir are set: quality sets its own default otherwise
+from quality import _progress, corpus_team, emit
 
 
 def mixed_check(base_model: str, rows: list[dict]) -> dict:
@@ -65,8 +64,6 @@ def main() -> None:
     started = time.monotonic()
     call_command("migrate", verbosity=0)
     call_command("prepare_base_model", verbosity=0)
-    from quality import corpus_team
-
     team = corpus_team(args.corpus, prefix="methods")
     methods = args.methods or list(comparable_methods())
     _progress(f"{args.corpus}: pairs ready after {time.monotonic() - started:.0f} s; comparing {', '.join(methods)} "
@@ -87,10 +84,7 @@ def main() -> None:
               "targets": {"minutes": {"value": minutes, "target": TARGET_MINUTES, "met": minutes < TARGET_MINUTES},
                           "every_adapter_serves": {"value": loads, "met": all(loads.values())},
                           "mixed_equals_alone": {"met": bool(mixed.get("same_tokens"))}}}
-    text = json.dumps(result, indent=2, default=str)
-    if args.out:
-        args.out.write_text(text)
-    print(text)
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

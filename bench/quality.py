@@ -268,6 +268,15 @@ def run_corpus(corpus: Corpus, *, train_minutes: float, eval_max: int,
     return result
 
 
+def emit(report: dict[str, Any], out: Path | None) -> None:
+    """Print a bench's JSON report, and write it to ``out`` too when given."""
+    text = json.dumps(report, indent=2, default=str)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    print(text)
+
+
 def _progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -301,11 +310,7 @@ def main() -> None:
         _progress(f"{name}: done in {results[-1].get('minutes')} min")
     report = {"bench": "quality", "targets": TARGETS, "load_average": os.getloadavg(),
               "corpora": results}
-    text = json.dumps(report, indent=2, default=str)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
-    print(text)
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality import CORPORA, ROOT, _progress, corpus_team
+from quality import CORPORA, ROOT, _progress, corpus_team, emit
 
 sys.path.insert(0, str(ROOT))
 AUTO = "auto"
@@ -101,10 +101,7 @@ def main() -> None:
     report = {"bench": "sweep", "corpus": args.corpus, "steps": args.steps, "runs": runs,
               "best": best and best["settings"], "auto_share_of_best_f1": share,
               "target": f">= {TARGET_SHARE_OF_BEST}", "met": share is not None and share >= TARGET_SHARE_OF_BEST}
-    text = json.dumps(report, indent=2, default=str)
-    if args.out:
-        args.out.write_text(text)
-    print(text)
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

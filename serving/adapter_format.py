@@ -1,9 +1,10 @@
-"""The adapter directory format: the one contract training and serving share (DESIGN.md).
+"""Serving's side of the adapter directory format, the one contract it shares with training (DESIGN.md).
 
 A version's directory holds PEFT's ``adapter_config.json`` and ``adapter_model.safetensors`` plus
-docsbot's ``docsbot.json`` manifest. This module says how the config is read, which docsbot method
-a config describes, and what vLLM and the embedded engine refuse. Standard library only: training
-writes directories by these rules and imports nothing else of serving (tests/test_boundaries.py).
+docsbot's ``docsbot.json`` manifest. This module says how serving reads the config, which docsbot
+method a config describes, and what the embedded engine refuses. Training writes directories by the
+same rules in ``training/artifacts.py``; the two never import each other, and
+``tests/test_adapter_format.py`` checks that they agree.
 """
 from __future__ import annotations
 
@@ -67,23 +68,4 @@ def embedded_problems(config: dict[str, Any], *, max_rank: int) -> list[str]:
         problems.append(f"bias {config.get('bias')!r} is not supported (only 'none')")
     if peft_type == "LORA" and max(_ranks(config)) > max_rank:
         problems.append(f"LoRA rank {max(_ranks(config))} is greater than max_lora_rank {max_rank}.")
-    return problems
-
-
-def vllm_problems(config: dict[str, Any], *, max_rank: int) -> list[str]:
-    """Why vLLM would refuse the adapter (empty when it loads)."""
-    problems = []
-    if config.get("peft_type") != "LORA":
-        problems.append(f"peft_type is {config.get('peft_type')!r}, vLLM serves only LORA")
-    if config.get("use_dora"):
-        problems.append("DoRA (use_dora) is not served by vLLM")
-    if config.get("modules_to_save"):
-        problems.append(f"modules_to_save {config['modules_to_save']!r} is not supported by vLLM")
-    if config.get("bias", "none") != "none":
-        problems.append(f"bias is {config.get('bias')!r}, vLLM needs 'none'")
-    rank = int(config.get("r", 0))
-    if rank > max_rank:
-        problems.append(f"rank {rank} exceeds the serving max rank {max_rank}")
-    if any(int(r) > max_rank for r in (config.get("rank_pattern") or {}).values()):
-        problems.append(f"rank_pattern has a rank above {max_rank}")
     return problems

@@ -23,7 +23,7 @@ MIXED_PROMPTS = ("How do I send a request with a timeout?", "What does the sessi
 def decode_tokens_per_second(base_model: str, adapter_dir: str | None, *, tokens: int = 32, batch: int = 1,
                              others: int = 0, dtype: str = "auto") -> dict[str, Any]:
     from serving.adapters import load_adapter
-    from serving.engine import Engine, Event, Request, SamplingParams
+    from serving.engine import Engine
 
     engine = Engine(base_model, max_loras=1 + others, max_lora_rank=512, dtype=dtype)
     try:
@@ -32,22 +32,8 @@ def decode_tokens_per_second(base_model: str, adapter_dir: str | None, *, tokens
         ids = engine.tokenizer(PROMPT)["input_ids"]
 
         def run(adapters: list, new_tokens: int) -> tuple[float, float]:
-            """(seconds to the first token, seconds from it to the last) for one request per adapter."""
-            done, first = threading.Semaphore(0), []
-
-            def emit(event: Event) -> None:
-                if not first:
-                    first.append(time.perf_counter())
-                if event.kind != "delta":
-                    done.release()
-
-            params = SamplingParams(max_tokens=new_tokens, temperature=0.0, ignore_eos=True)
-            started = time.perf_counter()
-            engine.submit(*(Request(prompt_ids=list(ids), adapter=a, params=params, emit=emit) for a in adapters))
-            for _ in adapters:
-                if not done.acquire(timeout=600):
-                    raise TimeoutError("the engine did not finish the measured requests")
-            return first[0] - started, time.perf_counter() - first[0]
+            _, prefill, decode = _greedy(engine, [(ids, a) for a in adapters], new_tokens)
+            return prefill, decode
 
         run([adapter], 4)  # warm-up: kernels, caches
         prefill, decode = run([adapter] * batch, tokens)
@@ -72,7 +58,7 @@ def mixed_matches_alone(base_model: str, adapters: dict[str, str], prompts: list
     other's tokens. Run it in float32: in bf16 a batch's other shapes round differently, and a greedy
     choice between two near-equal tokens may flip for that reason alone."""
     from serving.adapters import load_adapter
-    from serving.engine import Engine, Event, Request, SamplingParams
+    from serving.engine import Engine
 
     engine = Engine(base_model, max_loras=max(1, len(adapters)), max_lora_rank=512, dtype=dtype)
     try:
@@ -80,19 +66,7 @@ def mixed_matches_alone(base_model: str, adapters: dict[str, str], prompts: list
         jobs = [(name, engine.tokenizer(prompt)["input_ids"]) for name in loaded for prompt in prompts]
 
         def generate(batch: list[tuple[str, list[int]]]) -> list[list[int]]:
-            done = threading.Semaphore(0)
-
-            def emit(event: Event) -> None:
-                if event.kind != "delta":
-                    done.release()
-
-            params = SamplingParams(max_tokens=tokens, temperature=0.0, ignore_eos=True)
-            requests = [Request(prompt_ids=list(ids), adapter=loaded[name], params=params, emit=emit)
-                        for name, ids in batch]
-            engine.submit(*requests)
-            for _ in requests:
-                if not done.acquire(timeout=600):
-                    raise TimeoutError("the engine did not finish the requests")
+            requests, _, _ = _greedy(engine, [(ids, loaded[name]) for name, ids in batch], tokens)
             return [list(request.generated) for request in requests]
 
         alone = [generate([job])[0] for job in jobs]
@@ -102,6 +76,29 @@ def mixed_matches_alone(base_model: str, adapters: dict[str, str], prompts: list
         return {"requests": len(jobs), "adapters": sorted(loaded), "same_tokens": not differ, "differ": differ}
     finally:
         engine.shutdown()
+
+
+def _greedy(engine, jobs: list[tuple[list[int], Any]], new_tokens: int) -> tuple[list, float, float]:
+    """One greedy request per (prompt ids, adapter), all submitted at once, waited for: the requests,
+    the seconds to the first token and the seconds from it to the last."""
+    from serving.engine import Event, Request, SamplingParams
+
+    done, first = threading.Semaphore(0), []
+
+    def emit(event: Event) -> None:
+        if not first:
+            first.append(time.perf_counter())
+        if event.kind != "delta":
+            done.release()
+
+    params = SamplingParams(max_tokens=new_tokens, temperature=0.0, ignore_eos=True)
+    requests = [Request(prompt_ids=list(ids), adapter=adapter, params=params, emit=emit) for ids, adapter in jobs]
+    started = time.perf_counter()
+    engine.submit(*requests)
+    for _ in requests:
+        if not done.acquire(timeout=600):
+            raise TimeoutError("the engine did not finish the requests")
+    return requests, first[0] - started, time.perf_counter() - first[0]
 
 
 def other_team_lora(name: str, base_info, *, seed: int, rank: int = 8):

@@ -1,7 +1,8 @@
 """The adapter directory: PEFT files + ``docsbot.json``, checked for what can serve it.
 
-This format is the only thing training shares with serving (DESIGN.md); its rules are written once,
-in ``serving/adapter_format.py`` (standard library only, the one module of serving training imports).
+This format is the only thing training shares with serving (DESIGN.md), and the two never import
+each other: serving reads directories by the same rules in ``serving/adapter_format.py``, and
+``tests/test_adapter_format.py`` checks that both sides agree.
 """
 from __future__ import annotations
 
@@ -12,11 +13,44 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from serving.adapter_format import CONFIG, MANIFEST, PEFT_FILES, WEIGHTS, method_of, vllm_problems
+CONFIG = "adapter_config.json"
+WEIGHTS = "adapter_model.safetensors"
+PEFT_FILES = (CONFIG, WEIGHTS)
+MANIFEST = "docsbot.json"
+# peft_type in adapter_config.json -> docsbot method (LORA is lora or dora, told apart by use_dora)
+_METHOD_OF_PEFT_TYPE = {"IA3": "ia3", "PROMPT_TUNING": "prompt_tuning", "PREFIX_TUNING": "prefix_tuning",
+                        "BOTTLENECK": "bottleneck"}
 
 
 class AdapterInvalid(ValueError):
     """An adapter directory that cannot be served the way its manifest claims."""
+
+
+def method_of(adapter_config: dict[str, Any]) -> str | None:
+    """The docsbot method an adapter_config.json describes (None: not one docsbot trains)."""
+    peft_type = str(adapter_config.get("peft_type", "")).upper()
+    if peft_type == "LORA":
+        return "dora" if adapter_config.get("use_dora") else "lora"
+    return _METHOD_OF_PEFT_TYPE.get(peft_type)
+
+
+def vllm_problems(config: dict[str, Any], *, max_rank: int) -> list[str]:
+    """Why vLLM would refuse the adapter (empty when it loads)."""
+    problems = []
+    if config.get("peft_type") != "LORA":
+        problems.append(f"peft_type is {config.get('peft_type')!r}, vLLM serves only LORA")
+    if config.get("use_dora"):
+        problems.append("DoRA (use_dora) is not served by vLLM")
+    if config.get("modules_to_save"):
+        problems.append(f"modules_to_save {config['modules_to_save']!r} is not supported by vLLM")
+    if config.get("bias", "none") != "none":
+        problems.append(f"bias is {config.get('bias')!r}, vLLM needs 'none'")
+    rank = int(config.get("r", 0))
+    if rank > max_rank:
+        problems.append(f"rank {rank} exceeds the serving max rank {max_rank}")
+    if any(int(r) > max_rank for r in (config.get("rank_pattern") or {}).values()):
+        problems.append(f"rank_pattern has a rank above {max_rank}")
+    return problems
 
 
 def servable_by(adapter_config: dict[str, Any], *, max_rank: int) -> list[str]:

@@ -297,11 +297,11 @@ def _score_rival(peft_model, tokenizer, examples: Sequence[dict], text: str, bud
 def _other_method(peft_model, path: str) -> str | None:
     """The rival's adapter type when it differs from the candidate's (PEFT loads only one type per
     model), else None."""
-    from serving.adapter_format import AdapterFormatError, read_adapter_config
+    import json
 
     try:
-        rival = str(read_adapter_config(Path(path)).get("peft_type"))
-    except AdapterFormatError:
+        rival = str(json.loads((Path(path) / "adapter_config.json").read_text()).get("peft_type"))
+    except (OSError, ValueError):
         return None  # load_adapter reports it
     config = getattr(peft_model, "active_peft_config", None)
     mine = str(getattr(getattr(config, "peft_type", None), "value", getattr(config, "peft_type", "BOTTLENECK")))

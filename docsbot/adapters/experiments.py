@@ -290,12 +290,18 @@ class Look:
     alpha: float
 
 
-def look_due(*, experiment: Experiment, rated: int) -> Look | None:
-    """The look the experiment has reached with ``rated`` answers per version and not yet taken."""
+def look_reached(*, experiment: Experiment, rated: int) -> Look | None:
+    """The latest look ``rated`` answers per version have reached (None below ``min_rated``)."""
     if rated < experiment.min_rated:
         return None
     number = int(math.log2(rated / experiment.min_rated)) + 1
-    return Look(number, experiment.alpha / 2 ** number) if number > experiment.looks else None
+    return Look(number, experiment.alpha / 2 ** number)
+
+
+def look_due(*, experiment: Experiment, rated: int) -> Look | None:
+    """The look the experiment has reached with ``rated`` answers per version and not yet taken."""
+    look = look_reached(experiment=experiment, rated=rated)
+    return look if look and look.number > experiment.looks else None
 
 
 def experiment_results(*, experiment: Experiment) -> dict[str, Any]:
@@ -308,9 +314,8 @@ def experiment_results(*, experiment: Experiment) -> dict[str, Any]:
     p1 = control["thumbs_up_rate"] if control["thumbs_up_rate"] is not None else 0.5
     p2 = candidate["thumbs_up_rate"] if candidate["thumbs_up_rate"] is not None else p1
     needed = max(experiment.min_rated, sample_size_per_version(p1, p2, alpha=experiment.alpha))
-    rated = min(control["rated"], candidate["rated"])
-    level = experiment.alpha / 2 ** (int(math.log2(rated / experiment.min_rated)) + 1) \
-        if rated >= experiment.min_rated else None
+    reached = look_reached(experiment=experiment, rated=min(control["rated"], candidate["rated"]))
+    level = reached.alpha if reached else None
     next_look = experiment.looks + 1
     return {
         "control": control, "candidate": candidate,
@@ -329,11 +334,12 @@ def experiment_results(*, experiment: Experiment) -> dict[str, Any]:
     }
 
 
-def experiment_decide(*, experiment: Experiment, now=None, look: Look | None | bool = True
-                      ) -> tuple[str, str] | None:
+def experiment_decide(*, experiment: Experiment, now=None, look: Look | None | bool = True,
+                      results: dict[str, Any] | None = None) -> tuple[str, str] | None:
     """(outcome, reason) when the experiment should end now, else None. It ends on significance only at a
-    look (``Look``; True: the one due now, without taking it), and at its deadline."""
-    results = experiment_results(experiment=experiment)
+    look (``Look``; True: the one due now, without taking it), and at its deadline. ``results``: the
+    experiment's figures when the caller has them already."""
+    results = results or experiment_results(experiment=experiment)
     control, candidate = results["control"], results["candidate"]
     if look is True:
         look = look_due(experiment=experiment, rated=min(control["rated"], candidate["rated"]))
@@ -377,7 +383,7 @@ def experiment_evaluate(*, experiment: Experiment, now=None) -> Experiment:
         look = None  # another evaluation took it
     if look:
         experiment.looks = look.number
-    decision = experiment_decide(experiment=experiment, now=now, look=look)
+    decision = experiment_decide(experiment=experiment, now=now, look=look, results=results)
     if decision is None:
         return experiment
     outcome, reason = decision

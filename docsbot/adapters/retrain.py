@@ -311,8 +311,9 @@ def retrain_queue(*, team: Team, reason: str, changes: dict[str, Any]) -> Traini
         try:
             job = training_job_create(team=team, method=method, hyperparameters=hyperparameters)
         except REFUSED as exc:
-            event_record(team=team, kind=Event.Kind.RETRAIN_QUEUED, data={"changes": changes, "error": [app_error(exc).message]},
-                         reason=f"{reason}; NOT queued: {app_error(exc).message}")
+            refusal = app_error(exc).message
+            event_record(team=team, kind=Event.Kind.RETRAIN_QUEUED, data={"changes": changes, "error": [refusal]},
+                         reason=f"{reason}; NOT queued: {refusal}")
             return None
         TrainingJob.objects.filter(pk=job.pk).update(trigger=TrainingJob.Trigger.DOCS_CHANGED, reason=reason,
                                                      changes=changes)

@@ -44,7 +44,7 @@ from docsbot.adapters.services import (
     training_job_heartbeat,
 )
 from docsbot.core.errors import REFUSED, app_error
-from docsbot.qa.selectors import TrainingDataset
+from docsbot.qa.selectors import TrainingDataset, dataset_build
 
 log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 1.0  # how often progress is written and the cancel flag read
@@ -56,8 +56,6 @@ REFIT_DIR = "refit"  # the refit's work folder inside the job's (checkpoints, re
 
 def load_dataset(job: TrainingJob) -> TrainingDataset:
     """The job's frozen dataset (written when it was queued, else built now and frozen)."""
-    from docsbot.qa.selectors import TrainingDataset, dataset_build
-
     path = paths.job_dir(job.pk) / DATASET_FILE
     if not path.exists():
         dataset_snapshot_write(job=job, dataset=dataset_build(team=job.team))
