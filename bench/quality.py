@@ -114,13 +114,15 @@ def natural_examples(team, questions: list[dict[str, Any]]) -> list[dict[str, An
 
     from docsbot.core.prompts import NO_ANSWER, ContextChunk, build_messages
     from docsbot.documents.models import Document
+    from docsbot.documents.excerpts import prompt_contexts
     from docsbot.documents.selectors import chunk_search
 
     paths = dict(Document.objects.filter(team=team).values_list("pk", "source_path"))
     examples = []
     for question in questions:
         hits = chunk_search(team=team, query=question["question"], k=settings.CHAT_TOP_K)
-        contexts = [ContextChunk(title=h.title, section=h.section, text=h.text, url=h.url) for h in hits]
+        contexts = prompt_contexts(question["question"],
+                                   [ContextChunk(title=h.title, section=h.section, text=h.text, url=h.url) for h in hits])
         messages = build_messages(team=team.name, question=question["question"], contexts=contexts)
         covered = question.get("covered", True)
         gold = {n for n, h in enumerate(hits, start=1) if paths.get(h.document_id) == question["expected_page"]} \

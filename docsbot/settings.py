@@ -268,6 +268,9 @@ PUBLIC_URL = env_str("DOCSBOT_PUBLIC_URL", "http://127.0.0.1:8000")
 # 0.23-0.73, off-topic ones -0.01-0.15 (tests/chat/test_relevance.py keeps that split).
 CHAT_MIN_SCORE = env_float("DOCSBOT_CHAT_MIN_SCORE", 0.2)
 CHAT_TOP_K = env_int("DOCSBOT_CHAT_TOP_K", 4, minimum=1, maximum=20)
+# Of each chunk the prompt holds its heading and this many sentences most similar to the question
+# (docsbot.documents.excerpts); 0 sends whole chunks. Training examples are built the same way.
+CONTEXT_SENTENCES = env_int("DOCSBOT_CONTEXT_SENTENCES", 3, minimum=0, maximum=50)
 CHAT_MAX_TOKENS = env_int("DOCSBOT_CHAT_MAX_TOKENS", 256, minimum=1)
 CHAT_HISTORY_MESSAGES = env_int("DOCSBOT_CHAT_HISTORY_MESSAGES", 6, minimum=0)
 CHAT_MAX_QUESTION_CHARS = env_int("DOCSBOT_CHAT_MAX_QUESTION_CHARS", 2000, minimum=10)

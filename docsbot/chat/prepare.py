@@ -20,6 +20,7 @@ from docsbot.chat.routing import default_client, team_model
 from docsbot.chat.selectors import conversation_get, conversation_history
 from docsbot.core.errors import AppError
 from docsbot.core.prompts import NO_ANSWER, ContextChunk, build_messages
+from docsbot.documents.excerpts import prompt_contexts
 from docsbot.teams.models import Team
 from serving.client import ChatBackend
 
@@ -153,8 +154,8 @@ def answer_prepare(*, team: Team, question: str, conversation_id: str | None = N
     if relevant:
         model, adapter_version, max_model_len = team_model(team=team, client=client or default_client(),
                                                            conversation=conversation, pinned_version=pinned_version)
-        contexts = [ContextChunk(title=hit.title, section=hit.section, text=hit.text, url=hit.url)
-                    for hit in relevant_hits]
+        contexts = prompt_contexts(question, [ContextChunk(title=hit.title, section=hit.section, text=hit.text,
+                                                           url=hit.url) for hit in relevant_hits])
         messages, max_tokens = fit_prompt(team_name=team.name or team.slug, question=question,
                                           contexts=contexts, history=history, max_model_len=max_model_len)
     timings["prompt_ms"] = (time.perf_counter() - started) * 1000

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, QuerySet
 
 from docsbot.core.prompts import NO_ANSWER, ContextChunk, build_messages, format_context
+from docsbot.documents.excerpts import prompt_contexts
 from docsbot.documents.models import Chunk
 from docsbot.qa.models import Generator, QAPair
 from docsbot.teams.models import Team
@@ -104,7 +105,17 @@ def _cited(answer: str, index: int | None) -> str:
     return f"{answer} [{index}]" if index else answer
 
 
-def _example(*, team: Team, pair: QAPair, contexts: list[ContextChunk], target: str) -> dict:
+def _example(*, team: Team, pair: QAPair, contexts: list[ContextChunk], target: str,
+             keep_source: int | None = None) -> dict:
+    """The pair as a prompt with ``contexts`` cut to their excerpts (chat's); a training example's
+    source (``keep_source``, its 1-based number) stays whole when its excerpt lost the answer the
+    target quotes, so no target teaches the model to say what its documents do not."""
+    excerpts = prompt_contexts(pair.question, contexts)
+    if keep_source is not None:
+        whole, cut = contexts[keep_source - 1], excerpts[keep_source - 1]
+        if _answers_in(whole.text, pair.answer) and not _answers_in(cut.text, pair.answer):
+            excerpts[keep_source - 1] = whole
+    contexts = excerpts
     messages = build_messages(team=team.name or team.slug, question=pair.question, contexts=contexts)
     messages.append({"role": "assistant", "content": target})
     return {"id": pair.pk, "question": pair.question, "answer": pair.answer,
@@ -226,7 +237,8 @@ def _raft_example(*, team: Team, pair: QAPair, rng: random.Random, negatives: li
         return _example(team=team, pair=pair, contexts=contexts, target=NO_ANSWER)
     contexts.insert(rng.randrange(len(contexts) + 1), _source_context(pair.chunk))
     position = next(i for i, c in enumerate(contexts, start=1) if c.text == pair.chunk.text)
-    return _example(team=team, pair=pair, contexts=contexts, target=_cited(pair.answer, position))
+    return _example(team=team, pair=pair, contexts=contexts, target=_cited(pair.answer, position),
+                    keep_source=position)
 
 
 def feedback_pair_counts(pairs: list[QAPair], *, heldout_ids: set[int]) -> dict:

@@ -4,10 +4,17 @@ import json
 import pytest
 
 from docsbot.core.errors import AppError
-from docsbot.core.prompts import NO_ANSWER
+from docsbot.core.prompts import NO_ANSWER, ContextChunk
+from docsbot.documents.excerpts import chunk_units, prompt_contexts
 from docsbot.qa.models import GenerationRun, QAPair
 from docsbot.qa.selectors import dataset_build
 from docsbot.qa.services import generation_run_execute, pair_create_from_correction
+from training.evaluate import gold_citation
+
+
+def _document(prompt: str, number: int) -> str:
+    """The text of the prompt's document ``number``."""
+    return prompt.split(f'<document index="{number}"', 1)[1].split(">\n", 1)[1].split("\n</document>", 1)[0]
 
 
 def test_it_builds_raft_examples_with_retrieved_distractors_and_a_stable_hash(generated):
@@ -32,11 +39,15 @@ def test_it_builds_raft_examples_with_retrieved_distractors_and_a_stable_hash(ge
         assert [m["role"] for m in messages] == ["system", "user", "assistant"]
         assert messages[1]["content"].endswith(f"Question: {pair.question}")
         assert messages[1]["content"].count("<document index=") <= 3
+        heading = chunk_units(pair.chunk.text)[0]
         if messages[-1]["content"] == NO_ANSWER:
             assert pair.chunk.text not in messages[1]["content"]
         else:
-            assert pair.chunk.text.strip() in messages[1]["content"]
+            # The cited document is the source, as its excerpt for the question or whole; either way
+            # it holds the answer the target quotes.
             assert messages[-1]["content"].startswith(pair.answer) and messages[-1]["content"].endswith("]")
+            block = _document(messages[1]["content"], gold_citation(messages[-1]["content"]))
+            assert block.startswith(heading) and " ".join(pair.answer.split())[:80] in " ".join(block.split())
     again = dataset_build(team=generated, distractors=2, seed=0)
     assert again.dataset_hash == dataset.dataset_hash
 
@@ -60,8 +71,6 @@ def test_a_small_teams_held_out_pairs_come_back_as_refit_training_examples(gener
 
 
 def test_it_holds_out_each_pair_with_its_source_cited_and_some_with_the_source_withheld(generated):
-    from training.evaluate import gold_citation
-
     dataset = dataset_build(team=generated)
     withheld = [e for e in dataset.heldout if e.get("withheld")]
     covered = [e for e in dataset.heldout if not e.get("withheld")]
@@ -71,9 +80,9 @@ def test_it_holds_out_each_pair_with_its_source_cited_and_some_with_the_source_w
         prompt, reference = example["messages"][1]["content"], example["messages"][-1]["content"]
         assert prompt.count("<document index=") <= 4
         # The source is always in the context (retrieval's place, or the last one), and the reference cites it.
-        number = gold_citation(reference)
-        block = prompt.split(f'<document index="{number}"', 1)[1].split("</document>", 1)[0]
-        assert pair.chunk.text.strip() in block and reference.startswith(pair.answer)
+        block = _document(prompt, gold_citation(reference))
+        excerpt = prompt_contexts(pair.question, [ContextChunk(title="", section="", text=pair.chunk.text)])[0]
+        assert block == excerpt.text.strip() and reference.startswith(pair.answer)
     for example in withheld:
         pair = QAPair.objects.get(pk=example["id"])
         assert example["messages"][-1]["content"] == NO_ANSWER
