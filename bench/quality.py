@@ -113,8 +113,8 @@ def natural_examples(team, questions: list[dict[str, Any]]) -> list[dict[str, An
     from django.conf import settings
 
     from docsbot.core.prompts import NO_ANSWER, ContextChunk, build_messages
-    from docsbot.documents.models import Document
     from docsbot.documents.excerpts import prompt_contexts
+    from docsbot.documents.models import Document
     from docsbot.documents.selectors import chunk_search
 
     paths = dict(Document.objects.filter(team=team).values_list("pk", "source_path"))
