@@ -190,6 +190,9 @@ class ServingClient:
                     return
         finally:
             loop.run_until_complete(stream.aclose())
+            # httpx's own async generators, left mid-stream when the caller stopped early, finish here
+            # rather than being destroyed pending when the loop closes (as asyncio.run does).
+            loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
     async def achat_stream(self, *, model: str, messages, max_tokens: int = 256, temperature: float = 0.0,

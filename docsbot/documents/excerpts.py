@@ -2,9 +2,10 @@
 
 A small model handed whole chunks quotes the heading or a neighbouring sentence of the right page
 as often as the sentence that answers. Extractive context compression (as in RECOMP, Xu et al. 2023)
-keeps, of each chunk, its heading line and the ``keep`` units most similar to the question (the
-sentences of its prose, its code blocks whole), in the chunk's own order, with "…" where text was
-left out. The embedding model that ranked the chunks ranks their sentences. Training examples,
+keeps, of each chunk, the ``keep`` units most similar to the question (the sentences of its prose,
+its list items, its code blocks whole), in the chunk's own order, with "…" where text was left out;
+the heading line goes (the prompt's title and section attributes say it). The embedding model that
+ranked the chunks ranks their sentences. Training examples,
 the gate's held-out examples and chat all build their prompts through here, so an adapter is
 trained on exactly the excerpts it is served.
 """
@@ -24,11 +25,14 @@ GAP = "…"
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[-])")
 
 
-def chunk_units(text: str) -> tuple[str, list[str]]:
-    """A chunk's heading line (chunking starts every chunk with its heading path) and its units:
-    prose sentences, list items, and code blocks whole."""
+def chunk_units(text: str, section: str = "") -> tuple[str, list[str]]:
+    """A chunk's heading line and its units: prose sentences, list items, and code blocks whole.
+    Chunking starts every chunk with its heading path ("Page > Section", or the page title alone,
+    which ``section`` recognises)."""
     blocks = [block for block in text.strip().split("\n\n") if block.strip()]
-    heading = blocks.pop(0) if blocks and " > " in blocks[0] and "\n" not in blocks[0] else ""
+    first = blocks[0].strip() if blocks else ""
+    is_heading = "\n" not in first and (" > " in first or bool(section) and first == section.strip())
+    heading = blocks.pop(0) if is_heading else ""
     units: list[str] = []
     for block in blocks:
         if block.startswith("```"):
@@ -42,7 +46,7 @@ def chunk_units(text: str) -> tuple[str, list[str]]:
     return heading, units
 
 
-def _excerpt(heading: str, units: list[str], kept: set[int]) -> str:
+def _excerpt(units: list[str], kept: set[int]) -> str:
     """The kept units, each with its own joiner; a run of left-out units becomes one GAP with the
     joiner of the run's first unit (a left-out list item leaves "- …"'s line, a sentence " …")."""
     text = ""
@@ -51,36 +55,40 @@ def _excerpt(heading: str, units: list[str], kept: set[int]) -> str:
             text += unit
         elif index - 1 in kept or index == 0:
             text += unit[: len(unit) - len(unit.lstrip())] + GAP
-    text = text.strip()
-    return f"{heading}\n\n{text}" if heading else text
+    return text.strip()
 
 
 @lru_cache(maxsize=2048)
-def _unit_vectors(text: str) -> tuple[str, tuple[str, ...], np.ndarray]:
+def _unit_vectors(text: str, section: str) -> tuple[str, tuple[str, ...], np.ndarray]:
     """A chunk's heading, units and their embeddings, kept: a dataset puts each chunk in many prompts,
     and chat retrieves the same chunks again and again."""
     from docsbot.documents.embedding import embed_texts
 
-    heading, units = chunk_units(text)
+    heading, units = chunk_units(text, section)
     return heading, tuple(units), embed_texts([unit.strip() for unit in units])
 
 
 def focus_contexts(question: str, contexts: Sequence[ContextChunk], *, keep: int) -> list[ContextChunk]:
-    """Each chunk cut to its heading and the ``keep`` units most similar to ``question`` (0: whole
-    chunks). A chunk of at most ``keep`` + 1 units stays whole."""
+    """Each chunk cut to the ``keep`` units most similar to ``question``, without its heading line
+    (the document's title and section attributes carry it: a heading first in every document is what
+    a small model quotes when unsure). A chunk of at most ``keep`` + 1 units keeps them all.
+    ``keep`` 0: whole chunks, as stored."""
     if keep <= 0 or not contexts:
         return list(contexts)
     from docsbot.documents.embedding import embed_texts
 
-    long = [i for i, chunk in enumerate(contexts) if len(chunk_units(chunk.text)[1]) > keep + 1]
-    if not long:
-        return list(contexts)
-    query = embed_texts([question])[0]
-    focused = list(contexts)
-    for i in long:
-        heading, units, vectors = _unit_vectors(contexts[i].text)
-        kept = {int(j) for j in np.argsort(-(vectors @ query), kind="stable")[:keep]}
-        focused[i] = replace(contexts[i], text=_excerpt(heading, list(units), kept))
+    query: np.ndarray | None = None
+    focused = []
+    for chunk in contexts:
+        heading, units = chunk_units(chunk.text, chunk.section or chunk.title)
+        if len(units) <= keep + 1:
+            kept = set(range(len(units)))
+        else:
+            query = embed_texts([question])[0] if query is None else query
+            _, _, vectors = _unit_vectors(chunk.text, chunk.section or chunk.title)
+            kept = {int(j) for j in np.argsort(-(vectors @ query), kind="stable")[:keep]}
+        text = _excerpt(units, kept) if units else heading
+        focused.append(replace(chunk, text=text))
     return focused
 
 

@@ -27,9 +27,10 @@ def test_it_splits_a_chunk_into_its_heading_sentences_list_items_and_whole_code_
         "Cookies set", "The jar is a"]
 
 
-def test_it_keeps_the_heading_and_the_sentences_nearest_the_question_in_the_chunks_order():
+def test_it_keeps_the_sentences_nearest_the_question_in_the_chunks_order_without_the_heading():
     text = _focus("How long does the client wait for the server to send a response?")
-    assert text.startswith("Advanced Usage > Timeouts\n\n")
+    # The heading is the prompt's section attribute, not a line a small model can quote.
+    assert "Advanced Usage > Timeouts" not in text
     assert "- read – the number of seconds the client waits for the server to send a response." in text
     assert "Cookies set by the server" not in text and "RequestsCookieJar" not in text
     assert GAP in text
@@ -38,9 +39,12 @@ def test_it_keeps_the_heading_and_the_sentences_nearest_the_question_in_the_chun
     assert len(kept) == 2 and text.index(kept[0]) < text.index(kept[1])
 
 
-def test_it_leaves_short_chunks_and_keep_zero_whole():
+def test_it_keeps_every_sentence_of_a_short_chunk_and_sends_whole_chunks_at_keep_zero():
     short = "Quickstart > Install\n\nRun pip install requests. That is all."
-    assert _focus("How do I install it?", text=short) == short
+    assert _focus("How do I install it?", text=short) == "Run pip install requests. That is all."
+    page_top = "Quickstart\n\nRun pip install requests."  # a page's first chunk: the title alone
+    assert focus_contexts("install?", [ContextChunk(title="Quickstart", section="Quickstart", text=page_top)],
+                          keep=2)[0].text == "Run pip install requests."
     assert _focus("How do I install it?", keep=0) == CHUNK
 
 

@@ -33,8 +33,8 @@ ENGINEERS_PAGES = {"architecture.md"}  # docs/ is the demo team's user documenta
 # SmolLM2 LoRA on the demo's ~40 pairs in RAFT variants: the split the gate judges, then (the gate
 # passed) the same again on every pair (adapters.runner refit), each this many optimizer steps: a step
 # count, not a time budget, so a slower CPU (float32 only) or a busy one trains the same adapter, only
-# later. 2-5 s a step on 2 cores (README: measured runs); the cap is for a machine far slower.
-DEMO_TRAINING_STEPS = 100
+# later. 2-4 s a step on 2 cores (README: measured runs); the cap is for a machine far slower.
+DEMO_TRAINING_STEPS = 70
 DEMO_TRAINING_MAX_SECONDS = 900
 
 
@@ -132,7 +132,7 @@ class Command(BaseCommand):
         self.step("generating question-answer pairs")
         self.manage("generate_qa", "--team", DEMO_TEAM)
         self.step(f"training the demo team's adapter on the gpu queue (CPU here: {DEMO_TRAINING_STEPS} steps, "
-                  "3.5-5.5 minutes on 2 cores with native bf16, ~1.4x that in float32; then the gate's evaluation and, "
+                  "2.5-4 minutes on 2 cores with native bf16, ~1.4x that in float32; then the gate's evaluation and, "
                   "when it passes, as many steps again on every pair)")
         self.manage("train", "--team", DEMO_TEAM, "--wait", "--set", f"max_steps={DEMO_TRAINING_STEPS}",
                     "--set", f"time_budget_s={DEMO_TRAINING_MAX_SECONDS}")
