@@ -154,8 +154,9 @@ def answer_prepare(*, team: Team, question: str, conversation_id: str | None = N
     if relevant:
         model, adapter_version, max_model_len = team_model(team=team, client=client or default_client(),
                                                            conversation=conversation, pinned_version=pinned_version)
-        contexts = prompt_contexts(question, [ContextChunk(title=hit.title, section=hit.section, text=hit.text,
-                                                           url=hit.url) for hit in relevant_hits])
+        # Excerpts for what was retrieved for: a follow-up's sentences are chosen with the question before it.
+        contexts = prompt_contexts(query, [ContextChunk(title=hit.title, section=hit.section, text=hit.text,
+                                                        url=hit.url) for hit in relevant_hits])
         messages, max_tokens = fit_prompt(team_name=team.name or team.slug, question=question,
                                           contexts=contexts, history=history, max_model_len=max_model_len)
     timings["prompt_ms"] = (time.perf_counter() - started) * 1000

@@ -106,20 +106,19 @@ def _cited(answer: str, index: int | None) -> str:
 
 
 def _example(*, team: Team, pair: QAPair, contexts: list[ContextChunk], target: str,
-             keep_source: int | None = None) -> dict:
+             source_number: int | None = None) -> dict:
     """The pair as a prompt with ``contexts`` cut to their excerpts (chat's); a training example's
-    source (``keep_source``, its 1-based number) stays whole when its excerpt lost the answer the
+    source (``source_number``, its place in ``contexts`` from 1) stays whole when its excerpt lost the answer the
     target quotes, so no target teaches the model to say what its documents do not."""
     excerpts = prompt_contexts(pair.question, contexts)
-    if keep_source is not None:
-        whole, cut = contexts[keep_source - 1], excerpts[keep_source - 1]
+    if source_number is not None:
+        whole, cut = contexts[source_number - 1], excerpts[source_number - 1]
         if _answers_in(whole.text, pair.answer) and not _answers_in(cut.text, pair.answer):
-            excerpts[keep_source - 1] = whole
-    contexts = excerpts
-    messages = build_messages(team=team.name or team.slug, question=pair.question, contexts=contexts)
+            excerpts[source_number - 1] = whole
+    messages = build_messages(team=team.name or team.slug, question=pair.question, contexts=excerpts)
     messages.append({"role": "assistant", "content": target})
     return {"id": pair.pk, "question": pair.question, "answer": pair.answer,
-            "context": format_context(contexts), "messages": messages}
+            "context": format_context(excerpts), "messages": messages}
 
 
 def heldout_pair_ids(pairs: list[QAPair]) -> set[int]:
@@ -238,7 +237,7 @@ def _raft_example(*, team: Team, pair: QAPair, rng: random.Random, negatives: li
     contexts.insert(rng.randrange(len(contexts) + 1), _source_context(pair.chunk))
     position = next(i for i, c in enumerate(contexts, start=1) if c.text == pair.chunk.text)
     return _example(team=team, pair=pair, contexts=contexts, target=_cited(pair.answer, position),
-                    keep_source=position)
+                    source_number=position)
 
 
 def feedback_pair_counts(pairs: list[QAPair], *, heldout_ids: set[int]) -> dict:
