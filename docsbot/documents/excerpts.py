@@ -5,9 +5,8 @@ as often as the sentence that answers. Extractive context compression (as in REC
 keeps, of each chunk, the ``keep`` units most similar to the question (the sentences of its prose,
 its list items, its code blocks whole), in the chunk's own order, with "…" where text was left out;
 the heading line goes (the prompt's title and section attributes say it). The embedding model that
-ranked the chunks ranks their sentences. Training examples,
-the gate's held-out examples and chat all build their prompts through here, so an adapter is
-trained on exactly the excerpts it is served.
+ranked the chunks ranks their sentences. Training examples, the gate's held-out examples and chat
+all build their prompts through here, so an adapter is trained on exactly the excerpts it is served.
 """
 from __future__ import annotations
 
@@ -59,13 +58,12 @@ def _excerpt(units: list[str], kept: set[int]) -> str:
 
 
 @lru_cache(maxsize=2048)
-def _unit_vectors(text: str, section: str) -> tuple[str, tuple[str, ...], np.ndarray]:
-    """A chunk's heading, units and their embeddings, kept: a dataset puts each chunk in many prompts,
-    and chat retrieves the same chunks again and again."""
+def _unit_vectors(text: str, section: str) -> np.ndarray:
+    """The embeddings of a chunk's units, kept: a dataset puts each chunk in many prompts, and chat
+    retrieves the same chunks again and again."""
     from docsbot.documents.embedding import embed_texts
 
-    heading, units = chunk_units(text, section)
-    return heading, tuple(units), embed_texts([unit.strip() for unit in units])
+    return embed_texts([unit.strip() for unit in chunk_units(text, section)[1]])
 
 
 def focus_contexts(question: str, contexts: Sequence[ContextChunk], *, keep: int) -> list[ContextChunk]:
@@ -85,8 +83,8 @@ def focus_contexts(question: str, contexts: Sequence[ContextChunk], *, keep: int
             kept = set(range(len(units)))
         else:
             query = embed_texts([question])[0] if query is None else query
-            _, _, vectors = _unit_vectors(chunk.text, chunk.section or chunk.title)
-            kept = {int(j) for j in np.argsort(-(vectors @ query), kind="stable")[:keep]}
+            similarity = _unit_vectors(chunk.text, chunk.section or chunk.title) @ query
+            kept = {int(j) for j in np.argsort(-similarity, kind="stable")[:keep]}
         text = _excerpt(units, kept) if units else heading
         focused.append(replace(chunk, text=text))
     return focused
