@@ -58,12 +58,12 @@ def _excerpt(units: list[str], kept: set[int]) -> str:
 
 
 @lru_cache(maxsize=2048)
-def _unit_vectors(text: str, section: str) -> np.ndarray:
+def _unit_vectors(units: tuple[str, ...]) -> np.ndarray:
     """The embeddings of a chunk's units, kept: a dataset puts each chunk in many prompts, and chat
     retrieves the same chunks again and again."""
     from docsbot.documents.embedding import embed_texts
 
-    return embed_texts([unit.strip() for unit in chunk_units(text, section)[1]])
+    return embed_texts([unit.strip() for unit in units])
 
 
 def focus_contexts(question: str, contexts: Sequence[ContextChunk], *, keep: int) -> list[ContextChunk]:
@@ -83,7 +83,7 @@ def focus_contexts(question: str, contexts: Sequence[ContextChunk], *, keep: int
             kept = set(range(len(units)))
         else:
             query = embed_texts([question])[0] if query is None else query
-            similarity = _unit_vectors(chunk.text, chunk.section or chunk.title) @ query
+            similarity = _unit_vectors(tuple(units)) @ query
             kept = {int(j) for j in np.argsort(-similarity, kind="stable")[:keep]}
         text = _excerpt(units, kept) if units else heading
         focused.append(replace(chunk, text=text))
