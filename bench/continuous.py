@@ -52,7 +52,8 @@ from typing import Any
 
 os.environ.setdefault("DOCSBOT_DATA_DIR", "/tmp/bench-continuous")  # before quality's own default
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality import CORPORA, ROOT, _progress, emit, natural_examples, pages_folder
+from corpora import CORPORA, ROOT, pages_folder
+from quality import _progress, emit, natural_examples
 
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "docsbot.settings")
@@ -613,7 +614,7 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    call_command("prepare_base_model", verbosity=0)
+    call_command("prepare_base_model", stdout=sys.stderr)  # stdout is the JSON report
     report = run(train_minutes=args.train_minutes, steps=args.steps, eval_max=eval_max, quick=args.quick,
                  threshold_chunks=args.threshold_chunks)
     report["targets_wanted"] = TARGETS

@@ -63,7 +63,7 @@ def main() -> None:
 
     started = time.monotonic()
     call_command("migrate", verbosity=0)
-    call_command("prepare_base_model", verbosity=0)
+    call_command("prepare_base_model", stdout=sys.stderr)  # stdout is the JSON report
     team = corpus_team(args.corpus, prefix="methods")
     methods = args.methods or list(comparable_methods())
     _progress(f"{args.corpus}: pairs ready after {time.monotonic() - started:.0f} s; comparing {', '.join(methods)} "

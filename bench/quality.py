@@ -26,60 +26,23 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "docsbot.settings")
 os.environ.setdefault("DOCSBOT_DATA_DIR", "/tmp/bench-quality")
 QUESTIONS = ROOT / "bench" / "questions"
+from corpora import CORPORA, Corpus, pages_folder
+
+# Never Flask: the generators were tuned on it.
+QUALITY_CORPORA = ("requests", "celery", "drf")
 TARGETS = {"heldout_f1_gain": 0.10, "p_value": 0.05, "forgetting_ppl_ratio": 1.05, "corpus_minutes": 30}
-
-
-@dataclass(frozen=True)
-class Corpus:
-    name: str
-    source: str  # a tarball, or a folder of HTML
-    debian_package: str = ""
-
-
-CORPORA = {
-    "requests": Corpus("requests", str(ROOT.parent / "shared" / "corpora" / "requests-2.28-docs.tar.gz")),
-    "celery": Corpus("celery", "/usr/share/doc/python-celery-doc/html", "python-celery-doc"),
-    "drf": Corpus("drf", "/usr/share/doc/python3-djangorestframework/html", "python-djangorestframework-doc"),
-}
-
-
-def pages_folder(corpus: Corpus, scratch: Path) -> Path:
-    """A folder of the corpus's HTML pages only (no Sphinx _sources/_static/_modules), as a user uploads."""
-    source = Path(corpus.source)
-    if not source.exists() and corpus.debian_package:
-        print(f"installing {corpus.debian_package} (apt-get)", file=sys.stderr)
-        subprocess.run(["apt-get", "install", "-y", "-qq", corpus.debian_package], check=False,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}, capture_output=True)
-    if not source.exists():
-        hint = f"apt-get install {corpus.debian_package}" if corpus.debian_package else "see ../shared/corpora"
-        raise SystemExit(f"bench/quality.py: corpus {corpus.name}: {source} not found ({hint})")
-    target = scratch / corpus.name
-    if source.is_file():
-        with tarfile.open(source) as archive:
-            members = [m for m in archive.getmembers() if m.isfile() and m.name.endswith(".html")
-                       and not _private(m.name.split("html/", 1)[-1])]
-            archive.extractall(target, members=members, filter="data")
-        return target / "html"
-    for page in source.rglob("*.html"):
-        relative = page.relative_to(source)
-        if not _private(str(relative)):
-            (target / relative).parent.mkdir(parents=True, exist_ok=True)
-            (target / relative).write_bytes(page.read_bytes())
-    return target
 
 
 def corpus_team(corpus_name: str, *, prefix: str):
@@ -98,10 +61,6 @@ def corpus_team(corpus_name: str, *, prefix: str):
     return team
 
 
-def _private(relative: str) -> bool:
-    return any(part.startswith("_") for part in Path(relative).parts) or relative in ("search.html", "genindex.html")
-
-
 def load_questions(name: str) -> list[dict[str, Any]]:
     path = QUESTIONS / f"{name}.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -112,7 +71,7 @@ def natural_examples(team, questions: list[dict[str, Any]]) -> list[dict[str, An
     the numbers of the retrieved chunks that come from the expected page."""
     from django.conf import settings
 
-    from docsbot.core.prompts import NO_ANSWER, ContextChunk, build_messages
+    from docsbot.core.prompts import NO_ANSWER, build_messages
     from docsbot.documents.excerpts import prompt_contexts
     from docsbot.documents.models import Document
     from docsbot.documents.selectors import chunk_search
@@ -121,8 +80,7 @@ def natural_examples(team, questions: list[dict[str, Any]]) -> list[dict[str, An
     examples = []
     for question in questions:
         hits = chunk_search(team=team, query=question["question"], k=settings.CHAT_TOP_K)
-        contexts = prompt_contexts(question["question"],
-                                   [ContextChunk(title=h.title, section=h.section, text=h.text, url=h.url) for h in hits])
+        contexts = prompt_contexts(question["question"], [hit.context() for hit in hits])
         messages = build_messages(team=team.name, question=question["question"], contexts=contexts)
         covered = question.get("covered", True)
         gold = {n for n, h in enumerate(hits, start=1) if paths.get(h.document_id) == question["expected_page"]} \
@@ -285,7 +243,7 @@ def _progress(message: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", choices=[*CORPORA, "all"], default="requests")
+    parser.add_argument("--corpus", choices=[*QUALITY_CORPORA, "all"], default="requests")
     parser.add_argument("--train-minutes", type=float, default=10.0, help="training time budget per corpus")
     parser.add_argument("--eval-max", type=int, default=75, help="held-out examples the gate scores")
     parser.add_argument("--out", type=Path, help="also write the JSON here")
@@ -302,8 +260,8 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    call_command("prepare_base_model", verbosity=0)
-    names = list(CORPORA) if args.corpus == "all" else [args.corpus]
+    call_command("prepare_base_model", stdout=sys.stderr)  # stdout is the JSON report
+    names = list(QUALITY_CORPORA) if args.corpus == "all" else [args.corpus]
     results = []
     for name in names:
         _progress(f"{name}: start")

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality import CORPORA, ROOT, _progress, corpus_team, emit
+from corpora import ROOT
+from quality import QUALITY_CORPORA, _progress, corpus_team, emit
 
 sys.path.insert(0, str(ROOT))
 AUTO = "auto"
@@ -65,7 +66,7 @@ def run_one(team, dataset, *, steps: int, eval_max: int, hyperparameters: dict[s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", choices=list(CORPORA), default="requests")
+    parser.add_argument("--corpus", choices=list(QUALITY_CORPORA), default="requests")
     parser.add_argument("--steps", type=int, default=100, help="optimizer steps per job")
     parser.add_argument("--eval-max", type=int, default=40, help="held-out examples the gate scores")
     parser.add_argument("--learning-rates", default="1e-4,auto,4e-4")
@@ -83,7 +84,7 @@ def main() -> None:
     settings.REFIT_ON_ALL_PAIRS = False  # the gate's adapter is what is compared
     settings.AUTO_PROMOTE = False  # no job becomes the bar the next one is compared with
     call_command("migrate", verbosity=0)
-    call_command("prepare_base_model", verbosity=0)
+    call_command("prepare_base_model", stdout=sys.stderr)  # stdout is the JSON report
     team, dataset = prepare(args.corpus)
     _progress(f"{args.corpus}: {len(dataset.train)} training examples, {dataset.heldout_pairs} held-out pairs")
     grid = list(itertools.product(_values(args.learning_rates, float), _values(args.ranks, int),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.conf import settings
@@ -100,8 +100,7 @@ def fit_prompt(*, team_name: str, question: str, contexts: list[ContextChunk], h
             history = history[2:]
         elif contexts and len(contexts[0].text) > 200:
             chunk = contexts[0]
-            contexts = [ContextChunk(title=chunk.title, section=chunk.section, url=chunk.url,
-                                     text=chunk.text[: int(len(chunk.text) * 0.7)])]
+            contexts = [replace(chunk, text=chunk.text[: int(len(chunk.text) * 0.7)])]
         else:
             break
         messages = build()
@@ -155,8 +154,7 @@ def answer_prepare(*, team: Team, question: str, conversation_id: str | None = N
         model, adapter_version, max_model_len = team_model(team=team, client=client or default_client(),
                                                            conversation=conversation, pinned_version=pinned_version)
         # Excerpts for what was retrieved for: a follow-up's sentences are chosen with the question before it.
-        contexts = prompt_contexts(query, [ContextChunk(title=hit.title, section=hit.section, text=hit.text,
-                                                        url=hit.url) for hit in relevant_hits])
+        contexts = prompt_contexts(query, [hit.context() for hit in relevant_hits])
         messages, max_tokens = fit_prompt(team_name=team.name or team.slug, question=question,
                                           contexts=contexts, history=history, max_model_len=max_model_len)
     timings["prompt_ms"] = (time.perf_counter() - started) * 1000

@@ -109,6 +109,19 @@ def embed_texts(texts: list[str], *, progress: Any = None) -> np.ndarray:
     return out
 
 
+def embed_query(text: str) -> np.ndarray:
+    """One text's embedding, kept for the next few calls: chat retrieves with a query and then picks
+    each retrieved chunk's sentences for the same query (documents.excerpts). Read-only."""
+    return _query_vector(settings.EMBEDDING_MODEL, embedding_dtype(), text)
+
+
+@lru_cache(maxsize=64)
+def _query_vector(name: str | None, dtype: str, text: str) -> np.ndarray:  # name, dtype: the cache key
+    vector = embed_texts([text])[0]
+    vector.flags.writeable = False
+    return vector
+
+
 def _embed_single_threaded(model: Any, texts: list[str]) -> np.ndarray:
     # Spreading a one-sentence forward pass over all cores costs more in thread wake-ups than
     # it saves, and far more on a busy machine (measured: 66 ms vs 685 ms under load).

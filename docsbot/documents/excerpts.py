@@ -73,7 +73,7 @@ def focus_contexts(question: str, contexts: Sequence[ContextChunk], *, keep: int
     ``keep`` 0: whole chunks, as stored."""
     if keep <= 0 or not contexts:
         return list(contexts)
-    from docsbot.documents.embedding import embed_texts
+    from docsbot.documents.embedding import embed_query
 
     query: np.ndarray | None = None
     focused = []
@@ -82,7 +82,7 @@ def focus_contexts(question: str, contexts: Sequence[ContextChunk], *, keep: int
         if len(units) <= keep + 1:
             kept = set(range(len(units)))
         else:
-            query = embed_texts([question])[0] if query is None else query
+            query = embed_query(question) if query is None else query
             similarity = _unit_vectors(tuple(units)) @ query
             kept = {int(j) for j in np.argsort(-similarity, kind="stable")[:keep]}
         text = _excerpt(units, kept) if units else heading

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
+from docsbot.core.prompts import ContextChunk
 from docsbot.documents.models import Chunk, Document, IngestRun
 from docsbot.teams.models import Team
 
@@ -21,6 +22,10 @@ class SearchHit:
     score: float  # rank fusion: orders hits, says nothing about absolute relevance
     text: str
     similarity: float | None = None  # cosine to the query, where the dense side ran
+
+    def context(self) -> ContextChunk:
+        """The hit as a prompt's document."""
+        return ContextChunk(title=self.title, section=self.section, text=self.text, url=self.url)
 
     def as_json(self) -> dict:
         return {"document": self.document_id, "chunk": self.chunk_id, "title": self.title,
@@ -44,10 +49,10 @@ def chunk_search(*, team: Team, query: str, k: int = 5, mode: str = "hybrid") ->
     if mode == "bm25":
         ranked = index.search(query=query, query_vector=None, k=k, mode=mode)
     else:
-        from docsbot.documents.embedding import embed_texts, single_threaded
+        from docsbot.documents.embedding import embed_query, single_threaded
 
         with single_threaded():  # one thread for the query embedding and the dense scan (see there)
-            vector = embed_texts([query])[0]
+            vector = embed_query(query)
             if index.vectors.shape[1] != vector.shape[0]:  # index built with another model: lexical only
                 vector = None
             ranked = index.search(query=query, query_vector=vector, k=k, mode=mode)

@@ -56,3 +56,17 @@ def test_it_follows_the_configured_sentence_count(settings):
     focused = prompt_contexts("Do requests time out by default?", context)[0].text
     assert focused.count(GAP) >= 1 and len(focused) < len(CHUNK) / 2
     assert "By default, requests do not time out" in focused
+
+
+def test_a_query_is_embedded_once_for_retrieval_and_its_excerpts(monkeypatch):
+    from docsbot.documents import embedding
+
+    embedded: list[list[str]] = []
+    real = embedding.embed_texts
+    monkeypatch.setattr(embedding, "embed_texts", lambda texts, **kw: embedded.append(list(texts)) or real(texts, **kw))
+    question = "How is a query embedded only once for the excerpt ranking?"
+    first = embedding.embed_query(question)
+    again = embedding.embed_query(question)
+    assert again is first and not first.flags.writeable
+    assert embedded.count([question]) == 1
+    assert abs(float(first @ real([question])[0]) - 1.0) < 1e-5
