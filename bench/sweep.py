@@ -7,7 +7,7 @@ One corpus of bench/quality.py is ingested once (fresh team ``sweep-<corpus>``),
 pairs built into one RAFT dataset, and a LoRA job trained on SmolLM2 for every combination of
 learning rate × rank × epochs (``auto`` is what TrainConfig picks), each the same number of
 optimizer steps (``--steps``: a step count, not a time budget, so a busy machine changes the
-wall clock but not the result) and evaluated by the production gate on the same held-out
+wall clock but not the result; ``--steps 0`` trains whole epochs, so that epochs are compared) and evaluated by the production gate on the same held-out
 examples. No refit, no promotion: every job is compared with the base only. Reports each
 combination's held-out F1 and the auto settings' F1 as a share of the best (target: within 10 %).
 """
@@ -49,7 +49,7 @@ def run_one(team, dataset, *, steps: int, eval_max: int, hyperparameters: dict[s
 
     chosen = {k: v for k, v in hyperparameters.items() if v != AUTO}
     job = training_job_create(team=team, method="lora", dataset=dataset, enqueue=False,
-                              hyperparameters={"max_steps": steps, "eval_max_examples": eval_max, **chosen})
+                              hyperparameters={"max_steps": steps or None, "eval_max_examples": eval_max, **chosen})
     started = time.monotonic()
     training_job_run(job_id=job.pk, owner="bench-sweep")
     job.refresh_from_db()
@@ -67,7 +67,8 @@ def run_one(team, dataset, *, steps: int, eval_max: int, hyperparameters: dict[s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", choices=list(QUALITY_CORPORA), default="requests")
-    parser.add_argument("--steps", type=int, default=100, help="optimizer steps per job")
+    parser.add_argument("--steps", type=int, default=100,
+                        help="optimizer steps per job; 0: whole epochs (what --epochs compares)")
     parser.add_argument("--eval-max", type=int, default=40, help="held-out examples the gate scores")
     parser.add_argument("--learning-rates", default="1e-4,auto,4e-4")
     parser.add_argument("--ranks", default="8,auto")
