@@ -111,8 +111,9 @@ def embed_texts(texts: list[str], *, progress: Any = None) -> np.ndarray:
 
 def embed_query(text: str) -> np.ndarray:
     """One text's embedding, kept for the next few calls: chat retrieves with a query and then picks
-    each retrieved chunk's sentences for the same query (documents.excerpts). Read-only."""
-    return _query_vector(settings.EMBEDDING_MODEL, embedding_dtype(), text)
+    each retrieved chunk's sentences for the same query (documents.excerpts). A copy: the caller may
+    hand it to torch, which wants a writable array."""
+    return _query_vector(settings.EMBEDDING_MODEL, embedding_dtype(), text).copy()
 
 
 @lru_cache(maxsize=64)
