@@ -146,16 +146,41 @@ class DuplicateVerdict:
     similarity: float
 
 
-def near_duplicates(new: np.ndarray, existing: np.ndarray | None = None,
-                    threshold: float = DUPLICATE_MAX) -> list[DuplicateVerdict]:
+# The code a question names: `backticked` spans, dotted names (Response.raw), calls (get()), snake_case, --options.
+_CODE_NAME = re.compile(r"`([^`]+)`|\b([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|[A-Za-z_]\w*\(\)|[a-z]+_[a-z_]+)\b|(?<![\w-])(--?\w[\w-]*)")
+
+
+def code_names(question: str) -> frozenset[str]:
+    """The code names in a question, case kept and call parentheses dropped: `requests.get()` and
+    `requests.request()` are two APIs, `Response.raw` and Response.raw one."""
+    names = set()
+    for match in _CODE_NAME.finditer(question):
+        name = next(group for group in match.groups() if group)
+        names.add(re.sub(r"\(.*\)$", "", name.strip()))
+    return frozenset(names)
+
+
+def near_duplicates(new: np.ndarray, existing: np.ndarray | None = None, threshold: float = DUPLICATE_MAX, *,
+                    names_new: Sequence[frozenset[str]] | None = None,
+                    names_existing: Sequence[frozenset[str]] | None = None) -> list[DuplicateVerdict]:
     """Greedy in order: a question is a duplicate of an earlier kept one (or an existing pair)
-    when the cosine similarity of the L2-normalised embeddings exceeds the threshold."""
+    when the cosine similarity of the L2-normalised embeddings exceeds the threshold, unless the two
+    name different code (``names_*``, from ``code_names``): the sentence embedding hardly tells
+    `cert_verify`'s `cert` parameter from its `verify` parameter."""
     if not len(new):
         return []
+    numbering: dict[frozenset[str], int] = {}  # one number per set of names, on both sides
+    ids_new = _name_ids(names_new, len(new), numbering)
+    similar_existing = None
+    if existing is not None and len(existing):
+        similar_existing = new @ existing.T
+        ids_existing = _name_ids(names_existing, len(existing), numbering)
+        similar_existing[_different_code(ids_new, ids_existing)] = 0.0
     # All similarities in two matmuls; the greedy pass then only reads rows of the matrix.
-    best_existing = (np.max(new @ existing.T, axis=1) if existing is not None and len(existing)
+    best_existing = (np.max(similar_existing, axis=1) if similar_existing is not None
                      else np.zeros(len(new), dtype=np.float32))
     among_new = new @ new.T
+    among_new[_different_code(ids_new, ids_new)] = 0.0
     kept = np.zeros(len(new), dtype=bool)
     verdicts: list[DuplicateVerdict] = []
     for index in range(len(new)):
@@ -165,6 +190,20 @@ def near_duplicates(new: np.ndarray, existing: np.ndarray | None = None,
         kept[index] = not duplicate
         verdicts.append(DuplicateVerdict(duplicate, round(best, 3)))
     return verdicts
+
+
+def _name_ids(names: Sequence[frozenset[str]] | None, count: int, numbering: dict[frozenset[str], int]) -> np.ndarray:
+    """Each question's set of code names as its number in ``numbering`` (0: it names none)."""
+    if names is None:
+        return np.zeros(count, dtype=np.int64)
+    return np.array([numbering.setdefault(name_set, len(numbering) + 1) if name_set else 0 for name_set in names],
+                    dtype=np.int64)
+
+
+def _different_code(ids_a: np.ndarray, ids_b: np.ndarray) -> np.ndarray:
+    """Where both questions name code and not the same code."""
+    a, b = ids_a[:, None], ids_b[None, :]
+    return (a != 0) & (b != 0) & (a != b)
 
 
 def answerability_score(rank: int | None) -> float:

@@ -64,7 +64,10 @@ def screen(drafts: list[Draft], *, team: Team, existing_questions: list[str], in
     texts = [d.candidate.question for d in alive] + list(existing_questions)
     embedded = embed_texts(texts)
     vectors, existing = embedded[:len(alive)], embedded[len(alive):]
-    for draft, verdict in zip(alive, filters.near_duplicates(vectors, existing if len(existing) else None)):
+    names = [filters.code_names(text) for text in texts]
+    for draft, verdict in zip(alive, filters.near_duplicates(vectors, existing if len(existing) else None,
+                                                             names_new=names[:len(alive)],
+                                                             names_existing=names[len(alive):])):
         draft.scores["duplicate"] = verdict.similarity
         if verdict.duplicate:
             draft.reason = "duplicate"

@@ -144,3 +144,25 @@ def test_it_holds_back_soft_filter_pairs_only_where_the_page_has_enough_other_pa
     # back, up to 3; a duplicate is never kept.
     assert [d.reason for d in bare] == ["", "", "", "answerability", "duplicate"]
     assert bare[0].scores["kept_for_coverage"] == "answerability"
+
+
+def test_questions_about_different_code_are_never_near_duplicates_however_close_their_embeddings():
+    same_vector = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    questions = ["What is the `cert` parameter of `cert_verify` for?",
+                 "What is the `verify` parameter of `cert_verify` for?",
+                 "What is the `verify` parameter of cert_verify for?"]
+    names = [filters.code_names(q) for q in questions]
+    verdicts = filters.near_duplicates(same_vector, names_new=names)
+    assert [v.duplicate for v in verdicts] == [False, False, True]  # the third asks the second again
+    existing = [filters.code_names("What does `requests.request()` do?")]
+    [verdict] = filters.near_duplicates(same_vector[:1], existing=same_vector[:1],
+                                        names_new=[filters.code_names("What does `requests.get()` do?")],
+                                        names_existing=existing)
+    assert not verdict.duplicate
+
+
+def test_code_names_keep_case_and_drop_call_parentheses():
+    assert filters.code_names("What does `requests.get()` do?") == {"requests.get"}
+    assert filters.code_names("What is Response.raw?") == filters.code_names("What is `Response.raw`?")
+    assert filters.code_names("What is `requests.Request`?") != filters.code_names("What does `requests.request()` do?")
+    assert filters.code_names("How do I stream requests?") == frozenset()

@@ -49,3 +49,21 @@ def test_it_takes_the_page_product_from_the_teams_names_not_from_a_list_in_code(
         assert page_name("Pebble Sandboxes") == "Pebble"
         assert page_name("Quarry Workers") == ""  # the product itself is named on every page: no page is about it
     assert page_name("Pebble Sandboxes") == ""  # another team's docs never named Pebble
+
+
+def _api_page(module: str, description: str) -> tuple[str, list[str], str]:
+    stamp = "This document describes the current stable version of Quarry (1.2). For development docs, go here."
+    return (module, [module], f"{stamp}\n\n`{module}`\n\n{description}")
+
+
+def test_a_paragraph_repeated_across_pages_is_learned_as_boilerplate_and_never_answers():
+    pages = [_api_page(f"quarry.jobs.m{n}", f"Helpers number {n} for scheduling the jobs of a queue.") for n in range(4)]
+    learned = vocabulary.learn(pages)
+    assert learned.repeated == {vocabulary.paragraph_key(pages[0][2].split("\n\n")[0])}
+    module, path, body = pages[0]
+    result = StructuralGenerator().generate(ChunkInput(1, module, tuple(path), f"{module}\n\n{body}",
+                                                       vocabulary=learned))
+    answers = [candidate.answer for candidate in result.candidates]
+    assert not any("current stable version" in answer for answer in answers)
+    # Two pages are not a site's boilerplate: the same paragraph on them is each page's own text.
+    assert vocabulary.learn(pages[:2]).repeated == frozenset()

@@ -134,7 +134,9 @@ class StructuralGenerator:
             return ChunkResult(rejection="chunk_too_short", detail=f"{len(body)} characters of text")
         path = [clean_heading(h) for h in chunk.heading_path if clean_heading(h)] or [clean_heading(chunk.title)]
         out: dict[str, Candidate] = {}
-        blocks = parse_blocks(body)
+        repeated = chunk.vocabulary.repeated
+        blocks = [block for block in parse_blocks(body)
+                  if not (block.kind == "paragraph" and vocabulary.paragraph_key(block.text) in repeated)]
         for candidate in _lead_in_pairs(chunk.lead_in, blocks, path):
             out.setdefault(_norm(candidate.question), candidate)
         for index, (heading, section_blocks) in enumerate(_sections(path[-1], blocks)):

@@ -23,6 +23,12 @@ LOWER_SHARE_MAX = 0.34  # of all its mid-sentence uses, the share a name may hav
 # Documents above this share of the corpus that name a word make it the corpus's platform ("Flask", "Python"), not
 # what one page is about ("JavaScript" on the Flask docs' page about it, named on 9 of 74 pages).
 PLATFORM_SHARE = 0.3
+# A paragraph of prose found word for word on this many documents (and this share of them) is the site's boilerplate
+# ("This document describes the current stable version of Celery (5.2). For development docs, go here."): it answers
+# nothing on any one page.
+REPEATED_MIN_DOCUMENTS = 3
+REPEATED_SHARE = 0.05
+REPEATED_MIN_CHARS = 30
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,7 @@ class Vocabulary:
     names: frozenset[str] = frozenset()  # as the docs write them: "Flask", "SQLite", "PyPI"
     product: str = ""  # the name most pages mention ("Flask", "Git"); '' when there is none
     platforms: frozenset[str] = frozenset()  # names on many pages: the product and what it runs on ("Python")
+    repeated: frozenset[str] = frozenset()  # paragraphs on many pages, whitespace collapsed (``paragraph_key``)
 
     def is_name(self, word: str) -> bool:
         return word in self.names
@@ -55,6 +62,22 @@ _CODE_TOKEN = re.compile(r"\w[\[(<{=]|\]|\w[.:]\w|\w_\w")  # "Optional[ValueErro
 # Where code names a package or a program: `from celery import Celery`, `pip install waitress`, `$ gunicorn -w 4`.
 _PACKAGE = re.compile(r"^\s*(?:from\s+([a-z]\w*)\S*\s+import\b|import\s+([a-z]\w*)|"
                       r"\$\s+(?:sudo\s+)?(?:pip3?\s+install\s+(?:-\S+\s+)*)?([a-z][\w-]*))", re.MULTILINE)
+
+
+def paragraph_key(text: str) -> str:
+    """A paragraph as ``Vocabulary.repeated`` holds it: whitespace collapsed."""
+    return " ".join(text.split())
+
+
+def _repeated_paragraphs(chunks: list[tuple[object, list[str], str]], documents: int) -> frozenset[str]:
+    pages: dict[str, set] = {}
+    for key, _, body in chunks:
+        for paragraph in _FENCED.sub("\n", body).split("\n\n"):
+            text = paragraph_key(paragraph)
+            if len(text) >= REPEATED_MIN_CHARS and not _CODE_LINE.match(paragraph):
+                pages.setdefault(text, set()).add(key)
+    least = max(REPEATED_MIN_DOCUMENTS, REPEATED_SHARE * documents)
+    return frozenset(text for text, keys in pages.items() if len(keys) >= least)
 
 
 def _code_of(body: str) -> str:
@@ -123,7 +146,8 @@ def learn(chunks: Iterable[tuple[object, Iterable[str], str]]) -> Vocabulary:
     by_pages = sorted(names, key=lambda word: (-len(documents[word]), -capitalised[word], word))
     platforms = frozenset(word for word in names if len(documents[word]) > PLATFORM_SHARE * len(all_documents)
                           and len(documents[word]) >= 2)
-    return Vocabulary(names=names, product=by_pages[0] if by_pages else "", platforms=platforms)
+    return Vocabulary(names=names, product=by_pages[0] if by_pages else "", platforms=platforms,
+                      repeated=_repeated_paragraphs(chunks, len(all_documents)))
 
 
 _CURRENT: ContextVar[Vocabulary] = ContextVar("vocabulary", default=EMPTY)
