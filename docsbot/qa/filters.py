@@ -81,9 +81,12 @@ def _licence_heading(heading: str) -> bool:
 _CHANGELOG_HEADINGS = re.compile(r"^(?:[\w .-]+ )?(?:change ?log|release notes|release history|version history)$|"
                                  r"^(?:change ?log|release notes|what[’']s new)(?: (?:in|for|since|of)\b.*)?$|"
                                  r"^(?:changes|news|history) (?:in|since|for) (?:version |v)?\d", re.IGNORECASE)
-# A page titled with the word alone ("Changes", "HISTORY", "News") is one; a section so titled need not be.
-_CHANGELOG_TITLE = re.compile(r"^(?:changes|history|news|releases)$", re.IGNORECASE)
 _VERSION = r"v?\d+\.\d+(?:\.\d+)*(?:[-.]?(?:a|b|rc|dev|post)\d*)?"
+# A page titled with the word alone ("Changes", "HISTORY", "News") is one, and so is a page titled by the product and
+# a version ("Django REST framework 3.12": a release announcement, where "Upgrading to 3.0" is a guide); a section so
+# titled need not be.
+_CHANGELOG_TITLE = re.compile(rf"^(?:changes|history|news|releases|(?!(?:upgrading|migrating|porting|moving)\b)"
+                              rf"[A-Za-z][\w .-]*\s{_VERSION})$", re.IGNORECASE)
 _DATE = r"\d{4}-\d{2}-\d{2}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]* \d{1,2},? \d{4}"
 # "Version 2.2.0", "Release 3.0", "v1.4", "2.28.1 (2022-06-29)", "1.0 - 2020-01-01", "2022-08-01"; not a numbered
 # section ("1.2 Installing").

@@ -166,3 +166,12 @@ def test_code_names_keep_case_and_drop_call_parentheses():
     assert filters.code_names("What is Response.raw?") == filters.code_names("What is `Response.raw`?")
     assert filters.code_names("What is `requests.Request`?") != filters.code_names("What does `requests.request()` do?")
     assert filters.code_names("How do I stream requests?") == frozenset()
+
+
+def test_a_page_titled_by_a_product_and_a_version_is_a_release_announcement():
+    announcement = {"title": "Django REST framework 3.12", "heading_path": ["Django REST framework 3.12", "Schemas"],
+                    "text": "REST framework 3.12 now defines components in the schema."}
+    assert filters.boilerplate_kind(**announcement) == "changelog"
+    for title in ("Upgrading to 3.0", "Tutorial 7: Schemas & client libraries", "Python 3"):
+        assert filters.boilerplate_kind(title=title, heading_path=[title], text="Run the migration.") == ""
+

@@ -1137,3 +1137,14 @@ def test_it_takes_an_overview_that_lists_the_ways_as_the_answer_to_a_task_page()
     assert how.kind == "how-to" and how.answer.endswith("the export page and the command line.")
     pairs, _ = _pairs(["Exporting reports"], "Reports leave the system as they were filed, with their attachments.")
     assert "How do I export reports?" not in pairs  # an introduction that names no way
+
+
+def test_a_question_in_the_tutorials_voice_is_not_asked():
+    # "How do I clean up after our test session?": whose session, only the tutorial knows.
+    path = ("Routing Tasks", "AMQP Primer", "Hands-on with the API")
+    text = (f"{' > '.join(path)}\n\nTo clean up after our test session you should delete the entities you created:"
+            "\n\n```\n7> queue.delete testqueue\nok. 0 messages deleted.\n```")
+    result = StructuralGenerator().generate(ChunkInput(1, path[0], path, text))
+    assert not [c.question for c in result.candidates if " our " in c.question]
+    voiceless = StructuralGenerator().generate(ChunkInput(1, path[0], path, text.replace("our test", "a test")))
+    assert "How do I clean up after a test session?" in [c.question for c in voiceless.candidates]
