@@ -1148,3 +1148,16 @@ def test_a_question_in_the_tutorials_voice_is_not_asked():
     assert not [c.question for c in result.candidates if " our " in c.question]
     voiceless = StructuralGenerator().generate(ChunkInput(1, path[0], path, text.replace("our test", "a test")))
     assert "How do I clean up after a test session?" in [c.question for c in voiceless.candidates]
+
+
+@pytest.mark.parametrize("sentence", [
+    "By default, the search parameter is named 'search', but this may be overridden with the SEARCH_PARAM setting.",
+    "If this is True, eagerly executed tasks (or when the task_always_eager setting is enabled) propagate exceptions.",
+])
+def test_a_sentence_that_names_an_option_without_saying_what_it_does_asks_nothing_about_it(sentence):
+    path = ("Configuration", "Settings")
+    result = StructuralGenerator().generate(ChunkInput(1, path[0], path, f"{' > '.join(path)}\n\n{sentence}"))
+    assert not [c.question for c in result.candidates if c.question.startswith("What does the `")]
+    said = "The timeout parameter sets the number of seconds Requests waits for a response before giving up."
+    result = StructuralGenerator().generate(ChunkInput(1, path[0], path, f"{' > '.join(path)}\n\n{said}"))
+    assert "What does the `timeout` parameter do?" in [c.question for c in result.candidates]

@@ -93,9 +93,10 @@ _ERROR_LINE = re.compile(r"^(?:[\w.]+\.)?(?P<name>\w*(?:Error|Exception|Warning)
 _PARAM_LINE = re.compile(r"^[•*\-]?\s*`?(?P<name>[a-z_][\w]*)`?\s*(?:\((?P<type>[^)]*)\))?\s+(?:–|—|--|-|:)\s+(?P<desc>.{12,})$")
 # "- key (str) – the key of the cookie. - value (str) – ...": a parameter list flattened into one line.
 _NEXT_FLATTENED_PARAM = re.compile(r"\s+-\s+(?=`?[a-z_]\w*`?\s*(?:\([^)]*\))?\s+(?:–|—|--|-|:)\s)")
+_SUBORDINATE_END = re.compile(r"\b(?:when|if|unless|while|once|whether|until|as)\s+$", re.IGNORECASE)
 _OPTION_SENTENCE = re.compile(
     r"\b[Tt]he `?(?P<name>(?:--?)?[\w][\w.\-]*)`? (?P<what>option|parameter|setting|argument|flag|config(?:uration)? "
-    r"(?:value|key|variable)|environment variable|key) (?P<rest>(?:is (?!special|different|unusual|also)|sets |"
+    r"(?:value|key|variable)|environment variable|key) (?P<rest>(?:is (?!special|different|unusual|also|named|called|enabled|disabled|set\b)|sets |"
     r"controls |selects |defines |"
     r"enables |disables |determines |specifies |tells |can |must |should |lets |allows |configures |"
     r"defaults |changes |makes ))"
@@ -799,8 +800,10 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
             continue
         option = _OPTION_SENTENCE.search(sentence)
         # "The first argument can be ..." names no argument; "Changed in version 2.0: ... the no_etag parameter is
-        # deprecated" says what changed, not what the parameter does.
+        # deprecated" says what changed, not what the parameter does; "... when the task_always_eager setting is
+        # enabled" is a condition of the sentence's own subject.
         if option and option.group("name").lower() not in _NOT_NAMES and not _VERSION_CHANGE.match(sentence) \
+                and not _SUBORDINATE_END.search(sentence[:option.start()]) \
                 and not _ONLY_THE_DEFAULT.match(tail) and not _RAISES_ENTRY.match(LIST_ITEM.sub("", sentence)):
             what = option.group("what")
             owner = f" of `{api_name}`" if api_name else ""
