@@ -65,7 +65,7 @@ def length_ok(question: str, answer: str) -> bool:
 _NAVIGATION_HEADINGS = re.compile(r"^\s*(table of contents|contents|index|search( results| page)?|navigation|"
                                   r"sitemap|site map|page not found|404)\s*$", re.IGNORECASE)
 # Licence, credits and "how to contribute" pages (a thank-you note, not product documentation).
-_BOILERPLATE_HEADINGS = re.compile(r"\b(licen[cs]e|copyright|legal|credits|authors|contributors|contribut(e|ing)|"
+_BOILERPLATE_HEADINGS = re.compile(r"\b(licen[cs]e|copyright|legal|credits|authors|contributors|contribut(e|ing|or)|"
                                    r"code of conduct)\b", re.IGNORECASE)
 _API_HEADING = re.compile(r"[()=]|^\S*[_.]\S*$")  # a signature or a single code name: never a boilerplate heading
 _THANK_YOU = re.compile(r"^\s*thank you for (considering )?contributing", re.IGNORECASE | re.MULTILINE)

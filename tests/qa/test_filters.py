@@ -65,6 +65,8 @@ def test_it_treats_contribution_pages_as_boilerplate():
         == "navigation/licence"
     assert filters.boilerplate_kind(title="Guide", heading_path=["Guide"],
                                     text="Thank you for considering contributing to Acme!") == "navigation/licence"
+    assert filters.boilerplate_kind(title="Contributor’s Guide", heading_path=["Contributor’s Guide", "Bug Reports"],
+                                    text="Bug reports are hugely important!") == "navigation/licence"
 
 
 def test_it_flags_near_duplicate_questions_greedily():

@@ -1161,3 +1161,13 @@ def test_a_sentence_that_names_an_option_without_saying_what_it_does_asks_nothin
     said = "The timeout parameter sets the number of seconds Requests waits for a response before giving up."
     result = StructuralGenerator().generate(ChunkInput(1, path[0], path, f"{' > '.join(path)}\n\n{said}"))
     assert "What does the `timeout` parameter do?" in [c.question for c in result.candidates]
+
+
+def test_an_faq_label_is_not_asked_as_a_question_but_a_real_question_heading_is():
+    body = "No! As of version 2.28, the library no longer supports Python 2.7. Pin to an older release instead."
+    def questions(heading: str) -> list[str]:
+        path = ("Frequently Asked Questions", heading)
+        result = StructuralGenerator().generate(ChunkInput(1, path[0], path, f"{' > '.join(path)}\n\n{body}"))
+        return [c.question for c in result.candidates]
+    assert "Python 2 Support?" not in questions("Python 2 Support?")
+    assert "Does it support Python 2?" in questions("Does it support Python 2?")

@@ -93,6 +93,9 @@ _ERROR_LINE = re.compile(r"^(?:[\w.]+\.)?(?P<name>\w*(?:Error|Exception|Warning)
 _PARAM_LINE = re.compile(r"^[•*\-]?\s*`?(?P<name>[a-z_][\w]*)`?\s*(?:\((?P<type>[^)]*)\))?\s+(?:–|—|--|-|:)\s+(?P<desc>.{12,})$")
 # "- key (str) – the key of the cookie. - value (str) – ...": a parameter list flattened into one line.
 _NEXT_FLATTENED_PARAM = re.compile(r"\s+-\s+(?=`?[a-z_]\w*`?\s*(?:\([^)]*\))?\s+(?:–|—|--|-|:)\s)")
+# A question opens with a question word or an auxiliary ("Why not Httplib2?", "Can I use ...?", "I'm having ... Why?").
+_ASKS = re.compile(r"^(?:what|why|how|when|where|which|who|whom|whose|is|are|was|were|do|does|did|can|could|should|"
+                   r"would|will|shall|may|might|must|has|have|had)\b|.*[.!]\s+\w+(?: \w+){0,3}\?$", re.IGNORECASE)
 _SUBORDINATE_END = re.compile(r"\b(?:when|if|unless|while|once|whether|until|as)\s+$", re.IGNORECASE)
 _OPTION_SENTENCE = re.compile(
     r"\b[Tt]he `?(?P<name>(?:--?)?[\w][\w.\-]*)`? (?P<what>option|parameter|setting|argument|flag|config(?:uration)? "
@@ -467,6 +470,8 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
     if how_to:
         return _how_to(how_to, blocks)
     if heading.endswith("?"):
+        if not _ASKS.match(heading):
+            return []  # "Python 2 Support?": an FAQ's label, not a question a user types
         # "What does “micro” mean?" opens with what it does not mean; the meaning follows.
         return [Candidate(heading, lead(first_paragraphs(blocks), min_chars=240) or answer, "faq")]
     if _is_error_heading(heading):
