@@ -1171,3 +1171,16 @@ def test_an_faq_label_is_not_asked_as_a_question_but_a_real_question_heading_is(
         return [c.question for c in result.candidates]
     assert "Python 2 Support?" not in questions("Python 2 Support?")
     assert "Does it support Python 2?" in questions("Does it support Python 2?")
+
+
+@pytest.mark.parametrize("sentence", [
+    "The content is the same as what's found there.",
+    "where BBBBBB is the sha1 hash of the bad merge base and GGGGGG is a comma separated list of good merge bases.",
+])
+def test_a_sentence_that_only_seems_to_define_a_term_asks_nothing(sentence):
+    path = ("git-stash(1)", "DISCUSSION")
+    result = StructuralGenerator().generate(ChunkInput(1, path[0], path, f"{' > '.join(path)}\n\n{sentence}"))
+    assert not [c.question for c in result.candidates if c.question.startswith("What is")]
+    defined = "An evil merge is a merge that introduces changes that do not appear in any parent."
+    result = StructuralGenerator().generate(ChunkInput(1, path[0], path, f"{' > '.join(path)}\n\n{defined}"))
+    assert "What is an evil merge?" in [c.question for c in result.candidates]

@@ -820,6 +820,9 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
                 _common_noun_phrase(definition) or re.match(r"\s*(?:so|because|when|here)\b",
                                                              sentence[definition.end():])):
             definition = None  # "A JOIN is used so that ...": why it is used here, not what it is
+        if definition and definition.group("next").lower() == "the" \
+                and sentence[definition.end():].lstrip().lower().startswith("same"):
+            definition = None  # "The content is the same as what's found there.": the same as what, the page says
         if definition and _defines_term(definition):
             article = (definition.group("article") or "").lower()
             term = definition.group("term")
@@ -1001,8 +1004,8 @@ def _defines_term(definition: re.Match) -> bool:
     """'Flask is a ...', 'A decorator is a function ...'; not 'The result is a ...' (a word that needs its page):
     a generic noun defines itself only with an indefinite article on both sides."""
     words = definition.group("term").split()
-    if words[0].lower().endswith("ing") or words[0].lower() in narrative.SUBORDINATORS:
-        return False  # "Since g is a single global namespace, ..." defines nothing called "Since g"
+    if words[0].lower().endswith("ing") or words[0].lower() in narrative.SUBORDINATORS | _WH_WORDS:
+        return False  # "Since g is a single global namespace, ..." defines nothing called "Since g"; "where BBBBBB is"
     if not any(word.lower() in NOT_TERMS for word in words):
         return True
     generic_definition = (definition.group("article") or "").lower() in {"a", "an"} and len(words) == 1 \
@@ -1010,6 +1013,7 @@ def _defines_term(definition: re.Match) -> bool:
     return generic_definition and words[0].lower() in _GENERIC_NOUNS
 
 
+_WH_WORDS = {"where", "which", "what", "who", "whose", "when", "how"}
 # Nouns of the NOT_TERMS list that a sentence "A <noun> is a ..." really defines.
 _GENERIC_NOUNS = {"function", "method", "class", "object", "file", "decorator", "argument", "parameter", "value"}
 
