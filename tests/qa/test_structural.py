@@ -1184,3 +1184,10 @@ def test_a_sentence_that_only_seems_to_define_a_term_asks_nothing(sentence):
     defined = "An evil merge is a merge that introduces changes that do not appear in any parent."
     result = StructuralGenerator().generate(ChunkInput(1, path[0], path, f"{' > '.join(path)}\n\n{defined}"))
     assert "What is an evil merge?" in [c.question for c in result.candidates]
+
+
+def test_a_manual_page_reference_is_not_asked_about_as_a_function():
+    path = ("git(1)", "SEE ALSO")
+    text = f"{' > '.join(path)}\n\ngitk(1):\n\nThe Git repository browser. Shows branches, commit history and file differences."
+    result = StructuralGenerator().generate(ChunkInput(1, path[0], path, text))
+    assert not [c.question for c in result.candidates if "gitk()" in c.question]

@@ -20,9 +20,10 @@ from docsbot.qa.generators.text import (
     verb_base,
 )
 
+# An API entry's signature; not a manual page's name ("gitk(1)": section 1 of the manual).
 SIGNATURE = re.compile(
     r"^(?P<prefix>(?:class|exception|async|def|classmethod|staticmethod|property|abstractmethod)\s+)?"
-    r"(?P<name>[A-Za-z_][\w.]*)\s*\((?P<args>[^()]*(?:\([^()]*\)[^()]*)*)\)\s*(?:(?:->|→)\s*[^\s]+.*)?[:¶]?\s*$"
+    r"(?P<name>[A-Za-z_][\w.]*)\s*\((?!\d[a-z]*\))(?P<args>[^()]*(?:\([^()]*\)[^()]*)*)\)\s*(?:(?:->|→)\s*[^\s]+.*)?[:¶]?\s*$"
 )
 
 
