@@ -1191,3 +1191,13 @@ def test_a_manual_page_reference_is_not_asked_about_as_a_function():
     text = f"{' > '.join(path)}\n\ngitk(1):\n\nThe Git repository browser. Shows branches, commit history and file differences."
     result = StructuralGenerator().generate(ChunkInput(1, path[0], path, text))
     assert not [c.question for c in result.candidates if "gitk()" in c.question]
+
+
+@pytest.mark.parametrize("sentence", [
+    "If you want to invalidate the cache manually (e.g., because your version of exif was updated), remove the file.",
+    "Abort if the second object already has notes (use -f to overwrite existing notes to the second object).",
+])
+def test_no_question_carries_a_task_cut_out_of_its_parentheses(sentence):
+    path = ("gitattributes(5)", "Performing text diffs of binary files")
+    result = StructuralGenerator().generate(ChunkInput(1, path[0], path, f"{' > '.join(path)}\n\n{sentence}"))
+    assert all(c.question.count("(") == c.question.count(")") and "e.g?" not in c.question for c in result.candidates)

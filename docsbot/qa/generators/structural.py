@@ -200,6 +200,8 @@ def _vetted(candidate: Candidate) -> Candidate | None:
         return None  # "Read Flask Extension Development to ...": the way is on another page
     if candidate.kind == "how-to" and _LEANS_BACK.match(candidate.answer):
         return None  # "This is identical to the register template except ...": what "this" is, the page says
+    if candidate.question.count("(") != candidate.question.count(")") or _CUT_AT_ABBREVIATION.search(candidate.question):
+        return None  # "how do I invalidate the cache manually (e.g?": a task cut out of its sentence
     if _TUTORIAL_VOICE.search(candidate.question):
         return None  # "How do I add endpoints for our user models?": whose models, only the tutorial knows
     return candidate
@@ -212,6 +214,7 @@ _POINTER_ONLY = re.compile(r"(?:^|[.?!]\s+)(?:See|Read|Refer to|Check out|Head o
                            r"(?:\s+(?:to|for)\s+[^.]+)?\.?\s*$")
 
 
+_CUT_AT_ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|etc|vs|cf)\??$", re.IGNORECASE)
 _TUTORIAL_VOICE = re.compile(r"\b(?:our|we|us|let[’']s)\b", re.IGNORECASE)
 _LEANS_BACK = re.compile(r"^(?:This|That|It) (?:is|was|works) (?:identical|similar|the same|just like|like)\b")
 
