@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from docsbot.documents.models import Chunk
 from docsbot.qa import filters
-from docsbot.qa.generators import Candidate
+from docsbot.qa.generators import Candidate, chunk_body
 from docsbot.qa.generators.page_context import page_titled
 from docsbot.teams.models import Team
 
@@ -77,13 +77,15 @@ def screen(drafts: list[Draft], *, team: Team, existing_questions: list[str], in
     from docsbot.documents.search import index_get
 
     index = index_get(team_id=team.pk)
+    # The same text under another page's headings is the same source: Git's man pages include one option list in
+    # several pages (`git log --merges` is git-rev-list's `--merges` too).
     same_text: dict[str, set[int]] = {}
-    for chunk_id, content_hash in Chunk.objects.filter(team=team).values_list("id", "content_hash"):
-        same_text.setdefault(content_hash, set()).add(chunk_id)
+    for chunk_id, text, heading_path in Chunk.objects.filter(team=team).values_list("id", "text", "heading_path"):
+        same_text.setdefault(body_key(text, heading_path), set()).add(chunk_id)
 
     def source_rank(draft: Draft, question: str, vector) -> int | None:
         ranked = index.search(query=question, query_vector=vector, k=filters.ANSWERABILITY_K)
-        sources = same_text.get(draft.chunk.content_hash, set()) | {draft.chunk.pk}
+        sources = same_text.get(body_key(draft.chunk.text, draft.chunk.heading_path), set()) | {draft.chunk.pk}
         return next((i for i, (chunk_id, _) in enumerate(ranked, start=1) if chunk_id in sources), None)
 
     for draft, vector in zip(alive, vectors):
@@ -145,6 +147,10 @@ def retry_with_page_title(drafts: list[Draft], source_rank: Callable, taken: set
             draft.scores["answerability"] = filters.answerability_score(rank)
             draft.scores["answerability_with_page_title"] = True
             draft.reason = ""
+
+
+def body_key(text: str, heading_path: list[str]) -> str:
+    return " ".join(chunk_body(text, heading_path).split())
 
 
 def _page_title(chunk: Chunk) -> str:

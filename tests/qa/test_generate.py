@@ -142,3 +142,15 @@ def test_a_question_retrieval_cannot_route_back_is_retried_about_its_page():
     assert generic.candidate.question == "In “Static Files”, what should you do if you change a static file?"
     assert unroutable.reason == "answerability"  # an API reference's title names no topic: no retry
     assert twin.reason == "answerability"  # the same titled question is kept once
+
+
+
+def test_the_same_text_under_another_pages_headings_is_the_same_source():
+    from docsbot.qa.screening import body_key
+
+    option = "The `--merges` option selects only merge commits."
+    log = body_key(f"git-log(1) > OPTIONS > Commit Limiting\n\n{option}", ["git-log(1)", "OPTIONS", "Commit Limiting"])
+    rev_list = body_key(f"git-rev-list(1) > OPTIONS > Commit Limiting\n\n{option}",
+                         ["git-rev-list(1)", "OPTIONS", "Commit Limiting"])
+    assert log == rev_list
+    assert log != body_key("git-log(1) > OPTIONS\n\nThe `--all` option walks every ref.", ["git-log(1)", "OPTIONS"])

@@ -26,8 +26,9 @@ PLATFORM_SHARE = 0.3
 # A paragraph of prose found word for word on this many documents (and this share of them) is the site's boilerplate
 # ("This document describes the current stable version of Celery (5.2). For development docs, go here."): it answers
 # nothing on any one page.
-REPEATED_MIN_DOCUMENTS = 3
-REPEATED_SHARE = 0.05
+# Git's pages include one option list in up to 7 of 242 pages: that is shared documentation, not boilerplate.
+REPEATED_MIN_DOCUMENTS = 5
+REPEATED_SHARE = 0.1
 REPEATED_MIN_CHARS = 30
 
 
