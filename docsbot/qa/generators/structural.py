@@ -200,8 +200,9 @@ def _vetted(candidate: Candidate) -> Candidate | None:
         return None  # "Read Flask Extension Development to ...": the way is on another page
     if candidate.kind == "how-to" and _LEANS_BACK.match(candidate.answer):
         return None  # "This is identical to the register template except ...": what "this" is, the page says
-    if candidate.question.count("(") != candidate.question.count(")") or _CUT_AT_ABBREVIATION.search(candidate.question):
-        return None  # "how do I invalidate the cache manually (e.g?": a task cut out of its sentence
+    if candidate.question.count("(") != candidate.question.count(")") or _CUT_AT_ABBREVIATION.search(candidate.question) \
+            or _RUN_ON.search(candidate.question):
+        return None  # "how do I invalidate the cache manually (e.g?": a task cut out of its sentence, or run on
     if _TUTORIAL_VOICE.search(candidate.question):
         return None  # "How do I add endpoints for our user models?": whose models, only the tutorial knows
     return candidate
@@ -214,6 +215,8 @@ _POINTER_ONLY = re.compile(r"(?:^|[.?!]\s+)(?:See|Read|Refer to|Check out|Head o
                            r"(?:\s+(?:to|for)\s+[^.]+)?\.?\s*$")
 
 
+# "What is the the queryset argument?"; "How do I use the X scheme you'll need to configure ...?" (a comma missing).
+_RUN_ON = re.compile(r"\b(\w+) \1\b|\byou(?:['’]ll| will| need| must| should)\b", re.IGNORECASE)
 _CUT_AT_ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|etc|vs|cf)\??$", re.IGNORECASE)
 _TUTORIAL_VOICE = re.compile(r"\b(?:our|we|us|let[’']s)\b", re.IGNORECASE)
 _LEANS_BACK = re.compile(r"^(?:This|That|It) (?:is|was|works) (?:identical|similar|the same|just like|like)\b")
