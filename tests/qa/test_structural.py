@@ -1215,3 +1215,11 @@ def test_no_question_carries_a_task_cut_out_of_its_parentheses(sentence):
 def test_no_question_runs_on_into_the_next_clause_or_doubles_a_word(path, body, bad):
     result = StructuralGenerator().generate(ChunkInput(1, path[0], path, f"{' > '.join(path)}\n\n{body}"))
     assert not [c.question for c in result.candidates if bad in c.question]
+
+
+def test_an_answer_ends_before_the_example_heading_whose_example_the_chunk_lacks():
+    path = ("celery.bin.base", "find_option")
+    text = f"{' > '.join(path)}\n\nfind_option(name):\n\nSearch for option by name. Example"
+    result = StructuralGenerator().generate(ChunkInput(1, path[0], path, text))
+    answers = [c.answer for c in result.candidates]
+    assert answers and not [a for a in answers if a.rstrip().endswith("Example")]

@@ -238,12 +238,19 @@ def mend_cut_answer(answer: str, how_to: bool) -> str:
     templates in the app."; for a how-to, only when it names the means: "... you can use the errorhandler()
     decorator."), and goes when its point was what followed ("The following signals exist in Flask:", "Create a file
     with the SQL commands needed to create empty tables:"); '' when nothing is left."""
-    if not answer.rstrip().endswith(":") or "```" in answer:
+    if "```" in answer:
+        return answer
+    # "Search for option by name. Example": a docstring's heading for an example the chunk does not hold.
+    answer = _EXAMPLE_HEADING_END.sub("", answer)
+    if not answer.rstrip().endswith(":"):
         return answer
     said = sentences(" ".join(answer.split("\n\n")))
     if not _POINTS_AHEAD.search(said[-1]) and (not how_to or NAMES_CODE.search(said[-1])):
         return answer.rstrip()[:-1] + "."
     return " ".join(said[:-1])
+
+
+_EXAMPLE_HEADING_END = re.compile(r"(?<=[.!?])\s+(?:Examples?|Usage|Example usage)\s*$")
 
 
 METADATA = re.compile(r"^(New in version|Changed in version|Deprecated since|Parameters:|Return type:|Returns?:|"
