@@ -1205,12 +1205,12 @@ def test_no_question_carries_a_task_cut_out_of_its_parentheses(sentence):
 
 @pytest.mark.parametrize(("path", "body", "bad"), [
     (("API Guide", "Authentication", "TokenAuthentication"),
-     "To use the TokenAuthentication scheme you'll need to configure the authentication classes to include "
+     ("To use the TokenAuthentication scheme you'll need to configure the authentication classes to include "
      "TokenAuthentication, and additionally include rest_framework.authtoken in your INSTALLED_APPS setting:\n\n"
-     "```\nINSTALLED_APPS = [\n    'rest_framework.authtoken'\n]\n```", "you'll"),
+     "```\nINSTALLED_APPS = [\n    'rest_framework.authtoken'\n]\n```"), "you'll"),
     (("Serializer relations", "Further notes", "The queryset argument"),
-     "The queryset argument is only ever required for writable relationship field, in which case it is used for "
-     "performing the model instance lookup.", "the the"),
+     ("The queryset argument is only ever required for writable relationship field, in which case it is used for "
+     "performing the model instance lookup."), "the the"),
 ])
 def test_no_question_runs_on_into_the_next_clause_or_doubles_a_word(path, body, bad):
     result = StructuralGenerator().generate(ChunkInput(1, path[0], path, f"{' > '.join(path)}\n\n{body}"))
