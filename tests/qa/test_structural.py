@@ -1223,3 +1223,15 @@ def test_an_answer_ends_before_the_example_heading_whose_example_the_chunk_lacks
     result = StructuralGenerator().generate(ChunkInput(1, path[0], path, text))
     answers = [c.answer for c in result.candidates]
     assert answers and not [a for a in answers if a.rstrip().endswith("Example")]
+
+
+def test_an_option_and_its_negation_over_one_description_ask_about_the_option():
+    path = ("git-rev-list(1)", "OPTIONS", "Commit Limiting")
+    text = (f"{' > '.join(path)}\n\n--max-parents=<number>:\n\n--no-max-parents:\n\n"
+            "Show only commits which have at most that many parent commits. --no-max-parents resets the limit.")
+    with vocabulary.using(vocabulary.Vocabulary(names=frozenset({"Git"}), product="Git")):
+        result = StructuralGenerator().generate(ChunkInput(1, path[0], path, text,
+                                                           vocabulary=vocabulary.current()))
+    questions = [c.question for c in result.candidates]
+    assert "What does `git rev-list --max-parents` do?" in questions
+    assert not [q for q in questions if "--no-max-parents" in q]

@@ -233,14 +233,18 @@ def command_of(title: str, product: str) -> str:
     return f"{product.lower()} {name[len(prefix):]}" if product and name.startswith(prefix) else name
 
 
-def option_entry_pair(text: str, following: list[Block], command: str) -> Candidate | None:
+def option_entry_pair(text: str, following: list[Block], command: str, previous: str = "") -> Candidate | None:
     """'What does `git log --follow` do?' for an option term followed by its description; only the last of
     several terms over one description asks (the others read as its alternatives, "--no-decorate:" before
-    "--decorate[=...]:")."""
+    "--decorate[=...]:"), and it asks about the option the description describes: "--max-parents=<n>:" then
+    "--no-max-parents:" describe --max-parents (``previous``: the paragraph before ``text``)."""
     match = OPTION_TERM.match(text.strip())
     if not match or not following or following[0].kind != "paragraph" or OPTION_TERM.match(following[0].text):
         return None
     option = match["option"].replace("[no-]", "")
+    earlier = OPTION_TERM.match(previous.strip())
+    if option.startswith("--no-") and earlier and earlier["option"].replace("[no-]", "") == f"--{option[5:]}":
+        text, option = previous, f"--{option[5:]}"
     text_of_description = following[0].text.strip()
     rest = following[1] if len(following) > 1 and following[1].kind == "paragraph" else None
     rest_continues = rest is not None and not rest.text.rstrip().endswith(":") and not OPTION_TERM.match(rest.text)

@@ -280,7 +280,8 @@ def _section_pairs(heading: str, blocks: list[Block], parents: list[str], ask_he
             if config:
                 pairs.append(config)
                 continue
-            option = option_entry_pair(block.text, following, command)
+            option = option_entry_pair(block.text, following, command,
+                                       previous=blocks[index - 1].text if index else "")
             if option:
                 pairs.append(option)
                 continue
