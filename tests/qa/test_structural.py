@@ -1142,12 +1142,10 @@ def test_it_takes_an_overview_that_lists_the_ways_as_the_answer_to_a_task_page()
 def test_a_question_in_the_tutorials_voice_is_not_asked():
     # "How do I clean up after our test session?": whose session, only the tutorial knows.
     path = ("Routing Tasks", "AMQP Primer", "Hands-on with the API")
-    text = (f"{' > '.join(path)}\n\nTo clean up after our test session you should delete the entities you created:"
-            "\n\n```\n7> queue.delete testqueue\nok. 0 messages deleted.\n```")
-    result = StructuralGenerator().generate(ChunkInput(1, path[0], path, text))
-    assert not [c.question for c in result.candidates if " our " in c.question]
-    voiceless = StructuralGenerator().generate(ChunkInput(1, path[0], path, text.replace("our test", "a test")))
-    assert "How do I clean up after a test session?" in [c.question for c in voiceless.candidates]
+    text = ("To clean up after our test session you should delete the entities you created:\n\n"
+            "```\n7> queue.delete testqueue\nok. 0 messages deleted.\n```")
+    assert not [question for question in _pairs(path, text)[0] if " our " in question]
+    assert "How do I clean up after a test session?" in _pairs(path, text.replace("our test", "a test"))[0]
 
 
 @pytest.mark.parametrize("sentence", [
@@ -1156,41 +1154,28 @@ def test_a_question_in_the_tutorials_voice_is_not_asked():
 ])
 def test_a_sentence_that_names_an_option_without_saying_what_it_does_asks_nothing_about_it(sentence):
     path = ("Configuration", "Settings")
-    result = StructuralGenerator().generate(ChunkInput(1, path[0], path, f"{' > '.join(path)}\n\n{sentence}"))
-    assert not [c.question for c in result.candidates if c.question.startswith("What does the `")]
+    assert not [question for question in _pairs(path, sentence)[0] if question.startswith("What does the `")]
     said = "The timeout parameter sets the number of seconds Requests waits for a response before giving up."
-    result = StructuralGenerator().generate(ChunkInput(1, path[0], path, f"{' > '.join(path)}\n\n{said}"))
-    assert "What does the `timeout` parameter do?" in [c.question for c in result.candidates]
+    assert "What does the `timeout` parameter do?" in _pairs(path, said)[0]
 
 
 def test_an_faq_label_is_not_asked_as_a_question_but_a_real_question_heading_is():
     body = "No! As of version 2.28, the library no longer supports Python 2.7. Pin to an older release instead."
-    def questions(heading: str) -> list[str]:
-        path = ("Frequently Asked Questions", heading)
-        result = StructuralGenerator().generate(ChunkInput(1, path[0], path, f"{' > '.join(path)}\n\n{body}"))
-        return [c.question for c in result.candidates]
-    assert "Python 2 Support?" not in questions("Python 2 Support?")
-    assert "Does it support Python 2?" in questions("Does it support Python 2?")
+    assert "Python 2 Support?" not in _pairs(("Frequently Asked Questions", "Python 2 Support?"), body)[0]
+    assert "Does it support Python 2?" in _pairs(("Frequently Asked Questions", "Does it support Python 2?"), body)[0]
 
 
-@pytest.mark.parametrize("sentence", [
-    "The content is the same as what's found there.",
-    "where BBBBBB is the sha1 hash of the bad merge base and GGGGGG is a comma separated list of good merge bases.",
-])
-def test_a_sentence_that_only_seems_to_define_a_term_asks_nothing(sentence):
+def test_a_sentence_that_only_seems_to_define_a_term_asks_nothing():
     path = ("git-stash(1)", "DISCUSSION")
-    result = StructuralGenerator().generate(ChunkInput(1, path[0], path, f"{' > '.join(path)}\n\n{sentence}"))
-    assert not [c.question for c in result.candidates if c.question.startswith("What is")]
+    sentence = "where BBBBBB is the sha1 hash of the bad merge base and GGGGGG is a list of good merge bases."
+    assert not [question for question in _pairs(path, sentence)[0] if question.startswith("What is")]
     defined = "An evil merge is a merge that introduces changes that do not appear in any parent."
-    result = StructuralGenerator().generate(ChunkInput(1, path[0], path, f"{' > '.join(path)}\n\n{defined}"))
-    assert "What is an evil merge?" in [c.question for c in result.candidates]
+    assert "What is an evil merge?" in _pairs(path, defined)[0]
 
 
 def test_a_manual_page_reference_is_not_asked_about_as_a_function():
-    path = ("git(1)", "SEE ALSO")
-    text = f"{' > '.join(path)}\n\ngitk(1):\n\nThe Git repository browser. Shows branches, commit history and file differences."
-    result = StructuralGenerator().generate(ChunkInput(1, path[0], path, text))
-    assert not [c.question for c in result.candidates if "gitk()" in c.question]
+    text = "gitk(1):\n\nThe Git repository browser. Shows branches, commit history and file differences."
+    assert not [question for question in _pairs(("git(1)", "SEE ALSO"), text)[0] if "gitk()" in question]
 
 
 @pytest.mark.parametrize("sentence", [
@@ -1198,31 +1183,26 @@ def test_a_manual_page_reference_is_not_asked_about_as_a_function():
     "Abort if the second object already has notes (use -f to overwrite existing notes to the second object).",
 ])
 def test_no_question_carries_a_task_cut_out_of_its_parentheses(sentence):
-    path = ("gitattributes(5)", "Performing text diffs of binary files")
-    result = StructuralGenerator().generate(ChunkInput(1, path[0], path, f"{' > '.join(path)}\n\n{sentence}"))
-    assert all(c.question.count("(") == c.question.count(")") and "e.g?" not in c.question for c in result.candidates)
+    questions = _pairs(("gitattributes(5)", "Performing text diffs of binary files"), sentence)[0]
+    assert all(q.count("(") == q.count(")") and "e.g?" not in q for q in questions)
 
 
 @pytest.mark.parametrize(("path", "body", "bad"), [
     (("API Guide", "Authentication", "TokenAuthentication"),
      ("To use the TokenAuthentication scheme you'll need to configure the authentication classes to include "
-     "TokenAuthentication, and additionally include rest_framework.authtoken in your INSTALLED_APPS setting:\n\n"
-     "```\nINSTALLED_APPS = [\n    'rest_framework.authtoken'\n]\n```"), "you'll"),
+      "TokenAuthentication, and additionally include rest_framework.authtoken in your INSTALLED_APPS setting:\n\n"
+      "```\nINSTALLED_APPS = [\n    'rest_framework.authtoken'\n]\n```"), "you'll"),
     (("Serializer relations", "Further notes", "The queryset argument"),
      ("The queryset argument is only ever required for writable relationship field, in which case it is used for "
-     "performing the model instance lookup."), "the the"),
+      "performing the model instance lookup."), "the the"),
 ])
 def test_no_question_runs_on_into_the_next_clause_or_doubles_a_word(path, body, bad):
-    result = StructuralGenerator().generate(ChunkInput(1, path[0], path, f"{' > '.join(path)}\n\n{body}"))
-    assert not [c.question for c in result.candidates if bad in c.question]
+    assert not [question for question in _pairs(path, body)[0] if bad in question]
 
 
 def test_an_answer_ends_before_the_example_heading_whose_example_the_chunk_lacks():
-    path = ("celery.bin.base", "find_option")
-    text = f"{' > '.join(path)}\n\nfind_option(name):\n\nSearch for option by name. Example"
-    result = StructuralGenerator().generate(ChunkInput(1, path[0], path, text))
-    answers = [c.answer for c in result.candidates]
-    assert answers and not [a for a in answers if a.rstrip().endswith("Example")]
+    pairs = _pairs(("celery.bin.base", "find_option"), "find_option(name):\n\nSearch for option by name. Example")[0]
+    assert pairs and not [c.answer for c in pairs.values() if c.answer.rstrip().endswith("Example")]
 
 
 def test_an_option_and_its_negation_over_one_description_ask_about_the_option():
