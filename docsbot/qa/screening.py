@@ -4,6 +4,7 @@ filters balanced so no page is left without pairs. ``screen`` sets each draft's 
 kept) and ``scores``; qa.services.qa_generate stores the result."""
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -150,7 +151,8 @@ def retry_with_page_title(drafts: list[Draft], source_rank: Callable, taken: set
 
 
 def body_key(text: str, heading_path: list[str]) -> str:
-    return " ".join(chunk_body(text, heading_path).split())
+    """A chunk's text without its heading path, whitespace collapsed, as a short digest (a team may have 100k)."""
+    return hashlib.sha1(" ".join(chunk_body(text, heading_path).split()).encode()).hexdigest()
 
 
 def _page_title(chunk: Chunk) -> str:
