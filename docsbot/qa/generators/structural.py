@@ -48,6 +48,7 @@ from docsbot.qa.generators.api_entries import (
     signature_pair,
 )
 from docsbot.qa.generators.text import (
+    ABBREVIATIONS,
     FUNCTION_WORDS,
     LIST_ITEM,
     Block,
@@ -139,8 +140,8 @@ class StructuralGenerator:
         path = [clean_heading(h) for h in chunk.heading_path if clean_heading(h)] or [clean_heading(chunk.title)]
         out: dict[str, Candidate] = {}
         repeated = chunk.vocabulary.repeated
-        blocks = [block for block in parse_blocks(body)
-                  if not (block.kind == "paragraph" and vocabulary.paragraph_key(block.text) in repeated)]
+        blocks = [block for block in parse_blocks(body) if not repeated
+                  or not (block.kind == "paragraph" and vocabulary.paragraph_key(block.text) in repeated)]
         for candidate in _lead_in_pairs(chunk.lead_in, blocks, path):
             out.setdefault(_norm(candidate.question), candidate)
         for index, (heading, section_blocks) in enumerate(_sections(path[-1], blocks)):
@@ -217,7 +218,7 @@ _POINTER_ONLY = re.compile(r"(?:^|[.?!]\s+)(?:See|Read|Refer to|Check out|Head o
 
 # "What is the the queryset argument?"; "How do I use the X scheme you'll need to configure ...?" (a comma missing).
 _RUN_ON = re.compile(r"\b(\w+) \1\b|\byou(?:['’]ll| will| need| must| should)\b", re.IGNORECASE)
-_CUT_AT_ABBREVIATION = re.compile(r"\b(?:e\.g|i\.e|etc|vs|cf)\??$", re.IGNORECASE)
+_CUT_AT_ABBREVIATION = re.compile(rf"\b(?:{ABBREVIATIONS})\??$", re.IGNORECASE)
 _TUTORIAL_VOICE = re.compile(r"\b(?:our|we|us|let[’']s)\b", re.IGNORECASE)
 _LEANS_BACK = re.compile(r"^(?:This|That|It) (?:is|was|works) (?:identical|similar|the same|just like|like)\b")
 

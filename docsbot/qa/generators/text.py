@@ -125,7 +125,8 @@ def _dedent(text: str) -> str:
 
 # A sentence may also open with a lowercase code name: "... to include. find_packages() finds these directories".
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\"'(\[]|[a-z_][\w.]*\(\)\s)")
-_ABBREV = re.compile(r"\b(e\.g|i\.e|etc|vs|cf)\.$", re.IGNORECASE)
+ABBREVIATIONS = r"e\.g|i\.e|etc|vs|cf"  # a full stop after them ends no sentence
+_ABBREV = re.compile(rf"\b(?:{ABBREVIATIONS})\.$", re.IGNORECASE)
 
 
 def sentences(paragraph: str) -> list[str]:
