@@ -28,10 +28,12 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import math
 import os
 import shutil
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -94,9 +96,17 @@ class Scenario(NamedTuple):
     streams: int
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def tensor_numels(path: Path) -> list[int]:
+    """Element counts of the tensors in a safetensors file (read from its header, no weights loaded)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as tensors:
+        return [math.prod(tensors.get_slice(name).get_shape()) for name in tensors.keys()]  # noqa: SIM118
+
+
+def parameter_count(base: Path) -> int:
+    """Parameters of a saved model (tied weights are saved once)."""
+    return sum(sum(tensor_numels(f)) for f in base.glob("*.safetensors"))
 
 
 def build_base(root: Path) -> Path:
@@ -150,31 +160,55 @@ def write_adapters(base: Path, root: Path, count: int, *, rank: int, base_name: 
     return paths
 
 
-def start_server(base: Path, adapter_dir: Path, *, max_loras: int, max_cpu_loras: int, max_lora_rank: int = 16,
-                 dtype: str = "auto"):
-    import uvicorn
+class ServerProcess:
+    """The embedded server as it is deployed: ``python -m serving`` in a process of its own, so the load
+    generator's Python (16 streams parsing SSE) never competes with the engine's scheduler for one GIL.
+    ``OMP_NUM_THREADS`` and the rest of the environment pass through."""
 
-    from serving.__main__ import build_app, parse_args
+    def __init__(self, base: Path, adapter_dir: Path, log_path: Path, *, max_loras: int, max_cpu_loras: int,
+                 max_lora_rank: int = 16, dtype: str = "auto"):
+        import httpx
 
-    app = build_app(parse_args(["--base-model", str(base), "--adapter-dir", str(adapter_dir),
-                                "--max-loras", str(max_loras), "--max-cpu-loras", str(max_cpu_loras),
-                                "--max-lora-rank", str(max_lora_rank), "--max-num-seqs", "32",
-                                "--dtype", dtype]))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    import httpx
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+        command = [sys.executable, "-m", "serving", "--base-model", str(base), "--adapter-dir", str(adapter_dir),
+                   "--max-loras", str(max_loras), "--max-cpu-loras", str(max_cpu_loras),
+                   "--max-lora-rank", str(max_lora_rank), "--max-num-seqs", "32", "--dtype", dtype,
+                   "--port", str(port)]
+        with log_path.open("w") as log:
+            self.process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        while True:  # model loading takes seconds to minutes on a busy box: wait for health or the exit
+            if self.process.poll() is not None:
+                raise SystemExit(f"the server exited ({self.process.returncode}):\n{log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=5).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
 
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
+    def metric(self, name: str) -> float:
+        """One Prometheus gauge or counter from the server's /metrics."""
+        import httpx
+
+        for line in httpx.get(f"{self.url}/metrics", timeout=30).text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[-1])
+        raise KeyError(name)
+
+    def rss_mb(self) -> float:
+        with open(f"/proc/{self.process.pid}/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    def stop(self) -> None:
+        self.process.terminate()
         try:
-            if httpx.get(f"{url}/health").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    return url, server, app
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
 
 
 def tiny_prompts(count: int) -> list[str]:
@@ -353,31 +387,25 @@ def load_latency(url: str, adapter_paths: list[Path]) -> dict:
             "adapter_mb": round(sum(f.stat().st_size for f in adapter_paths[0].iterdir()) / 2**20, 2)}
 
 
-def many_adapters(url: str, app, names: list[str], *, max_cpu_loras: int, max_loras: int, every: int) -> dict:
+def many_adapters(server: ServerProcess, names: list[str], *, adapter_mb: float, max_cpu_loras: int,
+                  max_loras: int, every: int) -> dict:
     import httpx
 
     curve = []
     started = time.perf_counter()
     with httpx.Client(timeout=120) as client:
         for index, name in enumerate(names, start=1):
-            response = client.post(f"{url}/v1/completions",
+            response = client.post(f"{server.url}/v1/completions",
                                    json={"model": name, "prompt": "deploy", "max_tokens": 2, "ignore_eos": True})
             response.raise_for_status()
             if index % every == 0 or index == 1:
-                curve.append({"adapters_seen": index, "rss_mb": round(_rss_mb(), 1),
-                              "in_memory": len(app.state.registry.cached_names())})
-    adapter_mb = app.state.registry.cached_names() and _adapter_mb(app)
+                curve.append({"adapters_seen": index, "rss_mb": round(server.rss_mb(), 1),
+                              "in_memory": int(server.metric("docsbot_serving_loras_cpu"))})
     after_fill = [p["rss_mb"] for p in curve if p["adapters_seen"] >= max_cpu_loras + max_loras]
     return {"adapters": len(names), "max_cpu_loras": max_cpu_loras, "max_loras": max_loras,
             "adapter_mb": adapter_mb, "unbounded_would_be_mb": round(adapter_mb * len(names), 1),
             "rss_growth_after_lru_full_mb": round(max(after_fill) - min(after_fill), 1) if after_fill else None,
             "requests_per_s": round(len(names) / (time.perf_counter() - started), 1), "curve": curve}
-
-
-def _adapter_mb(app) -> float:
-    registry = app.state.registry
-    name = registry.cached_names()[-1]
-    return round(registry.resolve(name).nbytes / 2**20, 2)
 
 
 class LoadSampler(threading.Thread):
@@ -417,20 +445,24 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import httpx
     import torch
+    from transformers import AutoConfig, AutoTokenizer
 
-    from serving.engine import cpu_has_native_bf16
+    from serving.engine import compute_dtype, cpu_has_native_bf16
 
     profile = PROFILES[args.model]
     if args.quick:
         profile = dataclasses.replace(profile, **QUICK[args.model])
     if args.sequential:
         profile = dataclasses.replace(profile, sequential=args.sequential)
-    machine = {"cpu_count": os.cpu_count(), "cpu_threads": torch.get_num_threads(),
-               "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "cpu_native_bf16": cpu_has_native_bf16(),
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # the server's own rule
+    machine = {"cpu_count": os.cpu_count(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+               "cpu_native_bf16": cpu_has_native_bf16(), "device": str(device),
+               "server": "python -m serving, its own process",
                "load_average_start": [round(x, 2) for x in os.getloadavg()]}
     load = LoadSampler()
     load.start()
     work = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+    servers: list[ServerProcess] = []
     try:
         if args.model == "tiny":
             base = build_base(work)
@@ -438,40 +470,43 @@ def main() -> None:
             base = prepare_real_base(args.base_model or default_real_base())
         paths = write_adapters(base, work, profile.adapters, rank=profile.rank, base_name=str(base))
         max_cpu_loras, max_loras = 32, 16
-        url, server, app = start_server(base, work / "adapters", max_loras=max_loras, max_cpu_loras=max_cpu_loras,
-                                        dtype=args.dtype)
-        engine = app.state.engine
-        dtype = str(engine.model.dtype).removeprefix("torch.")
+        dtype = str(compute_dtype(args.dtype, device)).removeprefix("torch.")
+        server = ServerProcess(base, work / "adapters", work / "server.log", max_loras=max_loras,
+                               max_cpu_loras=max_cpu_loras, dtype=args.dtype)
+        servers.append(server)
+        url = server.url
         others: dict[str, str] = {}
         if profile.compare_dtypes:  # the same model in the other dtype, for the single stream only
             other = "float32" if dtype == "bfloat16" else "bfloat16"
-            others[other], other_server, _ = start_server(base, work / "adapters", max_loras=1, max_cpu_loras=1,
-                                                          dtype=other)
+            other_server = ServerProcess(base, work / "adapters", work / "server-other.log", max_loras=1,
+                                         max_cpu_loras=1, dtype=other)
+            servers.append(other_server)
+            others[other] = other_server.url
         names = [p.name for p in paths]
         for name in names[:16]:
             httpx.post(f"{url}/v1/load_lora_adapter", json={"lora_name": name, "lora_path": str(work / "adapters" / name)},
                        timeout=60).raise_for_status()
         n = max(profile.streams * profile.waves, profile.single_stream)
-        prompts = tiny_prompts(n) if args.model == "tiny" else real_prompts(engine.tokenizer, n)
+        tokenizer = AutoTokenizer.from_pretrained(base)
+        prompts = tiny_prompts(n) if args.model == "tiny" else real_prompts(tokenizer, n)
+        config = AutoConfig.from_pretrained(base)
         model = {"name": args.model, "path": str(base) if args.model != "tiny" else None, "dtype": dtype,
-                 "lora_rank": profile.rank, "params_m": round(sum(p.numel() for p in engine.model.parameters()) / 1e6, 1),
+                 "lora_rank": profile.rank, "params_m": round(parameter_count(base) / 1e6, 1),
                  "max_tokens": profile.max_tokens}
-        if args.model == "tiny":
-            model.update({**SHAPE, "vocab_size": engine.model.config.vocab_size})  # the trained tokenizer's
-        else:
-            config = engine.model.config
-            model.update({k: getattr(config, k) for k in ("hidden_size", "intermediate_size", "num_hidden_layers",
-                                                          "num_attention_heads", "num_key_value_heads", "vocab_size")})
+        model.update({k: getattr(config, k) for k in ("hidden_size", "intermediate_size", "num_hidden_layers",
+                                                      "num_attention_heads", "num_key_value_heads", "vocab_size")})
         scenarios = plan(profile, url, str(base), names[:16], prompts, others)
         result = {
-            "machine": {**machine, "device": str(engine.device)},
+            "machine": machine,
             "model": model,
             "throughput": throughput(scenarios, max_tokens=profile.max_tokens, rounds=args.rounds),
             "adapter_load": load_latency(url, [work / "adapters" / n for n in names[16:24]]),
         }
         if profile.many_adapters:
-            result["many_adapters"] = many_adapters(url, app, names, max_cpu_loras=max_cpu_loras, max_loras=max_loras,
-                                                    every=10 if args.quick else 50)
+            itemsize = getattr(torch, dtype).itemsize  # adapters are held in the served dtype
+            adapter_mb = round(sum(tensor_numels(paths[0] / "adapter_model.safetensors")) * itemsize / 2**20, 2)
+            result["many_adapters"] = many_adapters(server, names, adapter_mb=adapter_mb, max_cpu_loras=max_cpu_loras,
+                                                    max_loras=max_loras, every=10 if args.quick else 50)
         ratios = result["throughput"]["ratios"]
         top = max(profile.mixes)
         result["targets"] = {
@@ -480,11 +515,10 @@ def main() -> None:
         }
         result["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
         result["machine"]["load_average_1m_during"] = load.summary()
-        server.should_exit = True
-        if others:
-            other_server.should_exit = True
         print(json.dumps(result, indent=2))
     finally:
+        for running in servers:
+            running.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 

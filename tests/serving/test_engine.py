@@ -1,4 +1,5 @@
-"""The engine's batched prefill: left-padded rows of different lengths and adapters decode as if alone."""
+"""The engine's prefill: rows of different lengths and adapters, left-padded together or a pass each, decode as
+if alone."""
 from __future__ import annotations
 
 import os
@@ -7,15 +8,16 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from serving.adapters import load_adapter
-from serving.engine import Engine, Event, Request, SamplingParams
+from serving.engine import Engine, EngineConfigError, Event, Request, SamplingParams, prefill_padded
 from tests.serving.helpers import make_adapter, wait_until
 
 
 @pytest.fixture(scope="module")
 def engine(tiny_base_model, tmp_path_factory):
-    engine = Engine(str(tiny_base_model), device="cpu", max_loras=2, max_lora_rank=16)
+    engine = Engine(str(tiny_base_model), device="cpu", max_loras=2, max_lora_rank=16, prefill="padded")
     yield engine
     engine.shutdown()
 
@@ -44,8 +46,10 @@ def _generate(engine: Engine, jobs: list[tuple[list[int], object]]) -> list[list
     return [r.generated for r in requests]
 
 
-@pytest.mark.parametrize("budget", [8192, 40])  # one pass for all; several passes
-def test_it_gives_batched_prefill_the_same_greedy_output_as_single_prefill(engine, adapters, budget):
+@pytest.mark.parametrize(("padded", "budget"), [(True, 8192), (True, 40), (False, 8192)])
+def test_it_gives_batched_prefill_the_same_greedy_output_as_single_prefill(engine, adapters, padded, budget):
+    """Padded: one pass for all (or several within the token budget); per prompt: a pass each, as the CPU
+    default prefills."""
     tokenizer = engine.tokenizer
     texts = ["Deploy", "How do I rotate the API keys of a team?",
              "Install the package, configure the database and the cache, then run the migrations and start it."]
@@ -53,16 +57,27 @@ def test_it_gives_batched_prefill_the_same_greedy_output_as_single_prefill(engin
     assert len({len(p) for p in prompts}) == 3
     jobs = [(prompts[0], adapters[0]), (prompts[1], None), (prompts[2], adapters[1]), (prompts[1], adapters[1])]
     alone = [_generate(engine, [job])[0] for job in jobs]
-    engine.max_prefill_tokens = budget
+    engine.max_prefill_tokens, engine.padded_prefill = budget, padded
     try:
         before = engine.stats["prefills"]
         together = _generate(engine, jobs)
         passes = engine.stats["prefills"] - before
     finally:
-        engine.max_prefill_tokens = 8192
-    assert passes == 1 if budget == 8192 else passes > 1
+        engine.max_prefill_tokens, engine.padded_prefill = 8192, True
+    if not padded:
+        assert passes == len(jobs)
+    else:
+        assert passes == 1 if budget == 8192 else passes > 1
     assert together == alone
     assert alone[1] != alone[3]  # the adapter changes the output: rows really carry their own adapter
+
+
+def test_it_prefills_each_prompt_alone_on_the_cpu_and_padded_on_a_gpu():
+    assert not prefill_padded("auto", torch.device("cpu"))
+    assert prefill_padded("auto", torch.device("cuda"))
+    assert prefill_padded("padded", torch.device("cpu")) and not prefill_padded("per-prompt", torch.device("cuda"))
+    with pytest.raises(EngineConfigError, match="prefill"):
+        prefill_padded("chunked", torch.device("cpu"))
 
 
 class _Collector:
