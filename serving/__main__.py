@@ -25,9 +25,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto",
                         help="compute dtype (auto: bf16 on CUDA and on CPUs with native bf16, else float32)")
-    parser.add_argument("--prefill", choices=["auto", "padded", "per-prompt"], default="auto",
-                        help="prompts admitted together: one left-padded pass (padded) or a pass each (per-prompt); "
-                             "auto: padded on a GPU, per prompt on the CPU (no padding, faster there)")
+    parser.add_argument("--max-prefill-tokens", type=int, default=None,
+                        help="padded prompt tokens in one prefill pass (default: 2048 on the CPU, 8192 on a GPU)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--api-key", default=os.environ.get("VLLM_API_KEY"))
@@ -36,6 +35,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--max-loras, --max-lora-rank and --max-num-seqs must be positive")
     if args.max_batch_total_tokens is not None and args.max_batch_total_tokens < 1:
         parser.error("--max-batch-total-tokens must be positive")
+    if args.max_prefill_tokens is not None and args.max_prefill_tokens < 1:
+        parser.error("--max-prefill-tokens must be positive")
     args.max_cpu_loras = args.max_cpu_loras or max(args.max_loras, 16)
     if args.max_cpu_loras < args.max_loras:
         parser.error("--max-cpu-loras must be >= --max-loras")
@@ -50,7 +51,7 @@ def build_app(args: argparse.Namespace):
     engine = Engine(args.base_model, served_name=args.served_model_name, device=args.device,
                     max_loras=args.max_loras, max_lora_rank=args.max_lora_rank, max_batch=args.max_num_seqs,
                     max_model_len=args.max_model_len, max_batch_total_tokens=args.max_batch_total_tokens,
-                    dtype=args.dtype, prefill=args.prefill)
+                    dtype=args.dtype, max_prefill_tokens=args.max_prefill_tokens)
     registry = AdapterRegistry(engine.base_info, adapter_dir=args.adapter_dir, max_cpu_loras=args.max_cpu_loras)
     return create_app(engine, registry, api_key=args.api_key)
 

@@ -17,7 +17,7 @@ BUDGET = 64  # KV tokens; also the context length, so any one sequence fits alon
 @pytest.fixture(scope="module")
 def engine(tiny_base_model):
     engine = Engine(str(tiny_base_model), device="cpu", max_loras=1, max_lora_rank=8, max_model_len=BUDGET,
-                    max_batch_total_tokens=BUDGET, dtype="float32", prefill="padded")
+                    max_batch_total_tokens=BUDGET, dtype="float32")
     yield engine
     engine.shutdown()
 

@@ -1,5 +1,4 @@
-"""The engine's prefill: rows of different lengths and adapters, left-padded together or a pass each, decode as
-if alone."""
+"""The engine's batched prefill: left-padded rows of different lengths and adapters decode as if alone."""
 from __future__ import annotations
 
 import os
@@ -11,13 +10,13 @@ import pytest
 import torch
 
 from serving.adapters import load_adapter
-from serving.engine import Engine, EngineConfigError, Event, Request, SamplingParams, prefill_padded
+from serving.engine import Engine, Event, Request, SamplingParams, default_prefill_tokens
 from tests.serving.helpers import make_adapter, wait_until
 
 
 @pytest.fixture(scope="module")
 def engine(tiny_base_model, tmp_path_factory):
-    engine = Engine(str(tiny_base_model), device="cpu", max_loras=2, max_lora_rank=16, prefill="padded")
+    engine = Engine(str(tiny_base_model), device="cpu", max_loras=2, max_lora_rank=16)
     yield engine
     engine.shutdown()
 
@@ -46,10 +45,8 @@ def _generate(engine: Engine, jobs: list[tuple[list[int], object]]) -> list[list
     return [r.generated for r in requests]
 
 
-@pytest.mark.parametrize(("padded", "budget"), [(True, 8192), (True, 40), (False, 8192)])
-def test_it_gives_batched_prefill_the_same_greedy_output_as_single_prefill(engine, adapters, padded, budget):
-    """Padded: one pass for all (or several within the token budget); per prompt: a pass each, as the CPU
-    default prefills."""
+@pytest.mark.parametrize("budget", [8192, 40])  # one pass for all; several passes
+def test_it_gives_batched_prefill_the_same_greedy_output_as_single_prefill(engine, adapters, budget):
     tokenizer = engine.tokenizer
     texts = ["Deploy", "How do I rotate the API keys of a team?",
              "Install the package, configure the database and the cache, then run the migrations and start it."]
@@ -57,27 +54,22 @@ def test_it_gives_batched_prefill_the_same_greedy_output_as_single_prefill(engin
     assert len({len(p) for p in prompts}) == 3
     jobs = [(prompts[0], adapters[0]), (prompts[1], None), (prompts[2], adapters[1]), (prompts[1], adapters[1])]
     alone = [_generate(engine, [job])[0] for job in jobs]
-    engine.max_prefill_tokens, engine.padded_prefill = budget, padded
+    default = engine.max_prefill_tokens
+    engine.max_prefill_tokens = budget
     try:
         before = engine.stats["prefills"]
         together = _generate(engine, jobs)
         passes = engine.stats["prefills"] - before
     finally:
-        engine.max_prefill_tokens, engine.padded_prefill = 8192, True
-    if not padded:
-        assert passes == len(jobs)
-    else:
-        assert passes == 1 if budget == 8192 else passes > 1
+        engine.max_prefill_tokens = default
+    assert passes == 1 if budget == 8192 else passes > 1
     assert together == alone
     assert alone[1] != alone[3]  # the adapter changes the output: rows really carry their own adapter
 
 
-def test_it_prefills_each_prompt_alone_on_the_cpu_and_padded_on_a_gpu():
-    assert not prefill_padded("auto", torch.device("cpu"))
-    assert prefill_padded("auto", torch.device("cuda"))
-    assert prefill_padded("padded", torch.device("cpu")) and not prefill_padded("per-prompt", torch.device("cuda"))
-    with pytest.raises(EngineConfigError, match="prefill"):
-        prefill_padded("chunked", torch.device("cpu"))
+def test_it_prefills_in_smaller_padded_passes_on_the_cpu_than_on_a_gpu(engine):
+    assert engine.max_prefill_tokens == default_prefill_tokens(torch.device("cpu")) == 2048
+    assert default_prefill_tokens(torch.device("cuda")) == 8192
 
 
 class _Collector:
@@ -122,6 +114,7 @@ def test_it_fails_only_the_prefill_group_that_failed_and_frees_its_slots(engine,
     expected = _generate(engine, [(prompt, None)])[0][:8]
     broken = [_request(out_of_vocab, adapter) for adapter in adapters]  # both adapter slots (--max-loras 2)
     waiting, waiting_events = _request(prompt, third_adapter)  # needs a slot the broken rows hold
+    default = engine.max_prefill_tokens
     engine.max_prefill_tokens = len(prompt)  # the short broken rows and the healthy one: separate passes
     try:
         engine.submit(healthy, *(r for r, _ in broken), waiting)
@@ -132,7 +125,7 @@ def test_it_fails_only_the_prefill_group_that_failed_and_frees_its_slots(engine,
         assert healthy.generated[:8] == expected
         assert waiting_events.last().kind == "done", waiting_events.events[-1]
     finally:
-        engine.max_prefill_tokens = 8192
+        engine.max_prefill_tokens = default
     assert wait_until(lambda: engine._slot_users == [0, 0, 0])
     before = _scheduler_cpu_seconds(engine)
     time.sleep(0.5)

@@ -88,8 +88,7 @@ def generate(engine: Engine, jobs: list[tuple[list[int], object]]) -> list[list[
 
 @pytest.fixture(scope="module")
 def engine(tiny_base_model):
-    engine = Engine(str(tiny_base_model), device="cpu", max_loras=2, max_lora_rank=16, dtype="float32",
-                    prefill="padded")
+    engine = Engine(str(tiny_base_model), device="cpu", max_loras=2, max_lora_rank=16, dtype="float32")
     yield engine
     engine.shutdown()
 
