@@ -90,7 +90,7 @@ def test_it_asks_about_a_class_documented_without_arguments_its_members_and_exce
 
 
 def test_it_names_the_command_of_a_man_page():
-    from docsbot.qa.generators.api_entries import command_of
+    from docsbot.qa.generators.options import command_of
 
     assert command_of("git-log(1)", "Git") == "git log"
     assert command_of("curl(1)", "Git") == "curl"
@@ -331,7 +331,7 @@ def test_it_asks_nothing_of_advice_asides_and_rhetorical_questions_but_answers_t
 
 
 def test_it_names_the_page_product_in_heading_questions_that_would_fit_any_page():
-    from docsbot.qa.generators.structural import page_name
+    from docsbot.qa.generators.wording import page_name
 
     assert [page_name(t) for t in ("MongoDB with MongoEngine", "Celery Background Tasks", "SQLAlchemy in Flask",
                                    "Apache httpd", "mod_wsgi (Apache)", "Message Flashing", "Using URL Processors",

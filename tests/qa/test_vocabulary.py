@@ -1,6 +1,7 @@
 """A team's names are learned from its own docs; the structural rules know no product."""
 from docsbot.qa.generators import ChunkInput, vocabulary
-from docsbot.qa.generators.structural import StructuralGenerator, page_name
+from docsbot.qa.generators.structural import StructuralGenerator
+from docsbot.qa.generators.wording import page_name
 
 # Three pages of the docs of a made-up tool, "Quarry", which runs its jobs with "Pebble" (named on one page).
 DOCS = [

@@ -1,13 +1,14 @@
-"""Questions about a reference's entries: a signature and its docstring ("What does `save_session()` do?"), a
-configuration value, a class, a parameter, an attribute. The owner an entry's name needs ("in incoming request data")
-comes from the headings above it."""
+"""Reference entries: a signature and its docstring ("What does `save_session()` do?"), a class, an attribute, a
+value, a parameter of a documented function. The owner an entry's name needs ("in incoming request data") comes from
+the headings above it."""
 from __future__ import annotations
 
 import re
 
-from docsbot.qa.generators import Candidate, narrative
+from docsbot.qa.generators.base import Candidate
 from docsbot.qa.generators.text import (
     FUNCTION_WORDS,
+    LIST_ITEM,
     METADATA,
     Block,
     clip,
@@ -15,10 +16,10 @@ from docsbot.qa.generators.text import (
     first_paragraphs,
     is_imperative,
     lead,
-    mend_cut_answer,
     sentences,
     verb_base,
 )
+from docsbot.qa.generators.wording import VAGUE, vague
 
 # An API entry's signature; not a manual page's name ("gitk(1)": section 1 of the manual).
 SIGNATURE = re.compile(
@@ -26,8 +27,11 @@ SIGNATURE = re.compile(
     r"(?P<name>[A-Za-z_][\w.]*)\s*\((?!\d[a-z]*\))(?P<args>[^()]*(?:\([^()]*\)[^()]*)*)\)\s*(?:(?:->|→)\s*[^\s]+.*)?[:¶]?\s*$"
 )
 
-
 CONFIG_NAME = re.compile(r"^`?(?P<name>[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Z]{3,})`?\s*¶?$")
+
+VALUE_ATTRIBUTE = re.compile(r"^(?P<name>[a-z_]\w*)\s*=\s*\S")
+
+ANNOTATION = re.compile(r"^(?:class\s+|property\s+)?[A-Za-z_][\w.]*\s*:\s*[\w.\[\], |]+(?:\s*=\s*.+)?$")
 
 
 def bare_common_name(name: str) -> bool:
@@ -49,7 +53,7 @@ def _owner_phrase(parents: list[str]) -> str:
     """'the application object' for a member documented under "API > Application Object"; '' when no heading above
     names the object ("Useful Internals")."""
     for parent in reversed(parents[1:]):
-        if re.search(r"\b(?:Object|Objects|Data|Interface)$", parent) and not narrative._vague(parent):
+        if re.search(r"\b(?:Object|Objects|Data|Interface)$", parent) and not vague(parent):
             phrase = parent.lower()
             return phrase if phrase.endswith(("s", "data")) else f"the {phrase}"
     return ""
@@ -57,6 +61,7 @@ def _owner_phrase(parents: list[str]) -> str:
 
 # A class entry without its constructor's arguments: "class requests.Session".
 CLASS_HEADING = re.compile(r"^class\s+(?P<name>[A-Za-z_][\w.]*)\s*$")
+
 _PLAIN_MEMBER = re.compile(r"^[a-z_][a-z0-9_]*$")  # "headers" under a class heading: an attribute
 
 
@@ -119,7 +124,7 @@ def entry_restates(name: str, description: str, *, own_words: int = 1) -> bool:
     words = re.findall(r"[a-z]+", description.lower())
     name_words = set(re.findall(r"[a-z]+", name.lower()))
     own = [word for word in words if word not in name_words and word not in _GENERIC_API_NOUNS
-           and word not in narrative.VAGUE and len(word) > 2 and word not in FUNCTION_WORDS]
+           and word not in VAGUE and len(word) > 2 and word not in FUNCTION_WORDS]
     return len(words) <= 8 and len(own) <= own_words
 
 
@@ -127,7 +132,6 @@ def entry_restates(name: str, description: str, *, own_words: int = 1) -> bool:
 # after a paragraph of background ("Request contexts disappear when the response is started ...").
 _SELF_DESCRIPTION = re.compile(r"^This (?:function|method|decorator|class|helper)\b(?! (?:is|was) (?:called|"
                                r"deprecated|removed)\b)")
-
 
 _OBJECT_OPENERS = {"a", "an", "the", "that", "this", "all", "every", "each", "whether", "if", "any"}
 
@@ -192,72 +196,53 @@ def signature_pair(text: str, following: list[Block]) -> tuple[Candidate, str] |
     return Candidate(question, clip(answer), "api"), name
 
 
-def config_pair(text: str, following: list[Block]) -> Candidate | None:
-    match = CONFIG_NAME.match(text.strip())
-    if not match:
-        return None
-    paragraphs = first_paragraphs(following)
-    if not paragraphs:
-        return None
-    name = match.group("name")
-    description = [p for p in paragraphs if not p.lower().startswith("default:")]
-    default = next((p for p in paragraphs[:4] if p.lower().startswith("default:")), "")
-    if not description:
-        return None
-    answer = mend_cut_answer(description[0], how_to=False)
-    if not answer:
-        return None
-    if default:
-        answer += f" {default}"
-    return Candidate(f"What does the `{name}` configuration value do?", clip(answer), "option")
+def heading_pairs(heading: str, blocks: list[Block], parents: list[str], answer: str) -> list[Candidate] | None:
+    """The question an entry's heading asks (a signature, a class, an attribute, a value), answered by the section's
+    opening (``answer``); None when the heading is no reference entry."""
+    signature = SIGNATURE.match(heading)
+    if signature:
+        name = entry_name(heading, parents)
+        scope = member_scope(name, parents)
+        if scope is None:
+            return []
+        kind_of_entry = (signature.group("prefix") or "").strip()
+        if kind_of_entry in ("class", "exception"):
+            return [Candidate(f"What is the `{name}` {kind_of_entry}?", answer, "api")]
+        if restates_name(name, answer):
+            return []
+        answer = self_description(blocks, name) or answer
+        return [Candidate(f"{function_question(name, answer)[:-1]}{scope}?", answer, "api")]
+    if CLASS_HEADING.match(heading):
+        return [Candidate(f"What is the `{class_of(heading)}` class?", answer, "api")]
+    attribute = entry_name(heading, parents)
+    if attribute and entry_restates(attribute, answer, own_words=2):
+        return []  # "the default mimetype if none is provided." for `default_mimetype`
+    if attribute:
+        scope = member_scope(attribute, parents)
+        return [] if scope is None else [Candidate(f"What is `{attribute}`{scope}?", answer, "api")]
+    value = VALUE_ATTRIBUTE.match(heading)
+    if value and any(SIGNATURE.match(p) or p.lower() == "api" for p in parents):
+        if re.match(r"^[a-z]\w*,", answer):
+            return []  # "header, which allows ...": the tail of a docstring split from its start
+        name = value.group("name")  # "charset = 'utf-8'" is no error
+        scope = member_scope(name, parents)  # "serializer = ...": whose serializer, the heading above must say
+        return [] if scope is None else [Candidate(f"What is `{name}`{scope}?", answer, "api")]
+    return None
 
 
-# A command's option list as ingestion renders a definition list: the option alone on its paragraph, ending with a
-# colon, its description in the next paragraph ("--follow:" then "Continue listing the history of a file ...").
-# Spellings of one option ("-v, --verbose:", "--decorate[=short|full]:", "--[no-]mailmap:") ask about the first.
-OPTION_TERM = re.compile(r"^(?P<option>--?(?:\[no-\])?[A-Za-z0-9][\w-]*)(?:\[?=[^:\s]*\]?|\s?<[\w-]+>)?"
-                         r"(?:,\s*--?[A-Za-z0-9][^:]*)?:$")
-_NOTE_ONLY = 45  # characters: a description this short may be a note before the description proper
-_ANNOUNCES_MORE = re.compile(r"(?::|\b(?:one of|two|three|four|several|following) \w+\.)$")
-MAN_PAGE_TITLE = re.compile(r"^(?P<name>[a-z][\w.+-]*)\(\d\w*\)$")  # "git-log(1)", "curl(1)"
+_PARAM_LINE = re.compile(r"^[•*\-]?\s*`?(?P<name>[a-z_][\w]*)`?\s*(?:\((?P<type>[^)]*)\))?\s+(?:–|—|--|-|:)\s+(?P<desc>.{12,})$")
+# "- key (str) – the key of the cookie. - value (str) – ...": a parameter list flattened into one line.
+_NEXT_FLATTENED_PARAM = re.compile(r"\s+-\s+(?=`?[a-z_]\w*`?\s*(?:\([^)]*\))?\s+(?:–|—|--|-|:)\s)")
 
 
-def command_of(title: str, product: str) -> str:
-    """The command a man page documents: "git-log(1)" -> "git log" (a subcommand of the product the docs are
-    about, "Git"), "curl(1)" -> "curl"; '' for a page not named as a man page."""
-    match = MAN_PAGE_TITLE.match(title.strip())
-    if not match:
-        return ""
-    name = match["name"]
-    prefix = product.lower() + "-"
-    return f"{product.lower()} {name[len(prefix):]}" if product and name.startswith(prefix) else name
-
-
-def option_entry_pair(text: str, following: list[Block], command: str, previous: str = "") -> Candidate | None:
-    """'What does `git log --follow` do?' for an option term followed by its description; only the last of
-    several terms over one description asks (the others read as its alternatives, "--no-decorate:" before
-    "--decorate[=...]:"), and it asks about the option the description describes: "--max-parents=<n>:" then
-    "--no-max-parents:" describe --max-parents (``previous``: the paragraph before ``text``)."""
-    match = OPTION_TERM.match(text.strip())
-    if not match or not following or following[0].kind != "paragraph" or OPTION_TERM.match(following[0].text):
+def parameter_pairs(sentence: str, api_name: str) -> list[Candidate] | None:
+    """'What is the `key` parameter of `set_cookie` for?' for a docstring's parameter entry ("key (str) – the key of
+    the cookie"); [] for an entry that only restates its name, None for a sentence that is no parameter entry."""
+    param = _PARAM_LINE.match(sentence)
+    if not param or param.group("name") in {"return", "returns", "raises"} \
+            or bare_common_name(api_name.removesuffix("()")):  # "the `name` parameter of `pop`"
         return None
-    option = match["option"].replace("[no-]", "")
-    earlier = OPTION_TERM.match(previous.strip())
-    if option.startswith("--no-") and earlier and earlier["option"].replace("[no-]", "") == f"--{option[5:]}":
-        text, option = previous, f"--{option[5:]}"
-    text_of_description = following[0].text.strip()
-    rest = following[1] if len(following) > 1 and following[1].kind == "paragraph" else None
-    rest_continues = rest is not None and not rest.text.rstrip().endswith(":") and not OPTION_TERM.match(rest.text)
-    announces = bool(_ANNOUNCES_MORE.search(text_of_description))
-    # "This serves two purposes:" announces the next paragraph; "Only used with the set-tree command." is a note
-    # before the description. Without a plain paragraph next (a nested list of values: "color:", ...), an
-    # announcement has no whole answer.
-    if (announces or len(text_of_description) < _NOTE_ONLY) and rest_continues:
-        text_of_description = f"{text_of_description}\n\n{rest.text.strip()}"
-    elif announces:
-        return None
-    description = mend_cut_answer(text_of_description, how_to=False)
-    if not description or len(description) < 20:
-        return None
-    subject = f"`{command} {option}`" if command else f"the `{option}` option"
-    return Candidate(f"What does {subject} do?", clip(f"`{text.strip()[:-1]}`: {description}"), "option")
+    entry = _NEXT_FLATTENED_PARAM.split(LIST_ITEM.sub("", sentence), maxsplit=1)[0]
+    if entry_restates(param.group("name"), param.group("desc")):
+        return []  # "info_name – the info name for this invocation"
+    return [Candidate(f"What is the `{param.group('name')}` parameter of `{api_name}` for?", entry, "api")]

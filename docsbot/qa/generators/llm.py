@@ -10,7 +10,7 @@ import json
 import re
 from typing import Any
 
-from docsbot.qa.generators import MIN_CHUNK_CHARS, Candidate, ChunkInput, ChunkResult
+from docsbot.qa.generators.base import MIN_CHUNK_CHARS, Candidate, ChunkInput, ChunkResult
 
 KINDS = ("how-to", "what-is", "troubleshooting", "option", "api", "example")
 SYSTEM = ("You write question-answer pairs for training a documentation assistant. "

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import re
 
-from docsbot.qa.generators import (
-    narrative as n,  # module imports: both modules call back into this one
-)
 from docsbot.qa.generators import vocabulary
 from docsbot.qa.generators.text import FUNCTION_WORDS, verb_base
+from docsbot.qa.generators.wording import CODEISH, split_words, vague
 
 
 def _stem(word: str) -> str:
@@ -20,10 +18,10 @@ def _stem(word: str) -> str:
 def named_on_page(phrase: str, names: tuple[str, ...]) -> bool:
     """A name (code, a known product) or a noun phrase whose head noun the page's title or headings name:
     "the built-in debugger" on "Debugging Application Errors"; not "the decorated function" there."""
-    words = [w.strip("`") for w in n._words(phrase)]
-    if not words or n._vague(phrase):
+    words = [w.strip("`") for w in split_words(phrase)]
+    if not words or vague(phrase):
         return False
-    if n._CODEISH.search(phrase) or any(w in vocabulary.names() for w in words):
+    if CODEISH.search(phrase) or any(w in vocabulary.names() for w in words):
         return True
     head = _stem(words[-1])
     return len(head) >= 4 and head in {_stem(w) for name in names for w in re.findall(r"[A-Za-z]+", name)}

@@ -1,5 +1,5 @@
 """Reading documentation text: a chunk's blocks (paragraphs, code, tables, headings), its sentences, answer-sized
-quotes of it, and the verb forms the question rules need. Shared by the structural and narrative rules."""
+quotes of it, and the verb forms the question rules need. Shared by every rule module."""
 from __future__ import annotations
 
 import itertools
@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from docsbot.qa.generators import NAMES_CODE, clean_heading
+from docsbot.qa.generators.base import NAMES_CODE, clean_heading
 
 MAX_CODE_LINES = 30
 MAX_ANSWER_CHARS = 700

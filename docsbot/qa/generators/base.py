@@ -1,0 +1,95 @@
+"""What every pair generator shares: the chunk it reads (``ChunkInput``), the pairs it returns (``Candidate``,
+``ChunkResult``), and reading a chunk: its body without the heading path, the sentence that leads into its code,
+and the patterns the filters share with the rules (a code name in prose, a list of ways)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from docsbot.qa.generators.vocabulary import EMPTY, Vocabulary
+
+MIN_CHUNK_CHARS = 40
+
+
+@dataclass(frozen=True)
+class ChunkInput:
+    chunk_id: int
+    title: str
+    heading_path: tuple[str, ...]
+    text: str
+    # False for the second and later chunks of a long section: its heading is asked about once.
+    first_of_section: bool = True
+    # The sentence that introduces this chunk's opening code when chunking cut the two apart ("The following
+    # example calculates ...:" ends the previous chunk of the section). Only pairs answered with that code use it.
+    lead_in: str = ""
+    # The team's names ("Flask", "Git"), learned from all its chunks (vocabulary.learn): the rules know no product.
+    vocabulary: Vocabulary = EMPTY
+
+    @property
+    def body(self) -> str:
+        return chunk_body(self.text, self.heading_path)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    question: str
+    answer: str
+    kind: str
+
+
+@dataclass
+class ChunkResult:
+    candidates: list[Candidate] = field(default_factory=list)
+    rejection: str = ""  # a reason when the whole chunk yielded nothing usable
+    detail: str = ""
+
+
+class PairGenerator(Protocol):
+    name: str
+
+    def generate(self, chunk: ChunkInput) -> ChunkResult: ...
+
+
+_HEADING_MARKS = re.compile(r"^[#\s]+|[\s¶#]+$")
+
+
+def clean_heading(heading: str) -> str:
+    return _HEADING_MARKS.sub("", heading).strip()
+
+
+def chunk_body(text: str, heading_path: tuple[str, ...] | list[str]) -> str:
+    """The chunk text without the heading-path prefix that ingestion puts in front of it."""
+    headings = [clean_heading(h).lower() for h in heading_path if clean_heading(h)]
+    joined = " ".join(headings)
+    lines = text.strip().splitlines()
+    while lines:
+        first = clean_heading(lines[0]).lower()
+        if not first:
+            lines.pop(0)
+            continue
+        parts = [p.strip() for p in re.split(r"\s+(?:>|›|/|»|—)\s+", first) if p.strip()]
+        if parts and all(part in headings or part in joined for part in parts):
+            lines.pop(0)
+            continue
+        break
+    return "\n".join(lines).strip()
+
+
+CAPTION = re.compile(r"^[\w./-]+\.\w+$")  # "flaskr/static/style.css": a file name above a code block
+# A code name in prose: `name`, a call, a dotted name, a command, an option, snake_case, key=value.
+NAMES_CODE = re.compile(r"`|\w\(\)|\w\.\w|\$ |(?<![\w-])--?\w|\b[a-z]+_[a-z_]+\b|\w=")
+# An overview that lists the ways, an answer to "How do I ...?" with or without code: "There are three ways to upload,
+# and they all behave the same: the admin upload page, the HTTP API and the ingest command."
+LISTS_THE_WAYS = re.compile(r"\b(?:two|three|four|five|several|\d) (?:different )?(?:ways|methods) (?:to|of)\b[^.]*:\s*\S")
+
+
+def lead_in_of(previous_body: str) -> str:
+    """The last paragraph of a chunk when it introduces code that the next chunk starts with (it ends with a
+    colon, or is a file-name caption under such a sentence)."""
+    paragraphs = [p.strip() for p in previous_body.strip().split("\n\n") if p.strip()]
+    if paragraphs and CAPTION.match(paragraphs[-1]):
+        paragraphs.pop()
+    if not paragraphs or paragraphs[-1].startswith(("```", "~~~")) or not paragraphs[-1].endswith(":"):
+        return ""
+    return paragraphs[-1]

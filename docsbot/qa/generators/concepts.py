@@ -1,0 +1,203 @@
+"""Concepts: what a term is or means. A sentence that defines one ("A decorator is a function ...", "Editable mode
+means that ...", "... is called a “reverse proxy.”"), a heading the section's opening defines ("Template Inheritance"),
+a project layout's item ("flaskr/, a Python package ..."), and when a technique the page opens on is useful."""
+from __future__ import annotations
+
+import re
+
+from docsbot.qa.generators import vocabulary
+from docsbot.qa.generators.base import Candidate
+from docsbot.qa.generators.text import (
+    Block,
+    clip,
+    first_paragraphs,
+    lower_first,
+    sentences,
+    verb_base,
+)
+from docsbot.qa.generators.wording import (
+    CODEISH,
+    GENERIC_HEADINGS,
+    NOT_SUBJECTS,
+    PRONOUNS,
+    SUBORDINATORS,
+    heading_phrase,
+    vague,
+)
+
+NOT_TERMS = {
+    "this", "it", "that", "there", "which", "what", "here", "these", "those", "one", "each", "default",
+    "following", "example", "result", "reason", "idea", "goal", "problem", "difference", "answer", "rest",
+    "other", "same", "first", "second", "last", "next", "only", "main", "thing", "way", "code", "value",
+    "output", "solution", "case", "advantage", "downside", "benefit", "purpose", "point", "catch", "trick",
+    "they", "we", "you", "he", "she", "all", "both", "most", "some", "many", "any", "another", "such",
+    "so", "then", "now", "thus", "also", "however", "but", "and", "or", "who", "if", "when",
+    "function", "method", "class", "object", "file", "name", "argument", "parameter", "decorator",
+}
+
+_DEFINITION = re.compile(
+    r"^(?:(?P<article>An?|The)\s+)?[`“\"]?(?P<term>[A-Za-z][\w.\-]*(?: [A-Za-z][\w.\-]*){0,3}?)[`”\"]?\s+"
+    r"(?P<verb>is|are)\s+(?P<next>an?|the|used|responsible|one|simply|basically)\b"
+)
+
+
+def _common_noun_phrase(definition: re.Match) -> bool:
+    """'Special delimiters' (capitalised only as the sentence's first word); not 'The Pragma general-header field',
+    'A JOIN' or a code name."""
+    words = definition.group("term").split()
+    named = words if definition.group("article") else words[1:]
+    return not any(w[:1].isupper() or CODEISH.search(w) for w in named) and not (
+        words[0].isupper() or CODEISH.search(words[0]) or words[0] in vocabulary.names())
+
+
+def _defines_term(definition: re.Match) -> bool:
+    """'Flask is a ...', 'A decorator is a function ...'; not 'The result is a ...' (a word that needs its page):
+    a generic noun defines itself only with an indefinite article on both sides."""
+    words = definition.group("term").split()
+    if words[0].lower().endswith("ing") or words[0].lower() in SUBORDINATORS | _WH_WORDS:
+        return False  # "Since g is a single global namespace, ..." defines nothing called "Since g"; "where BBBBBB is"
+    if not any(word.lower() in NOT_TERMS for word in words):
+        return True
+    generic_definition = (definition.group("article") or "").lower() in {"a", "an"} and len(words) == 1 \
+        and definition.group("next").lower() in {"a", "an"} and words[0].lower() not in PRONOUNS
+    return generic_definition and words[0].lower() in _GENERIC_NOUNS
+
+
+_WH_WORDS = {"where", "which", "what", "who", "whose", "when", "how"}
+
+# Nouns of the NOT_TERMS list that a sentence "A <noun> is a ..." really defines.
+_GENERIC_NOUNS = {"function", "method", "class", "object", "file", "decorator", "argument", "parameter", "value"}
+
+_QUOTES = "\"'`“”‘’"
+
+
+def _defining_answer(heading: str, blocks: list[Block]) -> str:
+    """The section's opening from the sentence that defines its heading ("Template inheritance allows you to ...",
+    "A “favicon” is an icon ..."), or '' when no opening sentence does."""
+    lowered = heading.lower()
+    term = lowered.rstrip("s") if len(lowered) > 3 else lowered
+    defining = re.compile(rf"^(?:an?\s+|the\s+)?[{_QUOTES}]?{re.escape(term)}s?[{_QUOTES}]?(?:\s|,)[^.;]{{0,20}}?"
+                          rf"\b(is|are|refers to|means|provides|lets|allows|gives|enables)\b")
+    # A lowercase heading is a name ("eventlet", "age" of a header class): "Age values are ..." does not define it.
+    case_sensitive = heading.islower()
+    opening = [sentence for paragraph in first_paragraphs(blocks)[:3] for sentence in sentences(paragraph)][:6]
+    for index, sentence in enumerate(opening):
+        if defining.match(sentence.lower()) and (not case_sensitive or sentence.startswith(heading)):
+            return clip(" ".join(opening[index:index + 2]) if len(sentence) < 120 else sentence)
+    return ""
+
+
+# A page that opens on the problem its technique solves: "there is a downside to this approach", "Some HTTP proxies do
+# not support ...", "code quickly becomes very hard to read".
+_PROBLEM = re.compile(r"\b(?:(?:can|could) be a problem|downside|inconvenient|do(?:es)? not support|tedious|"
+                      r"repetition|hard to (?:read|maintain|manage|test))\b", re.IGNORECASE)
+
+_NOT_TECHNIQUES = {"considerations", "overview", "introduction", "guide", "notes", "tutorial", "basics", "foreword"}
+
+
+def useful_when_pair(title: str, blocks: list[Block]) -> Candidate | None:
+    """'When is adding HTTP method overrides useful?' answered by the page's opening up to the problem it names."""
+    opening = [sentence for paragraph in first_paragraphs(blocks)[:3] for sentence in sentences(paragraph)]
+    problem = next((index for index, sentence in enumerate(opening) if _PROBLEM.search(sentence)), None)
+    words = title.split()
+    if problem is None or not 2 <= len(words) <= 6 or title.lower() in GENERIC_HEADINGS or vague(title) \
+            or _NOT_TECHNIQUES & {word.lower() for word in words} or any(ch in title for ch in "?!:()`"):
+        return None
+    phrase = " ".join(word.lower() if word[1:].islower() and word not in vocabulary.names() else word
+                      for word in words)
+    head = re.split(r" (?:with|in|for|of|on) ", phrase)[0].split()[-1]
+    gerund = any(word.lower().endswith("ing") and verb_base(word.lower()) for word in words[:2])
+    plural = head.endswith("s") and not head.endswith("ss") and not gerund
+    answer = " ".join(opening[:problem + 3])
+    return Candidate(f"When {'are' if plural else 'is'} {phrase} useful?", clip(answer), "what-is")
+
+
+# "The system that enables having a central URL map is the add_url_rule() function.": what enables it.
+_ROLE_DEFINITION = re.compile(r"^The (?:[a-z]+ ){1,2}(?:that|which) (?P<does>[a-z]+s [^,]{5,80}?) (?:is|are) "
+                              r"(?P<what>(?:the |a |an )?\S[^,]{2,80})\.$")
+
+
+def role_pair(sentence: str) -> Candidate | None:
+    match = _ROLE_DEFINITION.match(sentence)
+    if not match or vague(match.group("does")) or not verb_base(match.group("does").split()[0]):
+        return None
+    return Candidate(f"What {match.group('does')}?", sentence, "what-is")
+
+
+# A project layout's list: "flaskr/, a Python package containing your application code and files."
+_LAYOUT_ITEM = re.compile(r"^`?(?P<name>[\w.-]+/|[\w-]+\.[a-z]{2,4})`?, (?:a|an|the) (?P<what>[A-Za-z][^,]{8,})\.?$")
+
+
+def layout_item_pair(sentence: str) -> Candidate | None:
+    """'What is the `flaskr/` directory?' answered by the item that names it and says what it is."""
+    match = _LAYOUT_ITEM.match(sentence)
+    if not match or vague(match.group("what")):
+        return None
+    name = match.group("name")
+    return Candidate(f"What is the `{name}` {'directory' if name.endswith('/') else 'file'}?", sentence, "what-is")
+
+
+# "Editable mode means that ...", "404 means “Not Found”": what a term means. A gerund ("Installing means you can
+# ...") says what a task brings, not what a word means.
+_TERM_MEANS = re.compile(r"^(?:(?P<term>[A-Z][a-z]+(?: [a-z]+){0,2}|\d{3})|[“\"](?P<quoted>[A-Za-z][\w-]*(?: [\w-]+){0,2})"
+                         r"[”\"]) means (?:that )?(?P<rest>\S.{8,})$")
+
+
+def term_means_pair(sentence: str) -> Candidate | None:
+    """'What does editable mode mean?'; a quoted term keeps its quotes: '“Production” means “not development”, ...'
+    -> 'What does “production” mean?'"""
+    match = _TERM_MEANS.match(sentence)
+    if not match:
+        return None
+    if match.group("quoted"):
+        term = match.group("quoted")
+        term = term if term.split()[0] in vocabulary.names() else lower_first(term)
+        return None if vague(term) else Candidate(f"What does “{term}” mean?", sentence, "what-is")
+    term = match.group("term")
+    first = term.split()[0].lower()
+    if vague(term) or (first.endswith("ing") and verb_base(first)) or first in NOT_SUBJECTS | {"which", "what"}:
+        return None
+    term = term if term.split()[0] in vocabulary.names() else lower_first(term)
+    return Candidate(f"What does {term} mean?", sentence, "what-is")
+
+
+# "Putting an HTTP server in front of the WSGI server is called a “reverse proxy.”": a term named where it is defined.
+_CALLED = re.compile(r"^(?P<what>[A-Z][^,;:]{10,150}?) (?:is|are) (?:often |usually |commonly |also )?called "
+                     r"(?P<article>an? |the )?[“\"](?P<term>[A-Za-z][\w -]{2,40}?)[.,]?[”\"][.,]?$")
+
+
+def called_pair(sentence: str) -> Candidate | None:
+    match = _CALLED.match(sentence)
+    if not match or vague(match.group("what")) or vague(match.group("term")):
+        return None
+    return Candidate(f"What is {match.group('article') or ''}{match.group('term')}?", sentence, "what-is")
+
+
+def definition_pair(sentence: str, tail: str) -> Candidate | None:
+    """'What is a decorator?' for a sentence that defines a term ("A decorator is a function ..."), answered by it
+    (with the next sentence when it is short: ``tail``)."""
+    definition = _DEFINITION.match(sentence)
+    # "Special delimiters are used to ..." says what they are for, not what they are: only a name is defined so.
+    if definition and definition.group("next") == "used" and (
+            _common_noun_phrase(definition) or re.match(r"\s*(?:so|because|when|here)\b",
+                                                         sentence[definition.end():])):
+        definition = None  # "A JOIN is used so that ...": why it is used here, not what it is
+    if definition and definition.group("next").lower() == "the" \
+            and sentence[definition.end():].lstrip().lower().startswith("same"):
+        definition = None  # "The content is the same as what's found there.": the same as what, the page says
+    if not definition or not _defines_term(definition):
+        return None
+    article = (definition.group("article") or "").lower()
+    subject = f"{article} {definition.group('term')}".strip()
+    return Candidate(f"What {definition.group('verb')} {subject}?", clip(tail), "what-is")
+
+
+def heading_definition_pair(heading: str, blocks: list[Block]) -> Candidate | None:
+    """'What is the application context?' for a heading that the section's opening defines."""
+    definition = _defining_answer(heading, blocks)
+    if not definition:
+        return None
+    lowered = heading.lower()
+    plural = lowered.endswith("s") and not lowered.endswith("ss")
+    return Candidate(f"What {'are' if plural else 'is'} {heading if heading.isupper() else heading_phrase(heading)}?",
+                     definition, "what-is")

@@ -1,0 +1,84 @@
+"""Questions the docs ask themselves: a heading that is a question (an FAQ's entry), a heading that states what the
+section explains ("How documents are cut and searched" -> "How are documents cut and searched?"), and a question
+the text asks and answers ("So how exactly does Flask handle uploads? Well it will ...")."""
+from __future__ import annotations
+
+import itertools
+import re
+
+from docsbot.qa.generators.base import Candidate
+from docsbot.qa.generators.text import Block, clip, fenced, first_paragraphs, lead, verb_base
+from docsbot.qa.generators.wording import VAGUE, vague
+
+# A question opens with a question word or an auxiliary ("Why not Httplib2?", "Can I use ...?", "I'm having ... Why?").
+_ASKS = re.compile(r"^(?:what|why|how|when|where|which|who|whom|whose|is|are|was|were|do|does|did|can|could|should|"
+                   r"would|will|shall|may|might|must|has|have|had)\b|.*[.!]\s+\w+(?: \w+){0,3}\?$", re.IGNORECASE)
+
+# "How documents are cut and searched", "How routing works": a heading that states what the section explains.
+_HOW_CLAUSE = re.compile(r"^How (?P<subject>(?!to\b)[\w`'’-]+(?: [\w`'’-]+){0,3}?) (?P<verb>is|are|[a-z]+s|work|run)"
+                         r"(?P<rest>(?: [\w`'’,-]+){0,6})$")
+
+
+def how_clause_question(heading: str) -> str | None:
+    """'How documents are cut and searched' -> 'How are documents cut and searched?'; 'How docsbot works' -> 'How does
+    docsbot work?'."""
+    match = _HOW_CLAUSE.match(heading.strip())
+    if not match or vague(match["subject"]) or match["subject"].lower() in {"it", "you", "we"}:
+        return None
+    subject, verb, rest = match["subject"], match["verb"], match["rest"]
+    if verb in {"is", "are"}:
+        return f"How {verb} {subject}{rest}?"
+    if verb.endswith("s") and not verb.endswith("ss"):
+        base = verb_base(verb)
+        return f"How does {subject} {base}{rest}?" if base else None
+    return f"How do {subject} {verb}{rest}?"
+
+
+_ASKED = re.compile(r"^(?:(?:So|But|Well|Now|And),?\s+)?(?P<question>(?:What|How|Why|When|Where|Which|Who)\b.{10,160}\?)$",
+                    re.IGNORECASE)
+
+_FILLERS = re.compile(r"\s+(?:actually|exactly|then|though)\b")
+
+_DEMONSTRATIVE_NAME = re.compile(r"\b(?:that|this) (?=`?\w+\(\)`? )")
+
+_EXAMPLE_OF_SITUATION = re.compile(r"^(?:An?|One) (?:\w+ )?example (?:for|of) (?:that|this)\b", re.IGNORECASE)
+
+_REASON = re.compile(r"\b(?:because|since|so that|reason|due to|in order to|otherwise|that way|this way|which means|"
+                     r"the idea is|the problem is|as a result)\b", re.IGNORECASE)
+
+
+def asked_pair(sentence: str, after: list[str], following: list[Block]) -> Candidate | None:
+    """The text asks a question and answers it ("So how exactly does Flask handle uploads? Well it will store
+    them ..."): the question, without its filler words, and what follows it as the answer. A question that leans
+    on the page ("Why is this the case?", "How would you implement that?") is skipped."""
+    match = _ASKED.match(sentence)
+    if not match:
+        return None
+    question = _DEMONSTRATIVE_NAME.sub("the ", _FILLERS.sub("", match.group("question")))
+    question = question[:1].upper() + question[1:]
+    if (VAGUE | {"now"}) & set(re.findall(r"[a-z']+", question.lower())) or len(question.split()) < 4:
+        return None
+    after = list(itertools.takewhile(lambda s: not s.endswith("?"), after))  # up to the next question
+    if after:
+        if _EXAMPLE_OF_SITUATION.match(after[0]):
+            return None  # "What happens if you want X? A common example for that would be ...": the answer comes later
+        answer = " ".join(after[:2])
+        if question.lower().startswith("why") and not _REASON.search(answer):
+            return None  # "Why doesn't Flask have X? You can use Y, but ...": the reasons come later, if at all
+        if answer.endswith(":") and following and following[0].kind == "code":
+            answer += "\n\n" + fenced(following[0].text)
+    else:
+        items = list(itertools.takewhile(lambda b: b.kind == "paragraph" and b.text.startswith("- "), following))
+        answer = "\n".join(b.text for b in items[:3]) if items else lead(first_paragraphs(following)[:1])
+    return Candidate(question, clip(answer), "faq") if len(answer) >= 40 else None
+
+
+def question_heading_pairs(heading: str, blocks: list[Block], answer: str) -> list[Candidate] | None:
+    """The heading itself when it is a question a user types, answered by the section; [] for a question heading
+    that is only a label, None for a heading that is no question."""
+    if not heading.endswith("?"):
+        return None
+    if not _ASKS.match(heading):
+        return []  # "Python 2 Support?": an FAQ's label, not a question a user types
+    # "What does “micro” mean?" opens with what it does not mean; the meaning follows.
+    return [Candidate(heading, lead(first_paragraphs(blocks), min_chars=240) or answer, "faq")]

@@ -1,0 +1,69 @@
+"""Vetting: the checks a grounded candidate still has to pass. Its answer is mended where chunking cut it, and a
+pair is dropped when it is bad however well grounded: a how-to answer that says nothing to do, a pointer to another
+page, an answer that leans on the previous section, a question cut at an abbreviation or in the tutorial's voice."""
+from __future__ import annotations
+
+import re
+
+from docsbot.qa.generators.base import Candidate
+from docsbot.qa.generators.instructions import has_instruction
+from docsbot.qa.generators.text import ABBREVIATIONS, mend_cut_answer
+
+# "Making your project installable means that ...": what the task is, not how to do it.
+_TASK_MEANS = re.compile(r"^[A-Z][a-z]+ing\b[^.:]{0,80}\bmeans\b")
+
+_BUILTIN_DOC = re.compile(r"\bD\[k\]|\bdict/iterable\b|\bE is present\b|\bD\.(?:keys|items|values|get|pop|"
+                          r"popitem|setdefault|copy|update)\(|\bcopy of D\b|\[E, \]|\(k\[, d\]\)|"
+                          r"\bv defaults to None\b|\bx\.__\w+__\(|\bIf the key is not found, return the default\b")
+
+_POINTS_BACK = re.compile(r"\b(?:(?:shown|described|mentioned|explained|given|listed) (?:in the previous (?:section|"
+                          r"chapter|step)|above|earlier)|(?:in|from) the previous (?:section|chapter|step)|see above)\b",
+                          re.IGNORECASE)
+
+
+def vetted(candidate: Candidate) -> Candidate | None:
+    """The candidate, its answer trimmed where chunking cut it, or None when it is a bad pair however well it is
+    grounded."""
+    how_to = candidate.kind in {"how-to", "example"}
+    mended = mend_cut_answer(candidate.answer, how_to)  # "...:" whose code went to the next chunk
+    if not mended:
+        return None
+    candidate = Candidate(candidate.question, mended, candidate.kind)
+    # A how-to answer that does not say what to do (an intro sentence under a task heading).
+    if how_to and (not has_instruction(candidate.answer) or _TASK_MEANS.match(candidate.answer)):
+        return None
+    # dict/list methods inherited by a documented class carry CPython's docstrings ("If E is present and has a
+    # .keys() method ..."): nothing a user of the documented API asks.
+    if _BUILTIN_DOC.search(candidate.answer) or _BUILTIN_DOC.search(candidate.question):
+        return None
+    # "You can use the adapter by wrapping the Flask app," ends where ingestion cut it from its code.
+    if candidate.answer.rstrip().endswith(","):
+        return None
+    if "```" not in candidate.answer and _POINTS_BACK.search(candidate.answer):
+        return None  # "... in the server arguments shown in the previous section": which, the answer does not hold
+    if how_to and _POINTER_ONLY.search(candidate.answer):
+        return None  # "Read Flask Extension Development to ...": the way is on another page
+    if candidate.kind == "how-to" and LEANS_BACK.match(candidate.answer):
+        return None  # "This is identical to the register template except ...": what "this" is, the page says
+    if candidate.question.count("(") != candidate.question.count(")") or _CUT_AT_ABBREVIATION.search(candidate.question) \
+            or _RUN_ON.search(candidate.question):
+        return None  # "how do I invalidate the cache manually (e.g?": a task cut out of its sentence, or run on
+    if _TUTORIAL_VOICE.search(candidate.question):
+        return None  # "How do I add endpoints for our user models?": whose models, only the tutorial knows
+    return candidate
+
+
+# An answer whose last word is a pointer to another page: "See Deploying to Production.", "Read Flask Extension
+# Development to develop your own Flask extension."
+_POINTER_ONLY = re.compile(r"(?:^|[.?!]\s+)(?:See|Read|Refer to|Check out|Head over to|Have a look at|Continue to)\s+"
+                           r"(?:the\s+)?[A-Z][\w’'-]*(?:\s+(?:[A-Z][\w’'-]*|and|to|with|in|for|of|the|a))*"
+                           r"(?:\s+(?:to|for)\s+[^.]+)?\.?\s*$")
+
+# "What is the the queryset argument?"; "How do I use the X scheme you'll need to configure ...?" (a comma missing).
+_RUN_ON = re.compile(r"\b(\w+) \1\b|\byou(?:['’]ll| will| need| must| should)\b", re.IGNORECASE)
+
+_CUT_AT_ABBREVIATION = re.compile(rf"\b(?:{ABBREVIATIONS})\??$", re.IGNORECASE)
+
+_TUTORIAL_VOICE = re.compile(r"\b(?:our|we|us|let[’']s)\b", re.IGNORECASE)
+
+LEANS_BACK = re.compile(r"^(?:This|That|It) (?:is|was|works) (?:identical|similar|the same|just like|like)\b")
