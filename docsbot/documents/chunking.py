@@ -2,7 +2,8 @@
 
 A new chunk starts at every heading; blocks of a section are packed greedily up
 to the limit; a code block is never cut unless it alone exceeds the limit
-(then by lines); an over-long paragraph is cut by sentences, then by words.
+(then by lines), nor parted from the sentence that introduces it when the two fit
+together; an over-long paragraph is cut by sentences, then by words.
 Every chunk starts with its heading path so it reads on its own.
 """
 from __future__ import annotations
@@ -93,6 +94,15 @@ def _split_oversized(block: Block, budget: int, count: TokenCounter) -> list[tup
     return pieces
 
 
+# "Add the following import at the top of the file:", "... replace the class with the following."
+_INTRODUCES = re.compile(r"(?::|\b(?:the following|as follows|like this|like so|below)\.)\s*$", re.IGNORECASE)
+
+
+def introduces_code(text: str) -> bool:
+    """Whether a paragraph ends by announcing what comes next (a colon, "the following.")."""
+    return bool(_INTRODUCES.search(text))
+
+
 def _render(block: Block) -> str:
     return f"```\n{block.text}\n```" if block.kind == "code" else block.text
 
@@ -121,6 +131,7 @@ def chunk_document(doc: ParsedDocument, *, max_tokens: int, count: TokenCounter)
         budget = max_tokens - prefix_tokens - 2
         parts: list[str] = []
         used = 0
+        lead: tuple[str, int] | None = None  # the last part when it introduces code, and its size
         for block, text in zip(section.blocks, texts):
             size = next(flat_sizes)
             if size > budget:
@@ -133,9 +144,15 @@ def chunk_document(doc: ParsedDocument, *, max_tokens: int, count: TokenCounter)
                                              prefix_tokens + body_size))
                 continue
             if parts and used + size + 2 > budget:
+                carried = lead is not None and block.kind == "code" and len(parts) > 1 \
+                    and lead[1] + size + 2 <= budget
+                if carried:  # "... add the following:" goes with its code, not to the end of this chunk
+                    parts.pop()
+                    used -= lead[1] + 2
                 _emit(drafts, section, prefix, prefix_tokens, parts, used)
-                parts, used = [], 0
+                parts, used = ([lead[0]], lead[1]) if carried else ([], 0)
             parts.append(text)
             used += size + (2 if len(parts) > 1 else 0)
+            lead = (text, size) if block.kind != "code" and introduces_code(block.text) else None
         _emit(drafts, section, prefix, prefix_tokens, parts, used)
     return drafts

@@ -46,3 +46,24 @@ def test_it_never_splits_a_code_block_that_fits():
     assert len(pieces) > 1 and all(c.text.count("```") == 2 for c in pieces)
     joined = "\n".join(c.text.split("```\n", 1)[1].rsplit("\n```", 1)[0] for c in pieces)
     assert joined == "\n".join(f"line_{i} = {i}" for i in range(400))
+
+
+def test_it_keeps_the_sentence_that_introduces_code_with_its_code():
+    words = " ".join(f"word{i}" for i in range(40))
+    code = "\n".join(f"urlpatterns += path('p{i}', view_{i})" for i in range(8))
+    intro = "Add the following import at the top of the file:"
+    blocks = [Block("heading", "Tutorial", level=1, anchor="tutorial"), Block("text", f"Background. {words}."),
+              Block("text", intro), Block("code", code)]
+    doc = ParsedDocument(title="Tutorial", format="markdown", blocks=blocks)
+    sizes = count_tokens([f"Background. {words}.", intro, f"```\n{code}\n```", "Tutorial\n\n"])
+    # The background and the intro fit in one chunk, the intro and the code too, not all three.
+    budget = sizes[3] + max(sizes[0], sizes[2]) + sizes[1] + 8
+    assert sizes[3] + sum(sizes[:3]) + 6 > budget
+    chunks = chunk_document(doc, max_tokens=budget, count=count_tokens)
+    holding = next(c for c in chunks if "urlpatterns" in c.text)
+    assert intro in holding.text and "Background." not in holding.text
+    assert not any(c.text.rstrip().endswith(":") for c in chunks)
+    # A paragraph that introduces nothing stays where packing put it.
+    blocks[2] = Block("text", "The view is ready.")
+    chunks = chunk_document(doc, max_tokens=budget, count=count_tokens)
+    assert "The view is ready." in next(c.text for c in chunks if "Background." in c.text)

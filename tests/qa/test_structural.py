@@ -867,6 +867,10 @@ def test_it_asks_list_item_steps_and_drops_answers_cut_at_their_colon():
     pairs, _ = _pairs(["Quickstart", "Redirects and Errors"], "If you want to customize the error page, you can use "
                       "the errorhandler() decorator:")
     assert "How do I customize the error page?" in pairs  # names its means before the cut
+    pairs, _ = _pairs(["Tutorial 1: Serialization", "Using ModelSerializers"], "Our SnippetSerializer class is "
+                      "replicating a lot of information that's also contained in the Snippet model. Open the file "
+                      "snippets/serializers.py again, and replace the SnippetSerializer class with the following.")
+    assert not any("the following" in c.answer for c in pairs.values())  # a full stop where the colon was
 
 
 def test_it_drops_relative_subjects_and_partial_whens():

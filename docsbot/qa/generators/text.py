@@ -243,14 +243,19 @@ def mend_cut_answer(answer: str, how_to: bool) -> str:
         return answer
     # "Search for option by name. Example": a docstring's heading for an example the chunk does not hold.
     answer = _EXAMPLE_HEADING_END.sub("", answer)
+    said = sentences(" ".join(answer.split("\n\n")))
+    if said and _ENDS_POINTING_AHEAD.search(said[-1]):  # "... replace the class with the following.": what follows
+        return " ".join(said[:-1])
     if not answer.rstrip().endswith(":"):
         return answer
-    said = sentences(" ".join(answer.split("\n\n")))
     if not _POINTS_AHEAD.search(said[-1]) and (not how_to or NAMES_CODE.search(said[-1])):
         return answer.rstrip()[:-1] + "."
     return " ".join(said[:-1])
 
 
+# A last sentence whose point is what comes after it, ended with a full stop instead of a colon.
+_ENDS_POINTING_AHEAD = re.compile(r"\b(?:with|to|use|add|run|type|see) (?:the following|as follows|below)\.$|"
+                                  r"\b(?:the following|as follows)\.$", re.IGNORECASE)
 _EXAMPLE_HEADING_END = re.compile(r"(?<=[.!?])\s+(?:Examples?|Usage|Example usage)\s*$")
 
 
