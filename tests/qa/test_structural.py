@@ -1219,3 +1219,19 @@ def test_an_option_and_its_negation_over_one_description_ask_about_the_option():
     questions = [c.question for c in result.candidates]
     assert "What does `git rev-list --max-parents` do?" in questions
     assert not [q for q in questions if "--no-max-parents" in q]
+
+
+def test_it_asks_no_parameter_question_of_a_method_entry_and_no_object_less_task():
+    pairs, _ = _pairs(["Generic views", "GenericAPIView", "get_serializer_class(self)"],
+                      "Returns the class that should be used for the serializer.\n\n"
+                      "- filter_queryset(self, queryset) - Given a queryset, filter it with whichever filter backends "
+                      "are in use, returning a new queryset.")
+    assert not any("parameter of" in question for question in pairs)  # a method of the list, no parameter
+    pairs, _ = _pairs(["Format suffixes", "format_suffix_patterns", "Using with i18n_patterns"],
+                      "If using the i18n_patterns function provided by Django, as well as format_suffix_patterns you "
+                      "should make sure that the i18n_patterns function is applied as the final, or outermost "
+                      "function. For example:\n\n```\nurlpatterns = i18n_patterns(format_suffix_patterns(urlpatterns))\n```")
+    assert "How do I use with i18n_patterns?" not in pairs  # the heading's object is the page's, not the question's
+    pairs, _ = _pairs(["Quickstart", "Pagination"], "Pagination allows you to control how many objects per page are "
+                      "returned. To enable it add the following lines to tutorial/settings.py")
+    assert all("the following" not in c.answer for c in pairs.values())  # the lines are not in the answer

@@ -231,6 +231,8 @@ def heading_pairs(heading: str, blocks: list[Block], parents: list[str], answer:
 
 
 _PARAM_LINE = re.compile(r"^[•*\-]?\s*`?(?P<name>[a-z_][\w]*)`?\s*(?:\((?P<type>[^)]*)\))?\s+(?:–|—|--|-|:)\s+(?P<desc>.{12,})$")
+# "(self, queryset)": the argument list of a method entry, not a parameter's type.
+_METHOD_ARGUMENTS = re.compile(r"^\s*(?:self|cls)\b")
 # "- key (str) – the key of the cookie. - value (str) – ...": a parameter list flattened into one line.
 _NEXT_FLATTENED_PARAM = re.compile(r"\s+-\s+(?=`?[a-z_]\w*`?\s*(?:\([^)]*\))?\s+(?:–|—|--|-|:)\s)")
 
@@ -242,6 +244,8 @@ def parameter_pairs(sentence: str, api_name: str) -> list[Candidate] | None:
     if not param or param.group("name") in {"return", "returns", "raises"} \
             or bare_common_name(api_name.removesuffix("()")):  # "the `name` parameter of `pop`"
         return None
+    if _METHOD_ARGUMENTS.match(param.group("type") or ""):
+        return []  # "filter_queryset(self, queryset) - Given a queryset, ...": a method of a list, no parameter
     entry = _NEXT_FLATTENED_PARAM.split(LIST_ITEM.sub("", sentence), maxsplit=1)[0]
     if entry_restates(param.group("name"), param.group("desc")):
         return []  # "info_name – the info name for this invocation"

@@ -254,8 +254,9 @@ def mend_cut_answer(answer: str, how_to: bool) -> str:
 
 
 # A last sentence whose point is what comes after it, ended with a full stop instead of a colon.
-_ENDS_POINTING_AHEAD = re.compile(r"\b(?:with|to|use|add|run|type|see) (?:the following|as follows|below)\.$|"
-                                  r"\b(?:the following|as follows)\.$", re.IGNORECASE)
+# "... with the following.", "To enable it add the following lines to tutorial/settings.py", "... like so."
+_ENDS_POINTING_AHEAD = re.compile(r"\b(?:the following|as follows)(?: [\w-]+){0,2}(?: (?:to|in|into|at|on) \S+"
+                                  r"(?: [\w-]+){0,3})?\s*\.?$|\blike (?:this|so)\.$", re.IGNORECASE)
 _EXAMPLE_HEADING_END = re.compile(r"(?<=[.!?])\s+(?:Examples?|Usage|Example usage)\s*$")
 
 

@@ -48,6 +48,10 @@ def vetted(candidate: Candidate) -> Candidate | None:
     if candidate.question.count("(") != candidate.question.count(")") or _CUT_AT_ABBREVIATION.search(candidate.question) \
             or _RUN_ON.search(candidate.question):
         return None  # "how do I invalidate the cache manually (e.g?": a task cut out of its sentence, or run on
+    if _VERB_WITHOUT_OBJECT.match(candidate.question):
+        return None  # "How do I use with i18n_patterns?", "How do I set as handler400?": a heading's task, its object lost
+    if candidate.question.endswith(".?"):  # "... the set of supported languages.?": the task's own full stop
+        candidate = Candidate(candidate.question[:-2] + "?", candidate.answer, candidate.kind)
     if _TUTORIAL_VOICE.search(candidate.question):
         return None  # "How do I add endpoints for our user models?": whose models, only the tutorial knows
     return candidate
@@ -63,6 +67,9 @@ _POINTER_ONLY = re.compile(r"(?:^|[.?!]\s+)(?:See|Read|Refer to|Check out|Head o
 _RUN_ON = re.compile(r"\b(\w+) \1\b|\byou(?:['’]ll| will| need| must| should)\b", re.IGNORECASE)
 
 _CUT_AT_ABBREVIATION = re.compile(rf"\b(?:{ABBREVIATIONS})\??$", re.IGNORECASE)
+
+_VERB_WITHOUT_OBJECT = re.compile(r"^How (?:do|can|should) I (?:use|set|add|create|configure|pass|define|register|enable|"
+                                  r"disable|replace|specify|provide|make) (?:with|as|for|by|from|into|in|on|to)\b")
 
 _TUTORIAL_VOICE = re.compile(r"\b(?:our|we|us|let[’']s)\b", re.IGNORECASE)
 
