@@ -209,6 +209,19 @@ def _different_code(ids_a: np.ndarray, ids_b: np.ndarray) -> np.ndarray:
     return (a != 0) & (b != 0) & (a != b)
 
 
+# A backticked name with a dot or a space inside: `celery.beat.Scheduler`, `git diff-index --cumulative`.
+_QUALIFIED_NAME = re.compile(r"`[^`]*\w[. ][\w-][^`]*`")
+
+
+def names_qualified_entry(question: str) -> bool:
+    """Whether a question names its subject exactly: a dotted API name or a command with its option. Such a
+    question is not vague; when retrieval does not route it back (Git repeats an option's text in many pages,
+    a parameter list sits in many similar chunks), the fault is the index's, and the pair is still a good one:
+    blind readers judged 18 of 18 such rejected pairs good (four corpora, 2026-12-06), against 3 of 16 among the
+    bare names and prose questions rejected beside them."""
+    return bool(_QUALIFIED_NAME.search(question))
+
+
 def answerability_score(rank: int | None) -> float:
     """1/rank of the source chunk among the retrieval hits, 0 when it did not come back."""
     return round(1.0 / rank, 3) if rank else 0.0

@@ -94,7 +94,9 @@ def screen(drafts: list[Draft], *, team: Team, existing_questions: list[str], in
             continue
         rank = source_rank(draft, draft.candidate.question, vector)
         draft.scores["answerability"] = filters.answerability_score(rank)
-        if rank is None:
+        if rank is None and filters.names_qualified_entry(draft.candidate.question):
+            draft.scores["answerability_exempt"] = "qualified name"
+        elif rank is None:
             draft.reason = "answerability"
     kept = {normalise_question(d.candidate.question) for d in alive if not d.reason} | {
         normalise_question(q) for q in existing_questions}

@@ -177,3 +177,12 @@ def test_a_page_titled_by_a_product_and_a_version_is_a_release_announcement():
     for title in ("Upgrading to 3.0", "Tutorial 7: Schemas & client libraries", "Python 3"):
         assert filters.boilerplate_kind(title=title, heading_path=[title], text="Run the migration.") == ""
 
+
+
+def test_a_question_naming_a_dotted_api_or_a_command_option_is_exempt_from_answerability():
+    assert filters.names_qualified_entry("What does `git diff-index --cumulative` do?")
+    assert filters.names_qualified_entry("What is the `hooks` parameter of `requests.Request` for?")
+    assert filters.names_qualified_entry("What is `celery.beat.Scheduler`?")
+    assert not filters.names_qualified_entry("What does `send()` do?")  # whose send(): retrieval must decide
+    assert not filters.names_qualified_entry("What does the `context` argument do?")
+    assert not filters.names_qualified_entry("How do I back up a Git directory?")
