@@ -26,6 +26,7 @@ from docsbot.adapters.retrain import (
     retrain_queue,
     retrain_threshold,
 )
+from docsbot.core.prompts import NO_ANSWER
 from docsbot.documents.services import ingest_paths
 
 PAGES = {
@@ -262,11 +263,17 @@ def test_the_gate_of_a_retrain_checks_the_changed_and_the_unchanged_pages(team, 
     heldout = [{"id": pair.pk} for pair in others + changed]
     assert [e["id"] for e in changed_pages_first(job=retrain, heldout=heldout)][:len(changed)] == \
         [pair.pk for pair in changed]
-    # and trains on them more often: each changed page's example thrice, the rest once
-    train = [{"id": pair.pk} for pair in others + changed]
+    # and trains on them more often: each changed page's example thrice, the rest once; a not-covered example of a
+    # changed page once too (repeated, it taught the retrain to abstain with the new fact in its context)
+    def example(pair, target="The answer. [1]"):
+        return {"id": pair.pk, "messages": [{"role": "user", "content": "?"}, {"role": "assistant", "content": target}]}
+
+    train = [example(pair) for pair in others + changed] + [example(changed[0], NO_ANSWER)]
     emphasised, repeated = changed_pages_emphasis(job=retrain, train=train)
     assert repeated == len(changed) and len(emphasised) == len(train) + 2 * len(changed)
-    assert Counter(e["id"] for e in emphasised) == Counter({p.pk: 3 for p in changed} | {p.pk: 1 for p in others})
+    assert Counter(e["id"] for e in emphasised) == Counter({p.pk: 3 for p in changed} | {p.pk: 1 for p in others}
+                                                           ) + Counter({changed[0].pk: 1})
+    assert sum(e["messages"][-1]["content"] == NO_ANSWER for e in emphasised) == 1
     # a job not fired by a docs change, or scores without the live version: the check does not apply
     manual = TrainingJob(team=team, trigger=TrainingJob.Trigger.MANUAL, changes={"pages": ["config.md"]})
     assert changed_pages_emphasis(job=manual, train=train) == (train, 0)
