@@ -29,7 +29,8 @@ class Draft:
 
 
 def screen(drafts: list[Draft], *, team: Team, existing_questions: list[str], include_changelog: bool,
-            generator: str, kept_per_document: dict[int, int]) -> None:
+            generator: str, kept_per_document: dict[int, int],
+            pairs_before_per_document: dict[int, int] | None = None) -> None:
     """Score every draft; set reason on the first filter it fails. Cheap filters run first so
     retrieval runs only for pairs that could still be kept."""
     from docsbot.documents.embedding import embed_texts
@@ -101,7 +102,7 @@ def screen(drafts: list[Draft], *, team: Team, existing_questions: list[str], in
     kept = {normalise_question(d.candidate.question) for d in alive if not d.reason} | {
         normalise_question(q) for q in existing_questions}
     retry_with_page_title([d for d in alive if d.reason == "answerability"], source_rank, kept)
-    balance_soft_filters(alive, kept_per_document)
+    balance_soft_filters(alive, kept_per_document, pairs_before_per_document)
 
 
 # Filters whose pairs are often good (hand labels: weak forms about half, questions retrieval could not route back
@@ -109,11 +110,16 @@ def screen(drafts: list[Draft], *, team: Team, existing_questions: list[str], in
 SOFT_REASONS = ("weak_form", "answerability")
 
 
-def balance_soft_filters(drafts: list[Draft], kept_per_document: dict[int, int]) -> None:
+def balance_soft_filters(drafts: list[Draft], kept_per_document: dict[int, int],
+                         pairs_before_per_document: dict[int, int] | None = None) -> None:
     """Pairs of a weak form (filters.weak_form) are held back; then on a page with fewer than
     filters.PAIRS_PER_PAGE kept pairs the best held-back pairs (those retrieval routes back first, then weak forms
     before unroutable questions) are kept up to that many, since a page without pairs teaches the adapter nothing
-    about it. A pair kept so records which filter it failed in scores["kept_for_coverage"]."""
+    about it. A page that an edit changed keeps as many pairs as it had before (``pairs_before_per_document``):
+    its stale pairs go, and the facts that changed must not go unlearned because their new pairs fall to a soft
+    filter ("What happens if REQUESTS_CA_FILE is not set?"). A pair kept so records which filter it failed in
+    scores["kept_for_coverage"]."""
+    before = pairs_before_per_document or {}
     for draft in drafts:
         if not draft.reason and draft.scores.get("form", "ok") != "ok":
             draft.reason = "weak_form"
@@ -123,9 +129,10 @@ def balance_soft_filters(drafts: list[Draft], kept_per_document: dict[int, int])
             by_document.setdefault(draft.chunk.document_id, []).append(draft)
     for document_id, drafts_of_page in by_document.items():
         kept = sum(1 for d in drafts_of_page if not d.reason) + kept_per_document.get(document_id, 0)
+        wanted = max(filters.PAIRS_PER_PAGE, before.get(document_id, 0))
         held = sorted((d for d in drafts_of_page if d.reason),
                       key=lambda d: (d.reason == "answerability", -d.scores.get("answerability", 0.0)))
-        for draft in held[:max(0, filters.PAIRS_PER_PAGE - kept)]:
+        for draft in held[:max(0, wanted - kept)]:
             draft.scores["kept_for_coverage"] = draft.reason
             draft.reason = ""
 

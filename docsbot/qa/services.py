@@ -162,8 +162,10 @@ def qa_generate(*, team: Team, generator: str | None = None, progress: Progress 
     existing_questions = list(staying.values_list("question", flat=True))
     unchanged = staying.exclude(chunk_id__in={d.chunk.pk for d in drafts})
     kept_per_document = dict(Counter(unchanged.values_list("document_id", flat=True)))
+    pairs_before = dict(Counter(surviving.values_list("document_id", flat=True)))  # stale ones included
     screen(drafts, team=team, existing_questions=existing_questions,
-            include_changelog=team_settings.include_changelog, generator=name, kept_per_document=kept_per_document)
+            include_changelog=team_settings.include_changelog, generator=name, kept_per_document=kept_per_document,
+            pairs_before_per_document=pairs_before)
 
     pairs = []
     for draft in drafts:

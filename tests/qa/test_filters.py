@@ -148,6 +148,24 @@ def test_it_holds_back_soft_filter_pairs_only_where_the_page_has_enough_other_pa
     assert bare[0].scores["kept_for_coverage"] == "answerability"
 
 
+def test_an_edited_page_keeps_as_many_pairs_as_it_had_before_from_its_held_back_ones():
+    from types import SimpleNamespace
+
+    from docsbot.qa.screening import Draft, balance_soft_filters
+
+    def draft(form: str) -> Draft:
+        return Draft(SimpleNamespace(document_id=7), SimpleNamespace(), scores={"form": form, "answerability": 1.0})
+
+    # The page had 6 pairs; 4 of its chunks changed (their 4 pairs went stale), 2 pairs stay; the changed chunks
+    # gave one pair that passed every filter and three of a weak form.
+    changed = [draft("ok"), draft("condition"), draft("condition"), draft("condition")]
+    balance_soft_filters(changed, kept_per_document={7: 2}, pairs_before_per_document={7: 6})
+    assert [d.reason for d in changed] == ["", "", "", ""]  # 2 + 4 = the 6 it had
+    fresh = [draft("ok"), draft("condition"), draft("condition"), draft("condition")]
+    balance_soft_filters(fresh, kept_per_document={}, pairs_before_per_document={})
+    assert [d.reason for d in fresh] == ["", "", "", "weak_form"]  # a new page: up to 3, as before
+
+
 def test_questions_about_different_code_are_never_near_duplicates_however_close_their_embeddings():
     same_vector = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
     questions = ["What is the `cert` parameter of `cert_verify` for?",
