@@ -118,6 +118,10 @@ class Request:
     logprobs_sent: int = 0
 
 
+KVLayers = list[tuple[torch.Tensor, torch.Tensor]]  # per layer (keys, values): [rows, kv heads, positions, dim]
+PrefillPart = tuple[list[Request], KVLayers, torch.Tensor]  # prefilled rows, their KV layers, their mask
+
+
 @dataclass
 class Batch:
     """Running requests decoded together, with their left-padded KV cache and attention mask: the
@@ -368,7 +372,7 @@ class Engine:
             by_batch.setdefault(batch_key(request.adapter), []).append(request)
         for key, members in by_batch.items():
             adapter = members[0].adapter if key else None
-            parts: list[tuple[list[Request], list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]] = []
+            parts: list[PrefillPart] = []
             for group in self._prefill_groups(members, adapter):
                 try:
                     mask, layers, tokens = self._prefill_group(group, adapter)
@@ -394,7 +398,7 @@ class Engine:
         return groups
 
     def _prefill_group(self, rows: list[Request], adapter: GroupAdapter | None = None,
-                       ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]], list[int]]:
+                       ) -> tuple[torch.Tensor, KVLayers, list[int]]:
         """One forward pass over ``rows``, changing no batch state: (mask, KV layers, first tokens).
 
         A soft prompt goes between each row's padding and its prompt (as PEFT puts it before the
@@ -435,17 +439,17 @@ class Engine:
         return getattr(output, "cache", None) or getattr(output, "past_key_values", None)
 
     @staticmethod
-    def _cache_layers(cache) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def _cache_layers(cache) -> KVLayers:
         return [(layer.keys, layer.values) for layer in cache.layers]
 
     @staticmethod
-    def _new_cache(layers: list[tuple[torch.Tensor, torch.Tensor]]):
+    def _new_cache(layers: KVLayers):
         from transformers import DynamicCache
 
         return DynamicCache(ddp_cache_data=layers)
 
     def _merge(self, batch: Batch,
-               parts: list[tuple[list[Request], list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]]) -> None:
+               parts: list[PrefillPart]) -> None:
         """Append freshly prefilled groups (rows, KV layers, mask) to a running batch in one copy: every part
         left-padded to the widest."""
         if batch.running:
