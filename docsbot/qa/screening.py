@@ -116,9 +116,8 @@ def balance_soft_filters(drafts: list[Draft], kept_per_document: dict[int, int],
     filters.PAIRS_PER_PAGE kept pairs the best held-back pairs (those retrieval routes back first, then weak forms
     before unroutable questions) are kept up to that many, since a page without pairs teaches the adapter nothing
     about it. A page that an edit changed keeps as many pairs as it had before (``pairs_before_per_document``):
-    its stale pairs go, and the facts that changed must not go unlearned because their new pairs fall to a soft
-    filter ("What happens if REQUESTS_CA_FILE is not set?"). A pair kept so records which filter it failed in
-    scores["kept_for_coverage"]."""
+    its stale pairs go, and what changed must not go unlearned because the new pairs fall to a soft filter where
+    the old ones did not. A pair kept so records which filter it failed in scores["kept_for_coverage"]."""
     before = pairs_before_per_document or {}
     for draft in drafts:
         if not draft.reason and draft.scores.get("form", "ok") != "ok":
