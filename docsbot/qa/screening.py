@@ -117,7 +117,9 @@ def balance_soft_filters(drafts: list[Draft], kept_per_document: dict[int, int],
     before unroutable questions) are kept up to that many, since a page without pairs teaches the adapter nothing
     about it. A page that an edit changed keeps as many pairs as it had before (``pairs_before_per_document``):
     its stale pairs go, and what changed must not go unlearned because the new pairs fall to a soft filter where
-    the old ones did not. A pair kept so records which filter it failed in scores["kept_for_coverage"]."""
+    the old ones did not; and each chunk regenerated there keeps its best held-back pair when none passed, since
+    an edited chunk holds a change to teach ("What happens if REQUESTS_CA_FILE is not set?"). A pair kept so
+    records which filter it failed in scores["kept_for_coverage"]."""
     before = pairs_before_per_document or {}
     for draft in drafts:
         if not draft.reason and draft.scores.get("form", "ok") != "ok":
@@ -131,9 +133,23 @@ def balance_soft_filters(drafts: list[Draft], kept_per_document: dict[int, int],
         wanted = max(filters.PAIRS_PER_PAGE, before.get(document_id, 0))
         held = sorted((d for d in drafts_of_page if d.reason),
                       key=lambda d: (d.reason == "answerability", -d.scores.get("answerability", 0.0)))
-        for draft in held[:max(0, wanted - kept)]:
+        chosen = held[:max(0, wanted - kept)]
+        if before.get(document_id):  # an edit: each changed chunk says what changed in one pair at least
+            chosen += _best_of_each_bare_chunk(drafts_of_page, exclude=chosen)
+        for draft in chosen:
             draft.scores["kept_for_coverage"] = draft.reason
             draft.reason = ""
+
+
+def _best_of_each_bare_chunk(drafts: list[Draft], *, exclude: list[Draft]) -> list[Draft]:
+    """Per chunk with no kept pair (nor one already chosen in ``exclude``), its best held-back pair, in the order
+    the page's pairs are chosen: a weak form before an unroutable question, then by answerability."""
+    covered = {d.chunk.pk for d in drafts if not d.reason} | {d.chunk.pk for d in exclude}
+    best: dict[int, Draft] = {}
+    for draft in sorted((d for d in drafts if d.reason and d.chunk.pk not in covered),
+                        key=lambda d: (d.reason == "answerability", -d.scores.get("answerability", 0.0))):
+        best.setdefault(draft.chunk.pk, draft)
+    return list(best.values())
 
 
 def retry_with_page_title(drafts: list[Draft], source_rank: Callable, taken: set[str]) -> None:

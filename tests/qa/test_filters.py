@@ -153,8 +153,9 @@ def test_an_edited_page_keeps_as_many_pairs_as_it_had_before_from_its_held_back_
 
     from docsbot.qa.screening import Draft, balance_soft_filters
 
-    def draft(form: str) -> Draft:
-        return Draft(SimpleNamespace(document_id=7), SimpleNamespace(), scores={"form": form, "answerability": 1.0})
+    def draft(form: str, chunk: int = 1) -> Draft:
+        return Draft(SimpleNamespace(document_id=7, pk=chunk), SimpleNamespace(),
+                     scores={"form": form, "answerability": 1.0})
 
     # The page had 6 pairs; 4 of its chunks changed (their 4 pairs went stale), 2 pairs stay; the changed chunks
     # gave one pair that passed every filter and three of a weak form.
@@ -164,6 +165,12 @@ def test_an_edited_page_keeps_as_many_pairs_as_it_had_before_from_its_held_back_
     fresh = [draft("ok"), draft("condition"), draft("condition"), draft("condition")]
     balance_soft_filters(fresh, kept_per_document={}, pairs_before_per_document={})
     assert [d.reason for d in fresh] == ["", "", "", "weak_form"]  # a new page: up to 3, as before
+    # A page rich in pairs whose edited chunk 2 made only a held-back pair: that chunk keeps its best one, chunk 1
+    # (a pair passed) keeps none of its held-back ones.
+    edited = [draft("ok", 1), draft("condition", 1), draft("condition", 2), draft("how-to without code", 2)]
+    balance_soft_filters(edited, kept_per_document={7: 11}, pairs_before_per_document={7: 11})
+    assert [d.reason for d in edited] == ["", "weak_form", "", "weak_form"]
+    assert edited[2].scores["kept_for_coverage"] == "weak_form"
 
 
 def test_questions_about_different_code_are_never_near_duplicates_however_close_their_embeddings():
