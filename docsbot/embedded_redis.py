@@ -14,6 +14,7 @@ Only a server this module started is stopped: one run by a supervisor
 from __future__ import annotations
 
 import atexit
+import fcntl
 import os
 import socket
 import subprocess
@@ -73,8 +74,14 @@ def server_command(data_dir: Path, *, daemonize: bool) -> list[str]:
 def ensure_running(data_dir: Path, *, timeout: float = 10.0, hold: bool = True) -> Path:
     """Start the embedded server as a daemon unless one already answers on the socket. With
     ``hold``, this process holds it until it exits (the last holder out stops it)."""
-    if not is_running(data_dir):
-        _start(data_dir, timeout)
+    folder = data_dir / "redis"
+    folder.mkdir(parents=True, exist_ok=True)
+    # Commands started together (a test run, a shell loop) each saw no server and each started one, removing the
+    # others' socket: the check and the start happen under one lock.
+    with (folder / "start.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not is_running(data_dir):
+            _start(data_dir, timeout)
     if hold:
         _hold(data_dir)
     return socket_path(data_dir)

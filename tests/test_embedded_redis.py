@@ -14,6 +14,12 @@ HOLD = ("import sys; from pathlib import Path; from docsbot import embedded_redi
         "embedded_redis.ensure_running(Path(sys.argv[1])); print('holding', flush=True); sys.stdin.read()")
 
 
+# HOLD, but every process starts at the same instant (argv[2], a wall-clock time): the race of commands started together.
+HOLD_AT = ("import sys, time; from pathlib import Path; from docsbot import embedded_redis; "
+           "time.sleep(max(0.0, float(sys.argv[2]) - time.time())); "
+           "embedded_redis.ensure_running(Path(sys.argv[1])); print('holding', flush=True); sys.stdin.read()")
+
+
 def _env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     return {**env, "DOCSBOT_DATA_DIR": str(data_dir), "DOCSBOT_EMBEDDED_REDIS_AUTOSTART": "1"}
@@ -57,6 +63,19 @@ def test_it_stops_the_server_a_command_started_when_the_command_exits(data_dir):
     assert _servers(data_dir) == [] and not embedded_redis.is_running(data_dir)
     _manage_check(data_dir)  # and the next command starts (and stops) a fresh one
     assert _servers(data_dir) == []
+
+
+def test_commands_started_together_share_one_server_and_leave_none(data_dir):
+    at = str(time.time() + 3.0)  # after every interpreter has started, even on a busy machine
+    starts = [subprocess.Popen([sys.executable, "-c", HOLD_AT, str(data_dir), at], cwd=ROOT, env=_env(data_dir),
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    try:
+        assert all(process.stdout.readline().strip() == "holding" for process in starts)
+        assert len(_servers(data_dir)) == 1
+    finally:
+        for process in starts:
+            process.communicate("", timeout=30)
+    assert _servers(data_dir) == [] and not embedded_redis.is_running(data_dir)
 
 
 def test_it_leaves_the_server_running_for_a_process_still_using_it(data_dir):
