@@ -88,8 +88,7 @@ def ensure_running(data_dir: Path, *, timeout: float = 10.0, hold: bool = True) 
 
 
 def _start(data_dir: Path, timeout: float) -> None:
-    folder = data_dir / "redis"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = data_dir / "redis"  # made by ensure_running, which holds its start lock
     stale = socket_path(data_dir)
     if stale.exists():
         stale.unlink()

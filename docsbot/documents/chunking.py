@@ -98,7 +98,7 @@ def _split_oversized(block: Block, budget: int, count: TokenCounter) -> list[tup
 _INTRODUCES = re.compile(r"(?::|\b(?:the following|as follows|like this|like so|below)\.)\s*$", re.IGNORECASE)
 
 
-def introduces_code(text: str) -> bool:
+def _introduces_code(text: str) -> bool:
     """Whether a paragraph ends by announcing what comes next (a colon, "the following.")."""
     return bool(_INTRODUCES.search(text))
 
@@ -153,6 +153,6 @@ def chunk_document(doc: ParsedDocument, *, max_tokens: int, count: TokenCounter)
                 parts, used = ([lead[0]], lead[1]) if carried else ([], 0)
             parts.append(text)
             used += size + (2 if len(parts) > 1 else 0)
-            lead = (text, size) if block.kind != "code" and introduces_code(block.text) else None
+            lead = (text, size) if block.kind != "code" and _introduces_code(block.text) else None
         _emit(drafts, section, prefix, prefix_tokens, parts, used)
     return drafts

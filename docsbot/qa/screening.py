@@ -135,20 +135,20 @@ def balance_soft_filters(drafts: list[Draft], kept_per_document: dict[int, int],
                       key=lambda d: (d.reason == "answerability", -d.scores.get("answerability", 0.0)))
         chosen = held[:max(0, wanted - kept)]
         if before.get(document_id):  # an edit: each changed chunk says what changed in one pair at least
-            chosen += _best_of_each_bare_chunk(drafts_of_page, exclude=chosen)
+            chosen += _best_of_each_bare_chunk(drafts_of_page, held, chosen)
         for draft in chosen:
             draft.scores["kept_for_coverage"] = draft.reason
             draft.reason = ""
 
 
-def _best_of_each_bare_chunk(drafts: list[Draft], *, exclude: list[Draft]) -> list[Draft]:
-    """Per chunk with no kept pair (nor one already chosen in ``exclude``), its best held-back pair, in the order
-    the page's pairs are chosen: a weak form before an unroutable question, then by answerability."""
-    covered = {d.chunk.pk for d in drafts if not d.reason} | {d.chunk.pk for d in exclude}
+def _best_of_each_bare_chunk(drafts: list[Draft], held: list[Draft], chosen: list[Draft]) -> list[Draft]:
+    """Per chunk with no kept pair (nor one already ``chosen``), the first of its pairs in ``held``, which is in
+    the order the page's held-back pairs are taken."""
+    covered = {d.chunk.pk for d in drafts if not d.reason} | {d.chunk.pk for d in chosen}
     best: dict[int, Draft] = {}
-    for draft in sorted((d for d in drafts if d.reason and d.chunk.pk not in covered),
-                        key=lambda d: (d.reason == "answerability", -d.scores.get("answerability", 0.0))):
-        best.setdefault(draft.chunk.pk, draft)
+    for draft in held:
+        if draft.chunk.pk not in covered:
+            best.setdefault(draft.chunk.pk, draft)
     return list(best.values())
 
 
