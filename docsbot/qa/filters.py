@@ -39,7 +39,6 @@ def grounding_score(answer: str, source: str) -> float:
 # v9-v16 in bench/labels, 656 kept pairs): conditions ("What happens if ...", "What should you do if ...") 0.57,
 # how-tos whose question and answer name no code (no `name`, call, dotted name, command or option) 0.43, such
 # whys 0.72; every other form 0.90 or more. Pairs of these forms are held back for a reviewer, not trained on.
-PAIRS_PER_PAGE = 3  # pairs a soft filter held back (weak form, answerability) are kept on a page only up to this many
 _CONDITION_FORM = re.compile(r"\b(?:what happens|what should you do)\b", re.IGNORECASE)
 _HOW_OR_WHY = re.compile(r"^(?:In “[^”]*”, )?(?P<form>how do I|why)\b", re.IGNORECASE)
 

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from docsbot.documents.models import Chunk
 from docsbot.qa import filters
 from docsbot.qa.generators import Candidate, chunk_body
-from docsbot.qa.generators.page_context import page_titled
 from docsbot.teams.models import Team
 
 
@@ -99,24 +97,21 @@ def screen(drafts: list[Draft], *, team: Team, existing_questions: list[str], in
             draft.scores["answerability_exempt"] = "qualified name"
         elif rank is None:
             draft.reason = "answerability"
-    kept = {normalise_question(d.candidate.question) for d in alive if not d.reason} | {
-        normalise_question(q) for q in existing_questions}
-    retry_with_page_title([d for d in alive if d.reason == "answerability"], source_rank, kept)
     balance_soft_filters(alive, kept_per_document, pairs_before_per_document)
 
 
 # Filters whose pairs are often good (hand labels: weak forms about half, questions retrieval could not route back
-# about three quarters): held back for review where the page has enough other pairs, kept where it would be thin.
+# about three quarters): held back for review, not dropped.
 SOFT_REASONS = ("weak_form", "answerability")
 
 
 def balance_soft_filters(drafts: list[Draft], kept_per_document: dict[int, int],
                          pairs_before_per_document: dict[int, int] | None = None) -> None:
-    """Pairs of a weak form (filters.weak_form) are held back; then on a page with fewer than
-    filters.PAIRS_PER_PAGE kept pairs the best held-back pairs (those retrieval routes back first, then weak forms
-    before unroutable questions) are kept up to that many, since a page without pairs teaches the adapter nothing
-    about it. A page that an edit changed keeps as many pairs as it had before (``pairs_before_per_document``):
-    its stale pairs go, and what changed must not go unlearned because the new pairs fall to a soft filter where
+    """Pairs of a weak form (filters.weak_form) are held back for review, like those retrieval cannot route back.
+    Held-back pairs are not kept to fill a thin page: blind readers rejected half of those (8 of 16 over five
+    corpora, 2 of 9 off Flask). Only a page that an edit changed (``pairs_before_per_document``) keeps as many pairs
+    as it had before from its best held-back ones (routed back first, then weak forms before unroutable questions):
+    its stale pairs went, and what changed must not go unlearned because the new pairs fall to a soft filter where
     the old ones did not; and each chunk regenerated there keeps its best held-back pair when none passed, since
     an edited chunk holds a change to teach ("What happens if REQUESTS_CA_FILE is not set?"). A pair kept so
     records which filter it failed in scores["kept_for_coverage"]."""
@@ -126,16 +121,14 @@ def balance_soft_filters(drafts: list[Draft], kept_per_document: dict[int, int],
             draft.reason = "weak_form"
     by_document: dict[int, list[Draft]] = {}
     for draft in drafts:
-        if not draft.reason or draft.reason in SOFT_REASONS:
+        if before.get(draft.chunk.document_id) and (not draft.reason or draft.reason in SOFT_REASONS):
             by_document.setdefault(draft.chunk.document_id, []).append(draft)
     for document_id, drafts_of_page in by_document.items():
         kept = sum(1 for d in drafts_of_page if not d.reason) + kept_per_document.get(document_id, 0)
-        wanted = max(filters.PAIRS_PER_PAGE, before.get(document_id, 0))
         held = sorted((d for d in drafts_of_page if d.reason),
                       key=lambda d: (d.reason == "answerability", -d.scores.get("answerability", 0.0)))
-        chosen = held[:max(0, wanted - kept)]
-        if before.get(document_id):  # an edit: each changed chunk says what changed in one pair at least
-            chosen += _best_of_each_bare_chunk(drafts_of_page, held, chosen)
+        chosen = held[:max(0, before[document_id] - kept)]
+        chosen += _best_of_each_bare_chunk(drafts_of_page, held, chosen)
         for draft in chosen:
             draft.scores["kept_for_coverage"] = draft.reason
             draft.reason = ""
@@ -152,32 +145,6 @@ def _best_of_each_bare_chunk(drafts: list[Draft], held: list[Draft], chosen: lis
     return list(best.values())
 
 
-def retry_with_page_title(drafts: list[Draft], source_rank: Callable, taken: set[str]) -> None:
-    """A question too generic for retrieval to route back to its chunk ("What should you do if you change a static
-    file?") is asked again about its page ("In “Static Files”, ..."); kept, in that form, when that routes back
-    and no kept question already asks it (``taken``: normalised questions, updated here)."""
-    from docsbot.documents.embedding import embed_texts
-
-    retries = [(draft, page_titled(draft.candidate.question, _page_title(draft.chunk))) for draft in drafts]
-    retries = [(draft, question) for draft, question in retries
-               if question != draft.candidate.question and normalise_question(question) not in taken]
-    if not retries:
-        return
-    vectors = embed_texts([question for _, question in retries])
-    for (draft, question), vector in zip(retries, vectors):
-        rank = source_rank(draft, question, vector)
-        if rank is not None and normalise_question(question) not in taken:
-            taken.add(normalise_question(question))
-            draft.candidate = Candidate(question, draft.candidate.answer, draft.candidate.kind)
-            draft.scores["answerability"] = filters.answerability_score(rank)
-            draft.scores["answerability_with_page_title"] = True
-            draft.reason = ""
-
-
 def body_key(text: str, heading_path: list[str]) -> str:
     """A chunk's text without its heading path, whitespace collapsed, as a short digest (a team may have 100k)."""
     return hashlib.sha1(" ".join(chunk_body(text, heading_path).split()).encode()).hexdigest()
-
-
-def _page_title(chunk: Chunk) -> str:
-    return (chunk.heading_path[0] if chunk.heading_path else "") or chunk.document.title

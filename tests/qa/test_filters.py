@@ -122,30 +122,21 @@ def test_it_names_the_weak_question_forms():
                                                  "command line.") == ""  # it lists the ways
 
 
-def test_it_holds_back_soft_filter_pairs_only_where_the_page_has_enough_other_pairs():
+def test_it_holds_back_soft_filter_pairs_however_thin_their_page():
     from types import SimpleNamespace
 
     from docsbot.qa.screening import Draft, balance_soft_filters
 
     def draft(document_id: int, form: str, answerability: float = 1.0, reason: str = "") -> Draft:
-        return Draft(SimpleNamespace(document_id=document_id), SimpleNamespace(),
-                      scores={"form": form, "answerability": answerability}, reason=reason)
+        return Draft(SimpleNamespace(document_id=document_id, pk=document_id), SimpleNamespace(),
+                     scores={"form": form, "answerability": answerability}, reason=reason)
 
-    rich = [draft(1, "ok") for _ in range(3)] + [draft(1, "condition")] + [draft(1, "ok", 0.0, "answerability")]
-    thin = [draft(2, "ok"), draft(2, "condition", 0.5), draft(2, "how-to without code", 1.0), draft(2, "condition", 0.2)]
-    known = [draft(3, "condition")]  # its page already has 3 kept pairs from chunks that did not change
-    bare = [draft(4, "ok", 0.0, "answerability"), draft(4, "condition"), draft(4, "ok", 0.0, "answerability"),
-            draft(4, "ok", 0.0, "answerability"), draft(4, "ok", 0.0, "duplicate")]
-    balance_soft_filters(rich + thin + known + bare, kept_per_document={3: 3})
-    assert [d.reason for d in rich] == ["", "", "", "weak_form", "answerability"]
-    # The thin page keeps the best two weak pairs (by answerability) to reach 3 pairs; the third is held back.
-    assert [d.reason for d in thin] == ["", "", "", "weak_form"]
-    assert thin[2].scores["kept_for_coverage"] == "weak_form" and "kept_for_coverage" not in thin[0].scores
-    assert known[0].reason == "weak_form"
-    # A page with no pair that passed every filter: the weak form first, then questions retrieval could not route
-    # back, up to 3; a duplicate is never kept.
-    assert [d.reason for d in bare] == ["", "", "", "answerability", "duplicate"]
-    assert bare[0].scores["kept_for_coverage"] == "answerability"
+    thin = [draft(2, "ok"), draft(2, "condition", 0.5), draft(2, "how-to without code", 1.0)]
+    bare = [draft(4, "ok", 0.0, "answerability"), draft(4, "condition"), draft(4, "ok", 0.0, "duplicate")]
+    balance_soft_filters(thin + bare, kept_per_document={})
+    assert [d.reason for d in thin] == ["", "weak_form", "weak_form"]
+    assert [d.reason for d in bare] == ["answerability", "weak_form", "duplicate"]
+    assert not any("kept_for_coverage" in d.scores for d in thin + bare)
 
 
 def test_an_edited_page_keeps_as_many_pairs_as_it_had_before_from_its_held_back_ones():
@@ -164,7 +155,7 @@ def test_an_edited_page_keeps_as_many_pairs_as_it_had_before_from_its_held_back_
     assert [d.reason for d in changed] == ["", "", "", ""]  # 2 + 4 = the 6 it had
     fresh = [draft("ok"), draft("condition"), draft("condition"), draft("condition")]
     balance_soft_filters(fresh, kept_per_document={}, pairs_before_per_document={})
-    assert [d.reason for d in fresh] == ["", "", "", "weak_form"]  # a new page: up to 3, as before
+    assert [d.reason for d in fresh] == ["", "weak_form", "weak_form", "weak_form"]  # a new page keeps none
     # A page rich in pairs whose edited chunk 2 made only a held-back pair: that chunk keeps its best one, chunk 1
     # (a pair passed) keeps none of its held-back ones.
     edited = [draft("ok", 1), draft("condition", 1), draft("condition", 2), draft("how-to without code", 2)]

@@ -24,9 +24,9 @@ def test_it_generates_filtered_pairs_with_scores_from_ingested_docs(generated, f
     assert pair.scores["grounding"] >= 0.75 and pair.scores["answerability"] > 0 and "duplicate" in pair.scores
     for rejected in QAPair.objects.filter(team=ingested, status="rejected"):
         assert rejected.reject_reason and rejected.scores
-    # A how-to whose question and answer name no code, on a page with enough other pairs: held back for review.
-    held = QAPair.objects.get(team=ingested, reject_reason="weak_form")
-    assert held.scores["form"] == "how-to without code", (held.question, held.scores)
+    # A how-to whose question and answer name no code: held back for review.
+    held = QAPair.objects.filter(team=ingested, reject_reason="weak_form")
+    assert "how-to without code" in {pair.scores["form"] for pair in held}, [(p.question, p.scores) for p in held]
 
 
 def test_it_keeps_the_split_stable_and_about_ten_percent():
@@ -118,31 +118,6 @@ def test_a_chunk_that_opens_with_code_gets_the_sentence_that_ended_the_previous_
     inputs = _chunk_inputs(chunks)
     assert [item.lead_in for item in inputs] == ["", "The following example hashes input:", ""]
     assert [item.first_of_section for item in inputs] == [True, False, True]
-
-
-def test_a_question_retrieval_cannot_route_back_is_retried_about_its_page():
-    from docsbot.documents.models import Document
-    from docsbot.qa.generators import Candidate
-    from docsbot.qa.screening import Draft, retry_with_page_title
-
-    page = Document(pk=1, title="Static Files", source_path="static.html")
-    chunk = Chunk(pk=1, document=page, heading_path=["Static Files"], text="Static Files\n\nRefresh the page.")
-    api = Chunk(pk=2, document=Document(pk=2, title="API", source_path="api.html"), heading_path=["API"], text="API")
-    generic = Draft(chunk, Candidate("What should you do if you change a static file?", "Refresh.", "what-happens"),
-                     reason="answerability")
-    unroutable = Draft(api, Candidate("What does it do?", "Nothing.", "what-is"), reason="answerability")
-
-    def rank_of_titled_questions(draft, question, vector):  # the index routes a question naming the page to it
-        return 1 if "Static Files" in question else None
-
-    twin = Draft(chunk, Candidate("What should you do if you change a static file?", "Reload.", "what-happens"),
-                  reason="answerability")
-    retry_with_page_title([generic, unroutable, twin], rank_of_titled_questions, set())
-    assert generic.reason == "" and generic.scores["answerability_with_page_title"]
-    assert generic.candidate.question == "In “Static Files”, what should you do if you change a static file?"
-    assert unroutable.reason == "answerability"  # an API reference's title names no topic: no retry
-    assert twin.reason == "answerability"  # the same titled question is kept once
-
 
 
 def test_the_same_text_under_another_pages_headings_is_the_same_source():

@@ -1235,3 +1235,12 @@ def test_it_asks_no_parameter_question_of_a_method_entry_and_no_object_less_task
     pairs, _ = _pairs(["Quickstart", "Pagination"], "Pagination allows you to control how many objects per page are "
                       "returned. To enable it add the following lines to tutorial/settings.py")
     assert all("the following" not in c.answer for c in pairs.values())  # the lines are not in the answer
+
+
+def test_a_see_also_pointer_is_no_part_of_an_entrys_answer():
+    path = ["Developer Interface", "class requests.cookies.RequestsCookieJar", "iteritems()"]
+    body = ("Dict-like iteritems() that returns an iterator of name-value tuples from the jar.\n\nSee also\n\n"
+            "iterkeys() and itervalues().")
+    asked = _pairs(path, body)[0]
+    assert asked["What does `RequestsCookieJar.iteritems()` do?"].answer == (
+        "Dict-like iteritems() that returns an iterator of name-value tuples from the jar.")
