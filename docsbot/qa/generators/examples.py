@@ -8,7 +8,6 @@ import builtins
 import keyword
 import re
 
-from docsbot.qa.generators import page_context
 from docsbot.qa.generators.base import Candidate
 from docsbot.qa.generators.howto import TO_DO
 from docsbot.qa.generators.instructions import is_instruction
@@ -75,18 +74,16 @@ _BARE_CALL = re.compile(r"(?<![\w.])(?P<name>[a-z_]\w*)\(")
 _PYTHON_NAMES = frozenset(dir(builtins)) | frozenset(keyword.kwlist)  # print(), len(), if (...): not the page's
 
 
-def usage_pair(intro: str, code: str, title: str) -> Candidate | None:
+def usage_pair(intro: str, code: str) -> Candidate | None:
     """'Example usage:' or 'Here is how you can use it:' before code that calls one function the page defined:
-    'In “Using SQLite 3 with Flask”, how do I use `query_db()`?' (a helper of the page's, which the page names),
-    answered by the example."""
+    'How do I use `query_db()`?' (the helper's name says what it is about), answered by the example."""
     if not _USAGE_INTRO.match(intro):
         return None
     defined = set(_DEFINED_NAME.findall(code))
     called = {name for name in _BARE_CALL.findall(code) if name not in defined and name not in _PYTHON_NAMES}
     if len(called) != 1:
         return None
-    return Candidate(page_context.page_titled(f"How do I use `{called.pop()}()`?", title),
-                     clip(f"{intro}\n\n{fenced(code)}"), "example")
+    return Candidate(f"How do I use `{called.pop()}()`?", clip(f"{intro}\n\n{fenced(code)}"), "example")
 
 
 _EXAMPLE_TAIL = re.compile(r"\s+(?:like this|like so|as follows|this way|for example|below|here)\s*$")

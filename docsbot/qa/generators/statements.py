@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-from docsbot.qa.generators import page_context
 from docsbot.qa.generators.base import Candidate
 from docsbot.qa.generators.text import FUNCTION_WORDS, verb_base
 from docsbot.qa.generators.wording import CODEISH, NOT_SUBJECTS, VAGUE, sentence_case, vague
@@ -29,7 +28,7 @@ def statement_pair(sentence: str, after: str, api_name: str, names: tuple[str, .
     else:
         return None
     if names and (_PAGE_PATH.search(candidate.answer) or sentence.startswith("The ")):
-        return Candidate(page_context.page_titled(candidate.question, names[0]), candidate.answer, candidate.kind)
+        return None  # the page's own paths, or "The ..." of the page's subject: only the page says whose
     return candidate
 
 

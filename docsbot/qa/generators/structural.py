@@ -87,9 +87,11 @@ class StructuralGenerator:
             return ChunkResult(rejection="no_structure", detail="no heading, definition, option, API, error or "
                                                                  "example found")
         names = tuple(path)
-        return ChunkResult(candidates=[Candidate(on_product_page(page_context.with_page_context(c.question, names),
-                                                                  c.kind, names[0]), c.answer, c.kind)
-                                       for c in out.values()])
+        standing = [c for c in out.values() if not page_context.needs_page(c.question, names)]
+        if not standing:
+            return ChunkResult(rejection="no_structure", detail="every question found needs its page to be understood")
+        return ChunkResult(candidates=[Candidate(on_product_page(c.question, c.kind, names[0]), c.answer, c.kind)
+                                       for c in standing])
 
 
 def _lead_in_pairs(lead_in: str, blocks: list[Block], path: list[str]) -> list[Candidate]:
@@ -265,7 +267,7 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
         pairs.extend(found_all)
     if all_sentences and next_code and text.endswith(":"):
         example = examples.code_example_pair(all_sentences[-1], next_code, text, names[0] if names else "") \
-            or examples.usage_pair(all_sentences[-1], next_code, names[0] if names else "")
+            or examples.usage_pair(all_sentences[-1], next_code)
         pairs.extend([example] if example else [])
     return pairs
 
