@@ -1244,3 +1244,24 @@ def test_a_see_also_pointer_is_no_part_of_an_entrys_answer():
     asked = _pairs(path, body)[0]
     assert asked["What does `RequestsCookieJar.iteritems()` do?"].answer == (
         "Dict-like iteritems() that returns an iterator of name-value tuples from the jar.")
+
+
+def test_a_member_under_a_bare_class_name_heading_is_named_by_its_class():
+    pairs, _ = _pairs(["Serializers", "ListSerializer", "min_length"], "This is None by default, but can be set to a "
+                      "positive integer if you want to validate that the list contains no fewer than this number.")
+    assert "What is `ListSerializer.min_length`?" in pairs
+    pairs, _ = _pairs(["Guides", "JavaScript", "fetch_timeout"], "How long a fetch may take before it is cancelled, "
+                      "in seconds.")
+    assert "What is `JavaScript.fetch_timeout`?" not in pairs  # a name the docs' prose uses, not a class
+
+
+def test_a_configuration_value_keeps_a_default_given_as_code_and_drops_an_example_it_cannot_show():
+    pairs, _ = _pairs(["Settings", "DEFAULT_PERMISSION_CLASSES"], "A list or tuple of permission classes, that "
+                      "determines the default set of permissions checked at the start of a view.\n\nDefault:\n\n"
+                      "```\n['rest_framework.permissions.AllowAny']\n```")
+    assert pairs["What does the `DEFAULT_PERMISSION_CLASSES` configuration value do?"].answer.endswith(
+        "at the start of a view. Default: `['rest_framework.permissions.AllowAny']`")
+    pairs, _ = _pairs(["Settings", "COMPACT_JSON"], "When set to True, JSON responses will return compact "
+                      "representations. For example:\n\n```\n{\"is_admin\":false}\n```\n\nDefault: True")
+    assert pairs["What does the `COMPACT_JSON` configuration value do?"].answer == (
+        "When set to True, JSON responses will return compact representations. Default: True")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from docsbot.qa.generators import vocabulary
 from docsbot.qa.generators.base import Candidate
 from docsbot.qa.generators.text import (
     FUNCTION_WORDS,
@@ -74,16 +75,29 @@ def class_of(heading: str) -> str:
     return match.group("name") if match else ""
 
 
+# A heading that is one CamelCase identifier ("ListSerializer", "CursorPagination") names a class, as a "class X"
+# heading does, unless the docs use it as a name in their prose ("JavaScript", "GitHub").
+_CLASS_NAME_HEADING = re.compile(r"^[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]+)+$")
+
+
+def _owner_class(heading: str) -> str:
+    name = class_of(heading)
+    if name:
+        return name
+    heading = heading.strip()
+    return heading if _CLASS_NAME_HEADING.match(heading) and not vocabulary.current().is_name(heading) else ""
+
+
 def entry_name(heading: str, parents: list[str]) -> str:
     """'Flask.route' for a method heading under a class heading, 'Session.headers' for a plain attribute name
-    right under one; '' for ordinary headings."""
+    right under one ("class requests.Session" or a bare class name, "ListSerializer"); '' for ordinary headings."""
     name = _api_heading(heading)
-    if not name and parents and class_of(parents[-1]) and _PLAIN_MEMBER.match(heading.strip()):
+    if not name and parents and _owner_class(parents[-1]) and _PLAIN_MEMBER.match(heading.strip()):
         name = heading.strip()
     if not name:
         return ""
     for parent in reversed(parents):
-        owner = class_of(parent).rsplit(".", 1)[-1]
+        owner = _owner_class(parent).rsplit(".", 1)[-1]
         if owner:
             return name if name.startswith(owner + ".") or "." in name else f"{owner}.{name}"
     return name

@@ -19,7 +19,7 @@ def config_pair(text: str, following: list[Block]) -> Candidate | None:
         return None
     name = match.group("name")
     description = [p for p in paragraphs if not p.lower().startswith("default:")]
-    default = next((p for p in paragraphs[:4] if p.lower().startswith("default:")), "")
+    default = _default_of(paragraphs[:4], following)
     if not description:
         return None
     answer = mend_cut_answer(description[0], how_to=False)
@@ -28,6 +28,22 @@ def config_pair(text: str, following: list[Block]) -> Candidate | None:
     if default:
         answer += f" {default}"
     return Candidate(f"What does the `{name}` configuration value do?", clip(answer), "option")
+
+
+_SHORT_DEFAULT_LINES = 3
+
+
+def _default_of(paragraphs: list[str], following: list[Block]) -> str:
+    """'Default: True'; 'Default: `['rest_framework.permissions.AllowAny']`' when the value is the short code after a
+    bare "Default:"; '' when there is none or it is too long to quote in a sentence."""
+    default = next((p for p in paragraphs if p.lower().startswith("default:")), "")
+    if default.rstrip(" :").lower() != "default":
+        return default
+    at = next((i for i, block in enumerate(following) if block.text == default), None)
+    code = following[at + 1] if at is not None and at + 1 < len(following) else None
+    if code is None or code.kind != "code" or len(code.text.strip().splitlines()) > _SHORT_DEFAULT_LINES:
+        return ""
+    return f"Default: `{' '.join(line.strip() for line in code.text.strip().splitlines())}`"
 
 
 # A command's option list as ingestion renders a definition list: the option alone on its paragraph, ending with a
@@ -162,7 +178,7 @@ def config_heading_pair(heading: str, blocks: list[Block], parents: list[str], a
     if not CONFIG_NAME.match(heading) or not (any("config" in p.lower() for p in parents)
                                               or any(b.text.startswith("Default:") for b in blocks)):
         return None
-    default = next((b.text for b in blocks if b.kind == "paragraph" and b.text.startswith("Default:")), "")
+    default = _default_of([b.text for b in blocks if b.kind == "paragraph"], blocks)
     name = CONFIG_NAME.match(heading).group("name")
     # The whole description: "... return a 400 Bad Request error page." is the default; "Enable this to ..." is
     # what the value changes.

@@ -231,7 +231,7 @@ def strip_end(text: str) -> str:
 
 # A sentence whose colon points at what came after it: "the following", "like this", "copy the output of this to
 # your config:" (a bare "this", not "this dictionary").
-_POINTS_AHEAD = re.compile(r"\b(?:the following|as follows|like this|like so|below|here)\b|"
+_POINTS_AHEAD = re.compile(r"\b(?:the following|as follows|like this|like so|below|here)\b|^(?:for example|e\.g\.)\W*$|"
                            r"\b(?:this|these|that)\b(?=\s*(?:[,.:;]|to\b|in\b|$))", re.IGNORECASE)
 
 
