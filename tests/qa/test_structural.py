@@ -1265,3 +1265,20 @@ def test_a_configuration_value_keeps_a_default_given_as_code_and_drops_an_exampl
                       "representations. For example:\n\n```\n{\"is_admin\":false}\n```\n\nDefault: True")
     assert pairs["What does the `COMPACT_JSON` configuration value do?"].answer == (
         "When set to True, JSON responses will return compact representations. Default: True")
+
+
+def test_task_headings_ask_in_the_first_person_and_join_no_two_topics():
+    pairs, _ = _pairs(["Documenting your API", "Documenting your views"], "You can document your views with "
+                      "docstrings:\n\n```\nclass UserList(APIView):\n    \"\"\"List users.\"\"\"\n```")
+    assert "How do I document my views?" in pairs
+    pairs, _ = _pairs(["Filtering", "Filtering & schemas"], "You can also make the filter controls available to the "
+                      "schema autogeneration:\n\n```\ndef get_schema_fields(self, view):\n    return []\n```")
+    assert not any(question.startswith("How do I filter &") for question in pairs)
+
+
+def test_a_heading_that_says_how_plural_things_are_done_asks_how_they_are():
+    from docsbot.qa.generators.faq import how_clause_question
+
+    assert how_clause_question("How hyperlinked views are determined") == "How are hyperlinked views determined?"
+    assert how_clause_question("How documents are cut and searched") == "How are documents cut and searched?"
+    assert how_clause_question("How docsbot works") == "How does docsbot work?"

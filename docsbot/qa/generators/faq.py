@@ -26,6 +26,9 @@ def how_clause_question(heading: str) -> str | None:
     if not match or vague(match["subject"]) or match["subject"].lower() in {"it", "you", "we"}:
         return None
     subject, verb, rest = match["subject"], match["verb"], match["rest"]
+    be = re.match(r" (is|are)\b", rest)
+    if be and verb not in {"is", "are"}:  # "How hyperlinked views are determined": "views" is the subject's noun
+        subject, verb, rest = f"{subject} {verb}", be.group(1), rest[be.end():]
     if verb in {"is", "are"}:
         return f"How {verb} {subject}{rest}?"
     if verb.endswith("s") and not verb.endswith("ss"):

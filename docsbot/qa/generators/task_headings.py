@@ -127,9 +127,9 @@ def _heading_task(words: list[str], parents: list[str], blocks: list[Block]) -> 
         verb = _ACTION_NOUNS.get(first.lower()) or bare
     if verb is None:
         return ""
-    rest = words[1:]
-    if VAGUE & {word.lower() for word in rest}:
-        return ""  # "Working with this Document"
+    rest = ["my" if word.lower() == "your" else word for word in words[1:]]  # "Documenting your views"
+    if VAGUE & {word.lower() for word in rest} or "&" in rest:
+        return ""  # "Working with this Document"; "Filtering & schemas" joins two topics, it is no task
     if len(rest) == 1 and (rest[0].lower() in _COMPOUND_HEADS or rest[0].lower()[:-1] in _COMPOUND_HEADS):
         return ""  # "Caching Decorator" is a kind of decorator, not a thing to cache
     if rest and not all(modifier_only(word) for word in rest):
