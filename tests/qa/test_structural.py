@@ -452,7 +452,7 @@ def test_it_asks_about_comma_less_conditions_settings_that_enable_and_page_produ
     assert not pairs  # a word no heading names
     pairs, _ = _pairs(["Adding a favicon"], "Now, to get browsers to find your icon, the correct way is to add a link "
                       "tag in your HTML.")
-    assert "How do I get browsers to find your icon?" in pairs
+    assert "How do I get browsers to find my icon?" in pairs
 
 
 def test_a_progressive_verb_is_no_means():
@@ -685,7 +685,7 @@ def test_it_keeps_code_in_how_to_answers_and_skips_pointers_elsewhere():
     assert "flask --app flaskr init-db" in pairs["How do I initialize the database file?"].answer
     pairs, _ = _pairs(["eventlet", "Running"], "To use eventlet to serve your application, write a script that imports "
                       "its wsgi.server, as well as your app or app factory.\n\nwsgi.py\n\n```\nimport eventlet\n```")
-    assert "import eventlet" in pairs["How do I use eventlet to serve your application?"].answer
+    assert "import eventlet" in pairs["How do I use eventlet to serve my application?"].answer
     pairs, _ = _pairs(["Templates", "Register"], "flaskr/templates/auth/register.html\n\n```\n{% extends 'base.html' %}"
                       "\n```\n\n{% extends 'base.html' %} tells Jinja that this template should replace the blocks.")
     assert "How do I register templates?" not in pairs  # the register page's template
@@ -1282,3 +1282,9 @@ def test_a_heading_that_says_how_plural_things_are_done_asks_how_they_are():
     assert how_clause_question("How hyperlinked views are determined") == "How are hyperlinked views determined?"
     assert how_clause_question("How documents are cut and searched") == "How are documents cut and searched?"
     assert how_clause_question("How docsbot works") == "How does docsbot work?"
+
+
+def test_a_to_do_sentence_asks_in_the_first_person():
+    pairs, _ = _pairs(["Quickstart", "Cookies"], "To send your own cookies to the server, you can use the cookies "
+                      "parameter:\n\n```\n>>> r = requests.get(url, cookies=dict(cookies_are='working'))\n```")
+    assert "How do I send my own cookies to the server?" in pairs

@@ -19,6 +19,7 @@ from docsbot.qa.generators.text import FUNCTION_WORDS, LIST_ITEM, clip, fenced, 
 from docsbot.qa.generators.wording import (
     CODEISH,
     PRONOUNS,
+    first_person,
     page_name,
     split_words,
     task_phrase,
@@ -203,4 +204,4 @@ def to_do_pair(sentence: str, code_after: str = "", caption: tuple[str, str] | N
         answer += "\n\n" + fenced(code_after)
     elif caption:
         answer += f"\n\n{caption[0]}\n\n{fenced(caption[1])}"
-    return Candidate(f"How do I {strip_end(to_do.group('task'))}?", clip(answer), "how-to")
+    return Candidate(f"How do I {first_person(strip_end(to_do.group('task')))}?", clip(answer), "how-to")

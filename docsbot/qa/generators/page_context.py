@@ -42,7 +42,7 @@ def leans_on_page(question: str, names: tuple[str, ...]) -> bool:
     """'How do I create the tables?', 'How do I preserve the contexts until the with block exits?': a definite noun
     phrase that is no product-wide thing (the application, the request), so the reader cannot tell which."""
     text = re.sub(r"`[^`]*`", "1", question)  # "the `region` option" names its option
-    for match in re.finditer(r"\b(?:the|my)\s+([^?]+)", text):
+    for match in re.finditer(r"\bthe\s+([^?]+)", text):  # "my X" is the reader's own
         phrase: list[str] = []
         for raw in match.group(1).split()[:3]:
             word = raw.strip(",.;:()").lower()

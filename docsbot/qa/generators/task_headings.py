@@ -24,6 +24,7 @@ from docsbot.qa.generators.wording import (
     GENERIC_HEADINGS,
     TASK_VERBS,
     VAGUE,
+    first_person,
     heading_phrase,
     heading_task,
     modifier_only,
@@ -127,7 +128,7 @@ def _heading_task(words: list[str], parents: list[str], blocks: list[Block]) -> 
         verb = _ACTION_NOUNS.get(first.lower()) or bare
     if verb is None:
         return ""
-    rest = ["my" if word.lower() == "your" else word for word in words[1:]]  # "Documenting your views"
+    rest = first_person(" ".join(words[1:])).split()  # "Documenting your views"
     if VAGUE & {word.lower() for word in rest} or "&" in rest:
         return ""  # "Working with this Document"; "Filtering & schemas" joins two topics, it is no task
     if len(rest) == 1 and (rest[0].lower() in _COMPOUND_HEADS or rest[0].lower()[:-1] in _COMPOUND_HEADS):

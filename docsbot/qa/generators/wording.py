@@ -59,9 +59,14 @@ _NOT_TASK_VERBS = {"go", "come", "be", "seem", "happen"}
 _RELATIVE_OBJECT = re.compile(r"\b(?:another|the other|other such)\b", re.IGNORECASE)
 
 
+def first_person(text: str) -> str:
+    """'send your own cookies' -> 'send my own cookies': a question asks as the reader ("How do I ...?")."""
+    return re.sub(r"\byourself\b", "myself", re.sub(r"\byour\b", "my", text))
+
+
 def task_phrase(text: str) -> str | None:
     """'switch traffic back to the previous bundle' when it starts with a verb and leans on no pronoun."""
-    task = re.sub(r"\byourself\b", "myself", re.sub(r"\byour\b", "my", strip_end(text)))
+    task = first_person(strip_end(text))
     words = split_words(task)
     # "override the default" leans on the page for what the default is, like a pronoun does.
     if not (3 <= len(words) <= 14) or vague(task) or not is_imperative(words[0]) or task.endswith(("'s", "’s")) \
