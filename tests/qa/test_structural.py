@@ -1288,3 +1288,13 @@ def test_a_to_do_sentence_asks_in_the_first_person():
     pairs, _ = _pairs(["Quickstart", "Cookies"], "To send your own cookies to the server, you can use the cookies "
                       "parameter:\n\n```\n>>> r = requests.get(url, cookies=dict(cookies_are='working'))\n```")
     assert "How do I send my own cookies to the server?" in pairs
+
+
+def test_a_negated_option_alone_over_the_positive_ones_description_is_not_asked():
+    text = ("--no-autostash:\n\nAutomatically create a temporary stash entry before the operation begins, and apply it "
+            "after the operation ends.\n\n--no-verify:\n\nThis option bypasses the pre-merge and commit-msg hooks. "
+            "See also githooks(5).\n\n--no-commit:\n\nPerform the merge and stop just before creating a merge commit, "
+            "so that the user can inspect the result. Do not commit yet.")
+    pairs, _ = _pairs(["git-pull(1)", "OPTIONS"], text)
+    assert not any("--no-autostash" in question for question in pairs)
+    assert any(question.endswith("--no-commit` do?") for question in pairs)

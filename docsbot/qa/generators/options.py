@@ -52,6 +52,10 @@ def _default_of(paragraphs: list[str], following: list[Block]) -> str:
 OPTION_TERM = re.compile(r"^(?P<option>--?(?:\[no-\])?[A-Za-z0-9][\w-]*)(?:\[?=[^:\s]*\]?|\s?<[\w-]+>)?"
                          r"(?:,\s*--?[A-Za-z0-9][^:]*)?:$")
 
+# What a "--no-" option's own description says: "Do not ...", "Disable ...", "Negates ...", "The default. ..."
+_NEGATES = re.compile(r"\b(?:not|no|never|disables?|turns? off|negates?|countermands?|overrides?|cancels?|resets?|"
+                      r"clears?|suppress(?:es)?|without|default|opposite|instead)\b|n't\b", re.IGNORECASE)
+
 _NOTE_ONLY = 45  # characters: a description this short may be a note before the description proper
 
 _ANNOUNCES_MORE = re.compile(r"(?::|\b(?:one of|two|three|four|several|following) \w+\.)$")
@@ -96,6 +100,8 @@ def option_entry_pair(text: str, following: list[Block], command: str, previous:
     description = mend_cut_answer(text_of_description, how_to=False)
     if not description or len(description) < 20:
         return None
+    if option.startswith("--no-") and not _NEGATES.search(description):
+        return None  # "--no-autostash:" alone atop a chunk, over --autostash's description (its term was cut off)
     subject = f"`{command} {option}`" if command else f"the `{option}` option"
     return Candidate(f"What does {subject} do?", clip(f"`{text.strip()[:-1]}`: {description}"), "option")
 
