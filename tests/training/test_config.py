@@ -85,6 +85,12 @@ def test_it_raises_auto_epochs_to_the_step_floor_for_tiny_datasets():
     assert explicit.with_step_floor(steps_per_epoch=6, requested_epochs=2).epochs == 2
 
 
+def test_auto_epochs_give_a_real_models_job_about_the_steps_the_sweep_found_best():
+    resolved = TrainConfig().resolve(num_examples=150, longest_example=900, total_tokens=90_000, on_gpu=False)
+    assert resolved.with_step_floor(steps_per_epoch=129, requested_epochs="auto").epochs == 2  # Requests
+    assert resolved.with_step_floor(steps_per_epoch=260, requested_epochs="auto").epochs == 1  # DRF
+
+
 def test_it_requires_a_transformers_that_understands_the_dtype_argument():
     """Before ~4.56 ``from_pretrained(dtype=...)`` was silently ignored: models loaded in float32."""
     import tomllib
