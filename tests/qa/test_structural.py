@@ -1298,3 +1298,12 @@ def test_a_negated_option_alone_over_the_positive_ones_description_is_not_asked(
     pairs, _ = _pairs(["git-pull(1)", "OPTIONS"], text)
     assert not any("--no-autostash" in question for question in pairs)
     assert any(question.endswith("--no-commit` do?") for question in pairs)
+
+
+def test_a_signpost_heading_is_no_question():
+    pairs, _ = _pairs(["Tutorial 2: Requests and Responses", "What's next?"], "In tutorial part 3, we'll start using "
+                      "class-based views, and see how generic views reduce the amount of code we need to write.")
+    assert "What's next?" not in pairs
+    pairs, _ = _pairs(["FAQ", "Why is my task not running?"], "Most often the worker is not consuming from the queue "
+                      "the task was sent to; start it with the queue's name.")
+    assert "Why is my task not running?" in pairs

@@ -76,6 +76,10 @@ def asked_pair(sentence: str, after: list[str], following: list[Block]) -> Candi
     return Candidate(question, clip(answer), "faq") if len(answer) >= 40 else None
 
 
+_SIGNPOST_WORDS = {"what", "whats", "s", "why", "how", "where", "now", "next", "then", "else", "more", "is", "are",
+                   "do", "i", "we", "it", "so", "and"}
+
+
 def question_heading_pairs(heading: str, blocks: list[Block], answer: str) -> list[Candidate] | None:
     """The heading itself when it is a question a user types, answered by the section; [] for a question heading
     that is only a label, None for a heading that is no question."""
@@ -83,5 +87,7 @@ def question_heading_pairs(heading: str, blocks: list[Block], answer: str) -> li
         return None
     if not _ASKS.match(heading):
         return []  # "Python 2 Support?": an FAQ's label, not a question a user types
+    if not {word.lower() for word in re.findall(r"\w+", heading)} - _SIGNPOST_WORDS:
+        return []  # "What's next?", "Why?": a tutorial's signpost, about nothing the question names
     # "What does “micro” mean?" opens with what it does not mean; the meaning follows.
     return [Candidate(heading, lead(first_paragraphs(blocks), min_chars=240) or answer, "faq")]
