@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 
-from docsbot.qa.generators import vocabulary
 from docsbot.qa.generators.base import Candidate
 from docsbot.qa.generators.text import (
     FUNCTION_WORDS,
@@ -20,7 +19,7 @@ from docsbot.qa.generators.text import (
     sentences,
     verb_base,
 )
-from docsbot.qa.generators.wording import VAGUE, vague
+from docsbot.qa.generators.wording import VAGUE, class_name, vague
 
 # An API entry's signature; not a manual page's name ("gitk(1)": section 1 of the manual).
 SIGNATURE = re.compile(
@@ -75,17 +74,10 @@ def class_of(heading: str) -> str:
     return match.group("name") if match else ""
 
 
-# A heading that is one CamelCase identifier ("ListSerializer", "CursorPagination") names a class, as a "class X"
-# heading does, unless the docs use it as a name in their prose ("JavaScript", "GitHub").
-_CLASS_NAME_HEADING = re.compile(r"^[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]+)+$")
-
-
 def _owner_class(heading: str) -> str:
-    name = class_of(heading)
-    if name:
-        return name
-    heading = heading.strip()
-    return heading if _CLASS_NAME_HEADING.match(heading) and not vocabulary.current().is_name(heading) else ""
+    """The class a heading names: "class requests.Session", or a bare class name ("ListSerializer"), as a "class X"
+    heading does."""
+    return class_of(heading) or (heading.strip() if class_name(heading.strip()) else "")
 
 
 def entry_name(heading: str, parents: list[str]) -> str:

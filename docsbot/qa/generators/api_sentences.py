@@ -7,19 +7,13 @@ from __future__ import annotations
 import re
 import sys
 
-from docsbot.qa.generators import vocabulary
 from docsbot.qa.generators.base import Candidate
 from docsbot.qa.generators.text import verb_base
-from docsbot.qa.generators.wording import CODEISH, VAGUE, split_words, vague
+from docsbot.qa.generators.wording import CODEISH, VAGUE, class_name, split_words, vague
 
 _DOES = re.compile(r"^(?P<subject>`?[A-Za-z_][\w.]*(?:\(\))?`?) (?P<verb>[a-z]+s) (?P<rest>.{12,})$")
 
 _PAGE_SPECIFIC = re.compile(r"[`()_]|\w\.\w|\b[A-Z]{3,}\b")  # the page's own names: app.instance_path, DATABASE
-
-
-def _class_name(word: str) -> bool:
-    """'MethodView', 'HTTPMethodOverrideMiddleware': a class named in CamelCase, not a product ("JavaScript")."""
-    return bool(re.fullmatch(r"[A-Z][A-Za-z]*[a-z][A-Z]\w*", word)) and word not in vocabulary.names()
 
 
 # "Calling View.as_view() method will create a view function ...", "Setting View.methods is equivalent to ...".
@@ -39,7 +33,7 @@ _NTH_ARGUMENT = re.compile(r"^The (?P<nth>first|second|third|only) (?P<thing>arg
 def api_sentence_pair(sentence: str) -> Candidate | None:
     """A sentence about a named API that does not open on the name itself."""
     gerund = _GERUND_DOES.match(sentence)
-    if gerund and (CODEISH.search(gerund.group("name")) or _class_name(gerund.group("name"))):
+    if gerund and (CODEISH.search(gerund.group("name")) or class_name(gerund.group("name"))):
         return Candidate(f"What does {gerund.group('gerund').lower()} `{gerund.group('name').strip('`')}` do?",
                          sentence, "what-is")
     the_api = _THE_API_IS.match(sentence)
@@ -56,7 +50,7 @@ def api_sentence_pair(sentence: str) -> Candidate | None:
 def does_pair(sentence: str, after: str = "") -> Candidate | None:
     """'`flash()` stores messages ...' -> 'What does `flash()` do?' (code names only: prose subjects are vague)."""
     match = _DOES.match(sentence)
-    if not match or not (CODEISH.search(match.group("subject")) or _class_name(match.group("subject"))):
+    if not match or not (CODEISH.search(match.group("subject")) or class_name(match.group("subject"))):
         return None
     verb = match.group("verb")
     if verb in {"is", "has", "does", "was"} or not verb_base(verb) or verb_base(verb) == verb:

@@ -17,7 +17,7 @@ MAX_CODE_ANSWER_CHARS = 1400  # an answer carrying code: the code whole is the a
 ADMONITION = re.compile(r"^(Note|Warning|Tip|Important|Danger|Caution|See also|Attention|Hint|Todo)\s*:?$",
                          re.IGNORECASE)
 # What follows "See also" points elsewhere ("iterkeys() and itervalues()."): it ends a description, never joins it.
-POINTER_LABEL = re.compile(r"^See also\s*:?$", re.IGNORECASE)
+_POINTER_LABEL = re.compile(r"^See also\s*:?$", re.IGNORECASE)
 
 
 @dataclass
@@ -279,7 +279,7 @@ def opening_end(blocks: list[Block]) -> int:
     """Where a section's opening prose ends: at the first code, table or version note after its text."""
     has_text = False
     for index, block in enumerate(blocks):
-        if POINTER_LABEL.match(block.text):
+        if _POINTER_LABEL.match(block.text):
             return index
         # "New in version 0.9." before a section's text is a note on the section, not the end of its prose.
         if ADMONITION.match(block.text) or (not has_text and block.kind == "paragraph"

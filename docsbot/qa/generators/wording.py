@@ -59,6 +59,11 @@ _NOT_TASK_VERBS = {"go", "come", "be", "seem", "happen"}
 _RELATIVE_OBJECT = re.compile(r"\b(?:another|the other|other such)\b", re.IGNORECASE)
 
 
+def class_name(word: str) -> bool:
+    """'MethodView', 'HTTPMethodOverrideMiddleware': a class named in CamelCase, not a product ("JavaScript")."""
+    return bool(re.fullmatch(r"[A-Z][A-Za-z]*[a-z][A-Z]\w*", word)) and word not in vocabulary.names()
+
+
 def first_person(text: str) -> str:
     """'send your own cookies' -> 'send my own cookies': a question asks as the reader ("How do I ...?")."""
     return re.sub(r"\byourself\b", "myself", re.sub(r"\byour\b", "my", text))
