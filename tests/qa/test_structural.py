@@ -71,6 +71,61 @@ def test_it_asks_what_each_option_of_a_man_page_does():
     assert "What does `git svn --word-diff` do?" not in pairs
 
 
+GIT_DOCS = vocabulary.Vocabulary(names=frozenset({"Git"}), product="Git", platforms=frozenset({"Git"}))
+
+
+def _git_pairs(path, text, first=True):
+    with vocabulary.using(GIT_DOCS):
+        result = StructuralGenerator().generate(ChunkInput(1, path[0], tuple(path), " > ".join(path) + "\n\n" + text,
+                                                           first_of_section=first, vocabulary=GIT_DOCS))
+    return {c.question: c for c in result.candidates}
+
+
+def test_it_asks_what_each_subcommand_of_a_man_page_does():
+    pairs = _git_pairs(["git-stash(1)", "COMMANDS"],
+                       "push [-p|--patch] [-q|--quiet] [--] [<pathspec>…]:\n\nSave your local modifications to a new "
+                       "stash entry and roll them back to HEAD.\n\nclear:\n\nRemove all the stash entries.\n\n"
+                       "drop [-q|--quiet] [<stash>]:")
+    assert pairs["What does `git stash push` do?"].answer == \
+        "`push [-p|--patch] [-q|--quiet] [--] [<pathspec>…]`: Save your local modifications to a new stash entry " \
+        "and roll them back to HEAD."
+    assert pairs["What does `git stash clear` do?"].answer == "`clear`: Remove all the stash entries."
+    assert not any("drop" in question for question in pairs)  # its description is in the next chunk
+    # Outside a COMMANDS section a term is no subcommand ("color:" lists a value of --word-diff).
+    values = _git_pairs(["git-diff(1)", "OPTIONS"], "color:\n\nHighlight changed words using only colors.")
+    assert not any("color" in question for question in values)
+
+
+def test_it_asks_what_a_man_pages_command_does_from_the_description_that_says_it():
+    pairs = _git_pairs(["git-rerere(1)", "DESCRIPTION"],
+                       "In a workflow employing relatively long lived topic branches, the developer sometimes needs "
+                       "to resolve the same conflicts over and over again.\n\nThis command assists the developer in "
+                       "this process by recording conflicted automerge results and corresponding hand resolve "
+                       "results.")
+    assert pairs["What does `git rerere` do?"].answer.startswith("This command assists the developer")
+    imperative = _git_pairs(["git-get-tar-commit-id(1)", "DESCRIPTION"],
+                            "Read a tar archive created by git archive from the standard input and extract the commit "
+                            "ID stored in it.")
+    assert "What does `git get-tar-commit-id` do?" in imperative
+    later = _git_pairs(["git-stash(1)", "DESCRIPTION"], "Use git stash when you want to record the current state "
+                       "of the working directory.", first=False)
+    assert "What does `git stash` do?" not in later  # a later chunk of the section, not its opening
+
+
+def test_it_asks_what_a_dotted_setting_does_but_not_about_a_file_name():
+    pairs = _git_pairs(["git-log(1)", "CONFIGURATION"],
+                       "log.showRoot:\n\nIf true, the initial commit will be shown as a big creation event.\n\n"
+                       "notes.<name>.mergeStrategy:\n\nWhich merge strategy to choose when doing a notes merge into "
+                       "refs/notes/<name>.\n\nsetup.py:\n\nThe file that describes how the package is built.")
+    assert pairs["What does the `log.showRoot` setting do?"].answer == \
+        "If true, the initial commit will be shown as a big creation event."
+    assert "What does the `notes.<name>.mergeStrategy` setting do?" in pairs
+    assert not any("setup.py" in question for question in pairs)
+    signals, _ = _pairs(["API", "Signals"], "flask.before_render_template:\n\nThis signal is sent before template "
+                        "rendering process.")
+    assert not any("setting" in question for question in signals)  # the product's own API, not a setting
+
+
 def test_it_asks_about_a_class_documented_without_arguments_its_members_and_exceptions():
     entries = {
         ("API", "class requests.Session"): "A Requests session. Provides cookie persistence and connection-pooling.",
@@ -998,6 +1053,18 @@ def test_it_names_the_product_of_its_page_in_a_how_to():
     pairs, _ = _pairs(["JavaScript, fetch, and JSON", "Receiving JSON"], "Use the json property of the request object "
                       "to decode the request’s body as JSON.")
     assert "How do I decode the request’s body as JSON?" in pairs  # the page is about using JavaScript with Flask
+
+
+def test_a_to_do_sentence_may_name_its_object_with_a_relative_that_but_not_point_back_with_one():
+    pairs = _git_pairs(["gitignore(5)", "NOTES"], "The purpose of gitignore files is to ensure that certain files not "
+                       "tracked by Git remain untracked.\n\nTo stop tracking a file that is currently tracked, use git "
+                       "rm --cached.")
+    assert "How do I stop tracking a file that is currently tracked?" in pairs
+    pointing, _ = _pairs(["Patterns", "Caching"], "To make sure that works with every backend, set the timeout.")
+    assert not any(question.startswith("How do I make sure") for question in pointing)
+    state, _ = _pairs(["Advanced Usage", "Prepared Requests"], "To get a PreparedRequest with that state applied, "
+                      "replace the call to Request.prepare() with a call to Session.prepare_request().")
+    assert not state  # "that state" is the one the text before described
 
 
 def test_it_asks_nothing_of_raises_entries_special_values_or_bare_command_lines():

@@ -18,9 +18,9 @@ from docsbot.qa.generators.instructions import (
 from docsbot.qa.generators.text import FUNCTION_WORDS, LIST_ITEM, clip, fenced, strip_end, verb_base
 from docsbot.qa.generators.wording import (
     CODEISH,
-    PRONOUNS,
     first_person,
     page_name,
+    pronouns_in,
     split_words,
     task_phrase,
     vague,
@@ -196,7 +196,7 @@ def to_do_pair(sentence: str, code_after: str = "", caption: tuple[str, str] | N
     introduces (``code_after``) or the file under a caption (``caption``: the file's name and its code)."""
     item = LIST_ITEM.sub("", sentence)
     to_do = TO_DO.match(item[:1].upper() + item[1:] if item != sentence else sentence)
-    if not to_do or PRONOUNS & set(to_do.group("task").lower().split()) or len(to_do.group("task").split()) < 4 \
+    if not to_do or pronouns_in(to_do.group("task")) or len(to_do.group("task").split()) < 4 \
             or _SUCH.search(to_do.group("task")) or _WAY_INSIDE.search(to_do.group("task")):
         return None
     answer = sentence if item == sentence else item[:1].upper() + item[1:]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 
+from docsbot.qa.generators import vocabulary
 from docsbot.qa.generators.api_entries import CONFIG_NAME
-from docsbot.qa.generators.base import Candidate
+from docsbot.qa.generators.base import MAN_PAGE_TITLE, Candidate
 from docsbot.qa.generators.text import LIST_ITEM, Block, clip, first_paragraphs, mend_cut_answer
 
 
@@ -28,6 +29,27 @@ def config_pair(text: str, following: list[Block]) -> Candidate | None:
     if default:
         answer += f" {default}"
     return Candidate(f"What does the `{name}` configuration value do?", clip(answer), "option")
+
+
+# A dotted setting as a definition-list term: "log.showRoot:", "notes.<name>.mergeStrategy:" (Git's configuration
+# variables); not a file name ("setup.py:" captions the file's code).
+_SETTING_TERM = re.compile(r"^`?(?P<name>[a-z][\w-]*(?:\.(?:<[\w-]+>|\*|[A-Za-z][\w-]*))+)`?:$")
+_FILE_EXTENSIONS = {"py", "txt", "cfg", "ini", "json", "yaml", "yml", "toml", "html", "js", "sh", "conf", "md", "rst",
+                    "c", "h", "xml", "css", "lock", "service", "env", "log"}
+
+
+def setting_entry_pair(text: str, following: list[Block]) -> Candidate | None:
+    """'What does the `log.showRoot` setting do?' for a dotted setting's entry, answered by its description."""
+    match = _SETTING_TERM.match(text.strip())
+    if not match or match["name"].rsplit(".", 1)[-1].lower() in _FILE_EXTENSIONS \
+            or match["name"].split(".", 1)[0] in vocabulary.lower_names():
+        return None  # a file's caption; "flask.before_render_template:" is an API of the product, not a setting
+    if not following or following[0].kind != "paragraph" or _SETTING_TERM.match(following[0].text.strip()):
+        return None  # the description is in the next chunk, or the next term's description is shared
+    description = mend_cut_answer(following[0].text.strip(), how_to=False)
+    if len(description) < 20:
+        return None
+    return Candidate(f"What does the `{match['name']}` setting do?", clip(description), "option")
 
 
 _SHORT_DEFAULT_LINES = 3
@@ -59,9 +81,6 @@ _NEGATES = re.compile(r"\b(?:not|no|never|disables?|turns? off|negates?|counterm
 _NOTE_ONLY = 45  # characters: a description this short may be a note before the description proper
 
 _ANNOUNCES_MORE = re.compile(r"(?::|\b(?:one of|two|three|four|several|following) \w+\.)$")
-
-MAN_PAGE_TITLE = re.compile(r"^(?P<name>[a-z][\w.+-]*)\(\d\w*\)$")  # "git-log(1)", "curl(1)"
-
 
 def command_of(title: str, product: str) -> str:
     """The command a man page documents: "git-log(1)" -> "git log" (a subcommand of the product the docs are

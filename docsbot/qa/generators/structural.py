@@ -6,7 +6,8 @@ its pairs, and vets them. The families, one module each:
 
 - api_entries: reference entries (signatures, classes, attributes, parameters);
 - api_sentences: prose about a named API ("`flash()` stores ...");
-- options: configuration values, option lists and tables, option sentences;
+- options: configuration values, option lists and tables, dotted settings, option sentences;
+- commands: what a man page's command does and each of its subcommands;
 - concepts: definitions, what a term means, when a technique is useful;
 - statements: what a named thing does not do, uses, does automatically, where things are kept;
 - behaviour: what happens if or when, what to do then, when something is done, why;
@@ -24,6 +25,7 @@ from docsbot.qa.generators import (
     api_entries,
     api_sentences,
     behaviour,
+    commands,
     concepts,
     examples,
     faq,
@@ -141,6 +143,8 @@ def _section_pairs(heading: str, blocks: list[Block], parents: list[str], ask_he
             from_heading = [p for p in from_heading if p.kind != "how-to"] + [steps]
         pairs.extend(from_heading)
     command = options.command_of(parents[0] if parents else heading, vocabulary.product())  # of a man page's options
+    described = commands.description_pair(heading, blocks, command) if ask_heading else None
+    pairs.extend([described] if described else [])
     for index, block in enumerate(blocks):
         following = blocks[index + 1:]
         if block.kind == "paragraph":
@@ -150,7 +154,9 @@ def _section_pairs(heading: str, blocks: list[Block], parents: list[str], ask_he
                 pairs.append(signature[0])
                 continue
             entry = options.config_pair(block.text, following) or options.option_entry_pair(
-                block.text, following, command, previous=blocks[index - 1].text if index else "")
+                block.text, following, command, previous=blocks[index - 1].text if index else "") \
+                or options.setting_entry_pair(block.text, following) \
+                or commands.subcommand_pair(block.text, following, command, heading)
             if entry:
                 pairs.append(entry)
                 continue

@@ -8,6 +8,7 @@ import re
 from functools import lru_cache
 
 from docsbot.qa.generators import vocabulary
+from docsbot.qa.generators.base import MAN_PAGE_TITLE
 from docsbot.qa.generators.text import FUNCTION_WORDS, is_imperative, strip_end, verb_base
 
 VAGUE = {"this", "that", "these", "those", "it", "its", "they", "them", "their", "such", "above", "below",
@@ -47,6 +48,23 @@ GENERIC_HEADINGS = {
 }
 
 PRONOUNS = {"this", "that", "it", "these", "those", "them", "they", "so"}
+_DETERMINERS = {"a", "an", "the", "any", "each", "every", "some"}
+
+
+# What follows a relative "that" ("a file that is tracked", "the branch that you named"), not a demonstrative one
+# ("that state").
+_CLAUSE_OPENERS = {"is", "are", "was", "were", "has", "have", "had", "can", "could", "will", "would", "should", "may",
+                   "might", "must", "does", "do", "did", "you", "we", "i", "it", "they", "contains", "matches"}
+
+
+def pronouns_in(phrase: str) -> set[str]:
+    """The pronouns of a phrase, which only the text before it resolves ("to do that", "to run it", "with that state
+    applied"); a relative "that" after a noun ("to stop tracking a file that is currently tracked") refers to that noun
+    and is left out."""
+    words = phrase.lower().split()
+    return {word for index, word in enumerate(words) if word in PRONOUNS
+            and not (word == "that" and _DETERMINERS & set(words[max(0, index - 3):index - 1])
+                     and index + 1 < len(words) and words[index + 1] in _CLAUSE_OPENERS)}
 
 # "You may want to make X dynamic, by ..." is no way "to want to make X dynamic"; "bind when creating the serializer"
 # has no object: what is bound, only the sentence before the "to" says.
@@ -109,7 +127,9 @@ _GENERIC_ACRONYMS = {"HTTP", "HTTPS", "URL", "URLS", "API", "APIS", "HTML", "CSS
 
 
 def page_name(title: str) -> str:
-    return _page_name(title, vocabulary.current())
+    """The product a page is about ('' for a man page: it documents a command or a file, which its own text names
+    where it matters; "How do I stop tracking a file ...?" on gitignore(5) is not done with gitignore)."""
+    return "" if MAN_PAGE_TITLE.match(title.strip()) else _page_name(title, vocabulary.current())
 
 
 @lru_cache(maxsize=1024)

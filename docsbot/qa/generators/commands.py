@@ -1,0 +1,61 @@
+"""What a command does, on a man page ("git-stash(1)"): its DESCRIPTION ("What does `git stash` do?") and the entries
+of its COMMANDS list ("push [-p|--patch] ...:" then "Save your local modifications ...": "What does `git stash push`
+do?"). Ingestion renders a definition list as the term alone on its paragraph, ending with a colon, and the
+description in the paragraphs after it; an option's entry (``options.option_entry_pair``) has the same shape."""
+from __future__ import annotations
+
+import re
+
+from docsbot.qa.generators.base import Candidate
+from docsbot.qa.generators.text import (
+    Block,
+    clip,
+    first_paragraphs,
+    is_imperative,
+    mend_cut_answer,
+    sentences,
+)
+
+# "push [-p|--patch] [<pathspec>…]:", "forget <pathspec>:", "set-head:": a subcommand's word, then its arguments.
+_SUBCOMMAND_TERM = re.compile(r"^(?P<word>[a-z][a-z0-9]*(?:-[a-z0-9]+)*)(?:\s+[\[<(|-].*)?:$", re.DOTALL)
+_COMMANDS_HEADING = re.compile(r"\b(?:sub)?commands\b", re.IGNORECASE)
+_MAX_TERM_CHARS = 300
+_MIN_DESCRIPTION_CHARS = 20
+
+
+def subcommand_pair(text: str, following: list[Block], command: str, heading: str) -> Candidate | None:
+    """'What does `git stash push` do?' for a subcommand's entry in a man page's COMMANDS section, answered by its
+    description (the paragraph under the term)."""
+    term = text.strip()
+    match = _SUBCOMMAND_TERM.match(term)
+    if not command or not match or len(term) > _MAX_TERM_CHARS or not _COMMANDS_HEADING.search(heading):
+        return None
+    if not following or following[0].kind != "paragraph" or _SUBCOMMAND_TERM.match(following[0].text.strip()):
+        return None  # the description is in the next chunk, or this term shares the next term's description
+    description = mend_cut_answer(following[0].text.strip(), how_to=False)
+    if len(description) < _MIN_DESCRIPTION_CHARS:
+        return None
+    return Candidate(f"What does `{command} {match['word']}` do?", clip(f"`{' '.join(term[:-1].split())}`: "
+                                                                        f"{description}"), "option")
+
+
+# What a command's description opens with when it says what the command does: "Use git stash when you want to ...",
+# "This command assists the developer ...", "git-rerere records ...", or an imperative ("Read a tar archive ...").
+_SAYS_WHAT_IT_DOES = re.compile(r"^(?:Use|This command|The command|These commands)\b")
+
+
+def description_pair(heading: str, blocks: list[Block], command: str) -> Candidate | None:
+    """'What does `git stash` do?' for a man page's DESCRIPTION section: the first of its opening paragraphs that
+    says what the command does (one that only sets the scene, "In a workflow employing ... topic branches, the
+    developer sometimes needs to ...", is skipped)."""
+    if not command or heading.strip().upper() != "DESCRIPTION":
+        return None
+    names = {command, command.replace(" ", "-")}
+    for paragraph in first_paragraphs(blocks)[:2]:
+        opening = sentences(paragraph)[0] if sentences(paragraph) else ""
+        first_word = opening.split()[0] if opening else ""
+        if _SAYS_WHAT_IT_DOES.match(opening) or any(opening.startswith(name + " ") for name in names) \
+                or (is_imperative(first_word) and first_word[:1].isupper()):
+            answer = mend_cut_answer(paragraph, how_to=False)
+            return Candidate(f"What does `{command}` do?", clip(answer), "what-is") if answer else None
+    return None
