@@ -126,6 +126,37 @@ def test_it_asks_what_a_dotted_setting_does_but_not_about_a_file_name():
     assert not any("setting" in question for question in signals)  # the product's own API, not a setting
 
 
+def test_it_asks_what_a_glossary_term_means_as_a_heading_or_as_a_definition_list_entry():
+    celery = vocabulary.Vocabulary(names=frozenset({"Celery"}), product="Celery", platforms=frozenset({"Celery"}))
+    with vocabulary.using(celery):
+        result = StructuralGenerator().generate(ChunkInput(1, "Glossary", ("Glossary", "early ack"), "Glossary > early "
+                                                           "ack\n\nShort for early acknowledgment: a task acknowledged before it runs.", vocabulary=celery))
+    assert {c.question: c.answer for c in result.candidates} == {
+        "What does “early ack” mean in Celery?": "Short for early acknowledgment: a task acknowledged before it runs."}
+    pairs = _git_pairs(["gitglossary(7)", "DESCRIPTION"], "cherry-picking:\n\nIn SCM jargon, \"cherry pick\" means to "
+                       "choose a subset of changes out of a series of changes and record them on top of a different "
+                       "codebase.\n\ncore Git:\n\nFundamental data structures and utilities of Git.")
+    assert pairs["What does “cherry-picking” mean in Git?"].answer.startswith("In SCM jargon")
+    assert "What does “core Git” mean?" in pairs  # the term names the product already
+    assert not any("DESCRIPTION" in question for question in pairs)  # the man page's section is no term
+    # Off a glossary a term list is no glossary ("color:" under --word-diff lists a value).
+    assert not _git_pairs(["git-diff(1)", "OPTIONS"], "color:\n\nHighlight changed words using only colors.")
+
+
+def test_a_definition_list_of_questions_is_asked_as_written():
+    pairs = _git_pairs(["gitfaq(7)", "Configuration"], "What should I put in user.name?:\n\nYou should put your "
+                       "personal name, generally a form using a given name and family name.")
+    assert pairs["What should I put in user.name?"].answer.startswith("You should put your personal name")
+
+
+def test_it_asks_what_a_named_section_is_when_its_opening_says_what_kind_of_thing_it_is():
+    pairs = _git_pairs(["githooks(5)", "HOOKS", "pre-commit"], "This hook is invoked by git-commit(1), and can be "
+                       "bypassed with the --no-verify option. It takes no parameters.")
+    assert pairs["What is the `pre-commit` hook?"].answer.startswith("This hook is invoked by git-commit(1)")
+    guide = _git_pairs(["gittutorial(7)", "basics"], "This section is a short walk through the basic commands.")
+    assert not any("section" in question for question in guide)  # the docs describing themselves
+
+
 def test_it_asks_about_a_class_documented_without_arguments_its_members_and_exceptions():
     entries = {
         ("API", "class requests.Session"): "A Requests session. Provides cookie persistence and connection-pooling.",

@@ -44,12 +44,12 @@ def subcommand_pair(text: str, following: list[Block], command: str, heading: st
 _SAYS_WHAT_IT_DOES = re.compile(r"^(?:Use|This command|The command|These commands)\b")
 
 
-def description_pair(heading: str, blocks: list[Block], command: str) -> Candidate | None:
+def description_pairs(heading: str, blocks: list[Block], command: str) -> list[Candidate]:
     """'What does `git stash` do?' for a man page's DESCRIPTION section: the first of its opening paragraphs that
     says what the command does (one that only sets the scene, "In a workflow employing ... topic branches, the
     developer sometimes needs to ...", is skipped)."""
     if not command or heading.strip().upper() != "DESCRIPTION":
-        return None
+        return []
     names = {command, command.replace(" ", "-")}
     for paragraph in first_paragraphs(blocks)[:2]:
         opening = sentences(paragraph)[0] if sentences(paragraph) else ""
@@ -57,5 +57,5 @@ def description_pair(heading: str, blocks: list[Block], command: str) -> Candida
         if _SAYS_WHAT_IT_DOES.match(opening) or any(opening.startswith(name + " ") for name in names) \
                 or (is_imperative(first_word) and first_word[:1].isupper()):
             answer = mend_cut_answer(paragraph, how_to=False)
-            return Candidate(f"What does `{command}` do?", clip(answer), "what-is") if answer else None
-    return None
+            return [Candidate(f"What does `{command}` do?", clip(answer), "what-is")] if answer else []
+    return []

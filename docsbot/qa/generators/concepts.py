@@ -1,17 +1,19 @@
 """Concepts: what a term is or means. A sentence that defines one ("A decorator is a function ...", "Editable mode
 means that ...", "... is called a “reverse proxy.”"), a heading the section's opening defines ("Template Inheritance"),
-a project layout's item ("flaskr/, a Python package ..."), and when a technique the page opens on is useful."""
+a project layout's item ("flaskr/, a Python package ..."), when a technique the page opens on is useful, a glossary's
+term, and a thing a section is named after that its opening describes ("This hook is invoked by ...")."""
 from __future__ import annotations
 
 import re
 
 from docsbot.qa.generators import vocabulary
-from docsbot.qa.generators.base import Candidate
+from docsbot.qa.generators.base import MAN_PAGE_TITLE, Candidate
 from docsbot.qa.generators.text import (
     Block,
     clip,
     first_paragraphs,
     lower_first,
+    mend_cut_answer,
     sentences,
     verb_base,
 )
@@ -201,3 +203,70 @@ def heading_definition_pair(heading: str, blocks: list[Block]) -> Candidate | No
     plural = lowered.endswith("s") and not lowered.endswith("ss")
     return Candidate(f"What {'are' if plural else 'is'} {heading if heading.isupper() else heading_phrase(heading)}?",
                      definition, "what-is")
+
+
+def _is_glossary(headings: list[str]) -> bool:
+    return any("glossary" in heading.lower() for heading in headings)
+
+
+# A glossary's term: a few words, no sentence ("cherry-picking", "early ack", "object database").
+_GLOSSARY_TERM = re.compile(r"^[`“\"]?(?P<term>[\w$<>][\w$<>.'’/-]*(?: [\w$<>][\w$<>.'’/-]*){0,4})[`”\"]?$")
+
+
+def glossary_pair(term: str, description: str, headings: list[str]) -> Candidate | None:
+    """'What does “early ack” mean in Celery?' for a term of a glossary page (a heading under "Glossary", or a term
+    of gitglossary(7)'s definition list), answered by its definition."""
+    match = _GLOSSARY_TERM.match(term.strip())
+    if not match or not _is_glossary(headings) or "glossary" in term.lower():
+        return None
+    answer = mend_cut_answer(description.strip(), how_to=False)
+    if len(answer) < 10:
+        return None
+    product = vocabulary.product()
+    where = f" in {product}" if product and product.lower() not in match["term"].lower() else ""
+    return Candidate(f"What does “{match['term']}” mean{where}?", clip(answer), "what-is")
+
+
+def glossary_entry_pair(text: str, following: list[Block], headings: list[str]) -> Candidate | None:
+    """A glossary's definition-list entry: the term alone on its paragraph, ending with a colon, then its definition."""
+    term = text.strip()
+    if not term.endswith(":") or not following or following[0].kind != "paragraph":
+        return None
+    return glossary_pair(term[:-1], following[0].text, headings)
+
+
+def glossary_heading_pair(heading: str, blocks: list[Block], parents: list[str]) -> Candidate | None:
+    """A term as a heading right under the glossary's ("Glossary > early ack"); not a man page's section
+    ("gitglossary(7) > DESCRIPTION")."""
+    paragraphs = first_paragraphs(blocks)
+    if not paragraphs or not parents or MAN_PAGE_TITLE.match(parents[-1].strip()):
+        return None
+    return glossary_pair(heading, paragraphs[0], parents[-1:])
+
+
+# "This hook is invoked by git-am(1).", "This fixture starts a Celery worker ...": a section named by a thing's own name
+# that opens by saying what kind of thing it is and what it does.
+_SELF_DESCRIBED = re.compile(r"^This (?P<noun>[a-z]{3,}) (?:is|are|was|will|can|takes|runs|lets|allows|returns|starts|"
+                             r"provides|gives|makes|sets|holds|contains|does|should|must|has|may|gets|receives)\b")
+_NAME_HEADING = re.compile(r"^[a-z][a-z0-9]*(?:[-_.][a-z0-9]+)+$|^[a-z]{3,}$")
+_NOT_THINGS = {"document", "section", "page", "chapter", "example", "tutorial", "guide", "step", "part", "release",
+               "version", "change", "feature", "approach", "way", "means", "list", "table", "behavior", "behaviour"}
+
+
+def named_thing_pair(heading: str, blocks: list[Block]) -> Candidate | None:
+    """'What is the `applypatch-msg` hook?' for a section named by a lowercase name ("applypatch-msg", "pre-commit")
+    whose opening says "This hook is invoked by ...", answered by that opening paragraph."""
+    paragraphs = first_paragraphs(blocks)
+    if not paragraphs or not _NAME_HEADING.match(heading.strip()):
+        return None
+    match = _SELF_DESCRIBED.match(paragraphs[0])
+    if not match or match["noun"] in _NOT_THINGS:
+        return None
+    answer = mend_cut_answer(paragraphs[0], how_to=False)
+    return Candidate(f"What is the `{heading.strip()}` {match['noun']}?", clip(answer), "what-is") if answer else None
+
+
+def named_section_pairs(heading: str, blocks: list[Block], parents: list[str]) -> list[Candidate]:
+    """A glossary's term or a named thing, for a section whose heading asks nothing else."""
+    named = glossary_heading_pair(heading, blocks, parents) or named_thing_pair(heading, blocks)
+    return [named] if named else []

@@ -91,3 +91,13 @@ def question_heading_pairs(heading: str, blocks: list[Block], answer: str) -> li
         return []  # "What's next?", "Why?": a tutorial's signpost, about nothing the question names
     # "What does “micro” mean?" opens with what it does not mean; the meaning follows.
     return [Candidate(heading, lead(first_paragraphs(blocks), min_chars=240) or answer, "faq")]
+
+
+def question_term_pair(text: str, following: list[Block]) -> Candidate | None:
+    """A definition list of questions (gitfaq(7): "What should I put in user.name?:" then the answer paragraph): the
+    term is the question, its description the answer."""
+    term = text.strip()
+    if not term.endswith("?:") or not _ASKS.match(term) or len(term) > 200 or not following \
+            or following[0].kind != "paragraph":
+        return None
+    return Candidate(term[:-1], clip(following[0].text.strip()), "faq")

@@ -136,15 +136,13 @@ def _section_pairs(heading: str, blocks: list[Block], parents: list[str], ask_he
     if ask_heading and not parents:
         useful = concepts.useful_when_pair(heading, blocks)
         pairs.extend([useful] if useful else [])
+    command = options.command_of(parents[0] if parents else heading, vocabulary.product())  # of a man page's options
     if ask_heading:
-        from_heading = _heading_pairs(heading, blocks, parents)
+        from_heading = _heading_pairs(heading, blocks, parents) or concepts.named_section_pairs(heading, blocks, parents)
         steps = task_headings.steps_pair(heading, blocks)
         if steps and not any(p.kind == "how-to" and has_instruction(p.answer) for p in from_heading):
             from_heading = [p for p in from_heading if p.kind != "how-to"] + [steps]
-        pairs.extend(from_heading)
-    command = options.command_of(parents[0] if parents else heading, vocabulary.product())  # of a man page's options
-    described = commands.description_pair(heading, blocks, command) if ask_heading else None
-    pairs.extend([described] if described else [])
+        pairs.extend(from_heading + commands.description_pairs(heading, blocks, command))
     for index, block in enumerate(blocks):
         following = blocks[index + 1:]
         if block.kind == "paragraph":
@@ -156,7 +154,9 @@ def _section_pairs(heading: str, blocks: list[Block], parents: list[str], ask_he
             entry = options.config_pair(block.text, following) or options.option_entry_pair(
                 block.text, following, command, previous=blocks[index - 1].text if index else "") \
                 or options.setting_entry_pair(block.text, following) \
-                or commands.subcommand_pair(block.text, following, command, heading)
+                or commands.subcommand_pair(block.text, following, command, heading) \
+                or faq.question_term_pair(block.text, following) \
+                or concepts.glossary_entry_pair(block.text, following, [*parents, heading])
             if entry:
                 pairs.append(entry)
                 continue
