@@ -248,7 +248,7 @@ EMBEDDING_DTYPE = env_choice("DOCSBOT_EMBEDDING_DTYPE", "auto", ("auto", "float3
 CRAWL_MAX_PAGES = env_int("DOCSBOT_CRAWL_MAX_PAGES", 500, minimum=1)
 CRAWL_PAGE_TIMEOUT = env_float("DOCSBOT_CRAWL_PAGE_TIMEOUT", 30.0, minimum=1.0)
 # Tokens the LLM pair generator asks the serving endpoint for, per chunk.
-QA_LLM_MAX_TOKENS = env_int("DOCSBOT_QA_LLM_MAX_TOKENS", 512, minimum=16)
+QA_LLM_MAX_TOKENS = env_int("DOCSBOT_QA_LLM_MAX_TOKENS", 128, minimum=16)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 BASE_MODEL = env_optional("DOCSBOT_BASE_MODEL")  # None: SmolLM2 converted by prepare_base_model

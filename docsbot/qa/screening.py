@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from docsbot.documents.models import Chunk
 from docsbot.qa import filters
 from docsbot.qa.generators import Candidate, chunk_body
+from docsbot.qa.generators.llm import MODEL_WRITTEN
 from docsbot.teams.models import Team
 
 
@@ -53,7 +54,7 @@ def screen(drafts: list[Draft], *, team: Team, existing_questions: list[str], in
         if draft.scores["grounding"] < filters.GROUNDING_MIN:
             draft.reason = "grounding"
             continue
-        if generator == "structural":  # the forms' precision was measured on the structural generator's pairs
+        if candidate.kind != MODEL_WRITTEN:  # the forms' precision was measured on the structural rules' pairs
             draft.scores["form"] = filters.weak_form(candidate.question, candidate.answer) or "ok"
 
     alive = [d for d in drafts if not d.reason]

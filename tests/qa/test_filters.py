@@ -1,9 +1,7 @@
 """Pair filters and the LLM output parser: pure functions."""
 import numpy as np
-import pytest
 
 from docsbot.qa import filters
-from docsbot.qa.generators.llm import MalformedOutput, parse_pairs
 
 
 def test_it_scores_grounding_by_content_words_of_the_source():
@@ -75,16 +73,6 @@ def test_it_flags_near_duplicate_questions_greedily():
     verdicts = filters.near_duplicates(np.stack([a, close, b]), existing=None)
     assert [v.duplicate for v in verdicts] == [False, True, False]
     assert filters.near_duplicates(np.stack([b]), existing=np.stack([b]))[0].duplicate
-
-
-def test_it_parses_model_json_robustly():
-    reply = 'Sure!\n```json\n[{"kind": "how-to", "question": "How do I log in", "answer": "Run acme login."},]\n```'
-    [pair] = parse_pairs(reply)
-    assert pair.question == "How do I log in?" and pair.kind == "how-to"
-    assert parse_pairs('{"pairs": [{"question": "Q?", "answer": "A.", "kind": "odd"}]}')[0].kind == "other"
-    for bad in ("no json here", "[1, 2]", '[{"question": "", "answer": "x"}]', "[{"):
-        with pytest.raises(MalformedOutput):
-            parse_pairs(bad)
 
 
 def test_it_bounds_lengths():

@@ -1,85 +1,92 @@
-"""The LLM generator: the base model writes pairs for one chunk at a time, as JSON.
+"""The LLM generator, answer first: the structural generator's pairs, and for the prose sentences none of them answers,
+a question the base model writes, kept only after a round trip.
 
-Works against any OpenAI-compatible endpoint the serving client speaks to (the embedded
-server or vLLM). Malformed output and timeouts reject the chunk with a reason; they never
-fail the run.
+For each answer span (a prose sentence of the chunk that no structural pair quotes, ``answer_spans``) the model
+writes the question that sentence answers (few-shot, examples from products no team documents); the model then
+answers that question from the chunk, and the pair is kept only when its reply agrees with the sentence (token F1 at
+least ``min_agreement``). Retrieval routing the question back to its chunk is the other half of the round trip: the
+answerability filter checks it for every generator's pairs (``docsbot.qa.screening``).
+
+Works against any OpenAI-compatible endpoint the serving client speaks to (the embedded server or vLLM). A serving
+error or timeout rejects the chunk with a transient reason (the next run tries it again); it never fails the run.
 """
 from __future__ import annotations
 
-import json
 import re
-from typing import Any
+from dataclasses import dataclass
 
+from docsbot.qa.generators import vocabulary
 from docsbot.qa.generators.base import MIN_CHUNK_CHARS, Candidate, ChunkInput, ChunkResult
+from docsbot.qa.generators.structural import StructuralGenerator
+from docsbot.qa.generators.text import parse_blocks, sentences
 
-KINDS = ("how-to", "what-is", "troubleshooting", "option", "api", "example")
-SYSTEM = ("You write question-answer pairs for training a documentation assistant. "
-          "You reply with JSON only, no prose.")
-INSTRUCTIONS = """Document: {title}
-Section: {path}
+MODEL_WRITTEN = "model"  # the kind of a pair whose question the model wrote
 
-<section>
-{body}
-</section>
+ASK_SYSTEM = "You turn a sentence from software documentation into the question it answers."
+ASK_EXAMPLES = (  # products no team here documents: the examples teach the form, not a vocabulary
+    ("Docker", "The docker ps command lists the running containers; add -a to include stopped ones.",
+     "How do I list stopped containers with docker ps?"),
+    ("PostgreSQL", "VACUUM reclaims storage occupied by dead tuples.", "What does VACUUM do in PostgreSQL?"),
+    ("nginx", "If no port is given in the listen directive, nginx listens on port 80.",
+     "Which port does nginx listen on when the listen directive gives none?"),
+)
+ANSWER_SYSTEM = "Answer the question with the sentence of the section that answers it, word for word."
 
-Write up to {count} questions that a user of this product could ask and that the section above answers.
-Use different kinds where the text allows: "how-to" (How do I ...?), "what-is" (What is ...?),
-"troubleshooting" (What does the error ... mean?), "option" (What does the ... option do?).
-Each answer must quote the section's own words and be at most three sentences.
-Reply with a JSON array like [{{"kind": "how-to", "question": "...", "answer": "..."}}]."""
+# A sentence that leans on the one before it, points elsewhere, or asks: no answer on its own.
+_LEANS = re.compile(r"^(?:This|That|These|Those|It|They|Its|Their|Here|There|So|But|And|Also|However|Then|Such|"
+                    r"He|She|We|Our|Note|See)\b")
+_POINTS = re.compile(r"\b(?:following|below|above|previous|next section|as follows)\b", re.IGNORECASE)
+# Questions about the prompt rather than the product ("What is the product's name?").
+_ABOUT_THE_PROMPT = re.compile(r"\b(?:the|this) (?:product|sentence|section|document|text|passage)\b", re.IGNORECASE)
+MIN_SPAN_CHARS, MAX_SPAN_CHARS = 50, 300
+QUESTION_TOKENS = 48
 
 
-class MalformedOutput(ValueError):
-    pass
+@dataclass(frozen=True)
+class RoundTrip:
+    question: str
+    reply: str
+    agreement: float
 
 
-def parse_pairs(text: str) -> list[Candidate]:
-    """Pairs from the model's reply; tolerant of code fences, prose around the JSON, a wrapping
-    object and trailing commas. Raises MalformedOutput when nothing usable is there."""
-    cleaned = re.sub(r"```(?:json)?", "", text).strip()
-    data: Any = None
-    for opener, closer in (("[", "]"), ("{", "}")):
-        start, end = cleaned.find(opener), cleaned.rfind(closer)
-        if start == -1 or end <= start:
+def answer_spans(body: str, answered: list[str]) -> list[str]:
+    """The chunk's prose sentences that can answer a question alone and that no pair in ``answered`` quotes."""
+    spans = []
+    for block in parse_blocks(body):
+        if block.kind != "paragraph" or block.text.lstrip().startswith("- "):
             continue
-        snippet = re.sub(r",\s*([\]}])", r"\1", cleaned[start:end + 1])
-        try:
-            data = json.loads(snippet)
-            break
-        except json.JSONDecodeError:
-            continue
-    if data is None:
-        raise MalformedOutput("no JSON array or object in the reply")
-    if isinstance(data, dict):
-        data = data.get("pairs") or data.get("questions") or [data]
-    if not isinstance(data, list):
-        raise MalformedOutput("the JSON is not a list of pairs")
-    pairs = []
-    for item in data:
-        if not isinstance(item, dict):
-            continue
-        question, answer = item.get("question"), item.get("answer")
-        if not isinstance(question, str) or not isinstance(answer, str) or not question.strip() or not answer.strip():
-            continue
-        kind = item.get("kind") if item.get("kind") in KINDS else "other"
-        question = question.strip()
-        pairs.append(Candidate(question if question.endswith("?") else question + "?", answer.strip(), kind))
-    if not pairs:
-        raise MalformedOutput("no item with a non-empty question and answer")
-    return pairs
+        for sentence in sentences(block.text):
+            if not MIN_SPAN_CHARS <= len(sentence) <= MAX_SPAN_CHARS or not sentence.endswith(".") \
+                    or _LEANS.match(sentence) or _POINTS.search(sentence) or sentence.endswith(":") \
+                    or any(sentence in answer for answer in answered):
+                continue
+            spans.append(sentence)
+    return spans
+
+
+def clean_question(text: str) -> str:
+    """The model's first line as a question, or '' when it is none a user would ask."""
+    line = next((line.strip().strip("\"'“”") for line in text.splitlines() if line.strip()), "")
+    line = re.sub(r"^(?:Question|Q)\s*:\s*", "", line)
+    words = line.split()
+    if not line.endswith("?") or not 4 <= len(words) <= 25 or _ABOUT_THE_PROMPT.search(line):
+        return ""
+    return line
 
 
 class LLMGenerator:
     name = "llm"
     concurrency = 4  # chunks in flight; vLLM batches them, the embedded server queues them
 
-    def __init__(self, client, *, model: str | None = None, max_tokens: int = 512, pairs_per_chunk: int = 4,
-                 max_chunk_chars: int = 4000):
+    def __init__(self, client, *, model: str | None = None, max_tokens: int = 128, spans_per_chunk: int = 3,
+                 min_agreement: float = 0.5, max_chunk_chars: int = 4000):
         self.client = client
         self.model = model
         self.max_tokens = max_tokens
-        self.pairs_per_chunk = pairs_per_chunk
+        self.spans_per_chunk = spans_per_chunk
+        self.min_agreement = min_agreement
         self.max_chunk_chars = max_chunk_chars
+        self.structural = StructuralGenerator()
 
     @classmethod
     def from_settings(cls) -> LLMGenerator:
@@ -94,31 +101,55 @@ class LLMGenerator:
             models = [m.get("id", "") for m in self.client.list_models()]
             base = [m for m in models if m and not m.startswith("team-")]
             if not base:
-                raise MalformedOutput("the serving endpoint lists no base model")
+                raise ValueError("the serving endpoint lists no base model")
             self.model = base[0]
         return self.model
+
+    def _chat(self, system: str, turns: list[tuple[str, str]], last: str, max_tokens: int) -> str:
+        messages = [{"role": "system", "content": system}]
+        for user, assistant in turns:
+            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+        messages.append({"role": "user", "content": last})
+        return self.client.chat(model=self._model(), max_tokens=max_tokens, temperature=0.0,
+                                messages=messages).text
+
+    def round_trip(self, chunk: ChunkInput, span: str) -> RoundTrip | None:
+        """The model's question for ``span`` and its answer to it from the chunk; None when it wrote no question."""
+        from training.evaluate import token_f1  # stdlib only
+
+        product = vocabulary.product() or chunk.title
+        question = clean_question(self._chat(ASK_SYSTEM, [(f"Product: {p}\nSentence: {s}", q) for p, s, q in
+                                                          ASK_EXAMPLES], f"Product: {product}\nSentence: {span}",
+                                            min(QUESTION_TOKENS, self.max_tokens)))
+        if not question:
+            return None
+        section = " > ".join(chunk.heading_path) or chunk.title
+        reply = self._chat(ANSWER_SYSTEM, [], f"Section: {section}\n\n{chunk.body[:self.max_chunk_chars]}\n\n"
+                                              f"Question: {question}", self.max_tokens)
+        return RoundTrip(question, reply, token_f1(reply, span))
 
     def generate(self, chunk: ChunkInput) -> ChunkResult:
         from serving.client import ServingError
 
-        body = chunk.body
-        if len(body) < MIN_CHUNK_CHARS:
-            return ChunkResult(rejection="chunk_too_short", detail=f"{len(body)} characters of text")
-        prompt = INSTRUCTIONS.format(title=chunk.title, path=" > ".join(chunk.heading_path) or chunk.title,
-                                     body=body[: self.max_chunk_chars], count=self.pairs_per_chunk)
-        try:
-            result = self.client.chat(model=self._model(), max_tokens=self.max_tokens, temperature=0.0,
-                                      messages=[{"role": "system", "content": SYSTEM},
-                                                {"role": "user", "content": prompt}])
-        except ServingError as exc:
-            message = str(getattr(exc, "message", "") or exc)
-            reason = "llm_timeout" if "timed out" in message.lower() or "timeout" in message.lower() else "llm_error"
-            return ChunkResult(rejection=reason, detail=message[:300])
-        except TimeoutError as exc:
-            return ChunkResult(rejection="llm_timeout", detail=str(exc)[:300])
-        except MalformedOutput as exc:
-            return ChunkResult(rejection="llm_error", detail=str(exc))
-        try:
-            return ChunkResult(candidates=parse_pairs(result.text)[: self.pairs_per_chunk])
-        except MalformedOutput as exc:
-            return ChunkResult(rejection="llm_malformed", detail=f"{exc}: {result.text[:200]!r}")
+        if len(chunk.body) < MIN_CHUNK_CHARS:
+            return ChunkResult(rejection="chunk_too_short", detail=f"{len(chunk.body)} characters of text")
+        structural = self.structural.generate(chunk).candidates
+        written: list[Candidate] = []
+        tried = 0
+        with vocabulary.using(chunk.vocabulary):
+            for span in answer_spans(chunk.body, [c.answer for c in structural])[:self.spans_per_chunk]:
+                tried += 1
+                try:
+                    trip = self.round_trip(chunk, span)
+                except (ServingError, TimeoutError, ValueError) as exc:
+                    message = str(getattr(exc, "message", "") or exc)
+                    reason = "llm_timeout" if "timed out" in message.lower() or "timeout" in message.lower() \
+                        else "llm_error"
+                    return ChunkResult(rejection=reason, detail=message[:300])
+                if trip is not None and trip.agreement >= self.min_agreement:
+                    written.append(Candidate(trip.question, span, MODEL_WRITTEN))
+        if structural or written:
+            return ChunkResult(candidates=[*structural, *written])
+        detail = (f"the model's questions for {tried} sentence(s) did not survive the round trip" if tried
+                  else "no heading, definition, option, API, error or example, and no prose sentence to ask about")
+        return ChunkResult(rejection="llm_round_trip" if tried else "no_structure", detail=detail)
