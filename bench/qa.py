@@ -104,11 +104,19 @@ def run_corpus(corpus: Corpus, args: argparse.Namespace) -> dict[str, Any]:
     for document_id in kept.values_list("document_id", flat=True):
         kept_per_doc[document_id] = kept_per_doc.get(document_id, 0) + 1
     # A substantive page: real documentation with at least 3 chunks (not an index, search or changelog page, nor the
-    # docs' front page: a root index.html is the table of contents).
+    # docs' front page: a root index.html is the table of contents). A page most of whose chunks the boilerplate
+    # filter rejects is a changelog or a menu whatever its title ("Community Updates" holds Requests' release history).
     chunk_counts = dict(Chunk.objects.filter(team=team).values("document_id").annotate(n=Count("id"))
                         .values_list("document_id", "n"))
+    titles = {document.pk: document.title for document in documents}
+    boilerplate_chunks: dict[int, int] = {}
+    for document_id, heading_path, text in Chunk.objects.filter(team=team).values_list("document_id", "heading_path",
+                                                                                        "text"):
+        if boilerplate_kind(title=titles[document_id], heading_path=heading_path, text=text):
+            boilerplate_chunks[document_id] = boilerplate_chunks.get(document_id, 0) + 1
     substantive = [document.pk for document in documents if chunk_counts.get(document.pk, 0) >= 3
                    and not boilerplate_kind(title=document.title, heading_path=[], text="")
+                   and boilerplate_chunks.get(document.pk, 0) * 2 < chunk_counts[document.pk]
                    and document.source_path != "index.html"]
     per_page = [kept_per_doc[d] for d in substantive]
     by_pk = {d.pk: d for d in documents}

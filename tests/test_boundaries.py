@@ -61,7 +61,8 @@ def test_it_lets_docsbot_use_only_the_serving_client_and_protocol():
 # training's torch-free modules (validated config, the base model's location and checks, CPU features, the
 # significance tests of the gate and of A/B experiments):
 # docsbot may read them anywhere, inside functions, as they load nothing heavy.
-TORCH_FREE_TRAINING = {"training.config", "training.packaged_model", "training.hardware", "training.stats"}
+TORCH_FREE_TRAINING = {"training.config", "training.packaged_model", "training.hardware", "training.stats",
+                       "training.text_metrics"}
 HEAVY = {"torch", "transformers", "peft", "sentence_transformers", "safetensors", "numpy"}
 
 

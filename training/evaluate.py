@@ -18,52 +18,16 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-import string
-from collections import Counter
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from training.text_metrics import rouge_l, token_f1
 
 GENERAL_TEXT = Path(__file__).with_name("general_english.txt")
 MIN_HELDOUT = 5  # below this, held-out F1 is noise: a "fit" score on training pairs is added
 FIT_SAMPLE = 4
 ANSWER_MARGIN = 16  # generated tokens allowed beyond the longest reference answer
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCT = str.maketrans("", "", string.punctuation)
-
-
-def normalize_tokens(text: str) -> list[str]:
-    """SQuAD-style: lower case, no punctuation or articles, whitespace tokens."""
-    return _ARTICLES.sub(" ", text.lower().translate(_PUNCT)).split()
-
-
-def token_f1(prediction: str, reference: str) -> float:
-    predicted, expected = normalize_tokens(prediction), normalize_tokens(reference)
-    if not predicted or not expected:
-        return float(predicted == expected)
-    common = sum((Counter(predicted) & Counter(expected)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(predicted), common / len(expected)
-    return 2 * precision * recall / (precision + recall)
-
-
-def rouge_l(prediction: str, reference: str) -> float:
-    """ROUGE-L F-measure from the longest common subsequence of normalised tokens."""
-    predicted, expected = normalize_tokens(prediction), normalize_tokens(reference)
-    if not predicted or not expected:
-        return float(predicted == expected)
-    previous = [0] * (len(expected) + 1)
-    for token in predicted:
-        current = [0]
-        for j, other in enumerate(expected):
-            current.append(previous[j] + 1 if token == other else max(previous[j + 1], current[j]))
-        previous = current
-    lcs = previous[-1]
-    if lcs == 0:
-        return 0.0
-    precision, recall = lcs / len(predicted), lcs / len(expected)
-    return 2 * precision * recall / (precision + recall)
 
 
 def generate_answers(model, tokenizer, examples: Sequence[dict], *, max_new_tokens: int = 96,

@@ -10,8 +10,8 @@ from training import data
 from training.artifacts import AdapterInvalid, check_adapter_dir, export_merged, vllm_problems
 from training.config import TrainConfig
 from training.data import IGNORE, batches
-from training.evaluate import rouge_l, token_f1
 from training.recipe import COMPLETE, Cancelled, Recipe, latest_complete_checkpoint
+from training.text_metrics import rouge_l, token_f1
 
 TRAIN, HELDOUT = fixture_examples(distractors=1)
 

@@ -115,7 +115,7 @@ class LLMGenerator:
 
     def round_trip(self, chunk: ChunkInput, span: str) -> RoundTrip | None:
         """The model's question for ``span`` and its answer to it from the chunk; None when it wrote no question."""
-        from training.evaluate import token_f1  # stdlib only
+        from training.text_metrics import token_f1  # stdlib only
 
         product = vocabulary.product() or chunk.title
         question = clean_question(self._chat(ASK_SYSTEM, [(f"Product: {p}\nSentence: {s}", q) for p, s, q in
