@@ -157,6 +157,15 @@ def test_it_asks_what_a_named_section_is_when_its_opening_says_what_kind_of_thin
     assert not any("section" in question for question in guide)  # the docs describing themselves
 
 
+def test_an_attribute_whose_entry_is_only_its_value_line_is_not_asked():
+    pairs, _ = _pairs(["celery.worker.consumer.agent", "class celery.worker.consumer.agent.Agent(c, **kwargs)",
+                       "requires"], "requires = (step:celery.worker.consumer.connection.Connection{()},)")
+    assert not pairs
+    pairs, _ = _pairs(["celery.beat", "class celery.beat.PersistentScheduler(*args, **kwargs)", "persistence"],
+                      "persistence = <module 'shelve' from '/usr/lib/python3.11/shelve.py'>")
+    assert not pairs
+
+
 def test_it_asks_about_a_class_documented_without_arguments_its_members_and_exceptions():
     entries = {
         ("API", "class requests.Session"): "A Requests session. Provides cookie persistence and connection-pooling.",

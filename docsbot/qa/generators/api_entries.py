@@ -202,9 +202,15 @@ def signature_pair(text: str, following: list[Block]) -> tuple[Candidate, str] |
     return Candidate(question, clip(answer), "api"), name
 
 
+# An attribute's value line standing alone: "persistence = <module 'shelve' from '...'>", "is_green = True".
+_VALUE_LINE = re.compile(r"^[a-z_]\w*\s*=\s*(?:[<(\[{'\"\d]|True\b|False\b|None\b|[\w.]+\()[^\n]*$")
+
+
 def heading_pairs(heading: str, blocks: list[Block], parents: list[str], answer: str) -> list[Candidate] | None:
     """The question an entry's heading asks (a signature, a class, an attribute, a value), answered by the section's
     opening (``answer``); None when the heading is no reference entry."""
+    if _VALUE_LINE.match(answer.strip()):
+        return []  # "requires = (step:celery...Connection{()},)": the attribute's repr, which says nothing
     signature = SIGNATURE.match(heading)
     if signature:
         name = entry_name(heading, parents)
