@@ -166,6 +166,13 @@ def test_an_attribute_whose_entry_is_only_its_value_line_is_not_asked():
     assert not pairs
 
 
+def test_a_heading_with_a_parenthetical_list_of_names_is_no_signature():
+    pairs, _ = _pairs(["Renderers", "Third party packages", "Pandas (CSV, Excel, PNG)"], "Django REST Pandas provides "
+                      "a serializer and renderers that support additional data processing and output via the Pandas "
+                      "DataFrame API.")
+    assert not any("Pandas()" in question for question in pairs)
+
+
 def test_it_asks_about_a_class_documented_without_arguments_its_members_and_exceptions():
     entries = {
         ("API", "class requests.Session"): "A Requests session. Provides cookie persistence and connection-pooling.",

@@ -23,7 +23,9 @@ from docsbot.qa.generators.wording import VAGUE, class_name, vague
 
 # An API entry's signature; not a manual page's name ("gitk(1)": section 1 of the manual).
 SIGNATURE = re.compile(
-    r"^(?P<prefix>(?:class|exception|async|def|classmethod|staticmethod|property|abstractmethod)\s+)?"
+    # Not a heading's parenthetical list of names: "Pandas (CSV, Excel, PNG)" is a package and its formats.
+    r"^(?![A-Za-z][\w.]*\s+\((?:[A-Z][\w-]*(?:,\s*|\s*\)))+\s*$)"
+    r"(?P<prefix>(?:class|exception|async|def|classmethod|staticmethod|property|abstractmethod)\s+)?"
     r"(?P<name>[A-Za-z_][\w.]*)\s*\((?!\d[a-z]*\))(?P<args>[^()]*(?:\([^()]*\)[^()]*)*)\)\s*(?:(?:->|→)\s*[^\s]+.*)?[:¶]?\s*$"
 )
 
