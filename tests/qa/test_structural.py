@@ -157,13 +157,16 @@ def test_it_asks_what_a_named_section_is_when_its_opening_says_what_kind_of_thin
     assert not any("section" in question for question in guide)  # the docs describing themselves
 
 
-def test_an_attribute_whose_entry_is_only_its_value_line_is_not_asked():
+def test_an_entry_whose_opening_is_only_its_value_line_or_its_parameters_is_not_asked():
     pairs, _ = _pairs(["celery.worker.consumer.agent", "class celery.worker.consumer.agent.Agent(c, **kwargs)",
                        "requires"], "requires = (step:celery.worker.consumer.connection.Connection{()},)")
     assert not pairs
     pairs, _ = _pairs(["celery.beat", "class celery.beat.PersistentScheduler(*args, **kwargs)", "persistence"],
                       "persistence = <module 'shelve' from '/usr/lib/python3.11/shelve.py'>")
     assert not pairs
+    pairs, _ = _pairs(["Schemas", "API Reference", "get_docs_view"], "- title: Default None. May be used to provide a "
+                      "descriptive title for the schema definition.\n- public: Default True.")
+    assert not pairs  # its parameters, not what it is
 
 
 def test_a_heading_with_a_parenthetical_list_of_names_is_no_signature():

@@ -204,6 +204,8 @@ def signature_pair(text: str, following: list[Block]) -> tuple[Candidate, str] |
     return Candidate(question, clip(answer), "api"), name
 
 
+# A parameter list's first item: "- title: Default None.", "- key (str) – the key".
+_PARAMETER_ITEM = re.compile(r"^[-•*]\s+`?[a-z_]\w*`?\s*(?:\([^)]*\))?\s*(?::|–|—|--)\s")
 # An attribute's value line standing alone: "persistence = <module 'shelve' from '...'>", "is_green = True".
 _VALUE_LINE = re.compile(r"^[a-z_]\w*\s*=\s*(?:[<(\[{'\"\d]|True\b|False\b|None\b|[\w.]+\()[^\n]*$")
 
@@ -211,8 +213,10 @@ _VALUE_LINE = re.compile(r"^[a-z_]\w*\s*=\s*(?:[<(\[{'\"\d]|True\b|False\b|None\
 def heading_pairs(heading: str, blocks: list[Block], parents: list[str], answer: str) -> list[Candidate] | None:
     """The question an entry's heading asks (a signature, a class, an attribute, a value), answered by the section's
     opening (``answer``); None when the heading is no reference entry."""
-    if _VALUE_LINE.match(answer.strip()):
-        return []  # "requires = (step:celery...Connection{()},)": the attribute's repr, which says nothing
+    if _VALUE_LINE.match(answer.strip()) or _PARAMETER_ITEM.match(answer.strip()):
+        # "requires = (step:celery...Connection{()},)": the attribute's repr; "- title: Default None. ...": the
+        # entry's parameters. Neither says what the entry is.
+        return []
     signature = SIGNATURE.match(heading)
     if signature:
         name = entry_name(heading, parents)
