@@ -176,6 +176,19 @@ def test_a_heading_with_a_parenthetical_list_of_names_is_no_signature():
     assert not any("Pandas()" in question for question in pairs)
 
 
+def test_an_answer_never_names_one_item_of_a_list_as_if_it_were_the_whole():
+    pairs, _ = _pairs(["Exceptions", "API Reference", "ValidationError"], "The ValidationError exception is slightly "
+                      "different from the other APIException classes:\n\n- The detail argument is mandatory, not "
+                      "optional.\n- The detail argument may be a list or dictionary of error details, and may also be a nested data structure. By using a dictionary, you can specify field-level errors while performing object-level validation in the validate() method of a serializer. For example, raise serializers.ValidationError({'name': 'Please enter a valid name.'}) and the error is reported against that field, and the response lists every field's errors under its own key so that a client can show each one next to its input.\n- By convention you should import the serializers module.")
+    assert "What is ValidationError?" not in pairs  # its answer would be the intro and the first difference
+
+
+def test_a_filler_adverb_before_the_task_is_not_asked():
+    pairs, _ = _pairs(["Application", "Configuration"], "You can even add new default sources by using the "
+                      "app.add_defaults() method.")
+    assert "How do I add new default sources?" in pairs
+
+
 def test_it_asks_about_a_class_documented_without_arguments_its_members_and_exceptions():
     entries = {
         ("API", "class requests.Session"): "A Requests session. Provides cookie persistence and connection-pooling.",

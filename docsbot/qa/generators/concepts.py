@@ -85,6 +85,8 @@ def _defining_answer(heading: str, blocks: list[Block]) -> str:
     opening = [sentence for paragraph in first_paragraphs(blocks)[:3] for sentence in sentences(paragraph)][:6]
     for index, sentence in enumerate(opening):
         if defining.match(sentence.lower()) and (not case_sensitive or sentence.startswith(heading)):
+            if sentence.endswith(":"):
+                return ""  # "... is slightly different from the other classes:" then a list: one item is no answer
             return clip(" ".join(opening[index:index + 2]) if len(sentence) < 120 else sentence)
     return ""
 

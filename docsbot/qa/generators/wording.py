@@ -87,9 +87,12 @@ def first_person(text: str) -> str:
     return re.sub(r"\byourself\b", "myself", re.sub(r"\byour\b", "my", text))
 
 
+_FILLER = re.compile(r"^(?:even|also|simply|just|easily|still|actually|additionally|further)\s+(?=[a-z])")
+
+
 def task_phrase(text: str) -> str | None:
     """'switch traffic back to the previous bundle' when it starts with a verb and leans on no pronoun."""
-    task = first_person(strip_end(text))
+    task = _FILLER.sub("", first_person(strip_end(text)))  # "You can even add ..." asks how to add
     words = split_words(task)
     # "override the default" leans on the page for what the default is, like a pronoun does.
     if not (3 <= len(words) <= 14) or vague(task) or not is_imperative(words[0]) or task.endswith(("'s", "’s")) \
