@@ -153,6 +153,9 @@ def test_it_asks_what_a_named_section_is_when_its_opening_says_what_kind_of_thin
     pairs = _git_pairs(["githooks(5)", "HOOKS", "pre-commit"], "This hook is invoked by git-commit(1), and can be "
                        "bypassed with the --no-verify option. It takes no parameters.")
     assert pairs["What is the `pre-commit` hook?"].answer.startswith("This hook is invoked by git-commit(1)")
+    thin = _git_pairs(["githooks(5)", "HOOKS", "p4-post-changelist"], "This hook is invoked by git-p4 submit.\n\n"
+                      "Run git-p4 submit --help for details.")
+    assert not thin  # when it runs, not what it is for
     guide = _git_pairs(["gittutorial(7)", "basics"], "This section is a short walk through the basic commands.")
     assert not any("section" in question for question in guide)  # the docs describing themselves
 

@@ -251,6 +251,7 @@ def glossary_heading_pair(heading: str, blocks: list[Block], parents: list[str])
 _SELF_DESCRIBED = re.compile(r"^This (?P<noun>[a-z]{3,}) (?:is|are|was|will|can|takes|runs|lets|allows|returns|starts|"
                              r"provides|gives|makes|sets|holds|contains|does|should|must|has|may|gets|receives)\b")
 _NAME_HEADING = re.compile(r"^[a-z][a-z0-9]*(?:[-_.][a-z0-9]+)+$|^[a-z]{3,}$")
+_MIN_DESCRIPTION_CHARS = 60
 _NOT_THINGS = {"document", "section", "page", "chapter", "example", "tutorial", "guide", "step", "part", "release",
                "version", "change", "feature", "approach", "way", "means", "list", "table", "behavior", "behaviour"}
 
@@ -265,7 +266,9 @@ def named_thing_pair(heading: str, blocks: list[Block]) -> Candidate | None:
     if not match or match["noun"] in _NOT_THINGS:
         return None
     answer = mend_cut_answer(paragraphs[0], how_to=False)
-    return Candidate(f"What is the `{heading.strip()}` {match['noun']}?", clip(answer), "what-is") if answer else None
+    if len(answer) < _MIN_DESCRIPTION_CHARS:
+        return None  # "This hook is invoked by git-p4 submit.": when it runs, not what it is for
+    return Candidate(f"What is the `{heading.strip()}` {match['noun']}?", clip(answer), "what-is")
 
 
 def named_section_pairs(heading: str, blocks: list[Block], parents: list[str]) -> list[Candidate]:
