@@ -15,7 +15,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--team", required=True, help="team slug")
         parser.add_argument("--generator", choices=["structural", "llm"],
-                            help="override the team's generator for this run (default: the team's, structural)")
+                            help="override the team's generator for this run (default: the team's, structural); "
+                                 "llm adds, to the structural pairs, questions the serving model writes for prose "
+                                 "sentences, kept only after a round trip")
         parser.add_argument("--json", action="store_true", help="print the JSON summary only")
 
     def handle(self, *args, team: str, generator: str | None, json: bool, **options):
