@@ -192,6 +192,19 @@ def test_a_filler_adverb_before_the_task_is_not_asked():
     assert "How do I add new default sources?" in pairs
 
 
+def test_a_concept_or_file_format_man_page_has_no_command_and_following_commands_are_no_verb():
+    concept = _git_pairs(["gitcli(7)", "ENHANCED OPTION PARSER"], "-h:\n\ngives a pretty printed usage of the "
+                         "command.")
+    assert "What does `gitcli -h` do?" not in concept  # gitcli(7) documents conventions, not a command
+    protocol = _git_pairs(["gitremote-helpers(7)", "COMMANDS"], "list:\n\nLists the refs, one per line, in the "
+                          "format of the protocol.")
+    assert not any("gitremote-helpers list" in question for question in protocol)
+    equivalent = _git_pairs(["git-log(1)", "DESCRIPTION"], "Use the symmetric difference when you want both sides."
+                            "\n\nThe following two commands are equivalent:\n\n```\n$ git log A B --not "
+                            "$(git merge-base --all A B)\n$ git log A...B\n```", first=False)
+    assert not any("command are" in question for question in equivalent)
+
+
 def test_it_asks_about_a_class_documented_without_arguments_its_members_and_exceptions():
     entries = {
         ("API", "class requests.Session"): "A Requests session. Provides cookie persistence and connection-pooling.",

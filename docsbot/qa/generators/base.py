@@ -11,7 +11,7 @@ from docsbot.qa.generators.vocabulary import EMPTY, Vocabulary
 
 MIN_CHUNK_CHARS = 40
 
-MAN_PAGE_TITLE = re.compile(r"^(?P<name>[a-z][\w.+-]*)\(\d\w*\)$")  # "git-log(1)", "curl(1)": a man page
+MAN_PAGE_TITLE = re.compile(r"^(?P<name>[a-z][\w.+-]*)\((?P<section>\d)\w*\)$")  # "git-log(1)", "curl(1)": a man page
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,9 @@ _FOLLOWING_DOES = re.compile(r"^The (?:following|code below|example below)(?: \w
                              r"how to (?P<how>[a-z].+)|(?P<verb>[a-z]+s) (?P<rest>.+))$")
 
 
+_AUXILIARIES = {"are", "is", "was", "were", "can", "will", "would", "do", "does", "have", "has", "should", "may"}
+
+
 def code_example_pair(last: str, code: str, paragraph: str, title: str) -> Candidate | None:
     """A sentence that says what the code after it does is a how-to answered by the sentence and the code:
     "Install it from PyPI using pip:" (it: the page's product), "You can also pass arguments to the factory like
@@ -123,6 +126,8 @@ def code_example_pair(last: str, code: str, paragraph: str, title: str) -> Candi
     if looks:
         return _looks_like_pair(looks, answer, paragraph)
     match = _FOLLOWING_DOES.match(strip_end(last))
+    if match and match.group("verb") and match.group("rest").split()[0] in _AUXILIARIES:
+        return None  # "The following two commands are equivalent:": "commands" is the subject's noun, not its verb
     if match:
         task = match.group("how") or (f"{verb_base(match.group('verb'))} {_before_pronoun_clause(match.group('rest'))}"
                                       if verb_base(match.group("verb")) else "")

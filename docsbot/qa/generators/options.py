@@ -82,12 +82,15 @@ _NOTE_ONLY = 45  # characters: a description this short may be a note before the
 
 _ANNOUNCES_MORE = re.compile(r"(?::|\b(?:one of|two|three|four|several|following) \w+\.)$")
 
+_COMMAND_SECTIONS = {"1", "6", "8"}  # user commands, games, administration commands
+
+
 def command_of(title: str, product: str) -> str:
     """The command a man page documents: "git-log(1)" -> "git log" (a subcommand of the product the docs are
-    about, "Git"), "curl(1)" -> "curl"; '' for a page not named as a man page."""
+    about, "Git"), "curl(1)" -> "curl"; '' for a page not named as a command's man page."""
     match = MAN_PAGE_TITLE.match(title.strip())
-    if not match:
-        return ""
+    if not match or match["section"] not in _COMMAND_SECTIONS:
+        return ""  # gitcli(7), gitignore(5): a concept or a file format, whose entries are no command's
     name = match["name"]
     prefix = product.lower() + "-"
     return f"{product.lower()} {name[len(prefix):]}" if product and name.startswith(prefix) else name
