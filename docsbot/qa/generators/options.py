@@ -197,6 +197,8 @@ def option_sentence_pair(sentence: str, tail: str, api_name: str) -> Candidate |
         return None
     what = option.group("what")
     owner = f" of `{api_name}`" if api_name else ""
+    if what in ("argument", "parameter") and not api_name:
+        return None  # "The exc argument is used to pass ...": an argument of which call, only the page says
     return Candidate(f"What does the `{option.group('name')}` {what}{owner} do?", clip(tail), "option")
 
 
