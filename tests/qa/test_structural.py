@@ -205,6 +205,22 @@ def test_a_concept_or_file_format_man_page_has_no_command_and_following_commands
     assert not any("command are" in question for question in equivalent)
 
 
+def test_a_methods_signature_under_its_dotted_path_is_asked_about_with_its_class():
+    pairs, _ = _pairs(["Developer Interface", "class requests.PreparedRequest", "requests.PreparedRequest.prepare"],
+                      "prepare(method=None, url=None, headers=None)\n\nPrepares the entire request with the given "
+                      "parameters.")
+    assert "What does `PreparedRequest.prepare()` do?" in pairs and "What does `prepare()` do?" not in pairs
+
+
+def test_a_noun_that_reads_as_a_verb_or_a_placeholders_setting_asks_nothing():
+    pairs = _git_pairs(["reftable", "Log block format"], "Log record keys are structured as:\n\n```\nref_name '\\0' "
+                       "reverse_int64(update_index)\n```")
+    assert not any("structured as" in question for question in pairs)
+    placeholder = _git_pairs(["gitsubmodules(7)", "DESCRIPTION"], "For example, the submodule.foo.url setting specifies "
+                             "where to obtain the submodule.")
+    assert not any("submodule.foo.url" in question for question in placeholder)
+
+
 def test_it_asks_about_a_class_documented_without_arguments_its_members_and_exceptions():
     entries = {
         ("API", "class requests.Session"): "A Requests session. Provides cookie persistence and connection-pooling.",

@@ -182,11 +182,15 @@ _CALLED_WHEN = re.compile(r"^(?:This (?:is|gets) |It is )?[Cc]alled (?:at|when|w
                           r"if|during|on)\b")
 
 
-def signature_pair(text: str, following: list[Block]) -> tuple[Candidate, str] | None:
+def signature_pair(text: str, following: list[Block], heading: str = "") -> tuple[Candidate, str] | None:
+    """A signature paragraph and the description under it; a method's bare name is qualified by its class when the
+    section's heading is its dotted path ("requests.PreparedRequest.prepare" over "prepare(method=None, ...)")."""
     match = SIGNATURE.match(text.strip())
     if not match or len(text) > 300:
         return None
     name = match.group("name")
+    if "." not in name and re.fullmatch(rf"[\w.]+\.{re.escape(name)}", heading.strip()):
+        name = ".".join(heading.strip().split(".")[-2:])
     if name.lower() in {"if", "for", "while", "print", "return", "with"}:
         return None
     description = first_paragraphs(following)

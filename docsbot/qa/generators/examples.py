@@ -12,6 +12,7 @@ from docsbot.qa.generators.base import Candidate
 from docsbot.qa.generators.howto import TO_DO
 from docsbot.qa.generators.instructions import is_instruction
 from docsbot.qa.generators.text import (
+    FUNCTION_WORDS,
     Block,
     clip,
     fenced,
@@ -121,6 +122,8 @@ def code_example_pair(last: str, code: str, paragraph: str, title: str) -> Candi
         if vague(re.sub(r" (?:and \w+|so(?: that)?) (?:it|them)\b.*$", "", " ".join(words))):
             return None  # "Add the Python functions that will run these SQL commands": which, the page says
         task = re.sub(r"\byour\b", "my", lower_first(" ".join(words)))
+        if words[-1].lower() in FUNCTION_WORDS | {"as"} or re.search(r"\b(?:are|is)\b", " ".join(words[1:4])):
+            return None  # "Log record keys are structured as:": "Log" is the subject's noun, not an instruction
         return Candidate(f"How do I {task}?", answer, "example")
     looks = _LOOKS_LIKE.match(last)
     if looks:

@@ -174,6 +174,9 @@ _OPTION_SENTENCE = re.compile(
 _NOT_NAMES = {"first", "second", "third", "last", "next", "only", "same", "other", "following", "default", "new", "old",
               "given", "above", "below"}
 
+# "For example, the submodule.foo.url setting ...": a placeholder's name, no real option.
+_EXAMPLE_NAME = re.compile(r"(?:^|[._-])(?:foo|bar|baz|example|my)(?:$|[._-])")
+
 _VERSION_CHANGE = re.compile(r"^(?:New in version|Changed in version|Deprecated since)\b")
 
 # "The methods parameter defaults to ["GET"]. ...", "If the obj argument is not given, ...": what happens without the
@@ -192,6 +195,7 @@ def option_sentence_pair(sentence: str, tail: str, api_name: str) -> Candidate |
     # deprecated" says what changed, not what the parameter does; "... when the task_always_eager setting is
     # enabled" is a condition of the sentence's own subject.
     if not option or option.group("name").lower() in _NOT_NAMES or _VERSION_CHANGE.match(sentence) \
+            or _EXAMPLE_NAME.search(option.group("name")) \
             or _SUBORDINATE_END.search(sentence[:option.start()]) \
             or _ONLY_THE_DEFAULT.match(tail) or _RAISES_ENTRY.match(LIST_ITEM.sub("", sentence)):
         return None

@@ -146,7 +146,7 @@ def _section_pairs(heading: str, blocks: list[Block], parents: list[str], ask_he
     for index, block in enumerate(blocks):
         following = blocks[index + 1:]
         if block.kind == "paragraph":
-            signature = api_entries.signature_pair(block.text, following)
+            signature = api_entries.signature_pair(block.text, following, heading)
             if signature:
                 api_name = signature[1]
                 pairs.append(signature[0])
