@@ -221,6 +221,20 @@ def test_a_noun_that_reads_as_a_verb_or_a_placeholders_setting_asks_nothing():
     assert not any("submodule.foo.url" in question for question in placeholder)
 
 
+def test_an_faq_asking_about_it_names_the_product_and_an_acronym_is_no_plural():
+    celery = vocabulary.Vocabulary(names=frozenset({"Celery"}), product="Celery", platforms=frozenset({"Celery"}))
+    with vocabulary.using(celery):
+        faq = StructuralGenerator().generate(ChunkInput(1, "Frequently Asked Questions", (
+            "Frequently Asked Questions", "Troubleshooting", "Does it work on FreeBSD?"), "Frequently Asked Questions > "
+            "Troubleshooting > Does it work on FreeBSD?\n\nAnswer: Depends; with the RabbitMQ and Redis transports it "
+            "should work.", vocabulary=celery))
+        sqs = StructuralGenerator().generate(ChunkInput(2, "Backends and Brokers", (
+            "Backends and Brokers", "Summaries", "SQS"), "Backends and Brokers > Summaries > SQS\n\nSQS is a broker. "
+            "If you already integrate tightly with AWS, you may want to use it.", vocabulary=celery))
+    assert "Does Celery work on FreeBSD?" in {c.question for c in faq.candidates}
+    assert "What are SQS?" not in {c.question for c in sqs.candidates}
+
+
 def test_it_asks_about_a_class_documented_without_arguments_its_members_and_exceptions():
     entries = {
         ("API", "class requests.Session"): "A Requests session. Provides cookie persistence and connection-pooling.",
@@ -1334,7 +1348,7 @@ def test_a_sentence_that_names_an_option_without_saying_what_it_does_asks_nothin
 def test_an_faq_label_is_not_asked_as_a_question_but_a_real_question_heading_is():
     body = "No! As of version 2.28, the library no longer supports Python 2.7. Pin to an older release instead."
     assert "Python 2 Support?" not in _pairs(("Frequently Asked Questions", "Python 2 Support?"), body)[0]
-    assert "Does it support Python 2?" in _pairs(("Frequently Asked Questions", "Does it support Python 2?"), body)[0]
+    assert "Does Flask support Python 2?" in _pairs(("Frequently Asked Questions", "Does it support Python 2?"), body)[0]
 
 
 def test_a_sentence_that_only_seems_to_define_a_term_asks_nothing():

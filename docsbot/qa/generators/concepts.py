@@ -202,7 +202,7 @@ def heading_definition_pair(heading: str, blocks: list[Block]) -> Candidate | No
     if not definition:
         return None
     lowered = heading.lower()
-    plural = lowered.endswith("s") and not lowered.endswith("ss")
+    plural = lowered.endswith("s") and not lowered.endswith("ss") and not heading.isupper()  # "SQS", "DNS"
     return Candidate(f"What {'are' if plural else 'is'} {heading if heading.isupper() else heading_phrase(heading)}?",
                      definition, "what-is")
 

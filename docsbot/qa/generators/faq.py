@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import re
 
+from docsbot.qa.generators import vocabulary
 from docsbot.qa.generators.base import Candidate
 from docsbot.qa.generators.text import Block, clip, fenced, first_paragraphs, lead, verb_base
 from docsbot.qa.generators.wording import VAGUE, vague
@@ -90,7 +91,16 @@ def question_heading_pairs(heading: str, blocks: list[Block], answer: str) -> li
     if not {word.lower() for word in re.findall(r"\w+", heading)} - _SIGNPOST_WORDS:
         return []  # "What's next?", "Why?": a tutorial's signpost, about nothing the question names
     # "What does “micro” mean?" opens with what it does not mean; the meaning follows.
-    return [Candidate(heading, lead(first_paragraphs(blocks), min_chars=240) or answer, "faq")]
+    return [Candidate(_product_for_it(heading), lead(first_paragraphs(blocks), min_chars=240) or answer, "faq")]
+
+
+_ABOUT_IT = re.compile(r"^(Does|Is|Can|Will|Should) it\b")
+
+
+def _product_for_it(question: str) -> str:
+    """'Does it work on FreeBSD?' on an FAQ asks about the product: 'Does Celery work on FreeBSD?'."""
+    product = vocabulary.product()
+    return _ABOUT_IT.sub(lambda m: f"{m.group(1)} {product}", question) if product else question
 
 
 def question_term_pair(text: str, following: list[Block]) -> Candidate | None:
