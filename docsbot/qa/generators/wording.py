@@ -103,6 +103,9 @@ def task_phrase(text: str) -> str | None:
     return task
 
 
+_STRUCTURE_NOUNS = {"format", "formats", "layout", "structure", "overview", "syntax", "internals"}
+
+
 def heading_task(heading: str) -> str | None:
     """'Install Flask' or 'Installing Flask' -> 'install Flask'."""
     words = split_words(heading)
@@ -111,6 +114,8 @@ def heading_task(heading: str) -> str | None:
     first = words[0]
     if len(words) == 3 and words[1].lower() in {"and", "or"}:
         return None  # "Build and Install": build and install what, the page says
+    if words[-1].lower() in _STRUCTURE_NOUNS and not first.lower().endswith("ing"):
+        return None  # "Log block format", "Index block format", "Project layout": a thing's shape, not a task
     if first.lower() in TASK_VERBS:
         return " ".join([first.lower(), *words[1:]])
     base = verb_base(first) if first.lower().endswith("ing") else None
