@@ -120,6 +120,10 @@ def test_it_asks_what_a_dotted_setting_does_but_not_about_a_file_name():
     assert pairs["What does the `log.showRoot` setting do?"].answer == \
         "If true, the initial commit will be shown as a big creation event."
     assert "What does the `notes.<name>.mergeStrategy` setting do?" in pairs
+    environment = _git_pairs(["git(1)", "ENVIRONMENT VARIABLES"], "GIT_INDEX_FILE:\n\nThis environment variable "
+                             "specifies an alternate index file. If not specified, the default of $GIT_DIR/index is "
+                             "used.")
+    assert environment["What does `GIT_INDEX_FILE` do?"].answer.startswith("This environment variable specifies")
     assert not any("setup.py" in question for question in pairs)
     signals, _ = _pairs(["API", "Signals"], "flask.before_render_template:\n\nThis signal is sent before template "
                         "rendering process.")

@@ -38,8 +38,19 @@ _FILE_EXTENSIONS = {"py", "txt", "cfg", "ini", "json", "yaml", "yml", "toml", "h
                     "c", "h", "xml", "css", "lock", "service", "env", "log"}
 
 
+# An environment variable as a definition-list term: "GIT_INDEX_FILE:", "GIT_CONFIG_NOSYSTEM:".
+_VARIABLE_TERM = re.compile(r"^`?(?P<name>[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)`?:$")
+
+
 def setting_entry_pair(text: str, following: list[Block]) -> Candidate | None:
-    """'What does the `log.showRoot` setting do?' for a dotted setting's entry, answered by its description."""
+    """'What does the `log.showRoot` setting do?' for a dotted setting's entry, 'What does `GIT_INDEX_FILE` do?' for
+    an environment variable's, answered by its description."""
+    variable = _VARIABLE_TERM.match(text.strip())
+    if variable and following and following[0].kind == "paragraph" \
+            and not _VARIABLE_TERM.match(following[0].text.strip()):
+        description = mend_cut_answer(following[0].text.strip(), how_to=False)
+        return Candidate(f"What does `{variable['name']}` do?", clip(description), "option") \
+            if len(description) >= 20 else None
     match = _SETTING_TERM.match(text.strip())
     if not match or match["name"].rsplit(".", 1)[-1].lower() in _FILE_EXTENSIONS \
             or match["name"].split(".", 1)[0] in vocabulary.lower_names():
