@@ -124,6 +124,9 @@ def test_it_asks_what_a_dotted_setting_does_but_not_about_a_file_name():
                              "specifies an alternate index file. If not specified, the default of $GIT_DIR/index is "
                              "used.")
     assert environment["What does `GIT_INDEX_FILE` do?"].answer.startswith("This environment variable specifies")
+    perl = _git_pairs(["gitweb.conf(5)", "CONFIGURATION VARIABLES"], "$projectroot:\n\nAbsolute filesystem path "
+                      "which will be prepended to project path.")
+    assert "What does `$projectroot` do?" in perl
     assert not any("setup.py" in question for question in pairs)
     signals, _ = _pairs(["API", "Signals"], "flask.before_render_template:\n\nThis signal is sent before template "
                         "rendering process.")

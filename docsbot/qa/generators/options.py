@@ -38,8 +38,9 @@ _FILE_EXTENSIONS = {"py", "txt", "cfg", "ini", "json", "yaml", "yml", "toml", "h
                     "c", "h", "xml", "css", "lock", "service", "env", "log"}
 
 
-# An environment variable as a definition-list term: "GIT_INDEX_FILE:", "GIT_CONFIG_NOSYSTEM:".
-_VARIABLE_TERM = re.compile(r"^`?(?P<name>[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)`?:$")
+# A variable as a definition-list term: an environment variable ("GIT_INDEX_FILE:") or a configuration file's
+# variable ("$projectroot:", "$feature{'blame'}:" in gitweb.conf(5)).
+_VARIABLE_TERM = re.compile(r"^`?(?P<name>[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|\$[a-z_]\w*(?:\{'?\w+'?\})?)`?:$")
 
 
 def setting_entry_pair(text: str, following: list[Block]) -> Candidate | None:
