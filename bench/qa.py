@@ -66,7 +66,6 @@ def main() -> None:
 
 
 def run_corpus(corpus: Corpus, args: argparse.Namespace) -> dict[str, Any]:
-    from django.db.models import Count
 
     from docsbot.documents.models import Chunk, Document
     from docsbot.documents.selectors import chunk_search
@@ -106,12 +105,12 @@ def run_corpus(corpus: Corpus, args: argparse.Namespace) -> dict[str, Any]:
     # A substantive page: real documentation with at least 3 chunks (not an index, search or changelog page, nor the
     # docs' front page: a root index.html is the table of contents). A page most of whose chunks the boilerplate
     # filter rejects is a changelog or a menu whatever its title ("Community Updates" holds Requests' release history).
-    chunk_counts = dict(Chunk.objects.filter(team=team).values("document_id").annotate(n=Count("id"))
-                        .values_list("document_id", "n"))
     titles = {document.pk: document.title for document in documents}
+    chunk_counts: dict[int, int] = {}
     boilerplate_chunks: dict[int, int] = {}
     for document_id, heading_path, text in Chunk.objects.filter(team=team).values_list("document_id", "heading_path",
                                                                                         "text"):
+        chunk_counts[document_id] = chunk_counts.get(document_id, 0) + 1
         if boilerplate_kind(title=titles[document_id], heading_path=heading_path, text=text):
             boilerplate_chunks[document_id] = boilerplate_chunks.get(document_id, 0) + 1
     substantive = [document.pk for document in documents if chunk_counts.get(document.pk, 0) >= 3

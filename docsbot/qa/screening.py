@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from docsbot.documents.models import Chunk
 from docsbot.qa import filters
 from docsbot.qa.generators import Candidate, chunk_body
-from docsbot.qa.generators.llm import MODEL_WRITTEN
+from docsbot.qa.generators.base import MODEL_WRITTEN
 from docsbot.teams.models import Team
 
 

@@ -4,7 +4,8 @@ structural pairs still come back."""
 import pytest
 
 from docsbot.qa.generators import ChunkInput
-from docsbot.qa.generators.llm import MODEL_WRITTEN, LLMGenerator, answer_spans, clean_question
+from docsbot.qa.generators.base import MODEL_WRITTEN
+from docsbot.qa.generators.llm import LLMGenerator, answer_spans, clean_question
 from docsbot.qa.models import ChunkRejection, QAPair
 
 CHUNK = ChunkInput(1, "Quickstart", ("Quickstart", "Configuring the project"),

@@ -18,9 +18,9 @@ def _flask_docs_vocabulary():
         yield
 
 
-def _pairs(path, text, first=True):
+def _pairs(path, text, first=True, docs=FLASK_DOCS):
     result = StructuralGenerator().generate(ChunkInput(1, path[0], tuple(path), " > ".join(path) + "\n\n" + text,
-                                                       first_of_section=first, vocabulary=FLASK_DOCS))
+                                                       first_of_section=first, vocabulary=docs))
     return {c.question: c for c in result.candidates}, result
 
 
@@ -72,13 +72,11 @@ def test_it_asks_what_each_option_of_a_man_page_does():
 
 
 GIT_DOCS = vocabulary.Vocabulary(names=frozenset({"Git"}), product="Git", platforms=frozenset({"Git"}))
+CELERY_DOCS = vocabulary.Vocabulary(names=frozenset({"Celery"}), product="Celery", platforms=frozenset({"Celery"}))
 
 
 def _git_pairs(path, text, first=True):
-    with vocabulary.using(GIT_DOCS):
-        result = StructuralGenerator().generate(ChunkInput(1, path[0], tuple(path), " > ".join(path) + "\n\n" + text,
-                                                           first_of_section=first, vocabulary=GIT_DOCS))
-    return {c.question: c for c in result.candidates}
+    return _pairs(path, text, first, docs=GIT_DOCS)[0]
 
 
 def test_it_asks_what_each_subcommand_of_a_man_page_does():
@@ -134,11 +132,9 @@ def test_it_asks_what_a_dotted_setting_does_but_not_about_a_file_name():
 
 
 def test_it_asks_what_a_glossary_term_means_as_a_heading_or_as_a_definition_list_entry():
-    celery = vocabulary.Vocabulary(names=frozenset({"Celery"}), product="Celery", platforms=frozenset({"Celery"}))
-    with vocabulary.using(celery):
-        result = StructuralGenerator().generate(ChunkInput(1, "Glossary", ("Glossary", "early ack"), "Glossary > early "
-                                                           "ack\n\nShort for early acknowledgment: a task acknowledged before it runs.", vocabulary=celery))
-    assert {c.question: c.answer for c in result.candidates} == {
+    glossary, _ = _pairs(["Glossary", "early ack"], "Short for early acknowledgment: a task acknowledged before it "
+                         "runs.", docs=CELERY_DOCS)
+    assert {question: pair.answer for question, pair in glossary.items()} == {
         "What does “early ack” mean in Celery?": "Short for early acknowledgment: a task acknowledged before it runs."}
     pairs = _git_pairs(["gitglossary(7)", "DESCRIPTION"], "cherry-picking:\n\nIn SCM jargon, \"cherry pick\" means to "
                        "choose a subset of changes out of a series of changes and record them on top of a different "
@@ -229,17 +225,12 @@ def test_a_noun_that_reads_as_a_verb_or_a_placeholders_setting_asks_nothing():
 
 
 def test_an_faq_asking_about_it_names_the_product_and_an_acronym_is_no_plural():
-    celery = vocabulary.Vocabulary(names=frozenset({"Celery"}), product="Celery", platforms=frozenset({"Celery"}))
-    with vocabulary.using(celery):
-        faq = StructuralGenerator().generate(ChunkInput(1, "Frequently Asked Questions", (
-            "Frequently Asked Questions", "Troubleshooting", "Does it work on FreeBSD?"), "Frequently Asked Questions > "
-            "Troubleshooting > Does it work on FreeBSD?\n\nAnswer: Depends; with the RabbitMQ and Redis transports it "
-            "should work.", vocabulary=celery))
-        sqs = StructuralGenerator().generate(ChunkInput(2, "Backends and Brokers", (
-            "Backends and Brokers", "Summaries", "SQS"), "Backends and Brokers > Summaries > SQS\n\nSQS is a broker. "
-            "If you already integrate tightly with AWS, you may want to use it.", vocabulary=celery))
-    assert "Does Celery work on FreeBSD?" in {c.question for c in faq.candidates}
-    assert "What are SQS?" not in {c.question for c in sqs.candidates}
+    faq, _ = _pairs(["Frequently Asked Questions", "Troubleshooting", "Does it work on FreeBSD?"], "Answer: Depends; "
+                    "with the RabbitMQ and Redis transports it should work.", docs=CELERY_DOCS)
+    sqs, _ = _pairs(["Backends and Brokers", "Summaries", "SQS"], "SQS is a broker. If you already integrate tightly "
+                    "with AWS, you may want to use it.", docs=CELERY_DOCS)
+    assert "Does Celery work on FreeBSD?" in faq
+    assert "What are SQS?" not in sqs
 
 
 def test_it_asks_about_a_class_documented_without_arguments_its_members_and_exceptions():

@@ -10,6 +10,7 @@ from typing import Protocol
 from docsbot.qa.generators.vocabulary import EMPTY, Vocabulary
 
 MIN_CHUNK_CHARS = 40
+MODEL_WRITTEN = "model"  # the kind of a pair whose question the base model wrote (the llm generator)
 
 MAN_PAGE_TITLE = re.compile(r"^(?P<name>[a-z][\w.+-]*)\((?P<section>\d)\w*\)$")  # "git-log(1)", "curl(1)": a man page
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from docsbot.qa.generators.base import Candidate
+from docsbot.qa.generators.options import term_description
 from docsbot.qa.generators.text import (
     Block,
     clip,
@@ -20,7 +21,6 @@ from docsbot.qa.generators.text import (
 _SUBCOMMAND_TERM = re.compile(r"^(?P<word>[a-z][a-z0-9]*(?:-[a-z0-9]+)*)(?:\s+[\[<(|-].*)?:$", re.DOTALL)
 _COMMANDS_HEADING = re.compile(r"\b(?:sub)?commands\b", re.IGNORECASE)
 _MAX_TERM_CHARS = 300
-_MIN_DESCRIPTION_CHARS = 20
 
 
 def subcommand_pair(text: str, following: list[Block], command: str, heading: str) -> Candidate | None:
@@ -30,11 +30,9 @@ def subcommand_pair(text: str, following: list[Block], command: str, heading: st
     match = _SUBCOMMAND_TERM.match(term)
     if not command or not match or len(term) > _MAX_TERM_CHARS or not _COMMANDS_HEADING.search(heading):
         return None
-    if not following or following[0].kind != "paragraph" or _SUBCOMMAND_TERM.match(following[0].text.strip()):
+    description = term_description(following, _SUBCOMMAND_TERM)
+    if not description:
         return None  # the description is in the next chunk, or this term shares the next term's description
-    description = mend_cut_answer(following[0].text.strip(), how_to=False)
-    if len(description) < _MIN_DESCRIPTION_CHARS:
-        return None
     return Candidate(f"What does `{command} {match['word']}` do?", clip(f"`{' '.join(term[:-1].split())}`: "
                                                                         f"{description}"), "option")
 

@@ -16,11 +16,15 @@ import re
 from dataclasses import dataclass
 
 from docsbot.qa.generators import vocabulary
-from docsbot.qa.generators.base import MIN_CHUNK_CHARS, Candidate, ChunkInput, ChunkResult
+from docsbot.qa.generators.base import (
+    MIN_CHUNK_CHARS,
+    MODEL_WRITTEN,
+    Candidate,
+    ChunkInput,
+    ChunkResult,
+)
 from docsbot.qa.generators.structural import StructuralGenerator
 from docsbot.qa.generators.text import parse_blocks, sentences
-
-MODEL_WRITTEN = "model"  # the kind of a pair whose question the model wrote
 
 ASK_SYSTEM = "You turn a sentence from software documentation into the question it answers."
 ASK_EXAMPLES = (  # products no team here documents: the examples teach the form, not a vocabulary
@@ -30,6 +34,7 @@ ASK_EXAMPLES = (  # products no team here documents: the examples teach the form
     ("nginx", "If no port is given in the listen directive, nginx listens on port 80.",
      "Which port does nginx listen on when the listen directive gives none?"),
 )
+ASK_TURNS = [(f"Product: {product}\nSentence: {sentence}", question) for product, sentence, question in ASK_EXAMPLES]
 ANSWER_SYSTEM = "Answer the question with the sentence of the section that answers it, word for word."
 
 # A sentence that leans on the one before it, points elsewhere, or asks: no answer on its own.
@@ -118,9 +123,8 @@ class LLMGenerator:
         from training.text_metrics import token_f1  # stdlib only
 
         product = vocabulary.product() or chunk.title
-        question = clean_question(self._chat(ASK_SYSTEM, [(f"Product: {p}\nSentence: {s}", q) for p, s, q in
-                                                          ASK_EXAMPLES], f"Product: {product}\nSentence: {span}",
-                                            min(QUESTION_TOKENS, self.max_tokens)))
+        question = clean_question(self._chat(ASK_SYSTEM, ASK_TURNS, f"Product: {product}\nSentence: {span}",
+                                             min(QUESTION_TOKENS, self.max_tokens)))
         if not question:
             return None
         section = " > ".join(chunk.heading_path) or chunk.title

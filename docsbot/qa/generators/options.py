@@ -8,7 +8,13 @@ import re
 from docsbot.qa.generators import vocabulary
 from docsbot.qa.generators.api_entries import CONFIG_NAME
 from docsbot.qa.generators.base import MAN_PAGE_TITLE, Candidate
-from docsbot.qa.generators.text import LIST_ITEM, Block, clip, first_paragraphs, mend_cut_answer
+from docsbot.qa.generators.text import (
+    LIST_ITEM,
+    Block,
+    clip,
+    first_paragraphs,
+    mend_cut_answer,
+)
 
 
 def config_pair(text: str, following: list[Block]) -> Candidate | None:
@@ -31,6 +37,16 @@ def config_pair(text: str, following: list[Block]) -> Candidate | None:
     return Candidate(f"What does the `{name}` configuration value do?", clip(answer), "option")
 
 
+def term_description(following: list[Block], term: re.Pattern[str], *, min_chars: int = 20) -> str:
+    """The description under a definition-list term (the term alone on its paragraph, ending with a colon): the next
+    paragraph, mended where chunking cut it; '' when the chunk ends first, when the next paragraph is itself a term
+    (several terms over one description), or when it says too little."""
+    if not following or following[0].kind != "paragraph" or term.match(following[0].text.strip()):
+        return ""
+    description = mend_cut_answer(following[0].text.strip(), how_to=False)
+    return description if len(description) >= min_chars else ""
+
+
 # A dotted setting as a definition-list term: "log.showRoot:", "notes.<name>.mergeStrategy:" (Git's configuration
 # variables); not a file name ("setup.py:" captions the file's code).
 _SETTING_TERM = re.compile(r"^`?(?P<name>[a-z][\w-]*(?:\.(?:<[\w-]+>|\*|[A-Za-z][\w-]*))+)`?:$")
@@ -45,23 +61,20 @@ _VARIABLE_TERM = re.compile(r"^`?(?P<name>[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|\$[a-z_]
 
 def setting_entry_pair(text: str, following: list[Block]) -> Candidate | None:
     """'What does the `log.showRoot` setting do?' for a dotted setting's entry, 'What does `GIT_INDEX_FILE` do?' for
-    an environment variable's, answered by its description."""
-    variable = _VARIABLE_TERM.match(text.strip())
-    if variable and following and following[0].kind == "paragraph" \
-            and not _VARIABLE_TERM.match(following[0].text.strip()):
-        description = mend_cut_answer(following[0].text.strip(), how_to=False)
-        return Candidate(f"What does `{variable['name']}` do?", clip(description), "option") \
-            if len(description) >= 20 else None
-    match = _SETTING_TERM.match(text.strip())
-    if not match or match["name"].rsplit(".", 1)[-1].lower() in _FILE_EXTENSIONS \
-            or match["name"].split(".", 1)[0] in vocabulary.lower_names():
+    a variable's, answered by its description."""
+    term = text.strip()
+    variable = _VARIABLE_TERM.match(term)
+    setting = None if variable else _SETTING_TERM.match(term)
+    if setting and (setting["name"].rsplit(".", 1)[-1].lower() in _FILE_EXTENSIONS
+                    or setting["name"].split(".", 1)[0] in vocabulary.lower_names()):
         return None  # a file's caption; "flask.before_render_template:" is an API of the product, not a setting
-    if not following or following[0].kind != "paragraph" or _SETTING_TERM.match(following[0].text.strip()):
-        return None  # the description is in the next chunk, or the next term's description is shared
-    description = mend_cut_answer(following[0].text.strip(), how_to=False)
-    if len(description) < 20:
+    if not (variable or setting):
         return None
-    return Candidate(f"What does the `{match['name']}` setting do?", clip(description), "option")
+    description = term_description(following, _VARIABLE_TERM if variable else _SETTING_TERM)
+    if not description:
+        return None
+    question = f"What does `{variable['name']}` do?" if variable else f"What does the `{setting['name']}` setting do?"
+    return Candidate(question, clip(description), "option")
 
 
 _SHORT_DEFAULT_LINES = 3
