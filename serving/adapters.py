@@ -52,6 +52,7 @@ class BaseModelInfo:
     max_rank: int
     dtype: torch.dtype = torch.float32
     dims: ModelDims | None = None  # for prefix, soft-prompt and bottleneck adapters
+    lora_dtype: torch.dtype | None = None  # LoRA's A and B when not ``dtype`` (serving.lora.lora_dtype)
 
 
 def _same_base(declared: str | None, base: BaseModelInfo) -> bool:
@@ -162,7 +163,8 @@ def _module_weights(name: str, module: str, found: dict[str, torch.Tensor], conf
         weight = base.base_weight(module).detach().float().cpu()
         norm = (weight + scaling * (b32 @ a32)).norm(p=2, dim=1)
         magnitude = (found["lora_magnitude_vector"].float() / norm).to(base.dtype)
-    return ModuleWeights(a=a32.t().contiguous().to(base.dtype), b=(b32 * scaling).t().contiguous().to(base.dtype),
+    low = base.lora_dtype or base.dtype
+    return ModuleWeights(a=a32.t().contiguous().to(low), b=(b32 * scaling).t().contiguous().to(low),
                          magnitude=magnitude)
 
 

@@ -199,7 +199,7 @@ class Engine:
         self.base_info = BaseModelInfo(served_name=self.served_name, model_path=model_path,
                                        module_shapes=self.lora.module_shapes(),
                                        base_weight=self.lora.base_weight, max_rank=max_lora_rank, dtype=dtype,
-                                       dims=ModelDims.from_config(config))
+                                       dims=ModelDims.from_config(config), lora_dtype=self.lora.dtype)
         eos = self.model.generation_config.eos_token_id
         eos_ids = eos if isinstance(eos, list) else [eos]
         self.eos_ids = {i for i in [*eos_ids, self.tokenizer.eos_token_id] if i is not None}

@@ -6,7 +6,8 @@ factor ``M[slot]: (out,)``. Before a forward the engine sets one slot index per 
 the layer computes ``y = (W x + (x @ A[idx]) @ B[idx]) * M[idx] + bias`` with a gather and
 two ``bmm`` calls (the Punica-style path; PEFT's ``adapter_names`` loops over
 adapters with masks and is several times slower). Slot 0 is the base model: zeros
-in A and B and ones in M.
+in A and B and ones in M. A and B are kept in ``lora_dtype``: float32 under a
+bfloat16 base on a CPU.
 """
 from __future__ import annotations
 
@@ -16,6 +17,16 @@ import torch
 from torch import nn
 
 GATHERS_KEPT = 4  # routings whose gathered weights a LoRA layer keeps (batches decoded in one step)
+
+
+def lora_dtype(base_dtype: torch.dtype, device: torch.device | str) -> torch.dtype:
+    """The dtype LoRA's A and B are kept and multiplied in. Under a half-precision base on a CPU, float32:
+    the LoRA matmuls are thin (rank 8-64), and oneDNN's bfloat16 path costs a fixed overhead per call that
+    makes them 2-3x slower than in float32, for one row and for sixteen alike (bench/README, Serving). On a
+    GPU, the base's dtype."""
+    if torch.device(device).type == "cpu" and base_dtype in (torch.bfloat16, torch.float16):
+        return torch.float32
+    return base_dtype
 
 @dataclass
 class ModuleWeights:
@@ -54,9 +65,10 @@ class BatchedLoRALinear(nn.Module):
         self.base = base
         self.state = state
         dtype, device = base.weight.dtype, base.weight.device
-        self.register_buffer("lora_a", torch.zeros(slots, base.in_features, max_rank, dtype=dtype, device=device),
+        low = lora_dtype(dtype, device)
+        self.register_buffer("lora_a", torch.zeros(slots, base.in_features, max_rank, dtype=low, device=device),
                              persistent=False)
-        self.register_buffer("lora_b", torch.zeros(slots, max_rank, base.out_features, dtype=dtype, device=device),
+        self.register_buffer("lora_b", torch.zeros(slots, max_rank, base.out_features, dtype=low, device=device),
                              persistent=False)
         self.register_buffer("magnitude", torch.ones(slots, base.out_features, dtype=dtype, device=device),
                              persistent=False)
@@ -74,13 +86,22 @@ class BatchedLoRALinear(nn.Module):
         # DoRA scales W x + s B A x by its magnitude, not the bias (PEFT: m * (W x + s B A x) + b).
         bias = self.base.bias if magnitude is not None else None
         y = self.base(x) if bias is None else nn.functional.linear(x, self.base.weight)
-        if a.dim() == 2:  # every row uses the same adapter: two plain matmuls, no per-row copies
+        if a.dtype != y.dtype:  # float32 LoRA under a bfloat16 base (lora_dtype)
+            y = y + self._delta(x.to(a.dtype), a, b).to(y.dtype)
+        elif a.dim() == 2:  # every row uses the same adapter: two plain matmuls, no per-row copies
             y = torch.addmm(y.reshape(-1, y.shape[-1]), x.reshape(-1, x.shape[-1]) @ a, b).view(y.shape)
         else:  # x: (batch, seq, in) -> each row with its own adapter
             y = torch.baddbmm(y, torch.bmm(x, a), b)
         if magnitude is not None:
             y = y * magnitude
         return y if bias is None else y + bias
+
+    @staticmethod
+    def _delta(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """x A B: one adapter for every row (A 2-D), or each row its own (A and B stacked per row)."""
+        if a.dim() == 2:
+            return ((x.reshape(-1, x.shape[-1]) @ a) @ b).view(*x.shape[:-1], b.shape[-1])
+        return torch.bmm(torch.bmm(x, a), b)
 
     def _gather(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """This batch's adapter weights, cached per routing while the slots' contents stay the same."""
@@ -147,6 +168,7 @@ class BatchedLoRA:
         self.max_rank = max_rank
         self.slot_rank = [0] * slots
         self.layers: dict[str, BatchedLoRALinear] = {}
+        self.dtype: torch.dtype | None = None  # lora_dtype of the wrapped Linears
         targets = [
             (name, module) for name, module in model.named_modules()
             if isinstance(module, nn.Linear) and not name.endswith("lm_head")
@@ -157,6 +179,7 @@ class BatchedLoRA:
             wrapped = BatchedLoRALinear(module, self.state, slots, max_rank)
             setattr(parent, child, wrapped)
             self.layers[name] = wrapped
+            self.dtype = wrapped.lora_a.dtype
 
     def module_shapes(self) -> dict[str, tuple[int, int]]:
         """(in_features, out_features) of every adaptable Linear, by module name."""

@@ -108,3 +108,27 @@ def test_it_leaves_the_base_bias_out_of_the_dora_magnitude_scaling(biased_base_m
     expected = _peft_logits(biased_base_model, adapter, ids)[0]
     error = float((served - expected).abs().max())
     assert error < 1e-4, error
+
+
+def test_a_bfloat16_base_on_a_cpu_multiplies_lora_in_float32_and_still_matches_peft(tiny_base_model, adapters):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_base_model, dtype=torch.bfloat16).eval()
+    lora = BatchedLoRA(model, slots=3, max_rank=8)
+    info = BaseModelInfo(served_name=str(tiny_base_model), model_path=str(tiny_base_model),
+                         module_shapes=lora.module_shapes(), base_weight=lora.base_weight, max_rank=8,
+                         dtype=torch.bfloat16, lora_dtype=lora.dtype)
+    loaded = {key: load_adapter(key, adapters[key], info) for key in ["a", "b"]}
+    assert lora.dtype == torch.float32
+    assert all(w.a.dtype == w.b.dtype == torch.float32 for w in loaded["a"].modules.values())
+    for slot, key in enumerate(["a", "b"], start=1):
+        lora.assign(slot, loaded[key])
+    ids = torch.randint(10, 200, (1, 9), generator=torch.Generator().manual_seed(3))
+    for slots in ([1, 2], [2]):  # each row its own adapter, and one adapter for the whole batch
+        lora.route(slots, "cpu")
+        with torch.no_grad():
+            served = model(input_ids=ids.repeat(len(slots), 1)).logits.float()
+        for row, slot in enumerate(slots):
+            expected = _peft_logits(tiny_base_model, adapters["ab"[slot - 1]], ids)[0]
+            error = float((served[row] - expected).abs().max() / expected.abs().max())
+            assert error < 0.02, (slots, row, error)
