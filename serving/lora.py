@@ -17,16 +17,24 @@ import torch
 from torch import nn
 
 GATHERS_KEPT = 4  # routings whose gathered weights a LoRA layer keeps (batches decoded in one step)
+THIN_TOKENS = 32  # up to this many tokens a matmul (per row, when each row has its own adapter) is thin
+
+
+def _thin(x: torch.Tensor, a: torch.Tensor) -> bool:
+    """Decode-sized: float32 wins below ~64 tokens on a CPU; a prefill's long matmuls are faster in bfloat16."""
+    tokens = x.shape[-2] if a.dim() == 3 else x.numel() // x.shape[-1]
+    return tokens <= THIN_TOKENS
 
 
 def lora_dtype(base_dtype: torch.dtype, device: torch.device | str) -> torch.dtype:
     """The dtype LoRA's A and B are kept and multiplied in. Under a half-precision base on a CPU, float32:
-    the LoRA matmuls are thin (rank 8-64), and oneDNN's bfloat16 path costs a fixed overhead per call that
-    makes them 2-3x slower than in float32, for one row and for sixteen alike (bench/README, Serving). On a
-    GPU, the base's dtype."""
+    decoding, the LoRA matmuls are thin (rank 8-64, a token per row), and oneDNN's bfloat16 path costs a fixed
+    overhead per call that makes them 2-4x slower than in float32, for one row and for sixteen alike; a
+    prefill's long matmuls run in bfloat16 (``THIN_TOKENS``; bench/README, Serving). On a GPU, the base's dtype."""
     if torch.device(device).type == "cpu" and base_dtype in (torch.bfloat16, torch.float16):
         return torch.float32
     return base_dtype
+
 
 @dataclass
 class ModuleWeights:
@@ -87,11 +95,17 @@ class BatchedLoRALinear(nn.Module):
         bias = self.base.bias if magnitude is not None else None
         y = self.base(x) if bias is None else nn.functional.linear(x, self.base.weight)
         if a.dtype != y.dtype:  # float32 LoRA under a bfloat16 base (lora_dtype)
-            y = y + self._delta(x.to(a.dtype), a, b).to(y.dtype)
-        elif a.dim() == 2:  # every row uses the same adapter: two plain matmuls, no per-row copies
+            if _thin(x, a):
+                return self._finish(y + self._delta(x.to(a.dtype), a, b).to(y.dtype), magnitude, bias)
+            a, b = a.to(y.dtype), b.to(y.dtype)
+        if a.dim() == 2:  # every row uses the same adapter: two plain matmuls, no per-row copies
             y = torch.addmm(y.reshape(-1, y.shape[-1]), x.reshape(-1, x.shape[-1]) @ a, b).view(y.shape)
         else:  # x: (batch, seq, in) -> each row with its own adapter
             y = torch.baddbmm(y, torch.bmm(x, a), b)
+        return self._finish(y, magnitude, bias)
+
+    @staticmethod
+    def _finish(y: torch.Tensor, magnitude: torch.Tensor | None, bias: torch.Tensor | None) -> torch.Tensor:
         if magnitude is not None:
             y = y * magnitude
         return y if bias is None else y + bias
