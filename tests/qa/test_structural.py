@@ -1487,3 +1487,38 @@ def test_a_signpost_heading_is_no_question():
     pairs, _ = _pairs(["FAQ", "Why is my task not running?"], "Most often the worker is not consuming from the queue "
                       "the task was sent to; start it with the queue's name.")
     assert "Why is my task not running?" in pairs
+
+
+REQUESTS_DOCS = vocabulary.Vocabulary(names=frozenset({"Python", "Requests", "urllib3"}), product="Requests",
+                                      platforms=frozenset({"Python"}))
+
+
+def test_a_named_thing_that_lets_you_do_something_asks_what_it_lets_you_do():
+    pairs, _ = _pairs(["Requests: HTTP for Humans"], "Requests allows you to send HTTP/1.1 requests extremely easily. "
+                      "There’s no need to manually add query strings to your URLs.", docs=REQUESTS_DOCS)
+    assert pairs["What does Requests allow you to do?"].answer == \
+        "Requests allows you to send HTTP/1.1 requests extremely easily."
+    pairs, _ = _pairs(["Advanced Usage", "Session Objects"], "`Session` objects let you persist certain parameters "
+                      "across requests. This allows you to reuse the underlying TCP connection.", docs=REQUESTS_DOCS)
+    assert "What do `Session` objects let you do?" in pairs
+    assert not any(question.startswith("What does this") for question in pairs)  # "This allows you": which this?
+
+
+def test_what_you_should_use_to_do_something_with_the_code_it_introduces_is_a_how_to():
+    pairs, _ = _pairs(["Quickstart", "Raw Response Content"], "In general, however, you should use a pattern like "
+                      "this to save what is being streamed to a file:\n\n```\nwith open(filename, 'wb') as fd:\n"
+                      "    for chunk in r.iter_content(chunk_size=128):\n        fd.write(chunk)\n```",
+                      docs=REQUESTS_DOCS)
+    answer = pairs["How do I save what is being streamed to a file?"].answer
+    assert answer.startswith("In general, however, you should use a pattern") and "iter_content(chunk_size=128)" in answer
+
+
+def test_what_to_do_while_doing_something_is_asked_but_not_in_an_options_description():
+    pairs, _ = _pairs(["Contributor’s Guide", "Documentation Contributions"], "When presenting Python code, use "
+                      "single-quoted strings ('hello' instead of \"hello\").", docs=REQUESTS_DOCS)
+    assert pairs["What should you do when presenting Python code?"].answer.startswith("When presenting Python code, use")
+    options = _git_pairs(["git-commit(1)", "Options"], "--short:\n\nWhen doing a dry-run, give the output in the "
+                         "short-format. See git-status(1) for details.\n\n--branch:\n\nShow the branch and tracking "
+                         "info even in short-format.")
+    assert "What does `git commit --short` do?" in options
+    assert not any(question.startswith("What should you do") for question in options)

@@ -30,7 +30,10 @@ _CONDITION_BARE = re.compile(r"^(?P<word>If|When) (?P<cond>you [^,]{8,110}?) (?P
                              r"a good idea))\b.{10,})$")
 
 
-def condition_pair(sentence: str, api_name: str, names: tuple[str, ...] = ()) -> Candidate | None:
+def condition_pair(sentence: str, api_name: str, names: tuple[str, ...] = (), describes: bool = False
+                   ) -> Candidate | None:
+    """describes: the sentence is in an option's or term's description ("--short: When doing a dry-run, give the
+    output in the short-format."), where an imperative says what the option does, not what the reader should."""
     match = _CONDITION.match(sentence) or _CONDITION_BARE.match(sentence)
     if not match:
         return None
@@ -48,8 +51,12 @@ def condition_pair(sentence: str, api_name: str, names: tuple[str, ...] = ()) ->
         return None  # "When you are working with WTForms, ...": everything on the page happens then
     if _READER_WISH.match(cond) and not (is_instruction(main[:1].upper() + main[1:]) or YOU_DO.search(main)):
         return None  # "If you need asynchronous support, Gunicorn provides ...": nothing "happens"
-    if (vague(cond) or len(split_words(cond)) < 3 or main.rstrip().endswith(("?", ":")) or (vague(split_words(main)[0]) and not _ADVICE.match(main))
-            or first.endswith(("ing", "ed")) or cond.count("(") != cond.count(")") or _unnamed_subject(cond)
+    # "When contributing documentation, please follow ...": a participle's subject is the reader when told what to do.
+    doing = first.endswith("ing") and bool(verb_base(first)) and _instruction(main) and len(split_words(cond)) >= 2 \
+        and not describes
+    if (vague(cond) or (len(split_words(cond)) < 3 and not doing) or main.rstrip().endswith(("?", ":"))
+            or (vague(split_words(main)[0]) and not _ADVICE.match(main))
+            or (first.endswith(("ing", "ed")) and not doing) or cond.count("(") != cond.count(")") or _unnamed_subject(cond)
             or (vague(_ADVICE.sub("", main)) and not CODEISH.search(cond) and not _refers_to_condition(main))):
         return None
     if _RELATIVE_TO_PAGE.search(main):
@@ -64,7 +71,7 @@ def condition_pair(sentence: str, api_name: str, names: tuple[str, ...] = ()) ->
         return None  # "If you are using a single module, __name__ is ...": the reader's setup, not what the API does
     word = match.group("word").lower()
     where = f" in `{api_name}`" if api_name else ""
-    if is_instruction(main[:1].upper() + main[1:]) or YOU_DO.search(main) \
+    if _instruction(main) or YOU_DO.search(main) \
             or main.startswith(("consider ", "try ", "be sure ", "make sure ")) \
             or _ADVICE.match(main):
         # In a docstring the imperative describes what the API does ("If X, make it Y"), not advice.
@@ -72,6 +79,12 @@ def condition_pair(sentence: str, api_name: str, names: tuple[str, ...] = ()) ->
             return None
         return Candidate(f"What should you do {word} {cond}{where}?", sentence, "what-happens")
     return Candidate(f"What happens {word} {cond}{where}?", sentence, "what-happens")
+
+
+def _instruction(main: str) -> bool:
+    """'please do your best to follow the style' and 'use single-quoted strings' tell the reader what to do."""
+    clause = re.sub(r"^(?:please\s+)?(?:do your best to\s+)?", "", main, flags=re.IGNORECASE)
+    return is_instruction(clause[:1].upper() + clause[1:])
 
 
 _DEMONSTRATIVE_NOUN = re.compile(r"\b(?:this|that|these|those) (?P<noun>[a-z]{3,})\b")

@@ -153,6 +153,25 @@ def enables_pair(sentence: str) -> Candidate | None:
     return Candidate(f"How do I {verb} {match.group('what')}?", sentence, "how-to")
 
 
+_LETS_YOU = re.compile(r"^(?P<subject>[A-Z`][\w`.()\-]*(?: [\w`.()\-]+){0,3}?) (?P<verb>allows?|lets?|enables?|helps?) "
+                       r"you (?:to )?(?P<task>[a-z]\w+ [^;:]{8,140}?)\.$")
+_LETS_YOU_DO = {"allow": "allow you to do", "enable": "enable you to do", "let": "let you do", "help": "help you do"}
+
+
+def lets_you_pair(sentence: str, names: tuple[str, ...] = ()) -> Candidate | None:
+    """'Requests allows you to send HTTP/1.1 requests extremely easily.' -> 'What does Requests allow you to do?' The
+    subject must be a name or something the page is about: "This allows you to ..." needs the sentence before."""
+    match = _LETS_YOU.match(sentence)
+    if not match or vague(match.group("subject")) or not page_context.named_on_page(match.group("subject"), names):
+        return None
+    subject, verb = match.group("subject"), match.group("verb")
+    if subject.split()[0] in {"The", "A", "An"}:
+        subject = subject[:1].lower() + subject[1:]
+    singular = verb.endswith("s") and verb != "lets" or verb == "lets"
+    base = verb.removesuffix("s")
+    return Candidate(f"What {'does' if singular else 'do'} {subject} {_LETS_YOU_DO[base]}?", sentence, "what-is")
+
+
 _REQUIRES = re.compile(r"^(?:(?P<gerund>[A-Z][a-z]+ing) (?P<object>[^,]{3,40}?)|(?:When|If) using (?P<using>[^,]{3,40}),"
                        r" (?P<what>.{3,60}?) (?:is|are)) (?P<verb>requires|required)\b.{0,200}$")
 

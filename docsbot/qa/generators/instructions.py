@@ -126,15 +126,17 @@ def _main_clause(sentence: str) -> str:
 
 
 # "You can call render_field(...) to add a class" and "It's possible to override X to change Y" say what to do, too.
-_POSSIBLE = re.compile(r"^(?:(?:So|Also|Alternatively|Optionally|Instead),?\s+)?(?:for example,?\s+)?"
-                       r"(?:you can|you could|it[’']s possible to|it is possible to)(?: also)?\s+", re.IGNORECASE)
+_POSSIBLE = re.compile(r"^(?:(?:So|Also|Alternatively|Optionally|Instead|In general|Generally|Usually|Typically),?\s+)?"
+                       r"(?:however,?\s+)?(?:for example,?\s+)?"
+                       r"(?:you can|you could|you should|it[’']s possible to|it is possible to)(?: also)?\s+",
+                       re.IGNORECASE)
 
 ELSEWHERE = re.compile(r"\b(?:follow|see|read|check|consult|refer to|head over to|go to|visit)\b.*\b(?:instructions|documentation|docs|"
                        r"guide|section|chapter|page|tutorial)\b", re.IGNORECASE)
 
 
 def possible_clause(sentence: str) -> str:
-    """'You can call X to do Y' -> 'Call X to do Y'; '' when the sentence does not open that way."""
+    """'You can call X to do Y' (or 'you should') -> 'Call X to do Y'; '' when the sentence does not open that way."""
     clause = _POSSIBLE.sub("", sentence)
     return clause[:1].upper() + clause[1:] if clause != sentence else ""
 

@@ -12,6 +12,7 @@ its pairs, and vets them. The families, one module each:
 - statements: what a named thing does not do, uses, does automatically, where things are kept;
 - behaviour: what happens if or when, what to do then, when something is done, why;
 - howto: how-to sentences ("To do X, ..."); task_headings: task headings and steps;
+- prose: which of these families each sentence of prose is tried with, in which order;
 - examples: code examples; troubleshooting: errors; faq: questions the docs ask themselves.
 
 Shared helpers: text (blocks, sentences, quotes), wording (pronouns, page names, phrasing), instructions (does a text
@@ -24,7 +25,6 @@ import re
 from docsbot.qa.generators import (
     api_entries,
     api_sentences,
-    behaviour,
     commands,
     concepts,
     examples,
@@ -32,7 +32,7 @@ from docsbot.qa.generators import (
     howto,
     options,
     page_context,
-    statements,
+    prose,
     task_headings,
     troubleshooting,
     vocabulary,
@@ -143,6 +143,9 @@ def _section_pairs(heading: str, blocks: list[Block], parents: list[str], ask_he
         if steps and not any(p.kind == "how-to" and has_instruction(p.answer) for p in from_heading):
             from_heading = [p for p in from_heading if p.kind != "how-to"] + [steps]
         pairs.extend(from_heading + commands.description_pairs(heading, blocks, command))
+    # The last block that was an option's, setting's or term's entry; a configuration value's (or a man page's
+    # all-capitals) heading is one.
+    entry_at = -1 if api_entries.CONFIG_NAME.match(heading) else -2
     for index, block in enumerate(blocks):
         following = blocks[index + 1:]
         if block.kind == "paragraph":
@@ -159,13 +162,14 @@ def _section_pairs(heading: str, blocks: list[Block], parents: list[str], ask_he
                 or concepts.glossary_entry_pair(block.text, following, [*parents, heading])
             if entry:
                 pairs.append(entry)
+                entry_at = index
                 continue
             # The docstring's first prose: an attribute's value line ("default_tags = [...]") before it is no prose.
             opens_docstring = bool(api_name) and not any(
                 b.kind == "paragraph" and not api_entries.VALUE_ATTRIBUTE.match(b.text) for b in blocks[:index])
             code_before = blocks[index - 1].text if index and blocks[index - 1].kind == "code" else ""
             pairs.extend(_paragraph_pairs(block.text, following, api_name, (*parents, heading), opens_docstring,
-                                          code_before))
+                                          code_before, describes=entry_at == index - 1))
         elif block.kind == "table":
             pairs.extend(options.table_pairs(block.rows))
         elif block.kind == "code":
@@ -223,7 +227,8 @@ _FLATTENED_ITEM = re.compile(r"(?<=[.!?])\s+(?=-\s+[\w`@])")
 
 
 def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tuple[str, ...] = (),
-                     opens_docstring: bool = False, code_before: str = "") -> list[Candidate]:
+                     opens_docstring: bool = False, code_before: str = "", describes: bool = False
+                     ) -> list[Candidate]:
     pairs: list[Candidate] = []
     if _HISTORY_NOTE.match(text):
         return pairs  # "Changed in version 0.12: ... pass a filename via filename_or_fp": history, not current use
@@ -266,7 +271,8 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
             pairs.append(named)
             continue
         named_they = they_named(sentence, all_sentences[index - 1], names) if index else sentence
-        found_all = _sentence_pairs(LIST_ITEM.sub("", named_they), next_code if last else "", api_name, names, after)
+        found_all = prose.sentence_pairs(LIST_ITEM.sub("", named_they), next_code if last else "", api_name,
+                                         names, after, describes)
         if named_they != sentence:  # answered in the text's own words: the sentence that names them, then this one
             found_all = [Candidate(c.question, c.answer.replace(named_they, f"{all_sentences[index - 1]} {sentence}"),
                                    c.kind) for c in found_all]
@@ -276,24 +282,3 @@ def _paragraph_pairs(text: str, following: list[Block], api_name: str, names: tu
             or examples.usage_pair(all_sentences[-1], next_code)
         pairs.extend([example] if example else [])
     return pairs
-
-
-def _sentence_pairs(sentence: str, code_after: str, api_name: str = "", names: tuple[str, ...] = (), after: str = ""
-                    ) -> list[Candidate]:
-    """Pairs from one sentence of prose; the first rule that matches wins. names: the headings above it; after: the
-    next sentence when this one is short (what it goes on to say)."""
-    for rule in (lambda: howto.purpose_pair(sentence, code_after), lambda: howto.you_can_pair(sentence, names),
-                 lambda: howto.passive_how_pair(sentence, names), lambda: api_sentences.used_for_pair(sentence),
-                 lambda: howto.requires_pair(sentence), lambda: howto.way_pair(sentence),
-                 lambda: howto.enables_pair(sentence), lambda: concepts.term_means_pair(sentence),
-                 lambda: concepts.called_pair(sentence), lambda: behaviour.condition_pair(sentence, api_name, names),
-                 lambda: behaviour.does_when_pair(sentence), lambda: behaviour.passive_when_pair(sentence, names),
-                 lambda: concepts.layout_item_pair(sentence), lambda: behaviour.why_pair(sentence),
-                 lambda: api_sentences.template_tag_pair(sentence), lambda: concepts.role_pair(sentence),
-                 lambda: api_sentences.api_sentence_pair(sentence),
-                 lambda: statements.statement_pair(sentence, after, api_name, names),
-                 lambda: api_sentences.does_pair(sentence, after)):
-        candidate = rule()
-        if candidate:
-            return [candidate]
-    return []
