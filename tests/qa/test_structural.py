@@ -1502,6 +1502,11 @@ def test_a_named_thing_that_lets_you_do_something_asks_what_it_lets_you_do():
                       "across requests. This allows you to reuse the underlying TCP connection.", docs=REQUESTS_DOCS)
     assert "What do `Session` objects let you do?" in pairs
     assert not any(question.startswith("What does this") for question in pairs)  # "This allows you": which this?
+    pairs = _git_pairs(["Git User Manual", "Finding regressions"], "Git bisect can help you perform a binary search "
+                       "for the commit that introduced a bug.")
+    pairs.update(_pairs(["Celery 5.2", "Chords"], "The `result_chord_join_timeout` setting now allows you to change "
+                        "the timeout of a chord's join.", docs=CELERY_DOCS)[0])
+    assert not any(question.startswith("What do") for question in pairs)  # no "What do Git bisect can help you do?"
 
 
 def test_what_you_should_use_to_do_something_with_the_code_it_introduces_is_a_how_to():

@@ -155,6 +155,8 @@ def enables_pair(sentence: str) -> Candidate | None:
 
 _LETS_YOU = re.compile(r"^(?P<subject>[A-Z`][\w`.()\-]*(?: [\w`.()\-]+){0,3}?) (?P<verb>allows?|lets?|enables?|helps?) "
                        r"you (?:to )?(?P<task>[a-z]\w+ [^;:]{8,140}?)\.$")
+_NOT_IN_SUBJECT = {"can", "could", "may", "might", "will", "would", "should", "must", "now", "also", "still", "then",
+                   "which", "that", "this", "it"}
 _LETS_YOU_DO = {"allow": "allow you to do", "enable": "enable you to do", "let": "let you do", "help": "help you do"}
 
 
@@ -162,8 +164,11 @@ def lets_you_pair(sentence: str, names: tuple[str, ...] = ()) -> Candidate | Non
     """'Requests allows you to send HTTP/1.1 requests extremely easily.' -> 'What does Requests allow you to do?' The
     subject must be a name or something the page is about: "This allows you to ..." needs the sentence before."""
     match = _LETS_YOU.match(sentence)
-    if not match or vague(match.group("subject")) or not page_context.named_on_page(match.group("subject"), names):
+    if not match or vague(match.group("subject")) or vague(match.group("task")) \
+            or not page_context.named_on_page(match.group("subject"), names):
         return None
+    if {word.lower() for word in split_words(match.group("subject"))} & _NOT_IN_SUBJECT:
+        return None  # "Git bisect can help you ...", "The X setting now allows you to ...": no plain subject
     subject, verb = match.group("subject"), match.group("verb")
     if subject.split()[0] in {"The", "A", "An"}:
         subject = subject[:1].lower() + subject[1:]
