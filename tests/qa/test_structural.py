@@ -1527,3 +1527,16 @@ def test_what_to_do_while_doing_something_is_asked_but_not_in_an_options_descrip
                          "info even in short-format.")
     assert "What does `git commit --short` do?" in options
     assert not any(question.startswith("What should you do") for question in options)
+
+
+def test_a_how_to_sentence_ending_its_paragraph_takes_the_code_after_it_that_uses_what_it_names():
+    text = ("When testing views directly using a request factory, it's often convenient to be able to directly "
+            "authenticate the request.\n\nTo forcibly authenticate a request, use the force_authenticate() method.\n\n"
+            "```\nfrom rest_framework.test import force_authenticate\n\nfactory = APIRequestFactory()\n"
+            "request = factory.get('/accounts/django-superstars/')\nforce_authenticate(request, user=user)\n```")
+    pairs, _ = _pairs(["Testing", "APIRequestFactory", "Forcing authentication"], text)
+    assert "force_authenticate(request, user=user)" in pairs["How do I forcibly authenticate a request?"].answer
+    unrelated = ("To see the rendered page, open the browser at the address the server prints.\n\n"
+                 "```\n$ flask run\n * Running on http://127.0.0.1:5000/\n```")
+    pairs, _ = _pairs(["Quickstart", "Running"], unrelated)
+    assert pairs["How do I see the rendered page?"].answer.endswith("the address the server prints.")
