@@ -1540,3 +1540,16 @@ def test_a_how_to_sentence_ending_its_paragraph_takes_the_code_after_it_that_use
                  "```\n$ flask run\n * Running on http://127.0.0.1:5000/\n```")
     pairs, _ = _pairs(["Quickstart", "Running"], unrelated)
     assert pairs["How do I see the rendered page?"].answer.endswith("the address the server prints.")
+
+
+def test_a_how_to_heading_answer_goes_on_to_the_code_that_does_the_task():
+    text = ("Another style of filtering might involve restricting the queryset based on some part of the URL.\n\n"
+            "For example if your URL config contained an entry like this:\n\n"
+            "```\nre_path('^purchases/(?P<username>.+)/$', PurchaseList.as_view()),\n```\n\n"
+            "You could then write a view that returned a purchase queryset filtered by the username portion of the "
+            "URL:\n\n```\nclass PurchaseList(generics.ListAPIView):\n    def get_queryset(self):\n"
+            "        username = self.kwargs['username']\n"
+            "        return Purchase.objects.filter(purchaser__username=username)\n```")
+    pairs, _ = _pairs(["Filtering", "Filtering against the URL"], text)
+    answer = pairs["How do I filter against the URL?"].answer
+    assert "re_path(" in answer and "Purchase.objects.filter(purchaser__username=username)" in answer

@@ -10,6 +10,7 @@ from docsbot.qa.generators.base import CAPTION, Candidate
 from docsbot.qa.generators.instructions import has_instruction, is_instruction
 from docsbot.qa.generators.text import (
     FUNCTION_WORDS,
+    MAX_CODE_ANSWER_CHARS,
     Block,
     clip,
     fenced,
@@ -56,7 +57,9 @@ def answer_under(blocks: list[Block], *, how_to: bool = False) -> str:
     if how_to and (_SCENE.match(opening) or _SHOWS_OUTPUT.search(opening)):
         carries_code = False
     if rest and rest[0].kind == "code" and carries_code:
-        return (opening if how_to and len(opening) < 400 else text) + "\n\n" + fenced(rest[0].text)
+        answer = (opening if how_to and len(opening) < 400 else text) + "\n\n" + fenced(rest[0].text)
+        more = _example_goes_on(rest[1:]) if how_to else ""
+        return answer + more if len(answer + more) <= MAX_CODE_ANSWER_CHARS else answer
     if how_to and not has_instruction(text):
         # The opening is an introduction ("If you need X, you can create your own"); the way to do it
         # is in a later sentence of the section ("Read Extension Development to ...").
@@ -70,6 +73,18 @@ def answer_under(blocks: list[Block], *, how_to: bool = False) -> str:
         if command:
             return clip(f"{text}\n\n{command}")
     return text
+
+
+def _example_goes_on(blocks: list[Block]) -> str:
+    """After the code the opening introduced, a sentence or two ending with a colon and its code: the example goes on
+    to the part that does the task ("For example if your URL config contained an entry like this:" then the URL
+    pattern; "You could then write a view that returned ...:" then the view)."""
+    if len(blocks) < 2 or blocks[0].kind != "paragraph" or blocks[1].kind != "code":
+        return ""
+    intro = blocks[0].text.strip()
+    if not intro.endswith(":") or len(sentences(intro)) > 2 or len(intro) > 300 or CAPTION.match(intro):
+        return ""
+    return f"\n\n{intro}\n\n{fenced(blocks[1].text)}"
 
 
 def _command_in(blocks: list[Block], text: str) -> str:
