@@ -1553,3 +1553,10 @@ def test_a_how_to_heading_answer_goes_on_to_the_code_that_does_the_task():
     pairs, _ = _pairs(["Filtering", "Filtering against the URL"], text)
     answer = pairs["How do I filter against the URL?"].answer
     assert "re_path(" in answer and "Purchase.objects.filter(purchaser__username=username)" in answer
+
+
+def test_a_question_about_the_new_thing_the_page_just_made_is_not_asked():
+    text = ("You can then apply your new style to a view using the pagination_class attribute:\n\n```\n"
+            "class BillingRecordsView(generics.ListAPIView):\n    pagination_class = LargeResultsSetPagination\n```")
+    pairs, _ = _pairs(["Pagination", "Modifying the pagination style"], text, first=False)
+    assert not any("new style" in question for question in pairs)

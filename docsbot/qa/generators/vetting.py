@@ -71,6 +71,7 @@ _CUT_AT_ABBREVIATION = re.compile(rf"\b(?:{ABBREVIATIONS})\??$", re.IGNORECASE)
 _VERB_WITHOUT_OBJECT = re.compile(r"^How (?:do|can|should) I (?:use|set|add|create|configure|pass|define|register|enable|"
                                   r"disable|replace|specify|provide|make) (?:with|as|for|by|from|into|in|on|to)\b")
 
-_TUTORIAL_VOICE = re.compile(r"\b(?:our|we|us|let[’']s)\b", re.IGNORECASE)
+# "our models", and "my new style" (the style the page made a paragraph before).
+_TUTORIAL_VOICE = re.compile(r"\b(?:our|we|us|let[’']s|(?:my|your) new)\b", re.IGNORECASE)
 
 LEANS_BACK = re.compile(r"^(?:This|That|It) (?:is|was|works) (?:identical|similar|the same|just like|like)\b")
