@@ -1560,3 +1560,18 @@ def test_a_question_about_the_new_thing_the_page_just_made_is_not_asked():
             "class BillingRecordsView(generics.ListAPIView):\n    pagination_class = LargeResultsSetPagination\n```")
     pairs, _ = _pairs(["Pagination", "Modifying the pagination style"], text, first=False)
     assert not any("new style" in question for question in pairs)
+
+
+def test_an_answer_that_starts_mid_sentence_is_not_kept():
+    path = ["Developer Interface", "Cookies", "class requests.cookies.RequestsCookieJar(policy=None)",
+            "popitem() → (k, v), remove and return some (key, value) pair"]
+    pairs, _ = _pairs(path, "as a 2-tuple; but raise KeyError if D is empty.", docs=REQUESTS_DOCS)
+    assert not any(pair.answer.startswith("as a 2-tuple") for pair in pairs.values())
+
+
+def test_a_settings_set_to_sentence_asks_what_the_setting_does_not_how_to_do_what_it_sets():
+    pairs = _git_pairs(["git-config(1)", "CONFIGURATION FILE", "Variables"], "status.aheadBehind:\n\nSet to true to "
+                       "enable --ahead-behind and false to enable --no-ahead-behind by default in git-status(1) for "
+                       "non-porcelain status formats. Defaults to true.")
+    assert "What does the `status.aheadBehind` setting do?" in pairs
+    assert not any(question.startswith("How do I") for question in pairs)  # the answer would not name the setting

@@ -35,6 +35,9 @@ _SUCH = re.compile(r"\bsuch\b(?! as\b)", re.IGNORECASE)  # "run such an applicat
 
 _PURPOSE = re.compile(r"^(?P<do>.{3,160}?),? (?:in order )?to (?P<task>[a-z]\w+ [^,;:]{5,100}?)[.:]?$")
 
+# "Set to true to enable --ahead-behind": an entry's description, whose setting the sentence leaves out.
+_SET_WHAT = re.compile(r"^(?:Set|Change|Switch|Turn) (?:it |this |them )?(?:to|on|off)\b")
+
 _UNNAMED_API = re.compile(r"\b(?:this|that) (?:method|function|class|decorator|attribute|object|property)\b",
                           re.IGNORECASE)
 
@@ -59,7 +62,8 @@ def purpose_pair(sentence: str, code_after: str) -> Candidate | None:
     match = _PURPOSE.match(clause)
     # "... unless you need to store X" is not a way to store X.
     # "Override this method to ..." in a docstring: the answer would not name what to override.
-    if not match or _UNNAMED_API.search(match.group("do")) or not _means_before_purpose(match.group("do")):
+    if not match or _UNNAMED_API.search(match.group("do")) or not _means_before_purpose(match.group("do")) \
+            or _SET_WHAT.match(match.group("do")):
         return None
     # "Follow the installation instructions to set up X" points elsewhere; it does not say how.
     if ELSEWHERE.search(match.group("do")):

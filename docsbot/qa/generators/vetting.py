@@ -52,6 +52,8 @@ def vetted(candidate: Candidate) -> Candidate | None:
         return None  # "How do I use with i18n_patterns?", "How do I set as handler400?": a heading's task, its object lost
     if candidate.question.endswith(".?"):  # "... the set of supported languages.?": the task's own full stop
         candidate = Candidate(candidate.question[:-2] + "?", candidate.answer, candidate.kind)
+    if _FRAGMENT.match(candidate.answer):
+        return None  # "as a 2-tuple; but raise KeyError if D is empty.": the rest of a sentence cut before it
     if _TUTORIAL_VOICE.search(candidate.question):
         return None  # "How do I add endpoints for our user models?": whose models, only the tutorial knows
     return candidate
@@ -70,6 +72,8 @@ _CUT_AT_ABBREVIATION = re.compile(rf"\b(?:{ABBREVIATIONS})\??$", re.IGNORECASE)
 
 _VERB_WITHOUT_OBJECT = re.compile(r"^How (?:do|can|should) I (?:use|set|add|create|configure|pass|define|register|enable|"
                                   r"disable|replace|specify|provide|make) (?:with|as|for|by|from|into|in|on|to)\b")
+
+_FRAGMENT = re.compile(r"^(?:as|but|and|or|than|whereas|because|so that)\s")
 
 # "our models", and "my new style" (the style the page made a paragraph before).
 _TUTORIAL_VOICE = re.compile(r"\b(?:our|we|us|let[’']s|(?:my|your) new)\b", re.IGNORECASE)
