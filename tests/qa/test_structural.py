@@ -1575,3 +1575,12 @@ def test_a_settings_set_to_sentence_asks_what_the_setting_does_not_how_to_do_wha
                        "non-porcelain status formats. Defaults to true.")
     assert "What does the `status.aheadBehind` setting do?" in pairs
     assert not any(question.startswith("How do I") for question in pairs)  # the answer would not name the setting
+
+
+def test_a_comparison_of_values_is_no_term_to_ask_the_meaning_of():
+    pairs, _ = _pairs(["States", "Misc"], "Get the precedence index for state. Lower index means higher precedence.",
+                      docs=CELERY_DOCS)
+    assert "What does lower index mean?" not in pairs
+    pairs, _ = _pairs(["Installation", "Editable installs"], "Editable mode means that changes to the source code "
+                      "are picked up without reinstalling the package.")
+    assert "What does editable mode mean?" in pairs

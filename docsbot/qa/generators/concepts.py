@@ -147,6 +147,10 @@ _TERM_MEANS = re.compile(r"^(?:(?P<term>[A-Z][a-z]+(?: [a-z]+){0,2}|\d{3})|[“\
                          r"[”\"]) means (?:that )?(?P<rest>\S.{8,})$")
 
 
+_COMPARATIVES = {"lower", "higher", "larger", "smaller", "bigger", "greater", "fewer", "more", "less", "longer",
+                 "shorter", "faster", "slower"}
+
+
 def term_means_pair(sentence: str) -> Candidate | None:
     """'What does editable mode mean?'; a quoted term keeps its quotes: '“Production” means “not development”, ...'
     -> 'What does “production” mean?'"""
@@ -159,8 +163,9 @@ def term_means_pair(sentence: str) -> Candidate | None:
         return None if vague(term) else Candidate(f"What does “{term}” mean?", sentence, "what-is")
     term = match.group("term")
     first = term.split()[0].lower()
-    if vague(term) or (first.endswith("ing") and verb_base(first)) or first in NOT_SUBJECTS | {"which", "what"}:
-        return None
+    if vague(term) or (first.endswith("ing") and verb_base(first)) or first in NOT_SUBJECTS | {"which", "what"} \
+            or first in _COMPARATIVES:
+        return None  # "Lower index means higher precedence": a comparison of values the page is about, no term
     term = term if term.split()[0] in vocabulary.names() else lower_first(term)
     return Candidate(f"What does {term} mean?", sentence, "what-is")
 
