@@ -1584,3 +1584,13 @@ def test_a_comparison_of_values_is_no_term_to_ask_the_meaning_of():
     pairs, _ = _pairs(["Installation", "Editable installs"], "Editable mode means that changes to the source code "
                       "are picked up without reinstalling the package.")
     assert "What does editable mode mean?" in pairs
+
+
+def test_a_sentence_that_gives_an_example_defines_nothing():
+    text = ("Cursor based pagination requires that there is a unique, unchanging ordering of items in the result set. "
+            "Millisecond precision timestamps are a good example. Cursor pagination is a way to paginate large "
+            "result sets.")
+    pairs, _ = _pairs(["Pagination", "CursorPagination"], text)
+    assert "What are Millisecond precision timestamps?" not in pairs and "What are millisecond precision timestamps?" \
+        not in pairs
+    assert "What is cursor pagination?" in pairs or "What is Cursor pagination?" in pairs

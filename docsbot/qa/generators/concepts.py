@@ -182,6 +182,10 @@ def called_pair(sentence: str) -> Candidate | None:
     return Candidate(f"What is {match.group('article') or ''}{match.group('term')}?", sentence, "what-is")
 
 
+# "Millisecond precision timestamps are a good example.": an example of what the text before says, no definition.
+_AN_EXAMPLE = re.compile(r"(?:an?|one|another) (?:\w+ )?examples?\b|(?:an?|one) (?:\w+ )?case in point\b")
+
+
 def definition_pair(sentence: str, tail: str) -> Candidate | None:
     """'What is a decorator?' for a sentence that defines a term ("A decorator is a function ..."), answered by it
     (with the next sentence when it is short: ``tail``)."""
@@ -194,7 +198,7 @@ def definition_pair(sentence: str, tail: str) -> Candidate | None:
     if definition and definition.group("next").lower() == "the" \
             and sentence[definition.end():].lstrip().lower().startswith("same"):
         definition = None  # "The content is the same as what's found there.": the same as what, the page says
-    if not definition or not _defines_term(definition):
+    if not definition or not _defines_term(definition) or _AN_EXAMPLE.match(sentence[definition.start("next"):]):
         return None
     article = (definition.group("article") or "").lower()
     subject = f"{article} {definition.group('term')}".strip()
