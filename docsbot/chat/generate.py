@@ -21,7 +21,12 @@ from docsbot.chat.models import Conversation, Message
 from docsbot.chat.prepare import MIN_ANSWER_TOKENS, Prepared, answer_prepare
 from docsbot.chat.repetition import loop_start, without_repetition
 from docsbot.chat.routing import default_client
-from docsbot.core.prompts import NO_ANSWER, without_unknown_citations
+from docsbot.core.prompts import (
+    NO_ANSWER,
+    cited_where_quoted,
+    prompt_documents,
+    without_unknown_citations,
+)
 from docsbot.teams.models import Team
 from serving.client import ChatBackend
 
@@ -50,6 +55,7 @@ class Answer:
 def answer_finish(*, prepared: Prepared, text: str, failed: bool = False) -> Answer:
     if prepared.relevant:
         text = without_unknown_citations(text, len(prepared.sources))
+        text = cited_where_quoted(text, prompt_documents(prepared.messages[-1]["content"]))
     text = text.strip() or NO_ANSWER
     reply = Message.objects.create(
         team_id=prepared.question_message.team_id, conversation=prepared.conversation,

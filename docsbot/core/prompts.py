@@ -60,3 +60,33 @@ def without_unknown_citations(text: str, documents: int) -> str:
     """``text`` without the citation markers that name no document of the prompt ([0], or [7] of 4):
     a marker the reader cannot follow is worse than none."""
     return _CITATION.sub(lambda marker: marker.group() if 1 <= int(marker.group(1)) <= documents else "", text)
+
+
+_DOCUMENT = re.compile(r'<document index="(\d+)"[^>]*>\n(.*?)\n</document>', re.DOTALL)
+# A run of text and the citation markers that close it: "Quote one. [3]" or "Quote two [1][2]."
+_CITED_RUN = re.compile(r"(?P<body>[^\[\]]+?)(?P<marks>(?:\s?\[\d+\])+)")
+MIN_QUOTE_CHARS = 20
+
+
+def prompt_documents(prompt: str) -> dict[int, str]:
+    """The documents of a prompt built by ``build_messages``, by number, whitespace collapsed."""
+    return {int(number): _collapsed(text) for number, text in _DOCUMENT.findall(prompt)}
+
+
+def _collapsed(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def cited_where_quoted(text: str, documents: dict[int, str]) -> str:
+    """``text`` with each quote's citation pointing at the document it quotes word for word: a small model quotes
+    document 3 and cites [1]. A quote found in none of the documents, or in a document it cites, keeps its markers."""
+    def repoint(run: re.Match) -> str:
+        body, marks = run.group("body"), run.group("marks")
+        quote = _collapsed(body).rstrip(" .:;")
+        cited = {int(number) for number in re.findall(r"\d+", marks)}
+        if len(quote) < MIN_QUOTE_CHARS or any(quote in documents.get(number, "") for number in cited):
+            return run.group()
+        found = [number for number, document in sorted(documents.items()) if quote in document]
+        return body + (marks[: len(marks) - len(marks.lstrip())] + f"[{found[0]}]" if found else marks)
+
+    return _CITED_RUN.sub(repoint, text)

@@ -13,7 +13,7 @@ from docsbot.chat.models import Conversation, Feedback, Message, SourceClick
 from docsbot.chat.prepare import CHARS_PER_TOKEN, answer_prepare, fit_prompt
 from docsbot.chat.ratelimit import chat_budget_hit
 from docsbot.chat.slack import slack_text
-from docsbot.core.prompts import ContextChunk
+from docsbot.core.prompts import ContextChunk, prompt_documents
 from docsbot.teams.services import widget_key_create
 
 OFF_TOPIC = "What is the capital of France?"
@@ -254,3 +254,16 @@ def test_it_cites_a_pdf_manual_with_its_title(docs_team, settings):
     assert prepared.relevant
     assert prepared.sources[0]["title"] == "Acme Widgets Operations Manual"
     assert "every 90 days" in prepared.messages[-1]["content"]
+
+
+def test_a_stored_answer_cites_the_document_its_quote_comes_from(docs_team, settings):
+    settings.SERVING_URL = "http://127.0.0.1:9"  # never called: the base model name is configured
+    settings.SERVING_BASE_MODEL_NAME = "base"
+    prepared = answer_prepare(team=docs_team, question="How do I roll back a deployment?")
+    documents = prompt_documents(prepared.messages[-1]["content"])
+    number, text = max(documents.items())  # quote the last document, cite the first
+    sentence = text.split(". ")[0].rstrip(".")
+    assert number > 1 and len(sentence) >= 20 and sentence not in documents[1]
+    answer = answer_finish(prepared=prepared, text=f"{sentence}. [1]")
+    assert answer.answer == f"{sentence}. [{number}]"
+    assert Message.objects.get(pk=answer.message_id).content == answer.answer

@@ -24,3 +24,25 @@ def test_an_answer_loses_the_citation_markers_that_name_no_document():
     answer = "Upload the html folder as an archive [2]. Sync removes the rest [5] [0]."
     assert without_unknown_citations(answer, 4) == "Upload the html folder as an archive [2]. Sync removes the rest."
     assert without_unknown_citations("See [1] and [4].", 4) == "See [1] and [4]."
+
+
+def test_a_quote_cites_the_document_it_quotes_word_for_word():
+    from docsbot.core.prompts import cited_where_quoted, prompt_documents
+
+    contexts = [ContextChunk(title="Uploading", section="Uploading", text="There are three ways to upload, and "
+                             "they all behave the same: the admin upload page, the HTTP API and the ingest command."),
+                ContextChunk(title="Getting started", section="Getting started", text="docsbot turns your team's "
+                             "product documentation into a chatbot.\nYou host it yourself: your documents never "
+                             "leave your servers.")]
+    documents = prompt_documents(build_messages(team="a", question="How?", contexts=contexts)[-1]["content"])
+    assert sorted(documents) == [1, 2]
+    # The small model quoted document 2 and cited [1]: the marker follows the quote.
+    quoted = "docsbot turns your team's product documentation into a chatbot. You host it yourself: your " \
+             "documents never leave your servers. [1]"
+    assert cited_where_quoted(quoted, documents).endswith("servers. [2]")
+    # A right citation, a paraphrase found nowhere, and a short quote keep their markers.
+    right = "There are three ways to upload, and they all behave the same [1]."
+    assert cited_where_quoted(right, documents) == right
+    paraphrase = "You can upload from the admin page, the API or the command line [2]."
+    assert cited_where_quoted(paraphrase, documents) == paraphrase
+    assert cited_where_quoted("Yes, it does [2].", documents) == "Yes, it does [2]."
