@@ -1594,3 +1594,13 @@ def test_a_sentence_that_gives_an_example_defines_nothing():
     assert "What are Millisecond precision timestamps?" not in pairs and "What are millisecond precision timestamps?" \
         not in pairs
     assert "What is cursor pagination?" in pairs or "What is Cursor pagination?" in pairs
+
+
+def test_a_hedged_you_cannot_is_no_question_but_a_plain_one_is():
+    from docsbot.qa.generators.statements import statement_pair
+
+    hedged = ("You won't typically need to directly access the request's content, as you'll normally rely on REST "
+              "framework's default request parsing behavior.")
+    assert statement_pair(hedged, "", "", ("Requests", "Request parsing")) is None
+    plain = statement_pair("You cannot use the form parser with JSON payloads.", "", "", ("Parsers",))
+    assert plain is not None and plain.question == "Can you use the form parser with JSON payloads?"

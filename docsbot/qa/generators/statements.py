@@ -49,6 +49,9 @@ _YES_NO = {"does not": "Does", "doesn't": "Does", "do not": "Do", "don't": "Do",
            "will not": "Will", "won't": "Will"}
 
 
+_HEDGE = re.compile(r"(?:typically|usually|normally|generally|simply|necessarily|always|often)\b")
+
+
 def _negation_pair(sentence: str, after: str) -> Candidate | None:
     """'Async is not inherently faster than sync code.' -> 'Is async inherently faster than sync code?', answered
     by the sentence (and the next one when this one is short: "It will not have a form library ...")."""
@@ -60,6 +63,8 @@ def _negation_pair(sentence: str, after: str) -> Candidate | None:
         return None  # "This does not ...", "X is not to be confused with ...": no question of its own
     if subject[:1].islower() and not CODEISH.search(subject):
         return None  # "flask does not ...": a lowercase subject must be code
+    if subject == "You" and _HEDGE.match(rest):
+        return None  # "You won't typically need to ...": advice about the page's case, "Will you typically ...?" no question
     auxiliary, *ever = _YES_NO[match.group("negation")].split()
     return Candidate(f"{auxiliary} {sentence_case(subject)} {' '.join([*ever, rest])}?", f"{sentence} {after}".strip(),
                      "what-is")
