@@ -1604,3 +1604,14 @@ def test_a_hedged_you_cannot_is_no_question_but_a_plain_one_is():
     assert statement_pair(hedged, "", "", ("Requests", "Request parsing")) is None
     plain = statement_pair("You cannot use the form parser with JSON payloads.", "", "", ("Parsers",))
     assert plain is not None and plain.question == "Can you use the form parser with JSON payloads?"
+
+
+def test_a_heading_is_defined_by_its_own_term_not_by_a_compound_of_it():
+    pairs, _ = _pairs(["Contributing to REST framework", "Security"], "Security issues are handled under the "
+                      "supervision of the Django security team. Please report security issues by emailing "
+                      "security@djangoproject.com.")
+    assert "What is security?" not in pairs
+    pairs, _ = _pairs(["Modular Applications", "Blueprints"], "Blueprints, in short, are a way to organize a group "
+                      "of related views and other code. Rather than registering views directly with an application, "
+                      "they are registered with a blueprint.")
+    assert "What are blueprints?" in pairs  # an apposition between the term and its verb still defines it

@@ -78,8 +78,10 @@ def _defining_answer(heading: str, blocks: list[Block]) -> str:
     "A “favicon” is an icon ..."), or '' when no opening sentence does."""
     lowered = heading.lower()
     term = lowered.rstrip("s") if len(lowered) > 3 else lowered
-    defining = re.compile(rf"^(?:an?\s+|the\s+)?[{_QUOTES}]?{re.escape(term)}s?[{_QUOTES}]?(?:\s|,)[^.;]{{0,20}}?"
-                          rf"\b(is|are|refers to|means|provides|lets|allows|gives|enables)\b")
+    # Between the term and its verb an apposition or an adverb may stand, not a noun: "Security issues are handled
+    # ..." is about security issues, not security.
+    defining = re.compile(rf"^(?:an?\s+|the\s+)?[{_QUOTES}]?{re.escape(term)}s?[{_QUOTES}]?(?:\s*[,(][^.;]{{0,20}}?\s|"
+                          rf"\s(?:\w+ly\s)?)(is|are|refers to|means|provides|lets|allows|gives|enables)\b")
     # A lowercase heading is a name ("eventlet", "age" of a header class): "Age values are ..." does not define it.
     case_sensitive = heading.islower()
     opening = [sentence for paragraph in first_paragraphs(blocks)[:3] for sentence in sentences(paragraph)][:6]
