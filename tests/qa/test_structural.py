@@ -1615,3 +1615,13 @@ def test_a_heading_is_defined_by_its_own_term_not_by_a_compound_of_it():
                       "of related views and other code. Rather than registering views directly with an application, "
                       "they are registered with a blueprint.")
     assert "What are blueprints?" in pairs  # an apposition between the term and its verb still defines it
+
+
+def test_a_how_to_answered_by_the_tutorials_story_is_not_kept():
+    text = ("Let's start by creating a simple object we can use for example purposes:\n\n```\nclass Comment:\n"
+            "    def __init__(self, email, content):\n        self.email = email\n```")
+    pairs, _ = _pairs(["Serializers", "Declaring Serializers"], text)
+    assert "How do I declare serializers?" not in pairs and "How do I declare Serializers?" not in pairs
+    pairs, _ = _pairs(["Quickstart", "Declaring Serializers"], "Declare a serializer by subclassing `Serializer`:\n\n"
+                      "```\nclass CommentSerializer(serializers.Serializer):\n    email = serializers.EmailField()\n```")
+    assert any(question.lower() == "how do i declare serializers?" for question in pairs)
