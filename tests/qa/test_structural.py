@@ -1625,3 +1625,9 @@ def test_a_how_to_answered_by_the_tutorials_story_is_not_kept():
     pairs, _ = _pairs(["Quickstart", "Declaring Serializers"], "Declare a serializer by subclassing `Serializer`:\n\n"
                       "```\nclass CommentSerializer(serializers.Serializer):\n    email = serializers.EmailField()\n```")
     assert any(question.lower() == "how do i declare serializers?" for question in pairs)
+
+
+def test_an_answer_ends_where_the_tutorials_story_goes_on():
+    pairs, _ = _pairs(["Tutorial 1: Serialization", "Testing our first attempt at a Web API"],
+                      "Httpie is a user friendly http client that's written in Python. Let's install that.")
+    assert pairs["What is Httpie?"].answer == "Httpie is a user friendly http client that's written in Python."

@@ -52,6 +52,9 @@ def vetted(candidate: Candidate) -> Candidate | None:
         return None  # "How do I use with i18n_patterns?", "How do I set as handler400?": a heading's task, its object lost
     if candidate.question.endswith(".?"):  # "... the set of supported languages.?": the task's own full stop
         candidate = Candidate(candidate.question[:-2] + "?", candidate.answer, candidate.kind)
+    story = _STORY_AFTER.search(candidate.answer)
+    if story and story.start() > 0:  # "Httpie is a user friendly http client ... Let's install that.": the story goes on
+        candidate = Candidate(candidate.question, candidate.answer[:story.start()], candidate.kind)
     if how_to and _NARRATION.match(candidate.answer.lstrip()):
         return None  # "Let's start by creating a simple object ...": the tutorial's story, not how to do the task
     if _FRAGMENT.match(candidate.answer):
@@ -77,6 +80,8 @@ _VERB_WITHOUT_OBJECT = re.compile(r"^How (?:do|can|should) I (?:use|set|add|crea
 
 # A how-to answer that opens in the tutorial's voice: on all labelled kept pairs, 0 of 12 were good.
 _NARRATION = re.compile(r"^(?:Let[’']s|Let us|Now (?:that )?(?:we|our)\b|Before we|We|Our|So (?:we|let[’']s))\b")
+
+_STORY_AFTER = re.compile(r"\s+(?:Let[’']s|Let us) [^.`:]*\.$")
 
 _FRAGMENT = re.compile(r"^(?:as|but|and|or|than|whereas|because|so that)\s")
 
