@@ -1631,3 +1631,12 @@ def test_an_answer_ends_where_the_tutorials_story_goes_on():
     pairs, _ = _pairs(["Tutorial 1: Serialization", "Testing our first attempt at a Web API"],
                       "Httpie is a user friendly http client that's written in Python. Let's install that.")
     assert pairs["What is Httpie?"].answer == "Httpie is a user friendly http client that's written in Python."
+
+
+def test_a_passive_relative_clause_names_no_role():
+    pairs, _ = _pairs(["The Browsable API", "Customizing"], "The title that is used in the browsable API is generated "
+                      "from the view class name or function name.")
+    assert "What is used in the browsable API?" not in pairs
+    pairs, _ = _pairs(["Routing", "URL map"], "The system that enables having a central URL map is the add_url_rule() "
+                      "function.")
+    assert "What enables having a central URL map?" in pairs

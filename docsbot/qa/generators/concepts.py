@@ -125,8 +125,9 @@ _ROLE_DEFINITION = re.compile(r"^The (?:[a-z]+ ){1,2}(?:that|which) (?P<does>[a-
 
 def role_pair(sentence: str) -> Candidate | None:
     match = _ROLE_DEFINITION.match(sentence)
-    if not match or vague(match.group("does")) or not verb_base(match.group("does").split()[0]):
-        return None
+    verb = match.group("does").split()[0] if match else ""
+    if not match or vague(match.group("does")) or not verb_base(verb) or verb in {"is", "was", "has", "does"}:
+        return None  # "The title that is used in the browsable API is generated ...": no role, a passive
     return Candidate(f"What {match.group('does')}?", sentence, "what-is")
 
 
