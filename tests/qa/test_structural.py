@@ -1640,3 +1640,8 @@ def test_a_passive_relative_clause_names_no_role():
     pairs, _ = _pairs(["Routing", "URL map"], "The system that enables having a central URL map is the add_url_rule() "
                       "function.")
     assert "What enables having a central URL map?" in pairs
+
+
+def test_an_answer_whose_opening_cheers_is_not_kept():
+    pairs, _ = _pairs(["Routers", "Namespaces"], "Namespaces are one honking great idea - let's do more of those!")
+    assert not any(pair.answer.startswith("Namespaces are one honking") for pair in pairs.values())

@@ -57,6 +57,8 @@ def vetted(candidate: Candidate) -> Candidate | None:
         candidate = Candidate(candidate.question, candidate.answer[:story.start()], candidate.kind)
     if how_to and _NARRATION.match(candidate.answer.lstrip()):
         return None  # "Let's start by creating a simple object ...": the tutorial's story, not how to do the task
+    if _LETS.search(re.split(r"(?<=[.!?:])\s", candidate.answer.strip(), maxsplit=1)[0]):
+        return None  # "Namespaces are one honking great idea - let's do more of those!": a cheer, no answer
     if _FRAGMENT.match(candidate.answer):
         return None  # "as a 2-tuple; but raise KeyError if D is empty.": the rest of a sentence cut before it
     if _TUTORIAL_VOICE.search(candidate.question):
@@ -80,6 +82,8 @@ _VERB_WITHOUT_OBJECT = re.compile(r"^How (?:do|can|should) I (?:use|set|add|crea
 
 # A how-to answer that opens in the tutorial's voice: on all labelled kept pairs, 0 of 12 were good.
 _NARRATION = re.compile(r"^(?:Let[’']s|Let us|Now (?:that )?(?:we|our)\b|Before we|We|Our|So (?:we|let[’']s))\b")
+
+_LETS = re.compile(r"\blet[’']s\b", re.IGNORECASE)
 
 _STORY_AFTER = re.compile(r"\s+(?:Let[’']s|Let us) [^.`:]*\.$")
 
