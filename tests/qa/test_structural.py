@@ -1645,3 +1645,10 @@ def test_a_passive_relative_clause_names_no_role():
 def test_an_answer_whose_opening_cheers_is_not_kept():
     pairs, _ = _pairs(["Routers", "Namespaces"], "Namespaces are one honking great idea - let's do more of those!")
     assert not any(pair.answer.startswith("Namespaces are one honking") for pair in pairs.values())
+
+
+def test_an_entry_whose_opening_only_lists_its_arguments_asks_nothing():
+    text = ("The get_schema_view() helper takes the following keyword arguments:\n\n- title: May be used to provide a "
+            "descriptive title for the schema definition.\n- url: May be used to pass a canonical base URL.")
+    pairs, _ = _pairs(["Schemas", "get_schema_view()"], text)
+    assert "What does `get_schema_view()` do?" not in pairs

@@ -210,6 +210,9 @@ def signature_pair(text: str, following: list[Block], heading: str = "") -> tupl
 
 # A parameter list's first item: "- title: Default None.", "- key (str) – the key".
 _PARAMETER_ITEM = re.compile(r"^[-•*]\s+`?[a-z_]\w*`?\s*(?:\([^)]*\))?\s*(?::|–|—|--)\s")
+# "The get_schema_view() helper takes the following keyword arguments: - title: ...": the list, no description.
+_TAKES_LIST = re.compile(r"^[^.:]{0,80}\b(?:takes|accepts|supports) the following (?:\w+ )?(?:arguments|parameters|"
+                         r"options)\b[^.]{0,20}:")
 # An attribute's value line standing alone: "persistence = <module 'shelve' from '...'>", "is_green = True".
 _VALUE_LINE = re.compile(r"^[a-z_]\w*\s*=\s*(?:[<(\[{'\"\d]|True\b|False\b|None\b|[\w.]+\()[^\n]*$")
 
@@ -217,7 +220,7 @@ _VALUE_LINE = re.compile(r"^[a-z_]\w*\s*=\s*(?:[<(\[{'\"\d]|True\b|False\b|None\
 def heading_pairs(heading: str, blocks: list[Block], parents: list[str], answer: str) -> list[Candidate] | None:
     """The question an entry's heading asks (a signature, a class, an attribute, a value), answered by the section's
     opening (``answer``); None when the heading is no reference entry."""
-    if _VALUE_LINE.match(answer.strip()) or _PARAMETER_ITEM.match(answer.strip()):
+    if _VALUE_LINE.match(answer.strip()) or _PARAMETER_ITEM.match(answer.strip()) or _TAKES_LIST.match(answer.strip()):
         # "requires = (step:celery...Connection{()},)": the attribute's repr; "- title: Default None. ...": the
         # entry's parameters. Neither says what the entry is.
         return []
