@@ -182,7 +182,6 @@ class BatchedLoRA:
         self.max_rank = max_rank
         self.slot_rank = [0] * slots
         self.layers: dict[str, BatchedLoRALinear] = {}
-        self.dtype: torch.dtype | None = None  # lora_dtype of the wrapped Linears
         targets = [
             (name, module) for name, module in model.named_modules()
             if isinstance(module, nn.Linear) and not name.endswith("lm_head")
@@ -193,7 +192,8 @@ class BatchedLoRA:
             wrapped = BatchedLoRALinear(module, self.state, slots, max_rank)
             setattr(parent, child, wrapped)
             self.layers[name] = wrapped
-            self.dtype = wrapped.lora_a.dtype
+        # lora_dtype of the wrapped Linears
+        self.dtype: torch.dtype | None = next(iter(self.layers.values())).lora_a.dtype if self.layers else None
 
     def module_shapes(self) -> dict[str, tuple[int, int]]:
         """(in_features, out_features) of every adaptable Linear, by module name."""

@@ -64,7 +64,7 @@ def without_unknown_citations(text: str, documents: int) -> str:
 
 _DOCUMENT = re.compile(r'<document index="(\d+)"[^>]*>\n(.*?)\n</document>', re.DOTALL)
 # A run of text and the citation markers that close it: "Quote one. [3]" or "Quote two [1][2]."
-_CITED_RUN = re.compile(r"(?P<body>[^\[\]]+?)(?P<marks>(?:\s?\[\d+\])+)")
+_CITED_RUN = re.compile(rf"(?P<body>[^\[\]]+?)(?P<marks>(?:{_CITATION.pattern})+)")
 MIN_QUOTE_CHARS = 20
 
 
@@ -83,7 +83,7 @@ def cited_where_quoted(text: str, documents: dict[int, str]) -> str:
     def repoint(run: re.Match) -> str:
         body, marks = run.group("body"), run.group("marks")
         quote = _collapsed(body).rstrip(" .:;")
-        cited = {int(number) for number in re.findall(r"\d+", marks)}
+        cited = {int(number) for number in _CITATION.findall(marks)}
         if len(quote) < MIN_QUOTE_CHARS or any(quote in documents.get(number, "") for number in cited):
             return run.group()
         found = [number for number, document in sorted(documents.items()) if quote in document]

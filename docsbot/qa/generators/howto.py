@@ -76,7 +76,7 @@ def purpose_pair(sentence: str, code_after: str) -> Candidate | None:
     return Candidate(f"How do I {task}?", clip(answer), "how-to")
 
 
-_CODE_NAME = re.compile(r"`([^`\s]{3,})`|\b([A-Za-z_][\w.]*)\(\)|\b([a-z]+_[\w]+)\b")
+_CODE_NAME = re.compile(r"`([^`\s]{3,})`|\b([A-Za-z_][\w.]*)\(\)|\b([a-z]+_\w+)\b")
 
 
 def shows_named_code(sentence: str, code: str) -> bool:
@@ -187,9 +187,8 @@ def lets_you_pair(sentence: str, names: tuple[str, ...] = ()) -> Candidate | Non
     subject, verb = match.group("subject"), match.group("verb")
     if subject.split()[0] in {"The", "A", "An"}:
         subject = subject[:1].lower() + subject[1:]
-    singular = verb.endswith("s") and verb != "lets" or verb == "lets"
-    base = verb.removesuffix("s")
-    return Candidate(f"What {'does' if singular else 'do'} {subject} {_LETS_YOU_DO[base]}?", sentence, "what-is")
+    does = "does" if verb.endswith("s") else "do"
+    return Candidate(f"What {does} {subject} {_LETS_YOU_DO[verb.removesuffix('s')]}?", sentence, "what-is")
 
 
 _REQUIRES = re.compile(r"^(?:(?P<gerund>[A-Z][a-z]+ing) (?P<object>[^,]{3,40}?)|(?:When|If) using (?P<using>[^,]{3,40}),"

@@ -7,7 +7,7 @@ import re
 
 from docsbot.qa.generators.base import Candidate
 from docsbot.qa.generators.instructions import has_instruction
-from docsbot.qa.generators.text import ABBREVIATIONS, mend_cut_answer
+from docsbot.qa.generators.text import ABBREVIATIONS, mend_cut_answer, sentences
 
 # "Making your project installable means that ...": what the task is, not how to do it.
 _TASK_MEANS = re.compile(r"^[A-Z][a-z]+ing\b[^.:]{0,80}\bmeans\b")
@@ -57,7 +57,7 @@ def vetted(candidate: Candidate) -> Candidate | None:
         candidate = Candidate(candidate.question, candidate.answer[:story.start()], candidate.kind)
     if how_to and _NARRATION.match(candidate.answer.lstrip()):
         return None  # "Let's start by creating a simple object ...": the tutorial's story, not how to do the task
-    if _LETS.search(re.split(r"(?<=[.!?:])\s", candidate.answer.strip(), maxsplit=1)[0]):
+    if _LETS.search(next(iter(sentences(candidate.answer)), "")):
         return None  # "Namespaces are one honking great idea - let's do more of those!": a cheer, no answer
     if _FRAGMENT.match(candidate.answer):
         return None  # "as a 2-tuple; but raise KeyError if D is empty.": the rest of a sentence cut before it
