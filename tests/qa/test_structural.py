@@ -41,6 +41,17 @@ def test_it_turns_task_headings_into_how_to_questions_with_the_text_as_answer():
         "`retries`: How many times a failed upload is retried (default: 3)."
 
 
+def test_a_how_to_heading_that_lists_the_ways_is_answered_from_the_ways():
+    pairs, _ = _pairs(["Uploading documents"],
+                      "Acme reads your documents as you already have them. There are three ways to upload, and they "
+                      "all behave the same: the upload page, the HTTP API and the `ingest` command.")
+    assert pairs["How do I upload documents?"].answer.startswith("There are three ways to upload")
+    pairs, _ = _pairs(["Uploading documents"],
+                      "Uploads are kept in the team's folder. There are two ways to do this: the upload page and the "
+                      "`ingest` command.")
+    assert pairs["How do I upload documents?"].answer.startswith("Uploads are kept")
+
+
 def test_it_asks_no_task_heading_whose_page_is_named_by_the_same_task():
     pairs, _ = _pairs(["Install", "Installing"], "Run pip install acme to install the acme package.")
     assert not any("install install" in question.lower() for question in pairs)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from docsbot.qa.generators.api_entries import ANNOTATION, SIGNATURE, VALUE_ATTRIBUTE
-from docsbot.qa.generators.base import CAPTION, Candidate
+from docsbot.qa.generators.base import CAPTION, LISTS_THE_WAYS, Candidate
 from docsbot.qa.generators.instructions import has_instruction, is_instruction
 from docsbot.qa.generators.text import (
     FUNCTION_WORDS,
@@ -46,7 +46,7 @@ def answer_under(blocks: list[Block], *, how_to: bool = False) -> str:
         paragraphs = paragraphs[1:]
     if not paragraphs:
         return ""
-    text = lead(paragraphs)
+    text = _from_the_ways(lead(paragraphs)) if how_to else lead(paragraphs)
     rest = blocks[opening_end(blocks):]
     opening = clip(" ".join(sentence for p in paragraphs for sentence in sentences(p)))
     # A how-to whose short opening is followed by code: the code is the way ("... you also need to run a Celery
@@ -73,6 +73,20 @@ def answer_under(blocks: list[Block], *, how_to: bool = False) -> str:
         if command:
             return clip(f"{text}\n\n{command}")
     return text
+
+
+def _from_the_ways(text: str) -> str:
+    """A how-to opening that lists the ways ("There are three ways to upload, and they all behave the same: the admin
+    upload page, the HTTP API and the ingest command.") is answered from that sentence: the sentences before it only
+    set the scene. Not when the ways are of doing what the sentence before said ("There are two ways to do this:")."""
+    said = sentences(text)
+    for index, sentence in enumerate(said[1:], start=1):
+        if LISTS_THE_WAYS.search(sentence) and not _REFERS_BACK.search(sentence.split(":")[0]):
+            return " ".join(said[index:])
+    return text
+
+
+_REFERS_BACK = re.compile(r"\b(?:this|that|these|those|it|so)\b", re.IGNORECASE)
 
 
 def _example_goes_on(blocks: list[Block]) -> str:
