@@ -52,6 +52,57 @@ def test_a_how_to_heading_that_lists_the_ways_is_answered_from_the_ways():
     assert pairs["How do I upload documents?"].answer.startswith("Uploads are kept")
 
 
+def test_a_section_named_by_a_feature_the_product_supports_asks_how_to_use_it_with_its_code():
+    digest = ("Another very popular form of HTTP Authentication is Digest Authentication, and Acme supports this out "
+              "of the box as well:\n\n```\n>>> acme.get(url, auth=HTTPDigestAuth('user', 'pass'))\n```")
+    pairs, _ = _pairs(["Authentication", "Digest Authentication"], digest)
+    used = pairs["How do I use digest authentication?"]
+    assert used.kind == "how-to" and "HTTPDigestAuth('user', 'pass')" in used.answer
+    # Not a heading that points at what the page has not said, nor an opening that only reads data.
+    pairs, _ = _pairs(["Authentication", "New Forms of Authentication"],
+                      digest.replace("Digest Authentication", "new forms of authentication"))
+    assert not any(question.startswith("How do I use") for question in pairs)
+    pairs, _ = _pairs(["Quickstart", "Response Content"],
+                      "We can read the content of the server's response:\n\n```\n>>> r.text\n```")
+    assert not any(question.startswith("How do I use") for question in pairs)
+
+
+def test_a_class_named_by_its_heading_alone_asks_what_it_is_when_its_text_opens_with_it():
+    pairs, _ = _pairs(["Serializer relations", "API Reference", "StringRelatedField"],
+                      "StringRelatedField may be used to represent the target of the relationship using its __str__ "
+                      "method. For example:\n\n```\ntracks = serializers.StringRelatedField(many=True)\n```")
+    assert pairs["What is `StringRelatedField`?"].answer == \
+        "StringRelatedField may be used to represent the target of the relationship using its __str__ method."
+    pairs, _ = _pairs(["Renderers", "Third party packages", "MessagePack"],
+                      "MessagePack is a fast, efficient binary serialization format. Juan Riaza maintains a package.")
+    assert pairs["What is MessagePack?"].answer.startswith("MessagePack is a fast")
+    pairs, _ = _pairs(["What's new", "Results", "MongoDB"],
+                      "The MongoDB results backend can now handle binary-encoded task results.")
+    assert not any(question.startswith("What is") for question in pairs)
+    pairs, _ = _pairs(["Authentication", "API Reference", "TokenAuthentication"],
+                      "This authentication scheme uses a simple token-based HTTP Authentication scheme.")
+    assert "What is `TokenAuthentication`?" not in pairs
+
+
+def test_an_entry_headed_by_a_member_alone_asks_about_it_on_its_page():
+    pairs, _ = _pairs(["Class-based Views", "Dispatch methods", ".initial(self, request, *args, **kwargs)"],
+                      "Performs any actions that need to occur before the handler method gets called.")
+    assert pairs["What does `.initial()` do in class-based views?"].answer.startswith("Performs any actions")
+    pairs, _ = _pairs(["Requests", "Request parsing", ".data"],
+                      "request.data returns the parsed content of the request body.")
+    assert "What is `.data` in requests?" in pairs
+
+
+def test_an_faq_label_naming_what_is_supported_asks_whether_the_product_supports_it():
+    acme = vocabulary.Vocabulary(names=frozenset({"Acme", "Python"}), product="Acme")
+    pairs, _ = _pairs(["Frequently Asked Questions", "Python 3 Support?"],
+                      "Yes! Acme officially supports Python 3.7+ and PyPy.", docs=acme)
+    assert pairs["Does Acme support Python 3?"].answer.startswith("Yes! Acme officially supports")
+    pairs, _ = _pairs(["Frequently Asked Questions", "Encoded Data?"],
+                      "Acme automatically decompresses gzip-encoded responses.", docs=acme)
+    assert not any("support" in question for question in pairs)
+
+
 def test_it_asks_no_task_heading_whose_page_is_named_by_the_same_task():
     pairs, _ = _pairs(["Install", "Installing"], "Run pip install acme to install the acme package.")
     assert not any("install install" in question.lower() for question in pairs)

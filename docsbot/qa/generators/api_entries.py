@@ -16,6 +16,7 @@ from docsbot.qa.generators.text import (
     first_paragraphs,
     is_imperative,
     lead,
+    mend_cut_answer,
     sentences,
     verb_base,
 )
@@ -245,6 +246,13 @@ def heading_pairs(heading: str, blocks: list[Block], parents: list[str], answer:
     if attribute:
         scope = member_scope(attribute, parents)
         return [] if scope is None else [Candidate(f"What is `{attribute}`{scope}?", answer, "api")]
+    if _CAMEL_NAME.match(heading) and _opens_with(heading, answer):
+        code = re.search(rf"\b{heading}\b", " ".join(b.text for b in blocks if b.kind == "code")) \
+            or re.match(rf"^(?:The )?{heading} (?:\w+ )?class\b", answer)
+        # What it is, said before "For example, the following serializer:": the example's code without the output
+        # it goes on to show is cut off.
+        said = mend_cut_answer(answer.split("\n\n```")[0], how_to=False) or answer
+        return [Candidate(f"What is `{heading}`?" if code else f"What is {heading}?", said, "api")]
     value = VALUE_ATTRIBUTE.match(heading)
     if value and any(SIGNATURE.match(p) or p.lower() == "api" for p in parents):
         if re.match(r"^[a-z]\w*,", answer):
@@ -253,6 +261,19 @@ def heading_pairs(heading: str, blocks: list[Block], parents: list[str], answer:
         scope = member_scope(name, parents)  # "serializer = ...": whose serializer, the heading above must say
         return [] if scope is None else [Candidate(f"What is `{name}`{scope}?", answer, "api")]
     return None
+
+
+# A class named by its heading alone, no signature: "StringRelatedField", "JSONRenderer", "BasicAuthentication".
+_CAMEL_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*[a-z][A-Z][A-Za-z0-9]*$")
+
+
+def _opens_with(name: str, answer: str) -> bool:
+    """The answer opens by saying what the name is or does: "StringRelatedField may be used to represent ...", "The
+    AllowAny permission class will allow ...", "MessagePack is a fast ... format". Not "This authentication scheme
+    ..." (which, only the heading says), "RabbitMQ is feature-complete" (no kind), "The MongoDB results backend can
+    now ..." (about another thing), "TaskSet has been removed" (history)."""
+    return bool(re.match(rf"^(?:The )?{re.escape(name)} (?:(?:\w+ )?class )?(?:will|can|may|provides|allows|supports|"
+                         rf"inherits|is (?:a|an|the|similar|used)|lets)\b", answer))
 
 
 _PARAM_LINE = re.compile(r"^[•*\-]?\s*`?(?P<name>[a-z_][\w]*)`?\s*(?:\((?P<type>[^)]*)\))?\s+(?:–|—|--|-|:)\s+(?P<desc>.{12,})$")

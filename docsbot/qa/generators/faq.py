@@ -87,13 +87,22 @@ def question_heading_pairs(heading: str, blocks: list[Block], answer: str) -> li
     if not heading.endswith("?"):
         return None
     if not _ASKS.match(heading):
-        return []  # "Python 2 Support?": an FAQ's label, not a question a user types
+        # "Python 2 Support?": an FAQ's label, asked when it names what the product supports and the answer says
+        # yes or no ("Yes! Requests officially supports Python 3.7+").
+        supported = _SUPPORT_LABEL.match(heading)
+        supporter = _SUPPORTER.search(answer)
+        if supported and supporter and supporter.group(1) in vocabulary.names() and _YES_OR_NO.match(answer):
+            return [Candidate(f"Does {supporter.group(1)} support {supported.group('what')}?", answer, "faq")]
+        return []
     if not {word.lower() for word in re.findall(r"\w+", heading)} - _SIGNPOST_WORDS:
         return []  # "What's next?", "Why?": a tutorial's signpost, about nothing the question names
     # "What does “micro” mean?" opens with what it does not mean; the meaning follows.
     return [Candidate(_product_for_it(heading), lead(first_paragraphs(blocks), min_chars=240) or answer, "faq")]
 
 
+_SUPPORT_LABEL = re.compile(r"^(?P<what>[\w.+-]+(?: [\w.+-]+){0,3}) [Ss]upport\?$")
+_YES_OR_NO = re.compile(r"^(?:Yes|No)\b")
+_SUPPORTER = re.compile(r"\b([A-Z][\w.-]*) (?:\w+ ){0,2}supports\b")  # "Requests officially supports", "no longer"
 _ABOUT_IT = re.compile(r"^(Does|Is|Can|Will|Should) it\b")
 
 

@@ -4,14 +4,16 @@ Answers are the source text under them, quoted, so they are grounded by construc
 This module walks a chunk (its sections, their blocks, each paragraph's sentences), asks each question family for
 its pairs, and vets them. The families, one module each:
 
-- api_entries: reference entries (signatures, classes, attributes, parameters);
+- api_entries: reference entries (signatures, classes, attributes, parameters); member_headings: entries headed
+  by a member alone (".data");
 - api_sentences: prose about a named API ("`flash()` stores ...");
 - options: configuration values, option lists and tables, dotted settings, option sentences;
 - commands: what a man page's command does and each of its subcommands;
 - concepts: definitions, what a term means, when a technique is useful;
 - statements: what a named thing does not do, uses, does automatically, where things are kept;
 - behaviour: what happens if or when, what to do then, when something is done, why;
-- howto: how-to sentences ("To do X, ..."); task_headings: task headings and steps;
+- howto: how-to sentences ("To do X, ..."); task_headings: task headings and steps; feature_headings: how to use
+  a feature a section is named by;
 - prose: which of these families each sentence of prose is tried with, in which order;
 - examples: code examples; troubleshooting: errors; faq: questions the docs ask themselves.
 
@@ -29,7 +31,9 @@ from docsbot.qa.generators import (
     concepts,
     examples,
     faq,
+    feature_headings,
     howto,
+    member_headings,
     options,
     page_context,
     prose,
@@ -190,6 +194,9 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
     entry = api_entries.heading_pairs(heading, blocks, parents, answer)
     if entry is not None:
         return entry
+    member = member_headings.member_pair(heading, parents, answer)
+    if member:
+        return [member]
     config = options.config_heading_pair(heading, blocks, parents, answer)
     if config:
         return [config]
@@ -210,6 +217,9 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
     means = task_headings.means_how_to(heading, parents, blocks)
     if means:
         return task_headings.how_to_pairs(means, blocks)
+    used = feature_headings.use_pair(heading, blocks)
+    if used:
+        return [used]
     first = words[0]
     if first.lower().endswith("ing") and verb_base(first):
         return []
