@@ -67,10 +67,11 @@ def load_questions(name: str) -> list[dict[str, Any]]:
 
 
 def natural_examples(team, questions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each question as chat sends it: top-k hybrid retrieval, the production prompt; ``gold`` is
-    the numbers of the retrieved chunks that come from the expected page."""
+    """Each question as chat sends it: top-k hybrid retrieval kept and ordered as chat does, the production prompt;
+    ``gold`` is the numbers of the retrieved chunks that come from the expected page."""
     from django.conf import settings
 
+    from docsbot.chat.relevance import hit_similarities, prompt_hits
     from docsbot.core.prompts import NO_ANSWER, build_messages
     from docsbot.documents.excerpts import prompt_contexts
     from docsbot.documents.models import Document
@@ -79,7 +80,11 @@ def natural_examples(team, questions: list[dict[str, Any]]) -> list[dict[str, An
     paths = dict(Document.objects.filter(team=team).values_list("pk", "source_path"))
     examples = []
     for question in questions:
-        hits = chunk_search(team=team, query=question["question"], k=settings.CHAT_TOP_K)
+        found = chunk_search(team=team, query=question["question"], k=settings.CHAT_TOP_K)
+        # As chat orders and keeps them (most similar first, within CHAT_CONTEXT_MARGIN of the best); the
+        # relevance threshold is not applied: every question here is asked of the model.
+        hits = prompt_hits(found, hit_similarities(query=question["question"], hits=found), min_score=-1.0,
+                           margin=settings.CHAT_CONTEXT_MARGIN)
         contexts = prompt_contexts(question["question"], [hit.context() for hit in hits])
         messages = build_messages(team=team.name, question=question["question"], contexts=contexts)
         covered = question.get("covered", True)

@@ -15,7 +15,7 @@ from django.conf import settings
 
 from docsbot.chat.injection import injection_suspected
 from docsbot.chat.models import Conversation, Message
-from docsbot.chat.relevance import hit_similarities
+from docsbot.chat.relevance import hit_similarities, prompt_hits
 from docsbot.chat.routing import default_client, team_model
 from docsbot.chat.selectors import conversation_get, conversation_history
 from docsbot.core.errors import AppError
@@ -142,7 +142,8 @@ def answer_prepare(*, team: Team, question: str, conversation_id: str | None = N
     started = time.perf_counter()
     scored = sorted(zip(similarities, range(len(hits))), reverse=True)
     top_score = scored[0][0] if scored else None
-    relevant_hits = [hits[i] for score, i in scored if score >= settings.CHAT_MIN_SCORE]
+    relevant_hits = prompt_hits(hits, similarities, min_score=settings.CHAT_MIN_SCORE,
+                                margin=settings.CHAT_CONTEXT_MARGIN)
     closest = relevant_hits or [hits[i] for _, i in scored[:3]]
     sources = [_source(hit, number, similarities[hits.index(hit)])
                for number, hit in enumerate(closest, start=1)]

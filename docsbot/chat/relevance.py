@@ -23,3 +23,15 @@ def hit_similarities(*, query: str, hits: Sequence[SearchHit]) -> list[float]:
 
     vectors = embed_texts([query, *[hit.text for hit in hits]])
     return [float(score) for score in vectors[1:] @ vectors[0]]
+
+
+def prompt_hits(hits: Sequence[SearchHit], similarities: Sequence[float], *, min_score: float,
+                margin: float) -> list[SearchHit]:
+    """The hits a prompt holds, most similar first: those at ``min_score`` or above, and within ``margin`` of the
+    best one. A small model handed a chunk far less similar than the best quotes it as readily as the best
+    (``margin`` <= 0 keeps every relevant hit)."""
+    scored = sorted(zip(similarities, range(len(hits))), reverse=True)
+    if not scored:
+        return []
+    floor = max(min_score, scored[0][0] - margin) if margin > 0 else min_score
+    return [hits[i] for score, i in scored if score >= floor]

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from django.conf import settings
 
-from docsbot.chat.relevance import hit_similarities
+from docsbot.chat.relevance import hit_similarities, prompt_hits
 from docsbot.documents.embedding import embed_texts
 from docsbot.documents.selectors import chunk_search
 
@@ -32,3 +32,12 @@ def test_a_lexical_search_is_scored_by_embedding(docs_team):
 def test_the_threshold_splits_covered_from_uncovered_questions(docs_team, question, covered):
     best = max(hit_similarities(query=question, hits=chunk_search(team=docs_team, query=question, k=4)))
     assert (best >= settings.CHAT_MIN_SCORE) is covered, best
+
+
+def test_the_prompt_keeps_relevant_hits_most_similar_first_and_within_the_margin_of_the_best():
+    hits = ["setup", "upload", "formats", "sync"]
+    similarities = [0.66, 0.87, 0.59, 0.15]
+    assert prompt_hits(hits, similarities, min_score=0.2, margin=0.0) == ["upload", "setup", "formats"]
+    assert prompt_hits(hits, similarities, min_score=0.2, margin=0.25) == ["upload", "setup"]
+    assert prompt_hits(hits, similarities, min_score=0.2, margin=0.1) == ["upload"]
+    assert prompt_hits([], [], min_score=0.2, margin=0.1) == []

@@ -91,7 +91,7 @@ def question_heading_pairs(heading: str, blocks: list[Block], answer: str) -> li
         # yes or no ("Yes! Requests officially supports Python 3.7+").
         supported = _SUPPORT_LABEL.match(heading)
         supporter = _SUPPORTER.search(answer)
-        if supported and supporter and supporter.group(1) in vocabulary.names() and _YES_OR_NO.match(answer):
+        if supported and supporter and supporter.group(1) not in _NOT_SUPPORTERS and _YES_OR_NO.match(answer):
             return [Candidate(f"Does {supporter.group(1)} support {supported.group('what')}?", answer, "faq")]
         return []
     if not {word.lower() for word in re.findall(r"\w+", heading)} - _SIGNPOST_WORDS:
@@ -103,6 +103,7 @@ def question_heading_pairs(heading: str, blocks: list[Block], answer: str) -> li
 _SUPPORT_LABEL = re.compile(r"^(?P<what>[\w.+-]+(?: [\w.+-]+){0,3}) [Ss]upport\?$")
 _YES_OR_NO = re.compile(r"^(?:Yes|No)\b")
 _SUPPORTER = re.compile(r"\b([A-Z][\w.-]*) (?:\w+ ){0,2}supports\b")  # "Requests officially supports", "no longer"
+_NOT_SUPPORTERS = {"It", "This", "That", "The", "They", "We", "You", "He", "She", "There", "Yes", "No"}
 _ABOUT_IT = re.compile(r"^(Does|Is|Can|Will|Should) it\b")
 
 
