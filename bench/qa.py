@@ -137,6 +137,14 @@ def run_corpus(corpus: Corpus, args: argparse.Namespace) -> dict[str, Any]:
                 for key in ((p.status, p.question, p.answer), (p.status, p.question, None)) if key in labels}
     labelled_kept = [good for (status, *_), good in labelled.items() if status == "pending"]
     labelled_rejected = [good for (status, *_), good in labelled.items() if status == "rejected"]
+    # Why each labelled rejected pair was rejected: a duplicate of another pair loses no fact, a filter's rejection may.
+    reasons = {key: p.reject_reason for p in all_pairs if p.status == "rejected"
+               for key in ((p.status, p.question, p.answer), (p.status, p.question, None)) if key in labels}
+    by_reason: dict[str, list[bool]] = {}
+    for key, good in labelled.items():
+        if key[0] == "rejected":
+            by_reason.setdefault(reasons[key], []).append(good)
+    filtered = [good for reason, goods in by_reason.items() if reason != "duplicate" for good in goods]
     bad_kept = sum(not good for good in labelled_kept)
     good_rejected = sum(labelled_rejected)
     rejected_share = QAPair.objects.filter(team=team, status="rejected").count() / max(1, len(all_pairs))
@@ -168,6 +176,8 @@ def run_corpus(corpus: Corpus, args: argparse.Namespace) -> dict[str, Any]:
             "kept_good_target": precision_target,
             "labelled_rejected": len(labelled_rejected),
             "false_rejection_share": round(good_rejected / len(labelled_rejected), 3) if labelled_rejected else None,
+            "false_rejection_share_without_duplicates": round(sum(filtered) / len(filtered), 3) if filtered else None,
+            "false_rejections_by_reason": {reason: f"{sum(goods)}/{len(goods)}" for reason, goods in sorted(by_reason.items())},
             # Share of all bad pairs the filters removed, extrapolated from the labelled samples.
             "bad_removed_share": _removed_share(bad_kept, len(labelled_kept), len(labelled_rejected) - good_rejected,
                                                 len(labelled_rejected), rejected_share),
