@@ -1,0 +1,52 @@
+"""The natural questions of a corpus asked again of one trained adapter, with the prompt's chunks cut to those within
+a similarity margin of the best one (DOCSBOT_CHAT_CONTEXT_MARGIN), margin by margin. Prints JSON.
+
+Run after bench/quality.py, with the same data directory:
+
+    DOCSBOT_DATA_DIR=/tmp/bq-req .venv/bin/python bench/context_margin.py --corpus requests --margins 0 0.1 0.15 0.2
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "docsbot.settings")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--corpus", default="requests", help="the quality-<corpus> team bench/quality.py trained")
+    parser.add_argument("--margins", type=float, nargs="+", default=[0.0, 0.1, 0.15, 0.2])
+    args = parser.parse_args()
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    from bench.quality import natural_questions
+    from docsbot.adapters.models import AdapterVersion
+    from docsbot.core.serving import base_model_path
+    from docsbot.teams.models import Team
+
+    team = Team.objects.get(slug=f"quality-{args.corpus}")
+    version = AdapterVersion.objects.filter(team=team).order_by("-number").first()
+    if version is None:
+        raise SystemExit(f"no adapter version for team quality-{args.corpus}: run bench/quality.py first")
+    results = []
+    for margin in args.margins:
+        settings.CHAT_CONTEXT_MARGIN = margin
+        asked = natural_questions(team, version.path, base_model_path())
+        results.append({"margin": margin, "adapter": asked["adapter"], "base": asked["base"]})
+        print(f"margin {margin}: adapter F1 {asked['adapter']['f1']}, citation {asked['adapter']['citation_accuracy']}",
+              file=sys.stderr, flush=True)
+    print(json.dumps({"corpus": args.corpus, "adapter_version": version.number, "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
