@@ -91,6 +91,10 @@ def test_an_entry_headed_by_a_member_alone_asks_about_it_on_its_page():
     pairs, _ = _pairs(["Requests", "Request parsing", ".data"],
                       "request.data returns the parsed content of the request body.")
     assert "What is `.data` in requests?" in pairs
+    pairs, _ = _pairs(["Testing", "Forcing authentication", ".force_authenticate(request, user=None, token=None)"],
+                      "Sometimes you may want to bypass authentication entirely and force all requests by the test "
+                      "client to be automatically treated as authenticated.")
+    assert not any("force_authenticate" in question for question in pairs)
 
 
 def test_an_faq_label_naming_what_is_supported_asks_whether_the_product_supports_it():

@@ -9,11 +9,13 @@ from docsbot.qa.generators.base import Candidate
 from docsbot.qa.generators.wording import vague
 
 _MEMBER = re.compile(r"^\.(?P<name>[A-Za-z_]\w*)\s*(?P<call>\(.*\))?\s*$")
+# "Sometimes you may want to bypass authentication entirely ...": an entry that opens with why, not what.
+_WHY_FIRST = re.compile(r"^(?:Sometimes|In some cases|Occasionally|If you|When you|You may)\b")
 
 
 def member_pair(heading: str, parents: list[str], answer: str) -> Candidate | None:
     member = _MEMBER.match(heading.strip())
-    if not member or not parents or not answer or vague(parents[0]) or ":" in parents[0]:
+    if not member or not parents or not answer or vague(parents[0]) or ":" in parents[0] or _WHY_FIRST.match(answer):
         return None
     page = parents[0].lower()
     if member.group("call"):
