@@ -133,13 +133,11 @@ def run_corpus(corpus: Corpus, args: argparse.Namespace) -> dict[str, Any]:
     labels = _labels(LABELS / f"{corpus.name}_pairs.jsonl")
     # One verdict per labelled (status, question, answer): the same question can come from two chunks
     # (an app method and its blueprint twin), one kept and one rejected as a duplicate.
-    labelled = {key: labels[key] for p in all_pairs
-                for key in ((p.status, p.question, p.answer), (p.status, p.question, None)) if key in labels}
+    labelled = {key: labels[key] for p in all_pairs for key in _label_keys(p) if key in labels}
     labelled_kept = [good for (status, *_), good in labelled.items() if status == "pending"]
     labelled_rejected = [good for (status, *_), good in labelled.items() if status == "rejected"]
     # Why each labelled rejected pair was rejected: a duplicate of another pair loses no fact, a filter's rejection may.
-    reasons = {key: p.reject_reason for p in all_pairs if p.status == "rejected"
-               for key in ((p.status, p.question, p.answer), (p.status, p.question, None)) if key in labels}
+    reasons = {key: p.reject_reason for p in all_pairs if p.status == "rejected" for key in _label_keys(p)}
     by_reason: dict[str, list[bool]] = {}
     for key, good in labelled.items():
         if key[0] == "rejected":
@@ -185,6 +183,11 @@ def run_corpus(corpus: Corpus, args: argparse.Namespace) -> dict[str, Any]:
         "heldout_recall_at_5": {"questions": len(heldout),
                                 "recall": round(hits_at_5 / len(heldout), 3) if heldout else None},
     }
+
+
+def _label_keys(pair) -> tuple[tuple[str, str, str | None], ...]:
+    """The label keys a pair matches: its status, question and answer, or a label that has no answer."""
+    return (pair.status, pair.question, pair.answer), (pair.status, pair.question, None)
 
 
 def _wilson(good: int, total: int, z: float = 1.96) -> list[float] | None:

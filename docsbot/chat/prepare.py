@@ -140,11 +140,10 @@ def answer_prepare(*, team: Team, question: str, conversation_id: str | None = N
     timings["retrieval_ms"] = (time.perf_counter() - started) * 1000
 
     started = time.perf_counter()
-    scored = sorted(zip(similarities, range(len(hits))), reverse=True)
-    top_score = scored[0][0] if scored else None
+    top_score = max(similarities, default=None)
     relevant_hits = prompt_hits(hits, similarities, min_score=settings.CHAT_MIN_SCORE,
                                 margin=settings.CHAT_CONTEXT_MARGIN)
-    closest = relevant_hits or [hits[i] for _, i in scored[:3]]
+    closest = relevant_hits or prompt_hits(hits, similarities, min_score=float("-inf"), margin=0)[:3]
     sources = [_source(hit, number, similarities[hits.index(hit)])
                for number, hit in enumerate(closest, start=1)]
     relevant = bool(relevant_hits)

@@ -8,7 +8,7 @@ import re
 from docsbot.qa.generators.api_entries import SIGNATURE
 from docsbot.qa.generators.base import Candidate
 from docsbot.qa.generators.task_headings import answer_under
-from docsbot.qa.generators.text import FUNCTION_WORDS, Block, first_paragraphs, sentences, verb_base
+from docsbot.qa.generators.text import FUNCTION_WORDS, Block, first_paragraphs, is_gerund, sentences
 from docsbot.qa.generators.wording import GENERIC_HEADINGS, heading_task, sentence_case, vague
 
 # The opening says the feature is there to use: "supports it out of the box", "allows ... to make OAuth 1
@@ -28,7 +28,7 @@ def use_pair(heading: str, blocks: list[Block]) -> Candidate | None:
             or _NOT_A_FEATURE.match(heading) or any(ch in heading for ch in "?:!`()") or SIGNATURE.match(heading) \
             or _JOINS.search(heading) or not heading[0].isupper():
         return None
-    if words[0].lower().endswith("ing") and verb_base(words[0]) or heading_task(heading):
+    if is_gerund(words[0]) or heading_task(heading):
         return None  # a task ("Configuring logging"), asked by task_headings
     if words[0].lower().endswith("ed"):
         return None  # "Changed Tracked Entries": what a command prints, no feature to use

@@ -71,17 +71,21 @@ def purpose_pair(sentence: str, code_after: str) -> Candidate | None:
     task = task_phrase(match.group("task"))
     if not task:
         return None
-    shown = code_after and (sentence.endswith(":") or shows_named_code(sentence, code_after))
-    answer = sentence + (f"\n\n{fenced(code_after)}" if shown else "")
+    answer = sentence + (f"\n\n{fenced(code_after)}" if code_shown(sentence, code_after) else "")
     return Candidate(f"How do I {task}?", clip(answer), "how-to")
 
 
 _CODE_NAME = re.compile(r"`([^`\s]{3,})`|\b([A-Za-z_][\w.]*)\(\)|\b([a-z]+_\w+)\b")
 
 
-def shows_named_code(sentence: str, code: str) -> bool:
-    """The code after a how-to sentence that ends with a full stop is its example when it uses what the sentence names:
-    "use the force_authenticate() method." then ``force_authenticate(request, user=user)``."""
+def code_shown(sentence: str, code: str) -> bool:
+    """Whether the code after a how-to sentence is its example: the sentence introduces it (a colon), or ends with a
+    full stop and the code uses what it names ("use the force_authenticate() method." then
+    ``force_authenticate(request, user=user)``)."""
+    if not code:
+        return False
+    if sentence.endswith(":"):
+        return True
     names = {next(group for group in match.groups() if group).lstrip(".") for match in _CODE_NAME.finditer(sentence)}
     return any(re.search(rf"(?<![\w.]){re.escape(name)}\b", code) for name in names if len(name) >= 3)
 
@@ -238,7 +242,7 @@ def to_do_pair(sentence: str, code_after: str = "", caption: tuple[str, str] | N
             or _SUCH.search(to_do.group("task")) or _WAY_INSIDE.search(to_do.group("task")):
         return None
     answer = sentence if item == sentence else item[:1].upper() + item[1:]
-    if code_after and (sentence.endswith(":") or shows_named_code(sentence, code_after)):
+    if code_shown(sentence, code_after):
         answer += "\n\n" + fenced(code_after)
     elif caption:
         answer += f"\n\n{caption[0]}\n\n{fenced(caption[1])}"

@@ -55,10 +55,10 @@ from docsbot.qa.generators.text import (
     Block,
     clip,
     fenced,
+    is_gerund,
     is_imperative,
     parse_blocks,
     sentences,
-    verb_base,
 )
 from docsbot.qa.generators.vetting import LEANS_BACK, vetted
 from docsbot.qa.generators.wording import GENERIC_HEADINGS, on_product_page, they_named, vague
@@ -220,8 +220,7 @@ def _heading_pairs(heading: str, blocks: list[Block], parents: list[str]) -> lis
     used = feature_headings.use_pair(heading, blocks)
     if used:
         return [used]
-    first = words[0]
-    if first.lower().endswith("ing") and verb_base(first):
+    if is_gerund(words[0]):
         return []
     # Under a class or function heading, a lowercase heading like "age" is an attribute, not a concept.
     if len(heading) < 3 or len(words) > 5 or any(api_entries.SIGNATURE.match(parent) for parent in parents):

@@ -15,6 +15,7 @@ from docsbot.qa.generators.text import (
     clip,
     fenced,
     first_paragraphs,
+    is_gerund,
     lead,
     opening_end,
     sentences,
@@ -197,7 +198,7 @@ def heading_how_to(heading: str, parents: list[str], blocks: list[Block]) -> str
     if task:
         return f"How do I {with_page_name(task, parents)}?"
     first = words[0]
-    if first.lower().endswith("ing") and verb_base(first):
+    if is_gerund(first):
         return None
     task = heading_task(heading)
     if task and first.lower() in TASK_VERBS and not _noun_phrase_in(heading, blocks):

@@ -213,6 +213,10 @@ def verb_base(word: str) -> str | None:
     return word.lower() if word.lower() in lemmas else max(lemmas, key=len)  # "override", not "over-ride"
 
 
+def is_gerund(word: str) -> bool:
+    return word.lower().endswith("ing") and verb_base(word) is not None
+
+
 def is_imperative(word: str) -> bool:
     lower = word.lower()
     return lower.isalpha() and verb_base(lower) == lower and lower not in {"see", "note", "be", "do", "let"}
