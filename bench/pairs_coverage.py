@@ -39,7 +39,7 @@ def chunk_results(folder: Path) -> list[dict[str, Any]]:
     from docsbot.documents.chunking import chunk_document
     from docsbot.documents.embedding import count_tokens, max_tokens
     from docsbot.documents.parsing import ParseError, parse_document
-    from docsbot.qa.generators import ChunkInput, chunk_body, lead_in_of, vocabulary
+    from docsbot.qa.generators.inputs import SourceChunk, chunk_inputs
     from docsbot.qa.generators.structural import StructuralGenerator
 
     chunks = []
@@ -49,19 +49,15 @@ def chunk_results(folder: Path) -> list[dict[str, Any]]:
             document = parse_document(relative, path.read_bytes())
         except ParseError:
             continue
-        chunks += [(relative, document.title, draft)
-                   for draft in chunk_document(document, max_tokens=max_tokens() - 2, count=count_tokens)]
-    names = vocabulary.learn((page, [title, *draft.heading_path], chunk_body(draft.text, draft.heading_path))
-                             for page, title, draft in chunks)
-    generator, rows, previous = StructuralGenerator(), [], None
-    for index, (page, title, draft) in enumerate(chunks):
-        first = not (previous and previous[0] == page and previous[2].heading_path == draft.heading_path)
-        lead_in = "" if first else lead_in_of(chunk_body(previous[2].text, previous[2].heading_path))
-        result = generator.generate(ChunkInput(index, title or page, tuple(draft.heading_path), draft.text,
-                                               first_of_section=first, lead_in=lead_in, vocabulary=names))
-        rows.append({"page": page, "text": draft.text, "rejection": result.rejection,
+        chunks += [SourceChunk(len(chunks) + index, relative, document.title or relative, tuple(draft.heading_path),
+                               draft.text, document.blocks, draft.blocks, draft.cut)
+                   for index, draft in enumerate(chunk_document(document, max_tokens=max_tokens() - 2,
+                                                                count=count_tokens))]
+    generator, rows = StructuralGenerator(), []
+    for chunk, item in zip(chunks, chunk_inputs(chunks)):
+        result = generator.generate(item)
+        rows.append({"page": chunk.page, "text": chunk.text, "rejection": result.rejection,
                      "candidates": [(c.question, c.answer, c.kind) for c in result.candidates]})
-        previous = (page, title, draft)
     return rows
 
 

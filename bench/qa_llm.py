@@ -72,7 +72,7 @@ def main() -> None:
         for item in inputs:
             with vocabulary.using(item.vocabulary):
                 answered = [c.answer for c in generator.structural.generate(item).candidates]
-                candidates += [(item, span) for span in answer_spans(item.body, answered)]
+                candidates += [(item, span) for span in answer_spans(item.parsed_blocks(), answered)]
         drawn = random.Random(SEED).sample(candidates, min(args.spans, len(candidates)))
         rows, started = [], time.monotonic()
         for number, (item, span) in enumerate(drawn, start=1):

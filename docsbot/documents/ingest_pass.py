@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.db.models import BooleanField, ExpressionWrapper, Q
 
 from docsbot.core import leases
 from docsbot.documents import dedup
@@ -44,6 +45,7 @@ class Pending:
     fmt: str
     fingerprint: list[int]
     drafts: list[ChunkDraft]
+    structure: list[dict]
 
 
 @dataclass
@@ -77,8 +79,11 @@ class IngestPass:
         state, _ = IndexState.objects.get_or_create(team=self.team)
         self.model_name = embedding_model_name()
         self.model_changed = bool(state.embedding_model) and state.embedding_model != self.model_name
+        # A document indexed before its structure was kept is parsed again even when unchanged.
         self.existing = {d.source_path: d for d in Document.objects.filter(team=self.team)
-                         .only("id", "source_path", "content_hash", "status", "fingerprint", "duplicate_of")}
+                         .only("id", "source_path", "content_hash", "status", "fingerprint", "duplicate_of")
+                         .annotate(unstructured=ExpressionWrapper(Q(structure=[], duplicate_of__isnull=True),
+                                                                  output_field=BooleanField()))}
         # Fingerprints of indexed documents, and of this run's accepted ones under temporary keys.
         self.known: Fingerprints = [(d.pk, d.fingerprint) for d in self.existing.values()
                                     if d.status == Document.Status.INDEXED and d.duplicate_of_id is None
@@ -138,7 +143,7 @@ class IngestPass:
         content_hash = hashlib.sha256(data).hexdigest()
         current = self.existing.get(source.path)
         if (current is not None and current.content_hash == content_hash and not self.model_changed
-                and current.status == Document.Status.INDEXED):
+                and current.status == Document.Status.INDEXED and not current.unstructured):
             self.tally.unchanged += 1
             self.tally.item(source.path, "unchanged", chunks=None)
             return
@@ -181,7 +186,8 @@ class IngestPass:
         key = -(len(self.accepted) + 1)
         self.accepted[source.path] = key
         self.known.append((key, fingerprint))
-        self.pending.append(Pending(source, len(data), content_hash, parsed.title, parsed.format, fingerprint, drafts))
+        self.pending.append(Pending(source, len(data), content_hash, parsed.title, parsed.format, fingerprint, drafts,
+                                    [block.as_json() for block in parsed.blocks]))
         if sum(len(p.drafts) for p in self.pending) >= EMBED_GROUP:
             self._flush()
 
@@ -269,6 +275,7 @@ def _commit(team: Team, pending: list[Pending], tally: Tally, model_name: str, k
             Chunk.objects.bulk_create([
                 Chunk(team=team, document=document, ordinal=ordinal, heading_path=draft.heading_path,
                       anchor=draft.anchor[:300], text=draft.text, token_count=draft.token_count,
+                      first_block=draft.blocks[0], end_block=draft.blocks[1], cut=draft.cut,
                       content_hash=draft.content_hash, embedding=blob)
                 for ordinal, draft, blob in rows
             ], batch_size=500)
@@ -276,6 +283,7 @@ def _commit(team: Team, pending: list[Pending], tally: Tally, model_name: str, k
             document.url = (item.source.url or item.source.path)[:1000]
             document.content_hash, document.status, document.error = item.content_hash, Document.Status.INDEXED, ""
             document.duplicate_of, document.fingerprint, document.size = None, item.fingerprint, item.size
+            document.structure = item.structure
             document.save()
             index_version_bump(team)
         key = accepted.get(item.source.path)

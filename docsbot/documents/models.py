@@ -26,6 +26,9 @@ class Document(models.Model):
     fingerprint = models.JSONField(default=list, blank=True,
                                    help_text="MinHash of word shingles, for near-duplicate detection.")
     size = models.PositiveIntegerField(default=0, help_text="Bytes of the source file.")
+    structure = models.JSONField(default=list, blank=True, editable=False,
+                                 help_text="The parsed blocks (headings, paragraphs, lists, tables, terms, code) that "
+                                           "pair generation reads; chunks point into it.")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -47,6 +50,11 @@ class Chunk(models.Model):
     anchor = models.CharField(max_length=300, blank=True, help_text="Section anchor in the document URL.")
     text = models.TextField(help_text="Chunk text, prefixed with its heading path.")
     token_count = models.PositiveIntegerField(default=0)
+    first_block = models.PositiveIntegerField(null=True, blank=True,
+                                              help_text="Index of the chunk's first block in the document's "
+                                                        "structure (null: ingested before structure was kept).")
+    end_block = models.PositiveIntegerField(null=True, blank=True, help_text="Index after its last block.")
+    cut = models.BooleanField(default=False, help_text="Holds one piece of a block too long for any chunk.")
     content_hash = models.CharField(max_length=64)
     embedding = models.BinaryField(null=True, blank=True, editable=False,
                                    help_text="float32 L2-normalised vector of the embedding model.")

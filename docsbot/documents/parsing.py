@@ -21,10 +21,27 @@ class ParseError(Exception):
 
 @dataclass(frozen=True)
 class Block:
-    kind: str  # heading | text | code
+    """One structural block. ``text`` is how chunking renders it (a list as "- item" lines, a table as "a | b"
+    rows, a definition term as "term:"); ``rows`` keeps a table's cells, so nothing downstream re-parses text."""
+
+    kind: str  # heading | paragraph | list | table | term | code
     text: str
     level: int = 0  # headings only: 1..6
     anchor: str = ""
+    rows: tuple[tuple[str, ...], ...] = ()  # tables only
+
+    def as_json(self) -> dict:
+        data: dict = {"kind": self.kind, "text": self.text}
+        if self.level:
+            data["level"] = self.level
+        if self.rows:
+            data["rows"] = [list(row) for row in self.rows]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> Block:
+        return cls(data["kind"], data["text"], data.get("level", 0),
+                   rows=tuple(tuple(row) for row in data.get("rows", ())))
 
 
 @dataclass
@@ -152,11 +169,11 @@ class _Walker:
         self.level = 1
         self._inline: list[str] = []
 
-    def _flush(self) -> None:
+    def _flush(self, kind: str = "paragraph") -> None:
         text = _clean(" ".join(self._inline))
         self._inline = []
         if text:
-            self.blocks.append(Block("text", text))
+            self.blocks.append(Block(kind, text))
 
     def walk(self, node: Tag, *, section_anchor: str) -> None:
         for child in node.children:
@@ -217,7 +234,7 @@ class _Walker:
         for item in node.find_all("li", recursive=False):
             if item.find(["pre", "table"]):
                 if lines:
-                    self.blocks.append(Block("text", "\n".join(lines)))
+                    self.blocks.append(Block("list", "\n".join(lines)))
                     lines = []
                 self.walk(item, section_anchor=section_anchor)
             else:
@@ -225,16 +242,16 @@ class _Walker:
                 if text:
                     lines.append(f"- {text}")
         if lines:
-            self.blocks.append(Block("text", "\n".join(lines)))
+            self.blocks.append(Block("list", "\n".join(lines)))
 
     def _table(self, node: Tag) -> None:
         rows = []
         for row in node.find_all("tr"):
-            cells = [_clean(cell.get_text()) for cell in row.find_all(["th", "td"])]
+            cells = tuple(_clean(cell.get_text()) for cell in row.find_all(["th", "td"]))
             if any(cells):
-                rows.append(" | ".join(cells))
+                rows.append(cells)
         if rows:
-            self.blocks.append(Block("text", "\n".join(rows)))
+            self.blocks.append(Block("table", "\n".join(" | ".join(row) for row in rows), rows=tuple(rows)))
 
     def _definitions(self, node: Tag, section_anchor: str) -> None:
         # Sphinx API entries (<dt id="flask.Flask.route">) become sub-headings with their own anchor.
@@ -250,10 +267,10 @@ class _Walker:
                     name = str(child["id"]) if len(text) > 60 else text
                     self.blocks.append(Block("heading", name, level=level, anchor=str(child["id"])))
                     if name != text:
-                        self.blocks.append(Block("text", text))
+                        self.blocks.append(Block("paragraph", text))
                 else:
                     self._inline.append(text + ":")
-                    self._flush()
+                    self._flush("term")
             else:
                 saved = self.level
                 if self.blocks and self.blocks[-1].kind == "heading":
@@ -292,7 +309,7 @@ def _parse_rst(text: str) -> ParsedDocument:
 
 def _parse_text(text: str) -> ParsedDocument:
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
-    blocks = [Block("text", _clean(p)) for p in paragraphs]
+    blocks = [Block("paragraph", _clean(p)) for p in paragraphs]
     first_line = text.strip().splitlines()[0].strip() if text.strip() else ""
     title = first_line if 0 < len(first_line) <= 120 else ""
     return ParsedDocument(title=title, format="text", blocks=blocks)
@@ -318,5 +335,5 @@ def _parse_pdf(data: bytes) -> ParsedDocument:
         if not paragraphs:
             continue
         blocks.append(Block("heading", f"Page {number}", level=2, anchor=f"page={number}"))
-        blocks.extend(Block("text", p) for p in paragraphs)
+        blocks.extend(Block("paragraph", p) for p in paragraphs)
     return ParsedDocument(title=_clean(str(meta_title)), format="pdf", blocks=blocks)

@@ -15,16 +15,15 @@ from django.utils import timezone
 
 from docsbot.core import leases
 from docsbot.core.errors import AppError
-from docsbot.documents.models import Chunk
+from docsbot.documents.models import Chunk, Document
+from docsbot.documents.parsing import Block
 from docsbot.qa.generators import (
     ChunkInput,
     ChunkResult,
     PairGenerator,
-    chunk_body,
     generator_get,
-    lead_in_of,
-    vocabulary,
 )
+from docsbot.qa.generators.inputs import SourceChunk, chunk_inputs
 from docsbot.qa.models import ChunkRejection, GenerationRun, Generator, QAPair, QATeamSettings
 from docsbot.qa.screening import Draft, normalise_question, screen
 from docsbot.teams.models import Team
@@ -65,25 +64,15 @@ class GenerationReport:
                 "removed_stale": self.removed_stale, "chunk_rejections": self.chunk_rejections[:20]}
 
 
-def team_vocabulary(chunks: list[Chunk]) -> vocabulary.Vocabulary:
-    """The names the team's docs use ("Flask", "Git"), learned from all its chunks: the rules know no product."""
-    return vocabulary.learn((chunk.document_id, [chunk.document.title, *chunk.heading_path],
-                             chunk_body(chunk.text, chunk.heading_path)) for chunk in chunks)
-
-
 def _chunk_inputs(chunks: list[Chunk]) -> list[ChunkInput]:
-    inputs = []
-    names = team_vocabulary(chunks)
-    previous: Chunk | None = None
-    for chunk in chunks:
-        first = not (previous and previous.document_id == chunk.document_id
-                     and previous.heading_path == chunk.heading_path)
-        lead_in = "" if first or previous is None else lead_in_of(chunk_body(previous.text, previous.heading_path))
-        inputs.append(ChunkInput(chunk_id=chunk.pk, title=chunk.document.title or chunk.document.source_path,
-                                 heading_path=tuple(chunk.heading_path), text=chunk.text, first_of_section=first,
-                                 lead_in=lead_in, vocabulary=names))
-        previous = chunk
-    return inputs
+    documents = {document.pk: document for document in Document.objects.filter(
+        pk__in={chunk.document_id for chunk in chunks}).only("id", "title", "source_path", "structure")}
+    structures = {pk: [Block.from_json(block) for block in document.structure] for pk, document in documents.items()}
+    return chunk_inputs([SourceChunk(
+        chunk_id=chunk.pk, page=chunk.document_id, heading_path=tuple(chunk.heading_path), text=chunk.text,
+        title=documents[chunk.document_id].title or documents[chunk.document_id].source_path,
+        structure=structures[chunk.document_id], cut=chunk.cut,
+        span=None if chunk.first_block is None else (chunk.first_block, chunk.end_block)) for chunk in chunks])
 
 
 def _run_generator(generator: PairGenerator, inputs: list[ChunkInput], progress: Progress | None
@@ -116,7 +105,8 @@ def qa_generate(*, team: Team, generator: str | None = None, progress: Progress 
     team_settings = qa_settings_get(team=team)
     name = generator or team_settings.generator
     pair_generator = generator_get(name)
-    chunks = list(Chunk.objects.filter(team=team).select_related("document").order_by("document_id", "ordinal"))
+    chunks = list(Chunk.objects.filter(team=team).select_related("document").defer("document__structure")
+                  .order_by("document_id", "ordinal"))
     if not chunks:
         raise AppError(f"team {team.slug!r} has no documents; ingest some first")
     report = GenerationReport(chunks=len(chunks))

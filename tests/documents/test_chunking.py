@@ -1,4 +1,6 @@
-from docsbot.documents.chunking import chunk_document
+import itertools
+
+from docsbot.documents.chunking import blocks_of_text, chunk_document
 from docsbot.documents.embedding import count_tokens
 from docsbot.documents.parsing import Block, ParsedDocument, parse_document
 
@@ -21,10 +23,10 @@ def _long_doc():
     code = "\n".join(f"x{i} = compute({i})" for i in range(12))
     blocks = [Block("heading", "Guide", level=1, anchor="guide"), Block("heading", "Part", level=2, anchor="part")]
     for i in range(6):
-        blocks.append(Block("text", f"Paragraph {i}. {words}."))
+        blocks.append(Block("paragraph", f"Paragraph {i}. {words}."))
         blocks.append(Block("code", code))
     blocks.append(Block("code", "\n".join(f"line_{i} = {i}" for i in range(400))))
-    blocks.append(Block("text", " ".join(f"Sentence number {i} is here." for i in range(200))))
+    blocks.append(Block("paragraph", " ".join(f"Sentence number {i} is here." for i in range(200))))
     return ParsedDocument(title="Guide", format="markdown", blocks=blocks)
 
 
@@ -52,8 +54,8 @@ def test_it_keeps_the_sentence_that_introduces_code_with_its_code():
     words = " ".join(f"word{i}" for i in range(40))
     code = "\n".join(f"urlpatterns += path('p{i}', view_{i})" for i in range(8))
     intro = "Add the following import at the top of the file:"
-    blocks = [Block("heading", "Tutorial", level=1, anchor="tutorial"), Block("text", f"Background. {words}."),
-              Block("text", intro), Block("code", code)]
+    blocks = [Block("heading", "Tutorial", level=1, anchor="tutorial"), Block("paragraph", f"Background. {words}."),
+              Block("paragraph", intro), Block("code", code)]
     doc = ParsedDocument(title="Tutorial", format="markdown", blocks=blocks)
     sizes = count_tokens([f"Background. {words}.", intro, f"```\n{code}\n```", "Tutorial\n\n"])
     # The background and the intro fit in one chunk, the intro and the code too, not all three.
@@ -64,6 +66,32 @@ def test_it_keeps_the_sentence_that_introduces_code_with_its_code():
     assert intro in holding.text and "Background." not in holding.text
     assert not any(c.text.rstrip().endswith(":") for c in chunks)
     # A paragraph that introduces nothing stays where packing put it.
-    blocks[2] = Block("text", "The view is ready.")
+    blocks[2] = Block("paragraph", "The view is ready.")
     chunks = chunk_document(doc, max_tokens=budget, count=count_tokens)
     assert "The view is ready." in next(c.text for c in chunks if "Background." in c.text)
+
+
+def test_each_chunk_records_which_of_the_documents_blocks_it_holds():
+    doc = _long_doc()
+    chunks = chunk_document(doc, max_tokens=120, count=count_tokens)
+    for chunk in chunks:
+        start, end = chunk.blocks
+        held = doc.blocks[start:end]
+        assert held and all(block.kind != "heading" for block in held)
+        if chunk.cut:  # one piece of the over-long code or paragraph
+            assert end == start + 1 and held[0].text not in chunk.text
+        else:
+            assert [block.text for block in blocks_of_text(chunk.text.split("\n\n", 1)[1])] == \
+                [block.text for block in held]
+    assert sum(chunk.cut for chunk in chunks) > 2
+    spans = [chunk.blocks for chunk in chunks if not chunk.cut]
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))  # in order, none twice
+
+
+def test_a_chunk_body_reads_back_as_the_blocks_it_was_rendered_from():
+    body = ("Pick one:\n\n- fast\n- safe\n\nName | Default\nretries | 3\n\n```\nx = 1\n\ny = 2\n```\n\n"
+            "A paragraph.")
+    assert [(b.kind, b.text, b.rows) for b in blocks_of_text(body)] == [
+        ("paragraph", "Pick one:", ()), ("list", "- fast\n- safe", ()),
+        ("table", "Name | Default\nretries | 3", (("Name", "Default"), ("retries", "3"))),
+        ("code", "x = 1\n\ny = 2", ()), ("paragraph", "A paragraph.", ())]

@@ -25,6 +25,23 @@ def test_it_ingests_a_folder_of_mixed_formats(team, docs_dir):
     assert len(bytes(chunk.embedding)) == 384 * 4
 
 
+def test_it_keeps_each_documents_parsed_structure_and_where_each_chunk_lies_in_it(team, docs_dir):
+    _ingest(team, docs_dir)
+    document = Document.objects.get(team=team, source_path="quickstart.md")
+    kinds = {block["kind"] for block in document.structure}
+    assert {"heading", "paragraph", "code", "table"} <= kinds
+    for chunk in Chunk.objects.filter(document=document):
+        held = document.structure[chunk.first_block:chunk.end_block]
+        assert held and all(block["text"] in chunk.text for block in held)
+    # A document stored before structure was kept is parsed again, even unchanged.
+    Document.objects.filter(pk=document.pk).update(structure=[])
+    Chunk.objects.filter(document=document).update(first_block=None, end_block=None)
+    again = _ingest(team, docs_dir)
+    assert (again["documents"], again["unchanged"]) == (1, 3)
+    assert Document.objects.get(pk=document.pk).structure == document.structure
+    assert not Chunk.objects.filter(document=document, first_block=None).exists()
+
+
 def test_it_does_no_embedding_work_for_unchanged_documents(team, docs_dir):
     _ingest(team, docs_dir)
     before = set(Chunk.objects.filter(team=team).values_list("id", flat=True))

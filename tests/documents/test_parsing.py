@@ -14,7 +14,24 @@ def test_it_parses_markdown_headings_code_and_tables():
     assert doc.title == "Quickstart"
     assert (2, "Installing the CLI", "installing-the-cli") in _headings(doc)
     assert any(b.kind == "code" and b.text == "pip install acme-widgets" for b in doc.blocks)
-    assert any("timeout | 30 | Request timeout in seconds" in b.text for b in doc.blocks)
+    table = next(b for b in doc.blocks if b.kind == "table")
+    assert "timeout | 30 | Request timeout in seconds" in table.text
+    assert ("timeout", "30", "Request timeout in seconds") in table.rows
+
+
+def test_it_keeps_what_kind_of_block_each_is_lists_tables_and_definition_terms():
+    html = ("<main><h1>Options</h1><p>Pick one:</p><ul><li>fast</li><li>safe</li></ul>"
+            "<table><tr><th>Name</th><th>Default</th></tr><tr><td>retries</td><td>3 | 4</td></tr></table>"
+            "<dl><dt>--follow</dt><dd><p>Continue listing the history of a file.</p></dd></dl>"
+            "<pre>git log --follow</pre></main>")
+    doc = parse_document("options.html", html.encode())
+    assert [(b.kind, b.text) for b in doc.blocks if b.kind != "table"] == [
+        ("heading", "Options"), ("paragraph", "Pick one:"), ("list", "- fast\n- safe"), ("term", "--follow:"),
+        ("paragraph", "Continue listing the history of a file."), ("code", "git log --follow")]
+    table = next(b for b in doc.blocks if b.kind == "table")
+    assert table.rows == (("Name", "Default"), ("retries", "3 | 4"))  # a cell's own bar stays in its cell
+    assert [type(b).from_json(b.as_json()) for b in doc.blocks] == [
+        type(b)(b.kind, b.text, b.level, rows=b.rows) for b in doc.blocks]
 
 
 def test_it_parses_restructuredtext_sections_with_anchors():

@@ -105,19 +105,30 @@ def test_it_keeps_teams_apart(generated, other_team):
     assert QAPair.objects.filter(team=generated).exists()
 
 
-def test_a_chunk_that_opens_with_code_gets_the_sentence_that_ended_the_previous_chunk_of_its_section():
+def test_each_chunk_is_read_from_its_documents_structure_with_the_sentence_that_leads_into_its_code(ingested):
     from docsbot.documents.models import Document
+    from docsbot.documents.parsing import Block
     from docsbot.qa.services import _chunk_inputs
 
-    page = Document(pk=1, title="Checksums", source_path="checksums.html")
-    other = Document(pk=2, title="Other", source_path="other.html")
     path = ["Checksums"]
-    chunks = [Chunk(pk=1, document=page, heading_path=path, text="Checksums\n\nThe following example hashes input:"),
-              Chunk(pk=2, document=page, heading_path=path, text="Checksums\n\n```\nimport hashlib\n```"),
-              Chunk(pk=3, document=other, heading_path=path, text="Checksums\n\n```\nimport zlib\n```")]
+    structure = [Block("heading", "Checksums", level=1), Block("paragraph", "Some text."),
+                 Block("paragraph", "The following example hashes input:"), Block("code", "import hashlib")]
+    page = Document.objects.create(team=ingested, source_path="checksums.html", title="Checksums",
+                                   structure=[block.as_json() for block in structure])
+    older = Document.objects.create(team=ingested, source_path="older.html", title="Older")  # before structure
+    texts = [(page, "Checksums\n\nSome text.\n\nThe following example hashes input:", 1, 3),
+             (page, "Checksums\n\n```\nimport hashlib\n```", 3, 4),
+             (older, "Checksums\n\nThe following example packs input:", None, None),
+             (older, "Checksums\n\n```\nimport zlib\n```", None, None)]
+    chunks = Chunk.objects.bulk_create([
+        Chunk(team=ingested, document=document, ordinal=ordinal, heading_path=path, text=text, first_block=first,
+              end_block=end, content_hash=str(ordinal)) for ordinal, (document, text, first, end) in enumerate(texts)])
     inputs = _chunk_inputs(chunks)
-    assert [item.lead_in for item in inputs] == ["", "The following example hashes input:", ""]
-    assert [item.first_of_section for item in inputs] == [True, False, True]
+    assert inputs[1].blocks == (Block("code", "import hashlib"),)
+    assert [item.lead_in for item in inputs] == ["", "The following example hashes input:", "",
+                                                 "The following example packs input:"]
+    assert [item.first_of_section for item in inputs] == [True, False, True, False]
+    assert [block.kind for block in inputs[3].parsed_blocks()] == ["code"]
 
 
 def test_the_same_text_under_another_pages_headings_is_the_same_source():

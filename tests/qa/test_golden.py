@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from docsbot.documents.parsing import Block
 from docsbot.qa.generators import ChunkInput, vocabulary
 from docsbot.qa.generators.structural import StructuralGenerator
 
@@ -29,7 +30,8 @@ def _inputs(corpus: str) -> list[ChunkInput]:
                                   platforms=frozenset(learned["platforms"]), repeated=frozenset(learned["repeated"]))
     return [ChunkInput(chunk_id=chunk["chunk_id"], title=chunk["title"], heading_path=tuple(chunk["heading_path"]),
                        text=chunk["text"], first_of_section=chunk["first_of_section"], lead_in=chunk["lead_in"],
-                       vocabulary=names) for chunk in data["chunks"]]
+                       vocabulary=names, blocks=tuple(Block.from_json(block) for block in chunk["blocks"]))
+            for chunk in data["chunks"]]
 
 
 def _generated(corpus: str) -> list[dict]:

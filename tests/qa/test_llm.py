@@ -3,6 +3,7 @@ the real embedded server with the tiny random-init model, whose questions must n
 structural pairs still come back."""
 import pytest
 
+from docsbot.documents.chunking import blocks_of_text
 from docsbot.qa.generators import ChunkInput
 from docsbot.qa.generators.base import MODEL_WRITTEN
 from docsbot.qa.generators.llm import LLMGenerator, answer_spans, clean_question
@@ -20,7 +21,7 @@ def test_answer_spans_are_prose_sentences_that_stand_alone_and_no_pair_quotes():
             "across all requests made from the Session instance.\n\nSee the following example for how it works in "
             "practice today.\n\n- A list item that names one of several ways to do it.\n\nRequests allows you to "
             "specify your own authentication mechanism.")
-    assert answer_spans(body, answered=["Requests allows you to specify your own authentication mechanism."]) == [
+    assert answer_spans(blocks_of_text(body), answered=["Requests allows you to specify your own authentication mechanism."]) == [
         "The Session object allows you to persist certain parameters across requests."]
 
 

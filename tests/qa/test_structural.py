@@ -1,8 +1,10 @@
 """The structural generator on chunk text shaped like ingestion's output."""
 import pytest
 
-from docsbot.qa.generators import ChunkInput, chunk_body, lead_in_of, vocabulary
+from docsbot.documents.chunking import blocks_of_text
+from docsbot.qa.generators import ChunkInput, chunk_body, vocabulary
 from docsbot.qa.generators.structural import StructuralGenerator
+from docsbot.qa.generators.structure import lead_in
 
 # Names vocabulary.learn finds in the Flask docs (part of them): most of these tests quote those docs.
 FLASK_DOCS = vocabulary.Vocabulary(
@@ -801,11 +803,16 @@ def test_code_cut_from_the_sentence_that_introduces_it_is_asked_about_with_that_
     assert _lead_in_pairs(["Request Content Checksums"], "Example usage:", code) == {}
 
 
-def test_the_lead_in_is_the_previous_chunks_closing_colon_sentence_or_the_one_above_its_file_caption():
-    assert lead_in_of("Some text.\n\nThe following example computes a hash:") == "The following example computes a hash:"
-    assert lead_in_of("Copy this into the file:\n\nflaskr/static/style.css") == "Copy this into the file:"
-    assert lead_in_of("The section ends here.") == ""
-    assert lead_in_of("Example:\n\n```\ncode()\n```") == ""
+def test_the_lead_in_is_the_closing_colon_paragraph_before_a_chunk_or_the_one_above_its_file_caption():
+    def before_chunk(text):
+        blocks = blocks_of_text(text)
+        return lead_in(blocks, len(blocks))
+
+    assert before_chunk("Some text.\n\nThe following example computes a hash:") == \
+        "The following example computes a hash:"
+    assert before_chunk("Copy this into the file:\n\nflaskr/static/style.css") == "Copy this into the file:"
+    assert before_chunk("The section ends here.") == ""
+    assert before_chunk("Example:\n\n```\ncode()\n```") == ""
 
 
 def test_a_thing_that_looks_like_the_code_asks_what_it_looks_like():

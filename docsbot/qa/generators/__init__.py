@@ -19,14 +19,13 @@ from docsbot.qa.generators.base import (
     PairGenerator,
     chunk_body,
     clean_heading,
-    lead_in_of,
 )
 from docsbot.qa.generators.vocabulary import EMPTY, Vocabulary
 
 __all__ = [
     "CAPTION", "EMPTY", "LISTS_THE_WAYS", "MIN_CHUNK_CHARS", "NAMES_CODE", "Candidate",
     "ChunkInput", "ChunkResult", "PairGenerator", "Vocabulary", "chunk_body", "clean_heading",
-    "generator_get", "lead_in_of",
+    "generator_get",
 ]
 
 

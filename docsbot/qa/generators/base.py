@@ -1,12 +1,14 @@
-"""What every pair generator shares: the chunk it reads (``ChunkInput``), the pairs it returns (``Candidate``,
-``ChunkResult``), and reading a chunk: its body without the heading path, the sentence that leads into its code,
-and the patterns the filters share with the rules (a code name in prose, a list of ways)."""
+"""What every pair generator shares: the chunk it reads (``ChunkInput``: its text and the blocks ingestion parsed),
+the pairs it returns (``Candidate``, ``ChunkResult``), a chunk's body without the heading path, and the patterns
+the filters share with the rules (a code name in prose, a list of ways)."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from docsbot.documents.chunking import blocks_of_text
+from docsbot.documents.parsing import Block
 from docsbot.qa.generators.vocabulary import EMPTY, Vocabulary
 
 MIN_CHUNK_CHARS = 40
@@ -28,10 +30,16 @@ class ChunkInput:
     lead_in: str = ""
     # The team's names ("Flask", "Git"), learned from all its chunks (vocabulary.learn): the rules know no product.
     vocabulary: Vocabulary = EMPTY
+    # The chunk's blocks as ingestion parsed them (documents.Document.structure); empty for a chunk stored before
+    # structure was kept, whose blocks are then read back from the way chunking renders them.
+    blocks: tuple[Block, ...] = ()
 
     @property
     def body(self) -> str:
         return chunk_body(self.text, self.heading_path)
+
+    def parsed_blocks(self) -> tuple[Block, ...]:
+        return self.blocks or tuple(blocks_of_text(self.body))
 
 
 @dataclass(frozen=True)
@@ -85,14 +93,3 @@ NAMES_CODE = re.compile(r"`|\w\(\)|\w\.\w|\$ |(?<![\w-])--?\w|\b[a-z]+_[a-z_]+\b
 # An overview that lists the ways, an answer to "How do I ...?" with or without code: "There are three ways to upload,
 # and they all behave the same: the admin upload page, the HTTP API and the ingest command."
 LISTS_THE_WAYS = re.compile(r"\b(?:two|three|four|five|several|\d) (?:different )?(?:ways|methods) (?:to|of)\b[^.]*:\s*\S")
-
-
-def lead_in_of(previous_body: str) -> str:
-    """The last paragraph of a chunk when it introduces code that the next chunk starts with (it ends with a
-    colon, or is a file-name caption under such a sentence)."""
-    paragraphs = [p.strip() for p in previous_body.strip().split("\n\n") if p.strip()]
-    if paragraphs and CAPTION.match(paragraphs[-1]):
-        paragraphs.pop()
-    if not paragraphs or paragraphs[-1].startswith(("```", "~~~")) or not paragraphs[-1].endswith(":"):
-        return ""
-    return paragraphs[-1]

@@ -13,8 +13,10 @@ error or timeout rejects the chunk with a transient reason (the next run tries i
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from docsbot.documents.parsing import Block
 from docsbot.qa.generators import vocabulary
 from docsbot.qa.generators.base import (
     MIN_CHUNK_CHARS,
@@ -24,7 +26,7 @@ from docsbot.qa.generators.base import (
     ChunkResult,
 )
 from docsbot.qa.generators.structural import StructuralGenerator
-from docsbot.qa.generators.text import parse_blocks, sentences
+from docsbot.qa.generators.text import sentences
 
 ASK_SYSTEM = "You turn a sentence from software documentation into the question it answers."
 ASK_EXAMPLES = (  # products no team here documents: the examples teach the form, not a vocabulary
@@ -54,11 +56,11 @@ class RoundTrip:
     agreement: float
 
 
-def answer_spans(body: str, answered: list[str]) -> list[str]:
+def answer_spans(blocks: Sequence[Block], answered: list[str]) -> list[str]:
     """The chunk's prose sentences that can answer a question alone and that no pair in ``answered`` quotes."""
     spans = []
-    for block in parse_blocks(body):
-        if block.kind != "paragraph" or block.text.lstrip().startswith("- "):
+    for block in blocks:
+        if block.kind != "paragraph":
             continue
         for sentence in sentences(block.text):
             if not MIN_SPAN_CHARS <= len(sentence) <= MAX_SPAN_CHARS or not sentence.endswith(".") \
@@ -141,7 +143,7 @@ class LLMGenerator:
         written: list[Candidate] = []
         tried = 0
         with vocabulary.using(chunk.vocabulary):
-            for span in answer_spans(chunk.body, [c.answer for c in structural])[:self.spans_per_chunk]:
+            for span in answer_spans(chunk.parsed_blocks(), [c.answer for c in structural])[:self.spans_per_chunk]:
                 tried += 1
                 try:
                     trip = self.round_trip(chunk, span)

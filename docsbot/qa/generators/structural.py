@@ -17,7 +17,7 @@ its pairs, and vets them. The families, one module each:
 - prose: which of these families each sentence of prose is tried with, in which order;
 - examples: code examples; troubleshooting: errors; faq: questions the docs ask themselves.
 
-Shared helpers: text (blocks, sentences, quotes), wording (pronouns, page names, phrasing), instructions (does a text
+Shared helpers: structure (a chunk's parsed blocks as rules read them), text (sentences, quotes), wording (pronouns, page names, phrasing), instructions (does a text
 say what to do), page_context (does a question stand without its page), vetting (checks on every candidate).
 """
 from __future__ import annotations
@@ -50,6 +50,7 @@ from docsbot.qa.generators.base import (
     clean_heading,
 )
 from docsbot.qa.generators.instructions import has_instruction
+from docsbot.qa.generators.structure import rule_blocks
 from docsbot.qa.generators.text import (
     LIST_ITEM,
     Block,
@@ -57,7 +58,6 @@ from docsbot.qa.generators.text import (
     fenced,
     is_gerund,
     is_imperative,
-    parse_blocks,
     sentences,
 )
 from docsbot.qa.generators.vetting import LEANS_BACK, vetted
@@ -78,7 +78,7 @@ class StructuralGenerator:
         path = [clean_heading(h) for h in chunk.heading_path if clean_heading(h)] or [clean_heading(chunk.title)]
         out: dict[str, Candidate] = {}
         repeated = chunk.vocabulary.repeated
-        blocks = [block for block in parse_blocks(body) if not repeated
+        blocks = [block for block in rule_blocks(chunk.parsed_blocks()) if not repeated
                   or not (block.kind == "paragraph" and vocabulary.paragraph_key(block.text) in repeated)]
         for candidate in _lead_in_pairs(chunk.lead_in, blocks, path):
             out.setdefault(_norm(candidate.question), candidate)

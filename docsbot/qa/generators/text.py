@@ -1,5 +1,5 @@
-"""Reading documentation text: a chunk's blocks (paragraphs, code, tables, headings), its sentences, answer-sized
-quotes of it, and the verb forms the question rules need. Shared by every rule module."""
+"""Reading documentation text: the blocks rules read (paragraphs, code, tables, headings), sentences, answer-sized
+quotes, and the verb forms the question rules need. Shared by every rule module."""
 from __future__ import annotations
 
 import itertools
@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from docsbot.qa.generators.base import NAMES_CODE, clean_heading
+from docsbot.qa.generators.base import NAMES_CODE
 
 MAX_CODE_LINES = 30
 MAX_ANSWER_CHARS = 700
@@ -27,102 +27,7 @@ class Block:
     rows: list[list[str]] = field(default_factory=list)
 
 
-# --- parsing ---------------------------------------------------------------------------
-
-_FENCE = re.compile(r"^\s*(```|~~~)")
-_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
-_TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
-_PROMPT = re.compile(r"^\s*(>>>|\$ |\.\.\. )")
-
-
-def parse_blocks(body: str) -> list[Block]:
-    blocks: list[Block] = []
-    lines = body.splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if not line.strip():
-            i += 1
-            continue
-        if _FENCE.match(line):
-            fence = _FENCE.match(line).group(1)
-            j = i + 1
-            while j < len(lines) and not lines[j].strip().startswith(fence):
-                j += 1
-            blocks.append(Block("code", "\n".join(lines[i + 1:j]).rstrip()))
-            i = j + 1
-            continue
-        heading = _MD_HEADING.match(line)
-        if heading:
-            blocks.append(Block("heading", clean_heading(heading.group(1))))
-            i += 1
-            continue
-        if line.startswith(("    ", "\t")) or _PROMPT.match(line):
-            j = i
-            while j < len(lines) and (lines[j].startswith(("    ", "\t")) or _PROMPT.match(lines[j])
-                                      or (not lines[j].strip() and j + 1 < len(lines)
-                                          and lines[j + 1].startswith(("    ", "\t")))):
-                j += 1
-            blocks.append(Block("code", _dedent("\n".join(lines[i:j]))))
-            i = j
-            continue
-        if _is_table_line(lines, i):
-            rows = []
-            j = i
-            while j < len(lines) and _is_table_line(lines, j):
-                if not _TABLE_SEP.match(lines[j]):
-                    rows.append([cell.strip() for cell in lines[j].strip().strip("|").split("|")])
-                j += 1
-            blocks.append(Block("table", rows=rows))
-            i = j
-            continue
-        if LIST_ITEM.match(line):
-            blocks.append(Block("paragraph", LIST_ITEM.sub("- ", line.strip(), count=1)))
-            i += 1
-            continue
-        j = i
-        para: list[str] = []
-        while (j < len(lines) and lines[j].strip() and not _FENCE.match(lines[j]) and not _MD_HEADING.match(lines[j])
-               and not _is_table_line(lines, j) and not (j > i and LIST_ITEM.match(lines[j]))
-               and not (j > i and lines[j].startswith(("    ", "\t")))):
-            para.append(lines[j].strip())
-            j += 1
-        blocks.append(Block("paragraph", " ".join(para)))
-        i = j
-    return _titled_asides(blocks)
-
-
-# Sphinx renders the titles of asides ("Circular Imports", "How to generate good secret keys") as a plain line
-# before their text: a short capitalised line with no final punctuation, followed by prose.
-_ASIDE_TITLE = re.compile(r"^[A-Z][\w’'-]*(?: [\w’'.-]+){1,8}(?<=\w)$")
-
-
-def _titled_asides(blocks: list[Block]) -> list[Block]:
-    for index, block in enumerate(blocks[:-1]):
-        if (block.kind == "paragraph" and blocks[index + 1].kind == "paragraph" and _ASIDE_TITLE.match(block.text)
-                and not block.text.startswith("Released") and not ADMONITION.match(block.text)):
-            blocks[index] = Block("heading", block.text)
-    return blocks
-
-
 LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
-
-
-def _is_table_line(lines: list[str], index: int) -> bool:
-    """A markdown table row, or a row of a table that ingestion rendered as 'a | b | c' lines."""
-    line = lines[index]
-    if line.count("|") >= 2 and line.strip().startswith("|"):
-        return True
-    if " | " not in line:
-        return False
-    neighbours = [lines[k] for k in (index - 1, index + 1) if 0 <= k < len(lines)]
-    return any(" | " in n and n.count("|") == line.count("|") for n in neighbours)
-
-
-def _dedent(text: str) -> str:
-    import textwrap
-
-    return textwrap.dedent(text).strip("\n")
 
 
 # A sentence may also open with a lowercase code name: "... to include. find_packages() finds these directories".

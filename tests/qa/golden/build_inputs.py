@@ -8,10 +8,10 @@ tests/qa/golden/<corpus>.inputs.json. Only this script needs those sources; the 
 The path is ingestion's and QA's, without the database: every page of the corpus is expanded (sources.expand_local:
 its order, HTML preferred), parsed (parsing.parse_document), chunked with the embedding model's token counts
 (chunking.chunk_document), and a near-duplicate of an earlier page is left out as ingestion leaves it out
-(dedup). The team's vocabulary is learned from all those chunks (services.team_vocabulary's call of
-vocabulary.learn) and stored as learned; the chunk inputs of the chosen pages are built as services._chunk_inputs
-builds them (first of section, lead-in), a page's chunks cut to a window (at most WINDOW_MAX) to keep the file small. Chunk ids are the
-chunk's position in the corpus (the order services reads them in).
+(dedup). The chunk inputs are built from all those chunks by generators.inputs.chunk_inputs, as generation runs
+build them (the vocabulary learned from every chunk, stored as learned; first of section; lead-in; each chunk's
+parsed blocks); the chosen pages' are kept, a page's chunks cut to a window (at most WINDOW_MAX) to keep the file
+small. Chunk ids are the chunk's position in the corpus (the order services reads them in).
 """
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ WINDOW_MAX = 12
 
 
 def corpus_chunks(name: str):
-    """All the corpus's chunks in the order services reads them: [(page, page title, ChunkDraft)]."""
+    """All the corpus's chunks in the order services reads them, as generators.inputs.SourceChunk."""
     import django
 
     django.setup()
@@ -78,6 +78,7 @@ def corpus_chunks(name: str):
     from docsbot.documents.embedding import count_tokens, max_tokens
     from docsbot.documents.parsing import ParseError, parse_document
     from docsbot.documents.sources import SourceFile, expand_local
+    from docsbot.qa.generators.inputs import SourceChunk
 
     chunks = []
     known: list[tuple[int, list[int]]] = []
@@ -95,31 +96,30 @@ def corpus_chunks(name: str):
                 continue
             known.append((len(known), fingerprint))
             drafts = chunk_document(parsed, max_tokens=max_tokens() - 2, count=count_tokens)
-            chunks.extend((source.path, parsed.title, draft) for draft in drafts)
+            base = len(chunks)
+            chunks.extend(SourceChunk(base + index + 1, source.path, parsed.title or source.path,
+                                      tuple(draft.heading_path), draft.text, parsed.blocks, draft.blocks, draft.cut)
+                          for index, draft in enumerate(drafts))
     return chunks
 
 
 def build(name: str) -> dict:
-    from docsbot.qa.generators import chunk_body, lead_in_of, vocabulary
+    from docsbot.qa.generators.inputs import chunk_inputs
 
     chunks = corpus_chunks(name)
-    pages = {page for page, _, _ in chunks}
-    learned = vocabulary.learn((page, [title, *draft.heading_path], chunk_body(draft.text, draft.heading_path))
-                               for page, title, draft in chunks)
-    inputs = []
+    inputs = chunk_inputs(chunks)
+    pages = {chunk.page for chunk in chunks}
+    learned = inputs[0].vocabulary
+    chosen = []
     for page, start, count in PAGES[name]:
         if page not in pages:
             raise SystemExit(f"{name}: no page {page!r}")
-        count = min(count, WINDOW_MAX)
-        positions = [i for i, (p, _, _) in enumerate(chunks) if p == page][start:start + count]
-        for position in positions:
-            _, title, draft = chunks[position]
-            previous = chunks[position - 1] if position else None
-            first = not (previous and previous[0] == page and previous[2].heading_path == draft.heading_path)
-            lead_in = "" if first else lead_in_of(chunk_body(previous[2].text, previous[2].heading_path))
-            inputs.append({"chunk_id": position + 1, "page": page, "title": title or page,
-                           "heading_path": draft.heading_path, "text": draft.text, "first_of_section": first,
-                           "lead_in": lead_in})
+        positions = [i for i, chunk in enumerate(chunks) if chunk.page == page][start:start + min(count, WINDOW_MAX)]
+        chosen += [{"chunk_id": item.chunk_id, "page": page, "title": item.title,
+                    "heading_path": list(item.heading_path), "text": item.text,
+                    "first_of_section": item.first_of_section, "lead_in": item.lead_in,
+                    "blocks": [block.as_json() for block in item.blocks]}
+                   for item in (inputs[position] for position in positions)]
     return {
         "corpus": name, "pages_in_corpus": len(pages), "chunks_in_corpus": len(chunks),
         "pages": [page for page, _, _ in PAGES[name]],
@@ -127,7 +127,7 @@ def build(name: str) -> dict:
             "names": sorted(learned.names), "product": learned.product, "platforms": sorted(learned.platforms),
             "repeated": sorted(learned.repeated),
         },
-        "chunks": inputs,
+        "chunks": chosen,
     }
 
 

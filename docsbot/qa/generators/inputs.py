@@ -1,0 +1,56 @@
+"""What a generator is given for each chunk of a team: the chunk's own blocks from its document's parsed structure,
+the sentence that leads into its opening code, whether it opens its section, and the team's vocabulary. One
+function for generation runs, the benchmarks and the golden files, so they all read chunks the same way."""
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+from docsbot.documents.chunking import blocks_of_text
+from docsbot.documents.parsing import Block
+from docsbot.qa.generators import vocabulary
+from docsbot.qa.generators.base import ChunkInput, chunk_body
+from docsbot.qa.generators.structure import lead_in
+
+
+@dataclass(frozen=True)
+class SourceChunk:
+    chunk_id: int
+    page: Hashable  # the chunk's document
+    title: str
+    heading_path: tuple[str, ...]
+    text: str
+    structure: Sequence[Block]  # the document's blocks; empty when it was stored before structure was kept
+    span: tuple[int, int] | None  # [start, end) of the chunk's blocks in ``structure``
+    cut: bool = False  # one piece of a block too long for a chunk: the piece is what the chunk holds
+
+    @property
+    def body(self) -> str:
+        return chunk_body(self.text, self.heading_path)
+
+    def blocks(self) -> tuple[Block, ...]:
+        if self.span is None or not self.structure or self.cut:
+            return tuple(blocks_of_text(self.body))
+        return tuple(self.structure[self.span[0]:self.span[1]])
+
+
+def chunk_inputs(chunks: Sequence[SourceChunk]) -> list[ChunkInput]:
+    """Inputs for ``chunks``, in document order; the vocabulary is learned from all of them."""
+    names = vocabulary.learn((chunk.page, [chunk.title, *chunk.heading_path], chunk.body) for chunk in chunks)
+    inputs = []
+    previous: SourceChunk | None = None
+    for chunk in chunks:
+        first = not (previous and previous.page == chunk.page and previous.heading_path == chunk.heading_path)
+        inputs.append(ChunkInput(chunk_id=chunk.chunk_id, title=chunk.title, heading_path=chunk.heading_path,
+                                 text=chunk.text, first_of_section=first,
+                                 lead_in="" if first else _lead_in(previous, chunk), vocabulary=names,
+                                 blocks=chunk.blocks()))
+        previous = chunk
+    return inputs
+
+
+def _lead_in(previous: SourceChunk, chunk: SourceChunk) -> str:
+    if chunk.span is not None and chunk.structure and not chunk.cut:
+        return lead_in(chunk.structure, chunk.span[0])
+    before = blocks_of_text(previous.body)  # a piece of a long block; a chunk stored before structure was kept
+    return lead_in(before, len(before))
