@@ -40,6 +40,7 @@ def chunk_results(folder: Path) -> list[dict[str, Any]]:
     from docsbot.documents.embedding import count_tokens, max_tokens
     from docsbot.documents.parsing import ParseError, parse_document
     from docsbot.qa.generators.inputs import SourceChunk, chunk_inputs
+    from docsbot.qa.generators.sections import sections_of
     from docsbot.qa.generators.structural import StructuralGenerator
 
     chunks = []
@@ -54,8 +55,9 @@ def chunk_results(folder: Path) -> list[dict[str, Any]]:
                    for index, draft in enumerate(chunk_document(document, max_tokens=max_tokens() - 2,
                                                                 count=count_tokens))]
     generator, rows = StructuralGenerator(), []
-    for chunk, item in zip(chunks, chunk_inputs(chunks)):
-        result = generator.generate(item)
+    inputs = chunk_inputs(chunks)
+    results = [result for section in sections_of(inputs) for result in generator.generate_section(section)]
+    for chunk, result in zip(chunks, results):
         rows.append({"page": chunk.page, "text": chunk.text, "rejection": result.rejection,
                      "candidates": [(c.question, c.answer, c.kind) for c in result.candidates]})
     return rows

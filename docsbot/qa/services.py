@@ -24,6 +24,7 @@ from docsbot.qa.generators import (
     generator_get,
 )
 from docsbot.qa.generators.inputs import SourceChunk, chunk_inputs
+from docsbot.qa.generators.sections import sections_of
 from docsbot.qa.models import ChunkRejection, GenerationRun, Generator, QAPair, QATeamSettings
 from docsbot.qa.screening import Draft, normalise_question, screen
 from docsbot.teams.models import Team
@@ -75,21 +76,18 @@ def _chunk_inputs(chunks: list[Chunk]) -> list[ChunkInput]:
         span=None if chunk.first_block is None else (chunk.first_block, chunk.end_block)) for chunk in chunks])
 
 
-def _run_generator(generator: PairGenerator, inputs: list[ChunkInput], progress: Progress | None
-                   ) -> list[ChunkResult]:
-    workers = getattr(generator, "concurrency", 1)
-    results: list[ChunkResult] = []
-    if workers <= 1:
-        for done, item in enumerate(inputs, start=1):
-            results.append(generator.generate(item))
+def _run_generator(generator: PairGenerator, inputs: list[ChunkInput], needed: set[int], progress: Progress | None
+                   ) -> dict[int, ChunkResult]:
+    """Results for the ``needed`` chunks of ``inputs``: the generator reads every section that holds one of them
+    whole, its unchanged chunks included; as many sections at once as the generator's ``concurrency``."""
+    todo = [section for section in sections_of(inputs) if any(item.chunk_id in needed for item in section)]
+    results: dict[int, ChunkResult] = {}
+    with ThreadPoolExecutor(max_workers=getattr(generator, "concurrency", 1)) as pool:
+        for section, section_results in zip(todo, pool.map(generator.generate_section, todo)):
+            results.update((item.chunk_id, result) for item, result in zip(section, section_results)
+                           if item.chunk_id in needed)
             if progress:  # the caller throttles its writes
-                progress(done, len(inputs))
-        return results
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for done, result in enumerate(pool.map(generator.generate, inputs), start=1):
-            results.append(result)
-            if progress:
-                progress(done, len(inputs))
+                progress(len(results), len(needed))
     return results
 
 
@@ -118,7 +116,8 @@ def qa_generate(*, team: Team, generator: str | None = None, progress: Progress 
     # One generation per distinct text: identical chunks on several pages would give duplicate pairs.
     todo: dict[str, ChunkInput] = {}
     by_id = {chunk.pk: chunk for chunk in chunks}
-    for item in _chunk_inputs(chunks):
+    all_inputs = _chunk_inputs(chunks)
+    for item in all_inputs:
         content_hash = by_id[item.chunk_id].content_hash
         if content_hash in done_hashes:
             continue
@@ -130,10 +129,11 @@ def qa_generate(*, team: Team, generator: str | None = None, progress: Progress 
     if run is not None:
         GenerationRun.objects.filter(pk=run.pk).update(total=len(inputs), status=GenerationRun.Status.RUNNING)
 
-    results = _run_generator(pair_generator, inputs, progress)
+    results = _run_generator(pair_generator, all_inputs, {item.chunk_id for item in inputs}, progress)
     drafts: list[Draft] = []
     chunk_rejections = []
-    for item, result in zip(inputs, results):
+    for item in inputs:
+        result = results[item.chunk_id]
         if result.rejection:
             chunk = by_id[item.chunk_id]
             chunk_rejections.append(ChunkRejection(team=team, chunk=chunk, chunk_hash=chunk.content_hash,

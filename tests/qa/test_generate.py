@@ -6,6 +6,7 @@ from django.core.management import CommandError, call_command
 
 from docsbot.core.errors import AppError
 from docsbot.documents.models import Chunk
+from docsbot.qa.generators.structural import StructuralGenerator
 from docsbot.qa.models import QAPair
 from docsbot.qa.services import qa_generate, split_for
 
@@ -105,18 +106,19 @@ def test_it_keeps_teams_apart(generated, other_team):
     assert QAPair.objects.filter(team=generated).exists()
 
 
-def test_each_chunk_is_read_from_its_documents_structure_with_the_sentence_that_leads_into_its_code(ingested):
+def test_each_chunk_is_read_from_its_documents_structure_and_a_section_is_read_whole(ingested):
     from docsbot.documents.models import Document
     from docsbot.documents.parsing import Block
     from docsbot.qa.services import _chunk_inputs
 
     path = ["Checksums"]
+    intro = "The following example calculates the SHA1 checksum of the incoming data as it gets read:"
     structure = [Block("heading", "Checksums", level=1), Block("paragraph", "Some text."),
-                 Block("paragraph", "The following example hashes input:"), Block("code", "import hashlib")]
+                 Block("paragraph", intro), Block("code", "import hashlib")]
     page = Document.objects.create(team=ingested, source_path="checksums.html", title="Checksums",
                                    structure=[block.as_json() for block in structure])
     older = Document.objects.create(team=ingested, source_path="older.html", title="Older")  # before structure
-    texts = [(page, "Checksums\n\nSome text.\n\nThe following example hashes input:", 1, 3),
+    texts = [(page, f"Checksums\n\nSome text.\n\n{intro}", 1, 3),
              (page, "Checksums\n\n```\nimport hashlib\n```", 3, 4),
              (older, "Checksums\n\nThe following example packs input:", None, None),
              (older, "Checksums\n\n```\nimport zlib\n```", None, None)]
@@ -125,10 +127,12 @@ def test_each_chunk_is_read_from_its_documents_structure_with_the_sentence_that_
               end_block=end, content_hash=str(ordinal)) for ordinal, (document, text, first, end) in enumerate(texts)])
     inputs = _chunk_inputs(chunks)
     assert inputs[1].blocks == (Block("code", "import hashlib"),)
-    assert [item.lead_in for item in inputs] == ["", "The following example hashes input:", "",
-                                                 "The following example packs input:"]
     assert [item.first_of_section for item in inputs] == [True, False, True, False]
     assert [block.kind for block in inputs[3].parsed_blocks()] == ["code"]
+    # The code's pair goes to the chunk holding the code, with the sentence that introduced it in the other chunk.
+    results = StructuralGenerator().generate_section(inputs[:2])
+    assert results[0].rejection and not results[1].rejection
+    assert [c.answer for c in results[1].candidates] == [f"{intro}\n\n```\nimport hashlib\n```"]
 
 
 def test_the_same_text_under_another_pages_headings_is_the_same_source():

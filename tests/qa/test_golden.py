@@ -17,6 +17,7 @@ import pytest
 
 from docsbot.documents.parsing import Block
 from docsbot.qa.generators import ChunkInput, vocabulary
+from docsbot.qa.generators.sections import sections_of
 from docsbot.qa.generators.structural import StructuralGenerator
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -29,7 +30,7 @@ def _inputs(corpus: str) -> list[ChunkInput]:
     names = vocabulary.Vocabulary(names=frozenset(learned["names"]), product=learned["product"],
                                   platforms=frozenset(learned["platforms"]), repeated=frozenset(learned["repeated"]))
     return [ChunkInput(chunk_id=chunk["chunk_id"], title=chunk["title"], heading_path=tuple(chunk["heading_path"]),
-                       text=chunk["text"], first_of_section=chunk["first_of_section"], lead_in=chunk["lead_in"],
+                       text=chunk["text"], first_of_section=chunk["first_of_section"],
                        vocabulary=names, blocks=tuple(Block.from_json(block) for block in chunk["blocks"]))
             for chunk in data["chunks"]]
 
@@ -37,8 +38,9 @@ def _inputs(corpus: str) -> list[ChunkInput]:
 def _generated(corpus: str) -> list[dict]:
     generator = StructuralGenerator()
     recorded = []
-    for chunk in _inputs(corpus):
-        result = generator.generate(chunk)
+    inputs = _inputs(corpus)
+    results = [result for section in sections_of(inputs) for result in generator.generate_section(section)]
+    for chunk, result in zip(inputs, results):
         recorded.append({"chunk_id": chunk.chunk_id, "rejection": result.rejection, "detail": result.detail,
                          "candidates": [{"question": c.question, "answer": c.answer, "kind": c.kind}
                                         for c in result.candidates]})

@@ -1,10 +1,8 @@
 """The structural generator on chunk text shaped like ingestion's output."""
 import pytest
 
-from docsbot.documents.chunking import blocks_of_text
 from docsbot.qa.generators import ChunkInput, chunk_body, vocabulary
 from docsbot.qa.generators.structural import StructuralGenerator
-from docsbot.qa.generators.structure import lead_in
 
 # Names vocabulary.learn finds in the Flask docs (part of them): most of these tests quote those docs.
 FLASK_DOCS = vocabulary.Vocabulary(
@@ -784,35 +782,23 @@ def test_what_a_named_thing_will_do_if_something_holds_asks_when():
     assert not any("use them" in question for question in pairs)
 
 
-def _lead_in_pairs(path, lead_in, text):
-    result = StructuralGenerator().generate(ChunkInput(1, path[0], tuple(path), " > ".join(path) + "\n\n" + text,
-                                                       first_of_section=False, lead_in=lead_in,
-                                                       vocabulary=FLASK_DOCS))
-    return {c.question: c for c in result.candidates}
+def _cut_section_pairs(path, before, text):
+    """The pairs of a section's second chunk, when chunking cut the section after ``before``."""
+    chunks = [ChunkInput(number, path[0], tuple(path), " > ".join(path) + "\n\n" + body, first_of_section=number == 1,
+                         vocabulary=FLASK_DOCS) for number, body in ((1, before), (2, text))]
+    results = StructuralGenerator().generate_section(chunks)
+    return {c.question: c for c in results[1].candidates}
 
 
 def test_code_cut_from_the_sentence_that_introduces_it_is_asked_about_with_that_sentence():
     code = "```\nclass ChecksumCalcStream(object):\n    def __init__(self, stream):\n        self._stream = stream\n```"
     intro = ("The following example calculates the SHA1 checksum of the incoming data as it gets read and stores it "
              "in the WSGI environment:")
-    pairs = _lead_in_pairs(["Request Content Checksums"], intro, code + "\n\nTo use this, hook the stream in.")
+    pairs = _cut_section_pairs(["Request Content Checksums"], intro, code + "\n\nTo use this, hook the stream in.")
     example = pairs["How do I calculate the SHA1 checksum of the incoming data?"]
     assert example.answer.startswith(intro) and "class ChecksumCalcStream" in example.answer
-    # The lead-in's own text-only pairs belong to the chunk it is in; a chunk not opening with code takes none.
-    assert _lead_in_pairs(["Request Content Checksums"], intro, "Some prose about streams, and nothing else.") == {}
-    assert _lead_in_pairs(["Request Content Checksums"], "Example usage:", code) == {}
-
-
-def test_the_lead_in_is_the_closing_colon_paragraph_before_a_chunk_or_the_one_above_its_file_caption():
-    def before_chunk(text):
-        blocks = blocks_of_text(text)
-        return lead_in(blocks, len(blocks))
-
-    assert before_chunk("Some text.\n\nThe following example computes a hash:") == \
-        "The following example computes a hash:"
-    assert before_chunk("Copy this into the file:\n\nflaskr/static/style.css") == "Copy this into the file:"
-    assert before_chunk("The section ends here.") == ""
-    assert before_chunk("Example:\n\n```\ncode()\n```") == ""
+    # The introduction's own text-only pairs belong to the chunk it is in.
+    assert _cut_section_pairs(["Request Content Checksums"], intro, "Some prose about streams, and nothing else.") == {}
 
 
 def test_a_thing_that_looks_like_the_code_asks_what_it_looks_like():
@@ -825,7 +811,7 @@ def test_a_thing_that_looks_like_the_code_asks_what_it_looks_like():
 
 def test_a_heading_naming_what_the_code_defines_asks_how_to_write_it():
     caching = "```\ndef cached(timeout=5 * 60, key='view/{}'):\n    def decorator(f):\n        return f\n    return decorator\n```"
-    pairs = _lead_in_pairs(["View Decorators", "Caching Decorator"], "Here the code:", caching)
+    pairs = _cut_section_pairs(["View Decorators", "Caching Decorator"], "Here the code:", caching)
     assert "def cached" in pairs["How do I write a caching decorator?"].answer
     usage = "```\n@app.route('/')\n@templated('index.html')\ndef index():\n    return dict(value=42)\n```"
     pairs, _ = _pairs(["View Decorators", "Templating Decorator"], "The following examples do the same:\n\n" + usage)
@@ -1079,17 +1065,15 @@ def test_it_answers_an_api_with_its_own_description_after_background():
 
 
 def test_it_asks_a_cut_section_heading_where_its_code_is():
-    result = StructuralGenerator().generate(ChunkInput(
-        1, "Adding HTTP Method Overrides", ("Adding HTTP Method Overrides",), "Adding HTTP Method Overrides\n\n```\n"
-        "class HTTPMethodOverrideMiddleware(object):\n    def __init__(self, app):\n        self.app = app\n```",
-        first_of_section=False, lead_in="This can be accomplished with an HTTP middleware:", vocabulary=FLASK_DOCS))
-    pairs = {c.question: c for c in result.candidates}
+    intro = ("Some HTTP proxies do not support newer HTTP methods. The way this works is by letting the client set the "
+             "X-HTTP-Method-Override header.\n\nThis can be accomplished with an HTTP middleware:")
+    code = ("```\nclass HTTPMethodOverrideMiddleware(object):\n    def __init__(self, app):\n        self.app = app\n"
+            "```")
+    pairs = _cut_section_pairs(["Adding HTTP Method Overrides"], intro, code)
     answer = pairs["How do I add HTTP method overrides?"].answer
-    assert answer.startswith("This can be accomplished with an HTTP middleware:") and "class HTTPMethod" in answer
-    # In the chunk that ends before the code, the heading is not asked with the introduction alone.
-    pairs, _ = _pairs(["Adding HTTP Method Overrides"], "Some HTTP proxies do not support newer HTTP methods. The way "
-                      "this works is by letting the client set the X-HTTP-Method-Override header.\n\nThis can be "
-                      "accomplished with an HTTP middleware:")
+    assert "This can be accomplished with an HTTP middleware:" in answer and "class HTTPMethod" in answer
+    # A section that ends before the code it announces is not asked with the introduction alone.
+    pairs, _ = _pairs(["Adding HTTP Method Overrides"], intro)
     assert "How do I add HTTP method overrides?" not in pairs
 
 

@@ -4,6 +4,7 @@ the filters share with the rules (a code name in prose, a list of ways)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -23,11 +24,8 @@ class ChunkInput:
     title: str
     heading_path: tuple[str, ...]
     text: str
-    # False for the second and later chunks of a long section: its heading is asked about once.
+    # False for the second and later chunks of a long section: generators read a section's chunks together.
     first_of_section: bool = True
-    # The sentence that introduces this chunk's opening code when chunking cut the two apart ("The following
-    # example calculates ...:" ends the previous chunk of the section). Only pairs answered with that code use it.
-    lead_in: str = ""
     # The team's names ("Flask", "Git"), learned from all its chunks (vocabulary.learn): the rules know no product.
     vocabulary: Vocabulary = EMPTY
     # The chunk's blocks as ingestion parsed them (documents.Document.structure); empty for a chunk stored before
@@ -60,6 +58,9 @@ class PairGenerator(Protocol):
     name: str
 
     def generate(self, chunk: ChunkInput) -> ChunkResult: ...
+
+    def generate_section(self, chunks: Sequence[ChunkInput]) -> list[ChunkResult]:
+        """One result per chunk of one section (``sections.sections_of``), read as a whole."""
 
 
 _HEADING_MARKS = re.compile(r"^[#\s]+|[\s¶#]+$")

@@ -1,6 +1,6 @@
 """What a generator is given for each chunk of a team: the chunk's own blocks from its document's parsed structure,
-the sentence that leads into its opening code, whether it opens its section, and the team's vocabulary. One
-function for generation runs, the benchmarks and the golden files, so they all read chunks the same way."""
+whether it opens its section, and the team's vocabulary. One function for generation runs, the benchmarks and the
+golden files, so they all read chunks the same way."""
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
@@ -10,7 +10,6 @@ from docsbot.documents.chunking import blocks_of_text
 from docsbot.documents.parsing import Block
 from docsbot.qa.generators import vocabulary
 from docsbot.qa.generators.base import ChunkInput, chunk_body
-from docsbot.qa.generators.structure import lead_in
 
 
 @dataclass(frozen=True)
@@ -42,15 +41,6 @@ def chunk_inputs(chunks: Sequence[SourceChunk]) -> list[ChunkInput]:
     for chunk in chunks:
         first = not (previous and previous.page == chunk.page and previous.heading_path == chunk.heading_path)
         inputs.append(ChunkInput(chunk_id=chunk.chunk_id, title=chunk.title, heading_path=chunk.heading_path,
-                                 text=chunk.text, first_of_section=first,
-                                 lead_in="" if first else _lead_in(previous, chunk), vocabulary=names,
-                                 blocks=chunk.blocks()))
+                                 text=chunk.text, first_of_section=first, vocabulary=names, blocks=chunk.blocks()))
         previous = chunk
     return inputs
-
-
-def _lead_in(previous: SourceChunk, chunk: SourceChunk) -> str:
-    if chunk.span is not None and chunk.structure and not chunk.cut:
-        return lead_in(chunk.structure, chunk.span[0])
-    before = blocks_of_text(previous.body)  # a piece of a long block; a chunk stored before structure was kept
-    return lead_in(before, len(before))

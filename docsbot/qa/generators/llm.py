@@ -83,7 +83,7 @@ def clean_question(text: str) -> str:
 
 class LLMGenerator:
     name = "llm"
-    concurrency = 4  # chunks in flight; vLLM batches them, the embedded server queues them
+    concurrency = 4  # sections in flight; vLLM batches them, the embedded server queues them
 
     def __init__(self, client, *, model: str | None = None, max_tokens: int = 128, spans_per_chunk: int = 3,
                  min_agreement: float = 0.5, max_chunk_chars: int = 4000):
@@ -135,11 +135,18 @@ class LLMGenerator:
         return RoundTrip(question, reply, token_f1(reply, span))
 
     def generate(self, chunk: ChunkInput) -> ChunkResult:
+        return self.generate_section([chunk])[0]
+
+    def generate_section(self, chunks: Sequence[ChunkInput]) -> list[ChunkResult]:
+        """The structural generator's pairs of the section, and the model's for each chunk's remaining sentences."""
+        structural = self.structural.generate_section(chunks)
+        return [self._with_model_pairs(chunk, result.candidates) for chunk, result in zip(chunks, structural)]
+
+    def _with_model_pairs(self, chunk: ChunkInput, structural: list[Candidate]) -> ChunkResult:
         from serving.client import ServingError
 
         if len(chunk.body) < MIN_CHUNK_CHARS:
             return ChunkResult(rejection="chunk_too_short", detail=f"{len(chunk.body)} characters of text")
-        structural = self.structural.generate(chunk).candidates
         written: list[Candidate] = []
         tried = 0
         with vocabulary.using(chunk.vocabulary):

@@ -23,6 +23,7 @@ say what to do), page_context (does a question stand without its page), vetting 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from docsbot.qa.generators import (
     api_entries,
@@ -37,6 +38,7 @@ from docsbot.qa.generators import (
     options,
     page_context,
     prose,
+    sections,
     task_headings,
     troubleshooting,
     vocabulary,
@@ -54,14 +56,12 @@ from docsbot.qa.generators.structure import rule_blocks
 from docsbot.qa.generators.text import (
     LIST_ITEM,
     Block,
-    clip,
-    fenced,
     is_gerund,
     is_imperative,
     sentences,
 )
-from docsbot.qa.generators.vetting import LEANS_BACK, vetted
-from docsbot.qa.generators.wording import GENERIC_HEADINGS, on_product_page, they_named, vague
+from docsbot.qa.generators.vetting import vetted
+from docsbot.qa.generators.wording import GENERIC_HEADINGS, on_product_page, they_named
 
 
 class StructuralGenerator:
@@ -70,6 +70,9 @@ class StructuralGenerator:
     def generate(self, chunk: ChunkInput) -> ChunkResult:
         with vocabulary.using(chunk.vocabulary):
             return self._generate(chunk)
+
+    def generate_section(self, chunks: Sequence[ChunkInput]) -> list[ChunkResult]:
+        return sections.section_results(self.generate, chunks)
 
     def _generate(self, chunk: ChunkInput) -> ChunkResult:
         body = chunk.body
@@ -80,8 +83,6 @@ class StructuralGenerator:
         repeated = chunk.vocabulary.repeated
         blocks = [block for block in rule_blocks(chunk.parsed_blocks()) if not repeated
                   or not (block.kind == "paragraph" and vocabulary.paragraph_key(block.text) in repeated)]
-        for candidate in _lead_in_pairs(chunk.lead_in, blocks, path):
-            out.setdefault(_norm(candidate.question), candidate)
         for index, (heading, section_blocks) in enumerate(_sections(path[-1], blocks)):
             parents = path[:-1] if index == 0 else path
             ask_heading = chunk.first_of_section or index > 0
@@ -98,24 +99,6 @@ class StructuralGenerator:
             return ChunkResult(rejection="no_structure", detail="every question found needs its page to be understood")
         return ChunkResult(candidates=[Candidate(on_product_page(c.question, c.kind, names[0]), c.answer, c.kind)
                                        for c in standing])
-
-
-def _lead_in_pairs(lead_in: str, blocks: list[Block], path: list[str]) -> list[Candidate]:
-    """Pairs of the previous chunk's closing sentence that this chunk's opening code answers: only those whose
-    answer carries the code, so the pair stays grounded in this chunk. When that sentence gives a way ("This can be
-    accomplished with an HTTP middleware:"), the section's task heading is asked here, where its code is."""
-    if not lead_in or not blocks or blocks[0].kind != "code":
-        return []
-    first_line = next(line for line in blocks[0].text.splitlines() if line.strip())
-    pairs = [candidate for candidate in _paragraph_pairs(lead_in, blocks, "", tuple(path))
-             if "```" in candidate.answer and first_line in candidate.answer]
-    intro = sentences(lead_in)[-1]
-    question = task_headings.heading_how_to(path[-1], path[:-1], blocks)
-    # "To use this with Flask, ..." and "... you can also write a view" lean on what the previous chunk said.
-    if question and has_instruction(intro) and not LEANS_BACK.match(intro) \
-            and not vague(" ".join(intro.split()[1:])) and not re.search(r"\b(?:also|instead)\b", intro):
-        pairs.append(Candidate(question, clip(f"{intro}\n\n{fenced(blocks[0].text)}"), "how-to"))
-    return pairs
 
 
 def _norm(question: str) -> str:

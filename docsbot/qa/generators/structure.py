@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 
 from docsbot.documents.parsing import Block as ParsedBlock
-from docsbot.qa.generators.base import CAPTION, clean_heading
+from docsbot.qa.generators.base import clean_heading
 from docsbot.qa.generators.text import ADMONITION, Block
 
 
@@ -25,17 +25,6 @@ def rule_blocks(parsed: Sequence[ParsedBlock]) -> list[Block]:
         elif block.text.strip():
             blocks.append(Block("paragraph", block.text.strip()))
     return _titled_asides(blocks)
-
-
-def lead_in(structure: Sequence[ParsedBlock], first: int) -> str:
-    """The paragraph before a section's ``first`` block when it introduces what follows (it ends with a colon,
-    perhaps under a file-name caption): the sentence that leads into a chunk's opening code."""
-    before = list(structure[max(0, first - 2):first])
-    if before and before[-1].kind != "code" and CAPTION.match(before[-1].text):
-        before.pop()
-    if not before or before[-1].kind in ("code", "heading") or not before[-1].text.rstrip().endswith(":"):
-        return ""
-    return before[-1].text.strip()
 
 
 # Sphinx renders the titles of asides ("Circular Imports", "How to generate good secret keys") as a plain line

@@ -128,7 +128,7 @@ _SHOWS_OUTPUT = re.compile(r"\b(?:will|would) (?:show|print|display|output|log|l
 def how_to_pairs(question: str, blocks: list[Block]) -> list[Candidate]:
     if blocks and blocks[-1].kind == "paragraph" and blocks[-1].text.endswith(":") \
             and not any(block.kind == "code" for block in blocks):
-        return []  # the way is the code the chunk ends before; the next chunk asks this with it (_lead_in_pairs)
+        return []  # the way is what the section's last sentence points at, and the section does not hold it
     answer = answer_under(blocks, how_to=True)
     return [Candidate(question, answer, "how-to")] if answer else []
 

@@ -9,8 +9,8 @@ The path is ingestion's and QA's, without the database: every page of the corpus
 its order, HTML preferred), parsed (parsing.parse_document), chunked with the embedding model's token counts
 (chunking.chunk_document), and a near-duplicate of an earlier page is left out as ingestion leaves it out
 (dedup). The chunk inputs are built from all those chunks by generators.inputs.chunk_inputs, as generation runs
-build them (the vocabulary learned from every chunk, stored as learned; first of section; lead-in; each chunk's
-parsed blocks); the chosen pages' are kept, a page's chunks cut to a window (at most WINDOW_MAX) to keep the file
+build them (the vocabulary learned from every chunk, stored as learned; first of section; each chunk's parsed
+blocks); the chosen pages' are kept, a page's chunks cut to a window (at most WINDOW_MAX) to keep the file
 small. Chunk ids are the chunk's position in the corpus (the order services reads them in).
 """
 from __future__ import annotations
@@ -117,7 +117,7 @@ def build(name: str) -> dict:
         positions = [i for i, chunk in enumerate(chunks) if chunk.page == page][start:start + min(count, WINDOW_MAX)]
         chosen += [{"chunk_id": item.chunk_id, "page": page, "title": item.title,
                     "heading_path": list(item.heading_path), "text": item.text,
-                    "first_of_section": item.first_of_section, "lead_in": item.lead_in,
+                    "first_of_section": item.first_of_section,
                     "blocks": [block.as_json() for block in item.blocks]}
                    for item in (inputs[position] for position in positions)]
     return {
