@@ -2,6 +2,7 @@
 
     DATABASE_URL=... DOCSBOT_DATA_DIR=/tmp/bench-qa .venv/bin/python bench/qa.py \
         [--corpus flask requests celery git drf | all] [--sample-dir DIR] [--merge-verdicts CORPUS SAMPLE VERDICTS]
+        [--rescore]
 
 Per corpus (bench/corpora.py): a fresh team ``bench-qa-<corpus>``, the pages ingested with the documents
 service, pairs generated from scratch, and the report: pairs/minute, kept pairs per substantive page,
@@ -12,7 +13,8 @@ since changed is not counted), and recall@5 of held-out questions back to their 
 Labels are blind: ``--sample-dir`` writes, per corpus, a random sample of kept and rejected pairs as
 ``<corpus>.jsonl`` (id, question, answer, source chunk: no status) and ``<corpus>.key.jsonl`` (id, status,
 reason); a reader given only the criterion writes verdicts (JSONL: id, good, note); ``--merge-verdicts``
-adds them to the corpus's label file.
+adds them to the corpus's label file; ``--rescore`` scores the run already in the data dir against the labels as
+they are now, without ingesting or generating again.
 """
 from __future__ import annotations
 
@@ -47,6 +49,8 @@ def main() -> None:
     parser.add_argument("--sample-size", type=int, nargs=2, default=(60, 25), metavar=("KEPT", "REJECTED"))
     parser.add_argument("--merge-verdicts", nargs=3, metavar=("CORPUS", "SAMPLE_DIR", "VERDICTS"),
                         help="add a reader's verdicts on a sample to bench/labels/<corpus>_pairs.jsonl and stop")
+    parser.add_argument("--rescore", action="store_true",
+                        help="only score the pairs of the run already in DOCSBOT_DATA_DIR against the labels")
     args = parser.parse_args()
     if args.merge_verdicts:
         corpus, sample_dir, verdicts = args.merge_verdicts
@@ -61,6 +65,13 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     names = list(CORPORA) if "all" in args.corpus else list(dict.fromkeys(args.corpus))
+    if args.rescore:
+        from docsbot.teams.models import Team
+
+        teams = {name: Team.objects.filter(slug=f"bench-qa-{name}").first() for name in names}
+        print(json.dumps({"corpora": [{"corpus": name, "quality": label_quality(team, CORPORA[name])}
+                                      for name, team in teams.items() if team]}, indent=2))
+        return
     results = [run_corpus(CORPORA[name], args) for name in names]
     print(json.dumps({"corpora": results, "targets": TARGETS}, indent=2))
 
@@ -129,6 +140,35 @@ def run_corpus(corpus: Corpus, args: argparse.Namespace) -> dict[str, Any]:
         any(h.chunk_id == p.chunk_id or h.text == p.chunk.text for h in chunk_search(team=team, query=p.question, k=5))
         for p in heldout)
 
+    if args.sample_dir:
+        _write_sample(args.sample_dir, corpus.name, team, seed=args.sample_seed, sizes=tuple(args.sample_size))
+
+    minutes = max(report.seconds, 1e-9) / 60
+    return {
+        "corpus": corpus.name,
+        "tuned_on": corpus.tuned_on,
+        "documents": documents.count(),
+        "chunks": summary["chunks"],
+        "ingest_seconds": round(ingest_seconds, 1),
+        "generation": summary,
+        "pairs_per_minute": round(report.pairs / minutes),
+        "kept_per_substantive_page": {
+            "pages": len(per_page), "median": statistics.median(per_page) if per_page else 0,
+            "mean": round(statistics.fmean(per_page), 2) if per_page else 0,
+            "pages_with_at_least_3": sum(n >= 3 for n in per_page),
+            "share_with_at_least_3": round(sum(n >= 3 for n in per_page) / len(per_page), 3) if per_page else None,
+            "pages_under_3": under_target,
+        },
+        "quality": label_quality(team, corpus),
+        "heldout_recall_at_5": {"questions": len(heldout),
+                                "recall": round(hits_at_5 / len(heldout), 3) if heldout else None},
+    }
+
+
+def label_quality(team, corpus: Corpus) -> dict[str, Any]:
+    """The kept pairs' precision and the rejected ones' false-rejection share, against the corpus's labels."""
+    from docsbot.qa.models import QAPair
+
     all_pairs = list(QAPair.objects.filter(team=team))
     labels = _labels(LABELS / f"{corpus.name}_pairs.jsonl")
     # One verdict per labelled (status, question, answer): the same question can come from two chunks
@@ -145,43 +185,19 @@ def run_corpus(corpus: Corpus, args: argparse.Namespace) -> dict[str, Any]:
     filtered = [good for reason, goods in by_reason.items() if reason != "duplicate" for good in goods]
     bad_kept = sum(not good for good in labelled_kept)
     good_rejected = sum(labelled_rejected)
-    rejected_share = QAPair.objects.filter(team=team, status="rejected").count() / max(1, len(all_pairs))
-
-    if args.sample_dir:
-        _write_sample(args.sample_dir, corpus.name, team, seed=args.sample_seed, sizes=tuple(args.sample_size))
-
-    minutes = max(report.seconds, 1e-9) / 60
-    precision_target = TARGETS["kept_good_share_tuned" if corpus.tuned_on else "kept_good_share"]
+    rejected_share = sum(p.status == "rejected" for p in all_pairs) / max(1, len(all_pairs))
     return {
-        "corpus": corpus.name,
-        "tuned_on": corpus.tuned_on,
-        "documents": documents.count(),
-        "chunks": summary["chunks"],
-        "ingest_seconds": round(ingest_seconds, 1),
-        "generation": summary,
-        "pairs_per_minute": round(report.pairs / minutes),
-        "kept_per_substantive_page": {
-            "pages": len(per_page), "median": statistics.median(per_page) if per_page else 0,
-            "mean": round(statistics.fmean(per_page), 2) if per_page else 0,
-            "pages_with_at_least_3": sum(n >= 3 for n in per_page),
-            "share_with_at_least_3": round(sum(n >= 3 for n in per_page) / len(per_page), 3) if per_page else None,
-            "pages_under_3": under_target,
-        },
-        "quality": {
-            "labelled_kept": len(labelled_kept),
-            "kept_good_share": round(1 - bad_kept / len(labelled_kept), 3) if labelled_kept else None,
-            "kept_good_interval": _wilson(len(labelled_kept) - bad_kept, len(labelled_kept)),
-            "kept_good_target": precision_target,
-            "labelled_rejected": len(labelled_rejected),
-            "false_rejection_share": round(good_rejected / len(labelled_rejected), 3) if labelled_rejected else None,
-            "false_rejection_share_without_duplicates": round(sum(filtered) / len(filtered), 3) if filtered else None,
-            "false_rejections_by_reason": {reason: f"{sum(goods)}/{len(goods)}" for reason, goods in sorted(by_reason.items())},
-            # Share of all bad pairs the filters removed, extrapolated from the labelled samples.
-            "bad_removed_share": _removed_share(bad_kept, len(labelled_kept), len(labelled_rejected) - good_rejected,
-                                                len(labelled_rejected), rejected_share),
-        },
-        "heldout_recall_at_5": {"questions": len(heldout),
-                                "recall": round(hits_at_5 / len(heldout), 3) if heldout else None},
+        "labelled_kept": len(labelled_kept),
+        "kept_good_share": round(1 - bad_kept / len(labelled_kept), 3) if labelled_kept else None,
+        "kept_good_interval": _wilson(len(labelled_kept) - bad_kept, len(labelled_kept)),
+        "kept_good_target": TARGETS["kept_good_share_tuned" if corpus.tuned_on else "kept_good_share"],
+        "labelled_rejected": len(labelled_rejected),
+        "false_rejection_share": round(good_rejected / len(labelled_rejected), 3) if labelled_rejected else None,
+        "false_rejection_share_without_duplicates": round(sum(filtered) / len(filtered), 3) if filtered else None,
+        "false_rejections_by_reason": {reason: f"{sum(goods)}/{len(goods)}" for reason, goods in sorted(by_reason.items())},
+        # Share of all bad pairs the filters removed, extrapolated from the labelled samples.
+        "bad_removed_share": _removed_share(bad_kept, len(labelled_kept), len(labelled_rejected) - good_rejected,
+                                            len(labelled_rejected), rejected_share),
     }
 
 
