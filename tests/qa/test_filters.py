@@ -102,9 +102,11 @@ def test_it_names_the_weak_question_forms():
     assert weak_form("What happens if another program is using port 5000?", "You'll see an OSError.") == "condition"
     assert weak_form("How do I install my project?", "Use pip to install your project.") == "how-to without code"
     assert weak_form("Why is SQLite convenient?", "It needs no separate server.") == "why without code"
-    assert weak_form("How do I list each test?", "Run pytest -v to list each test.") == ""  # an option is code
-    assert weak_form("How do I set request headers?", "Pass a dict headers={} to set them.") == ""
+    # A how-to shows its code: naming it ("use the errorhandler() decorator", "the -v option") is not enough.
+    assert weak_form("How do I list each test?", "Run pytest -v to list each test.") == "how-to without code"
+    assert weak_form("How do I list each test?", "Run pytest with -v:\n\n```\n$ pytest -v\n```") == ""
     assert weak_form("How do I re-run the tests?", "Re-run them after every change.") == "how-to without code"
+    assert weak_form("Why use -v?", "The -v option lists each test.") == ""
     assert weak_form("What is `g`?", "A namespace object.") == ""
     assert weak_form("How do I export reports?", "There are two ways to export them: the export page and the "
                                                  "command line.") == ""  # it lists the ways
