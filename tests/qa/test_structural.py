@@ -3,6 +3,7 @@ import pytest
 
 from docsbot.qa.generators import ChunkInput, chunk_body, vocabulary
 from docsbot.qa.generators.structural import StructuralGenerator
+from docsbot.qa.generators.wording import unshouted
 
 # Names vocabulary.learn finds in the Flask docs (part of them): most of these tests quote those docs.
 FLASK_DOCS = vocabulary.Vocabulary(
@@ -1709,3 +1710,16 @@ def test_an_entry_whose_opening_only_lists_its_arguments_asks_nothing():
             "descriptive title for the schema definition.\n- url: May be used to pass a canonical base URL.")
     pairs, _ = _pairs(["Schemas", "get_schema_view()"], text)
     assert "What does `get_schema_view()` do?" not in pairs
+
+
+def test_a_heading_in_capitals_is_asked_in_lowercase_but_the_names_the_docs_capitalise():
+    text = ("git-hash-object(1), git-rebase(1), and git-filter-repo, among other git commands, can be used to create "
+            "replacement objects from existing objects. The --edit option can also be used with git replace to create "
+            "a replacement object by editing an existing object.\n\nIf you want to replace many blobs, trees or commits "
+            "that are part of a string of commits, you may just want to create a replacement string of commits and "
+            "then only replace the commit at the tip of the target string of commits.")
+    with vocabulary.using(GIT_DOCS):
+        pairs, _ = _pairs(["git-replace(1)", "CREATING REPLACEMENT OBJECTS"], text, docs=GIT_DOCS)
+    assert pairs and not [question for question in pairs if "REPLACEMENT" in question]
+    assert unshouted("USING HTTP PROXIES", "Requests sends HTTP requests through proxies.") == "Using HTTP proxies"
+    assert unshouted("SECRET_KEY", "") == "SECRET_KEY" and unshouted("OPTIONS", "") == "OPTIONS"

@@ -61,7 +61,7 @@ from docsbot.qa.generators.text import (
     sentences,
 )
 from docsbot.qa.generators.vetting import vetted
-from docsbot.qa.generators.wording import GENERIC_HEADINGS, on_product_page, they_named
+from docsbot.qa.generators.wording import GENERIC_HEADINGS, on_product_page, they_named, unshouted
 
 
 class StructuralGenerator:
@@ -78,7 +78,8 @@ class StructuralGenerator:
         body = chunk.body
         if len(body) < MIN_CHUNK_CHARS:
             return ChunkResult(rejection="chunk_too_short", detail=f"{len(body)} characters of text")
-        path = [clean_heading(h) for h in chunk.heading_path if clean_heading(h)] or [clean_heading(chunk.title)]
+        path = [unshouted(clean_heading(h), body) for h in chunk.heading_path if clean_heading(h)] \
+            or [clean_heading(chunk.title)]
         out: dict[str, Candidate] = {}
         repeated = chunk.vocabulary.repeated
         blocks = [block for block in rule_blocks(chunk.parsed_blocks()) if not repeated
@@ -107,9 +108,10 @@ def _norm(question: str) -> str:
 
 def _sections(first_heading: str, blocks: list[Block]) -> list[tuple[str, list[Block]]]:
     sections: list[tuple[str, list[Block]]] = [(first_heading, [])]
+    text = " ".join(block.text for block in blocks)
     for block in blocks:
         if block.kind == "heading":
-            sections.append((block.text, []))
+            sections.append((unshouted(block.text, text), []))
         else:
             sections[-1][1].append(block)
     return [(heading, section_blocks) for heading, section_blocks in sections if section_blocks]

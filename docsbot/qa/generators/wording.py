@@ -216,3 +216,17 @@ def they_named(sentence: str, before: str, headings: tuple[str, ...]) -> str:
         return sentence
     named = [h for h in headings if 1 <= len(h.split()) <= 3 and h.endswith("s") and h.lower() in before.lower()]
     return f"{named[-1][:1].upper()}{named[-1][1:].lower()}{sentence[4:]}" if len(named) == 1 else sentence
+
+
+_SHOUTED = re.compile(r"^[A-Z][A-Z'’-]*(?: [A-Z][A-Z'’-]*)+$")
+
+
+def unshouted(heading: str, text: str) -> str:
+    """'CREATING REPLACEMENT OBJECTS', a man page's section, as 'Creating replacement objects': a question copies a
+    heading's words, and no one asks in capitals. A word the section's ``text`` also spells in capitals ('HTTP GET')
+    keeps them."""
+    if not _SHOUTED.match(heading):
+        return heading
+    spelled = set(re.findall(r"\b[A-Z][A-Z]+\b", text))
+    words = [word if word in spelled else word.lower() for word in heading.split()]
+    return " ".join([words[0][:1].upper() + words[0][1:], *words[1:]])
