@@ -24,7 +24,7 @@ class Block:
     """One structural block. ``text`` is how chunking renders it (a list as "- item" lines, a table as "a | b"
     rows, a definition term as "term:"); ``rows`` keeps a table's cells, so nothing downstream re-parses text."""
 
-    kind: str  # heading | paragraph | list | table | term | code
+    kind: str  # heading | paragraph | list | table | term | signature | admonition | code
     text: str
     level: int = 0  # headings only: 1..6
     anchor: str = ""
@@ -209,7 +209,7 @@ class _Walker:
             elif name == "p":
                 self._flush()
                 self._inline.append(child.get_text())
-                self._flush()
+                self._flush("admonition" if "admonition-title" in (child.get("class") or []) else "paragraph")
             elif name in ("section", "div", "article", "blockquote", "figure", "main", "body", "dd",
                           "li", "details", "summary"):
                 self._flush()
@@ -267,7 +267,7 @@ class _Walker:
                     name = str(child["id"]) if len(text) > 60 else text
                     self.blocks.append(Block("heading", name, level=level, anchor=str(child["id"])))
                     if name != text:
-                        self.blocks.append(Block("paragraph", text))
+                        self.blocks.append(Block("signature", text))
                 else:
                     self._inline.append(text + ":")
                     self._flush("term")

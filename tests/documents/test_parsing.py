@@ -19,15 +19,21 @@ def test_it_parses_markdown_headings_code_and_tables():
     assert ("timeout", "30", "Request timeout in seconds") in table.rows
 
 
-def test_it_keeps_what_kind_of_block_each_is_lists_tables_and_definition_terms():
+def test_it_keeps_what_kind_of_block_each_is_lists_tables_definition_terms_signatures_and_asides():
     html = ("<main><h1>Options</h1><p>Pick one:</p><ul><li>fast</li><li>safe</li></ul>"
             "<table><tr><th>Name</th><th>Default</th></tr><tr><td>retries</td><td>3 | 4</td></tr></table>"
             "<dl><dt>--follow</dt><dd><p>Continue listing the history of a file.</p></dd></dl>"
-            "<pre>git log --follow</pre></main>")
+            "<pre>git log --follow</pre><div class='admonition note'><p class='admonition-title'>Note</p>"
+            "<p>Renames are followed for one file only.</p></div>"
+            "<dl><dt id='acme.Client.fetch'>acme.Client.fetch(path, *, timeout=30, retries=3, headers=None, stream=False)"
+            "</dt><dd><p>Fetch a path.</p></dd></dl></main>")
     doc = parse_document("options.html", html.encode())
     assert [(b.kind, b.text) for b in doc.blocks if b.kind != "table"] == [
         ("heading", "Options"), ("paragraph", "Pick one:"), ("list", "- fast\n- safe"), ("term", "--follow:"),
-        ("paragraph", "Continue listing the history of a file."), ("code", "git log --follow")]
+        ("paragraph", "Continue listing the history of a file."), ("code", "git log --follow"), ("admonition", "Note"),
+        ("paragraph", "Renames are followed for one file only."), ("heading", "acme.Client.fetch"),
+        ("signature", "acme.Client.fetch(path, *, timeout=30, retries=3, headers=None, stream=False)"),
+        ("paragraph", "Fetch a path.")]
     table = next(b for b in doc.blocks if b.kind == "table")
     assert table.rows == (("Name", "Default"), ("retries", "3 | 4"))  # a cell's own bar stays in its cell
     assert [type(b).from_json(b.as_json()) for b in doc.blocks] == [
