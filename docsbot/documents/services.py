@@ -46,6 +46,13 @@ def _retrain_baseline_ensure(team: Team) -> None:
     retrain_baseline_ensure(team=team)
 
 
+def _vocabulary_refresh(run: IngestRun) -> None:
+    """After a successful run: the names the team's documents use, for its questions (docsbot.qa)."""
+    from docsbot.qa.services import team_vocabulary_refresh
+
+    team_vocabulary_refresh(team=run.team)
+
+
 def _retrain_check(run: IngestRun) -> None:
     """After a successful run: the team's retrain check (docsbot.adapters.retrain) runs in a worker."""
     from docsbot.adapters.retrain import retrain_check_enqueue
@@ -212,6 +219,7 @@ def ingest_run_execute(*, run_id: int, progress: Progress | None = None, owner: 
                         phase="done", summary=summary, items=tally.items, finished=timezone.now(),
                         processed=F("total"))
     uploads_prune(team=run.team)
+    _vocabulary_refresh(run)
     _retrain_check(run)
     return summary
 

@@ -21,6 +21,9 @@ class QATeamSettings(models.Model):
                                  choices=[(Generator.STRUCTURAL, "structural"), (Generator.LLM, "llm")])
     heldout_percent = models.PositiveSmallIntegerField(default=10)
     include_changelog = models.BooleanField(default=False, help_text="Generate pairs from changelogs too.")
+    vocabulary = models.JSONField(default=dict, blank=True,
+                                  help_text="The names the team's documents use (product, tools, platforms) and their "
+                                            "boilerplate paragraphs, learned after each ingestion; questions use them.")
 
     class Meta:
         verbose_name = "QA team settings"

@@ -22,8 +22,9 @@ from docsbot.qa.generators import (
     ChunkResult,
     PairGenerator,
     generator_get,
+    vocabulary,
 )
-from docsbot.qa.generators.inputs import SourceChunk, chunk_inputs
+from docsbot.qa.generators.inputs import SourceChunk, chunk_inputs, learn_vocabulary
 from docsbot.qa.generators.sections import sections_of
 from docsbot.qa.models import ChunkRejection, GenerationRun, Generator, QAPair, QATeamSettings
 from docsbot.qa.screening import Draft, normalise_question, screen
@@ -65,15 +66,27 @@ class GenerationReport:
                 "removed_stale": self.removed_stale, "chunk_rejections": self.chunk_rejections[:20]}
 
 
-def _chunk_inputs(chunks: list[Chunk]) -> list[ChunkInput]:
+def _source_chunks(chunks: list[Chunk]) -> list[SourceChunk]:
     documents = {document.pk: document for document in Document.objects.filter(
         pk__in={chunk.document_id for chunk in chunks}).only("id", "title", "source_path", "structure")}
     structures = {pk: [Block.from_json(block) for block in document.structure] for pk, document in documents.items()}
-    return chunk_inputs([SourceChunk(
+    return [SourceChunk(
         chunk_id=chunk.pk, page=chunk.document_id, heading_path=tuple(chunk.heading_path), text=chunk.text,
         title=documents[chunk.document_id].title or documents[chunk.document_id].source_path,
         structure=structures[chunk.document_id], cut=chunk.cut,
-        span=None if chunk.first_block is None else (chunk.first_block, chunk.end_block)) for chunk in chunks])
+        span=None if chunk.first_block is None else (chunk.first_block, chunk.end_block)) for chunk in chunks]
+
+
+def team_vocabulary_refresh(*, team: Team) -> vocabulary.Vocabulary:
+    """Learn the names the team's documents use from all its chunks and store them (after each ingestion)."""
+    chunks = list(Chunk.objects.filter(team=team).defer("embedding").order_by("document_id", "ordinal"))
+    learned = learn_vocabulary(_source_chunks(chunks))
+    QATeamSettings.objects.update_or_create(team=team, defaults={"vocabulary": learned.as_json()})
+    return learned
+
+
+def _chunk_inputs(chunks: list[Chunk], names: vocabulary.Vocabulary | None = None) -> list[ChunkInput]:
+    return chunk_inputs(_source_chunks(chunks), names)
 
 
 def _run_generator(generator: PairGenerator, inputs: list[ChunkInput], needed: set[int], progress: Progress | None
@@ -116,7 +129,9 @@ def qa_generate(*, team: Team, generator: str | None = None, progress: Progress 
     # One generation per distinct text: identical chunks on several pages would give duplicate pairs.
     todo: dict[str, ChunkInput] = {}
     by_id = {chunk.pk: chunk for chunk in chunks}
-    all_inputs = _chunk_inputs(chunks)
+    names = vocabulary.Vocabulary.from_json(team_settings.vocabulary) if team_settings.vocabulary \
+        else team_vocabulary_refresh(team=team)
+    all_inputs = _chunk_inputs(chunks, names)
     for item in all_inputs:
         content_hash = by_id[item.chunk_id].content_hash
         if content_hash in done_hashes:

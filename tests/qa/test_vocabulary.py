@@ -69,3 +69,22 @@ def test_a_paragraph_repeated_across_pages_is_learned_as_boilerplate_and_never_a
     # A few pages are not a site's boilerplate: the same paragraph on them is each page's own text (an included
     # option list).
     assert vocabulary.learn(pages[:4]).repeated == frozenset()
+
+
+def test_the_teams_vocabulary_is_learned_when_its_documents_are_ingested_and_generation_reads_it(ingested, data_dir):
+    from docsbot.documents.models import Chunk
+    from docsbot.qa.models import QAPair, QATeamSettings
+    from docsbot.qa.services import _chunk_inputs, qa_generate, team_vocabulary_refresh
+
+    stored = QATeamSettings.objects.get(team=ingested).vocabulary
+    learned = team_vocabulary_refresh(team=ingested)
+    assert stored and vocabulary.Vocabulary.from_json(stored) == learned
+    assert vocabulary.Vocabulary.from_json(learned.as_json()) == learned
+    # A run reads the stored vocabulary: a paragraph stored as the site's boilerplate answers nothing.
+    error = Chunk.objects.get(team=ingested, heading_path__contains=["Error ACME-401: invalid API key"])
+    paragraph = next(block.text for block in _chunk_inputs([error])[0].parsed_blocks() if block.kind == "paragraph")
+    QATeamSettings.objects.filter(team=ingested).update(
+        vocabulary={**stored, "repeated": [*stored["repeated"], vocabulary.paragraph_key(paragraph)]})
+    qa_generate(team=ingested)
+    asked = set(QAPair.objects.filter(team=ingested).values_list("question", flat=True))
+    assert asked and "What does the error “ACME-401: invalid API key” mean?" not in asked

@@ -33,9 +33,13 @@ class SourceChunk:
         return tuple(self.structure[self.span[0]:self.span[1]])
 
 
-def chunk_inputs(chunks: Sequence[SourceChunk]) -> list[ChunkInput]:
-    """Inputs for ``chunks``, in document order; the vocabulary is learned from all of them."""
-    names = vocabulary.learn((chunk.page, [chunk.title, *chunk.heading_path], chunk.body) for chunk in chunks)
+def learn_vocabulary(chunks: Sequence[SourceChunk]) -> vocabulary.Vocabulary:
+    return vocabulary.learn((chunk.page, [chunk.title, *chunk.heading_path], chunk.body) for chunk in chunks)
+
+
+def chunk_inputs(chunks: Sequence[SourceChunk], names: vocabulary.Vocabulary | None = None) -> list[ChunkInput]:
+    """Inputs for ``chunks``, in document order, with the team's vocabulary (learned from ``chunks`` when not given)."""
+    names = learn_vocabulary(chunks) if names is None else names
     inputs = []
     previous: SourceChunk | None = None
     for chunk in chunks:

@@ -1,6 +1,7 @@
 """A team's own vocabulary: which words of its docs name a product, tool or platform ("Flask", "Git", "SQLite").
 
-Nothing here knows any product. The names are learned from the team's chunks at generation time: a word the prose
+Nothing here knows any product. The names are learned from the team's chunks after each ingestion and stored with the
+team's QA settings (``qa.services.team_vocabulary_refresh``): a word the prose
 writes capitalised in the middle of a sentence, again and again and on the whole more often than in lower case, is a
 name ("Jinja", "PyPI"); a word capitalised only where a sentence starts, or in a title-cased heading or a reference
 to one ("see Application Factories"), is not. The product itself is the name that most pages mention.
@@ -45,6 +46,15 @@ class Vocabulary:
     @cached_property
     def lower_names(self) -> frozenset[str]:
         return frozenset(name.lower() for name in self.names)
+
+    def as_json(self) -> dict:
+        return {"names": sorted(self.names), "product": self.product, "platforms": sorted(self.platforms),
+                "repeated": sorted(self.repeated)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Vocabulary:
+        return cls(names=frozenset(data.get("names", ())), product=data.get("product", ""),
+                   platforms=frozenset(data.get("platforms", ())), repeated=frozenset(data.get("repeated", ())))
 
 
 EMPTY = Vocabulary()
