@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.db.models import Exists, OuterRef
 
 from docsbot.core import leases
 from docsbot.documents import dedup
 from docsbot.documents.chunking import ChunkDraft, chunk_document
-from docsbot.documents.models import Chunk, Document, IndexState, IngestRun
+from docsbot.documents.models import Chunk, Document, DocumentStructure, IndexState, IngestRun
 from docsbot.documents.parsing import ParsedDocument, ParseError, parse_document
 from docsbot.documents.sources import MAX_PATH_CHARS, Source, SourceError, SourceFailure, SourceFile
 from docsbot.documents.timelimit import ParseTimeout, time_limit
@@ -82,8 +82,7 @@ class IngestPass:
         # A document indexed before its structure was kept is parsed again even when unchanged.
         self.existing = {d.source_path: d for d in Document.objects.filter(team=self.team)
                          .only("id", "source_path", "content_hash", "status", "fingerprint", "duplicate_of")
-                         .annotate(unstructured=ExpressionWrapper(Q(structure=[], duplicate_of__isnull=True),
-                                                                  output_field=BooleanField()))}
+                         .annotate(structured=Exists(DocumentStructure.objects.filter(document=OuterRef("pk"))))}
         # Fingerprints of indexed documents, and of this run's accepted ones under temporary keys.
         self.known: Fingerprints = [(d.pk, d.fingerprint) for d in self.existing.values()
                                     if d.status == Document.Status.INDEXED and d.duplicate_of_id is None
@@ -143,7 +142,8 @@ class IngestPass:
         content_hash = hashlib.sha256(data).hexdigest()
         current = self.existing.get(source.path)
         if (current is not None and current.content_hash == content_hash and not self.model_changed
-                and current.status == Document.Status.INDEXED and not current.unstructured):
+                and current.status == Document.Status.INDEXED
+                and (current.structured or current.duplicate_of_id is not None)):
             self.tally.unchanged += 1
             self.tally.item(source.path, "unchanged", chunks=None)
             return
@@ -236,6 +236,7 @@ def _record_duplicate(team: Team, source: SourceFile, size: int, content_hash: s
     with transaction.atomic():
         document, _ = Document.objects.select_for_update().get_or_create(team=team, source_path=source.path)
         deleted, _ = document.chunks.all().delete()
+        DocumentStructure.objects.filter(document=document).delete()
         document.duplicate_of_id = twin if twin > 0 else None
         document.status = Document.Status.INDEXED
         document.content_hash, document.title, document.format = content_hash, title[:500], fmt
@@ -283,8 +284,8 @@ def _commit(team: Team, pending: list[Pending], tally: Tally, model_name: str, k
             document.url = (item.source.url or item.source.path)[:1000]
             document.content_hash, document.status, document.error = item.content_hash, Document.Status.INDEXED, ""
             document.duplicate_of, document.fingerprint, document.size = None, item.fingerprint, item.size
-            document.structure = item.structure
             document.save()
+            DocumentStructure.objects.update_or_create(document=document, defaults={"blocks": item.structure})
             index_version_bump(team)
         key = accepted.get(item.source.path)
         if key is not None:  # later pages of this run now point at the real id

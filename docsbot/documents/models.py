@@ -26,9 +26,6 @@ class Document(models.Model):
     fingerprint = models.JSONField(default=list, blank=True,
                                    help_text="MinHash of word shingles, for near-duplicate detection.")
     size = models.PositiveIntegerField(default=0, help_text="Bytes of the source file.")
-    structure = models.JSONField(default=list, blank=True, editable=False,
-                                 help_text="The parsed blocks (headings, paragraphs, lists, tables, terms, code) that "
-                                           "pair generation reads; chunks point into it.")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -38,6 +35,14 @@ class Document(models.Model):
 
     def __str__(self) -> str:
         return self.title or self.source_path
+
+
+class DocumentStructure(models.Model):
+    """A document's parsed blocks (headings, paragraphs, lists, tables, terms, signatures, asides, code), which pair
+    generation reads and chunks point into. Its own table, so that no query of documents loads it by the way."""
+
+    document = models.OneToOneField(Document, on_delete=models.CASCADE, primary_key=True, related_name="structure")
+    blocks = models.JSONField(default=list)
 
 
 class Chunk(models.Model):

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from docsbot.core import leases
 from docsbot.core.errors import AppError
-from docsbot.documents.models import Chunk, Document
+from docsbot.documents.models import Chunk, DocumentStructure
 from docsbot.documents.parsing import Block
 from docsbot.qa.generators import (
     ChunkInput,
@@ -66,21 +66,24 @@ class GenerationReport:
                 "removed_stale": self.removed_stale, "chunk_rejections": self.chunk_rejections[:20]}
 
 
-def _source_chunks(chunks: list[Chunk]) -> list[SourceChunk]:
-    documents = {document.pk: document for document in Document.objects.filter(
-        pk__in={chunk.document_id for chunk in chunks}).only("id", "title", "source_path", "structure")}
-    structures = {pk: [Block.from_json(block) for block in document.structure] for pk, document in documents.items()}
+def _source_chunks(chunks: list[Chunk], *, with_structure: bool = True) -> list[SourceChunk]:
+    """``chunks`` (their documents selected with them) as generation reads them; a document without a stored
+    structure (ingested before it was kept) gives its chunks none."""
+    structures = {row.document_id: [Block.from_json(block) for block in row.blocks] for row in
+                  DocumentStructure.objects.filter(document_id__in={chunk.document_id for chunk in chunks})} \
+        if with_structure else {}
     return [SourceChunk(
         chunk_id=chunk.pk, page=chunk.document_id, heading_path=tuple(chunk.heading_path), text=chunk.text,
-        title=documents[chunk.document_id].title or documents[chunk.document_id].source_path,
-        structure=structures[chunk.document_id], cut=chunk.cut,
-        span=None if chunk.first_block is None else (chunk.first_block, chunk.end_block)) for chunk in chunks]
+        title=chunk.document.title or chunk.document.source_path, structure=structures.get(chunk.document_id, []),
+        cut=chunk.cut, span=None if chunk.first_block is None else (chunk.first_block, chunk.end_block))
+        for chunk in chunks]
 
 
 def team_vocabulary_refresh(*, team: Team) -> vocabulary.Vocabulary:
     """Learn the names the team's documents use from all its chunks and store them (after each ingestion)."""
-    chunks = list(Chunk.objects.filter(team=team).defer("embedding").order_by("document_id", "ordinal"))
-    learned = learn_vocabulary(_source_chunks(chunks))
+    chunks = list(Chunk.objects.filter(team=team).select_related("document").defer("embedding")
+                  .order_by("document_id", "ordinal"))
+    learned = learn_vocabulary(_source_chunks(chunks, with_structure=False))
     QATeamSettings.objects.update_or_create(team=team, defaults={"vocabulary": learned.as_json()})
     return learned
 
@@ -116,8 +119,7 @@ def qa_generate(*, team: Team, generator: str | None = None, progress: Progress 
     team_settings = qa_settings_get(team=team)
     name = generator or team_settings.generator
     pair_generator = generator_get(name)
-    chunks = list(Chunk.objects.filter(team=team).select_related("document").defer("document__structure")
-                  .order_by("document_id", "ordinal"))
+    chunks = list(Chunk.objects.filter(team=team).select_related("document").order_by("document_id", "ordinal"))
     if not chunks:
         raise AppError(f"team {team.slug!r} has no documents; ingest some first")
     report = GenerationReport(chunks=len(chunks))
@@ -126,18 +128,21 @@ def qa_generate(*, team: Team, generator: str | None = None, progress: Progress 
     done_hashes = set(existing.values_list("chunk_hash", flat=True)) | set(
         ChunkRejection.objects.filter(team=team, generator=name).exclude(reason__in=TRANSIENT)
         .values_list("chunk_hash", flat=True))
-    # One generation per distinct text: identical chunks on several pages would give duplicate pairs.
-    todo: dict[str, ChunkInput] = {}
     by_id = {chunk.pk: chunk for chunk in chunks}
     names = vocabulary.Vocabulary.from_json(team_settings.vocabulary) if team_settings.vocabulary \
         else team_vocabulary_refresh(team=team)
     all_inputs = _chunk_inputs(chunks, names)
-    for item in all_inputs:
-        content_hash = by_id[item.chunk_id].content_hash
-        if content_hash in done_hashes:
-            continue
-        todo.setdefault(content_hash, item)
-    report.chunks_unchanged = len({c.content_hash for c in chunks} & done_hashes)
+    # A section is read whole, and a pair may go to any of its chunks: a changed chunk regenerates its section, the
+    # unchanged chunks' pairs included. One generation per distinct text: identical chunks on several pages would
+    # give duplicate pairs.
+    todo: dict[str, ChunkInput] = {}
+    for section in sections_of(all_inputs):
+        if any(by_id[item.chunk_id].content_hash not in done_hashes for item in section):
+            for item in section:
+                todo.setdefault(by_id[item.chunk_id].content_hash, item)
+    regenerated = set(todo) & done_hashes
+    replaced = existing.filter(chunk_hash__in=regenerated).exclude(status=QAPair.Status.APPROVED).exclude(edited=True)
+    report.chunks_unchanged = len({c.content_hash for c in chunks} & done_hashes - regenerated)
     report.chunks_generated = len(todo)
     inputs = list(todo.values())
     todo_chunks = [by_id[item.chunk_id] for item in inputs]
@@ -163,7 +168,7 @@ def qa_generate(*, team: Team, generator: str | None = None, progress: Progress 
 
     surviving = QAPair.objects.filter(team=team).exclude(status=QAPair.Status.REJECTED)
     stale = _stale_pairs(team=team, current_hashes=current_hashes)
-    staying = surviving.exclude(pk__in=stale.values("pk"))
+    staying = surviving.exclude(pk__in=stale.values("pk")).exclude(pk__in=replaced.values("pk"))
     existing_questions = list(staying.values_list("question", flat=True))
     unchanged = staying.exclude(chunk_id__in={d.chunk.pk for d in drafts})
     kept_per_document = dict(Counter(unchanged.values_list("document_id", flat=True)))
@@ -193,6 +198,7 @@ def qa_generate(*, team: Team, generator: str | None = None, progress: Progress 
         stale = _stale_pairs(team=team, current_hashes=current_hashes)
         report.removed_stale = stale.count()
         stale.delete()
+        replaced.delete()
         ChunkRejection.objects.filter(team=team, generator=name).filter(
             models.Q(chunk_hash__in=[c.content_hash for c in todo_chunks]) | ~models.Q(chunk_hash__in=current_hashes)
         ).delete()

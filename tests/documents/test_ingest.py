@@ -4,7 +4,7 @@ import shutil
 import pytest
 from django.core.management import CommandError, call_command
 
-from docsbot.documents.models import Chunk, Document, IngestRun
+from docsbot.documents.models import Chunk, Document, DocumentStructure, IngestRun
 from docsbot.documents.selectors import chunk_search
 from docsbot.documents.services import ingest_paths
 
@@ -28,17 +28,17 @@ def test_it_ingests_a_folder_of_mixed_formats(team, docs_dir):
 def test_it_keeps_each_documents_parsed_structure_and_where_each_chunk_lies_in_it(team, docs_dir):
     _ingest(team, docs_dir)
     document = Document.objects.get(team=team, source_path="quickstart.md")
-    kinds = {block["kind"] for block in document.structure}
-    assert {"heading", "paragraph", "code", "table"} <= kinds
+    blocks = document.structure.blocks
+    assert {"heading", "paragraph", "code", "table"} <= {block["kind"] for block in blocks}
     for chunk in Chunk.objects.filter(document=document):
-        held = document.structure[chunk.first_block:chunk.end_block]
+        held = blocks[chunk.first_block:chunk.end_block]
         assert held and all(block["text"] in chunk.text for block in held)
     # A document stored before structure was kept is parsed again, even unchanged.
-    Document.objects.filter(pk=document.pk).update(structure=[])
+    DocumentStructure.objects.filter(document=document).delete()
     Chunk.objects.filter(document=document).update(first_block=None, end_block=None)
     again = _ingest(team, docs_dir)
     assert (again["documents"], again["unchanged"]) == (1, 3)
-    assert Document.objects.get(pk=document.pk).structure == document.structure
+    assert DocumentStructure.objects.get(document=document).blocks == blocks
     assert not Chunk.objects.filter(document=document, first_block=None).exists()
 
 

@@ -109,7 +109,7 @@ def test_it_keeps_teams_apart(generated, other_team):
 
 
 def test_each_chunk_is_read_from_its_documents_structure_and_a_section_is_read_whole(ingested):
-    from docsbot.documents.models import Document
+    from docsbot.documents.models import Document, DocumentStructure
     from docsbot.documents.parsing import Block
     from docsbot.qa.services import _chunk_inputs
 
@@ -117,8 +117,8 @@ def test_each_chunk_is_read_from_its_documents_structure_and_a_section_is_read_w
     intro = "The following example calculates the SHA1 checksum of the incoming data as it gets read:"
     structure = [Block("heading", "Checksums", level=1), Block("paragraph", "Some text."),
                  Block("paragraph", intro), Block("code", "import hashlib")]
-    page = Document.objects.create(team=ingested, source_path="checksums.html", title="Checksums",
-                                   structure=[block.as_json() for block in structure])
+    page = Document.objects.create(team=ingested, source_path="checksums.html", title="Checksums")
+    DocumentStructure.objects.create(document=page, blocks=[block.as_json() for block in structure])
     older = Document.objects.create(team=ingested, source_path="older.html", title="Older")  # before structure
     texts = [(page, f"Checksums\n\nSome text.\n\n{intro}", 1, 3),
              (page, "Checksums\n\n```\nimport hashlib\n```", 3, 4),
@@ -146,3 +146,31 @@ def test_the_same_text_under_another_pages_headings_is_the_same_source():
                          ["git-rev-list(1)", "OPTIONS", "Commit Limiting"])
     assert log == rev_list
     assert log != body_key("git-log(1) > OPTIONS\n\nThe `--all` option walks every ref.", ["git-log(1)", "OPTIONS"])
+
+
+def test_an_edit_to_one_chunk_of_a_section_regenerates_the_pairs_its_other_chunks_hold(db, data_dir, tmp_path):
+    from docsbot.documents.services import ingest_paths
+    from docsbot.teams.services import team_create
+
+    team = team_create(slug="cut-section", name="Cut section")
+    background = " ".join(f"Sentence {i} says something about how workers share the load." for i in range(14))
+    code = "\n".join(f"$ gunicorn --workers 4 --bind 127.0.0.1:{8000 + i} --timeout {30 + i} app:app"
+                     for i in range(12))
+    page = tmp_path / "deploy.md"
+
+    def publish(workers: str) -> set[str]:
+        intro = f"To run the application with {workers} worker processes, use the following command:"
+        page.write_text(f"# Deploying\n\n## Running Gunicorn\n\n{background}\n\n{intro}\n\n```\n{code}\n```\n")
+        ingest_paths(team=team, items=[str(tmp_path)])
+        qa_generate(team=team)
+        return set(QAPair.objects.filter(team=team).values_list("answer", flat=True))
+
+    answers = publish("four")
+    section = Chunk.objects.filter(team=team, heading_path__contains=["Running Gunicorn"]).order_by("ordinal")
+    texts = [chunk.text for chunk in section]
+    assert any("four worker" in text and "gunicorn" not in text for text in texts), texts
+    assert any("four worker" in answer and "gunicorn" in answer for answer in answers)
+    # Only the first chunk changes; the pair its sentence makes lives in the second, which is read again with it.
+    answers = publish("eight")
+    assert any("eight worker" in answer for answer in answers)
+    assert not any("four worker" in answer for answer in answers)
