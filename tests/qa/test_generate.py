@@ -174,3 +174,26 @@ def test_an_edit_to_one_chunk_of_a_section_regenerates_the_pairs_its_other_chunk
     answers = publish("eight")
     assert any("eight worker" in answer for answer in answers)
     assert not any("four worker" in answer for answer in answers)
+
+
+def test_a_table_too_long_for_one_chunk_is_read_whole_and_each_row_goes_to_the_piece_holding_it():
+    from docsbot.documents.chunking import chunk_document
+    from docsbot.documents.embedding import count_tokens
+    from docsbot.documents.parsing import parse_document
+    from docsbot.qa.generators.inputs import SourceChunk, chunk_inputs
+    from docsbot.qa.generators.sections import sections_of
+
+    rows = "".join(f"<tr><td>option_{i}</td><td>{i}</td><td>Sets how many widgets uploader {i} keeps.</td></tr>"
+                   for i in range(14))
+    html = (f"<main><h1>Settings</h1><h2>Options</h2><table><tr><th>Option</th><th>Default</th><th>Meaning</th></tr>"
+            f"{rows}</table></main>")
+    document = parse_document("settings.html", html.encode())
+    drafts = chunk_document(document, max_tokens=120, count=count_tokens)
+    assert sum(draft.cut for draft in drafts) >= 2
+    chunks = [SourceChunk(number, "settings.html", document.title, tuple(draft.heading_path), draft.text,
+                          document.blocks, draft.blocks, draft.cut) for number, draft in enumerate(drafts)]
+    inputs = chunk_inputs(chunks)
+    results = [result for section in sections_of(inputs) for result in StructuralGenerator().generate_section(section)]
+    asked = {candidate.question: chunk.text for chunk, result in zip(chunks, results) for candidate in result.candidates}
+    for i in range(14):
+        assert f"option_{i} |" in asked[f"What does the `option_{i}` option do?"]

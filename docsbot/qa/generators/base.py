@@ -28,16 +28,17 @@ class ChunkInput:
     first_of_section: bool = True
     # The team's names ("Flask", "Git"), learned from all its chunks (vocabulary.learn): the rules know no product.
     vocabulary: Vocabulary = EMPTY
-    # The chunk's blocks as ingestion parsed them (documents.Document.structure); empty for a chunk stored before
-    # structure was kept, whose blocks are then read back from the way chunking renders them.
-    blocks: tuple[Block, ...] = ()
+    # The chunk's blocks as ingestion parsed them (documents.DocumentStructure); None for a chunk stored before
+    # structure was kept, whose blocks are then read back from the way chunking renders them. A block too long for
+    # one chunk is read whole with its first piece; its other pieces hold no block of their own.
+    blocks: tuple[Block, ...] | None = None
 
     @property
     def body(self) -> str:
         return chunk_body(self.text, self.heading_path)
 
     def parsed_blocks(self) -> tuple[Block, ...]:
-        return self.blocks or tuple(blocks_of_text(self.body))
+        return self.blocks if self.blocks is not None else tuple(blocks_of_text(self.body))
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
-from docsbot.documents.chunking import blocks_of_text
 from docsbot.documents.parsing import Block
 from docsbot.qa.generators import vocabulary
 from docsbot.qa.generators.base import ChunkInput, chunk_body
@@ -27,9 +26,13 @@ class SourceChunk:
     def body(self) -> str:
         return chunk_body(self.text, self.heading_path)
 
-    def blocks(self) -> tuple[Block, ...]:
-        if self.span is None or not self.structure or self.cut:
-            return tuple(blocks_of_text(self.body))
+    def blocks(self, previous: SourceChunk | None = None) -> tuple[Block, ...] | None:
+        """None when the chunk was stored before structure was kept; a long block's later pieces hold none."""
+        if self.span is None or not self.structure:
+            return None
+        if self.cut and previous is not None and previous.cut and previous.page == self.page \
+                and previous.span == self.span:
+            return ()
         return tuple(self.structure[self.span[0]:self.span[1]])
 
 
@@ -45,6 +48,7 @@ def chunk_inputs(chunks: Sequence[SourceChunk], names: vocabulary.Vocabulary | N
     for chunk in chunks:
         first = not (previous and previous.page == chunk.page and previous.heading_path == chunk.heading_path)
         inputs.append(ChunkInput(chunk_id=chunk.chunk_id, title=chunk.title, heading_path=chunk.heading_path,
-                                 text=chunk.text, first_of_section=first, vocabulary=names, blocks=chunk.blocks()))
+                                 text=chunk.text, first_of_section=first, vocabulary=names,
+                                 blocks=chunk.blocks(previous)))
         previous = chunk
     return inputs
