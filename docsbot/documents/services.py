@@ -219,7 +219,8 @@ def ingest_run_execute(*, run_id: int, progress: Progress | None = None, owner: 
                         phase="done", summary=summary, items=tally.items, finished=timezone.now(),
                         processed=F("total"))
     uploads_prune(team=run.team)
-    _vocabulary_refresh(run)
+    if tally.documents or tally.removed or tally.duplicates:  # the team's chunks changed
+        _vocabulary_refresh(run)
     _retrain_check(run)
     return summary
 

@@ -131,7 +131,10 @@ def qa_generate(*, team: Team, generator: str | None = None, progress: Progress 
     by_id = {chunk.pk: chunk for chunk in chunks}
     names = vocabulary.Vocabulary.from_json(team_settings.vocabulary) if team_settings.vocabulary \
         else team_vocabulary_refresh(team=team)
-    all_inputs = _chunk_inputs(chunks, names)
+    # Sections never cross documents: only a document holding a chunk not generated yet is read (and its structure
+    # loaded).
+    touched = {chunk.document_id for chunk in chunks if chunk.content_hash not in done_hashes}
+    all_inputs = _chunk_inputs([chunk for chunk in chunks if chunk.document_id in touched], names)
     # A section is read whole, and a pair may go to any of its chunks: a changed chunk regenerates its section, the
     # unchanged chunks' pairs included. One generation per distinct text: identical chunks on several pages would
     # give duplicate pairs.

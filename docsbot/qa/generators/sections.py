@@ -37,25 +37,25 @@ def section_results(generate: Callable[[ChunkInput], ChunkResult], chunks: Seque
     result = generate(whole)
     if result.rejection:
         return [ChunkResult(rejection=result.rejection, detail=result.detail) for _ in chunks]
+    words = [set(_WORD.findall(body.lower())) for body in bodies]
     held: list[list] = [[] for _ in chunks]
     for candidate in result.candidates:
-        held[holder(candidate.answer, bodies)].append(candidate)
+        held[holder(candidate.answer, bodies, words)].append(candidate)
     return [ChunkResult(candidates=candidates) if candidates else
             ChunkResult(rejection="no_structure", detail="its section's pairs are answered in its other chunks")
             for candidates in held]
 
 
-def holder(answer: str, bodies: Sequence[str]) -> int:
-    """Which of a section's chunk bodies holds the answer; the first of equals."""
+_FIRST_CODE_LINE = re.compile(r"```\n(.*\S.*)\n")
+
+
+def holder(answer: str, bodies: Sequence[str], words: Sequence[set[str]]) -> int:
+    """Which of a section's chunk bodies (and their ``words``) holds the answer; the first of equals."""
     code = _FIRST_CODE_LINE.search(answer)
     if code:
         with_code = [index for index, body in enumerate(bodies) if code.group(1) in body]
         if with_code:
             return with_code[0]
     answer_words = _WORD.findall(answer.lower())
-    shares = [sum(word in words for word in answer_words)
-              for words in (set(_WORD.findall(body.lower())) for body in bodies)]
+    shares = [sum(word in chunk_words for word in answer_words) for chunk_words in words]
     return shares.index(max(shares))
-
-
-_FIRST_CODE_LINE = re.compile(r"```\n(.*\S.*)\n")

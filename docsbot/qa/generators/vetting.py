@@ -43,7 +43,7 @@ def vetted(candidate: Candidate) -> Candidate | None:
         return None  # "... in the server arguments shown in the previous section": which, the answer does not hold
     if how_to and _POINTER_ONLY.search(candidate.answer):
         return None  # "Read Flask Extension Development to ...": the way is on another page
-    if candidate.kind == "how-to" and LEANS_BACK.match(candidate.answer):
+    if candidate.kind == "how-to" and _LEANS_BACK.match(candidate.answer):
         return None  # "This is identical to the register template except ...": what "this" is, the page says
     if candidate.question.count("(") != candidate.question.count(")") or _CUT_AT_ABBREVIATION.search(candidate.question) \
             or _RUN_ON.search(candidate.question):
@@ -92,4 +92,4 @@ _FRAGMENT = re.compile(r"^(?:as|but|and|or|than|whereas|because|so that)\s")
 # "our models", and "my new style" (the style the page made a paragraph before).
 _TUTORIAL_VOICE = re.compile(r"\b(?:our|we|us|let[’']s|(?:my|your) new)\b", re.IGNORECASE)
 
-LEANS_BACK = re.compile(r"^(?:This|That|It) (?:is|was|works) (?:identical|similar|the same|just like|like)\b")
+_LEANS_BACK = re.compile(r"^(?:This|That|It) (?:is|was|works) (?:identical|similar|the same|just like|like)\b")
