@@ -1,5 +1,6 @@
 """The natural questions of a corpus asked again of one trained adapter, with the prompt's chunks cut to those within
-a similarity margin of the best one (DOCSBOT_CHAT_CONTEXT_MARGIN), margin by margin. Prints JSON.
+a similarity margin of the best one (DOCSBOT_CHAT_CONTEXT_MARGIN), margin by margin, each compared with the first
+margin on the same questions (paired tests both ways). Prints JSON.
 
 Run after bench/quality.py, with the same data directory:
 
@@ -29,7 +30,7 @@ def main() -> None:
     django.setup()
     from django.conf import settings
 
-    from bench.quality import natural_questions
+    from bench.quality import load_questions, natural_examples, score_natural, side_rates
     from docsbot.adapters.models import AdapterVersion
     from docsbot.core.serving import base_model_path
     from docsbot.teams.models import Team
@@ -38,13 +39,32 @@ def main() -> None:
     version = AdapterVersion.objects.filter(team=team).order_by("-number").first()
     if version is None:
         raise SystemExit(f"no adapter version for team quality-{args.corpus}: run bench/quality.py first")
-    results = []
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from training.evaluate import compare, inference_dtype
+
+    tokenizer = AutoTokenizer.from_pretrained(base_model_path())
+    model = AutoModelForCausalLM.from_pretrained(base_model_path(), dtype=torch.float32)
+    model = PeftModel.from_pretrained(model, version.path).eval()
+    questions = load_questions(args.corpus)
+    sides, results = {}, []
     for margin in args.margins:
         settings.CHAT_CONTEXT_MARGIN = margin
-        asked = natural_questions(team, version.path, base_model_path())
-        results.append({"margin": margin, "adapter": asked["adapter"], "base": asked["base"]})
-        print(f"margin {margin}: adapter F1 {asked['adapter']['f1']}, citation {asked['adapter']['citation_accuracy']}",
-              file=sys.stderr, flush=True)
+        examples = natural_examples(team, questions)
+        with inference_dtype(model):  # the gate's dtype, as bench/quality.py asks them
+            sides[margin] = score_natural(model, tokenizer, examples, max_new_tokens=80)
+        documents = [e["messages"][1]["content"].count("<document index=") for e in examples]
+        results.append({"margin": margin, "documents_per_prompt": round(sum(documents) / len(documents), 2),
+                        "expected_page_in_prompt": sum(e["page_retrieved"] for e in examples if e["covered"]),
+                        "adapter": side_rates(sides[margin]),
+                        # one-sided p-values both ways against the first margin, on the same questions
+                        "vs_first": {"better": compare(sides[args.margins[0]], sides[margin]),
+                                     "worse": compare(sides[margin], sides[args.margins[0]])}
+                        if margin != args.margins[0] else None})
+        print(f"margin {margin}: adapter F1 {results[-1]['adapter']['f1']}, citation "
+              f"{results[-1]['adapter']['citation_accuracy']}", file=sys.stderr, flush=True)
     print(json.dumps({"corpus": args.corpus, "adapter_version": version.number, "results": results}, indent=2))
 
 

@@ -107,6 +107,20 @@ def score_natural(model, tokenizer, examples: list[dict[str, Any]], *, max_new_t
             "answers": [{"id": e["id"], "answer": a} for e, a in zip(examples, answers, strict=True)]}
 
 
+def as_shown(side: dict[str, Any], examples: list[dict[str, Any]]) -> dict[str, Any]:
+    """``side``'s answers rescored after chat's own finishing of an answer (docsbot.chat.generate.as_shown)."""
+    from docsbot.chat.generate import as_shown as shown
+    from training.evaluate import score_answer, summarize
+
+    scores = []
+    for answer, example in zip(side["answers"], examples, strict=True):
+        prompt = example["messages"][-2]["content"]
+        text = shown(answer["answer"], prompt=prompt, documents=prompt.count("<document index="))
+        scores.append(score_answer(text, example["messages"][-1]["content"],
+                                   gold=example["gold"] if example["covered"] else None))
+    return {**summarize(scores), "scores": scores}
+
+
 def natural_questions(team, version_path: str, base_model: str, *, max_new_tokens: int = 80) -> dict[str, Any]:
     import torch
     from peft import PeftModel
@@ -122,14 +136,18 @@ def natural_questions(team, version_path: str, base_model: str, *, max_new_token
         adapter = score_natural(model, tokenizer, examples, max_new_tokens=max_new_tokens)
         with model.disable_adapter():
             base = score_natural(model, tokenizer, examples, max_new_tokens=max_new_tokens)
+    base_shown, adapter_shown = as_shown(base, examples), as_shown(adapter, examples)
     return {"questions": len(examples), "covered": sum(e["covered"] for e in examples),
             "expected_page_retrieved": sum(e["page_retrieved"] for e in examples if e["covered"]),
-            "base": _rates(base), "adapter": _rates(adapter), "significance": compare(base, adapter),
+            "base": side_rates(base), "adapter": side_rates(adapter), "significance": compare(base, adapter),
+            # the answers as chat shows them (citations that name no document dropped, quotes cited)
+            "as_shown": {"base": side_rates(base_shown), "adapter": side_rates(adapter_shown),
+                         "significance": compare(base_shown, adapter_shown)},
             "answers": [{"id": b["id"], "base": b["answer"], "adapter": a["answer"]}
                         for b, a in zip(base["answers"], adapter["answers"], strict=True)]}
 
 
-def _rates(side: dict[str, Any]) -> dict[str, Any]:
+def side_rates(side: dict[str, Any]) -> dict[str, Any]:
     """Rates with 95 % intervals (Wilson for proportions, bootstrap for mean F1)."""
     from training.stats import mean_interval, wilson_interval
 
@@ -210,8 +228,8 @@ def run_corpus(corpus: Corpus, *, train_minutes: float, eval_max: int,
                      "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
                      # a small team's version trained again on every pair once the gate passed (adapters.runner)
                      "refit": metrics.get("refit")},
-        "heldout": {**evaluation_figures(evaluation), "base": _rates(evaluation["base"]),
-                    "adapter": _rates(evaluation["adapter"]), "significance": heldout_tests},
+        "heldout": {**evaluation_figures(evaluation), "base": side_rates(evaluation["base"]),
+                    "adapter": side_rates(evaluation["adapter"]), "significance": heldout_tests},
         "natural": natural,
         "gate": gate, "adapter_status": version.status,
         "timings_s": {k: round(v, 1) for k, v in timings.items()},

@@ -24,6 +24,7 @@ from docsbot.chat.routing import default_client
 from docsbot.core.prompts import (
     NO_ANSWER,
     cited_where_quoted,
+    cited_where_uncited,
     prompt_documents,
     without_unknown_citations,
 )
@@ -54,8 +55,7 @@ class Answer:
 
 def answer_finish(*, prepared: Prepared, text: str, failed: bool = False) -> Answer:
     if prepared.relevant:
-        text = without_unknown_citations(text, len(prepared.sources))
-        text = cited_where_quoted(text, prompt_documents(prepared.messages[-1]["content"]))
+        text = as_shown(text, prompt=prepared.messages[-1]["content"], documents=len(prepared.sources))
     text = text.strip() or NO_ANSWER
     reply = Message.objects.create(
         team_id=prepared.question_message.team_id, conversation=prepared.conversation,
@@ -67,6 +67,13 @@ def answer_finish(*, prepared: Prepared, text: str, failed: bool = False) -> Ans
     return Answer(answer=text, sources=prepared.sources, conversation_id=str(prepared.conversation.public_id),
                   message_id=reply.pk, adapter_version=prepared.adapter_version,
                   no_relevant_docs=not prepared.relevant, failed=failed, timings=dict(reply.timings))
+
+
+def as_shown(text: str, *, prompt: str, documents: int) -> str:
+    """The model's answer as users see it: citation markers that name no document dropped, each quote citing
+    the document it quotes word for word, and a quote without any marker given one."""
+    quoted = prompt_documents(prompt)
+    return cited_where_uncited(cited_where_quoted(without_unknown_citations(text, documents), quoted), quoted)
 
 
 # vLLM (and docsbot's server) name the real token counts when a prompt overflows the context.

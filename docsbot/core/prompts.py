@@ -54,11 +54,13 @@ def build_messages(*, team: str, question: str, contexts: Sequence[ContextChunk]
 
 
 _CITATION = re.compile(r"\s?\[(\d+)\]")
+_CUT_MARKER = re.compile(r"\s*\[\d*\s*$")
 
 
 def without_unknown_citations(text: str, documents: int) -> str:
-    """``text`` without the citation markers that name no document of the prompt ([0], or [7] of 4):
-    a marker the reader cannot follow is worse than none."""
+    """``text`` without the citation markers that name no document of the prompt ([0], or [7] of 4, or one the
+    answer budget cut off at the end, "[" or "[2"): a marker the reader cannot follow is worse than none."""
+    text = _CUT_MARKER.sub("", text)
     return _CITATION.sub(lambda marker: marker.group() if 1 <= int(marker.group(1)) <= documents else "", text)
 
 
@@ -90,3 +92,43 @@ def cited_where_quoted(text: str, documents: dict[int, str]) -> str:
         return body + (marks[: len(marks) - len(marks.lstrip())] + f"[{found[0]}]" if found else marks)
 
     return _CITED_RUN.sub(repoint, text)
+
+
+# A sentence ends at . ! or ? followed by space or the end, after any closing quote or backtick.
+_FENCED = re.compile(r"```.*?(?:```|$)", re.DOTALL)
+_SENTENCE_END = re.compile(r"[.!?][\"'`\u201d\u2019)]*(?=\s|$)")
+
+
+def cited_where_uncited(text: str, documents: dict[int, str]) -> str:
+    """``text`` with a citation after each run of sentences quoting one document word for word, when the answer
+    cites nothing: a small model quotes and forgets the marker. A whole answer in backticks that quotes a
+    document's prose is unwrapped (a quote is not code). An answer with any marker keeps its own."""
+    if _CITATION.search(text):
+        return text
+    inner = text.strip()
+    if len(inner) > 2 and inner[0] == inner[-1] == "`" and inner.count("`") == 2 and _source_of(inner[1:-1], documents):
+        text = inner[1:-1]
+    code = [match.span() for match in _FENCED.finditer(text)]  # no marker goes inside a code block
+    ends = [match.end() for match in _SENTENCE_END.finditer(text)
+            if not any(start < match.end() < end for start, end in code)]
+    ends = ends + [len(text)] if not ends or ends[-1] < len(text.rstrip()) else ends
+    marks: list[tuple[int, int]] = []  # (position, document) after each run quoting one document
+    start = 0
+    for end in ends:
+        number = _source_of(text[start:end], documents)
+        if number is not None and marks and marks[-1][1] == number and not text[marks[-1][0]:start].strip():
+            marks[-1] = (end, number)  # the run goes on
+        elif number is not None:
+            marks.append((end, number))
+        start = end
+    for position, number in reversed(marks):
+        text = f"{text[:position]} [{number}]{text[position:]}"
+    return text
+
+
+def _source_of(sentence: str, documents: dict[int, str]) -> int | None:
+    """The first document holding ``sentence`` word for word (without its quotes and closing stop)."""
+    quote = _collapsed(sentence).strip("`\"'\u201c\u201d\u2018\u2019 ").rstrip(" .:;!?")
+    if len(quote) < MIN_QUOTE_CHARS:
+        return None
+    return next((number for number, document in sorted(documents.items()) if quote in document), None)

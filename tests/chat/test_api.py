@@ -259,6 +259,7 @@ def test_it_cites_a_pdf_manual_with_its_title(docs_team, settings):
 def test_a_stored_answer_cites_the_document_its_quote_comes_from(docs_team, settings):
     settings.SERVING_URL = "http://127.0.0.1:9"  # never called: the base model name is configured
     settings.SERVING_BASE_MODEL_NAME = "base"
+    settings.CHAT_CONTEXT_MARGIN = 0  # every relevant chunk: several documents to quote from
     prepared = answer_prepare(team=docs_team, question="How do I roll back a deployment?")
     documents = prompt_documents(prepared.messages[-1]["content"])
     number, text = max(documents.items())  # quote the last document, cite the first
@@ -267,3 +268,6 @@ def test_a_stored_answer_cites_the_document_its_quote_comes_from(docs_team, sett
     answer = answer_finish(prepared=prepared, text=f"{sentence}. [1]")
     assert answer.answer == f"{sentence}. [{number}]"
     assert Message.objects.get(pk=answer.message_id).content == answer.answer
+    # A quote with no marker at all gets its document's; one the answer budget cut off is dropped.
+    again = answer_prepare(team=docs_team, question="How do I roll back a deployment?")
+    assert answer_finish(prepared=again, text=f"{sentence}. [").answer == f"{sentence}. [{number}]"

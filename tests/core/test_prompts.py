@@ -24,6 +24,10 @@ def test_an_answer_loses_the_citation_markers_that_name_no_document():
     answer = "Upload the html folder as an archive [2]. Sync removes the rest [5] [0]."
     assert without_unknown_citations(answer, 4) == "Upload the html folder as an archive [2]. Sync removes the rest."
     assert without_unknown_citations("See [1] and [4].", 4) == "See [1] and [4]."
+    # A marker the answer budget cut off names nothing either; a list in brackets mid-answer stays.
+    assert without_unknown_citations("It is automatic. [1] [", 4) == "It is automatic. [1]"
+    assert without_unknown_citations("It is automatic [2", 4) == "It is automatic"
+    assert without_unknown_citations("Pass [a, b] as the list.", 4) == "Pass [a, b] as the list."
 
 
 def test_a_quote_cites_the_document_it_quotes_word_for_word():
@@ -46,3 +50,31 @@ def test_a_quote_cites_the_document_it_quotes_word_for_word():
     paraphrase = "You can upload from the admin page, the API or the command line [2]."
     assert cited_where_quoted(paraphrase, documents) == paraphrase
     assert cited_where_quoted("Yes, it does [2].", documents) == "Yes, it does [2]."
+
+
+def test_an_answer_that_quotes_without_a_marker_cites_the_documents_it_quotes():
+    from docsbot.core.prompts import cited_where_uncited, prompt_documents
+
+    contexts = [ContextChunk(title="Uploading", section="Uploading", text="docsbot reads your documentation as you "
+                             "already have it. There are three ways to upload, and they all behave the same: the admin "
+                             "upload page, the HTTP API and the ingest command."),
+                ContextChunk(title="Getting started", section="Getting started", text="docsbot turns your team's "
+                             "product documentation into a chatbot.\nYou host it yourself: your documents never "
+                             "leave your servers.")]
+    documents = prompt_documents(build_messages(team="a", question="How?", contexts=contexts)[-1]["content"])
+    # A quote of prose wrapped in backticks is unwrapped; consecutive sentences of one document get one marker.
+    wrapped = "`docsbot reads your documentation as you already have it. There are three ways to upload, and they " \
+              "all behave the same: the admin upload page, the HTTP API and the ingest command.`"
+    assert cited_where_uncited(wrapped, documents) == wrapped[1:-1] + " [1]"
+    two = "There are three ways to upload, and they all behave the same: the admin upload page, the HTTP API and " \
+          "the ingest command. You host it yourself: your documents never leave your servers."
+    assert cited_where_uncited(two, documents) == two.replace("command. ", "command. [1] ") + " [2]"
+    assert cited_where_uncited("docsbot reads your documentation as you already have it. So upload it.",
+                               documents) == "docsbot reads your documentation as you already have it. [1] So upload it."
+    # A marker never goes inside a code block.
+    code = "```\ndocsbot reads your documentation as you already have it. print(documentation)\n```"
+    assert cited_where_uncited(code, documents) == code
+    # Words found nowhere, short answers, code the documents do not hold, and answers that cite stay as they are.
+    for text in ("You can upload it somehow, probably with a browser.", "Yes.", "There are three ways to upload [2].",
+                 "`python manage.py ingest --team docs docs/`"):
+        assert cited_where_uncited(text, documents) == text
