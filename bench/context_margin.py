@@ -30,7 +30,13 @@ def main() -> None:
     django.setup()
     from django.conf import settings
 
-    from bench.quality import load_questions, natural_examples, score_natural, side_rates
+    from bench.quality import (
+        adapter_model,
+        load_questions,
+        natural_examples,
+        score_natural,
+        side_rates,
+    )
     from docsbot.adapters.models import AdapterVersion
     from docsbot.core.serving import base_model_path
     from docsbot.teams.models import Team
@@ -39,15 +45,9 @@ def main() -> None:
     version = AdapterVersion.objects.filter(team=team).order_by("-number").first()
     if version is None:
         raise SystemExit(f"no adapter version for team quality-{args.corpus}: run bench/quality.py first")
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     from training.evaluate import compare, inference_dtype
 
-    tokenizer = AutoTokenizer.from_pretrained(base_model_path())
-    model = AutoModelForCausalLM.from_pretrained(base_model_path(), dtype=torch.float32)
-    model = PeftModel.from_pretrained(model, version.path).eval()
+    tokenizer, model = adapter_model(base_model_path(), version.path)
     questions = load_questions(args.corpus)
     sides, results = {}, []
     for margin in args.margins:

@@ -107,36 +107,40 @@ def score_natural(model, tokenizer, examples: list[dict[str, Any]], *, max_new_t
             "answers": [{"id": e["id"], "answer": a} for e, a in zip(examples, answers, strict=True)]}
 
 
-def as_shown(side: dict[str, Any], examples: list[dict[str, Any]]) -> dict[str, Any]:
+def rescored_as_shown(side: dict[str, Any], examples: list[dict[str, Any]]) -> dict[str, Any]:
     """``side``'s answers rescored after chat's own finishing of an answer (docsbot.chat.generate.as_shown)."""
-    from docsbot.chat.generate import as_shown as shown
+    from docsbot.chat.generate import as_shown
     from training.evaluate import score_answer, summarize
 
     scores = []
     for answer, example in zip(side["answers"], examples, strict=True):
         prompt = example["messages"][-2]["content"]
-        text = shown(answer["answer"], prompt=prompt, documents=prompt.count("<document index="))
+        text = as_shown(answer["answer"], prompt=prompt, documents=prompt.count("<document index="))
         scores.append(score_answer(text, example["messages"][-1]["content"],
                                    gold=example["gold"] if example["covered"] else None))
     return {**summarize(scores), "scores": scores}
 
 
-def natural_questions(team, version_path: str, base_model: str, *, max_new_tokens: int = 80) -> dict[str, Any]:
+def adapter_model(base_model: str, version_path: str):
+    """(tokenizer, the base model with the adapter version on it), loaded in float32 as the gate loads them."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    model = AutoModelForCausalLM.from_pretrained(base_model, dtype=torch.float32)
+    return AutoTokenizer.from_pretrained(base_model), PeftModel.from_pretrained(model, version_path).eval()
+
+
+def natural_questions(team, version_path: str, base_model: str, *, max_new_tokens: int = 80) -> dict[str, Any]:
     from training.evaluate import compare, inference_dtype
 
     examples = natural_examples(team, load_questions(team.slug.removeprefix("quality-")))
-    tokenizer = AutoTokenizer.from_pretrained(base_model)
-    model = AutoModelForCausalLM.from_pretrained(base_model, dtype=torch.float32)
-    model = PeftModel.from_pretrained(model, version_path).eval()
+    tokenizer, model = adapter_model(base_model, version_path)
     with inference_dtype(model):  # the gate's dtype: bf16 on CPUs with native bf16
         adapter = score_natural(model, tokenizer, examples, max_new_tokens=max_new_tokens)
         with model.disable_adapter():
             base = score_natural(model, tokenizer, examples, max_new_tokens=max_new_tokens)
-    base_shown, adapter_shown = as_shown(base, examples), as_shown(adapter, examples)
+    base_shown, adapter_shown = rescored_as_shown(base, examples), rescored_as_shown(adapter, examples)
     return {"questions": len(examples), "covered": sum(e["covered"] for e in examples),
             "expected_page_retrieved": sum(e["page_retrieved"] for e in examples if e["covered"]),
             "base": side_rates(base), "adapter": side_rates(adapter), "significance": compare(base, adapter),

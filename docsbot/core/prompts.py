@@ -84,14 +84,19 @@ def cited_where_quoted(text: str, documents: dict[int, str]) -> str:
     document 3 and cites [1]. A quote found in none of the documents, or in a document it cites, keeps its markers."""
     def repoint(run: re.Match) -> str:
         body, marks = run.group("body"), run.group("marks")
-        quote = _collapsed(body).rstrip(" .:;")
-        cited = {int(number) for number in _CITATION.findall(marks)}
-        if len(quote) < MIN_QUOTE_CHARS or any(quote in documents.get(number, "") for number in cited):
+        found = _documents_holding(_collapsed(body).rstrip(" .:;"), documents)
+        if not found or {int(number) for number in _CITATION.findall(marks)} & set(found):
             return run.group()
-        found = [number for number, document in sorted(documents.items()) if quote in document]
-        return body + (marks[: len(marks) - len(marks.lstrip())] + f"[{found[0]}]" if found else marks)
+        return body + marks[: len(marks) - len(marks.lstrip())] + f"[{found[0]}]"
 
     return _CITED_RUN.sub(repoint, text)
+
+
+def _documents_holding(quote: str, documents: dict[int, str]) -> list[int]:
+    """The numbers of the documents holding ``quote`` word for word; none for a quote too short to tell."""
+    if len(quote) < MIN_QUOTE_CHARS:
+        return []
+    return [number for number, document in sorted(documents.items()) if quote in document]
 
 
 # A sentence ends at . ! or ? followed by space or the end, after any closing quote or backtick.
@@ -128,7 +133,5 @@ def cited_where_uncited(text: str, documents: dict[int, str]) -> str:
 
 def _source_of(sentence: str, documents: dict[int, str]) -> int | None:
     """The first document holding ``sentence`` word for word (without its quotes and closing stop)."""
-    quote = _collapsed(sentence).strip("`\"'\u201c\u201d\u2018\u2019 ").rstrip(" .:;!?")
-    if len(quote) < MIN_QUOTE_CHARS:
-        return None
-    return next((number for number, document in sorted(documents.items()) if quote in document), None)
+    found = _documents_holding(_collapsed(sentence).strip("`\"'\u201c\u201d\u2018\u2019 ").rstrip(" .:;!?"), documents)
+    return found[0] if found else None
