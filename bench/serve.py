@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import itertools
 import json
 import math
 import os
@@ -92,7 +93,7 @@ QUICK = {
 class Scenario(NamedTuple):
     url: str
     models: list[str]
-    prompts: list[str]
+    prompts: list[list[str]]  # per round, never seen before: the prefix cache shares only what real traffic shares
     streams: int
 
 
@@ -166,7 +167,7 @@ class ServerProcess:
     ``OMP_NUM_THREADS`` and the rest of the environment pass through."""
 
     def __init__(self, base: Path, adapter_dir: Path, log_path: Path, *, max_loras: int, max_cpu_loras: int,
-                 max_lora_rank: int = 16, dtype: str = "auto"):
+                 max_lora_rank: int = 16, dtype: str = "auto", prefix_cache_tokens: int | None = None):
         import httpx
 
         with socket.socket() as sock:
@@ -178,6 +179,8 @@ class ServerProcess:
                    "--max-loras", str(max_loras), "--max-cpu-loras", str(max_cpu_loras),
                    "--max-lora-rank", str(max_lora_rank), "--max-num-seqs", "32", "--dtype", dtype,
                    "--port", str(port)]
+        if prefix_cache_tokens is not None:
+            command += ["--prefix-cache-tokens", str(prefix_cache_tokens)]
         with log_path.open("w") as log:
             self.process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         while True:  # model loading takes seconds to minutes on a busy box: wait for health or the exit
@@ -213,12 +216,14 @@ class ServerProcess:
 
 def tiny_prompts(count: int) -> list[str]:
     words = ["deploy", "the", "service", "with", "the", "command", "line", "and", "check", "the", "configuration", "of", "each", "team"]
-    return [" ".join(words[(i + j) % len(words)] for j in range(48)) for i in range(count)]
+    return [f"request {i}: " + " ".join(words[(i + j) % len(words)] for j in range(48)) for i in range(count)]
 
 
 def real_prompts(tokenizer, count: int, *, low: int = 350, high: int = 500) -> list[str]:
     """docsbot's chat prompt (system prompt, <documents>, question) through the model's chat template:
-    ~200-token sections of docs/*.md added in turn until the prompt holds ``low`` to ``high`` tokens."""
+    ~200-token sections of docs/*.md added in turn until the prompt holds ``low`` to ``high`` tokens. Each
+    prompt's documents start a different number of characters into their sections, so prompts share the
+    system prompt, as real traffic does, and not their documents."""
     from docsbot.core.prompts import ContextChunk, build_messages
 
     chunks: list[ContextChunk] = []
@@ -245,7 +250,8 @@ def real_prompts(tokenizer, count: int, *, low: int = 350, high: int = 500) -> l
         for step in range(len(chunks)):  # a chunk that would overshoot ``high`` is skipped
             if length >= low:
                 break
-            more = [*contexts, chunks[(3 * index + step) % len(chunks)]]
+            chunk = chunks[(3 * index + step) % len(chunks)]
+            more = [*contexts, dataclasses.replace(chunk, text=chunk.text[1 + index % 150:])]
             longer = render(question, more)
             if longer[1] <= high or not contexts:
                 contexts, (text, length) = more, longer
@@ -277,7 +283,17 @@ async def _one(client, url: str, model: str, prompt: str, max_tokens: int) -> di
             "decode_tps": (tokens - 1) / (end - first) if tokens > 1 and end > first else None}
 
 
-async def _run(scenario: Scenario, max_tokens: int) -> dict:
+def shared_prefix_tokens(tokenizer, prompts: list[str]) -> int:
+    """The most leading tokens any two of ``prompts`` have in common (what a prefix cache could share)."""
+    ids = sorted(tuple(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts)
+
+    def common(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+        return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+    return max((common(a, b) for a, b in itertools.pairwise(ids)), default=0)  # sorted: the longest is a neighbour's
+
+
+async def _run(scenario: Scenario, max_tokens: int, round_: int) -> dict:
     import httpx
 
     semaphore = asyncio.Semaphore(scenario.streams)
@@ -287,7 +303,8 @@ async def _run(scenario: Scenario, max_tokens: int) -> dict:
                 return await _one(client, scenario.url, model, prompt, max_tokens)
 
         started = time.perf_counter()
-        results = await asyncio.gather(*(guarded(m, p) for m, p in zip(scenario.models, scenario.prompts)))
+        results = await asyncio.gather(*(guarded(m, p) for m, p in zip(scenario.models, scenario.prompts[round_],
+                                                                         strict=True)))
         wall = time.perf_counter() - started
     latencies = sorted(r["latency"] for r in results)
     tokens = sum(r["tokens"] for r in results)
@@ -301,38 +318,51 @@ async def _run(scenario: Scenario, max_tokens: int) -> dict:
             "decode_tokens_per_s_per_stream_p50": round(statistics.median(decode), 1) if decode else None}
 
 
+def prompts_needed(profile: Profile, rounds: int) -> int:
+    n = profile.streams * profile.waves
+    per_round = (profile.single_stream + sum(s * profile.waves for s in profile.base_streams) + n
+                 + n * len(profile.mixes) + profile.sequential)
+    return rounds * per_round + 1  # and one for the warm-up
+
+
 def plan(profile: Profile, url: str, base_name: str, adapters: list[str], prompts: list[str],
-         others: dict[str, str]) -> dict[str, Scenario]:
-    """The scenarios of one run, by name; ``others``: dtype -> URL of a server in another dtype."""
+         others: dict[str, str], rounds: int) -> dict[str, Scenario]:
+    """The scenarios of one run, by name, each round with prompts of its own (``prompts[0]`` is the
+    warm-up's); ``others``: dtype -> URL of a server in another dtype."""
+    pool = iter(prompts[1:])
+
+    def fresh(count: int) -> list[list[str]]:
+        return [[next(pool) for _ in range(count)] for _ in range(rounds)]
+
     n = profile.streams * profile.waves
     scenarios: dict[str, Scenario] = {}
     if profile.single_stream:
-        single = prompts[:profile.single_stream]
-        scenarios["single_stream"] = Scenario(url, [base_name] * len(single), single, 1)
+        single = fresh(profile.single_stream)  # the same prompts for each dtype's server (each its own cache)
+        scenarios["single_stream"] = Scenario(url, [base_name] * profile.single_stream, single, 1)
         for dtype, other_url in others.items():
-            scenarios[f"single_stream_{dtype}"] = Scenario(other_url, [base_name] * len(single), single, 1)
+            scenarios[f"single_stream_{dtype}"] = Scenario(other_url, [base_name] * profile.single_stream, single, 1)
     for streams in profile.base_streams:
         count = streams * profile.waves
-        scenarios[f"base_{streams}_streams"] = Scenario(url, [base_name] * count, prompts[:count], streams)
-    scenarios["base_only"] = Scenario(url, [base_name] * n, prompts[:n], profile.streams)
+        scenarios[f"base_{streams}_streams"] = Scenario(url, [base_name] * count, fresh(count), streams)
+    scenarios["base_only"] = Scenario(url, [base_name] * n, fresh(n), profile.streams)
     for count in profile.mixes:
-        scenarios[f"adapters_{count}"] = Scenario(url, [adapters[i % count] for i in range(n)], prompts[:n],
+        scenarios[f"adapters_{count}"] = Scenario(url, [adapters[i % count] for i in range(n)], fresh(n),
                                                   profile.streams)
-    mixed = scenarios[f"adapters_{max(profile.mixes)}"]  # the naive way: the same requests, one at a time
+    mixed = scenarios[f"adapters_{max(profile.mixes)}"]  # the naive way: the same adapters, one at a time
     scenarios[f"sequential_adapters_{max(profile.mixes)}"] = Scenario(
-        url, mixed.models[:profile.sequential], mixed.prompts[:profile.sequential], 1)
+        url, mixed.models[:profile.sequential], fresh(profile.sequential), 1)
     return scenarios
 
 
-def throughput(scenarios: dict[str, Scenario], *, max_tokens: int, rounds: int) -> dict:
+def throughput(scenarios: dict[str, Scenario], *, warm_up: str, max_tokens: int, rounds: int) -> dict:
     """Each scenario ``rounds`` times, round-robin, and its median run: load spikes on a shared box hit one round."""
     for scenario in {s.url: s for s in scenarios.values()}.values():  # warm-up: every server, every adapter
         models = list(dict.fromkeys(m for s in scenarios.values() if s.url == scenario.url for m in s.models))
-        asyncio.run(_run(Scenario(scenario.url, models, [scenario.prompts[0]] * len(models), len(models)), 4))
+        asyncio.run(_run(Scenario(scenario.url, models, [[warm_up] * len(models)], len(models)), 4, 0))
     runs: dict[str, list[dict]] = {name: [] for name in scenarios}
-    for _ in range(rounds):
+    for round_ in range(rounds):
         for name, scenario in scenarios.items():
-            runs[name].append(asyncio.run(_run(scenario, max_tokens)))
+            runs[name].append(asyncio.run(_run(scenario, max_tokens, round_)))
     out: dict = {}
     for name, results in runs.items():
         median = sorted(results, key=lambda r: r["tokens_per_s"])[len(results) // 2]
@@ -439,6 +469,8 @@ def main() -> None:
                         help="the server's compute dtype (auto: bf16 on CPUs with native bf16)")
     parser.add_argument("--quick", action="store_true", help="fewer requests and adapters (smoke run)")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each throughput scenario (median kept)")
+    parser.add_argument("--prefix-cache-tokens", type=int, default=None,
+                        help="the server's prefix cache (default: the server's; 0: off, the baseline)")
     parser.add_argument("--sequential", type=int, default=None,
                         help="how many of the 16 adapter requests are also served one at a time")
     args = parser.parse_args()
@@ -472,36 +504,41 @@ def main() -> None:
         max_cpu_loras, max_loras = 32, 16
         dtype = str(compute_dtype(args.dtype, device)).removeprefix("torch.")
         server = ServerProcess(base, work / "adapters", work / "server.log", max_loras=max_loras,
-                               max_cpu_loras=max_cpu_loras, dtype=args.dtype)
+                               max_cpu_loras=max_cpu_loras, dtype=args.dtype,
+                               prefix_cache_tokens=args.prefix_cache_tokens)
         servers.append(server)
         url = server.url
         others: dict[str, str] = {}
         if profile.compare_dtypes:  # the same model in the other dtype, for the single stream only
             other = "float32" if dtype == "bfloat16" else "bfloat16"
             other_server = ServerProcess(base, work / "adapters", work / "server-other.log", max_loras=1,
-                                         max_cpu_loras=1, dtype=other)
+                                         max_cpu_loras=1, dtype=other, prefix_cache_tokens=args.prefix_cache_tokens)
             servers.append(other_server)
             others[other] = other_server.url
         names = [p.name for p in paths]
         for name in names[:16]:
             httpx.post(f"{url}/v1/load_lora_adapter", json={"lora_name": name, "lora_path": str(work / "adapters" / name)},
                        timeout=60).raise_for_status()
-        n = max(profile.streams * profile.waves, profile.single_stream)
+        n = prompts_needed(profile, args.rounds)
         tokenizer = AutoTokenizer.from_pretrained(base)
         prompts = tiny_prompts(n) if args.model == "tiny" else real_prompts(tokenizer, n)
         config = AutoConfig.from_pretrained(base)
         model = {"name": args.model, "path": str(base) if args.model != "tiny" else None, "dtype": dtype,
                  "lora_rank": profile.rank, "params_m": round(parameter_count(base) / 1e6, 1),
-                 "max_tokens": profile.max_tokens}
+                 "max_tokens": profile.max_tokens, "prompts": len(prompts),
+                 "prompts_shared_prefix_tokens_max": shared_prefix_tokens(tokenizer, prompts)}
         model.update({k: getattr(config, k) for k in ("hidden_size", "intermediate_size", "num_hidden_layers",
                                                       "num_attention_heads", "num_key_value_heads", "vocab_size")})
-        scenarios = plan(profile, url, str(base), names[:16], prompts, others)
+        scenarios = plan(profile, url, str(base), names[:16], prompts, others, args.rounds)
         result = {
             "machine": machine,
             "model": model,
-            "throughput": throughput(scenarios, max_tokens=profile.max_tokens, rounds=args.rounds),
+            "throughput": throughput(scenarios, warm_up=prompts[0], max_tokens=profile.max_tokens, rounds=args.rounds),
             "adapter_load": load_latency(url, [work / "adapters" / n for n in names[16:24]]),
         }
+        queried = server.metric("vllm:prefix_cache_queries_total")
+        result["prefix_cache"] = {"prompt_tokens": int(queried),
+                                  "hit_share": round(server.metric("vllm:prefix_cache_hits_total") / max(queried, 1), 3)}
         if profile.many_adapters:
             itemsize = getattr(torch, dtype).itemsize  # adapters are held in the served dtype
             adapter_mb = round(sum(tensor_numels(paths[0] / "adapter_model.safetensors")) * itemsize / 2**20, 2)

@@ -27,6 +27,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="compute dtype (auto: bf16 on CUDA and on CPUs with native bf16, else float32)")
     parser.add_argument("--max-prefill-tokens", type=int, default=None,
                         help="padded prompt tokens in one prefill pass (default: 2048 on the CPU, 8192 on a GPU)")
+    parser.add_argument("--prefix-cache-tokens", type=int, default=None,
+                        help="prompt tokens whose KV is kept for later prompts that begin alike, as vLLM's prefix "
+                             "caching (default: 8192; 0 turns it off)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--api-key", default=os.environ.get("VLLM_API_KEY"))
@@ -37,6 +40,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--max-batch-total-tokens must be positive")
     if args.max_prefill_tokens is not None and args.max_prefill_tokens < 1:
         parser.error("--max-prefill-tokens must be positive")
+    if args.prefix_cache_tokens is not None and args.prefix_cache_tokens < 0:
+        parser.error("--prefix-cache-tokens must be 0 (off) or positive")
     args.max_cpu_loras = args.max_cpu_loras or max(args.max_loras, 16)
     if args.max_cpu_loras < args.max_loras:
         parser.error("--max-cpu-loras must be >= --max-loras")
@@ -51,7 +56,8 @@ def build_app(args: argparse.Namespace):
     engine = Engine(args.base_model, served_name=args.served_model_name, device=args.device,
                     max_loras=args.max_loras, max_lora_rank=args.max_lora_rank, max_batch=args.max_num_seqs,
                     max_model_len=args.max_model_len, max_batch_total_tokens=args.max_batch_total_tokens,
-                    dtype=args.dtype, max_prefill_tokens=args.max_prefill_tokens)
+                    dtype=args.dtype, max_prefill_tokens=args.max_prefill_tokens,
+                    **({} if args.prefix_cache_tokens is None else {"prefix_cache_tokens": args.prefix_cache_tokens}))
     registry = AdapterRegistry(engine.base_info, adapter_dir=args.adapter_dir, max_cpu_loras=args.max_cpu_loras)
     return create_app(engine, registry, api_key=args.api_key)
 

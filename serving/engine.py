@@ -13,6 +13,10 @@ for every running request together - rows for different adapters share that
 forward pass through ``serving.lora``. The running batch keeps a left-padded KV
 cache; finished rows are dropped from it between steps, new rows are padded in.
 
+Prefix caching (``serving.prefix_cache``): a base or LoRA request whose prompt begins with blocks
+an earlier prompt of the same adapter version computed prefills only the rest, its cached blocks
+placed as past KV columns before it; every prefilled prompt offers its blocks back.
+
 Adapter versions: a request holds the ``AdapterWeights`` object it resolved at
 admission time and its slot keeps those weights until it finishes, so after a
 ``load_inplace`` hot swap in-flight requests finish on the old version while new
@@ -49,12 +53,15 @@ import torch
 from serving.adapters import BaseModelInfo
 from serving.lora import AdapterWeights, BatchedLoRA
 from serving.methods import GroupAdapter, ModelDims
+from serving.prefix_cache import KVBlock, PrefixCache
 
 log = logging.getLogger("serving.engine")
 _ids = itertools.count(1)
 EMPTY_PROMPT = "The decoder prompt cannot be empty"  # vLLM's words (a 400 at the HTTP layer)
 # The KV budget when none is given (at least one full-length sequence): ~1.5 GB of float32 KV on SmolLM2-135M.
 DEFAULT_MAX_BATCH_TOTAL_TOKENS = 32768
+# Prompt tokens whose KV is kept for later prompts that begin alike (~190 MB of bf16 KV on SmolLM2-135M).
+DEFAULT_PREFIX_CACHE_TOKENS = 8192
 
 
 class EngineConfigError(ValueError):
@@ -116,6 +123,8 @@ class Request:
     generator: torch.Generator | None = None
     token_logprobs: list[TokenLogprob] = field(default_factory=list)
     logprobs_sent: int = 0
+    cached: list[KVBlock] = field(default_factory=list)  # prefix-cache blocks the prompt begins with, until prefilled
+    cached_tokens: int = 0  # prompt tokens whose KV came from the prefix cache
 
 
 KVLayers = list[tuple[torch.Tensor, torch.Tensor]]  # per layer (keys, values): [rows, kv heads, positions, dim]
@@ -174,7 +183,8 @@ class Engine:
     def __init__(self, model_path: str, *, served_name: str | None = None, device: str | None = None,
                  max_loras: int = 4, max_lora_rank: int = 16, max_batch: int = 32,
                  max_model_len: int | None = None, max_prefill_tokens: int | None = None,
-                 max_batch_total_tokens: int | None = None, dtype: str = "auto"):
+                 max_batch_total_tokens: int | None = None, dtype: str = "auto",
+                 prefix_cache_tokens: int = DEFAULT_PREFIX_CACHE_TOKENS):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -196,6 +206,7 @@ class Engine:
         # padded prompt tokens in one prefill pass (a longer prompt goes alone)
         self.max_prefill_tokens = max_prefill_tokens or default_prefill_tokens(self.device)
         self.lora = BatchedLoRA(self.model, slots=max_loras + 1, max_rank=max_lora_rank)
+        self.prefix_cache = PrefixCache(capacity=prefix_cache_tokens)
         self.base_info = BaseModelInfo(served_name=self.served_name, model_path=model_path,
                                        module_shapes=self.lora.module_shapes(),
                                        base_weight=self.lora.base_weight, max_rank=max_lora_rank, dtype=dtype,
@@ -214,7 +225,8 @@ class Engine:
         self._admitted: list[Request] = []  # this step's admissions, until the step ends
         self._cond = threading.Condition()
         self._stop = False
-        self.stats = {"generated_tokens": 0, "prompt_tokens": 0, "steps": 0, "prefills": 0, "finished": 0}
+        self.stats = {"generated_tokens": 0, "prompt_tokens": 0, "cached_prompt_tokens": 0, "steps": 0,
+                      "prefills": 0, "finished": 0}
         self._thread = threading.Thread(target=self._loop, name="serving-scheduler", daemon=True)
         self._thread.start()
 
@@ -372,6 +384,9 @@ class Engine:
             by_batch.setdefault(batch_key(request.adapter), []).append(request)
         for key, members in by_batch.items():
             adapter = members[0].adapter if key else None
+            if adapter is None:  # the base and LoRA batch; a non-LoRA adapter's virtual tokens are not cached
+                for request in members:
+                    request.cached = self.prefix_cache.match(self._cache_owner(request), request.prompt_ids)
             parts: list[PrefillPart] = []
             for group in self._prefill_groups(members, adapter):
                 try:
@@ -391,32 +406,43 @@ class Engine:
         # Sorted by length so rows of one pass pad little; a group stays within the padded-token budget.
         extra = adapter.virtual_tokens if adapter is not None else 0
         groups: list[list[Request]] = [[]]
-        for request in sorted(requests, key=lambda r: len(r.prompt_ids)):
-            if groups[-1] and (len(groups[-1]) + 1) * (len(request.prompt_ids) + extra) > self.max_prefill_tokens:
+        for request in sorted(requests, key=self._uncached_length):
+            if groups[-1] and (len(groups[-1]) + 1) * (self._uncached_length(request) + extra) > self.max_prefill_tokens:
                 groups.append([])
             groups[-1].append(request)
         return groups
+
+    def _uncached_length(self, request: Request) -> int:
+        return len(request.prompt_ids) - len(request.cached) * self.prefix_cache.block
+
+    @staticmethod
+    def _cache_owner(request: Request) -> int:
+        return request.adapter.uid if isinstance(request.adapter, AdapterWeights) else 0
 
     def _prefill_group(self, rows: list[Request], adapter: GroupAdapter | None = None,
                        ) -> tuple[torch.Tensor, KVLayers, list[int]]:
         """One forward pass over ``rows``, changing no batch state: (mask, KV layers, first tokens).
 
         A soft prompt goes between each row's padding and its prompt (as PEFT puts it before the
-        prompt); a prefix is the first columns of the KV cache, the prompt's positions after it."""
+        prompt); a prefix is the first columns of the KV cache, the prompt's positions after it. A
+        row's prefix-cache blocks are the end of the KV columns before its (left-padded) uncached rest."""
         soft = adapter.prompt if adapter is not None else None
         prefix = adapter.virtual_tokens if adapter is not None and adapter.prefix else 0
         before = soft.shape[0] if soft is not None else 0
-        width = max(len(r.prompt_ids) for r in rows) + before
+        cached = [len(r.cached) * self.prefix_cache.block for r in rows]
+        width = max(len(r.prompt_ids) - c for r, c in zip(rows, cached)) + before
         ids = torch.zeros(len(rows), width, dtype=torch.long)
         mask = torch.zeros(len(rows), width, dtype=torch.long)
         for i, request in enumerate(rows):
             n = len(request.prompt_ids)
-            ids[i, width - n:] = torch.tensor(request.prompt_ids)
-            mask[i, width - n - before:] = 1
+            ids[i, width - n + cached[i]:] = torch.tensor(request.prompt_ids[cached[i]:])
+            mask[i, width - n + cached[i] - before:] = 1
             request.cache_len = n + before + prefix
+            request.cached_tokens = cached[i]
             self.stats["prompt_tokens"] += n
+            self.stats["cached_prompt_tokens"] += cached[i]
         ids, mask = ids.to(self.device), mask.to(self.device)
-        positions = (mask.cumsum(1) - 1).clamp(min=0) + prefix
+        positions = (mask.cumsum(1) - 1).clamp(min=0) + prefix + torch.tensor(cached, device=self.device)[:, None]
         inputs: dict[str, Any] = {"input_ids": ids}
         if soft is not None:
             embeds = self.model.get_input_embeddings()(ids)
@@ -429,10 +455,48 @@ class Engine:
 
             inputs[self._cache_kw] = DynamicCache(ddp_cache_data=adapter.prefix_layers(len(rows)))
             mask = torch.cat([torch.ones(len(rows), prefix, dtype=torch.long, device=self.device), mask], 1)
+        elif max(cached):
+            layers, past_mask = self._cached_past(rows, max(cached))
+            inputs[self._cache_kw] = self._new_cache(layers)
+            mask = torch.cat([past_mask, mask], 1)
         output = self._forward(adapter, slots=[r.slot for r in rows], attention_mask=mask, position_ids=positions,
                                **inputs)
         self.stats["prefills"] += 1
-        return mask, self._cache_layers(self._output_cache(output)), self._sample(output.logits[:, -1], rows)
+        layers = self._cache_layers(self._output_cache(output))
+        if adapter is None:
+            self._keep_prefixes(rows, layers, max(cached))
+        return mask, layers, self._sample(output.logits[:, -1], rows)
+
+    def _cached_past(self, rows: list[Request], width: int) -> tuple[KVLayers, torch.Tensor]:
+        """The rows' prefix-cache blocks as KV layers ``width`` columns wide, left-padded, and their mask."""
+        sample = next(r.cached[0] for r in rows if r.cached)
+        layers, _, heads, _, dim = sample.shape
+        past = torch.zeros(layers, 2, len(rows), heads, width, dim, dtype=sample.dtype, device=sample.device)
+        mask = torch.zeros(len(rows), width, dtype=torch.long, device=self.device)
+        for i, request in enumerate(rows):
+            if request.cached:
+                blocks = torch.cat(request.cached, dim=3)
+                past[:, :, i, :, width - blocks.shape[3]:] = blocks
+                mask[i, width - blocks.shape[3]:] = 1
+            request.cached = []  # the blocks now live in this pass's KV
+        return [(past[layer, 0], past[layer, 1]) for layer in range(layers)], mask
+
+    def _keep_prefixes(self, rows: list[Request], layers: KVLayers, past: int) -> None:
+        """Offer each row's prompt blocks to the prefix cache. In the pass's KV columns a row's cached
+        blocks end at column ``past`` and the rest of its prompt ends at the last column."""
+        if not self.prefix_cache.enabled:
+            return
+        block, width = self.prefix_cache.block, layers[0][0].shape[2]
+        for i, request in enumerate(rows):
+            n, cached = len(request.prompt_ids), request.cached_tokens
+
+            def block_kv(index: int, i: int = i, n: int = n, cached: int = cached) -> KVBlock:
+                token = index * block
+                column = past - cached + token if token < cached else width - n + token
+                return torch.stack([torch.stack((keys[i, :, column:column + block], values[i, :, column:column + block]))
+                                    for keys, values in layers])
+
+            self.prefix_cache.add(self._cache_owner(request), request.prompt_ids, block_kv)
 
     @staticmethod
     def _output_cache(output):
@@ -610,6 +674,7 @@ class Engine:
             return
         usage = {"prompt_tokens": len(request.prompt_ids), "completion_tokens": request.sampled}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        usage["cached_tokens"] = request.cached_tokens
         request.emit(Event("done", text=text[request.sent:], finish_reason=reason, usage=usage,
                            stop_reason=stop_reason, logprobs=self._unsent_logprobs(request)))
         request.sent = max(request.sent, len(text))

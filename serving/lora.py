@@ -11,6 +11,7 @@ bfloat16 base on a CPU.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import torch
@@ -45,6 +46,9 @@ class ModuleWeights:
     magnitude: torch.Tensor | None = None  # DoRA: m / ||W + sBA|| per output row
 
 
+_adapter_uids = itertools.count(1)
+
+
 @dataclass
 class AdapterWeights:
     """A loaded adapter version, independent of any slot; identity marks the version."""
@@ -56,6 +60,8 @@ class AdapterWeights:
     dora: bool = False
     version: int = 0
     nbytes: int = field(default=0)
+    # Unique per loaded version (an id() may be reused after the object is freed): keys its prefix-cache blocks.
+    uid: int = field(default_factory=lambda: next(_adapter_uids), compare=False)
 
     def __post_init__(self) -> None:
         self.nbytes = sum(

@@ -22,6 +22,10 @@ class Metrics:
         Gauge("docsbot_serving_loras_cpu", "Adapters loaded in memory (LRU)", registry=r).set_function(
             lambda: len(registry.cached_names()))
         self.prompt_tokens = Counter("vllm:prompt_tokens", "Prompt tokens processed", registry=r)
+        self.prefix_cache_queries = Counter("vllm:prefix_cache_queries", "Prompt tokens looked up in the prefix cache",
+                                            registry=r)
+        self.prefix_cache_hits = Counter("vllm:prefix_cache_hits", "Prompt tokens whose KV the prefix cache held",
+                                         registry=r)
         self.generation_tokens = Counter("vllm:generation_tokens", "Tokens generated", registry=r)
         self.requests = Counter("vllm:request_success", "Finished requests", ["finished_reason"], registry=r)
         self.errors = Counter("docsbot_serving_request_errors", "Requests answered with an error", ["status"],

@@ -97,6 +97,8 @@ class OpenAIServing:
                     if event.kind == "done":
                         self.metrics.requests.labels(event.finish_reason or "stop").inc()
                         self.metrics.generation_tokens.inc(event.usage["completion_tokens"])
+                        self.metrics.prefix_cache_queries.inc(event.usage["prompt_tokens"])
+                        self.metrics.prefix_cache_hits.inc(event.usage["cached_tokens"])
                     if event.kind != "delta":
                         open_ -= 1
                     yield index, event
