@@ -46,6 +46,17 @@ class PrefixCache:
 
     def match(self, owner: int, prompt: Sequence[int]) -> list[KVBlock]:
         """The cached blocks ``prompt`` begins with, in order (they become the most recently used)."""
+        return self._walk(owner, prompt, None)
+
+    def add(self, owner: int, prompt: Sequence[int], block_kv: Callable[[int], KVBlock]) -> None:
+        """Keep every full block of ``prompt`` not kept yet; ``block_kv(i)`` gives block i's KV."""
+        self._walk(owner, prompt, block_kv)
+        while self.tokens > self.capacity:
+            self._entries.popitem(last=False)
+
+    def _walk(self, owner: int, prompt: Sequence[int], block_kv: Callable[[int], KVBlock] | None) -> list[KVBlock]:
+        """The prompt's chain of blocks from its first: up to the first one missing, or, with ``block_kv``, all
+        of them, the missing ones kept."""
         found: list[KVBlock] = []
         keys: list[_Key] = []
         parent = 0
@@ -53,27 +64,14 @@ class PrefixCache:
             key = self._key(owner, parent, prompt, index)
             entry = self._entries.get(key)
             if entry is None:
-                break
-            parent, kv = entry
-            found.append(kv)
+                if block_kv is None:
+                    break
+                entry = self._entries[key] = (next(self._serials), block_kv(index).clone())
+            parent = entry[0]
+            found.append(entry[1])
             keys.append(key)
         self._touch(keys)
         return found
-
-    def add(self, owner: int, prompt: Sequence[int], block_kv: Callable[[int], KVBlock]) -> None:
-        """Keep every full block of ``prompt`` not kept yet; ``block_kv(i)`` gives block i's KV."""
-        keys: list[_Key] = []
-        parent = 0
-        for index in range(self.cacheable_blocks(len(prompt))):
-            key = self._key(owner, parent, prompt, index)
-            entry = self._entries.get(key)
-            if entry is None:
-                entry = self._entries[key] = (next(self._serials), block_kv(index).clone())
-            parent = entry[0]
-            keys.append(key)
-        self._touch(keys)
-        while self.tokens > self.capacity:
-            self._entries.popitem(last=False)
 
     def _key(self, owner: int, parent: int, prompt: Sequence[int], index: int) -> _Key:
         return owner, parent, tuple(prompt[index * self.block:(index + 1) * self.block])
