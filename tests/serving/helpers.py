@@ -1,4 +1,5 @@
-"""Build small PEFT adapters against a base model, for the serving tests and the benchmark."""
+"""For the serving tests (and the benchmark): small PEFT adapters built against a base model, greedy runs of
+the engine, waiting on it."""
 from __future__ import annotations
 
 import json
@@ -95,3 +96,31 @@ def wait_until(condition, timeout: float = 10.0) -> bool:
     from tests import waiting
 
     return bool(waiting.wait_for(condition, "the engine to get there", seconds=timeout))
+
+
+def run_greedy(engine, jobs: list[tuple[list[int], object]], *, max_tokens: int = 8, logprobs: int | None = None
+               ) -> list:
+    """Greedy requests for each (prompt ids, adapter or None), submitted to ``engine`` together; returns the
+    requests once every one has ended, and fails the test if any ended in an error."""
+    import threading
+
+    from serving.engine import Request, SamplingParams
+
+    done = threading.Semaphore(0)
+    errors: list[str] = []
+
+    def emit(event) -> None:
+        if event.kind != "delta":
+            if event.kind == "error":
+                errors.append(event.text)
+            done.release()
+
+    requests = [Request(prompt_ids=ids, adapter=adapter, emit=emit,
+                        params=SamplingParams(max_tokens=max_tokens, temperature=0.0, ignore_eos=True,
+                                              logprobs=logprobs))
+                for ids, adapter in jobs]
+    engine.submit(*requests)
+    for _ in requests:
+        assert done.acquire(timeout=120), "a request never ended"
+    assert not errors, errors
+    return requests

@@ -2,16 +2,15 @@
 PEFT (or training/bottleneck.py) does for the same adapter, and mixed traffic all completes."""
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
 import torch
 
 from serving.adapters import AdapterError, load_adapter
-from serving.engine import Engine, Event, Request, SamplingParams
+from serving.engine import Engine
 from serving.methods import GroupAdapter
-from tests.serving.helpers import make_adapter
+from tests.serving.helpers import make_adapter, run_greedy
 
 METHODS = ("ia3", "prompt_tuning", "prefix_tuning", "bottleneck")
 PROMPTS = ["How do I deploy a widget?", "Rotate the API key", "Install the package, configure the cache, then run it."]
@@ -68,22 +67,8 @@ def same(got: list[list[tuple[int, float]]], expected: list[list[tuple[int, floa
 
 def generate(engine: Engine, jobs: list[tuple[list[int], object]]) -> list[list[tuple[int, float]]]:
     """Greedy (token, logprob) pairs for each (prompt, adapter); all jobs are submitted at once."""
-    done = threading.Semaphore(0)
-    events: list[Event] = []
-
-    def emit(event: Event) -> None:
-        if event.kind != "delta":
-            events.append(event)
-            done.release()
-
-    requests = [Request(prompt_ids=ids, adapter=adapter, emit=emit,
-                        params=SamplingParams(max_tokens=NEW_TOKENS, temperature=0.0, ignore_eos=True, logprobs=0))
-                for ids, adapter in jobs]
-    engine.submit(*requests)
-    for _ in requests:
-        assert done.acquire(timeout=120), "a request never ended"
-    assert all(event.kind == "done" for event in events), [e.text for e in events if e.kind == "error"]
-    return [[(t.token, t.logprob) for t in r.token_logprobs] for r in requests]
+    return [[(t.token, t.logprob) for t in r.token_logprobs]
+            for r in run_greedy(engine, jobs, max_tokens=NEW_TOKENS, logprobs=0)]
 
 
 @pytest.fixture(scope="module")

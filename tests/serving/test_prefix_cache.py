@@ -2,15 +2,13 @@
 across adapters."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 import torch
 
 from serving.adapters import load_adapter
-from serving.engine import Engine, Event, Request, SamplingParams
+from serving.engine import Engine, Request
 from serving.prefix_cache import PrefixCache
-from tests.serving.helpers import make_adapter
+from tests.serving.helpers import make_adapter, run_greedy
 
 SYSTEM = ("You are the documentation assistant of the platform team. Answer using only the documents below and "
           "cite them. ")
@@ -61,19 +59,7 @@ def adapter(engine, tiny_base_model, tmp_path_factory):
 
 def _generate(engine: Engine, jobs: list[tuple[list[int], object]]) -> list[Request]:
     """Greedy requests for each (prompt, adapter), submitted together, once all have ended."""
-    done = threading.Semaphore(0)
-
-    def emit(event: Event) -> None:
-        if event.kind != "delta":
-            done.release()
-
-    requests = [Request(prompt_ids=ids, adapter=adapter, emit=emit,
-                        params=SamplingParams(max_tokens=8, temperature=0.0, ignore_eos=True, logprobs=0))
-                for ids, adapter in jobs]
-    engine.submit(*requests)
-    for _ in requests:
-        assert done.acquire(timeout=120)
-    return requests
+    return run_greedy(engine, jobs, logprobs=0)
 
 
 def _prompts(engine: Engine) -> list[list[int]]:
