@@ -21,9 +21,9 @@ from docsbot.teams.models import Team
 # prompt tells the model to answer only from the documents: training it to answer from memory
 # there would teach it to ignore its own instructions in production.
 SOURCE_LEFT_OUT = 0.1
-# In this share of the answering examples only some of the distractors stay (none, down to the
-# source alone): chat drops hits far below the best one, so its prompts often hold one or two
-# documents, and an adapter that only ever saw full prompts answered those with a bare "[1]".
+# In this share of the examples the prompt holds fewer documents (down to one): chat drops hits far
+# below the best one, so its prompts often hold one or two documents, and an adapter that only ever
+# saw full prompts answered those with a bare "[1]".
 FEWER_DOCUMENTS = 1 / 3
 HELDOUT_K = 4  # chunks per held-out prompt: chat's default DOCSBOT_CHAT_TOP_K
 # A team with few pairs gets each pair several times, with other distractors in other places (RAFT
@@ -232,14 +232,18 @@ def _training_examples(*, team: Team, pair: QAPair, distractors: int, variants: 
 
 
 def _raft_example(*, team: Team, pair: QAPair, rng: random.Random, negatives: list[ContextChunk]) -> dict:
-    """The source among the distractors (all, or in FEWER_DOCUMENTS of them some) in a random place,
-    the answer citing it; or, in SOURCE_LEFT_OUT of them, the distractors alone and the not-covered reply."""
-    contexts = list(negatives)
+    """The source among the distractors in a random place, the answer citing it; or, in SOURCE_LEFT_OUT of
+    them, the distractors alone and the not-covered reply. In FEWER_DOCUMENTS of either kind the prompt holds
+    fewer documents (some distractors, none down to the source alone), so how many a prompt holds says
+    nothing about whether it answers."""
+    size = len(negatives) + 1
+    fewer = rng.random() < FEWER_DOCUMENTS and size > 1
+    if fewer:
+        size = rng.randint(1, size - 1)
     if rng.random() < SOURCE_LEFT_OUT and negatives:
-        rng.shuffle(contexts)
+        contexts = rng.sample(negatives, min(size, len(negatives)))
         return _example(team=team, pair=pair, contexts=contexts, target=NO_ANSWER)
-    if rng.random() < FEWER_DOCUMENTS and contexts:
-        contexts = rng.sample(contexts, rng.randrange(len(contexts)))
+    contexts = rng.sample(negatives, size - 1) if fewer else list(negatives)
     contexts.insert(rng.randrange(len(contexts) + 1), _source_context(pair.chunk))
     position = next(i for i, c in enumerate(contexts, start=1) if c.text == pair.chunk.text)
     return _example(team=team, pair=pair, contexts=contexts, target=_cited(pair.answer, position),

@@ -63,7 +63,9 @@ def test_it_builds_raft_examples_with_retrieved_distractors_and_a_stable_hash(ge
     assert again.dataset_hash == dataset.dataset_hash
 
 
-def test_some_answering_examples_hold_fewer_documents_down_to_the_source_alone(generated):
+def test_some_examples_hold_fewer_documents_answering_or_not_down_to_one(generated, monkeypatch):
+    from docsbot.qa import selectors
+
     # Chat drops weak hits (its margin), so production prompts often hold one or two documents;
     # training only ever on full prompts left the adapter lost there (it answered "[1]").
     dataset = dataset_build(team=generated, distractors=2, seed=0)
@@ -72,6 +74,12 @@ def test_some_answering_examples_hold_fewer_documents_down_to_the_source_alone(g
     assert 1 in counts and counts.count(3) > len(counts) / 2, counts
     for example, count in zip(answering, counts, strict=True):
         assert 1 <= gold_citation(example["messages"][-1]["content"]) <= count
+    # The not-covered examples too: how many documents a prompt holds must not tell the model which to say.
+    monkeypatch.setattr(selectors, "SOURCE_LEFT_OUT", 0.5)  # enough of them in a small team to see it
+    abstaining = [e["messages"][1]["content"].count("<document index=")
+                  for e in dataset_build(team=generated, distractors=2, seed=0).train
+                  if e["messages"][-1]["content"] == NO_ANSWER]
+    assert 1 in abstaining and abstaining.count(2) > len(abstaining) / 2, abstaining
 
 
 def test_a_small_teams_held_out_pairs_come_back_as_refit_training_examples(generated, monkeypatch):
