@@ -5,7 +5,8 @@ import dataclasses
 import hashlib
 import json
 import random
-from collections.abc import Iterator
+import statistics
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from django.db.models import Count, QuerySet
@@ -188,16 +189,18 @@ def dataset_build(*, team: Team, distractors: int = 3, seed: int = 0) -> Trainin
     heldout_count = 0
     training_pairs = len(pairs) - len(heldout_ids)
     variants = min(MAX_VARIANTS, max(1, -(-MIN_TRAIN_EXAMPLES // max(1, training_pairs))))
+    page_variants = _variants_per_page([p for p in pairs if p.pk not in heldout_ids], variants)
     for pair in pairs:
         if pair.pk in heldout_ids:
             heldout.extend(_heldout_examples(team=team, pair=pair,
                                              with_withheld=heldout_count % WITHHELD_EVERY == WITHHELD_EVERY - 1))
             heldout_count += 1
             if len(heldout_ids) < HELDOUT_TARGET:
-                refit.extend(_training_examples(team=team, pair=pair, distractors=distractors, variants=variants,
-                                                seed=seed))
+                refit.extend(_training_examples(team=team, pair=pair, distractors=distractors,
+                                                variants=page_variants(pair), seed=seed))
             continue
-        train.extend(_training_examples(team=team, pair=pair, distractors=distractors, variants=variants, seed=seed))
+        train.extend(_training_examples(team=team, pair=pair, distractors=distractors, variants=page_variants(pair),
+                                        seed=seed))
     note = "" if heldout_count >= HELDOUT_TARGET else (
         f"only {heldout_count} held-out pairs (the gate wants {HELDOUT_TARGET}; at most "
         f"{HELDOUT_MAX_SHARE:.0%} of the team's {len(pairs)} pairs are held out): the significance test has "
@@ -207,6 +210,22 @@ def dataset_build(*, team: Team, distractors: int = 3, seed: int = 0) -> Trainin
     return TrainingDataset(train=train, heldout=heldout, dataset_hash=digest, pair_ids=[p.pk for p in pairs],
                            heldout_pairs=heldout_count, note=note, refit=refit,
                            feedback_pairs=feedback_pair_counts(pairs, heldout_ids=heldout_ids))
+
+
+def _variants_per_page(training_pairs: list[QAPair], variants: int) -> Callable[[QAPair], int]:
+    """How many RAFT variants a pair gets: ``variants`` on a page with the median number of training pairs, fewer
+    (down to one) on a page with many more. A small team's pairs often come mostly from one page (a table of
+    settings: 17 of the demo's 30), and repeated four times its answers' form became the adapter's: it opened every
+    answer with that page's backtick. A team with enough pairs for one variant each is unchanged."""
+    per_page: dict[int | None, int] = {}
+    for pair in training_pairs:
+        per_page[pair.document_id] = per_page.get(pair.document_id, 0) + 1
+    typical = statistics.median(per_page.values()) if per_page else 1
+
+    def for_pair(pair: QAPair) -> int:
+        return max(1, min(variants, round(variants * typical / per_page.get(pair.document_id, typical))))
+
+    return for_pair
 
 
 def _training_examples(*, team: Team, pair: QAPair, distractors: int, variants: int, seed: int) -> list[dict]:
