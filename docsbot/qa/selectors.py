@@ -6,6 +6,7 @@ import hashlib
 import json
 import random
 import statistics
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -217,9 +218,7 @@ def _variants_per_page(training_pairs: list[QAPair], variants: int) -> Callable[
     (down to one) on a page with many more. A small team's pairs often come mostly from one page (a table of
     settings: 17 of the demo's 30), and repeated four times its answers' form became the adapter's: it opened every
     answer with that page's backtick. A team with enough pairs for one variant each is unchanged."""
-    per_page: dict[int | None, int] = {}
-    for pair in training_pairs:
-        per_page[pair.document_id] = per_page.get(pair.document_id, 0) + 1
+    per_page = Counter(pair.document_id for pair in training_pairs)
     typical = statistics.median(per_page.values()) if per_page else 1
 
     def for_pair(pair: QAPair) -> int:
