@@ -47,8 +47,8 @@ def test_it_builds_raft_examples_with_retrieved_distractors_and_a_stable_hash(ge
     assert most > 2 * median  # the test team has one crowded page (6 of 9 training pairs)
     assert all(per_pair[pk] < variants for pk in train_ids if page_of[pk] == crowded)
     assert all(per_pair[pk] == variants for pk in train_ids if per_page[page_of[pk]] <= median)
-    first = next(iter(train_ids))
-    assert len({e["messages"][1]["content"] for e in dataset.train if e["id"] == first}) > 1
+    repeated = next(pk for pk in train_ids if per_pair[pk] == variants)
+    assert len({e["messages"][1]["content"] for e in dataset.train if e["id"] == repeated}) > 1
     split_heldout = set(trainable.filter(split="heldout").values_list("id", flat=True))
     # The hash split's held-out pairs stay held out; a small team lends training pairs up to a quarter.
     assert split_heldout <= heldout_ids and dataset.heldout_pairs == max(len(split_heldout),
