@@ -1723,3 +1723,28 @@ def test_a_heading_in_capitals_is_asked_in_lowercase_but_the_names_the_docs_capi
     assert pairs and not [question for question in pairs if "REPLACEMENT" in question]
     assert unshouted("USING HTTP PROXIES", "Requests sends HTTP requests through proxies.") == "Using HTTP proxies"
     assert unshouted("SECRET_KEY", "") == "SECRET_KEY" and unshouted("OPTIONS", "") == "OPTIONS"
+
+
+def test_a_that_clause_a_means_after_lets_you_or_a_tutorials_order_keeps_a_how_to_standing():
+    # "check that a request ..." is a clause, not a pronoun only the text before resolves
+    pairs, _ = _pairs(["Quickstart", "JSON Response Content"], "It should be noted that the success of the call does "
+                      "not indicate the success of the response. To check that a request is successful, use "
+                      "r.raise_for_status() or check r.status_code is what you expect.")
+    assert pairs["How do I check that a request is successful?"].kind == "how-to"
+    pairs, _ = _pairs(["Quickstart", "Checking"], "To check that, use r.raise_for_status().")
+    assert not any("check that" in question for question in pairs)
+    # a how-to heading's answer reaches the sentence that says how ("... allows you to ..., using the X argument")
+    pairs, _ = _pairs(["Quickstart", "Passing Parameters In URLs"], "You often want to send some sort of data in the "
+                      "URL’s query string. If you were constructing the URL by hand, this data would be given as "
+                      "key/value pairs in the URL after a question mark. Requests allows you to provide these "
+                      "arguments as a dictionary of strings, using the params keyword argument.")
+    assert pairs["How do I pass parameters in URLs?"].answer.endswith("using the params keyword argument.")
+    # a tutorial's order is no part of the task
+    pairs, _ = _pairs(["Tutorial", "Setting up a new environment"], "Before we do anything else we'll create a new "
+                      "virtual environment.\n\nStart by creating a virtual environment with venv:\n\n```\n"
+                      "python3 -m venv env\nsource env/bin/activate\n```")
+    assert "How do I create a virtual environment with venv?" in pairs, list(pairs)
+    # a task whose way is only a pointer to other documentation is not asked
+    pairs, _ = _pairs(["Upgrading", "Couchbase"], "To verify that your Couchbase Server is compatible with the V3 SDK, "
+                      "please refer to their documentation.")
+    assert not any(question.startswith("How do I verify") for question in pairs)

@@ -119,7 +119,8 @@ def _refers_to_condition(main: str) -> bool:
     return bool(match) and not vague(re.sub(r"^\s*(?:them|it)\b", "", main[match.end():].split(" ", 1)[-1]))
 
 
-_MAIN_CLAUSE = re.compile(r"\b(?:you|it|they|this|we) (?:will|’ll|'ll)\b|\b(?:you|we)(?:’ll|'ll)\b")
+# "If you call X you will get back Y", "If None the SchemaView will be configured with ...": a main clause inside.
+_MAIN_CLAUSE = re.compile(r"\b(?:you|it|they|this|we) (?:will|’ll|'ll)\b|\b(?:you|we)(?:’ll|'ll)\b|\bwill be \w+ed\b")
 
 _READER_WISH = re.compile(r"^you (?:need|want|wish|would like|prefer|require)\b")
 

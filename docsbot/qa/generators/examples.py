@@ -101,6 +101,16 @@ _FOLLOWING_DOES = re.compile(r"^The (?:following|code below|example below)(?: \w
 _AUXILIARIES = {"are", "is", "was", "were", "can", "will", "would", "do", "does", "have", "has", "should", "may"}
 
 
+_OPENING = re.compile(r"^(?:begin|start|first) by (?P<doing>[a-z]+ing)\b")
+
+
+def _without_opening(task: str) -> str:
+    """'begin by importing the Requests module' -> 'import the Requests module': the tutorial's order is no task."""
+    match = _OPENING.match(task)
+    verb = verb_base(match.group("doing")) if match else None
+    return verb + task[match.end():] if match and verb else task
+
+
 def code_example_pair(last: str, code: str, paragraph: str, title: str) -> Candidate | None:
     """A sentence that says what the code after it does is a how-to answered by the sentence and the code:
     "Install it from PyPI using pip:" (it: the page's product), "You can also pass arguments to the factory like
@@ -121,7 +131,7 @@ def code_example_pair(last: str, code: str, paragraph: str, title: str) -> Candi
         # what the sentence just named.
         if vague(re.sub(r" (?:and \w+|so(?: that)?) (?:it|them)\b.*$", "", " ".join(words))):
             return None  # "Add the Python functions that will run these SQL commands": which, the page says
-        task = re.sub(r"\byour\b", "my", lower_first(" ".join(words)))
+        task = _without_opening(re.sub(r"\byour\b", "my", lower_first(" ".join(words))))
         if words[-1].lower() in FUNCTION_WORDS | {"as"} or re.search(r"\b(?:are|is)\b", " ".join(words[1:4])):
             return None  # "Log record keys are structured as:": "Log" is the subject's noun, not an instruction
         return Candidate(f"How do I {task}?", answer, "example")

@@ -239,8 +239,9 @@ def to_do_pair(sentence: str, code_after: str = "", caption: tuple[str, str] | N
     item = LIST_ITEM.sub("", sentence)
     to_do = TO_DO.match(item[:1].upper() + item[1:] if item != sentence else sentence)
     if not to_do or pronouns_in(to_do.group("task")) or len(to_do.group("task").split()) < 4 \
-            or _SUCH.search(to_do.group("task")) or _WAY_INSIDE.search(to_do.group("task")):
-        return None
+            or _SUCH.search(to_do.group("task")) or _WAY_INSIDE.search(to_do.group("task")) \
+            or ELSEWHERE.search(to_do.group("rest")):
+        return None  # "To verify X, please refer to their documentation" says where, not how
     answer = sentence if item == sentence else item[:1].upper() + item[1:]
     if code_shown(sentence, code_after):
         answer += "\n\n" + fenced(code_after)

@@ -101,7 +101,8 @@ def has_instruction(answer: str) -> bool:
             _says_means(sentence) for line in answer.splitlines() for sentence in sentences(line)):
         return True
     return any(is_instruction(sentence) or is_instruction(_main_clause(sentence)) or _possible_with_means(sentence)
-               or ENABLES.match(sentence) for line in answer.splitlines() for sentence in sentences(line))
+               or _lets_you_with_means(sentence) or ENABLES.match(sentence)
+               for line in answer.splitlines() for sentence in sentences(line))
 
 
 @lru_cache(maxsize=64)
@@ -116,6 +117,16 @@ def _possible_with_means(sentence: str) -> bool:
     message' only says that it can be done."""
     clause = possible_clause(sentence)
     return is_instruction(clause) and bool(_means(vocabulary.product()).search(clause))
+
+
+_LETS_YOU = re.compile(r"\b(?:allows|lets|enables) you to (?P<clause>[a-z].+)$")
+
+
+def _lets_you_with_means(sentence: str) -> bool:
+    """'Requests allows you to provide these arguments as a dictionary, using the params keyword argument' says how;
+    'Blueprints let you organise an application' only says what can be done."""
+    match = _LETS_YOU.search(sentence)
+    return bool(match) and bool(_means(vocabulary.product()).search(match.group("clause")))
 
 
 def _main_clause(sentence: str) -> str:

@@ -64,7 +64,18 @@ def pronouns_in(phrase: str) -> set[str]:
     words = phrase.lower().split()
     return {word for index, word in enumerate(words) if word in PRONOUNS
             and not (word == "that" and _DETERMINERS & set(words[max(0, index - 3):index - 1])
-                     and index + 1 < len(words) and words[index + 1] in _CLAUSE_OPENERS)}
+                     and index + 1 < len(words) and words[index + 1] in _CLAUSE_OPENERS)
+            and not _opens_a_clause(words, index)}
+
+
+# Verbs a "that" clause follows ("check that a request is successful", "make sure that the file exists").
+_THAT_CLAUSE_VERBS = {"check", "ensure", "verify", "confirm", "sure", "assert", "test", "know", "note", "guarantee"}
+
+
+def _opens_a_clause(words: list[str], index: int) -> bool:
+    """'that' as a conjunction after a verb of checking or knowing, before the clause's own subject: no pronoun."""
+    return words[index] == "that" and index > 0 and words[index - 1] in _THAT_CLAUSE_VERBS \
+        and index + 1 < len(words) and words[index + 1] in _DETERMINERS | {"you", "your", "we", "our", "all", "no"}
 
 # "You may want to make X dynamic, by ..." is no way "to want to make X dynamic"; "bind when creating the serializer"
 # has no object: what is bound, only the sentence before the "to" says.
