@@ -1748,3 +1748,9 @@ def test_a_that_clause_a_means_after_lets_you_or_a_tutorials_order_keeps_a_how_t
     pairs, _ = _pairs(["Upgrading", "Couchbase"], "To verify that your Couchbase Server is compatible with the V3 SDK, "
                       "please refer to their documentation.")
     assert not any(question.startswith("How do I verify") for question in pairs)
+
+
+def test_a_question_heading_in_the_negative_is_asked_as_written():
+    pairs, _ = _pairs(["Browser enhancements", "Doesn't HTML5 support PUT and DELETE forms?"], "Nope. It was at one "
+                      "point intended to support PUT and DELETE forms, but was later dropped from the spec.")
+    assert pairs["Doesn't HTML5 support PUT and DELETE forms?"].answer.startswith("Nope. It was")

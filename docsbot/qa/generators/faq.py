@@ -12,8 +12,9 @@ from docsbot.qa.generators.text import Block, clip, fenced, first_paragraphs, le
 from docsbot.qa.generators.wording import VAGUE, vague
 
 # A question opens with a question word or an auxiliary ("Why not Httplib2?", "Can I use ...?", "I'm having ... Why?").
-_ASKS = re.compile(r"^(?:what|why|how|when|where|which|who|whom|whose|is|are|was|were|do|does|did|can|could|should|"
-                   r"would|will|shall|may|might|must|has|have|had)\b|.*[.!]\s+\w+(?: \w+){0,3}\?$", re.IGNORECASE)
+_ASKS = re.compile(r"^(?:(?:what|why|how|when|where|which|who|whom|whose)\b|(?:is|are|was|were|do|does|did|can|could|"
+                   r"should|would|shall|may|might|must|has|have|had)(?:n[’']t)?\b|(?:will|wo)n[’']t\b|will\b)|"
+                   r".*[.!]\s+\w+(?: \w+){0,3}\?$", re.IGNORECASE)  # "Doesn't HTML5 support PUT forms?" asks too
 
 # "How documents are cut and searched", "How routing works": a heading that states what the section explains.
 _HOW_CLAUSE = re.compile(r"^How (?P<subject>(?!to\b)[\w`'’-]+(?: [\w`'’-]+){0,3}?) (?P<verb>is|are|[a-z]+s|work|run)"
