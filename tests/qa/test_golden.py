@@ -26,9 +26,7 @@ CORPORA = sorted(path.name.removesuffix(".inputs.json") for path in GOLDEN.glob(
 
 def _inputs(corpus: str) -> list[ChunkInput]:
     data = json.loads((GOLDEN / f"{corpus}.inputs.json").read_text())
-    learned = data["vocabulary"]
-    names = vocabulary.Vocabulary(names=frozenset(learned["names"]), product=learned["product"],
-                                  platforms=frozenset(learned["platforms"]), repeated=frozenset(learned["repeated"]))
+    names = vocabulary.Vocabulary.from_json(data["vocabulary"])
     return [ChunkInput(chunk_id=chunk["chunk_id"], title=chunk["title"], heading_path=tuple(chunk["heading_path"]),
                        text=chunk["text"], first_of_section=chunk["first_of_section"],
                        vocabulary=names, blocks=tuple(Block.from_json(block) for block in chunk["blocks"]))

@@ -88,3 +88,18 @@ def test_the_teams_vocabulary_is_learned_when_its_documents_are_ingested_and_gen
     qa_generate(team=ingested)
     asked = set(QAPair.objects.filter(team=ingested).values_list("question", flat=True))
     assert asked and "What does the error “ACME-401: invalid API key” mean?" not in asked
+
+
+def test_a_word_the_docs_use_as_a_noun_opens_a_description_not_an_instruction():
+    from docsbot.qa.generators.instructions import is_instruction
+
+    docs = [("tasks", ["Tasks"], ("The task runs on a worker. A task may retry. Each task has a name. To merge the "
+                                  "results, call merge(). You can merge a group. The merge keeps the order."))]
+    learned = vocabulary.learn(docs)
+    assert "task" in learned.nouns and "merge" not in learned.nouns  # "to merge", "can merge": a verb too
+    assert is_instruction("Task queues are used to distribute work across machines.")  # knowing no nouns
+    with vocabulary.using(learned):
+        assert not is_instruction("Task queues are used to distribute work across machines.")
+        assert not is_instruction("Task layout:")  # a caption
+        assert is_instruction("Merge the results into one list.")
+    assert vocabulary.Vocabulary.from_json(learned.as_json()) == learned

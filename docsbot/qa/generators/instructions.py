@@ -16,13 +16,12 @@ _STEP_LEAD = re.compile(r"^(?:-\s+|\d+[.)]\s+)?(?:(?:first|then|next|finally|now
 
 _LIST_MARK = re.compile(r"^(?:-\s+|\d+[.)]\s+)")
 
-# Nouns that lemminflect also knows as verbs, which open descriptive sentences in docs ("Request objects ..."); the
-# team's names open them too ("Flask provides", "Git stores"): vocabulary.names().
-_NOUN_OPENERS = {"request", "requests", "response", "session",
-                 "sessions", "view", "views", "form", "forms", "cookie", "cookies", "template", "templates", "signal",
-                 "signals", "blueprint", "blueprints", "config", "process", "output", "record", "object", "state",
-                 "type", "version", "address", "document", "documents", "package", "packages", "name", "error",
-                 "errors", "file", "files", "data", "value", "values", "route", "routes", "rule", "rules", "host"}
+# Nouns that lemminflect also knows as verbs, which open descriptive sentences in any docs ("Output is written ...");
+# the team's own nouns (vocabulary.is_noun: "Sessions persist cookies", "Blueprints ...") and names ("Flask provides",
+# "Git stores") open them too.
+_NOUN_OPENERS = {"process", "output", "record", "object", "state", "type", "version", "address", "document",
+                 "documents", "package", "packages", "name", "error", "errors", "file", "files", "data", "value",
+                 "values", "rule", "rules", "host", "config"}
 
 # Sentence openers lemminflect also knows as verbs ("while away", "since" is not, but cheap to list).
 _NOT_IMPERATIVE = {"imagine", "remember", "consult", "take", "sooner", "while", "since", "unless", "whether", "consider",
@@ -36,14 +35,36 @@ def is_instruction(sentence: str) -> bool:
     if not words or not _LIST_MARK.sub("", sentence.strip())[:1].isupper():
         return False
     first = words[0].strip("`*,:")
-    if first.lower() in _NOUN_OPENERS or first in vocabulary.names() or first.lower() in _NOT_IMPERATIVE or _OWN_SUBJECT.match(" ".join(words)) \
-            or _has_verb_after_first(words):
+    if first.lower() in _NOUN_OPENERS or _noun_subject(first, words) or first in vocabulary.names() \
+            or first.lower() in _NOT_IMPERATIVE or _OWN_SUBJECT.match(" ".join(words)) or _has_verb_after_first(words):
         return False
     return is_imperative(first)
 
 
 _FINITE = {"is", "are", "was", "were", "has", "should", "must", "can", "will", "would", "may", "might", "could",
            "cannot", "does"}
+
+
+# Verbs a noun phrase's predicate opens with ("REST framework provides ...", "Group also supports ...").
+_PREDICATE_VERBS = {"provides", "supports", "includes", "allows", "offers", "uses", "lets", "makes", "takes", "has",
+                    "does", "needs", "requires", "contains", "returns", "accepts"}
+
+
+def _noun_subject(first: str, words: list[str]) -> bool:
+    """'Task queues are used ...', 'Message properties can be passed ...', 'Project layout:': a word the team's docs use
+    as a noun opens a noun phrase with its verb a few words on, or a caption. 'Merge branch maint into the current
+    branch' (a noun in Git's docs, too) has no such verb: an instruction."""
+    if not vocabulary.is_noun(first):
+        return False
+    if len(words) <= 3 and words[-1].endswith(":"):
+        return True
+    for word in words[1:5]:
+        bare = word.lower().strip("`*")
+        if bare.rstrip(",;:") in _FINITE | _PREDICATE_VERBS:
+            return True
+        if bare.endswith((",", ";", ":")):
+            return False
+    return False
 
 
 def _has_verb_after_first(words: list[str]) -> bool:

@@ -11,6 +11,7 @@ The structural rules read the vocabulary of the chunk they are working on throug
 """
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -31,6 +32,13 @@ PLATFORM_SHARE = 0.3
 REPEATED_MIN_DOCUMENTS = 5
 REPEATED_SHARE = 0.1
 REPEATED_MIN_CHARS = 30
+# A word is a noun of the docs when they put a determiner before it this often, and a verb cue ("to", "can") at most
+# a quarter as often.
+NOUN_MIN_USES = 3
+NOUN_PER_VERB_USE = 4
+_DETERMINERS = {"the", "a", "an", "each", "every", "this", "these", "those", "your", "its", "their", "our", "any"}
+_VERB_CUES = {"to", "can", "cannot", "should", "must", "will", "would", "could", "may", "might", "please", "and", "or",
+              "don't", "not"}
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,9 @@ class Vocabulary:
     product: str = ""  # the name most pages mention ("Flask", "Git"); '' when there is none
     platforms: frozenset[str] = frozenset()  # names on many pages: the product and what it runs on ("Python")
     repeated: frozenset[str] = frozenset()  # paragraphs on many pages, whitespace collapsed (``paragraph_key``)
+    # Lowercase words the prose uses as nouns and hardly ever as verbs ("the session", "a blueprint"; not "to use"):
+    # a sentence they open describes ("Sessions persist cookies"), it does not instruct.
+    nouns: frozenset[str] = frozenset()
 
     def is_name(self, word: str) -> bool:
         return word in self.names
@@ -49,12 +60,13 @@ class Vocabulary:
 
     def as_json(self) -> dict:
         return {"names": sorted(self.names), "product": self.product, "platforms": sorted(self.platforms),
-                "repeated": sorted(self.repeated)}
+                "repeated": sorted(self.repeated), "nouns": sorted(self.nouns)}
 
     @classmethod
     def from_json(cls, data: dict) -> Vocabulary:
         return cls(names=frozenset(data.get("names", ())), product=data.get("product", ""),
-                   platforms=frozenset(data.get("platforms", ())), repeated=frozenset(data.get("repeated", ())))
+                   platforms=frozenset(data.get("platforms", ())), repeated=frozenset(data.get("repeated", ())),
+                   nouns=frozenset(data.get("nouns", ())))
 
 
 EMPTY = Vocabulary()
@@ -120,6 +132,8 @@ def learn(chunks: Iterable[tuple[object, Iterable[str], str]]) -> Vocabulary:
         if headings else None
     capitalised: Counter[str] = Counter()
     lower: Counter[str] = Counter()
+    as_noun: Counter[str] = Counter()
+    as_verb: Counter[str] = Counter()
     documents: dict[str, set] = {}
     all_documents = set()
     for key, _, body in chunks:
@@ -134,6 +148,12 @@ def learn(chunks: Iterable[tuple[object, Iterable[str], str]]) -> Vocabulary:
             for sentence in _SENTENCE_END.split(line):
                 words = [w.strip(_TOKEN_EDGES).removesuffix("’s").removesuffix("'s") for w in sentence.split()
                          if not _CODE_TOKEN.search(w.strip(_TOKEN_EDGES))]
+                for before, word in itertools.pairwise(words):
+                    cue = before.lower()
+                    if cue in _DETERMINERS and _LOWER.fullmatch(word):
+                        as_noun[word] += 1
+                    elif cue in _VERB_CUES and _LOWER.fullmatch(word):
+                        as_verb[word] += 1
                 for word in words[1:]:
                     if _CAPITALISED.fullmatch(word) and word not in _NOT_NAMES:
                         capitalised[word] += 1
@@ -157,8 +177,10 @@ def learn(chunks: Iterable[tuple[object, Iterable[str], str]]) -> Vocabulary:
     by_pages = sorted(names, key=lambda word: (-len(documents[word]), -capitalised[word], word))
     platforms = frozenset(word for word in names if len(documents[word]) > PLATFORM_SHARE * len(all_documents)
                           and len(documents[word]) >= 2)
+    nouns = frozenset(word for word, uses in as_noun.items()
+                      if uses >= NOUN_MIN_USES and as_verb[word] * NOUN_PER_VERB_USE <= uses)
     return Vocabulary(names=names, product=by_pages[0] if by_pages else "", platforms=platforms,
-                      repeated=_repeated_paragraphs(chunks, len(all_documents)))
+                      repeated=_repeated_paragraphs(chunks, len(all_documents)), nouns=nouns)
 
 
 _CURRENT: ContextVar[Vocabulary] = ContextVar("vocabulary", default=EMPTY)
@@ -184,6 +206,12 @@ def names() -> frozenset[str]:
 
 def lower_names() -> frozenset[str]:
     return _CURRENT.get().lower_names
+
+
+def is_noun(word: str) -> bool:
+    """Whether the current team's docs use the word (or its singular) as a noun, not a verb."""
+    nouns, lowered = _CURRENT.get().nouns, word.lower()
+    return lowered in nouns or (lowered.endswith("s") and lowered[:-1] in nouns)
 
 
 def product() -> str:

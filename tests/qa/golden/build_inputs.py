@@ -123,10 +123,7 @@ def build(name: str) -> dict:
     return {
         "corpus": name, "pages_in_corpus": len(pages), "chunks_in_corpus": len(chunks),
         "pages": [page for page, _, _ in PAGES[name]],
-        "vocabulary": {
-            "names": sorted(learned.names), "product": learned.product, "platforms": sorted(learned.platforms),
-            "repeated": sorted(learned.repeated),
-        },
+        "vocabulary": learned.as_json(),
         "chunks": chosen,
     }
 
