@@ -1754,3 +1754,12 @@ def test_a_question_heading_in_the_negative_is_asked_as_written():
     pairs, _ = _pairs(["Browser enhancements", "Doesn't HTML5 support PUT and DELETE forms?"], "Nope. It was at one "
                       "point intended to support PUT and DELETE forms, but was later dropped from the spec.")
     assert pairs["Doesn't HTML5 support PUT and DELETE forms?"].answer.startswith("Nope. It was")
+
+
+def test_a_sentence_whose_object_is_the_code_after_it_is_answered_with_that_code_or_not_at_all():
+    pairs, _ = _pairs(["Tutorial", "Managing branches"], "A single repository can hold many branches. To create a new "
+                      "branch named experimental, use\n\n```\n$ git branch experimental\n```")
+    assert pairs["How do I create a new branch named experimental?"].answer.endswith("$ git branch experimental\n```")
+    pairs, _ = _pairs(["Manual", "Fixing mistakes"], "If you decide to give up on the merge and throw the whole mess "
+                      "away, you can always return to the pre-merge state with")
+    assert not pairs

@@ -11,6 +11,7 @@ from docsbot.qa.generators.base import Candidate
 from docsbot.qa.generators.instructions import (
     ELSEWHERE,
     ENABLES,
+    OBJECT_FOLLOWS,
     has_instruction,
     is_instruction,
     possible_clause,
@@ -84,7 +85,7 @@ def code_shown(sentence: str, code: str) -> bool:
     ``force_authenticate(request, user=user)``)."""
     if not code:
         return False
-    if sentence.endswith(":"):
+    if sentence.endswith(":") or OBJECT_FOLLOWS.search(sentence):
         return True
     names = {next(group for group in match.groups() if group).lstrip(".") for match in _CODE_NAME.finditer(sentence)}
     return any(re.search(rf"(?<![\w.]){re.escape(name)}\b", code) for name in names if len(name) >= 3)

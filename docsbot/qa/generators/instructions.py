@@ -86,6 +86,11 @@ YOU_DO = re.compile(r"\byou (?:can|should|must|need to|have to|may|will need to)
 
 _CODE_SHOWN = re.compile(r"```|\$ |>>> ")
 
+# "To update the index with a file's contents, use" then the command: the sentence's object is the code after it.
+# Not "... a path to a CA bundle to use": a verb that ends its clause whole.
+OBJECT_FOLLOWS = re.compile(r"(?:(?:^|[,;]\s*|\b(?:then|simply|just|and|or)\s+)(?:use|run|type|enter|execute|call)|"
+                            r"(?<![\w-])(?:with|using|via|like|running|typing))$")
+
 
 # "you can X" says how only with a means: a code name, a command, or "with/using/by ..." ("you can create
 # your own" does not; "you can start a shell with the shell command" does).

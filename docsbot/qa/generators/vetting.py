@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from docsbot.qa.generators.base import Candidate
-from docsbot.qa.generators.instructions import has_instruction
+from docsbot.qa.generators.instructions import OBJECT_FOLLOWS, has_instruction
 from docsbot.qa.generators.text import ABBREVIATIONS, mend_cut_answer, sentences
 
 # "Making your project installable means that ...": what the task is, not how to do it.
@@ -37,8 +37,8 @@ def vetted(candidate: Candidate) -> Candidate | None:
     if _BUILTIN_DOC.search(candidate.answer) or _BUILTIN_DOC.search(candidate.question):
         return None
     # "You can use the adapter by wrapping the Flask app," ends where ingestion cut it from its code.
-    if candidate.answer.rstrip().endswith(","):
-        return None
+    if candidate.answer.rstrip().endswith(",") or OBJECT_FOLLOWS.search(candidate.answer.rstrip()):
+        return None  # "..., use" with its command left behind
     if "```" not in candidate.answer and _POINTS_BACK.search(candidate.answer):
         return None  # "... in the server arguments shown in the previous section": which, the answer does not hold
     if how_to and _POINTER_ONLY.search(candidate.answer):
