@@ -129,8 +129,9 @@ def qa_generate(*, team: Team, generator: str | None = None, progress: Progress 
         ChunkRejection.objects.filter(team=team, generator=name).exclude(reason__in=TRANSIENT)
         .values_list("chunk_hash", flat=True))
     by_id = {chunk.pk: chunk for chunk in chunks}
-    names = vocabulary.Vocabulary.from_json(team_settings.vocabulary) if team_settings.vocabulary \
-        else team_vocabulary_refresh(team=team)
+    # A vocabulary stored by an older docsbot lacks what this one learns (its nouns): learned again.
+    names = vocabulary.Vocabulary.from_json(team_settings.vocabulary) \
+        if set(vocabulary.EMPTY.as_json()) <= set(team_settings.vocabulary or {}) else team_vocabulary_refresh(team=team)
     # Sections never cross documents: only a document holding a chunk not generated yet is read (and its structure
     # loaded).
     touched = {chunk.document_id for chunk in chunks if chunk.content_hash not in done_hashes}

@@ -88,6 +88,11 @@ def test_the_teams_vocabulary_is_learned_when_its_documents_are_ingested_and_gen
     qa_generate(team=ingested)
     asked = set(QAPair.objects.filter(team=ingested).values_list("question", flat=True))
     assert asked and "What does the error “ACME-401: invalid API key” mean?" not in asked
+    # One stored by an older docsbot, without what this one learns (the team's nouns), is learned again.
+    QATeamSettings.objects.filter(team=ingested).update(
+        vocabulary={key: value for key, value in stored.items() if key != "nouns"})
+    qa_generate(team=ingested)
+    assert QATeamSettings.objects.get(team=ingested).vocabulary == learned.as_json()
 
 
 def test_a_word_the_docs_use_as_a_noun_opens_a_description_not_an_instruction():
