@@ -1763,3 +1763,10 @@ def test_a_sentence_whose_object_is_the_code_after_it_is_answered_with_that_code
     pairs, _ = _pairs(["Manual", "Fixing mistakes"], "If you decide to give up on the merge and throw the whole mess "
                       "away, you can always return to the pre-merge state with")
     assert not pairs
+
+
+def test_a_means_that_is_the_code_shown_is_left_out_of_the_question():
+    pairs, _ = _pairs(["gitattributes(5)", "Working-tree-encoding"], "Use the `working-tree-encoding` attribute only "
+                      "if you cannot store a file in UTF-8 encoding.\n\nYou can get a list of all available encodings "
+                      "on your platform with the following command:\n\n```\niconv --list\n```")
+    assert "How do I get a list of all available encodings on my platform?" in pairs, list(pairs)

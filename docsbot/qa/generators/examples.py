@@ -87,7 +87,11 @@ def usage_pair(intro: str, code: str) -> Candidate | None:
     return Candidate(f"How do I use `{called.pop()}()`?", clip(f"{intro}\n\n{fenced(code)}"), "example")
 
 
-_EXAMPLE_TAIL = re.compile(r"\s+(?:like this|like so|as follows|this way|for example|below|here)\s*$")
+# "... like this", and a means that is the code itself ("by executing the command", "using the registered()"): the code
+# shown answers how.
+_EXAMPLE_TAIL = re.compile(r"\s+(?:like this|like so|as follows|this way|for example|below|here|"
+                           r"(?:by (?:executing|running|typing|calling|using)|using|with) the (?:following )?"
+                           r"(?:command|code|snippet|\w+\(\)))\s*$")
 
 _YOU_CAN_CODE = re.compile(r"^(?:(?:So|Then|Also|Alternatively|Instead),?\s+)?[Yy]ou can (?:also |simply |easily |then )?"
                            r"(?P<task>[a-z].+)$")
