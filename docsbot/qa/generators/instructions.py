@@ -17,8 +17,8 @@ _STEP_LEAD = re.compile(r"^(?:-\s+|\d+[.)]\s+)?(?:(?:first|then|next|finally|now
 _LIST_MARK = re.compile(r"^(?:-\s+|\d+[.)]\s+)")
 
 # Nouns that lemminflect also knows as verbs, which open descriptive sentences in any docs ("Output is written ...");
-# the team's own nouns (vocabulary.is_noun: "Sessions persist cookies", "Blueprints ...") and names ("Flask provides",
-# "Git stores") open them too.
+# the team's own nouns (vocabulary.is_noun: "Task queues are used ...", see _noun_subject) and names ("Flask
+# provides", "Git stores") open them too.
 _NOUN_OPENERS = {"process", "output", "record", "object", "state", "type", "version", "address", "document",
                  "documents", "package", "packages", "name", "error", "errors", "file", "files", "data", "value",
                  "values", "rule", "rules", "host", "config"}

@@ -47,8 +47,8 @@ class Vocabulary:
     product: str = ""  # the name most pages mention ("Flask", "Git"); '' when there is none
     platforms: frozenset[str] = frozenset()  # names on many pages: the product and what it runs on ("Python")
     repeated: frozenset[str] = frozenset()  # paragraphs on many pages, whitespace collapsed (``paragraph_key``)
-    # Lowercase words the prose uses as nouns and hardly ever as verbs ("the session", "a blueprint"; not "to use"):
-    # a sentence they open describes ("Sessions persist cookies"), it does not instruct.
+    # Lowercase words the prose uses as nouns and hardly ever as verbs ("the task", "a blueprint"; not "to use"): a
+    # sentence they open with a verb a few words on describes ("Task queues are used ..."), it does not instruct.
     nouns: frozenset[str] = frozenset()
 
     def is_name(self, word: str) -> bool:
