@@ -145,13 +145,13 @@ def _possible_with_means(sentence: str) -> bool:
     return is_instruction(clause) and bool(_means(vocabulary.product()).search(clause))
 
 
-_LETS_YOU = re.compile(r"\b(?:allows|lets|enables) you to (?P<clause>[a-z].+)$")
+_LETS_YOU_TO = re.compile(r"\b(?:allows|lets|enables) you to (?P<clause>[a-z].+)$")
 
 
 def _lets_you_with_means(sentence: str) -> bool:
     """'Requests allows you to provide these arguments as a dictionary, using the params keyword argument' says how;
     'Blueprints let you organise an application' only says what can be done."""
-    match = _LETS_YOU.search(sentence)
+    match = _LETS_YOU_TO.search(sentence)
     return bool(match) and bool(_means(vocabulary.product()).search(match.group("clause")))
 
 

@@ -148,18 +148,17 @@ def learn(chunks: Iterable[tuple[object, Iterable[str], str]]) -> Vocabulary:
             for sentence in _SENTENCE_END.split(line):
                 words = [w.strip(_TOKEN_EDGES).removesuffix("’s").removesuffix("'s") for w in sentence.split()
                          if not _CODE_TOKEN.search(w.strip(_TOKEN_EDGES))]
-                for before, word in itertools.pairwise(words):
-                    cue = before.lower()
-                    if cue in _DETERMINERS and _LOWER.fullmatch(word):
-                        as_noun[word] += 1
-                    elif cue in _VERB_CUES and _LOWER.fullmatch(word):
-                        as_verb[word] += 1
-                for word in words[1:]:
+                for before, word in itertools.pairwise(words):  # every word but the sentence's first
                     if _CAPITALISED.fullmatch(word) and word not in _NOT_NAMES:
                         capitalised[word] += 1
                         documents.setdefault(word, set()).add(key)
                     elif _LOWER.fullmatch(word):
                         lower[word] += 1
+                        cue = before.lower()
+                        if cue in _DETERMINERS:
+                            as_noun[word] += 1
+                        elif cue in _VERB_CUES:
+                            as_verb[word] += 1
     main_programs = {program for program, runs in programs.most_common(1)}
 
     def is_name(word: str, count: int) -> bool:

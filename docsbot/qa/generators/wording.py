@@ -77,6 +77,7 @@ def _opens_a_clause(words: list[str], index: int) -> bool:
     return words[index] == "that" and index > 0 and words[index - 1] in _THAT_CLAUSE_VERBS \
         and index + 1 < len(words) and words[index + 1] in _DETERMINERS | {"you", "your", "we", "our", "all", "no"}
 
+
 # "You may want to make X dynamic, by ..." is no way "to want to make X dynamic"; "bind when creating the serializer"
 # has no object: what is bound, only the sentence before the "to" says.
 _WISH_VERBS = {"want", "need", "wish", "like", "hope", "prefer", "try", "have", "choose", "decide"}
