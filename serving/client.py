@@ -60,11 +60,14 @@ def _retryable(exc: Exception, *, server_errors: bool = True) -> bool:
 
 
 def _body(model: str, *, messages=None, prompt=None, max_tokens: int, temperature: float, top_p: float,
-          stop, seed, stream: bool) -> dict[str, Any]:
+          stop, seed, stream: bool, opening: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "temperature": temperature,
                             "top_p": top_p, "stream": stream}
     if messages is not None:
         body["messages"] = list(messages)
+    if opening:  # the answer starts with these words, and the model writes on from them
+        body["messages"].append({"role": "assistant", "content": opening})
+        body.update(continue_final_message=True, add_generation_prompt=False)
     if prompt is not None:
         body["prompt"] = prompt
     if stop:
@@ -107,6 +110,8 @@ class ChatBackend(Protocol):
     def chat_stream(self, **kwargs: Any) -> Iterator[str]: ...
 
     def achat_stream(self, **kwargs: Any) -> AsyncIterator[str]: ...
+
+    def first_tokens(self, *, model: str, messages: Any, count: int = 10) -> list[tuple[str, float]]: ...
 
 
 class ServingClient:
@@ -170,6 +175,16 @@ class ServingClient:
         return ChatResult(text=choice["message"].get("content") or "", finish_reason=choice.get("finish_reason"),
                           usage=usage)
 
+    def first_tokens(self, *, model: str, messages, count: int = 10) -> list[tuple[str, float]]:
+        """The ``count`` likeliest first tokens of the answer to ``messages``, as (text, logprob), likeliest first."""
+        body = _body(model, messages=messages, max_tokens=1, temperature=0.0, top_p=1.0, stop=None, seed=None,
+                     stream=False)
+        body.update(logprobs=True, top_logprobs=count)
+        choice, _ = self._generate("/v1/chat/completions", body)
+        steps = (choice.get("logprobs") or {}).get("content") or []
+        top = steps[0]["top_logprobs"] if steps else []
+        return sorted(((t["token"], t["logprob"]) for t in top), key=lambda item: -item[1])
+
     def completion(self, *, model: str, prompt: str, max_tokens: int = 256, temperature: float = 0.0,
                    top_p: float = 1.0, stop=None, seed: int | None = None) -> ChatResult:
         body = _body(model, prompt=prompt, max_tokens=max_tokens, temperature=temperature, top_p=top_p,
@@ -196,9 +211,12 @@ class ServingClient:
             loop.close()
 
     async def achat_stream(self, *, model: str, messages, max_tokens: int = 256, temperature: float = 0.0,
-                           top_p: float = 1.0, stop=None, seed: int | None = None) -> AsyncIterator[str]:
+                           top_p: float = 1.0, stop=None, seed: int | None = None,
+                           opening: str | None = None) -> AsyncIterator[str]:
+        """The answer's text as it is generated; with ``opening``, the answer starts with it and only what the
+        model writes after it comes (vLLM's ``continue_final_message``)."""
         body = _body(model, messages=messages, max_tokens=max_tokens, temperature=temperature, top_p=top_p,
-                     stop=stop, seed=seed, stream=True)
+                     stop=stop, seed=seed, stream=True, opening=opening)
         reloaded = False
         async with httpx.AsyncClient(base_url=self.base_url, headers=self._headers, timeout=self.timeout) as http:
             for attempt in range(RETRIES + 1):

@@ -182,6 +182,22 @@ def parse_messages(body: dict) -> list[dict[str, str]]:
     return parsed
 
 
+def continues_final_message(body: dict, messages: list[dict[str, str]]) -> bool:
+    """Whether the chat prompt ends inside the final (assistant) message, so the model continues it,
+    rather than opening a new assistant turn: vLLM's ``continue_final_message`` and
+    ``add_generation_prompt`` (default true), with its checks."""
+    for name in ("continue_final_message", "add_generation_prompt"):
+        if body.get(name) is not None and not isinstance(body[name], bool):
+            raise ProtocolError(f"{name} must be a boolean", param=name)
+    continues = bool(body.get("continue_final_message"))
+    if continues and body.get("add_generation_prompt"):
+        raise ProtocolError("Cannot set both `continue_final_message` and `add_generation_prompt` to True.")
+    if continues and messages[-1]["role"] != "assistant":
+        raise ProtocolError("continue_final_message needs the final message to be the assistant's",
+                            param="messages")
+    return continues
+
+
 def _token_ids(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(t, int) and not isinstance(t, bool) for t in value)
 

@@ -2,8 +2,8 @@
 
 `answer_question` is the blocking path (CLI, Slack, webhooks, non-streaming API); `answer_events`
 streams the same answer for SSE. Both store the reply with `answer_finish`, retry once with a
-smaller answer budget when the server refuses the prompt as too long, and stop an answer that starts
-repeating itself.
+smaller answer budget when the server refuses the prompt as too long, stop an answer that starts
+repeating itself, and ask once more, opened with a word, when the answer has none ("[1]").
 """
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Generator
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator
+from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -21,6 +21,7 @@ from docsbot.chat.models import Conversation, Message
 from docsbot.chat.prepare import MIN_ANSWER_TOKENS, Prepared, answer_prepare
 from docsbot.chat.repetition import loop_start, without_repetition
 from docsbot.chat.routing import default_client
+from docsbot.chat.wordless import is_wordless, worded_opening
 from docsbot.core.prompts import (
     NO_ANSWER,
     cited_where_quoted,
@@ -126,6 +127,8 @@ def answer_question(*, team: Team, question: str, conversation_id: str | None = 
             except ServingError as exc:
                 if not _fits_after_overflow(prepared, exc, first_try=attempt == 0):
                     raise
+        if is_wordless(text) and (opening := _word_to_open(client, prepared)) is not None:
+            text = _until_repetition(client.chat_stream(**_opened_kwargs(prepared, opening)), opening=opening)
     except ServingError as exc:
         logger.error("serving failed for team=%s: %s", team.slug, exc)
         return answer_finish(prepared=prepared, text=UNAVAILABLE, failed=True)
@@ -143,9 +146,21 @@ def _fits_after_overflow(prepared: Prepared, exc: Exception, *, first_try: bool)
     return True
 
 
-def _until_repetition(stream: Generator[str, None, None]) -> str:
-    """The streamed answer, closed as soon as it starts repeating itself (the server then aborts)."""
-    parts: list[str] = []
+def _word_to_open(client: ChatBackend, prepared: Prepared) -> str | None:
+    """The likeliest first token of this answer that starts a word (see docsbot.chat.wordless)."""
+    opening = worded_opening(client.first_tokens(model=prepared.model, messages=prepared.messages))
+    logger.info("team=%s: the answer had no words; asking again opened with %r", prepared.team_slug, opening)
+    return opening
+
+
+def _opened_kwargs(prepared: Prepared, opening: str) -> dict[str, Any]:
+    return {**_generation_kwargs(prepared), "opening": opening, "max_tokens": max(1, prepared.max_tokens - 1)}
+
+
+def _until_repetition(stream: Generator[str, None, None], *, opening: str = "") -> str:
+    """The streamed answer (after ``opening``), closed as soon as it starts repeating itself (the server then
+    aborts)."""
+    parts: list[str] = [opening] if opening else []
     for delta in stream:
         parts.append(delta)
         if _repeats(delta, parts):
@@ -182,27 +197,60 @@ async def answer_events(*, prepared: Prepared,
             return
 
 
+@dataclass
+class _Shown:
+    """A streamed answer and how much of it the client has been sent: a start without words ("[1]") is held
+    back until words come, so an answer asked again never shows the wordless one first."""
+    queue: asyncio.Queue
+    prepared: Prepared
+    started: float
+    parts: list[str] = field(default_factory=list)
+    sent: int = 0
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def add(self, delta: str) -> bool:
+        """Take one delta and send what can be shown; True when the answer has started repeating itself."""
+        if not self.parts:
+            self.prepared.timings["ttft_ms"] = (time.perf_counter() - self.started) * 1000
+        self.parts.append(delta)
+        if not is_wordless(self.text):
+            self.send_rest()
+        return _repeats(delta, self.parts)
+
+    def send_rest(self) -> None:
+        if rest := self.text[self.sent:]:
+            self.queue.put_nowait({"event": "token", "text": rest})
+            self.sent += len(rest)
+
+
+async def _shown_until_repetition(stream: AsyncGenerator[str, None], shown: _Shown) -> None:
+    async for delta in stream:
+        if shown.add(delta):
+            await stream.aclose()
+            break
+
+
 async def _generate(client: ChatBackend, prepared: Prepared, queue: asyncio.Queue) -> None:
     from serving.client import ServingError
 
-    parts: list[str] = []
     started = time.perf_counter()
+    shown = _Shown(queue, prepared, started)
     try:
         for attempt in range(2):
             try:
-                stream = client.achat_stream(**_generation_kwargs(prepared))
-                async for delta in stream:
-                    if not parts:
-                        prepared.timings["ttft_ms"] = (time.perf_counter() - started) * 1000
-                    parts.append(delta)
-                    queue.put_nowait({"event": "token", "text": delta})
-                    if _repeats(delta, parts):
-                        await stream.aclose()
-                        break
+                await _shown_until_repetition(client.achat_stream(**_generation_kwargs(prepared)), shown)
                 break
             except ServingError as exc:
-                if not _fits_after_overflow(prepared, exc, first_try=attempt == 0 and not parts):
+                if not _fits_after_overflow(prepared, exc, first_try=attempt == 0 and not shown.parts):
                     raise
+        if is_wordless(shown.text) and (opening := await asyncio.to_thread(_word_to_open, client, prepared)):
+            shown = _Shown(queue, prepared, started, parts=[opening])
+            shown.send_rest()
+            await _shown_until_repetition(client.achat_stream(**_opened_kwargs(prepared, opening)), shown)
+        shown.send_rest()
     except (ServingError, OSError) as exc:
         logger.error("serving failed for team=%s: %s", prepared.team_slug, exc)
         answer = await sync_to_async(answer_finish)(prepared=prepared, text=UNAVAILABLE, failed=True)
@@ -210,9 +258,9 @@ async def _generate(client: ChatBackend, prepared: Prepared, queue: asyncio.Queu
         return
     except BaseException:
         # Whatever stops generation, the question keeps a stored (partial) answer.
-        await asyncio.shield(sync_to_async(answer_finish)(prepared=prepared, text="".join(parts) or UNAVAILABLE,
+        await asyncio.shield(sync_to_async(answer_finish)(prepared=prepared, text=shown.text or UNAVAILABLE,
                                                           failed=True))
         raise
     prepared.timings["generation_ms"] = (time.perf_counter() - started) * 1000
-    answer = await sync_to_async(answer_finish)(prepared=prepared, text=without_repetition("".join(parts)))
+    answer = await sync_to_async(answer_finish)(prepared=prepared, text=without_repetition(shown.text))
     queue.put_nowait({"event": "done", **answer.as_dict()})

@@ -101,11 +101,11 @@ def wait_for(predicate, timeout: float = 90.0):
 
 
 @pytest.fixture
-def promoted_adapter(docs_team, serving, tiny_base_model, tmp_path):
-    """A promoted AdapterVersion of docs_team: a real LoRA that makes the model say one word.
+def promote_adapter_saying(docs_team, serving, tiny_base_model, tmp_path):
+    """Promotes for docs_team a real LoRA that makes the model emit one token whatever it is asked (the first
+    token, counting down from the vocabulary's end, that ``chosen`` accepts as decoded text); returns that text.
 
-    Published as production does it (adapter_publish hot-loads it on the serving process);
-    yields that word, so a test can tell the adapter answered and not the base model.
+    Published as production does it (adapter_publish hot-loads it on the serving process).
     """
     from transformers import AutoTokenizer
 
@@ -114,13 +114,23 @@ def promoted_adapter(docs_team, serving, tiny_base_model, tmp_path):
     from tests.serving.helpers import make_adapter
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_base_model)
-    token_id, word = next((i, tokenizer.decode([i]).strip()) for i in range(len(tokenizer) - 1, 0, -1)
-                          if i not in tokenizer.all_special_ids and tokenizer.decode([i]).strip().isalpha()
-                          and len(tokenizer.decode([i]).strip()) >= 4)
-    path = make_adapter(tiny_base_model, tmp_path / "team-adapter-v3", rank=4, seed=3, boost_token=token_id)
-    AdapterVersion.objects.create(team=docs_team, number=3, path=str(path), method="lora", rank=4,
-                                  base_model=str(tiny_base_model), status=AdapterVersion.Status.PROMOTED)
-    adapter_publish(team_slug=docs_team.slug, version_path=path)
-    yield word
+
+    def promote(chosen) -> str:
+        token_id, text = next((i, tokenizer.decode([i])) for i in range(len(tokenizer) - 1, 0, -1)
+                              if i not in tokenizer.all_special_ids and chosen(tokenizer.decode([i])))
+        path = make_adapter(tiny_base_model, tmp_path / "team-adapter-v3", rank=4, seed=3, boost_token=token_id)
+        AdapterVersion.objects.create(team=docs_team, number=3, path=str(path), method="lora", rank=4,
+                                      base_model=str(tiny_base_model), status=AdapterVersion.Status.PROMOTED)
+        adapter_publish(team_slug=docs_team.slug, version_path=path)
+        return text
+
+    yield promote
     # The serving process outlives the test database: leave no team adapter behind on it.
     serving_client().unload_adapter(name=team_adapter_name(docs_team.slug))
+
+
+@pytest.fixture
+def promoted_adapter(promote_adapter_saying):
+    """A promoted adapter that makes the model say one word; yields that word, so a test can tell the adapter
+    answered and not the base model."""
+    return promote_adapter_saying(lambda text: text.strip().isalpha() and len(text.strip()) >= 4).strip()

@@ -14,8 +14,8 @@ from serving.client import ServingClient, ServingError
 CHAT = [{"role": "user", "content": "How do I deploy?"}]
 
 
-def _chat(backend, model, *, max_tokens=4, **extra) -> httpx.Response:
-    body = {"model": model, "messages": CHAT, "max_tokens": max_tokens, "temperature": 0, **extra}
+def _chat(backend, model, *, max_tokens=4, messages=CHAT, **extra) -> httpx.Response:
+    body = {"model": model, "messages": messages, "max_tokens": max_tokens, "temperature": 0, **extra}
     return httpx.post(f"{backend.url}/v1/chat/completions", json=body, timeout=120)
 
 
@@ -304,6 +304,20 @@ def test_it_returns_the_logprobs_of_the_sampled_tokens_and_the_top_ones(backend)
     streamed = [s for c in chunks for choice in c["choices"] if choice["logprobs"]
                 for s in choice["logprobs"]["content"]]
     assert [s["token"] for s in streamed] == [s["token"] for s in content]
+
+
+def test_it_continues_a_final_assistant_message_when_asked(backend):
+    opened = [*CHAT, {"role": "assistant", "content": "To deploy"}]
+    continued = _chat(backend, backend.model, max_tokens=2, ignore_eos=True, messages=opened,
+                      continue_final_message=True, add_generation_prompt=False)
+    assert continued.status_code == 200, continued.text
+    prompt = backend.tokenizer.apply_chat_template(opened, tokenize=False, continue_final_message=True)
+    assert prompt.endswith("To deploy")
+    expected = len(backend.tokenizer(prompt, add_special_tokens=False)["input_ids"])
+    assert continued.json()["usage"]["prompt_tokens"] == expected
+    message = _assert_error(_chat(backend, backend.model, continue_final_message=True, add_generation_prompt=True,
+                                  messages=opened), 400)
+    assert "Cannot set both" in message
 
 
 def test_it_refuses_top_logprobs_without_logprobs(backend):
