@@ -1770,3 +1770,19 @@ def test_a_means_that_is_the_code_shown_is_left_out_of_the_question():
                       "if you cannot store a file in UTF-8 encoding.\n\nYou can get a list of all available encodings "
                       "on your platform with the following command:\n\n```\niconv --list\n```")
     assert "How do I get a list of all available encodings on my platform?" in pairs, list(pairs)
+
+
+def test_a_way_introduced_with_a_colon_is_answered_with_the_code_after_it():
+    pairs, _ = _pairs(["Next steps", "Starting the worker"],
+                      "You can get a complete list of command-line arguments by passing in the --help flag:\n\n"
+                      "```\n$ acme worker --help\n```")
+    answer = pairs["How do I get a complete list of command-line arguments?"].answer
+    assert answer.startswith("You can get a complete list of command-line arguments by passing in the --help flag:\n\n```")
+    assert "$ acme worker --help" in answer
+
+
+def test_a_task_cut_at_an_aside_is_not_asked():
+    pairs, _ = _pairs(["Rewriting", "Examples"],
+                      "If you need to add Acked-by lines to, say, the last 10 commits (none of which is a merge), use "
+                      "this command:\n\n```\nacme filter-branch --msg-filter 'cat && echo Acked-by'\n```")
+    assert not any(question.endswith(" to?") for question in pairs), pairs

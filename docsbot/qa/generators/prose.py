@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from docsbot.qa.generators import api_sentences, behaviour, concepts, howto, statements
 from docsbot.qa.generators.base import Candidate
+from docsbot.qa.generators.text import clip, fenced
 
 
 def sentence_pairs(sentence: str, code_after: str, api_name: str = "", names: tuple[str, ...] = (), after: str = "",
@@ -24,5 +25,13 @@ def sentence_pairs(sentence: str, code_after: str, api_name: str = "", names: tu
                  lambda: api_sentences.does_pair(sentence, after)):
         candidate = rule()
         if candidate:
-            return [candidate]
+            return [with_code_introduced(candidate, code_after)]
     return []
+
+
+def with_code_introduced(candidate: Candidate, code_after: str) -> Candidate:
+    """'You can start the worker in the foreground by executing the command:' is answered with the command it
+    introduces (without it the answer ends where the way begins)."""
+    if not code_after or not candidate.answer.rstrip().endswith(":") or "```" in candidate.answer:
+        return candidate
+    return Candidate(candidate.question, clip(f"{candidate.answer.rstrip()}\n\n{fenced(code_after)}"), candidate.kind)

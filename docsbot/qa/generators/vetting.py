@@ -48,6 +48,8 @@ def vetted(candidate: Candidate) -> Candidate | None:
     if candidate.question.count("(") != candidate.question.count(")") or _CUT_AT_ABBREVIATION.search(candidate.question) \
             or _RUN_ON.search(candidate.question):
         return None  # "how do I invalidate the cache manually (e.g?": a task cut out of its sentence, or run on
+    if _cut_at_an_aside(candidate.question, candidate.answer):
+        return None  # "How do I add Acked-by lines to?" from "add Acked-by lines to, say, the last 10 commits"
     if _VERB_WITHOUT_OBJECT.match(candidate.question):
         return None  # "How do I use with i18n_patterns?", "How do I set as handler400?": a heading's task, its object lost
     if candidate.question.endswith(".?"):  # "... the set of supported languages.?": the task's own full stop
@@ -71,6 +73,18 @@ def vetted(candidate: Candidate) -> Candidate | None:
 _POINTER_ONLY = re.compile(r"(?:^|[.?!]\s+)(?:See|Read|Refer to|Check out|Head over to|Have a look at|Continue to)\s+"
                            r"(?:the\s+)?[A-Z][\w’'-]*(?:\s+(?:[A-Z][\w’'-]*|and|to|with|in|for|of|the|a))*"
                            r"(?:\s+(?:to|for)\s+[^.]+)?\.?\s*$")
+
+_ENDS_IN_PREPOSITION = re.compile(r"\b(?P<end>(?:\w+ ){0,2}(?:to|of|with|for|into|from|at|by|as in))\?$")
+
+
+def _cut_at_an_aside(question: str, answer: str) -> bool:
+    """A question ending in a preposition whose sentence goes on after a comma or colon there ("... lines to, say,
+    the last 10 commits", "... as in:"): the task lost its object. Where the sentence ends there ("a remote to push
+    your work to."), the preposition's object came before it. "in" and "on" are left out: "logged in," and "is on,"
+    end a condition, their particle no preposition."""
+    match = _ENDS_IN_PREPOSITION.search(question)
+    return bool(match) and re.search(rf"\b{re.escape(match.group('end'))}\s*[,:]", answer) is not None
+
 
 # "What is the the queryset argument?"; "How do I use the X scheme you'll need to configure ...?" (a comma missing).
 _RUN_ON = re.compile(r"\b(\w+) \1\b|\byou(?:['’]ll| will| need| must| should)\b", re.IGNORECASE)
