@@ -1786,3 +1786,10 @@ def test_a_task_cut_at_an_aside_is_not_asked():
                       "If you need to add Acked-by lines to, say, the last 10 commits (none of which is a merge), use "
                       "this command:\n\n```\nacme filter-branch --msg-filter 'cat && echo Acked-by'\n```")
     assert not any(question.endswith(" to?") for question in pairs), pairs
+
+
+def test_a_plural_heading_its_opening_defines_is_asked_as_a_kind_of_thing():
+    pairs, _ = _pairs(["Handling Application Errors", "Error Handlers"],
+                      "An error handler is a function that returns a response when a type of error is raised, similar "
+                      "to how a view is a function that returns a response when a request URL is matched.")
+    assert pairs["What are error handlers?"].answer.startswith("An error handler is a function")

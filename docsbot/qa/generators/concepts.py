@@ -215,8 +215,10 @@ def heading_definition_pair(heading: str, blocks: list[Block]) -> Candidate | No
         return None
     lowered = heading.lower()
     plural = lowered.endswith("s") and not lowered.endswith("ss") and not heading.isupper()  # "SQS", "DNS"
-    return Candidate(f"What {'are' if plural else 'is'} {heading if heading.isupper() else heading_phrase(heading)}?",
-                     definition, "what-is")
+    phrase = heading if heading.isupper() else heading_phrase(heading)
+    if plural and phrase.startswith("the "):
+        phrase = phrase[4:]  # "What are error handlers?": a kind of thing, not the ones one page means
+    return Candidate(f"What {'are' if plural else 'is'} {phrase}?", definition, "what-is")
 
 
 def _is_glossary(headings: list[str]) -> bool:
