@@ -1793,3 +1793,11 @@ def test_a_plural_heading_its_opening_defines_is_asked_as_a_kind_of_thing():
                       "An error handler is a function that returns a response when a type of error is raised, similar "
                       "to how a view is a function that returns a response when a request URL is matched.")
     assert pairs["What are error handlers?"].answer.startswith("An error handler is a function")
+
+
+def test_a_one_word_heading_about_this_pages_one_is_not_asked_what_it_is():
+    output, _ = _pairs(["git-show-ref(1)", "OUTPUT"], "The output is in the format: <SHA-1 ID> <space> <reference name>.")
+    syntax, _ = _pairs(["git-config(1)", "Syntax"], "The syntax is fairly flexible and permissive; whitespaces are "
+                       "mostly ignored. The # and ; characters begin comments to the end of line.")
+    below, _ = _pairs(["3.0 Announcement"], "Below is an in-depth guide to the API changes and migration notes.")
+    assert not [q for q in [*output, *syntax, *below] if q.startswith("What is")], (output, syntax, below)

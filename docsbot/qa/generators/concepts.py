@@ -1,7 +1,6 @@
 """Concepts: what a term is or means. A sentence that defines one ("A decorator is a function ...", "Editable mode
 means that ...", "... is called a “reverse proxy.”"), a heading the section's opening defines ("Template Inheritance"),
-a project layout's item ("flaskr/, a Python package ..."), when a technique the page opens on is useful, a glossary's
-term, and a thing a section is named after that its opening describes ("This hook is invoked by ...")."""
+a project layout's item ("flaskr/, a Python package ..."), a glossary's term, and a thing a section is named after that its opening describes ("This hook is invoked by ...")."""
 from __future__ import annotations
 
 import re
@@ -19,7 +18,6 @@ from docsbot.qa.generators.text import (
 )
 from docsbot.qa.generators.wording import (
     CODEISH,
-    GENERIC_HEADINGS,
     NOT_SUBJECTS,
     PRONOUNS,
     SUBORDINATORS,
@@ -35,6 +33,7 @@ NOT_TERMS = {
     "they", "we", "you", "he", "she", "all", "both", "most", "some", "many", "any", "another", "such",
     "so", "then", "now", "thus", "also", "however", "but", "and", "or", "who", "if", "when",
     "function", "method", "class", "object", "file", "name", "argument", "parameter", "decorator",
+    "below", "above", "neither", "either", "none", "nothing", "everything", "something",
 }
 
 _DEFINITION = re.compile(
@@ -56,8 +55,11 @@ def _defines_term(definition: re.Match) -> bool:
     """'Flask is a ...', 'A decorator is a function ...'; not 'The result is a ...' (a word that needs its page):
     a generic noun defines itself only with an indefinite article on both sides."""
     words = definition.group("term").split()
-    if words[0].lower().endswith("ing") or words[0].lower() in SUBORDINATORS | _WH_WORDS:
-        return False  # "Since g is a single global namespace, ..." defines nothing called "Since g"; "where BBBBBB is"
+    if words[0].lower().endswith("ing") or words[0].lower() in SUBORDINATORS | _WH_WORDS \
+            or (len(words[0]) == 1 and words[0].isupper()):
+        # "Since g is a single global namespace, ..." defines nothing called "Since g"; "where BBBBBB is"; "M is a
+        # descendant of Z": a commit of the drawing above
+        return False
     if not any(word.lower() in NOT_TERMS for word in words):
         return True
     generic_definition = (definition.group("article") or "").lower() in {"a", "an"} and len(words) == 1 \
@@ -91,31 +93,6 @@ def _defining_answer(heading: str, blocks: list[Block]) -> str:
                 return ""  # "... is slightly different from the other classes:" then a list: one item is no answer
             return clip(" ".join(opening[index:index + 2]) if len(sentence) < 120 else sentence)
     return ""
-
-
-# A page that opens on the problem its technique solves: "there is a downside to this approach", "Some HTTP proxies do
-# not support ...", "code quickly becomes very hard to read".
-_PROBLEM = re.compile(r"\b(?:(?:can|could) be a problem|downside|inconvenient|do(?:es)? not support|tedious|"
-                      r"repetition|hard to (?:read|maintain|manage|test))\b", re.IGNORECASE)
-
-_NOT_TECHNIQUES = {"considerations", "overview", "introduction", "guide", "notes", "tutorial", "basics", "foreword"}
-
-
-def useful_when_pair(title: str, blocks: list[Block]) -> Candidate | None:
-    """'When is adding HTTP method overrides useful?' answered by the page's opening up to the problem it names."""
-    opening = [sentence for paragraph in first_paragraphs(blocks)[:3] for sentence in sentences(paragraph)]
-    problem = next((index for index, sentence in enumerate(opening) if _PROBLEM.search(sentence)), None)
-    words = title.split()
-    if problem is None or not 2 <= len(words) <= 6 or title.lower() in GENERIC_HEADINGS or vague(title) \
-            or _NOT_TECHNIQUES & {word.lower() for word in words} or any(ch in title for ch in "?!:()`"):
-        return None
-    phrase = " ".join(word.lower() if word[1:].islower() and word not in vocabulary.names() else word
-                      for word in words)
-    head = re.split(r" (?:with|in|for|of|on) ", phrase)[0].split()[-1]
-    gerund = any(word.lower().endswith("ing") and verb_base(word.lower()) for word in words[:2])
-    plural = head.endswith("s") and not head.endswith("ss") and not gerund
-    answer = " ".join(opening[:problem + 3])
-    return Candidate(f"When {'are' if plural else 'is'} {phrase} useful?", clip(answer), "what-is")
 
 
 # "The system that enables having a central URL map is the add_url_rule() function.": what enables it.
@@ -211,7 +188,7 @@ def definition_pair(sentence: str, tail: str) -> Candidate | None:
 def heading_definition_pair(heading: str, blocks: list[Block]) -> Candidate | None:
     """'What is the application context?' for a heading that the section's opening defines."""
     definition = _defining_answer(heading, blocks)
-    if not definition:
+    if not definition or _one_of_the_page(heading, definition):
         return None
     lowered = heading.lower()
     plural = lowered.endswith("s") and not lowered.endswith("ss") and not heading.isupper()  # "SQS", "DNS"
@@ -219,6 +196,16 @@ def heading_definition_pair(heading: str, blocks: list[Block]) -> Candidate | No
     if plural and phrase.startswith("the "):
         phrase = phrase[4:]  # "What are error handlers?": a kind of thing, not the ones one page means
     return Candidate(f"What {'are' if plural else 'is'} {phrase}?", definition, "what-is")
+
+
+def _one_of_the_page(heading: str, definition: str) -> bool:
+    """A one-word heading that is a plain word ("Output", "SYNTAX", "application") opened by "The output is ...": the
+    section is about this page's one, so "What is output?" asks nothing a reader could place. A name ("The
+    AnonRateThrottle will ...") is still defined so."""
+    word = heading.strip()
+    plain = word.isalpha() and (word.isupper() or word.islower() or word.istitle())
+    return len(word.split()) == 1 and plain and (
+        word.lower() in NOT_TERMS or definition.lower().startswith(f"the {word.lower()}"))
 
 
 def _is_glossary(headings: list[str]) -> bool:

@@ -1,14 +1,25 @@
-"""'How do I use Digest Authentication?' for a section named by a feature whose opening says the product supports it
-and introduces the code that uses it ("Another very popular form of HTTP Authentication is Digest Authentication,
-and Requests supports this out of the box as well:" then the code). The answer is that opening with its code."""
+"""Sections named by a feature or technique: 'How do I use Digest Authentication?' for a section whose opening says
+the product supports it and introduces the code that uses it ("Another very popular form of HTTP Authentication is
+Digest Authentication, and Requests supports this out of the box as well:" then the code; the answer is that opening
+with its code), and 'When is adding HTTP method overrides useful?' for a page that opens on the problem its technique
+solves."""
 from __future__ import annotations
 
 import re
 
+from docsbot.qa.generators import vocabulary
 from docsbot.qa.generators.api_entries import SIGNATURE
 from docsbot.qa.generators.base import Candidate
 from docsbot.qa.generators.task_headings import answer_under
-from docsbot.qa.generators.text import FUNCTION_WORDS, Block, first_paragraphs, is_gerund, sentences
+from docsbot.qa.generators.text import (
+    FUNCTION_WORDS,
+    Block,
+    clip,
+    first_paragraphs,
+    is_gerund,
+    sentences,
+    verb_base,
+)
 from docsbot.qa.generators.wording import GENERIC_HEADINGS, heading_task, sentence_case, vague
 
 # The opening says the feature is there to use: "supports it out of the box", "allows ... to make OAuth 1
@@ -49,3 +60,28 @@ def _names_feature(words: list[str], opening: str) -> bool:
     said = {word.lower() for word in re.findall(r"[\w-]+", opening)}
     return all(any(word.lower() == other or (len(other) >= 4 and word.lower().startswith(other)) for other in said)
                for word in words if word.lower() not in FUNCTION_WORDS)
+
+
+# A page that opens on the problem its technique solves: "there is a downside to this approach", "Some HTTP proxies do
+# not support ...", "code quickly becomes very hard to read".
+_PROBLEM = re.compile(r"\b(?:(?:can|could) be a problem|downside|inconvenient|do(?:es)? not support|tedious|"
+                      r"repetition|hard to (?:read|maintain|manage|test))\b", re.IGNORECASE)
+
+_NOT_TECHNIQUES = {"considerations", "overview", "introduction", "guide", "notes", "tutorial", "basics", "foreword"}
+
+
+def useful_when_pair(title: str, blocks: list[Block]) -> Candidate | None:
+    """'When is adding HTTP method overrides useful?' answered by the page's opening up to the problem it names."""
+    opening = [sentence for paragraph in first_paragraphs(blocks)[:3] for sentence in sentences(paragraph)]
+    problem = next((index for index, sentence in enumerate(opening) if _PROBLEM.search(sentence)), None)
+    words = title.split()
+    if problem is None or not 2 <= len(words) <= 6 or title.lower() in GENERIC_HEADINGS or vague(title) \
+            or _NOT_TECHNIQUES & {word.lower() for word in words} or any(ch in title for ch in "?!:()`"):
+        return None
+    phrase = " ".join(word.lower() if word[1:].islower() and word not in vocabulary.names() else word
+                      for word in words)
+    head = re.split(r" (?:with|in|for|of|on) ", phrase)[0].split()[-1]
+    gerund = any(word.lower().endswith("ing") and verb_base(word.lower()) for word in words[:2])
+    plural = head.endswith("s") and not head.endswith("ss") and not gerund
+    answer = " ".join(opening[:problem + 3])
+    return Candidate(f"When {'are' if plural else 'is'} {phrase} useful?", clip(answer), "what-is")

@@ -123,7 +123,7 @@ def _section_pairs(heading: str, blocks: list[Block], parents: list[str], ask_he
     api_name = api_entries.entry_name(heading, parents) or (
         api_entries.entry_name(parents[-1], parents[:-1]) if parents else "")
     if ask_heading and not parents:
-        useful = concepts.useful_when_pair(heading, blocks)
+        useful = feature_headings.useful_when_pair(heading, blocks)
         pairs.extend([useful] if useful else [])
     command = options.command_of(parents[0] if parents else heading, vocabulary.product())  # of a man page's options
     if ask_heading:
