@@ -91,6 +91,7 @@ class BatchedLoRALinear(nn.Module):
         # Gathered weights per routing (rows' slots, rank, slot contents): a step that decodes the shared LoRA
         # batch and then a batch of another method routes twice, and each must find its gather again.
         self._gathered: dict[tuple, tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]] = {}
+        self._spare: list[torch.Tensor] = []  # evicted gathers' tensors, for the next gather to fill
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         state = self.state
@@ -139,13 +140,28 @@ class BatchedLoRALinear(nn.Module):
             magnitude = self.magnitude[slot] if scaled else None
         else:
             idx = state.indices  # the rank's columns only: the buffers hold max_rank of them
-            a = self.lora_a[:, :, :rank].index_select(0, idx).contiguous()
-            b = self.lora_b[:, :rank, :].index_select(0, idx).contiguous()
+            rows = idx.shape[0]
+            a = torch.index_select(self.lora_a[:, :, :rank], 0, idx,
+                                   out=self._buffer((rows, self.lora_a.shape[1], rank)))
+            b = torch.index_select(self.lora_b[:, :rank, :], 0, idx,
+                                   out=self._buffer((rows, rank, self.lora_b.shape[2])))
             magnitude = self.magnitude.index_select(0, idx).unsqueeze(1) if scaled else None
         if len(self._gathered) >= GATHERS_KEPT or any(k[2] != state.weights for k in self._gathered):
+            for old_key, (old_a, old_b, _) in self._gathered.items():
+                if len(set(old_key[0])) > 1:  # gathered copies; a single slot's weights are views of the slots
+                    self._spare.extend((old_a, old_b))
             self._gathered.clear()
         self._gathered[key] = (a, b, magnitude)
         return a, b, magnitude
+
+    def _buffer(self, shape: tuple[int, ...]) -> torch.Tensor:
+        """A tensor for a gather, reused from one evicted: freshly allocated ones of this size come from the OS as
+        untouched pages, and faulting them in cost more than the copy itself (bench/lora_routing.py)."""
+        for index, spare in enumerate(self._spare):
+            if spare.shape == shape:
+                return self._spare.pop(index)
+        del self._spare[:-2 * GATHERS_KEPT]  # keep the newest few
+        return torch.empty(shape, dtype=self.lora_a.dtype, device=self.lora_a.device)
 
     def set_slot(self, slot: int, weights: ModuleWeights | None) -> None:
         if weights is None:

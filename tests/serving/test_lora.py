@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from serving.adapters import AdapterError, BaseModelInfo, load_adapter
-from serving.lora import THIN_TOKENS, BatchedLoRA
+from serving.lora import GATHERS_KEPT, THIN_TOKENS, BatchedLoRA
 from tests.serving.helpers import make_adapter
 
 
@@ -55,6 +55,31 @@ def test_it_matches_peft_for_every_row_of_a_mixed_batch(tiny_base_model, adapter
         expected = _peft_logits(tiny_base_model, adapters[key], ids)[0]
         assert not torch.allclose(expected, base[0], atol=1e-3)  # the adapter changes something
         assert torch.allclose(mixed[row], expected, atol=1e-4), key
+
+
+def test_new_routings_gather_into_evicted_tensors_and_still_match_peft(tiny_base_model, adapters):
+    model, lora, info = _batched(tiny_base_model)
+    for slot, key in enumerate(["a", "b", "u"], start=1):
+        lora.assign(slot, load_adapter(key, adapters[key], info))
+    ids = torch.randint(10, 200, (1, 9), generator=torch.Generator().manual_seed(1))
+    layer = next(iter(lora.layers.values()))
+    routings = [[3, 0, 1, 2], [1, 2, 3, 0], [2, 3, 0, 1], [0, 1, 2, 3], [3, 2, 1, 0], [1, 3, 2, 0]]
+    assert len(routings) > GATHERS_KEPT  # the later ones evict the first ones' gathers
+    seen: list[torch.Tensor] = []
+    reused = False
+    with torch.no_grad():
+        for rows in routings:
+            lora.route(rows, "cpu")
+            logits = model(input_ids=ids.repeat(len(rows), 1)).logits
+            state = lora.state
+            current = layer._gathered[(state.slots, state.rank, state.weights)][:2]  # this routing's gather
+            reused |= any(tensor is earlier for tensor in current for earlier in seen)
+            seen += current
+            for row, slot in enumerate(rows):
+                expected = _peft_logits(tiny_base_model, adapters["abu"[slot - 1]], ids)[0] if slot else None
+                if expected is not None:
+                    assert torch.allclose(logits[row], expected, atol=1e-4), (rows, row, slot)
+    assert reused  # a later gather filled the very tensors an evicted one had held, not newly allocated ones
 
 
 def test_it_rejects_a_rank_above_the_maximum(tiny_base_model, adapters):
