@@ -1801,3 +1801,10 @@ def test_a_one_word_heading_about_this_pages_one_is_not_asked_what_it_is():
                        "mostly ignored. The # and ; characters begin comments to the end of line.")
     below, _ = _pairs(["3.0 Announcement"], "Below is an in-depth guide to the API changes and migration notes.")
     assert not [q for q in [*output, *syntax, *below] if q.startswith("What is")], (output, syntax, below)
+
+
+def test_a_heading_the_product_introduces_in_the_opening_is_asked_what_it_is():
+    pairs, _ = _pairs(["Tutorial 2: Requests and Responses", "Request objects"],
+                      "REST framework introduces a Request object that extends the regular HttpRequest, and provides "
+                      "more flexible request parsing.")
+    assert pairs["What are request objects?"].answer.startswith("REST framework introduces a Request object")

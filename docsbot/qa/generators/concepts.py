@@ -84,11 +84,15 @@ def _defining_answer(heading: str, blocks: list[Block]) -> str:
     # ..." is about security issues, not security.
     defining = re.compile(rf"^(?:an?\s+|the\s+)?[{_QUOTES}]?{re.escape(term)}s?[{_QUOTES}]?(?:\s*[,(][^.;]{{0,20}}?\s|"
                           rf"\s(?:\w+ly\s)?)(is|are|refers to|means|provides|lets|allows|gives|enables)\b")
+    # "REST framework introduces a Request object that extends ..." under "Request objects": the product brings it in.
+    introducing = re.compile(rf"^[\w .-]{{2,40}}? (?:also )?(?:introduces|provides|offers) an? {re.escape(term)}"
+                             rf"(?:,? (?:that|which)\b|, a\b)")
     # A lowercase heading is a name ("eventlet", "age" of a header class): "Age values are ..." does not define it.
     case_sensitive = heading.islower()
     opening = [sentence for paragraph in first_paragraphs(blocks)[:3] for sentence in sentences(paragraph)][:6]
     for index, sentence in enumerate(opening):
-        if defining.match(sentence.lower()) and (not case_sensitive or sentence.startswith(heading)):
+        introduces = index == 0 and not case_sensitive and introducing.match(sentence.lower())
+        if introduces or defining.match(sentence.lower()) and (not case_sensitive or sentence.startswith(heading)):
             if sentence.endswith(":"):
                 return ""  # "... is slightly different from the other classes:" then a list: one item is no answer
             return clip(" ".join(opening[index:index + 2]) if len(sentence) < 120 else sentence)
