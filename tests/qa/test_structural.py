@@ -1808,3 +1808,11 @@ def test_a_heading_the_product_introduces_in_the_opening_is_asked_what_it_is():
                       "REST framework introduces a Request object that extends the regular HttpRequest, and provides "
                       "more flexible request parsing.")
     assert pairs["What are request objects?"].answer.startswith("REST framework introduces a Request object")
+
+
+def test_a_file_formats_man_page_asks_what_the_file_is():
+    pairs, _ = _pairs(["gitignore(5)", "DESCRIPTION"], "A gitignore file specifies intentionally untracked files that "
+                      "Git should ignore. Files already tracked by Git are not affected.")
+    assert pairs["What is a gitignore file?"].answer.startswith("A gitignore file specifies")
+    command, _ = _pairs(["git-add(1)", "DESCRIPTION"], "A gitignore file specifies intentionally untracked files.")
+    assert "What is a gitignore file?" not in command  # a command's page asks what the command does

@@ -1,12 +1,13 @@
 """What a command does, on a man page ("git-stash(1)"): its DESCRIPTION ("What does `git stash` do?") and the entries
 of its COMMANDS list ("push [-p|--patch] ...:" then "Save your local modifications ...": "What does `git stash push`
 do?"). Ingestion renders a definition list as the term alone on its paragraph, ending with a colon, and the
-description in the paragraphs after it; an option's entry (``options.option_entry_pair``) has the same shape."""
+description in the paragraphs after it; an option's entry (``options.option_entry_pair``) has the same shape. A file
+format's man page ("gitignore(5)") asks what the file is."""
 from __future__ import annotations
 
 import re
 
-from docsbot.qa.generators.base import Candidate
+from docsbot.qa.generators.base import MAN_PAGE_TITLE, Candidate
 from docsbot.qa.generators.options import term_description
 from docsbot.qa.generators.text import (
     Block,
@@ -57,3 +58,17 @@ def description_pairs(heading: str, blocks: list[Block], command: str) -> list[C
             answer = mend_cut_answer(paragraph, how_to=False)
             return [Candidate(f"What does `{command}` do?", clip(answer), "what-is")] if answer else []
     return []
+
+
+def file_description_pair(heading: str, blocks: list[Block], title: str) -> Candidate | None:
+    """'What is a gitignore file?' for a file format's man page ("gitignore(5)") whose DESCRIPTION opens on the file:
+    "A gitignore file specifies intentionally untracked files ...", "The .gitmodules file, located in ..., is ..."."""
+    page = MAN_PAGE_TITLE.match(title.strip())
+    if not page or page["section"] != "5" or heading.strip().upper() != "DESCRIPTION":
+        return None
+    paragraph = next(iter(first_paragraphs(blocks)), "")
+    opening = re.match(rf"^(?P<article>An?|The) (?P<file>\.?{re.escape(page['name'])}) file\b", paragraph)
+    if not opening:
+        return None
+    article = "the" if opening["article"] == "The" else "a"
+    return Candidate(f"What is {article} {opening['file']} file?", clip(paragraph), "what-is")

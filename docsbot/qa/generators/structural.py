@@ -132,6 +132,8 @@ def _section_pairs(heading: str, blocks: list[Block], parents: list[str], ask_he
         if steps and not any(p.kind == "how-to" and has_instruction(p.answer) for p in from_heading):
             from_heading = [p for p in from_heading if p.kind != "how-to"] + [steps]
         pairs.extend(from_heading + commands.description_pairs(heading, blocks, command))
+        described = commands.file_description_pair(heading, blocks, parents[0] if parents else "")
+        pairs.extend([described] if described else [])
     # The last block that was an option's, setting's or term's entry; a configuration value's (or a man page's
     # all-capitals) heading is one.
     entry_at = -1 if api_entries.CONFIG_NAME.match(heading) else -2
