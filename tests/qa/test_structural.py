@@ -1816,3 +1816,15 @@ def test_a_file_formats_man_page_asks_what_the_file_is():
     assert pairs["What is a gitignore file?"].answer.startswith("A gitignore file specifies")
     command, _ = _pairs(["git-add(1)", "DESCRIPTION"], "A gitignore file specifies intentionally untracked files.")
     assert "What is a gitignore file?" not in command  # a command's page asks what the command does
+
+
+def test_a_notation_entry_is_asked_what_its_example_means_and_two_notations_stay_two_questions():
+    pairs, _ = _pairs(["gitrevisions(7)", "SPECIFYING REVISIONS"],
+                      "<sha1>, e.g. dae86e1950b1277e545cee180551750029cfe735, dae86e:\n\nThe full SHA-1 object name, "
+                      "or a leading substring that is unique within the repository.\n\n"
+                      "<rev>^[<n>], e.g. HEAD^, v1.5.1^0:\n\nA suffix ^ to a revision parameter means the first parent "
+                      "of that commit object.\n\n<rev>~[<n>], e.g. HEAD~, master~3:\n\nA suffix ~<n> to a revision "
+                      "parameter means the commit object that is the <n>th generation ancestor of the named commit.")
+    assert pairs["What does `HEAD^` mean?"].answer.startswith("`<rev>^[<n>]`, e.g. `HEAD^`, `v1.5.1^0`: A suffix ^")
+    assert pairs["What does `HEAD~` mean?"].answer.startswith("`<rev>~[<n>]`, e.g. `HEAD~`, `master~3`: A suffix ~")
+    assert not any("dae86e" in question for question in pairs)  # a bare placeholder shows no notation

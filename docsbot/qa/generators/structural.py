@@ -35,6 +35,7 @@ from docsbot.qa.generators import (
     feature_headings,
     howto,
     member_headings,
+    notation,
     options,
     page_context,
     prose,
@@ -103,7 +104,10 @@ class StructuralGenerator:
 
 
 def _norm(question: str) -> str:
-    return re.sub(r"\W+", " ", question.lower()).strip()
+    """The question for telling repeats apart: case and punctuation aside, but code kept whole ("`HEAD~`" and
+    "`HEAD^`" are two questions)."""
+    parts = re.split(r"(`[^`]+`)", question.lower())
+    return " ".join(part if part.startswith("`") else re.sub(r"\W+", " ", part).strip() for part in parts).strip()
 
 
 def _sections(first_heading: str, blocks: list[Block]) -> list[tuple[str, list[Block]]]:
@@ -150,7 +154,8 @@ def _section_pairs(heading: str, blocks: list[Block], parents: list[str], ask_he
                 or options.setting_entry_pair(block.text, following) \
                 or commands.subcommand_pair(block.text, following, command, heading) \
                 or faq.question_term_pair(block.text, following) \
-                or concepts.glossary_entry_pair(block.text, following, [*parents, heading])
+                or concepts.glossary_entry_pair(block.text, following, [*parents, heading]) \
+                or notation.notation_entry_pair(block.text, following)
             if entry:
                 pairs.append(entry)
                 entry_at = index
