@@ -1824,7 +1824,10 @@ def test_a_notation_entry_is_asked_what_its_example_means_and_two_notations_stay
                       "or a leading substring that is unique within the repository.\n\n"
                       "<rev>^[<n>], e.g. HEAD^, v1.5.1^0:\n\nA suffix ^ to a revision parameter means the first parent "
                       "of that commit object.\n\n<rev>~[<n>], e.g. HEAD~, master~3:\n\nA suffix ~<n> to a revision "
-                      "parameter means the commit object that is the <n>th generation ancestor of the named commit.")
+                      "parameter means the commit object that is the <n>th generation ancestor of the named commit."
+                      "\n\n:/<text>, e.g. :/fix nasty bug:\n\nA colon, followed by a slash, followed by a text, names a "
+                      "commit whose commit message matches the specified regular expression.")
     assert pairs["What does `HEAD^` mean?"].answer.startswith("`<rev>^[<n>]`, e.g. `HEAD^`, `v1.5.1^0`: A suffix ^")
     assert pairs["What does `HEAD~` mean?"].answer.startswith("`<rev>~[<n>]`, e.g. `HEAD~`, `master~3`: A suffix ~")
+    assert pairs["What does `:/fix nasty bug` mean?"].answer.startswith("`:/<text>`, e.g. `:/fix nasty bug`: A colon")
     assert not any("dae86e" in question for question in pairs)  # a bare placeholder shows no notation

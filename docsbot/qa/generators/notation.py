@@ -10,7 +10,7 @@ from docsbot.qa.generators.base import Candidate
 from docsbot.qa.generators.options import term_description
 from docsbot.qa.generators.text import Block, clip
 
-_NOTATION_TERM = re.compile(r"^(?P<form>[^\s,][^,]{0,60}?),? e\.g\.,? (?P<examples>[^:].{0,200}?):$")
+_NOTATION_TERM = re.compile(r"^(?P<form>[^\s,][^,]{0,60}?),? e\.g\.,? (?P<examples>(?!:\s|:$).{1,200}?):$")
 _PLACEHOLDER = re.compile(r"<[\w-]+>")
 _MAX_EXAMPLE_CHARS = 30
 
