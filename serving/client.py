@@ -176,14 +176,14 @@ class ServingClient:
                           usage=usage)
 
     def first_tokens(self, *, model: str, messages, count: int = 10) -> list[tuple[str, float]]:
-        """The ``count`` likeliest first tokens of the answer to ``messages``, as (text, logprob), likeliest first."""
+        """The ``count`` likeliest first tokens of the answer to ``messages``, as (text, logprob)."""
         body = _body(model, messages=messages, max_tokens=1, temperature=0.0, top_p=1.0, stop=None, seed=None,
                      stream=False)
         body.update(logprobs=True, top_logprobs=count)
         choice, _ = self._generate("/v1/chat/completions", body)
         steps = (choice.get("logprobs") or {}).get("content") or []
         top = steps[0]["top_logprobs"] if steps else []
-        return sorted(((t["token"], t["logprob"]) for t in top), key=lambda item: -item[1])
+        return [(t["token"], t["logprob"]) for t in top]
 
     def completion(self, *, model: str, prompt: str, max_tokens: int = 256, temperature: float = 0.0,
                    top_p: float = 1.0, stop=None, seed: int | None = None) -> ChatResult:

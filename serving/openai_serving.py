@@ -133,10 +133,8 @@ class OpenAIServing:
         messages = protocol.parse_messages(body)
         if not self.engine.tokenizer.chat_template:
             raise ProtocolError("the self.served model has no chat template; use /v1/completions")
-        continues = protocol.continues_final_message(body, messages)
-        text = self.engine.tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=not continues and body.get("add_generation_prompt", True),
-            continue_final_message=continues)
+        text = self.engine.tokenizer.apply_chat_template(messages, tokenize=False,
+                                                         **protocol.chat_template_flags(body, messages))
         ids = self.engine.tokenizer(text, add_special_tokens=False)["input_ids"]
         return await self.generate(request, [ids], gen, chat=True)
 

@@ -182,9 +182,9 @@ def parse_messages(body: dict) -> list[dict[str, str]]:
     return parsed
 
 
-def continues_final_message(body: dict, messages: list[dict[str, str]]) -> bool:
-    """Whether the chat prompt ends inside the final (assistant) message, so the model continues it,
-    rather than opening a new assistant turn: vLLM's ``continue_final_message`` and
+def chat_template_flags(body: dict, messages: list[dict[str, str]]) -> dict[str, bool]:
+    """How the chat prompt ends, as ``apply_chat_template`` takes it: inside the final (assistant) message, so the
+    model continues it, or opening a new assistant turn (or neither): vLLM's ``continue_final_message`` and
     ``add_generation_prompt`` (default true), with its checks."""
     for name in ("continue_final_message", "add_generation_prompt"):
         if body.get(name) is not None and not isinstance(body[name], bool):
@@ -195,7 +195,8 @@ def continues_final_message(body: dict, messages: list[dict[str, str]]) -> bool:
     if continues and messages[-1]["role"] != "assistant":
         raise ProtocolError("continue_final_message needs the final message to be the assistant's",
                             param="messages")
-    return continues
+    return {"continue_final_message": continues,
+            "add_generation_prompt": not continues and body.get("add_generation_prompt", True)}
 
 
 def _token_ids(value: Any) -> bool:

@@ -149,7 +149,8 @@ def _fits_after_overflow(prepared: Prepared, exc: Exception, *, first_try: bool)
 def _word_to_open(client: ChatBackend, prepared: Prepared) -> str | None:
     """The likeliest first token of this answer that starts a word (see docsbot.chat.wordless)."""
     opening = worded_opening(client.first_tokens(model=prepared.model, messages=prepared.messages))
-    logger.info("team=%s: the answer had no words; asking again opened with %r", prepared.team_slug, opening)
+    logger.info("team=%s: the answer had no words; %s", prepared.team_slug,
+                f"asking again opened with {opening!r}" if opening else "no likely first token starts a word")
     return opening
 
 
@@ -216,7 +217,7 @@ class _Shown:
         if not self.parts:
             self.prepared.timings["ttft_ms"] = (time.perf_counter() - self.started) * 1000
         self.parts.append(delta)
-        if not is_wordless(self.text):
+        if self.sent or not is_wordless(self.text):  # once words were sent, the rest goes as it comes
             self.send_rest()
         return _repeats(delta, self.parts)
 

@@ -1,6 +1,7 @@
 """Concepts: what a term is or means. A sentence that defines one ("A decorator is a function ...", "Editable mode
 means that ...", "... is called a “reverse proxy.”"), a heading the section's opening defines ("Template Inheritance"),
-a project layout's item ("flaskr/, a Python package ..."), a glossary's term, and a thing a section is named after that its opening describes ("This hook is invoked by ...")."""
+a project layout's item ("flaskr/, a Python package ..."), a glossary's term, and a thing a section is named after
+that its opening describes ("This hook is invoked by ...")."""
 from __future__ import annotations
 
 import re

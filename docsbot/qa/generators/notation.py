@@ -22,11 +22,12 @@ def notation_entry_pair(text: str, following: list[Block]) -> Candidate | None:
         return None
     form = match["form"].strip()
     notation = _PLACEHOLDER.sub("", form)
-    example = match["examples"].split(", ")[0].strip()
+    examples = [example.strip() for example in match["examples"].split(", ")]
+    example = examples[0]
     if not re.search(r"[^\w\s]", notation) or not example or len(example) > _MAX_EXAMPLE_CHARS or "`" in example:
         return None  # "<refname>, e.g. master": a name, no notation to explain
     description = term_description(following, _NOTATION_TERM)
     if not description:
         return None
-    examples = ", ".join(f"`{e.strip()}`" for e in match["examples"].split(", "))
-    return Candidate(f"What does `{example}` mean?", clip(f"`{form}`, e.g. {examples}: {description}"), "what-is")
+    shown = ", ".join(f"`{each}`" for each in examples)
+    return Candidate(f"What does `{example}` mean?", clip(f"`{form}`, e.g. {shown}: {description}"), "what-is")
