@@ -50,6 +50,7 @@ from typing import Any
 
 import torch
 
+from serving import cpu_attention
 from serving.adapters import BaseModelInfo
 from serving.lora import AdapterWeights, BatchedLoRA
 from serving.methods import GroupAdapter, ModelDims
@@ -190,7 +191,9 @@ class Engine:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         dtype = compute_dtype(dtype, self.device)
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
-        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype).to(self.device).eval()
+        # On a CPU, decode steps' attention runs as plain matmuls (serving.cpu_attention); prefill stays SDPA's.
+        attention = {"attn_implementation": cpu_attention.register()} if self.device.type == "cpu" else {}
+        self.model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype, **attention).to(self.device).eval()
         config = self.model.config
         limits = [getattr(config, "max_position_embeddings", None), max_model_len]
         self.max_model_len = int(min(v for v in limits if v))
