@@ -31,7 +31,9 @@ def decode_attention(module: torch.nn.Module, query: torch.Tensor, key: torch.Te
     # Each KV head's query heads side by side (head h reads KV head h // group, as repeat_kv lays them out), so
     # the cache is read as it is, never repeated.
     grouped = query.reshape(batch, kv_heads, heads // kv_heads, dim)
-    scores = torch.matmul(grouped, key.transpose(-1, -2))
+    # K q^T, not q K^T: the cache's keys are views into buffers with room (serving.kv_cache), and bf16 matmul on
+    # such a view is ~4x slower as the transposed operand (0.92 against 0.21 ms, 16 rows of 490 positions).
+    scores = torch.matmul(key, grouped.transpose(-1, -2)).transpose(-1, -2)
     scores.mul_(dim ** -0.5 if scaling is None else scaling)
     if attention_mask is not None:
         scores.masked_fill_(~attention_mask, float("-inf"))

@@ -52,6 +52,7 @@ import torch
 
 from serving import cpu_attention
 from serving.adapters import BaseModelInfo
+from serving.kv_cache import growing_cache
 from serving.lora import AdapterWeights, BatchedLoRA
 from serving.methods import GroupAdapter, ModelDims
 from serving.prefix_cache import KVBlock, PrefixCache
@@ -511,9 +512,7 @@ class Engine:
 
     @staticmethod
     def _new_cache(layers: KVLayers):
-        from transformers import DynamicCache
-
-        return DynamicCache(ddp_cache_data=layers)
+        return growing_cache(layers)  # decode steps write into its room instead of copying the cache
 
     def _merge(self, batch: Batch,
                parts: list[PrefillPart]) -> None:
