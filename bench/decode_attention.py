@@ -17,7 +17,6 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -27,10 +26,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 
 def _batch(engine, jobs: list[tuple[list[int], object]]) -> dict[str, float]:
-    """Decode-step median (ms) and wall time (s) of ``jobs`` submitted together."""
-    from serving.engine import Request, SamplingParams
+    """Decode-step median (ms) and wall time (s) of ``jobs`` submitted together, 64 greedy tokens each."""
+    from tests.serving.helpers import run_greedy
 
-    done = threading.Semaphore(0)
     steps: list[float] = []
     decode = engine._decode_step
 
@@ -41,13 +39,8 @@ def _batch(engine, jobs: list[tuple[list[int], object]]) -> dict[str, float]:
 
     engine._decode_step = timed
     try:
-        requests = [Request(prompt_ids=ids, adapter=adapter, emit=lambda e: e.kind != "delta" and done.release(),
-                            params=SamplingParams(max_tokens=64, temperature=0.0, ignore_eos=True))
-                    for ids, adapter in jobs]
         started = time.perf_counter()
-        engine.submit(*requests)
-        for _ in requests:
-            done.acquire()
+        run_greedy(engine, jobs, max_tokens=64)
         wall = time.perf_counter() - started
     finally:
         engine._decode_step = decode

@@ -52,7 +52,6 @@ import torch
 
 from serving import cpu_attention
 from serving.adapters import BaseModelInfo
-from serving.kv_cache import growing_cache
 from serving.lora import AdapterWeights, BatchedLoRA
 from serving.methods import GroupAdapter, ModelDims
 from serving.prefix_cache import KVBlock, PrefixCache
@@ -512,6 +511,9 @@ class Engine:
 
     @staticmethod
     def _new_cache(layers: KVLayers):
+        # Imported here, as the model is: serving.kv_cache loads transformers' cache classes.
+        from serving.kv_cache import growing_cache
+
         return growing_cache(layers)  # decode steps write into its room instead of copying the cache
 
     def _merge(self, batch: Batch,
