@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import statistics
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
@@ -194,14 +195,18 @@ def build_dataset(tokenized: Sequence[Tokenized], *, max_length: int, step_token
 
 
 def with_rehearsal(dataset: BuiltDataset, pool: Sequence[Tokenized], *, steps: int, seed: int) -> BuiltDataset:
-    """``dataset`` plus ``steps`` steps of rehearsal text, each as many ``pool`` samples as fill a step
-    (drawn afresh for each step, so the steps differ). A rehearsal step never shares a row with the
-    team's examples: each step's loss is the mean over its own tokens, so rehearsal weighs as one step
-    whatever the batching."""
+    """``dataset`` plus ``steps`` steps of rehearsal text, each as many ``pool`` samples as make a step of the
+    team's mean size in tokens, padding included (drawn afresh for each step, so the steps differ). Filling the
+    whole step budget instead made a rehearsal step twice a team step's time (SmolLM2, float32 CPU: 7 x 192
+    tokens, every one projected to the vocabulary, 7.9 s against 4.1 s). A rehearsal step never shares a row
+    with the team's examples: each step's loss is the mean over its own tokens, so rehearsal weighs as one
+    step whatever the batching."""
     if steps < 1 or not pool:
         return dataset
     longest = max(len(t.input_ids) for t in pool)
-    per_step = max(1, min(len(pool), dataset.step_tokens // longest))
+    team_step = statistics.fmean(len(group) * max(len(dataset.rows[i].input_ids) for i in group)
+                                 for group in dataset.groups) if dataset.groups else dataset.step_tokens
+    per_step = max(1, min(len(pool), dataset.step_tokens // longest, round(team_step / longest)))
     first = len(dataset.rows)
     rows = [*dataset.rows, *(_row([t]) for t in pool)]
     draw = random.Random(seed * 7_919 + 1)

@@ -52,9 +52,23 @@ def test_it_adds_rehearsal_steps_that_never_share_a_row_with_the_teams_examples(
     first_rehearsal = len(task.rows)
     for group in mixed.groups[len(task.groups):]:
         assert all(index >= first_rehearsal for index in group)
-        assert len(group) == 10 and len(set(group)) == 10  # as many as fill the step, each once
+        assert len(set(group)) == len(group)  # each sample once
     assert with_rehearsal(task, pool_of(12, 100), steps=3, seed=0) == mixed
     assert with_rehearsal(task, pool_of(12, 100), steps=0, seed=0) == task
+
+
+def test_it_makes_a_rehearsal_step_as_large_as_the_teams_steps_on_average_not_as_the_step_budget(tokenizer):
+    def task_of(lengths):
+        examples = [Tokenized(id=str(i), input_ids=[1] * n, labels=[IGNORE] * (n - 4) + [5] * 4)
+                    for i, n in enumerate(lengths)]
+        return build_dataset(examples, max_length=1024, step_tokens=1024, batching="group")
+
+    # Team steps of 400-800 tokens (one example each): rehearsal steps of ~600 tokens, not 1,024.
+    mixed = with_rehearsal(task_of([400, 600, 800, 600]), pool_of(12, 100), steps=2, seed=0)
+    assert [len(group) for group in mixed.groups[-2:]] == [6, 6]
+    # Never past the step budget, nor past the pool.
+    assert [len(g) for g in with_rehearsal(task_of([1000] * 3), pool_of(12, 300), steps=1, seed=0).groups[-1:]] == [3]
+    assert [len(g) for g in with_rehearsal(task_of([1000] * 3), pool_of(2, 100), steps=1, seed=0).groups[-1:]] == [2]
 
 
 def test_it_packs_a_rehearsal_step_into_one_row_of_its_own(tokenizer):
