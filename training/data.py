@@ -198,7 +198,7 @@ def with_rehearsal(dataset: BuiltDataset, pool: Sequence[Tokenized], *, steps: i
     """``dataset`` plus ``steps`` steps of rehearsal text, each as many ``pool`` samples as make a step of the
     team's mean size in tokens, padding included (drawn afresh for each step, so the steps differ). Filling the
     whole step budget instead made a rehearsal step twice a team step's time (SmolLM2, float32 CPU: 7 x 192
-    tokens, every one projected to the vocabulary, 7.9 s against 4.1 s). A rehearsal step never shares a row
+    tokens, every one projected to the vocabulary, 6.3 s against 3.4 s; bench/step_kinds.py). A rehearsal step never shares a row
     with the team's examples: each step's loss is the mean over its own tokens, so rehearsal weighs as one
     step whatever the batching."""
     if steps < 1 or not pool:
