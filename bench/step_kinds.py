@@ -22,6 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 
 def main() -> None:
@@ -31,12 +32,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=25)
     args = parser.parse_args()
 
+    from serve import default_real_base
+
     from training.config import TrainConfig
     from training.data import IGNORE
     from training.recipe import Recipe
 
-    base_model = args.base_model or str(Path(os.environ.get("DOCSBOT_DATA_DIR", ROOT / "var"))
-                                        / "models" / "smollm2-135m-instruct")
+    base_model = args.base_model or str(default_real_base())
     examples = json.loads(args.dataset.read_text())["train"]
     recipe = Recipe(base_model=base_model, config=TrainConfig(max_steps=args.steps), train_examples=examples,
                     work_dir=tempfile.mkdtemp(prefix="step-kinds-"))

@@ -19,13 +19,14 @@ def decode_attention(module: torch.nn.Module, query: torch.Tensor, key: torch.Te
                      **kwargs) -> tuple[torch.Tensor, None]:
     """query (batch, heads, 1, dim) against key/value (batch, kv heads, positions, dim); a boolean mask
     (batch, 1, 1, positions), True where a row may attend. Returns (batch, 1, heads, dim), like SDPA's path."""
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
     batch, heads, queries, dim = query.shape
     kv_heads = key.shape[1]
     plain_mask = attention_mask is None or (attention_mask.dtype == torch.bool and attention_mask.shape[1] == 1)
     if queries != 1 or query.dtype == torch.float32 or not plain_mask or dropout or heads % kv_heads or any(
             kwargs.get(name) is not None for name in ("position_bias", "softcap", "s_aux")):
+        # Imported here, not on every decode step's call (nor with serving.engine, which stays free of transformers).
+        from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       **kwargs)
     # Each KV head's query heads side by side (head h reads KV head h // group, as repeat_kv lays them out), so

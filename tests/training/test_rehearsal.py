@@ -57,7 +57,7 @@ def test_it_adds_rehearsal_steps_that_never_share_a_row_with_the_teams_examples(
     assert with_rehearsal(task, pool_of(12, 100), steps=0, seed=0) == task
 
 
-def test_it_makes_a_rehearsal_step_as_large_as_the_teams_steps_on_average_not_as_the_step_budget(tokenizer):
+def test_it_makes_a_rehearsal_step_as_large_as_the_teams_steps_on_average_not_as_the_step_budget():
     def task_of(lengths):
         examples = [Tokenized(id=str(i), input_ids=[1] * n, labels=[IGNORE] * (n - 4) + [5] * 4)
                     for i, n in enumerate(lengths)]
