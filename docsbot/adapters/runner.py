@@ -42,7 +42,9 @@ from docsbot.adapters.services import (
     training_job_claim,
     training_job_finish,
     training_job_heartbeat,
+    training_job_lease_renew,
 )
+from docsbot.core import leases
 from docsbot.core.errors import REFUSED, app_error
 from docsbot.qa.selectors import TrainingDataset, dataset_build
 
@@ -133,6 +135,13 @@ def training_job_run(*, job_id: int, owner: str, soft_deadline: float | None = N
         training_job_finish(job=job, owner=owner, status=TrainingJob.Status.SUCCEEDED)
         return TrainingJob.objects.get(pk=job.pk)
     training_event_add(job=job, message=f"claimed by {owner} (attempt {job.attempts})")
+    # Steps renew the lease as they go; loading a model, the gate's evaluation and publishing have no steps.
+    with leases.lease_kept(lambda: training_job_lease_renew(job=job, owner=owner),
+                           lease_seconds=settings.TRAINING_LEASE_SECONDS, name=f"training job {job.pk}"):
+        return _train_claimed(job, owner, soft_deadline)
+
+
+def _train_claimed(job: TrainingJob, owner: str, soft_deadline: float | None) -> TrainingJob | None:
     monitor = _Monitor(job, owner, soft_deadline)
     recipe = None
     try:

@@ -8,13 +8,17 @@ while it still holds it. A worker that starts requeues the runs whose worker is 
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+import threading
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import DatabaseError, connection
 from django.db.models import F, Model, Q
 from django.utils import timezone
 
@@ -52,6 +56,53 @@ def lease_renew(model: type[Model], *, pk: int, owner: str, running: str, **fiel
             lease_expires=timezone.now() + timedelta(seconds=settings.RUN_LEASE_SECONDS), **fields):
         holder = model.objects.filter(pk=pk).values_list("lease_owner", "status").first()
         raise LeaseLost(f"{model.__name__} {pk} is now {holder and holder[1]}, held by {holder and holder[0]!r}")
+
+
+class LeaseKeeper:
+    """What ``lease_kept`` found: ``check()`` raises the ``LeaseLost`` a renewal met once the run was taken over."""
+
+    def __init__(self) -> None:
+        self.lost: LeaseLost | None = None
+        self.renewals = 0
+
+    def check(self) -> None:
+        if self.lost is not None:
+            raise self.lost
+
+
+@contextlib.contextmanager
+def lease_kept(renew: Callable[[], None], *, lease_seconds: float, name: str) -> Iterator[LeaseKeeper]:
+    """Call ``renew`` from a background thread every quarter of the lease while the block runs. The work's own
+    progress writes renew the lease too, but they can come further apart than it: one long section of questions
+    that a CPU model writes outlasted a generation run's 300 s, and a training job's evaluation or model loading
+    its 120 s, and then a redelivered message or a starting worker takes over a run that is still working. The
+    thread proves that this process is alive, which is what the lease stands for: a process that dies stops
+    renewing. ``renew`` raises ``LeaseLost`` once another worker holds the run; call ``check()`` at the work's
+    own safe points."""
+    keeper = LeaseKeeper()
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(lease_seconds / 4):
+                try:
+                    renew()
+                    keeper.renewals += 1
+                except LeaseLost as exc:
+                    keeper.lost = exc
+                    return
+                except DatabaseError as exc:  # SQLite busy with the work's own write: the next beat renews
+                    log.warning("%s: lease renewal failed, retrying: %s", name, exc)
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"lease {name}", daemon=True)
+    thread.start()
+    try:
+        yield keeper
+    finally:
+        stop.set()
+        thread.join()
 
 
 def lease_finish(model: type[Model], *, pk: int, owner: str, running: str, **fields: Any) -> bool:

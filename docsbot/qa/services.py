@@ -264,13 +264,16 @@ def generation_run_execute(*, run_id: int, owner: str | None = None) -> Generati
 
     def progress(done: int, total: int) -> None:
         # Throttled; each write renews the lease, and LeaseLost stops a worker whose run was taken over.
+        keeper.check()
         now = time.monotonic()
         if now - last[0] >= 0.5 or done == total:
             last[0] = now
             leases.lease_renew(GenerationRun, pk=run_id, owner=owner, running=running, done=done, total=total)
 
     try:
-        report = qa_generate(team=run.team, generator=run.generator, progress=progress, run=run)
+        with leases.lease_kept(lambda: leases.lease_renew(GenerationRun, pk=run_id, owner=owner, running=running),
+                               lease_seconds=settings.RUN_LEASE_SECONDS, name=f"generation run {run_id}") as keeper:
+            report = qa_generate(team=run.team, generator=run.generator, progress=progress, run=run)
     except leases.LeaseLost:
         run.refresh_from_db()
         return run

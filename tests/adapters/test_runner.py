@@ -249,3 +249,36 @@ def test_a_retrain_on_a_docs_change_starts_from_the_live_adapter_when_it_can(tea
     else:
         assert "another method" in done.changes["warm_start_reason"]
         assert done.events.filter(message__startswith="cold start from the base model").exists()
+
+
+class _SlowToLoad:
+    """A recipe whose model takes three leases' length to load; it asks whether another worker could take the
+    job meanwhile, then fails."""
+
+    def __init__(self, job_id: int, lease_seconds: float):
+        self.job_id, self.lease_seconds = job_id, lease_seconds
+        self.claimed_by_other = None
+
+    def setup(self) -> None:
+        from tests.waiting import scaled
+
+        started, deadline = time.monotonic(), time.monotonic() + scaled(30)
+        while time.monotonic() - started < 3 * self.lease_seconds and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.claimed_by_other = training_job_claim(job_id=self.job_id, owner="other:2") is not None
+        raise RuntimeError("loading stopped here")
+
+    def cleanup(self) -> None:
+        pass
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_the_lease_of_a_job_whose_model_loads_for_longer_than_the_lease(team, dataset, adapter_settings,
+                                                                                 monkeypatch):
+    adapter_settings.TRAINING_LEASE_SECONDS = 1
+    job = training_job_create(team=team, hyperparameters=FAST, dataset=dataset, enqueue=False)
+    recipe = _SlowToLoad(job.pk, adapter_settings.TRAINING_LEASE_SECONDS)
+    monkeypatch.setattr("docsbot.adapters.runner._recipe", lambda *args, **kwargs: recipe)
+    done = training_job_run(job_id=job.pk, owner="test:1")
+    assert recipe.claimed_by_other is False
+    assert done.status == "failed" and "loading stopped here" in done.error and done.lease_owner == "test:1"
