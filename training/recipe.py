@@ -95,8 +95,10 @@ class Recipe:
                  should_stop: Callable[[], bool] | None = None,
                  on_checkpoint: Callable[[int, Path], None] | None = None,
                  device: str | None = None, gpu_memory_fraction: float = 1.0,
-                 init_adapter: Path | None = None):
+                 init_adapter: Path | None = None, rehearsal_cache: Path | None = None):
         self.base_model = str(base_model)
+        # A folder shared by jobs: the rehearsal text sampled once per base model (training.rehearsal).
+        self.rehearsal_cache = Path(rehearsal_cache) if rehearsal_cache else None
         # A trained adapter of the same shape to start from (warm start) instead of a fresh one.
         self.init_adapter = Path(init_adapter) if init_adapter else None
         self.warm_start: dict[str, Any] = {}
@@ -265,8 +267,9 @@ class Recipe:
             if checkpointing:
                 model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         # Before the adapter: the rehearsal text is the base model's own.
-        self.rehearsal = rehearsal_pool(model, self.tokenizer, work_dir=self.work_dir,
-                                        seed=self.config.seed) if self.config.rehearsal > 0 else []
+        self.rehearsal = rehearsal_pool(model, self.tokenizer, work_dir=self.work_dir, seed=self.config.seed,
+                                        base_model=self.base_model, cache_dir=self.rehearsal_cache) \
+            if self.config.rehearsal > 0 else []
         model.config.use_cache = False
         return add_adapter(model, self.config, base_name=self.base_model)
 

@@ -1,7 +1,11 @@
+import os
+import shutil
+
 import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from tests.training.pairs import fixture_examples
+from training import rehearsal
 from training.config import TrainConfig
 from training.data import (
     IGNORE,
@@ -37,6 +41,30 @@ def test_it_samples_the_base_models_own_text_once_and_reads_it_back(tiny_base_mo
         assert sample.labels == [IGNORE, *sample.input_ids[1:]] and len(sample.input_ids) <= 13
     # A resumed job trains on the very same samples, without a model to draw new ones.
     assert rehearsal_pool(None, tokenizer, work_dir=tmp_path, seed=1) == pool
+
+
+def test_a_later_job_on_the_same_base_model_reads_the_shared_text_instead_of_sampling_it(tiny_base_model, tokenizer,
+                                                                                          tmp_path, monkeypatch):
+    base = shutil.copytree(tiny_base_model, tmp_path / "base")
+    model = AutoModelForCausalLM.from_pretrained(base)
+    sampled: list[int] = []
+
+    def counted(*args, **kwargs):
+        sampled.append(kwargs["seed"])
+        return sample(*args, **kwargs)
+
+    sample = rehearsal._sample
+    monkeypatch.setattr(rehearsal, "_sample", counted)
+    shared = {"seed": 0, "base_model": str(base), "cache_dir": tmp_path / "cache", "samples": 4, "new_tokens": 10}
+    first = rehearsal_pool(model, tokenizer, work_dir=tmp_path / "job-1", **shared)
+    later = rehearsal_pool(model, tokenizer, work_dir=tmp_path / "job-2", **shared)  # another job, its own folder
+    assert later == first and sampled == [0] and (tmp_path / "job-2" / REHEARSAL_FILE).exists()
+    # Other settings, or the base model's weights written again, are sampled anew.
+    rehearsal_pool(model, tokenizer, work_dir=tmp_path / "job-3", **{**shared, "seed": 1})
+    for weights in base.glob("*.safetensors"):
+        os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 1))
+    rehearsal_pool(model, tokenizer, work_dir=tmp_path / "job-4", **shared)
+    assert sampled == [0, 1, 0]
 
 
 def test_it_gives_rehearsal_its_share_of_steps():
