@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -83,6 +84,10 @@ def lease_kept(renew: Callable[[], None], *, lease_seconds: float, name: str) ->
     stop = threading.Event()
 
     def beat() -> None:
+        # Signals go to the work's thread, as before this one existed: a soft time limit's signal taken here would
+        # not interrupt a blocking call there, and one the work blocks (a native call that hangs) must stay
+        # pending for the hard kill, not run its handler through this thread.
+        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
         try:
             while not stop.wait(lease_seconds / 4):
                 try:
