@@ -48,3 +48,25 @@ def test_it_stops_waiting_at_once_when_the_detail_refuses_its_token(demo, tmp_pa
     with pytest.raises(CommandError, match="HTTP 401"):
         # Refused is final: the demo says so instead of waiting out its whole start-up timeout.
         demo.wait_for_health(Supervisor(log_dir=tmp_path / "logs"), "dbt_not-the-token", timeout=scaled(120))
+
+
+class _Recorder(Supervisor):
+    """Records what the demo would start, with each process's environment, and starts nothing."""
+
+    def __init__(self, log_dir):
+        super().__init__(log_dir=log_dir)
+        self.started: dict[str, dict[str, str]] = {}
+
+    def start(self, name, command, env=None):
+        self.started[name] = dict(env or {})
+
+
+def test_every_worker_it_starts_knows_the_embedded_serving_engines_url(demo, settings, tmp_path):
+    # The chat worker answers Slack slash commands and webhooks through the serving engine.
+    settings.EMBEDDED_REDIS = False
+    demo.env = {}
+    recorder = _Recorder(tmp_path / "logs")
+    demo.start_services(recorder, port=8400)
+    assert {"serving", "worker-default", "worker-chat", "worker-gpu", "web"} <= set(recorder.started)
+    for name in ("worker-default", "worker-chat", "worker-gpu", "web"):
+        assert recorder.started[name]["DOCSBOT_SERVING_URL"] == "http://127.0.0.1:8401", name

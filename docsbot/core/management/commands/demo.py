@@ -165,6 +165,15 @@ class Command(BaseCommand):
                         raise CommandError("embedded Redis did not start; see var/logs/redis.log")
                     time.sleep(0.05)
             env["DOCSBOT_EMBEDDED_REDIS_AUTOSTART"] = "0"
+        # Before the workers: the chat worker answers Slack and webhooks through the serving engine's URL.
+        if not settings.SERVING_URL:
+            serving_port = port + 1
+            self.step(f"starting the embedded serving engine on port {serving_port}")
+            settings.ADAPTER_DIR.mkdir(parents=True, exist_ok=True)
+            # The same command as every embedded server docsbot starts: training's max rank, docsbot's key.
+            supervisor.start("serving", embedded_server_command(port=serving_port),
+                             {**env, **embedded_server_env()})
+            env["DOCSBOT_SERVING_URL"] = f"http://127.0.0.1:{serving_port}"
         self.step("starting Celery workers (queues: default with the periodic checks, chat, gpu) and the web server")
         celery = python_command("-m", "celery", "-A", "docsbot", "worker", "--loglevel", "INFO")
         # --beat: the periodic checks of docsbot/celery.py (scheduled retrains, A/B experiments' end).
@@ -174,14 +183,6 @@ class Command(BaseCommand):
         supervisor.start("worker-chat", [*celery, "-Q", "chat", "-n", "chat@%h", "--concurrency", "2"], env)
         supervisor.start("worker-gpu", [*celery, "-Q", "gpu", "-n", "gpu@%h", "--concurrency", "1",
                                         "--max-tasks-per-child", "1"], env)
-        if not settings.SERVING_URL:
-            serving_port = port + 1
-            self.step(f"starting the embedded serving engine on port {serving_port}")
-            settings.ADAPTER_DIR.mkdir(parents=True, exist_ok=True)
-            # The same command as every embedded server docsbot starts: training's max rank, docsbot's key.
-            supervisor.start("serving", embedded_server_command(port=serving_port),
-                             {**env, **embedded_server_env()})
-            env["DOCSBOT_SERVING_URL"] = f"http://127.0.0.1:{serving_port}"
         manage = str(Path(settings.BASE_DIR) / "manage.py")
         supervisor.start("web", python_command(manage, "serve", "--port", str(port)), env)
 
