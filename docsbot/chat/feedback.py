@@ -62,12 +62,17 @@ def source_link(*, message_id: int, index: int) -> str:
     return f"{settings.PUBLIC_URL.rstrip('/')}/s/{token}"
 
 
+def is_web_address(url: str) -> bool:
+    """A source a reader can open: a crawled page's address, not an uploaded file's path (relative to nothing a
+    chat tool or an embedding page knows, so a link to it is a 404)."""
+    return url.startswith(("http://", "https://"))
+
+
 def tracked_url(*, message_id: int, source: dict[str, Any]) -> str:
     """A source's address for a chat tool that opens links itself: through ``source_link`` when it is a web
     address (so the click counts), else as it is."""
     url = source.get("url") or ""
-    return source_link(message_id=message_id, index=source["index"]) if url.startswith(("http://", "https://")) \
-        else url
+    return source_link(message_id=message_id, index=source["index"]) if is_web_address(url) else url
 
 
 def source_link_follow(token: str, *, record: bool = True) -> str:
@@ -80,7 +85,7 @@ def source_link_follow(token: str, *, record: bool = True) -> str:
     message = Message.objects.filter(pk=message_id, role=Message.Role.ASSISTANT).first()
     source = next((s for s in (message.sources if message else []) if s.get("index") == index), None)
     url = (source or {}).get("url") or ""
-    if message is None or not url.startswith(("http://", "https://")):
+    if message is None or not is_web_address(url):
         raise AppError("unknown link", code="not_found")
     if record:
         _click_record(message, index, SourceClick.Channel.LINK)  # the message is loaded: no second lookup

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
+from docsbot.chat.feedback import is_web_address
 from docsbot.chat.injection import injection_suspected
 from docsbot.chat.models import Conversation, Message
 from docsbot.chat.relevance import hit_similarities, prompt_hits
@@ -55,7 +56,7 @@ def _fallback_text(sources: list[dict[str, Any]]) -> str:
     lines = [f"{NO_ANSWER} The closest sections are:"]
     for source in sources:
         label = source["title"] + (f" — {source['section']}" if source["section"] else "")
-        lines.append(f"- [{label}]({source['url']})" if source["url"] else f"- {label}")
+        lines.append(f"- [{label}]({source['url']})" if is_web_address(source["url"] or "") else f"- {label}")
     return "\n".join(lines)
 
 

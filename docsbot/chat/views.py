@@ -289,7 +289,9 @@ def widget_demo(request: HttpRequest) -> HttpResponse:
     if not key:
         first = (WidgetKey.objects.filter(team__slug="demo", active=True).order_by("created").first())
         key = first.key if first else ""
-    response = render(request, "chat/demo.html", {"widget_key": key, "origin": f"{request.scheme}://{request.get_host()}"})
+    # ?docs_base=: where the team's uploaded documentation is published, as an embedding page would say
+    response = render(request, "chat/demo.html", {"widget_key": key, "origin": f"{request.scheme}://{request.get_host()}",
+                                                  "docs_base": request.GET.get("docs_base", "")})
     # The demo page itself runs no inline script and loads nothing remote.
     response["Content-Security-Policy"] = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
                                            "img-src 'self'; connect-src 'self'")

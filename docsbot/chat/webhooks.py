@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from docsbot.chat import tasks
-from docsbot.chat.feedback import tracked_url
+from docsbot.chat.feedback import is_web_address, tracked_url
 from docsbot.chat.generate import answer_question
 from docsbot.chat.models import Conversation, SlackInstallation
 from docsbot.chat.ratelimit import chat_budget_hit, once, once_release
@@ -183,7 +183,12 @@ def outgoing_webhook(request: HttpRequest, team_slug: str) -> HttpResponse:
         return JsonResponse({"text": "The answering model is unavailable; try again shortly."}, status=503)
     lines = [answer.answer]
     if answer.sources:
-        lines += ["", "Sources:"] + [
-            f"- [{s['title']}{' — ' + s['section'] if s['section'] else ''}]"
-            f"({tracked_url(message_id=answer.message_id, source=s)})" for s in answer.sources]
+        lines += ["", "Sources:"] + [_source_line(answer.message_id, s) for s in answer.sources]
     return JsonResponse({"text": "\n".join(lines), "username": "docsbot"})
+
+
+def _source_line(message_id: int, source: dict) -> str:
+    """A Markdown link for a source with a web address, its title alone for an uploaded file."""
+    label = source["title"] + (f" — {source['section']}" if source["section"] else "")
+    return f"- [{label}]({tracked_url(message_id=message_id, source=source)})" \
+        if is_web_address(source.get("url") or "") else f"- {label}"

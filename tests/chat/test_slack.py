@@ -99,6 +99,7 @@ def test_it_answers_outgoing_webhooks_with_the_team_token(team, other_team):
                             "user_name": "ann"})
     assert ok.status_code == 200
     assert "does not cover" in ok.json()["text"] and "Sources:" in ok.json()["text"]
+    assert "](" not in ok.json()["text"]  # the uploaded files have no web address: named, not linked to a 404
     assert Message.objects.filter(team=team, role="user", content=OFF_TOPIC, conversation__channel="webhook").exists()
     assert client.post(path, {"token": other_team.webhook_token, "text": "hi"}).status_code == 401
     assert client.post(path, {"text": "hi"}).status_code == 401

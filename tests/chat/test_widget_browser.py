@@ -51,7 +51,8 @@ def test_it_streams_an_answer_with_sources_and_takes_a_thumbs_down(browser_page,
     origin = live_server.url.rstrip("/")
     key = widget_key_create(team=team, allowed_origins=[origin]).key
     page = browser_page
-    page.goto(f"{origin}/widget/demo?key={key}")
+    # Where the team's uploaded files are published: their sources link under it.
+    page.goto(f"{origin}/widget/demo?key={key}&docs_base={origin}/published/")
     page.get_by_role("button", name="Open docs chat").click()
     question = page.get_by_label("Your question")
     assert question.evaluate("el => el.getRootNode().activeElement === el")  # focus moved into the panel
@@ -61,6 +62,7 @@ def test_it_streams_an_answer_with_sources_and_takes_a_thumbs_down(browser_page,
     answer.locator(".sources a").first.wait_for(timeout=120_000)
     assert "Deploying widgets" in answer.locator(".sources").inner_text()
     assert answer.locator(".sources a").first.get_attribute("rel") == "noopener noreferrer nofollow"
+    assert answer.locator(".sources a").first.get_attribute("href").startswith(f"{origin}/published/")
     answer.get_by_role("button", name="Not helpful").click()
     answer.get_by_label("What was wrong? (optional)").fill("Too vague")
     answer.get_by_role("button", name="Send comment").click()
@@ -137,6 +139,8 @@ def test_it_keeps_hostile_documents_and_markdown_inert(browser_page, live_server
     hrefs = page.evaluate(f"[...{root}.querySelectorAll('a')].map(a => a.getAttribute('href'))")
     assert hrefs and all(href.startswith(("http://", "https://")) for href in hrefs), hrefs
     assert "https://example.com/docs" in hrefs
+    # An uploaded file's path is no address on the customer's page (no data-docs-base): text, not a link to a 404.
+    assert page.evaluate("window.DocsbotWidget.safeUrl('guide/uploading-docs.md#formats')") is None
     assert page.evaluate(f"[...{root}.querySelectorAll('*')].filter(e => [...e.attributes]"
                          ".some(a => a.name.startsWith('on'))).length") == 0
     assert page.evaluate("window.__pwned") is None

@@ -2,7 +2,9 @@
  *
  * Options (data attributes): data-key (required), data-title, data-color, data-position
  * (bottom-right | bottom-left | top-right | top-left), data-mode (launcher | inline),
- * data-target (CSS selector of the inline container), data-placeholder.
+ * data-target (CSS selector of the inline container), data-placeholder, data-docs-base (the address your
+ * uploaded documentation is published at: a source's file path, "guide/install.md", is linked under it; without
+ * it such a source is shown as text).
  *
  * Safety: model and document text never reach innerHTML. Answers are parsed by the small
  * Markdown renderer below, which builds DOM nodes with textContent; links are kept only for
@@ -24,6 +26,8 @@
     ? script.getAttribute("data-position") : "bottom-right";
   var COLOR = safeColor(script.getAttribute("data-color")) || "#2563eb";
   var PLACEHOLDER = script.getAttribute("data-placeholder") || "Ask a question…";
+  var ABSOLUTE = /^(https?:|mailto:)/i;
+  var DOCS_BASE = ABSOLUTE.test(script.getAttribute("data-docs-base") || "") ? script.getAttribute("data-docs-base") : "";
   var STORE = "docsbot:" + KEY;
 
   function safeColor(value) {
@@ -36,8 +40,11 @@
   function safeUrl(raw) {
     if (!raw) return null;
     var cleaned = String(raw).replace(/[\u0000-\u0020\u007f-\u009f]/g, "");
+    // A relative address (an uploaded file's path, "uploading-docs.md") resolves against data-docs-base, never
+    // against the page that embeds the widget, where it would open a 404; without a base it is not a link.
+    if (!ABSOLUTE.test(cleaned) && !DOCS_BASE) return null;
     var url;
-    try { url = new URL(cleaned, document.baseURI); } catch (e) { return null; }
+    try { url = new URL(cleaned, DOCS_BASE || undefined); } catch (e) { return null; }
     return ["http:", "https:", "mailto:"].indexOf(url.protocol) >= 0 ? url.href : null;
   }
 
