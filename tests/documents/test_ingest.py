@@ -145,3 +145,12 @@ def test_it_fails_a_second_file_of_the_same_name_in_one_run_and_keeps_the_first(
     assert both["failed"] == []
     assert {"guide/views.md", "tutorial/views.md"} <= set(Document.objects.filter(team=team)
                                                          .values_list("source_path", flat=True))
+
+
+def test_the_command_exits_2_when_an_input_failed_and_still_ingests_the_others(team, docs_dir, tmp_path, capsys):
+    (tmp_path / "empty.md").write_text("")
+    with pytest.raises(CommandError, match="1 input failed") as raised:
+        call_command("ingest", "--team", team.slug, str(docs_dir), str(tmp_path / "empty.md"))
+    assert raised.value.returncode == 2
+    assert "failed: empty.md: the file is empty" in capsys.readouterr().err
+    assert Document.objects.filter(team=team, status=Document.Status.INDEXED).count() == 4

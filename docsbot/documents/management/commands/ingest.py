@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from docsbot.teams.commands import team_or_error
 
@@ -32,13 +32,18 @@ class Command(BaseCommand):
                 bar.close()
         if json:
             self.stdout.write(_json(summary))
-            return
-        self.stdout.write(
-            f"{found.slug}: {summary['documents']} documents indexed ({summary['chunks']} chunks), "
-            f"{summary['unchanged']} unchanged, {summary['duplicates']} near-duplicates, "
-            f"{summary['removed']} removed, {len(summary['failed'])} failed in {summary['seconds']:.1f} s")
-        for failure in summary["failed"]:
-            self.stderr.write(f"  failed: {failure['path']}: {failure['error']}")
+        else:
+            self.stdout.write(
+                f"{found.slug}: {summary['documents']} documents indexed ({summary['chunks']} chunks), "
+                f"{summary['unchanged']} unchanged, {summary['duplicates']} near-duplicates, "
+                f"{summary['removed']} removed, {len(summary['failed'])} failed in {summary['seconds']:.1f} s")
+            for failure in summary["failed"]:
+                self.stderr.write(f"  failed: {failure['path']}: {failure['error']}")
+        if summary["failed"]:
+            # A script must see it: the other inputs are indexed, these are not (exit status 2, invalid input).
+            count = len(summary["failed"])
+            raise CommandError(f"{count} input{'s' if count != 1 else ''} failed (listed above); "
+                               "the others were ingested", returncode=2)
 
 
 def _json(summary: dict) -> str:
