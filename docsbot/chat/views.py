@@ -211,10 +211,13 @@ async def chat(request: HttpRequest, caller: Caller) -> HttpResponse:
         raise AppError("'question' (a string) is required")
     if conversation_id is not None and not isinstance(conversation_id, str):
         raise AppError("'conversation_id' must be a string")
+    stream = body.get("stream", True)
+    if not isinstance(stream, bool):
+        raise AppError("'stream' must be true or false")
     prepared = await sync_to_async(answer_prepare)(team=caller.team, question=question,
                                                    conversation_id=conversation_id, channel=caller.channel)
     events = answer_events(prepared=prepared)
-    if body.get("stream", True) is False:
+    if not stream:
         final: dict[str, Any] = {}
         async for event in events:
             final = event

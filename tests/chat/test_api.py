@@ -84,6 +84,9 @@ def test_it_rejects_bad_requests_with_clear_messages(api, docs_team, client):
     assert api.post("/api/v1/chat", {"question": "   "}).status_code == 400
     assert api.post("/api/v1/chat", "not json", content_type="application/json").status_code == 400
     assert api.post("/api/v1/chat", {"question": "x" * 5000}).status_code == 400
+    # "no" is not false: a client that means it must not get a stream it cannot read.
+    refused = api.post("/api/v1/chat", {"question": "How do I deploy?", "stream": "no"})
+    assert refused.status_code == 400 and refused.json()["detail"] == "'stream' must be true or false"
     assert api.get("/api/v1/chat").status_code == 405
 
 
