@@ -204,6 +204,11 @@ def ingest_run_execute(*, run_id: int, progress: Progress | None = None, owner: 
     except leases.LeaseLost as exc:
         logger.warning("ingest run %s: lease lost, stopping: %s", run_id, exc)
         return {}
+    except KeyboardInterrupt:  # the ingest command stopped by Ctrl-C or SIGTERM: the run must not stay "running"
+        leases.lease_finish(IngestRun, pk=run_id, owner=owner, running=running, status=IngestRun.Status.FAILED,
+                            error="interrupted: the documents indexed before it are kept", finished=timezone.now())
+        uploads_prune(team=run.team)
+        raise
     except Exception as exc:
         logger.exception("ingest run %s failed", run_id)
         leases.lease_finish(IngestRun, pk=run_id, owner=owner, running=running, status=IngestRun.Status.FAILED,

@@ -154,3 +154,18 @@ def test_the_command_exits_2_when_an_input_failed_and_still_ingests_the_others(t
     assert raised.value.returncode == 2
     assert "failed: empty.md: the file is empty" in capsys.readouterr().err
     assert Document.objects.filter(team=team, status=Document.Status.INDEXED).count() == 4
+
+
+def test_an_ingestion_stopped_by_ctrl_c_marks_its_run_failed_and_leaves_no_half_indexed_document(team, docs_dir):
+    from docsbot.documents.models import IngestRun
+    from docsbot.documents.services import ingest_paths
+
+    def interrupted(processed: int, total: int, phase: str) -> None:
+        if processed == 2:
+            raise KeyboardInterrupt  # what Ctrl-C (or SIGTERM, in the command) raises mid-run
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest_paths(team=team, items=[str(docs_dir)], progress=interrupted)
+    run = IngestRun.objects.get(team=team)
+    assert run.status == "failed" and run.error.startswith("interrupted") and run.finished is not None
+    assert not Document.objects.filter(team=team).exclude(status=Document.Status.INDEXED).exists()

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -25,9 +27,17 @@ class Command(BaseCommand):
 
         found = team_or_error(team)
         bar = _ProgressBar() if sys.stderr.isatty() else None
+        # SIGTERM as Ctrl-C: the run is marked failed, not left "running" (signals reach the main thread only).
+        on_main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _interrupt) if on_main_thread else None
         try:
             summary = ingest_paths(team=found, items=inputs, sync=sync, progress=bar)
+        except KeyboardInterrupt:
+            raise CommandError("interrupted: the run is marked failed; the documents indexed before it are kept",
+                               returncode=130) from None
         finally:
+            if on_main_thread:
+                signal.signal(signal.SIGTERM, previous)
             if bar is not None:
                 bar.close()
         if json:
@@ -44,6 +54,10 @@ class Command(BaseCommand):
             count = len(summary["failed"])
             raise CommandError(f"{count} input{'s' if count != 1 else ''} failed (listed above); "
                                "the others were ingested", returncode=2)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _json(summary: dict) -> str:
