@@ -117,7 +117,8 @@ def slack_command(request: HttpRequest, team_slug: str) -> HttpResponse:
     form = QueryDict(request.body)  # parsed only after the raw bytes were verified
     text, response_url = form.get("text", "").strip(), form.get("response_url", "")
     if not text:
-        return JsonResponse({"response_type": "ephemeral", "text": "Usage: /docsbot your question"})
+        command = form.get("command", "").strip() or "/docsbot"  # the name the workspace gave the command
+        return JsonResponse({"response_type": "ephemeral", "text": f"Usage: {command} your question"})
     if not response_url.startswith(("https://", "http://")):
         return JsonResponse({"detail": "response_url is missing"}, status=400)
     # Slack never retries a slash command: the same signed request twice is a replay. The signature

@@ -85,6 +85,12 @@ def celery_worker_process(django_db_setup, slack_server, tmp_path_factory):
 
 
 
+def test_it_answers_an_empty_slash_command_with_its_usage_under_the_commands_own_name(team):
+    body = urlencode({"command": "/docs", "text": " ", "response_url": "http://127.0.0.1:1/x"}).encode()
+    response = signed_post(team, f"/slack/{team.slug}/commands", body, "application/x-www-form-urlencoded")
+    assert response.status_code == 200 and response.json()["text"] == "Usage: /docs your question"
+
+
 def test_it_rejects_unsigned_slash_commands(team):
     body = urlencode({"text": "hi", "response_url": "http://127.0.0.1:1/x"}).encode()
     assert signed_post(team, f"/slack/{team.slug}/commands", body, "application/x-www-form-urlencoded",

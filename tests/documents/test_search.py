@@ -1,6 +1,7 @@
 import json
 import shutil
 
+import pytest
 from django.core.management import call_command
 
 from docsbot.documents import search
@@ -50,3 +51,11 @@ def test_it_prints_json_hits_from_the_command(team, docs_dir, capsys):
 
 def test_it_returns_nothing_for_an_empty_team(team):
     assert chunk_search(team=team, query="anything", k=5) == []
+
+
+def test_the_search_command_refuses_a_k_out_of_range_as_invalid_input(team):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--k must be between 1 and 100") as raised:
+        call_command("search", "--team", team.slug, "anything", "--k", "0")
+    assert raised.value.returncode == 2

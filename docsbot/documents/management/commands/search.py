@@ -22,7 +22,7 @@ class Command(BaseCommand):
     def handle(self, *args, team: str, query: str, k: int, mode: str, json: bool, **options):
         found = team_or_error(team)
         if not 1 <= k <= 100:
-            raise CommandError("--k must be between 1 and 100")
+            raise CommandError("--k must be between 1 and 100", returncode=2)
         hits = chunk_search(team=found, query=query, k=k, mode=mode)
         if json:
             self.stdout.write(_dumps([hit.as_json() for hit in hits]))
