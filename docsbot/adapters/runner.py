@@ -286,7 +286,10 @@ def _evaluate_and_publish(job: TrainingJob, recipe, result, dataset: TrainingDat
 
         max_examples = job.hyperparameters.get("eval_max_examples", EVAL_MAX_EXAMPLES)
         count = min(len(dataset.heldout), max_examples)
-        training_event_add(job=job, message=f"evaluating base and adapter on {count} held-out examples")
+        pairs = len({example.get("id") for example in dataset.heldout[:count]})
+        again = f"; {count - pairs} of them asked again with their source left out" if count > pairs else ""
+        training_event_add(job=job, message=f"evaluating base and adapter on {count} held-out examples "
+                                            f"({pairs} pairs it never trained on{again})")
         if dataset.note:
             training_event_add(job=job, level="warn", message=dataset.note)
         if count < MIN_HELDOUT:
