@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
@@ -42,8 +43,16 @@ def _verified(request: HttpRequest, team: Team | None) -> bool:
     )
 
 
-def _rejected() -> JsonResponse:
-    # Same answer for an unknown team and a bad signature: nothing to probe.
+def _rejected(request: HttpRequest, team: Team | None) -> JsonResponse:
+    # Same answer for an unknown team and a bad signature: nothing to probe. A request signed with the team's
+    # secret at a time too far from this server's says so: its sender holds the secret already.
+    stamp = request.headers.get("X-Slack-Request-Timestamp") or ""
+    if team is not None and stamp.isdigit() and slack_signature_valid(
+            signing_secret=team.slack_signing_secret, timestamp=stamp, signature=request.headers.get("X-Slack-Signature"),
+            body=request.body, now=int(stamp)):
+        return JsonResponse({"detail": f"the request's timestamp is {abs(time.time() - int(stamp)):.0f} s from this "
+                                       f"server's clock (at most {MAX_SKEW_SECONDS} s): a replay, or a clock to set"},
+                            status=401)
     return JsonResponse({"detail": "invalid Slack signature"}, status=401)
 
 
@@ -52,7 +61,7 @@ def _rejected() -> JsonResponse:
 def slack_events(request: HttpRequest, team_slug: str) -> HttpResponse:
     team = _team(team_slug)
     if not _verified(request, team):
-        return _rejected()
+        return _rejected(request, team)
     try:
         payload = json.loads(request.body)
     except ValueError:
@@ -113,7 +122,7 @@ def slack_events(request: HttpRequest, team_slug: str) -> HttpResponse:
 def slack_command(request: HttpRequest, team_slug: str) -> HttpResponse:
     team = _team(team_slug)
     if not _verified(request, team):
-        return _rejected()
+        return _rejected(request, team)
     form = QueryDict(request.body)  # parsed only after the raw bytes were verified
     text, response_url = form.get("text", "").strip(), form.get("response_url", "")
     if not text:

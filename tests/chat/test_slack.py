@@ -44,10 +44,14 @@ def test_it_answers_url_verification_only_when_signed(team):
     ok = signed_post(team, f"/slack/{team.slug}/events", body, "application/json")
     assert ok.status_code == 200 and ok.json() == {"challenge": "abc123"}
     forged = signed_post(team, f"/slack/{team.slug}/events", body, "application/json", secret="wrong")
-    assert forged.status_code == 401
+    assert forged.status_code == 401 and forged.json()["detail"] == "invalid Slack signature"
     stale = signed_post(team, f"/slack/{team.slug}/events", body, "application/json",
-                        timestamp=int(time.time()) - 301)
-    assert stale.status_code == 401
+                        timestamp=int(time.time()) - 600)
+    # Signed with the team's secret: the sender is told its clock (or a replay) is the reason.
+    assert stale.status_code == 401 and "s from this server's clock (at most 300 s)" in stale.json()["detail"]
+    forged_stale = signed_post(team, f"/slack/{team.slug}/events", body, "application/json", secret="wrong",
+                               timestamp=int(time.time()) - 600)
+    assert forged_stale.json()["detail"] == "invalid Slack signature"
     assert signed_post(team, "/slack/nobody/events", body, "application/json").status_code == 401
 
 
