@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from prometheus_client import generate_latest
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request as HttpRequest
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -76,6 +77,11 @@ def create_app(engine: Engine, registry: AdapterRegistry, *, api_key: str | None
         yield
         engine.shutdown()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    async def http_error(_: HttpRequest, exc: Exception) -> JSONResponse:
+        # FastAPI's shape, as vLLM answers a path or method it does not have: {"detail": "Not Found"}, not text.
+        assert isinstance(exc, HTTPException)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
     app.state.engine, app.state.registry, app.state.metrics = engine, registry, metrics
     return app

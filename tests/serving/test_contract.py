@@ -116,6 +116,8 @@ def test_it_answers_404_for_unknown_models_adapters_and_paths(backend, tmp_path)
     unload = httpx.post(f"{backend.url}/v1/unload_lora_adapter", json={"lora_name": "no-such-adapter"})
     _assert_error(unload, 404, "NotFoundError")
     _assert_error(_load(backend, "ghost", tmp_path / "missing"), 404)
+    unknown = httpx.get(f"{backend.url}/no-such-path")  # as FastAPI (vLLM) answers it: JSON, not text
+    assert unknown.status_code == 404 and unknown.json() == {"detail": "Not Found"}
 
 
 def test_it_unloads_an_adapter(backend):
