@@ -43,6 +43,11 @@ class Command(BaseCommand):
 
         record = team_or_error(team)
         pinned = options.get("adapter_version")
+        if pinned is not None:  # checked first: a question the docs do not cover never reaches the model
+            from docsbot.adapters.models import AdapterVersion
+
+            if not AdapterVersion.objects.filter(team=record, number=pinned).exists():
+                raise CommandError(f"team {record.slug!r} has no adapter version {pinned}", returncode=4)
         started = time.perf_counter()
         try:
             with serving_url() as url:
