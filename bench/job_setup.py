@@ -10,7 +10,6 @@ alternate in order, in one process, so the machine's speed cancels out of the ra
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -25,19 +24,16 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dataset", type=Path)
-    parser.add_argument("--base-model", default=None, help="default: DATA_DIR/models/smollm2-135m-instruct")
+    from step_kinds import job_arguments, job_training_data
+
+    parser = job_arguments(__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-
-    from serve import default_real_base
 
     from training.config import TrainConfig
     from training.recipe import Recipe
 
-    base_model = args.base_model or str(default_real_base())
-    examples = json.loads(args.dataset.read_text())["train"]
+    base_model, examples = job_training_data(args)
     cache = Path(tempfile.mkdtemp(prefix="rehearsal-cache-"))
 
     def setup_seconds(cache_dir: Path | None) -> float:

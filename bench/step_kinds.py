@@ -25,21 +25,31 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def job_arguments(description: str) -> argparse.ArgumentParser:
+    """The arguments of a bench that trains on a job's data: its dataset.json and the base model."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--base-model", default=None, help="default: DATA_DIR/models/smollm2-135m-instruct")
+    return parser
+
+
+def job_training_data(args: argparse.Namespace) -> tuple[str, list[dict]]:
+    """The base model to train and the job's training examples, as ``job_arguments`` named them."""
+    from serve import default_real_base
+
+    return args.base_model or str(default_real_base()), json.loads(args.dataset.read_text())["train"]
+
+
+def main() -> None:
+    parser = job_arguments(__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=25)
     args = parser.parse_args()
-
-    from serve import default_real_base
 
     from training.config import TrainConfig
     from training.data import IGNORE
     from training.recipe import Recipe
 
-    base_model = args.base_model or str(default_real_base())
-    examples = json.loads(args.dataset.read_text())["train"]
+    base_model, examples = job_training_data(args)
     recipe = Recipe(base_model=base_model, config=TrainConfig(max_steps=args.steps), train_examples=examples,
                     work_dir=tempfile.mkdtemp(prefix="step-kinds-"))
     started = time.perf_counter()

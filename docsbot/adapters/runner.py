@@ -41,7 +41,6 @@ from docsbot.adapters.services import (
     training_job_claim,
     training_job_finish,
     training_job_heartbeat,
-    training_job_lease_renew,
 )
 from docsbot.core import leases
 from docsbot.core.errors import REFUSED, app_error
@@ -135,7 +134,9 @@ def training_job_run(*, job_id: int, owner: str, soft_deadline: float | None = N
         return TrainingJob.objects.get(pk=job.pk)
     training_event_add(job=job, message=f"claimed by {owner} (attempt {job.attempts})")
     # Steps renew the lease as they go; loading a model, the gate's evaluation and publishing have no steps.
-    with leases.lease_kept(lambda: training_job_lease_renew(job=job, owner=owner),
+    with leases.lease_kept(lambda: leases.lease_renew(TrainingJob, pk=job.pk, owner=owner,
+                                                      running=TrainingJob.Status.RUNNING,
+                                                      seconds=settings.TRAINING_LEASE_SECONDS),
                            lease_seconds=settings.TRAINING_LEASE_SECONDS, name=f"training job {job.pk}"):
         return _train_claimed(job, owner, soft_deadline)
 

@@ -190,14 +190,6 @@ def training_job_heartbeat(*, job: TrainingJob, owner: str, progress: dict[str, 
         raise LeaseLost(f"job {job.pk} is now held by {current and current['lease_owner']!r}")
 
 
-def training_job_lease_renew(*, job: TrainingJob, owner: str) -> None:
-    """Extend the lease only (the steps' heartbeat notices a cancel); ``LeaseLost`` once another worker holds it."""
-    if not TrainingJob.objects.filter(pk=job.pk, lease_owner=owner, status=TrainingJob.Status.RUNNING).update(
-            lease_expires=timezone.now() + timedelta(seconds=settings.TRAINING_LEASE_SECONDS)):
-        current = TrainingJob.objects.filter(pk=job.pk).values_list("lease_owner", flat=True).first()
-        raise LeaseLost(f"job {job.pk} is now held by {current!r}")
-
-
 def training_job_finish(*, job: TrainingJob, owner: str, status: str, error: str = "") -> bool:
     """Set a terminal state, only while we still hold the lease."""
     return bool(TrainingJob.objects.filter(pk=job.pk, lease_owner=owner, status=TrainingJob.Status.RUNNING)

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
-from docsbot.chat.feedback import tracked_url
+from docsbot.chat.feedback import is_web_address, tracked_url
 from docsbot.chat.generate import Answer, answer_question
 from docsbot.chat.models import Conversation, SlackInstallation
 from docsbot.teams.models import Team
@@ -47,7 +47,7 @@ def slack_text(answer: Answer) -> str:
     for source in answer.sources:
         label = slack_escape(source["title"] + (f" — {source['section']}" if source["section"] else ""))
         url = tracked_url(message_id=answer.message_id, source=source)
-        lines.append(f"• <{url}|{label}>" if url.startswith(("http://", "https://")) else f"• {label}")
+        lines.append(f"• <{url}|{label}>" if is_web_address(url) else f"• {label}")
     return "\n".join(lines)
 
 

@@ -51,10 +51,12 @@ def lease_claim(model: type[Model], *, pk: int, owner: str, queued: str, running
     return bool(model.objects.filter(pk=pk, status=running, lease_owner=holder).update(**claim))
 
 
-def lease_renew(model: type[Model], *, pk: int, owner: str, running: str, **fields: Any) -> None:
-    """Extend the lease (and write ``fields``); raises ``LeaseLost`` when it is no longer ours."""
+def lease_renew(model: type[Model], *, pk: int, owner: str, running: str, seconds: float | None = None,
+                **fields: Any) -> None:
+    """Extend the lease by ``seconds`` (default: a run's, ``RUN_LEASE_SECONDS``) and write ``fields``; raises
+    ``LeaseLost`` when it is no longer ours."""
     if not model.objects.filter(pk=pk, status=running, lease_owner=owner).update(
-            lease_expires=timezone.now() + timedelta(seconds=settings.RUN_LEASE_SECONDS), **fields):
+            lease_expires=timezone.now() + timedelta(seconds=seconds or settings.RUN_LEASE_SECONDS), **fields):
         holder = model.objects.filter(pk=pk).values_list("lease_owner", "status").first()
         raise LeaseLost(f"{model.__name__} {pk} is now {holder and holder[1]}, held by {holder and holder[0]!r}")
 
