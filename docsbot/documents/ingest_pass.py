@@ -123,7 +123,12 @@ class IngestPass:
         if isinstance(source, SourceFailure):
             if source.member:  # refused inside its archive: the indexed version keeps serving
                 self.seen.add(source.member)
-            self._fail(source.path, source.error, document_path=source.member)
+            if source.unreadable_input and not source.member:
+                # A path that is not there or an archive, folder or site that cannot be read is no document:
+                # the run's items name it, and the team's documents stay the documents it has.
+                self.tally.fail(source.path, source.error)
+            else:
+                self._fail(source.path, source.error, document_path=source.member)
             return
         if len(source.path) > MAX_PATH_CHARS or "\x00" in source.path:
             # No document can be stored under this path: this file fails, not the run.

@@ -131,6 +131,17 @@ def test_it_removes_nothing_when_a_synced_archive_is_unreadable(team, docs_dir, 
     assert Document.objects.filter(team=team, status=Document.Status.INDEXED).count() == 4
 
 
+def test_an_input_that_is_not_there_or_unreadable_fails_its_run_but_adds_no_document(team, docs_dir, tmp_path):
+    broken = tmp_path / "bundle.zip"
+    broken.write_bytes(b"PK\x03\x04 truncated")
+    summary = _ingest(team, tmp_path / "typo.md", broken, docs_dir)
+    errors = {f["path"]: f["error"] for f in summary["failed"]}
+    assert errors[str(tmp_path / "typo.md")] == "no such file or folder"
+    assert "corrupt or unreadable archive" in errors["bundle.zip"]
+    assert summary["documents"] == 4
+    assert not Document.objects.filter(team=team, status=Document.Status.FAILED).exists()
+
+
 def test_it_fails_a_second_file_of_the_same_name_in_one_run_and_keeps_the_first(team, tmp_path):
     docs = tmp_path / "docs"
     for folder, words in (("guide", "Install the widget with pip."), ("tutorial", "Write your first widget view.")):
