@@ -113,9 +113,42 @@ def _logprobs(body: dict, chat: bool) -> int | None:
     return count
 
 
+# Parameters vLLM honours and this engine does not, each with the value that changes nothing: a request that sets
+# one otherwise is refused, not answered as if it had not (a client asking for JSON must not get prose).
+NEUTRAL_VALUES: dict[str, tuple[Any, ...]] = {
+    "response_format": (None, {"type": "text"}),
+    "tools": (None, []),
+    "frequency_penalty": (None, 0, 0.0),
+    "presence_penalty": (None, 0, 0.0),
+    "repetition_penalty": (None, 1, 1.0),
+    "logit_bias": (None, {}),
+    "top_k": (None, 0, -1),
+    "min_p": (None, 0, 0.0),
+    "min_tokens": (None, 0),
+    "best_of": (None, 1),
+    "use_beam_search": (None, False),
+    "guided_json": (None,),
+    "guided_regex": (None,),
+    "guided_choice": (None,),
+    "guided_grammar": (None,),
+    "structured_outputs": (None,),
+}
+
+
+def _refuse_unsupported(body: dict) -> None:
+    for name, neutral in NEUTRAL_VALUES.items():
+        value = body.get(name)
+        if value is not None and name == "tools" and body.get("tool_choice") == "none":
+            continue  # tools offered but never to be called: the answer is plain text either way
+        if not any(value == v and type(value) is type(v) or value is v for v in neutral):
+            raise ProtocolError(f"{name} is not supported by docsbot's embedded engine, which would ignore it; "
+                                f"leave it out, or serve the model with vLLM", param=name)
+
+
 def parse_generation(body: Any, *, chat: bool = True) -> GenerationRequest:
     if not isinstance(body, dict):
         raise ProtocolError("the request body must be a JSON object")
+    _refuse_unsupported(body)
     model = body.get("model")
     if model is not None and not isinstance(model, str):
         raise ProtocolError("model must be a string", param="model")

@@ -85,3 +85,25 @@ def test_it_stops_generating_for_a_non_streaming_client_that_disconnects(embedde
     # next iteration.
     assert wait_until(lambda: engine.counts() == (0, 0), timeout=10)
     assert engine.stats["generated_tokens"] - before < 500
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("response_format", {"type": "json_object"}), ("tools", [{"type": "function", "function": {"name": "f"}}]),
+    ("frequency_penalty", 0.5), ("logit_bias", {"42": 5}), ("top_k", 5), ("guided_choice", ["yes", "no"]),
+])
+def test_it_refuses_a_sampling_or_format_parameter_it_would_ignore(embedded_backend, name, value):
+    body = {"model": embedded_backend.model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4,
+            name: value}
+    refused = httpx.post(f"{embedded_backend.url}/v1/chat/completions", json=body, timeout=30)
+    message = _assert_error(refused, 400, "BadRequestError")
+    assert name in message and "not supported" in message and refused.json()["error"]["param"] == name
+
+
+def test_it_answers_requests_whose_extra_parameters_change_nothing(embedded_backend):
+    neutral = {"response_format": {"type": "text"}, "frequency_penalty": 0, "presence_penalty": 0.0,
+               "repetition_penalty": 1.0, "logit_bias": {}, "top_k": -1, "tools": [{"type": "function",
+               "function": {"name": "f"}}], "tool_choice": "none"}
+    body = {"model": embedded_backend.model, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4,
+            **neutral}
+    answered = httpx.post(f"{embedded_backend.url}/v1/chat/completions", json=body, timeout=30)
+    assert answered.status_code == 200, answered.text
