@@ -76,6 +76,7 @@ class IngestPass:
         self.sources = sources
         self.tally = Tally()
         self.last_report = 0.0
+        self.processed = 0  # sources taken so far: what an embedding pass in the middle of the run reports
         state, _ = IndexState.objects.get_or_create(team=self.team)
         self.model_name = embedding_model_name()
         self.model_changed = bool(state.embedding_model) and state.embedding_model != self.model_name
@@ -100,6 +101,7 @@ class IngestPass:
         count_tokens(["warm up"])  # the tokenizer loads once here, not inside the first file's parse time limit
         for processed, source in enumerate(self.sources, start=1):
             self._take(source)
+            self.processed = processed
             self._report(processed, total, "indexing")
         self._flush()
         self._sync()
@@ -209,7 +211,17 @@ class IngestPass:
     # --- the run's end ---------------------------------------------------------------------
     def _flush(self) -> None:
         if self.pending:
-            _commit(self.team, self.pending, self.tally, self.model_name, self.known, self.accepted)
+            shown = {"percent": -1}
+
+            def embedded(done: int, todo: int) -> None:
+                # A big file's chunks take minutes to embed: the run says so, not "parsing" all along.
+                percent = done * 100 // todo
+                if percent != shown["percent"]:
+                    shown["percent"] = percent
+                    self._report(self.processed, len(self.sources), f"embedding {percent}%")
+
+            _commit(self.team, self.pending, self.tally, self.model_name, self.known, self.accepted,
+                    progress=embedded)
             self.pending = []
 
     def _sync(self) -> None:
@@ -253,7 +265,7 @@ def _record_duplicate(team: Team, source: SourceFile, size: int, content_hash: s
 
 
 def _commit(team: Team, pending: list[Pending], tally: Tally, model_name: str, known: Fingerprints,
-            accepted: dict[str, int]) -> None:
+            accepted: dict[str, int], progress: Callable[[int, int], None] | None = None) -> None:
     """Embed a group of documents' chunks in one pass, then replace each document atomically."""
     from docsbot.documents.embedding import embed_texts
 
@@ -264,7 +276,8 @@ def _commit(team: Team, pending: list[Pending], tally: Tally, model_name: str, k
     reusable = dict(Chunk.objects.filter(team=team, content_hash__in=set(hashes), embedding__isnull=False)
                     .values_list("content_hash", "embedding")) if model_name else {}
     todo = [i for i, h in enumerate(hashes) if h not in reusable]
-    vectors = embed_texts([texts[i] for i in todo]) if todo else np.zeros((0, 0), dtype=np.float32)
+    vectors = embed_texts([texts[i] for i in todo], progress=progress and (lambda done: progress(done, len(todo)))) \
+        if todo else np.zeros((0, 0), dtype=np.float32)
     fresh = {i: vectors[row].tobytes() for row, i in enumerate(todo)}
     tally.embedded += len(todo)
     position = 0

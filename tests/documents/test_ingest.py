@@ -142,6 +142,20 @@ def test_an_input_that_is_not_there_or_unreadable_fails_its_run_but_adds_no_docu
     assert not Document.objects.filter(team=team, status=Document.Status.FAILED).exists()
 
 
+def test_a_big_file_reports_its_embedding_progress_not_parsing_all_along(team, tmp_path):
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
+    big = tmp_path / "big.md"
+    big.write_text("# Big\n\n" + "\n\n".join(" ".join(words[(i + j) % 12] for j in range(150)) + f" part{i}."
+                                               for i in range(150)))
+    phases: list[tuple[int, int, str]] = []
+    summary = ingest_paths(team=team, items=[str(big)], progress=lambda done, total, phase:
+                           phases.append((done, total, phase)))
+    assert summary["chunks"] > 64  # more than one embedding batch
+    embedding = [phase for _, _, phase in phases if phase.startswith("embedding")]
+    assert embedding[0] != "embedding 100%" and embedding[-1] == "embedding 100%"
+    assert [phase for _, _, phase in phases][-1] == "building index"
+
+
 def test_it_fails_a_second_file_of_the_same_name_in_one_run_and_keeps_the_first(team, tmp_path):
     docs = tmp_path / "docs"
     for folder, words in (("guide", "Install the widget with pip."), ("tutorial", "Write your first widget view.")):
