@@ -143,7 +143,7 @@ def test_an_input_that_is_not_there_or_unreadable_fails_its_run_but_adds_no_docu
 
 
 def test_a_big_file_reports_its_embedding_progress_not_parsing_all_along(team, tmp_path):
-    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu"]
     big = tmp_path / "big.md"
     big.write_text("# Big\n\n" + "\n\n".join(" ".join(words[(i + j) % 12] for j in range(150)) + f" part{i}."
                                                for i in range(150)))
