@@ -289,6 +289,9 @@ CHAT_WEBHOOK_RATE_LIMIT_PER_MINUTE = env_optional_int("DOCSBOT_CHAT_WEBHOOK_PER_
 # forging an Origin header, cannot spend the whole widget key's budget.
 CHAT_WIDGET_CLIENT_RATE_LIMIT_PER_MINUTE = env_int("DOCSBOT_CHAT_WIDGET_CLIENT_PER_MINUTE", 20, minimum=0)
 SLACK_API_URL = env_str("DOCSBOT_SLACK_API_URL", "https://slack.com/api")
+# Where a slash command's response_url may point: the request names it, so without this list anyone holding
+# a team's signing secret could make the chat worker POST to any address (an internal service, say).
+SLACK_RESPONSE_URL_PREFIXES = env_list("DOCSBOT_SLACK_RESPONSE_URL_PREFIXES", ["https://hooks.slack.com/"])
 SLACK_DEDUPE_SECONDS = env_int("DOCSBOT_SLACK_DEDUPE_SECONDS", 3600, minimum=60)
 
 # --- security ------------------------------------------------------------------------

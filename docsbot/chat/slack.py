@@ -92,8 +92,15 @@ def slack_refuse_event(*, team_id: int, channel: str, thread_ts: str, retry_afte
         raise SlackPostError(f"chat.postMessage failed: {result.get('error', 'unknown error')}")
 
 
+def response_url_allowed(url: str) -> bool:
+    """Whether a slash command's response_url is Slack's (``DOCSBOT_SLACK_RESPONSE_URL_PREFIXES``)."""
+    return any(url.startswith(prefix) for prefix in settings.SLACK_RESPONSE_URL_PREFIXES if prefix)
+
+
 def slack_answer_command(*, team_id: int, response_url: str, text: str) -> Answer:
     """Answer a slash command through its response_url."""
+    if not response_url_allowed(response_url):  # checked at the webhook too; a queued task is checked again
+        raise SlackPostError(f"response_url {response_url[:100]!r} is not Slack's: not answered")
     team = Team.objects.get(pk=team_id)
     answer = answer_question(team=team, question=text, channel=Conversation.Channel.SLACK)
     _post(response_url, {"response_type": "in_channel", "replace_original": False, "text": slack_text(answer)})

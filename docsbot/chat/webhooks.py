@@ -21,7 +21,7 @@ from docsbot.chat.feedback import is_web_address, tracked_url
 from docsbot.chat.generate import answer_question
 from docsbot.chat.models import Conversation, SlackInstallation
 from docsbot.chat.ratelimit import chat_budget_hit, once, once_release
-from docsbot.chat.slack import strip_mentions
+from docsbot.chat.slack import response_url_allowed, strip_mentions
 from docsbot.chat.slack_signature import MAX_SKEW_SECONDS, slack_signature_valid
 from docsbot.chat.views import NUL_REFUSED
 from docsbot.core.errors import AppError
@@ -130,6 +130,9 @@ def slack_command(request: HttpRequest, team_slug: str) -> HttpResponse:
         return JsonResponse({"response_type": "ephemeral", "text": f"Usage: {command} your question"})
     if not response_url.startswith(("https://", "http://")):
         return JsonResponse({"detail": "response_url is missing"}, status=400)
+    if not response_url_allowed(response_url):
+        return JsonResponse({"detail": "response_url is not Slack's (DOCSBOT_SLACK_RESPONSE_URL_PREFIXES lists "
+                                       "where answers may be posted)"}, status=400)
     # Slack never retries a slash command: the same signed request twice is a replay. The signature
     # covers timestamp and body, so it names the request; it is kept for as long as the timestamp
     # can still be accepted (the skew allowed either side of its own time).

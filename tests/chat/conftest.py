@@ -93,6 +93,7 @@ def slack_server():
 def slack_api(settings, slack_server):
     slack_server.received.clear()
     settings.SLACK_API_URL = slack_server.api_url
+    settings.SLACK_RESPONSE_URL_PREFIXES = [f"http://127.0.0.1:{slack_server.server_port}/"]
     return slack_server
 
 

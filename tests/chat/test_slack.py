@@ -13,6 +13,7 @@ from django.conf import settings as django_settings
 from django.test import Client
 
 from docsbot.chat import slack
+from docsbot.chat import tasks as slack_tasks
 from docsbot.chat.models import Message
 from docsbot.chat.slack import slack_installation_set
 from docsbot.chat.slack_signature import slack_signature
@@ -77,6 +78,7 @@ def celery_worker_process(django_db_setup, slack_server, tmp_path_factory):
         yield None
         return
     env = {**os.environ, "DOCSBOT_SLACK_API_URL": slack_server.api_url,
+           "DOCSBOT_SLACK_RESPONSE_URL_PREFIXES": f"http://127.0.0.1:{slack_server.server_port}/",
            "DOCSBOT_DATA_DIR": str(tmp_path_factory.mktemp("worker-data")),
            "DOCSBOT_CHAT_RATE_LIMIT_PER_MINUTE": "0",
            "DATABASE_URL": database_url()}
@@ -93,6 +95,23 @@ def test_it_answers_an_empty_slash_command_with_its_usage_under_the_commands_own
     body = urlencode({"command": "/docs", "text": " ", "response_url": "http://127.0.0.1:1/x"}).encode()
     response = signed_post(team, f"/slack/{team.slug}/commands", body, "application/x-www-form-urlencoded")
     assert response.status_code == 200 and response.json()["text"] == "Usage: /docs your question"
+
+
+def test_a_signed_slash_command_may_only_have_its_answer_posted_to_slack(team, settings, monkeypatch):
+    queued = []
+    monkeypatch.setattr(slack_tasks.slack_answer_command, "delay", lambda *args: queued.append(args))
+    path, form = f"/slack/{team.slug}/commands", "application/x-www-form-urlencoded"
+    for elsewhere in ("http://127.0.0.1:9977/internal-admin/delete", "https://hooks.slack.com.evil.example/x",
+                      "https://example.com/https://hooks.slack.com/"):
+        body = urlencode({"command": "/docs", "text": "how do I upload?", "response_url": elsewhere}).encode()
+        refused = signed_post(team, path, body, form)
+        assert refused.status_code == 400 and "not Slack's" in refused.json()["detail"]
+    with pytest.raises(slack.SlackPostError, match="not Slack's"):
+        slack.slack_answer_command(team_id=team.pk, response_url="http://169.254.169.254/latest", text="hi")
+    slack_url = "https://hooks.slack.com/commands/T1/123/abc"
+    body = urlencode({"command": "/docs", "text": "how do I upload?", "response_url": slack_url}).encode()
+    assert signed_post(team, path, body, form).status_code == 200
+    assert queued == [(team.pk, slack_url, "how do I upload?")]
 
 
 def test_it_rejects_unsigned_slash_commands(team):
