@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import httpx
 from django.conf import settings
 
 from serving.client import ServingClient, ServingError
@@ -74,6 +75,26 @@ def adapter_publish(*, team_slug: str, version_path: Path) -> None:
     temporary.unlink(missing_ok=True)
     temporary.symlink_to(version_path, target_is_directory=True)
     os.replace(temporary, link)
+
+
+def team_unpublish(*, team_slug: str) -> list[str]:
+    """Take a team's live and candidate adapters off serving: their links in ADAPTER_DIR go, and a reachable
+    endpoint unloads them (best effort: a server that is down finds no link to load them from). The names."""
+    adapter_dir = Path(settings.ADAPTER_DIR)
+    name = team_adapter_name(team_slug)
+    links = [adapter_dir / name, *adapter_dir.glob(f"{name}.v*")] if adapter_dir.is_dir() else []
+    names = [link.name for link in links if link.is_symlink()]
+    for link in links:
+        if link.is_symlink():
+            link.unlink(missing_ok=True)
+    if names and settings.SERVING_URL:
+        try:
+            client = serving_client()
+            for served in names:
+                client.unload_adapter(name=served)
+        except (ServingError, httpx.HTTPError) as exc:  # the links are gone: nothing loads them again
+            log.warning("serving did not unload %s: %s", ", ".join(names), exc)
+    return names
 
 
 def check_serving() -> dict[str, Any]:

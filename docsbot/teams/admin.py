@@ -29,6 +29,11 @@ class TeamAdmin(TeamScopedAdmin):
     inlines = [MembershipInline, WidgetKeyInline]
     actions = ["issue_api_token"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # The slug names the team's served adapter, data folders and webhook URLs: renaming it would cut
+        # the team off from its adapter and its integrations.
+        return [*super().get_readonly_fields(request, obj), *(["slug"] if obj is not None else [])]
+
     @admin.action(description="Issue a new API token (shown once)")
     def issue_api_token(self, request, queryset):
         for team in queryset:
