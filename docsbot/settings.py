@@ -92,6 +92,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "docsbot.core.number_range.ApiNumberRangeMiddleware",
 ]
 
 ROOT_URLCONF = "docsbot.urls"

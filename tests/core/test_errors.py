@@ -57,3 +57,12 @@ def _file(name: str, content: bytes):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile(name, content)
+
+
+def test_an_api_number_past_what_the_database_stores_is_a_422_not_a_500(api):
+    huge = "99999999999999999999"
+    for path in (f"/api/v1/qa/pairs?offset={huge}", f"/api/v1/qa/pairs?document={2 ** 63}",
+                 f"/api/v1/ingest-runs/{huge}", f"/api/v1/training-jobs/{huge}"):
+        response = api.get(path)
+        assert response.status_code == 422 and "out of range" in response.json()["detail"], path
+    assert api.get(f"/api/v1/qa/pairs?offset={2 ** 63 - 1}").status_code == 200  # the largest that fits
