@@ -289,6 +289,9 @@ CHAT_WEBHOOK_RATE_LIMIT_PER_MINUTE = env_optional_int("DOCSBOT_CHAT_WEBHOOK_PER_
 # Per widget key and client address (an IPv6 client by its /64): one browser, or one script
 # forging an Origin header, cannot spend the whole widget key's budget.
 CHAT_WIDGET_CLIENT_RATE_LIMIT_PER_MINUTE = env_int("DOCSBOT_CHAT_WIDGET_CLIENT_PER_MINUTE", 20, minimum=0)
+# The admin login: this many failed tries of one user name from one client lock it there for the window.
+LOGIN_FAILURES = env_int("DOCSBOT_LOGIN_FAILURES", 10, minimum=1)
+LOGIN_LOCKOUT_SECONDS = env_int("DOCSBOT_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
 SLACK_API_URL = env_str("DOCSBOT_SLACK_API_URL", "https://slack.com/api")
 # Where a slash command's response_url may point: the request names it, so without this list anyone holding
 # a team's signing secret could make the chat worker POST to any address (an internal service, say).

@@ -68,6 +68,12 @@ def client_address(address: str | None) -> str:
     return str(ip)
 
 
+def counter_hit(key: str, seconds: int) -> tuple[int, int]:
+    """Count one at ``key``, a counter that lives ``seconds`` from its first count: (count, seconds left)."""
+    count, ttl = redis_client().eval(_INCR_WITH_TTL, 1, key, seconds)
+    return int(count), int(ttl)
+
+
 def chat_budget_hit(budget: str, subject: str | int) -> RateDecision:
     """Count one question on a channel's budget for one subject (a token, a widget key, a team);
     refused once the minute's budget is spent."""
@@ -77,8 +83,8 @@ def chat_budget_hit(budget: str, subject: str | int) -> RateDecision:
     window = int(time.time()) // WINDOW_SECONDS
     digest = hashlib.sha256(str(subject).encode()).hexdigest()[:24]  # no address or key in Redis
     key = f"docsbot:chat:rate:{budget}:{digest}:{window}"
-    count, ttl = redis_client().eval(_INCR_WITH_TTL, 1, key, WINDOW_SECONDS + 1)
-    return RateDecision(allowed=int(count) <= limit, limit=limit, retry_after=max(1, int(ttl)))
+    count, ttl = counter_hit(key, WINDOW_SECONDS + 1)
+    return RateDecision(allowed=count <= limit, limit=limit, retry_after=max(1, ttl))
 
 
 def once(*, key: str, seconds: int) -> bool:

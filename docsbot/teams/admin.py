@@ -4,8 +4,12 @@ from django.utils.html import format_html, format_html_join
 from docsbot.adapters.comparison_chart import f1_chart
 from docsbot.core.errors import REFUSED, admin_error
 from docsbot.teams.admin_scope import TeamScopedAdmin
+from docsbot.teams.login_throttle import ThrottledAdminAuthenticationForm
 from docsbot.teams.models import ApiToken, Membership, MethodComparison, Team, WidgetKey
 from docsbot.teams.services import api_token_create, api_token_revoke
+
+
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 class MembershipInline(admin.TabularInline):
