@@ -8,7 +8,6 @@ from docsbot.teams.login_throttle import ThrottledAdminAuthenticationForm
 from docsbot.teams.models import ApiToken, Membership, MethodComparison, Team, WidgetKey
 from docsbot.teams.services import api_token_create, api_token_revoke
 
-
 admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
