@@ -6,6 +6,7 @@ say about it.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass, field, replace
@@ -109,6 +110,20 @@ def fit_prompt(*, team_name: str, question: str, contexts: list[ContextChunk], h
     return messages, min(max_tokens, max(MIN_ANSWER_TOKENS // 2, max_model_len - estimate(messages)))
 
 
+FOLLOW_UP_OPENERS = re.compile(r"(?i)^\s*(and|but|also|so|then|what about|how about|what if)\b")
+# Words that point back at what the conversation was about (English: the language of the prompts).
+BACK_REFERENCES = frozenset(["it", "its", "it's", "that", "this", "those", "these", "they", "them", "their", "there", "one", "ones"])
+FOLLOW_UP_MAX_WORDS = 8
+
+
+def is_follow_up(question: str) -> bool:
+    """A short question that opens by continuing the last one or points back at it ("Does it work on
+    Windows?"), which its own words cannot retrieve."""
+    words = re.findall(r"[\w']+", question.lower())
+    return bool(FOLLOW_UP_OPENERS.match(question)) or (
+        len(words) <= FOLLOW_UP_MAX_WORDS and any(word in BACK_REFERENCES for word in words))
+
+
 def answer_prepare(*, team: Team, question: str, conversation_id: str | None = None,
                    channel: str = Conversation.Channel.API, external_id: str = "",
                    client: ChatBackend | None = None, pinned_version: int | None = None) -> Prepared:
@@ -133,11 +148,17 @@ def answer_prepare(*, team: Team, question: str, conversation_id: str | None = N
                                    limit=settings.CHAT_HISTORY_MESSAGES)
 
     started = time.perf_counter()
-    # A follow-up ("and on Windows?") is retrieved together with the question before it.
-    previous = [turn["content"] for turn in history if turn["role"] == "user"][-1:]
-    query = " ".join([*previous, question])
+    # Each question is retrieved on its own words: joined to the one before, a new topic came back with the
+    # previous topic's sections. A follow-up ("and how long does it take?") and a question that finds nothing
+    # alone are retrieved together with the question before it.
+    query = question
     hits = chunk_search(team=team, query=query, k=settings.CHAT_TOP_K)
     similarities = hit_similarities(query=query, hits=hits)
+    previous = [turn["content"] for turn in history if turn["role"] == "user"][-1:]
+    if previous and (is_follow_up(question) or max(similarities, default=0.0) < settings.CHAT_MIN_SCORE):
+        query = " ".join([*previous, question])
+        hits = chunk_search(team=team, query=query, k=settings.CHAT_TOP_K)
+        similarities = hit_similarities(query=query, hits=hits)
     timings["retrieval_ms"] = (time.perf_counter() - started) * 1000
 
     started = time.perf_counter()

@@ -10,7 +10,7 @@ from django.test import Client
 from docsbot.chat.feedback import source_link, tracked_url
 from docsbot.chat.generate import Answer, answer_finish
 from docsbot.chat.models import Conversation, Feedback, Message, SourceClick
-from docsbot.chat.prepare import CHARS_PER_TOKEN, answer_prepare, fit_prompt
+from docsbot.chat.prepare import CHARS_PER_TOKEN, answer_prepare, fit_prompt, is_follow_up
 from docsbot.chat.ratelimit import chat_budget_hit
 from docsbot.chat.slack import slack_text
 from docsbot.core.prompts import ContextChunk, prompt_documents
@@ -232,6 +232,27 @@ def test_it_sends_history_and_delimited_documents_for_follow_ups(docs_team, sett
     assert '<document index="1"' in prepared.messages[-1]["content"]
     assert "ten seconds" in prepared.messages[-1]["content"]  # the follow-up retrieved the rollback section
     assert prepared.model == "base"
+
+
+def test_a_new_question_in_a_conversation_is_retrieved_on_its_own_words(docs_team, settings):
+    settings.SERVING_URL = "http://127.0.0.1:9"  # never called: the base model name is configured
+    settings.SERVING_BASE_MODEL_NAME = "base"
+    first = answer_prepare(team=docs_team, question="How do I roll back a deployment?")
+    answer = answer_finish(prepared=first, text="Run acme rollback.")
+    prepared = answer_prepare(team=docs_team, question="How do I install the command-line tool?",
+                              conversation_id=answer.conversation_id)
+    documents = prepared.messages[-1]["content"]
+    assert "pip install acme-widgets" in documents and "ten seconds" not in documents
+
+
+@pytest.mark.parametrize(("question", "follow_up"), [
+    ("And how long does it take?", True), ("Does it work on Windows?", True), ("what about the CLI?", True),
+    ("How do I reset the relay to factory settings?", False), ("Which sensors are supported?", False),
+    ("What does error ZL-104 mean?", False),
+    ("How do I configure the retention period of the metrics that the collector keeps?", False),
+])
+def test_it_tells_a_follow_up_from_a_new_question(question, follow_up):
+    assert is_follow_up(question) is follow_up
 
 
 def test_it_fits_the_prompt_into_a_small_context(settings):
