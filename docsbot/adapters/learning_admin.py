@@ -75,7 +75,13 @@ class ExperimentAdmin(TeamScopedAdmin):
             admin_error(self, request, exc)
             obj.pk = None
             return
-        obj.pk = started.pk
+        # The form's instance becomes the started experiment: the admin logs it and redirects with it.
+        for field in Experiment._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(started, field.attname))
+
+    def log_addition(self, request, obj, message):
+        if obj.pk is not None:  # a refused start created nothing to log
+            super().log_addition(request, obj, message)
 
     def response_add(self, request, obj, post_url_continue=None):
         if obj.pk is None:

@@ -317,6 +317,21 @@ def test_it_shows_experiments_events_and_retrain_settings_in_the_admin(client, t
     assert client.get("/admin/adapters/retrainpolicy/").status_code == 200
 
 
+def test_it_starts_an_experiment_from_the_admins_add_page_and_reports_a_refusal_there(client, team, versions):
+    v1, v2 = versions
+    admin = get_user_model().objects.create_superuser("root", password="pw-long-enough-1")
+    client.force_login(admin)
+    form = {"team": team.pk, "traffic_share": 0.5, "days": 14, "min_rated": 20, "alpha": 0.05}
+    refused = client.post("/admin/adapters/experiment/add/", {**form, "candidate": v1.pk}, follow=True)
+    assert refused.status_code == 200 and b"live version" in refused.content
+    assert not Experiment.objects.exists()
+    started = client.post("/admin/adapters/experiment/add/", {**form, "candidate": v2.pk})
+    assert started.status_code == 302
+    experiment = Experiment.objects.get()
+    assert (experiment.candidate, experiment.control, experiment.status) == (v2, v1, "running")
+    assert str(experiment) in client.get("/admin/adapters/experiment/").content.decode()
+
+
 def test_it_draws_an_independent_split_for_each_experiment():
     from docsbot.adapters.experiments import assigned_to_candidate
 
