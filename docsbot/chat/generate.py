@@ -27,6 +27,7 @@ from docsbot.core.prompts import (
     cited_where_quoted,
     cited_where_uncited,
     prompt_documents,
+    without_prompt_markup,
     without_unknown_citations,
 )
 from docsbot.teams.models import Team
@@ -74,7 +75,8 @@ def as_shown(text: str, *, prompt: str, documents: int) -> str:
     """The model's answer as users see it: citation markers that name no document dropped, each quote citing
     the document it quotes word for word, and a quote without any marker given one."""
     quoted = prompt_documents(prompt)
-    return cited_where_uncited(cited_where_quoted(without_unknown_citations(text, documents), quoted), quoted)
+    text = without_unknown_citations(without_prompt_markup(text), documents)
+    return cited_where_uncited(cited_where_quoted(text, quoted), quoted)
 
 
 # vLLM (and docsbot's server) name the real token counts when a prompt overflows the context.

@@ -64,6 +64,18 @@ def without_unknown_citations(text: str, documents: int) -> str:
     return _CITATION.sub(lambda marker: marker.group() if 1 <= int(marker.group(1)) <= documents else "", text)
 
 
+# An answer that copies the prompt's own markup ('<document index="2" title=... section=...> Set X ... </document>')
+_COPIED_DOCUMENT = re.compile(r'<document\b[^>]*?\bindex="(\d+)"[^>]*>\s*(.*?)\s*(?:</document>|$)', re.DOTALL)
+_COPIED_TAG = re.compile(r"</?documents?\b[^>]*>")
+
+
+def without_prompt_markup(text: str) -> str:
+    """``text`` with the prompt's document markup it copied turned into what it means: each copied document's
+    text followed by its citation marker, and any other document tag dropped. Users never see the markup."""
+    text = _COPIED_DOCUMENT.sub(lambda copied: f"{copied.group(2)} [{copied.group(1)}]", text)
+    return re.sub(r"[ \t]{2,}", " ", _COPIED_TAG.sub(" ", text)).strip()
+
+
 _DOCUMENT = re.compile(r'<document index="(\d+)"[^>]*>\n(.*?)\n</document>', re.DOTALL)
 # A run of text and the citation markers that close it: "Quote one. [3]" or "Quote two [1][2]."
 _CITED_RUN = re.compile(rf"(?P<body>[^\[\]]+?)(?P<marks>(?:{_CITATION.pattern})+)")

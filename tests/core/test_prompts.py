@@ -30,6 +30,17 @@ def test_an_answer_loses_the_citation_markers_that_name_no_document():
     assert without_unknown_citations("Pass [a, b] as the list.", 4) == "Pass [a, b] as the list."
 
 
+def test_an_answer_that_copies_the_prompts_markup_shows_the_text_with_its_citation():
+    from docsbot.core.prompts import without_prompt_markup
+
+    copied = ('<document index="2" title="Configuring Zephyrlite" section="Changing the sample interval"> Set '
+              "sample_interval to the seconds between readings. </document>")
+    assert without_prompt_markup(copied) == "Set sample_interval to the seconds between readings. [2]"
+    cut = '<documents>\n<document index="4" title="FAQ" section="Sensors">\nOne relay handles 64 sensors.'
+    assert without_prompt_markup(cut) == "One relay handles 64 sensors. [4]"  # the answer budget ended inside it
+    assert without_prompt_markup("Use `<div>` and x < y. [1]") == "Use `<div>` and x < y. [1]"
+
+
 def test_a_quote_cites_the_document_it_quotes_word_for_word():
     from docsbot.core.prompts import cited_where_quoted, prompt_documents
 
