@@ -54,6 +54,7 @@ class Tally:
     chunks: int = 0
     unchanged: int = 0
     duplicates: int = 0
+    updated: int = 0  # of ``documents``: pages that replaced the stored text of the same path
     removed: int = 0
     embedded: int = 0
     failed: list[dict] = field(default_factory=list)
@@ -64,8 +65,9 @@ class Tally:
         self.failed.append({"path": path, "error": error})
         self.items.append({"path": path, "status": "failed", "chunks": 0, "error": error})
 
-    def item(self, path: str, status: str, chunks: int | None = 0) -> None:
-        self.items.append({"path": path, "status": status, "chunks": chunks, "error": ""})
+    def item(self, path: str, status: str, chunks: int | None = 0, note: str = "") -> None:
+        self.items.append({"path": path, "status": status, "chunks": chunks, "error": "",
+                           **({"note": note} if note else {})})
 
 
 class IngestPass:
@@ -180,7 +182,11 @@ class IngestPass:
         """A near-duplicate of a known document is recorded as such; anything else waits for embedding."""
         fingerprint = dedup.fingerprint(parsed.plain_text())
         current = self.existing.get(source.path)
-        others = [(k, fp) for k, fp in self.known if current is None or k != current.pk]
+        if current is not None:
+            # Its stored text is being replaced: a later file of this run that matches the old text is no
+            # duplicate of it (an archive's "configuration.md" had been taken for a copy of the page it replaced).
+            self.known = [(k, fp) for k, fp in self.known if k != current.pk]
+        others = self.known
         twin = dedup.find_near_duplicate(fingerprint, others)
         if twin is not None and twin < 0:
             self._flush()  # its twin is earlier in this run and not stored yet: store it first
@@ -188,7 +194,8 @@ class IngestPass:
         if twin is not None:
             _record_duplicate(self.team, source, len(data), content_hash, parsed.title, parsed.format, twin)
             self.tally.duplicates += 1
-            self.tally.item(source.path, "duplicate")
+            original = Document.objects.filter(pk=twin).values_list("source_path", flat=True).first()
+            self.tally.item(source.path, "duplicate", note=f"the same text as {original}" if original else "")
             return
         key = -(len(self.accepted) + 1)
         self.accepted[source.path] = key
@@ -288,8 +295,9 @@ def _commit(team: Team, pending: list[Pending], tally: Tally, model_name: str, k
             position += 1
             rows.append((ordinal, draft, blob))
         with transaction.atomic():
-            document, _ = Document.objects.select_for_update().get_or_create(
+            document, created = Document.objects.select_for_update().get_or_create(
                 team=team, source_path=item.source.path)
+            replaced = not created and document.status == Document.Status.INDEXED
             document.chunks.all().delete()
             Chunk.objects.bulk_create([
                 Chunk(team=team, document=document, ordinal=ordinal, heading_path=draft.heading_path,
@@ -310,8 +318,10 @@ def _commit(team: Team, pending: list[Pending], tally: Tally, model_name: str, k
             known[:] = [(document.pk if k == key else k, fp) for k, fp in known]
             tally.resolved[key] = document.pk
         tally.documents += 1
+        tally.updated += replaced
         tally.chunks += len(rows)
-        tally.item(item.source.path, "indexed", chunks=len(rows))
+        tally.item(item.source.path, "updated" if replaced else "indexed", chunks=len(rows),
+                   note="replaced the earlier text of this path" if replaced else "")
 
 
 def _remove_missing(team: Team, seen: set[str], tally: Tally) -> int:

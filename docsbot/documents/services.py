@@ -217,7 +217,7 @@ def ingest_run_execute(*, run_id: int, progress: Progress | None = None, owner: 
         raise
     summary = {
         "run": run.pk, "documents": tally.documents, "chunks": tally.chunks, "unchanged": tally.unchanged,
-        "duplicates": tally.duplicates, "removed": tally.removed, "embedded_chunks": tally.embedded,
+        "updated": tally.updated, "duplicates": tally.duplicates, "removed": tally.removed, "embedded_chunks": tally.embedded,
         "failed": tally.failed, "seconds": round(time.monotonic() - started, 3), "attempts": run.attempts,
     }
     leases.lease_finish(IngestRun, pk=run_id, owner=owner, running=running, status=IngestRun.Status.SUCCEEDED,

@@ -83,6 +83,27 @@ def test_it_indexes_near_duplicate_pages_once(team, docs_dir):
     assert summary["duplicates"] == 1 and summary["documents"] == 4
     duplicate = Document.objects.get(team=team, source_path="copy/quickstart-old.md")
     assert duplicate.duplicate_of.source_path == "quickstart.md" and not duplicate.chunks.exists()
+    item = next(item for item in IngestRun.objects.latest("pk").items if item["path"] == "copy/quickstart-old.md")
+    assert item["status"] == "duplicate" and item["note"] == "the same text as quickstart.md"
+
+
+def test_a_file_like_the_old_text_of_a_page_replaced_in_the_same_run_is_no_duplicate_of_it(team, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    old_text = "# Configuration\n\n" + "Set the sample interval and the buffer hours in the relay file. " * 30
+    new_text = "# Configuration\n\n" + "Every variable of the server is read from the environment at start. " * 30
+    first.mkdir()
+    (first / "configuration.md").write_text(old_text)
+    _ingest(team, first / "configuration.md")
+    (second / "zephyr").mkdir(parents=True)
+    (second / "configuration.md").write_text(new_text)
+    (second / "zephyr" / "configuration.md").write_text(old_text)
+    summary = _ingest(team, second)
+    assert summary["duplicates"] == 0 and summary["documents"] == 2 and summary["updated"] == 1
+    run = IngestRun.objects.latest("pk")
+    assert {item["path"]: item["status"] for item in run.items} == {"configuration.md": "updated",
+                                                                    "zephyr/configuration.md": "indexed"}
+    copy = Document.objects.get(team=team, source_path="zephyr/configuration.md")
+    assert copy.duplicate_of_id is None and copy.chunks.exists()
 
 
 def test_it_records_bad_files_and_ingests_the_rest(team, docs_dir, settings):

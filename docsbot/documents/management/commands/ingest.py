@@ -44,7 +44,8 @@ class Command(BaseCommand):
             self.stdout.write(_json(summary))
         else:
             self.stdout.write(
-                f"{found.slug}: {summary['documents']} documents indexed ({summary['chunks']} chunks), "
+                f"{found.slug}: {summary['documents']} documents indexed ({summary['chunks']} chunks"
+                f"{'; ' + str(summary['updated']) + ' replacing an earlier text' if summary.get('updated') else ''}), "
                 f"{summary['unchanged']} unchanged, {summary['duplicates']} near-duplicates, "
                 f"{summary['removed']} removed, {len(summary['failed'])} failed in {summary['seconds']:.1f} s")
             for failure in summary["failed"]:

@@ -35,7 +35,7 @@
     let text = "ingestion " + run.status + (run.phase ? " (" + run.phase + ")" : "") + ": " + run.processed + "/" + run.total;
     if (run.status === "succeeded") {
       const s = run.summary;
-      text = "done: " + s.documents + " indexed, " + s.unchanged + " unchanged, " + s.duplicates + " duplicates, " +
+      text = "done: " + s.documents + " indexed" + (s.updated ? " (" + s.updated + " replacing the earlier text of their path)" : "") + ", " + s.unchanged + " unchanged, " + s.duplicates + " duplicates, " +
         s.removed + " removed, " + s.failed.length + " failed in " + s.seconds + " s";
     }
     if (run.error) text += " — " + run.error;
@@ -44,7 +44,7 @@
     for (const item of run.items || []) {
       const row = el("tr");
       row.append(el("td", item.path), el("td", item.status, "st-" + item.status),
-                 el("td", item.chunks == null ? "" : item.chunks + " chunks"), el("td", item.error || ""));
+                 el("td", item.chunks == null ? "" : item.chunks + " chunks"), el("td", item.error || item.note || ""));
       view.table.appendChild(row);
     }
   }
