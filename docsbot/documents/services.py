@@ -15,7 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from docsbot.core import leases
-from docsbot.core.errors import AppError
+from docsbot.core.errors import AppError, app_error
 from docsbot.documents.ingest_pass import IngestPass, Progress, index_version_bump
 from docsbot.documents.models import Document, IndexState, IngestRun
 from docsbot.documents.sources import (
@@ -129,8 +129,9 @@ MAX_UPLOAD_FILES = 200
 
 def upload_ingest(*, team: Team, files: list, origin: str, sync: bool) -> IngestRun:
     """The one upload path (API and admin page): refuse what the request itself shows is wrong (no file, too
-    many, one over the size limit, an unsupported type, content that does not match its extension) before
-    anything is stored; else store the files and start an ingestion run."""
+    many, one over the size limit, only files of unsupported types or whose content does not match their
+    extension) before anything is stored; else store the files and start an ingestion run, in which a file
+    of an unsupported type or mismatched content is one failed item (never stored) and the rest go on."""
     if not files:
         raise AppError("send at least one file (the 'files' field)")
     if len(files) > MAX_UPLOAD_FILES:
@@ -139,11 +140,15 @@ def upload_ingest(*, team: Team, files: list, origin: str, sync: bool) -> Ingest
     too_big = [f.name for f in files if f.size > limit]
     if too_big:
         raise AppError(f"{', '.join(too_big)}: over the {settings.MAX_UPLOAD_MB} MB upload limit", code="too_large")
-    for upload in files:
-        rejection = upload_rejection(name=upload.name or "", head=upload_head(upload))
-        if rejection:
-            raise rejection
-    inputs = upload_store(team=team, files=[(f.name or "upload", f) for f in files])
+    rejections = {index: upload_rejection(name=upload.name or "", head=upload_head(upload))
+                  for index, upload in enumerate(files)}
+    refused = {index: rejection for index, rejection in rejections.items() if rejection is not None}
+    if len(refused) == len(files):
+        raise next(iter(refused.values()))
+    inputs = [{"kind": "refused", "name": files[index].name or "upload",
+               "error": app_error(rejection).message.removeprefix(f"{files[index].name}: ")}
+              for index, rejection in refused.items()]
+    inputs += upload_store(team=team, files=[(f.name or "upload", f) for i, f in enumerate(files) if i not in refused])
     return ingest_run_start(team=team, origin=origin, inputs=inputs, sync=sync)
 
 
@@ -159,7 +164,9 @@ def _expand(inputs: list[dict]) -> list[Source]:
     if uploads:
         sources.extend(expand_uploads(uploads, budget))
     for item in inputs:
-        if item["kind"] == "path":
+        if item["kind"] == "refused":  # refused at the upload, never stored: its document (if any) is kept
+            sources.append(SourceFailure(item["name"], item["error"]))
+        elif item["kind"] == "path":
             sources.extend(expand_local(Path(item["value"]).expanduser(), budget=budget))
         elif item["kind"] == "url":
             sources.extend(_crawl_failure_hides_pages(source) for source in expand_inputs([item["value"]]))

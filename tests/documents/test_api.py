@@ -41,6 +41,27 @@ def test_it_keeps_runs_and_documents_per_team(api, other_api, django_capture_on_
     assert api.get("/api/v1/search", data={"q": "acme"}).json() == []
 
 
+def test_a_file_of_an_unsupported_type_fails_alone_and_the_rest_of_the_upload_is_ingested(
+        api, tmp_path, settings, django_capture_on_commit_callbacks):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.DATA_DIR = tmp_path / "data"
+    files = [SimpleUploadedFile("setup.exe", b"MZ\x90\x00"), SimpleUploadedFile("fake.pdf", b"hello"),
+             SimpleUploadedFile("quickstart.md", (DOCS / "quickstart.md").read_bytes())]
+    with django_capture_on_commit_callbacks(execute=False):
+        response = api.post("/api/v1/documents", {"files": files}, multipart=True)
+    assert response.status_code == 202, response.content
+    ingest_run_execute(run_id=response.json()["id"])
+    body = api.get(f"/api/v1/ingest-runs/{response.json()['id']}").json()
+    items = {item["path"]: item for item in body["items"]}
+    assert items["quickstart.md"]["status"] == "indexed"
+    assert items["setup.exe"]["status"] == "failed" and items["setup.exe"]["error"].startswith("unsupported file type")
+    assert items["fake.pdf"]["status"] == "failed" and "not a PDF" in items["fake.pdf"]["error"]
+    stored = [path.name for path in (tmp_path / "data" / "uploads").rglob("*") if path.is_file()]
+    assert stored == ["0000-quickstart.md"]  # the refused files were never written
+    assert [d.source_path for d in Document.objects.filter(status="indexed")] == ["quickstart.md"]
+
+
 def test_it_rejects_bad_requests_with_clear_messages(api, settings):
     assert api.post("/api/v1/documents", data={}, multipart=True).status_code in (400, 422)
     assert api.get("/api/v1/search", data={"q": "  "}).json()["detail"] == "q must not be empty"
