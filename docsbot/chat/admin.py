@@ -225,7 +225,7 @@ class ReviewItemAdmin(TeamScopedAdmin):
 
     @admin.display(description="retrieved chunks")
     def sources(self, obj: Feedback) -> str:
-        return "; ".join(_source_label(s) for s in obj.message.sources)
+        return "; ".join(_source_label(s) for s in message_sources(obj.message))  # with their texts: still there?
 
     @admin.display(description="retrieved chunks")
     def retrieved_chunks(self, obj: Feedback):
