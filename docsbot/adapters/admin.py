@@ -2,7 +2,7 @@
 their evaluation and a promote action."""
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -11,7 +11,11 @@ from django.utils.html import format_html
 
 from docsbot.adapters.models import AdapterVersion, TrainingEvent, TrainingJob
 from docsbot.adapters.selectors import training_curve
-from docsbot.adapters.services import adapter_version_promote, training_job_cancel
+from docsbot.adapters.services import (
+    adapter_version_promote,
+    adapter_version_rollback,
+    training_job_cancel,
+)
 from docsbot.core.errors import REFUSED, admin_error
 from docsbot.teams.admin_scope import TeamScopedAdmin
 
@@ -104,7 +108,7 @@ class AdapterVersionAdmin(TeamScopedAdmin):
     list_filter = ["status", "method", "team"]
     readonly_fields = ["team", "job", "number", "path", "method", "rank", "base_model", "status", "servable_by",
                        "metrics", "curve", "dataset_hash", "pair_ids", "created", "promoted_at"]
-    actions = ["promote"]
+    actions = ["promote", "rollback"]
 
     list_select_related = ["team"]
 
@@ -141,10 +145,28 @@ class AdapterVersionAdmin(TeamScopedAdmin):
     def promote(self, request, queryset):
         for version in queryset:
             try:
-                adapter_version_promote(version=version)
-                self.message_user(request, f"{version.team} v{version.number} promoted")
+                adapter_version_promote(version=version, actor=f"admin:{request.user.get_username()}")
             except REFUSED as exc:
                 admin_error(self, request, exc)
+                continue
+            kept = TrainingEvent.objects.filter(job_id=version.job_id, message__startswith=(
+                f"kept version {version.number} as a candidate")).values_list("message", flat=True).first()
+            if kept:
+                self.message_user(request, f"{version.team} v{version.number} promoted by hand, although its gate "
+                                           f"{kept.removeprefix(f'kept version {version.number} as a candidate')}"
+                                           " — the previous version is one rollback away", level=messages.WARNING)
+            else:
+                self.message_user(request, f"{version.team} v{version.number} promoted")
+
+    @admin.action(description="Roll back the selected versions' teams to their previously live version")
+    def rollback(self, request, queryset):
+        for team in {version.team for version in queryset}:
+            try:
+                live = adapter_version_rollback(team=team, actor=f"admin:{request.user.get_username()}")
+            except REFUSED as exc:
+                admin_error(self, request, exc)
+                continue
+            self.message_user(request, f"{team}: rolled back to v{live.number}")
 
 
 from docsbot.adapters import learning_admin  # noqa: F401  (experiments, events, retrain policies)

@@ -105,6 +105,21 @@ def adapter_version_list(request: HttpRequest):
     return list(selectors.adapter_version_list(team=request.auth))
 
 
+@router.post("/adapter-versions/rollback", response=AdapterVersionOut,
+             summary="Make the version that was live before the current one live again")
+def adapter_version_rollback(request: HttpRequest):
+    return services.adapter_version_rollback(team=request.auth, actor="api")
+
+
+@router.post("/adapter-versions/{number}/promote", response=AdapterVersionOut,
+             summary="Make a version the team's live adapter (serving hot-loads it)")
+def adapter_version_promote(request: HttpRequest, number: int):
+    version = selectors.adapter_version_list(team=request.auth).filter(number=number).first()
+    if version is None:
+        raise AppError(code="not_found", message=f"no adapter version {number}")
+    return services.adapter_version_promote(version=version, actor="api")
+
+
 def _add_learning_routes() -> None:
     from docsbot.adapters.learning_api import router as learning_router
 

@@ -265,6 +265,19 @@ def test_it_runs_experiments_over_the_api(api, other_api, versions):
     assert api.get("/api/v1/events?kind=nope").status_code == 400
 
 
+def test_it_promotes_and_rolls_back_versions_over_the_api_for_its_team_only(api, other_api, team, versions):
+    promoted = api.post("/api/v1/adapter-versions/2/promote", {})
+    assert promoted.status_code == 200 and (promoted.json()["number"], promoted.json()["status"]) == (2, "promoted")
+    assert Event.objects.filter(team=team, kind="promoted").latest("pk").actor == "api"
+    assert other_api.post("/api/v1/adapter-versions/2/promote", {}).status_code == 404
+    assert api.post("/api/v1/adapter-versions/9/promote", {}).status_code == 404
+    assert other_api.post("/api/v1/adapter-versions/rollback", {}).status_code == 409  # nothing live to undo
+    rolled = api.post("/api/v1/adapter-versions/rollback", {})
+    assert rolled.status_code == 200 and rolled.json()["number"] == 1
+    assert [v["status"] for v in sorted(api.get("/api/v1/adapter-versions").json(), key=lambda v: v["number"])] \
+        == ["promoted", "retired"]
+
+
 def test_it_reverts_a_promotion_in_one_step(api, team, versions):
     v1, v2 = versions
     adapter_version_promote(version=v2, reason="the gate said so", actor="auto")
@@ -330,6 +343,26 @@ def test_it_starts_an_experiment_from_the_admins_add_page_and_reports_a_refusal_
     experiment = Experiment.objects.get()
     assert (experiment.candidate, experiment.control, experiment.status) == (v2, v1, "running")
     assert str(experiment) in client.get("/admin/adapters/experiment/").content.decode()
+
+
+def test_an_admin_promotes_a_version_the_gate_kept_with_a_warning_and_rolls_it_back(client, team, versions):
+    from docsbot.adapters.services import training_event_add, training_job_create
+
+    v1, v2 = versions
+    v2.job = training_job_create(team=team, enqueue=False)
+    v2.save()
+    training_event_add(job=v2.job, message="kept version 2 as a candidate: not a significant gain (p=0.161)")
+    client.force_login(get_user_model().objects.create_superuser("root", password="pw-long-enough-1"))
+    page = client.post("/admin/adapters/adapterversion/", {"action": "promote", "_selected_action": [v2.pk]},
+                       follow=True).content.decode()
+    assert "promoted by hand, although its gate" in page and "not a significant gain (p=0.161)" in page
+    promoted = Event.objects.filter(team=team, kind="promoted", version=v2).latest("pk")
+    assert promoted.actor == "admin:root"
+    page = client.post("/admin/adapters/adapterversion/", {"action": "rollback", "_selected_action": [v2.pk]},
+                       follow=True).content.decode()
+    assert "rolled back to v1" in page
+    v1.refresh_from_db()
+    assert v1.status == "promoted"
 
 
 def test_it_draws_an_independent_split_for_each_experiment():
