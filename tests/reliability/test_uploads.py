@@ -86,10 +86,15 @@ def test_it_refuses_wrong_types_oversize_and_fake_files_with_clear_4xx(api, sett
         assert response.status_code == status, (name, response.content)
         assert message in response.json()["detail"] and name in response.json()["detail"]
         assert "Traceback" not in response.content.decode()
-    # One bad file refuses the whole request: nothing stored, nothing queued.
-    assert _upload(api, ("ok.md", b"# Fine\n\ntext"), ("tool.exe", b"MZ")).status_code == 415
+    # Each refused alone: nothing stored, nothing queued.
     assert not IngestRun.objects.exists()
     assert not (Path(settings.DATA_DIR) / "uploads").exists() or not _files_under(Path(settings.DATA_DIR) / "uploads")
+    # Beside a good file, a bad one fails as its item and is never stored; the good one is ingested.
+    body = _run(api, _upload(api, ("ok.md", b"# Fine\n\nThe widget text is here."), ("tool.exe", b"MZ")))
+    items = {item["path"]: item for item in body["items"]}
+    assert items["ok.md"]["status"] == "indexed" and items["tool.exe"]["status"] == "failed"
+    assert "unsupported file type" in items["tool.exe"]["error"]
+    assert [path.name for path in _files_under(Path(settings.DATA_DIR) / "uploads")] == ["0000-ok.md"]
 
 
 def test_it_rejects_unsafe_archive_members_and_writes_nothing_outside_the_upload_area(api, settings, tmp_path):
