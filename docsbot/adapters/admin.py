@@ -42,13 +42,13 @@ class TrainingJobAdmin(TeamScopedAdmin):
     inlines = [TrainingEventInline]
     readonly_fields = ["team", "status", "method", "hyperparameters", "config", "base_model", "step", "total_steps",
                        "loss", "eta_seconds", "cancel_requested", "lease_owner", "lease_expires", "attempts",
-                       "celery_task_id", "error", "created", "started", "finished"]
+                       "celery_task_id", "error", "created", "started", "finished", "trigger", "reason", "changes"]
     actions = ["cancel_jobs"]
 
     list_select_related = ["team"]
 
     def has_add_permission(self, request) -> bool:
-        return False  # jobs start from the API, the train command, or the team's page
+        return False  # jobs start from the API, the train command, or the teams page's "Train" action
 
     @admin.display(description="progress")
     def progress(self, job: TrainingJob) -> str:

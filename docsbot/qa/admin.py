@@ -90,6 +90,8 @@ class QAPairAdmin(TeamScopedAdmin):
     def save_model(self, request, obj, form, change):
         if change and ({"question", "answer"} & set(form.changed_data)):
             obj.edited = True
+        if "status" in form.changed_data and obj.status != QAPair.Status.REJECTED:
+            obj.reject_reason = ""  # as the bulk actions do: a filter's verdict no longer stands
         super().save_model(request, obj, form, change)
 
     def _set(self, request, queryset, status: str) -> None:
@@ -99,7 +101,7 @@ class QAPairAdmin(TeamScopedAdmin):
 
             count += pairs_set_status(team=Team.objects.get(pk=team_id), status=status,
                                       pair_ids=queryset.filter(team_id=team_id).values_list("id", flat=True))
-        self.message_user(request, f"{count} pairs marked {status}.")
+        self.message_user(request, f"{count} pair{'' if count == 1 else 's'} marked {status}.")
 
     @admin.action(description="Approve selected pairs")
     def approve(self, request, queryset):
@@ -175,6 +177,10 @@ class GenerationRunAdmin(TeamScopedAdmin):
     list_filter = ["team", "status", "generator"]
     readonly_fields = ["status", "done", "total", "summary", "error", "created", "finished"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # A started run is a record: its team and generator are what ran.
+        return [*self.readonly_fields, *(["team", "generator"] if obj is not None else [])]
+
     @admin.display(description="progress")
     def progress(self, run: GenerationRun) -> str:
         return format_html('<progress value="{}" max="100" style="width:10em"></progress> {}%', run.percent,
@@ -195,7 +201,7 @@ class GenerationRunAdmin(TeamScopedAdmin):
             admin_error(self, request, exc)
             return
         obj.pk = run.pk
-        self.message_user(request, f"Generation run #{run.pk} queued; this page shows its progress.")
+        self.message_user(request, f"Generation run #{run.pk} queued; reload this page to follow its progress.")
 
     def response_add(self, request, obj, post_url_continue=None):
         return redirect("admin:qa_generationrun_changelist")

@@ -9,6 +9,7 @@ from docsbot.teams.models import ApiToken, Membership, MethodComparison, Team, W
 from docsbot.teams.services import api_token_create, api_token_revoke
 
 admin.site.login_form = ThrottledAdminAuthenticationForm
+admin.site.site_url = "/widget/demo"  # "View site": the chat widget's page (docsbot has no page at /)
 
 
 class MembershipInline(admin.TabularInline):
@@ -30,12 +31,28 @@ class TeamAdmin(TeamScopedAdmin):
     list_display = ["slug", "name", "created"]
     search_fields = ["slug", "name"]
     inlines = [MembershipInline, WidgetKeyInline]
-    actions = ["issue_api_token"]
+    actions = ["issue_api_token", "train_adapter"]
 
     def get_readonly_fields(self, request, obj=None):
         # The slug names the team's served adapter, data folders and webhook URLs: renaming it would cut
         # the team off from its adapter and its integrations.
         return [*super().get_readonly_fields(request, obj), *(["slug"] if obj is not None else [])]
+
+    @admin.action(description="Train a new adapter (LoRA, auto settings) on the gpu queue")
+    def train_adapter(self, request, queryset):
+        from django.urls import reverse
+
+        from docsbot.adapters.services import training_job_create
+
+        for team in queryset:
+            try:
+                job = training_job_create(team=team)
+            except REFUSED as exc:
+                admin_error(self, request, exc)
+                continue
+            link = reverse("admin:adapters_trainingjob_change", args=[job.pk])
+            self.message_user(request, format_html('{}: training job <a href="{}">#{}</a> queued; its page shows '
+                                                   "its progress", team.slug, link, job.pk))
 
     @admin.action(description="Issue a new API token (shown once)")
     def issue_api_token(self, request, queryset):

@@ -34,3 +34,18 @@ def test_it_hides_other_teams_jobs_from_staff(client, team, other_team, adapter_
     assert client.get(f"/admin/adapters/trainingjob/{theirs.pk}/progress/").status_code == 404
     mine = training_job_create(team=team, enqueue=False)
     assert client.get(f"/admin/adapters/trainingjob/{mine.pk}/progress/").status_code == 200
+
+
+def test_a_team_admin_starts_training_from_the_teams_page(client, team, adapter_settings,
+                                                           django_capture_on_commit_callbacks):
+    from docsbot.adapters.models import TrainingJob
+
+    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "pw-long-enough-1"))
+    with django_capture_on_commit_callbacks() as callbacks:
+        page = client.post("/admin/teams/team/", {"action": "train_adapter", "_selected_action": [team.pk]},
+                           follow=True)
+    job = TrainingJob.objects.get(team=team)
+    assert job.status == "queued" and len(callbacks) == 1  # queued on the gpu queue once committed
+    assert f"/admin/adapters/trainingjob/{job.pk}/change/" in page.content.decode()
+    form = client.get(f"/admin/adapters/trainingjob/{job.pk}/change/").content.decode()
+    assert 'name="reason"' not in form and 'name="trigger"' not in form  # a job's record, not a form

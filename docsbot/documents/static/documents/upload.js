@@ -83,13 +83,16 @@
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const files = document.getElementById("files").files;
-    if (!files.length) return;
+    if (!files.length) { window.alert("Choose one or more files or archives first."); return; }
     const names = Array.from(files).map((f) => f.name).join(", ");
     send(form.action, new FormData(form), names);
     form.reset();
   });
   document.getElementById("resync").addEventListener("click", () => {
     const team = document.getElementById("team");
+    const name = team.options[team.selectedIndex].text;
+    if (!window.confirm("Ingest " + name + "'s last upload again? If that upload was a sync upload, every " +
+                        "document not in it is removed.")) return;
     send(resyncUrl(team.value), new FormData(), "re-sync " + team.options[team.selectedIndex].text);
   });
 })();
