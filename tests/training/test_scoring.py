@@ -32,3 +32,22 @@ def test_it_summarizes_each_metric_over_the_examples_it_applies_to():
     assert summary["citation_accuracy"] == 0.5 and summary["not_covered_accuracy"] == 0.5
     assert summary["false_abstention"] == 0.0 and 0.4 < summary["f1"] < 0.6
     assert cited("see [1] and [12]") == {1, 12} and gold_citation("x [1] y [3]") == 3
+
+
+def test_it_answers_in_even_length_sorted_batches_each_as_it_would_alone(tiny_base_model):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from training.evaluate import generate_answers
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base_model)
+    model = AutoModelForCausalLM.from_pretrained(tiny_base_model, dtype=torch.float32)
+    examples = [{"messages": [{"role": "user", "content": "deploy " * words},
+                              {"role": "assistant", "content": "ok"}]} for words in (9, 2, 30, 5, 14)]
+    widths: list[int] = []
+    generate = model.generate
+    model.generate = lambda **kwargs: widths.append(len(kwargs["input_ids"])) or generate(**kwargs)
+    batched = generate_answers(model, tokenizer, examples, max_new_tokens=6, batch_size=4)
+    assert widths == [3, 2]  # two even batches, not four and one
+    alone = [generate_answers(model, tokenizer, [example], max_new_tokens=6)[0] for example in examples]
+    assert batched == alone  # in the examples' order, whatever batch each went in
