@@ -130,3 +130,11 @@ def test_the_admin_page_refuses_what_the_api_refuses_and_stores_nothing(team, ap
         assert message in via_admin.json()["error"] and message in via_api.json()["detail"], name
     assert not IngestRun.objects.filter(team=team).exists()
     assert not (tmp_path / "data" / "uploads").exists()
+
+
+def test_the_admin_index_links_the_upload_analytics_and_review_pages(admin_client):
+    page = admin_client.get("/admin/").content.decode()
+    for link in (reverse("documents:upload"), reverse("admin:chat_analytics"),
+                 reverse("admin:chat_reviewitem_changelist")):
+        assert f'href="{link}"' in page, link
+    assert 'href="/widget/demo"' in page  # "View site": the widget's page, not a 404 at /
