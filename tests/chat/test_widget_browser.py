@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from docsbot.chat.models import Feedback, SourceClick
+from docsbot.chat.models import Feedback, Message, SourceClick
 from docsbot.documents.models import Document
 from docsbot.teams.services import widget_key_create
 from tests.chat.conftest import ingest_docs, wait_for
@@ -78,6 +78,18 @@ def test_it_streams_an_answer_with_sources_and_takes_a_thumbs_down(browser_page,
     page.reload()
     page.get_by_role("button", name="Open docs chat").click()
     assert page.locator(".msg.user").first.inner_text() == "How do I roll back a deployment?"
+    # "New chat" starts over: an empty log, and the next question opens a new conversation.
+    first = Message.objects.filter(team=team, role="user").get().conversation_id
+    page.get_by_role("button", name="Start a new conversation").click()
+    assert page.locator(".msg").count() == 0
+    page.get_by_label("Your question").fill("How do I install the command-line tool?")
+    page.get_by_label("Your question").press("Enter")
+    page.locator(".msg.assistant .sources").last.wait_for(timeout=120_000)
+    latest = Message.objects.filter(team=team, role="user").latest("pk")
+    assert latest.content == "How do I install the command-line tool?" and latest.conversation_id != first
+    page.reload()
+    page.get_by_role("button", name="Open docs chat").click()
+    assert page.locator(".msg.user").all_inner_texts() == ["How do I install the command-line tool?"]
 
 
 class CustomerSite:

@@ -155,6 +155,7 @@
     "h2{font-size:15px;margin:0}",
     "button{font:inherit;cursor:pointer}",
     ".close{background:transparent;border:0;color:#fff;font-size:20px;line-height:1}",
+    ".restart{background:transparent;border:1px solid rgba(255,255,255,.7);border-radius:6px;color:#fff;font-size:12px;padding:2px 8px;margin-left:auto;margin-right:8px}",
     ".log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:10px}",
     ".msg{max-width:90%;padding:8px 11px;border-radius:10px;word-wrap:break-word;overflow-wrap:anywhere}",
     ".user{align-self:flex-end;background:var(--c);color:#fff}",
@@ -183,6 +184,10 @@
   var header = el("header");
   header.appendChild(el("h2", null, TITLE));
   var closeButton = el("button", { type: "button", "class": "close", "aria-label": "Close chat" }, "×");
+  // A new topic starts a new conversation: the answers before it no longer follow the reader around.
+  var restartButton = el("button", { type: "button", "class": "restart", "aria-label": "Start a new conversation" },
+                         "New chat");
+  header.appendChild(restartButton);
   if (MODE !== "inline") header.appendChild(closeButton);
   var log = el("div", { "class": "log", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
   var form = el("form");
@@ -389,6 +394,14 @@
   });
   launcher.addEventListener("click", function () { setOpen(panel.hidden); });
   closeButton.addEventListener("click", function () { setOpen(false); });
+  restartButton.addEventListener("click", function () {
+    if (send.disabled) return;  // an answer is still coming: it belongs to this conversation
+    state.conversation_id = null;
+    state.log = [];
+    save(state);
+    log.replaceChildren();
+    input.focus();
+  });
 
   state.log.forEach(function (entry) { entry.done = true; renderEntry(entry); });
 
