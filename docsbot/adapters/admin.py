@@ -79,7 +79,10 @@ class TrainingJobAdmin(TeamScopedAdmin):
     def progress_view(self, request, job_id: int) -> JsonResponse:
         job = self._job(request, job_id)
         events = job.events.exclude(type=TrainingEvent.Type.METRICS).order_by("-id")[:30]
+        # Past its last step a running job is evaluating or refitting: its latest event says which.
+        after_steps = job.status == TrainingJob.Status.RUNNING and job.total_steps and job.step >= job.total_steps
         return JsonResponse({
+            "now": events[0].message[:160] if after_steps and events else "",
             "status": job.status, "step": job.step, "total_steps": job.total_steps, "loss": job.loss,
             "eta_seconds": job.eta_seconds, "error": job.error, "finished": job.is_finished,
             "curve": training_curve(job=job),

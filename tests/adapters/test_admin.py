@@ -49,3 +49,16 @@ def test_a_team_admin_starts_training_from_the_teams_page(client, team, adapter_
     assert f"/admin/adapters/trainingjob/{job.pk}/change/" in page.content.decode()
     form = client.get(f"/admin/adapters/trainingjob/{job.pk}/change/").content.decode()
     assert 'name="reason"' not in form and 'name="trigger"' not in form  # a job's record, not a form
+
+
+def test_the_job_page_says_what_a_job_does_after_its_last_step(client, team, adapter_settings):
+    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "pw-long-enough-1"))
+    job = training_job_create(team=team, enqueue=False)
+    job.status, job.step, job.total_steps = "running", 12, 20
+    job.save()
+    training_event_add(job=job, message="evaluating base and adapter on 10 held-out examples")
+    assert client.get(f"/admin/adapters/trainingjob/{job.pk}/progress/").json()["now"] == ""  # still training
+    job.step = 20
+    job.save()
+    progress = client.get(f"/admin/adapters/trainingjob/{job.pk}/progress/").json()
+    assert progress["now"] == "evaluating base and adapter on 10 held-out examples"
