@@ -26,7 +26,7 @@ class ApiNumberRangeMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path.startswith(API_PREFIX):
-            values = [*request.path.split("/"), *(v for values in request.GET.lists() for v in values[1])]
+            values = [*request.path.split("/"), *(v for _, given in request.GET.lists() for v in given)]
             if any(out_of_range(value) for value in values):
                 return JsonResponse({"detail": "Invalid request: a number in it is out of range"}, status=422)
         return self.get_response(request)

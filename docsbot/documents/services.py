@@ -140,9 +140,8 @@ def upload_ingest(*, team: Team, files: list, origin: str, sync: bool) -> Ingest
     too_big = [f.name for f in files if f.size > limit]
     if too_big:
         raise AppError(f"{', '.join(too_big)}: over the {settings.MAX_UPLOAD_MB} MB upload limit", code="too_large")
-    rejections = {index: upload_rejection(name=upload.name or "", head=upload_head(upload))
-                  for index, upload in enumerate(files)}
-    refused = {index: rejection for index, rejection in rejections.items() if rejection is not None}
+    refused = {index: rejection for index, upload in enumerate(files)
+               if (rejection := upload_rejection(name=upload.name or "", head=upload_head(upload))) is not None}
     if len(refused) == len(files):
         raise next(iter(refused.values()))
     inputs = [{"kind": "refused", "name": files[index].name or "upload",

@@ -7,13 +7,12 @@ also everything that changes data (uploads, deletions, pair import and generatio
 from __future__ import annotations
 
 import time
-from functools import lru_cache
 
-import redis
 from django.conf import settings
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
+from docsbot.chat.ratelimit import counter_hit
 from docsbot.core.errors import AppError
 from docsbot.teams.models import ApiToken, Team
 from docsbot.teams.selectors import api_token_for
@@ -36,19 +35,6 @@ class TeamTokenAuth(HttpBearer):
         return record.team
 
 
-# INCR and EXPIRE in one script: a crash between them can never leave a counter without a TTL.
-_INCR_WITH_TTL = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return {count, redis.call('TTL', KEYS[1])}
-"""
-
-
-@lru_cache(maxsize=4)
-def _redis(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-
-
 def api_rate_limit(request: HttpRequest, bucket: str) -> None:
     """Count one request of ``bucket`` (search, upload, import, training) for the request's token in
     a fixed one-minute window (atomic in Redis); a 429 with Retry-After once the minute's budget
@@ -60,9 +46,9 @@ def api_rate_limit(request: HttpRequest, bucket: str) -> None:
     seconds = settings.API_RATE_WINDOW_SECONDS
     window = int(time.time()) // seconds
     key = f"docsbot:api:rate:{token.token_hash[:24]}:{bucket}:{seconds}:{window}"
-    count, ttl = _redis(settings.REDIS_CLIENT_URL).eval(_INCR_WITH_TTL, 1, key, seconds + 1)
-    if int(count) > limit:
-        retry_after = max(1, int(ttl))
+    count, ttl = counter_hit(key, seconds + 1)
+    if count > limit:
+        retry_after = max(1, ttl)
         raise AppError(f"rate limit: at most {limit} {bucket} requests a minute per token "
                        f"(DOCSBOT_API_{bucket.upper()}_PER_MINUTE); retry in {retry_after} s", code="quota",
                        retry_after=retry_after)

@@ -218,13 +218,17 @@ def test_it_answers_an_empty_team_without_documents(api):
     assert "No documents" in body["answer"]
 
 
-def test_it_sends_history_and_delimited_documents_for_follow_ups(docs_team, settings):
+def _after_a_rollback_question(docs_team, settings) -> str:
+    """A conversation that asked how to roll back a deployment and got an answer: its id."""
     settings.SERVING_URL = "http://127.0.0.1:9"  # never called: the base model name is configured
     settings.SERVING_BASE_MODEL_NAME = "base"
     first = answer_prepare(team=docs_team, question="How do I roll back a deployment?")
-    answer = answer_finish(prepared=first, text="Run acme rollback.")
+    return answer_finish(prepared=first, text="Run acme rollback.").conversation_id
+
+
+def test_it_sends_history_and_delimited_documents_for_follow_ups(docs_team, settings):
     prepared = answer_prepare(team=docs_team, question="And how long does it take?",
-                              conversation_id=answer.conversation_id)
+                              conversation_id=_after_a_rollback_question(docs_team, settings))
     assert [message["role"] for message in prepared.messages] == ["system", "user", "assistant", "user"]
     assert prepared.messages[1:3] == [{"role": "user", "content": "How do I roll back a deployment?"},
                                       {"role": "assistant", "content": "Run acme rollback."}]
@@ -235,12 +239,8 @@ def test_it_sends_history_and_delimited_documents_for_follow_ups(docs_team, sett
 
 
 def test_a_new_question_in_a_conversation_is_retrieved_on_its_own_words(docs_team, settings):
-    settings.SERVING_URL = "http://127.0.0.1:9"  # never called: the base model name is configured
-    settings.SERVING_BASE_MODEL_NAME = "base"
-    first = answer_prepare(team=docs_team, question="How do I roll back a deployment?")
-    answer = answer_finish(prepared=first, text="Run acme rollback.")
     prepared = answer_prepare(team=docs_team, question="How do I install the command-line tool?",
-                              conversation_id=answer.conversation_id)
+                              conversation_id=_after_a_rollback_question(docs_team, settings))
     documents = prepared.messages[-1]["content"]
     assert "pip install acme-widgets" in documents and "ten seconds" not in documents
 
