@@ -24,12 +24,3 @@ def lower_worker_priority(**_: object) -> None:
     current = os.getpriority(os.PRIO_PROCESS, 0)
     if target > current:
         os.nice(target - current)
-
-
-# Periodic work of continuous learning (issue 20): run ``celery -A docsbot beat`` (or a worker with ``-B``).
-app.conf.beat_schedule = {
-    "retrain-due": {"task": "docsbot.adapters.learning.retrain_due", "schedule": 300.0,
-                    "options": {"queue": "default"}},
-    "experiments-evaluate": {"task": "docsbot.adapters.learning.experiments_evaluate", "schedule": 300.0,
-                             "options": {"queue": "default"}},
-}

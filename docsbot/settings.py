@@ -212,6 +212,18 @@ CELERY_TASK_QUEUES = (
 )
 CELERY_TASK_ROUTES = {"docsbot.adapters.tasks.*": {"queue": "gpu", "routing_key": "gpu"},
                       "docsbot.chat.tasks.*": {"queue": "chat", "routing_key": "chat"}}
+# Periodic work, sent by ``celery -A docsbot beat`` (or a worker with ``--beat``; exactly one per deployment): the
+# sweep requeues work whose worker died while other workers live on; continuous learning (issue 20) starts the
+# retrains that are due and ends A/B experiments.
+RECOVERY_SWEEP_SECONDS = env_int("DOCSBOT_RECOVERY_SWEEP_SECONDS", 60, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    "recover-interrupted": {"task": "docsbot.core.tasks.recover_interrupted",
+                            "schedule": float(RECOVERY_SWEEP_SECONDS), "options": {"queue": "default"}},
+    "retrain-due": {"task": "docsbot.adapters.learning.retrain_due", "schedule": 300.0,
+                    "options": {"queue": "default"}},
+    "experiments-evaluate": {"task": "docsbot.adapters.learning.experiments_evaluate", "schedule": 300.0,
+                             "options": {"queue": "default"}},
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+pytest_plugins = ["tests.browser"]  # the browser and browser_page fixtures
 
 
 @pytest.fixture

@@ -44,8 +44,10 @@ class TrainingJobAdmin(TeamScopedAdmin):
                        "loss", "eta_seconds", "cancel_requested", "lease_owner", "lease_expires", "attempts",
                        "celery_task_id", "error", "created", "started", "finished", "trigger", "reason", "changes"]
     actions = ["cancel_jobs"]
-
     list_select_related = ["team"]
+
+    class Media:
+        js = ["core/live_changelist.js"]  # the list's progress moves while a row is queued or running
 
     def has_add_permission(self, request) -> bool:
         return False  # jobs start from the API, the train command, or the teams page's "Train" action

@@ -4,7 +4,8 @@ treatment, for any model with ``status``, ``lease_owner``, ``lease_expires`` and
 A worker claims a run with one conditional UPDATE: a queued run, a running one whose lease
 expired, or a running one whose holder was a process on this host that no longer exists (a worker
 killed with -9 and restarted). It renews the lease while it works and writes a terminal state only
-while it still holds it. A worker that starts requeues the runs whose worker is gone.
+while it still holds it. A worker that starts, and the beat's sweep every minute
+(``docsbot.core.tasks.recover_interrupted``), requeue the runs whose worker is gone.
 """
 from __future__ import annotations
 
@@ -123,3 +124,12 @@ def runs_to_recover(model: type[Model], *, running: str) -> list[tuple[int, str,
     return [(pk, owner, attempts) for pk, owner, expires, attempts in
             model.objects.filter(status=running).values_list("pk", "lease_owner", "lease_expires", "attempts")
             if expires is None or expires < now or owner_dead_here(owner)]
+
+
+def runs_requeue(model: type[Model], *, running: str, queued: str) -> list[int]:
+    """Put the running runs whose worker is gone back in the queue (status ``queued``, attempts kept, so
+    a run that kills its worker every time still fails at ``RUN_MAX_ATTEMPTS``); the caller sends their
+    messages. Each flip is conditional on the dead holder, so two sweepers never requeue one run twice."""
+    return [pk for pk, owner, _ in runs_to_recover(model, running=running)
+            if model.objects.filter(pk=pk, status=running, lease_owner=owner).update(
+                status=queued, lease_owner="", lease_expires=None)]

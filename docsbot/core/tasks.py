@@ -1,4 +1,5 @@
-"""Tasks that let tests and operators see a worker and its queues working."""
+"""Tasks that let tests and operators see a worker and its queues working, and the sweep that requeues
+work whose worker died."""
 from __future__ import annotations
 
 import logging
@@ -17,6 +18,33 @@ def ping(token: str) -> None:
     cache.set(f"ping:{token}", socket.gethostname(), timeout=300)
 
 
+def _recover(recoveries) -> dict[str, list[int]]:
+    """Run each recovery; one that fails (a database hiccup) is logged and leaves the others to run."""
+    requeued = {}
+    for recover in recoveries:
+        try:
+            recovered = recover()
+        except Exception:
+            log.exception("could not recover interrupted runs (%s)", recover.__name__)
+            continue
+        if recovered:
+            log.warning("%s: requeued %s", recover.__name__, recovered)
+            requeued[recover.__name__] = recovered
+    return requeued
+
+
+@shared_task(name="docsbot.core.tasks.recover_interrupted", ignore_result=True)
+def recover_interrupted() -> dict[str, list[int]]:
+    """The beat's sweep: requeue ingest and generation runs and training jobs whose worker died while
+    other workers live on (a killed CLI ingest, an OOM-killed worker process whose pool went on), which
+    a starting worker would otherwise only find at its next start."""
+    from docsbot.adapters.services import training_jobs_recover
+    from docsbot.documents.services import ingest_runs_recover
+    from docsbot.qa.services import generation_runs_recover
+
+    return _recover((ingest_runs_recover, generation_runs_recover, training_jobs_recover))
+
+
 @worker_ready.connect
 def _recover_interrupted_runs(sender=None, **_: object) -> None:
     """A worker that consumes the ``default`` queue requeues the ingest and generation runs whose
@@ -29,11 +57,4 @@ def _recover_interrupted_runs(sender=None, **_: object) -> None:
     from docsbot.documents.services import ingest_runs_recover
     from docsbot.qa.services import generation_runs_recover
 
-    for recover in (ingest_runs_recover, generation_runs_recover):
-        try:
-            recovered = recover()
-        except Exception:
-            log.exception("could not recover interrupted runs (%s)", recover.__name__)
-            continue
-        if recovered:
-            log.warning("%s: requeued %s", recover.__name__, recovered)
+    _recover((ingest_runs_recover, generation_runs_recover))

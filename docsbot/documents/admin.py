@@ -35,9 +35,12 @@ class ChunkAdmin(TeamScopedAdmin):
 
 @admin.register(IngestRun)
 class IngestRunAdmin(TeamScopedAdmin):
-    list_display = ["id", "team", "origin", "status", "processed", "total", "created", "upload_link"]
+    list_display = ["id", "team", "origin", "outcome", "processed", "total", "created", "upload_link"]
     list_filter = ["team", "status", "origin"]
     readonly_fields = [f.name for f in IngestRun._meta.fields]
+
+    class Media:
+        js = ["core/live_changelist.js"]  # the list's progress moves while a row is queued or running
 
     @admin.display(description="upload page")
     def upload_link(self, obj):

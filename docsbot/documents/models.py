@@ -126,5 +126,15 @@ class IngestRun(models.Model):
     def progress(self) -> float:
         return round(self.processed / self.total, 3) if self.total else 0.0
 
+    @property
+    def outcome(self) -> str:
+        """The status as a reader needs it: a run that finished with documents it could not read says so."""
+        failed = len((self.summary or {}).get("failed") or [])
+        if self.status == self.Status.SUCCEEDED and failed:
+            return f"succeeded, {failed} of {self.total or failed} failed"
+        if self.status == self.Status.RUNNING and self.phase:
+            return f"running ({self.phase})"
+        return self.status
+
     def __str__(self) -> str:
-        return f"ingest #{self.pk} {self.team} {self.status}"
+        return f"ingest #{self.pk} {self.team} {self.outcome}"

@@ -240,11 +240,10 @@ def ingest_runs_recover() -> list[int]:
     """Requeue ingest runs whose worker is gone (lease expired, or its process on this host is dead)."""
     from docsbot.documents.tasks import ingest
 
-    recovered = []
-    for pk, owner, _ in leases.runs_to_recover(IngestRun, running=IngestRun.Status.RUNNING):
-        logger.warning("ingest run %s: worker %r is gone; requeued", pk, owner)
+    recovered = leases.runs_requeue(IngestRun, running=IngestRun.Status.RUNNING, queued=IngestRun.Status.QUEUED)
+    for pk in recovered:
+        logger.warning("ingest run %s: its worker is gone; requeued", pk)
         ingest.apply_async(args=[pk], queue="default")
-        recovered.append(pk)
     return recovered
 
 

@@ -6,6 +6,8 @@ from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.views.decorators.http import require_GET, require_POST
 
 from docsbot.core.errors import AppError
@@ -26,20 +28,36 @@ def _team(request: HttpRequest, team_id: str | int | None) -> Team:
         raise Http404("no such team") from None
 
 
+RECENT_RUNS = 20
+
+
 def _run_json(run: IngestRun) -> dict:
     return {"id": run.pk, "team": run.team.slug, "status": run.status, "phase": run.phase, "total": run.total,
             "processed": run.processed, "progress": run.progress, "items": run.items, "summary": run.summary,
             "error": run.error}
 
 
+def _recent_runs(request: HttpRequest):
+    return IngestRun.objects.filter(team__in=_teams(request)).select_related("team")[:RECENT_RUNS]
+
+
 @staff_member_required
 @require_GET
 def upload_page(request: HttpRequest) -> HttpResponse:
-    teams = list(_teams(request))
-    runs = IngestRun.objects.filter(team__in=teams).select_related("team")[:20]
-    context = {**admin.site.each_context(request), "title": "Upload documentation", "teams": teams,
-               "runs": runs, "max_upload_mb": settings.MAX_UPLOAD_MB}
+    context = {**admin.site.each_context(request), "title": "Upload documentation", "teams": list(_teams(request)),
+               "runs": _recent_runs(request), "max_upload_mb": settings.MAX_UPLOAD_MB}
     return render(request, "documents/upload.html", context)
+
+
+@staff_member_required
+@require_GET
+def recent_runs(request: HttpRequest) -> JsonResponse:
+    """The page's "Recent ingestions" table, refreshed while runs are queued or running (any door: a CLI
+    ingest or an API upload shows up too)."""
+    return JsonResponse({"runs": [
+        {"id": run.pk, "team": run.team.slug, "origin": run.origin, "status": run.status, "outcome": run.outcome,
+         "processed": run.processed, "total": run.total, "created": date_format(localtime(run.created), "DATETIME_FORMAT")}
+        for run in _recent_runs(request)]})
 
 
 @staff_member_required

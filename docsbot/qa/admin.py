@@ -177,6 +177,9 @@ class GenerationRunAdmin(TeamScopedAdmin):
     list_filter = ["team", "status", "generator"]
     readonly_fields = ["status", "done", "total", "summary", "error", "created", "finished"]
 
+    class Media:
+        js = ["core/live_changelist.js"]  # the list's progress moves while a row is queued or running
+
     def get_readonly_fields(self, request, obj=None):
         # A started run is a record: its team and generator are what ran.
         return [*self.readonly_fields, *(["team", "generator"] if obj is not None else [])]

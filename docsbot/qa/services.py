@@ -297,7 +297,8 @@ def generation_runs_recover() -> list[int]:
     """Requeue generation runs whose worker is gone (lease expired, or its process here is dead)."""
     from docsbot.qa.tasks import generate_qa_run
 
-    recovered = [pk for pk, _, _ in leases.runs_to_recover(GenerationRun, running=GenerationRun.Status.RUNNING)]
+    recovered = leases.runs_requeue(GenerationRun, running=GenerationRun.Status.RUNNING,
+                                    queued=GenerationRun.Status.QUEUED)
     for pk in recovered:
         generate_qa_run.delay(pk)
     return recovered

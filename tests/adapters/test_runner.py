@@ -282,3 +282,25 @@ def test_it_keeps_the_lease_of_a_job_whose_model_loads_for_longer_than_the_lease
     done = training_job_run(job_id=job.pk, owner="test:1")
     assert recipe.claimed_by_other is False
     assert done.status == "failed" and "loading stopped here" in done.error and done.lease_owner == "test:1"
+
+
+def test_the_sweep_requeues_a_job_whose_worker_is_gone_and_leaves_a_live_one(team, dataset, adapter_settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from docsbot.core.tasks import recover_interrupted
+    from tests.adapters.workers import purge_queues
+
+    gone = training_job_create(team=team, hyperparameters=FAST, dataset=dataset, enqueue=False)
+    live = training_job_create(team=team, hyperparameters=FAST, dataset=dataset, enqueue=False)
+    TrainingJob.objects.filter(pk=gone.pk).update(status="running", lease_owner="gone-host:4242",
+                                                  lease_expires=timezone.now() - timedelta(seconds=1))
+    TrainingJob.objects.filter(pk=live.pk).update(status="running", lease_owner="other-host:4242",
+                                                  lease_expires=timezone.now() + timedelta(minutes=2))
+    assert recover_interrupted() == {"training_jobs_recover": [gone.pk]}
+    purge_queues()  # the requeued job's message: no worker here
+    gone.refresh_from_db()
+    assert gone.status == "queued" and gone.lease_owner == ""
+    assert gone.events.filter(level="warn", message__contains="is gone; requeued").exists()
+    assert TrainingJob.objects.get(pk=live.pk).status == "running"

@@ -1,5 +1,4 @@
 """The widget in headless Chromium: streamed answer with sources, thumbs-down, and inert hostile content."""
-import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -9,41 +8,11 @@ import pytest
 from docsbot.chat.models import Feedback, Message, SourceClick
 from docsbot.documents.models import Document
 from docsbot.teams.services import widget_key_create
+from tests.browser import needs_chromium
 from tests.chat.conftest import ingest_docs, wait_for
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not Path("/usr/bin/chromium").exists(),
-                                 reason="needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")]
+pytestmark = [pytest.mark.browser, needs_chromium]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """One Chromium for the module; each test gets a fresh context (no shared storage)."""
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; restored so no later test inherits it.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-@pytest.fixture
-def browser_page(browser):
-    context = browser.new_context(viewport={"width": 1000, "height": 760})
-    yield context.new_page()
-    context.close()
 
 
 def test_it_streams_an_answer_with_sources_and_takes_a_thumbs_down(browser_page, live_server, team, serving):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import socket
 import subprocess
 import sys
 import uuid
@@ -12,9 +13,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from docsbot.core.tasks import ping, recover_interrupted
 from docsbot.documents.models import Document, IngestRun
 from docsbot.documents.services import ingest_run_execute, ingest_run_start, upload_store
 from tests.adapters.workers import database_url, purge_queues, stop
@@ -33,13 +36,23 @@ def _archive(pages: int) -> bytes:
     return buffer.getvalue()
 
 
-def _default_worker(data_dir: Path) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": database_url(), "DOCSBOT_DATA_DIR": str(data_dir),
-           "DOCSBOT_EMBEDDED_REDIS_AUTOSTART": "1"}
+def _env(data_dir: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": database_url(), "DOCSBOT_DATA_DIR": str(data_dir),
+            "DOCSBOT_EMBEDDED_REDIS_AUTOSTART": "1", **extra}
+
+
+def _default_worker(data_dir: Path, *, beat: list[str] = (), **env: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "docsbot", "worker", "-Q", "default", "--pool", "solo",
+        [sys.executable, "-m", "celery", "-A", "docsbot", "worker", "-Q", "default", "--pool", "solo", *beat,
          "-n", f"docs-{uuid.uuid4().hex[:6]}@%h", "--without-heartbeat", "--without-mingle", "--without-gossip"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        cwd=ROOT, env=_env(data_dir, **env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _answering(worker: subprocess.Popen) -> None:
+    """Wait until ``worker`` runs tasks (its start-up recovery is behind it)."""
+    token = uuid.uuid4().hex
+    ping.apply_async(args=[token], queue="default")
+    wait_for(lambda: cache.get(f"ping:{token}"), "the worker to answer a ping", process=worker, describe=stop)
 
 
 @pytest.mark.slow
@@ -72,6 +85,53 @@ def test_it_finishes_an_ingest_run_whose_worker_was_killed_with_sigkill(team, da
     assert Document.objects.filter(team=team, status="indexed", source_path__startswith="guide/").count() == 60
     uploads = Path(data_dir) / "uploads" / f"team-{team.pk}"
     assert [p.name for p in uploads.iterdir()] == [Path(inputs[0]["value"]).parent.name]  # the finished run's pruned
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_running_worker_finishes_a_cli_ingest_that_was_killed(team, data_dir, tmp_path):
+    purge_queues()
+    archive = tmp_path / "guide.zip"
+    archive.write_bytes(_archive(60))
+    worker = _default_worker(data_dir, beat=["--beat", "--schedule", str(tmp_path / "beat-schedule")],
+                             DOCSBOT_RECOVERY_SWEEP_SECONDS="1")
+    try:
+        _answering(worker)  # so the run below is found by the beat's sweep, not by the worker's start
+        cli = subprocess.Popen([sys.executable, "manage.py", "ingest", "--team", team.slug, str(archive)],
+                               cwd=ROOT, env=_env(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            run = wait_for(lambda: IngestRun.objects.filter(team=team, lease_owner__endswith=f":{cli.pid}",
+                                                            processed__gt=0).first(),
+                           "the command to index its first page", seconds=120, process=cli)
+        finally:
+            cli.kill()
+            cli.wait()
+        done = wait_for(lambda: IngestRun.objects.filter(pk=run.pk, status__in=("succeeded", "failed")).first(),
+                        "the worker to finish the killed command's run", seconds=240, process=worker, describe=stop)
+    finally:
+        log = stop(worker)
+    assert done.status == "succeeded", done.error + log
+    assert done.attempts == 2 and done.origin == "cli"
+    assert Document.objects.filter(team=team, status="indexed").count() == 60
+
+
+@pytest.mark.django_db
+def test_the_sweep_puts_a_run_whose_process_died_back_in_the_queue_once(team, docs_dir):
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its pid names no process now: a command killed on this host
+    dead_here = f"{socket.gethostname()}:{gone.pid}"
+    run = IngestRun.objects.create(team=team, inputs=[{"kind": "path", "name": "docs", "value": str(docs_dir)}],
+                                   status="running", lease_owner=dead_here, attempts=1,
+                                   lease_expires=timezone.now() + timedelta(minutes=5))  # its lease still runs
+    purge_queues()
+    assert recover_interrupted() == {"ingest_runs_recover": [run.pk]}
+    run.refresh_from_db()
+    assert run.status == "queued" and run.lease_owner == "" and run.attempts == 1
+    assert recover_interrupted() == {}  # requeued once, not once a sweep
+    purge_queues()  # no worker here; this test runs the task itself
+    ingest_run_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == "succeeded" and run.attempts == 2
 
 
 @pytest.mark.django_db

@@ -49,10 +49,42 @@
     }
   }
 
+  // "Recent ingestions": every door's runs (a CLI ingest, an API upload too), refreshed every few seconds
+  // while one is queued or running, and now and then otherwise.
+  const runsBody = document.getElementById("recent-runs");
+  let runsTimer = null;
+  const unfinished = (status) => status === "queued" || status === "running";
+
+  function renderRuns(runs) {
+    runsBody.replaceChildren();
+    if (!runs.length) {
+      const cell = el("td", "none yet");
+      cell.colSpan = 6;
+      runsBody.appendChild(el("tr")).appendChild(cell);
+    }
+    for (const run of runs) {
+      const row = el("tr");
+      row.dataset.status = run.status;
+      row.append(el("td", String(run.id)), el("td", run.team), el("td", run.origin), el("td", run.outcome),
+                 el("td", run.processed + "/" + run.total), el("td", run.created));
+      runsBody.appendChild(row);
+    }
+  }
+
+  function refreshRuns() {
+    clearTimeout(runsTimer);
+    fetch(script.dataset.runsUrl, { credentials: "same-origin" }).then((r) => r.json()).then((body) => {
+      renderRuns(body.runs);
+      runsTimer = setTimeout(refreshRuns, body.runs.some((run) => unfinished(run.status)) ? 2000 : 15000);
+    }).catch(() => { runsTimer = setTimeout(refreshRuns, 15000); });
+  }
+  runsTimer = setTimeout(refreshRuns, 2000);
+
   function poll(view, id) {
     fetch(statusUrl(id), { credentials: "same-origin" }).then((r) => r.json()).then((run) => {
       render(view, run);
-      if (run.status === "queued" || run.status === "running") setTimeout(() => poll(view, id), 1000);
+      if (unfinished(run.status)) setTimeout(() => poll(view, id), 1000);
+      else refreshRuns();
     }).catch(() => setTimeout(() => poll(view, id), 3000));
   }
 
@@ -75,6 +107,7 @@
       view.upText.textContent = "uploaded";
       render(view, body);
       poll(view, body.id);
+      refreshRuns();
     };
     xhr.onerror = () => { view.upText.textContent = "upload failed: network error"; };
     xhr.send(data);
