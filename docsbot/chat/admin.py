@@ -24,7 +24,8 @@ from docsbot.teams.selectors import teams_administered
 
 class MessageInline(admin.TabularInline):
     model = Message
-    fields = ("role", "content", "no_relevant_docs", "injection_suspected", "failed", "adapter_version", "created")
+    fields = ("role", "content", "no_relevant_docs", "support", "withheld", "injection_suspected", "failed",
+              "adapter_version", "created")
     readonly_fields = fields
     extra = 0
     can_delete = False

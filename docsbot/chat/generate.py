@@ -3,7 +3,9 @@
 `answer_question` is the blocking path (CLI, Slack, webhooks, non-streaming API); `answer_events`
 streams the same answer for SSE. Both store the reply with `answer_finish`, retry once with a
 smaller answer budget when the server refuses the prompt as too long, stop an answer that starts
-repeating itself, and ask once more, opened with a word, when the answer has none ("[1]").
+repeating itself, and ask once more, opened with a word, when the answer has none ("[1]"). An answer
+its documents do not say (docsbot.chat.support) is withheld: the reply says the docs do not cover the
+question and lists the closest sections.
 """
 from __future__ import annotations
 
@@ -16,11 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 
 from docsbot.chat.models import Conversation, Message
-from docsbot.chat.prepare import MIN_ANSWER_TOKENS, Prepared, answer_prepare
+from docsbot.chat.prepare import MIN_ANSWER_TOKENS, Prepared, answer_prepare, fallback_text
 from docsbot.chat.repetition import loop_start, without_repetition
 from docsbot.chat.routing import default_client
+from docsbot.chat.support import answer_support
 from docsbot.chat.wordless import is_wordless, worded_opening
 from docsbot.core.prompts import (
     NO_ANSWER,
@@ -56,19 +60,29 @@ class Answer:
 
 
 def answer_finish(*, prepared: Prepared, text: str, failed: bool = False) -> Answer:
+    support, withheld = None, ""
     if prepared.relevant:
-        text = as_shown(text, prompt=prepared.messages[-1]["content"], documents=len(prepared.sources))
+        prompt = prepared.messages[-1]["content"]
+        text = as_shown(text, prompt=prompt, documents=len(prepared.sources))
+        if not failed:
+            support = answer_support(text, documents=prompt_documents(prompt).values(),
+                                     question=prepared.question_message.content)
+            if support is not None and support < settings.CHAT_MIN_SUPPORT:
+                logger.info("team=%s: answer withheld, its documents hold %.0f%% of it", prepared.team_slug,
+                            100 * support)
+                text, withheld = fallback_text(prepared.sources), text
     text = text.strip() or NO_ANSWER
+    not_covered = not prepared.relevant or bool(withheld)
     reply = Message.objects.create(
         team_id=prepared.question_message.team_id, conversation=prepared.conversation,
         role=Message.Role.ASSISTANT, content=text, reply_to=prepared.question_message,
-        sources=prepared.sources, no_relevant_docs=not prepared.relevant, failed=failed,
+        sources=prepared.sources, no_relevant_docs=not_covered, failed=failed, support=support, withheld=withheld,
         model_name=prepared.model, adapter_version=prepared.adapter_version,
         top_score=prepared.top_score, timings={k: round(v, 1) for k, v in prepared.timings.items()},
     )
     return Answer(answer=text, sources=prepared.sources, conversation_id=str(prepared.conversation.public_id),
                   message_id=reply.pk, adapter_version=prepared.adapter_version,
-                  no_relevant_docs=not prepared.relevant, failed=failed, timings=dict(reply.timings))
+                  no_relevant_docs=not_covered, failed=failed, timings=dict(reply.timings))
 
 
 def as_shown(text: str, *, prompt: str, documents: int) -> str:

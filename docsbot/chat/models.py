@@ -45,7 +45,13 @@ class Message(models.Model):
     reply_to = models.OneToOneField("self", null=True, blank=True, on_delete=models.CASCADE,
                                     related_name="reply")
     sources = models.JSONField(default=list, blank=True)
-    no_relevant_docs = models.BooleanField(default=False, help_text="Retrieval found nothing relevant.")
+    no_relevant_docs = models.BooleanField(
+        default=False, help_text="The docs did not cover the question: retrieval found nothing relevant, or the "
+                                 "documents did not say what the model answered (see support).")
+    support = models.FloatField(null=True, blank=True,
+                                help_text="Share of the model's answer that its documents hold (docsbot.chat.support).")
+    withheld = models.TextField(blank=True, help_text="The model's answer, withheld because its documents do not "
+                                                      "say it (support under DOCSBOT_CHAT_MIN_SUPPORT).")
     injection_suspected = models.BooleanField(default=False)
     failed = models.BooleanField(default=False, help_text="Generation failed; content is the error shown.")
     model_name = models.CharField(max_length=200, blank=True)

@@ -51,7 +51,8 @@ def _source(hit: Any, number: int, similarity: float) -> dict[str, Any]:
             "score": round(similarity, 3), "chunk_id": hit.chunk_id}
 
 
-def _fallback_text(sources: list[dict[str, Any]]) -> str:
+def fallback_text(sources: list[dict[str, Any]]) -> str:
+    """The reply when the docs do not cover a question: that, and the closest sections."""
     if not sources:
         return f"{NO_ANSWER} No documents have been indexed for this team yet."
     lines = [f"{NO_ANSWER} The closest sections are:"]
@@ -191,7 +192,7 @@ def answer_prepare(*, team: Team, question: str, conversation_id: str | None = N
                        team.slug, question_message.pk, injection_suspected(question), suspicious_chunks)
     return Prepared(team_slug=team.slug, conversation=conversation, question_message=question_message,
                     messages=messages, sources=sources, relevant=relevant,
-                    fallback_text="" if relevant else _fallback_text(sources), model=model,
+                    fallback_text="" if relevant else fallback_text(sources), model=model,
                     max_tokens=max_tokens,
                     adapter_version=adapter_version, top_score=top_score, timings=timings)
 

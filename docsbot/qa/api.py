@@ -49,14 +49,15 @@ class PairPage(Schema):
 
 
 @router.post("/qa/generate", response={202: RunOut}, summary="Start a pair generation run (Celery)")
-def generate(request: HttpRequest, payload: GenerateIn):
+def generate(request: HttpRequest, payload: GenerateIn | None = None):
+    """With no body, the team's own generator setting."""
     from docsbot.documents.models import Chunk
     from docsbot.qa.services import generation_run_start
 
     if not Chunk.objects.filter(team=request.auth).exists():
         raise AppError(code="invalid", message="this team has no documents; ingest some first")
     with transaction.atomic():
-        run = generation_run_start(team=request.auth, generator=payload.generator)
+        run = generation_run_start(team=request.auth, generator=payload.generator if payload else None)
     return 202, run
 
 

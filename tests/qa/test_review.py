@@ -174,6 +174,10 @@ def test_it_queues_a_generation_run_and_reports_progress(ingested, api_for, othe
     assert other_api.get(f"/api/v1/qa/runs/{run_id}").status_code == 404
     assert other_api.post("/api/v1/qa/generate", {}).status_code == 400
     assert api.post("/api/v1/qa/generate", {"generator": "gpt"}).status_code == 400
+    with django_capture_on_commit_callbacks(execute=False):  # no body at all (curl -X POST): the team's generator
+        for content_type in ("", "application/json"):
+            bare = api._client.post("/api/v1/qa/generate", data="", content_type=content_type)
+            assert bare.status_code == 202 and bare.json()["generator"] == "structural", bare.content
     run = generation_run_execute(run_id=run_id)  # what the Celery task does
     assert run.status == GenerationRun.Status.DONE and run.summary["kept"] > 0
     progress = api.get(f"/api/v1/qa/runs/{run_id}").json()

@@ -1,0 +1,42 @@
+"""How much of an answer the documents in its prompt say: the check behind "the documentation does not
+cover this" when the model wrote an answer anyway.
+
+A model trained on docsbot's examples answers by quoting the documents; an answer the documents do not hold
+(the model's own knowledge, or an invention) shares few word pairs with them. The measure is the share of the
+answer's word pairs (bigrams of normalised words, citation markers and code fences removed) found in any
+document of the prompt; the question's own word pairs do not count as support, since an answer that only
+restates the question says nothing the documents hold.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from itertools import pairwise
+
+_CITATION = re.compile(r"\[\d+\]")
+_FENCE = re.compile(r"```[\w-]*")
+MIN_PAIRS = 4  # fewer of its own word pairs: too short an answer to tell ("Yes. [1]")
+
+
+def _words(text: str) -> list[str]:
+    from training.text_metrics import (
+        normalize_tokens,  # stdlib only; docsbot imports training inside functions
+    )
+
+    return normalize_tokens(_FENCE.sub(" ", _CITATION.sub(" ", text)))
+
+
+def _pairs(words: list[str]) -> set[tuple[str, str]]:
+    return set(pairwise(words))
+
+
+def answer_support(answer: str, *, documents: Iterable[str], question: str = "") -> float | None:
+    """The share of ``answer``'s word pairs that a document holds, the question's own pairs left out; None
+    when the answer has too few pairs of its own to tell (a word or two, or the question restated)."""
+    held = set().union(*(_pairs(_words(document)) for document in documents))
+    asked = _pairs(_words(question))
+    own = [pair for pair in _pairs(_words(answer)) if pair not in asked]
+    if len(own) < MIN_PAIRS:
+        return None
+    return sum(pair in held for pair in own) / len(own)
+
