@@ -42,9 +42,9 @@ def scored_answers(corpus: str, quality: dict[str, Any]) -> list[dict[str, Any]]
     from quality import load_questions, natural_examples
 
     from docsbot.chat.support import answer_support
-    from docsbot.core.prompts import prompt_documents
+    from docsbot.core.prompts import prompt_documents, prompt_question
     from docsbot.teams.models import Team
-    from training.evaluate import says_not_covered
+    from training.text_metrics import says_not_covered
 
     run = next(item for item in quality["corpora"] if item["corpus"] == corpus) if "corpora" in quality else quality
     natural = run["natural"]
@@ -54,7 +54,7 @@ def scored_answers(corpus: str, quality: dict[str, Any]) -> list[dict[str, Any]]
     for item in natural["answers"]:
         example = examples[item["id"]]
         prompt = example["messages"][1]["content"]
-        question, documents = question_text(prompt), prompt_documents(prompt)
+        question, documents = prompt_question(prompt), prompt_documents(prompt)
         for side in ("adapter", "base"):
             answer = item[side]
             abstained = says_not_covered(answer)
@@ -64,11 +64,6 @@ def scored_answers(corpus: str, quality: dict[str, Any]) -> list[dict[str, Any]]
                          "support": None if abstained else answer_support(
                              answer, documents=documents.values(), question=question)})
     return rows
-
-
-def question_text(prompt: str) -> str:
-    """The user's question from the production prompt (after its documents)."""
-    return prompt.rsplit("</documents>", 1)[-1].strip().removeprefix("Question:").strip()
 
 
 def report(rows: list[dict[str, Any]], labels: dict[str, bool]) -> dict[str, Any]:

@@ -108,17 +108,21 @@ def score_natural(model, tokenizer, examples: list[dict[str, Any]], *, max_new_t
 
 
 def rescored_as_shown(side: dict[str, Any], examples: list[dict[str, Any]]) -> dict[str, Any]:
-    """``side``'s answers rescored after chat's own finishing of an answer (docsbot.chat.generate.as_shown)."""
-    from docsbot.chat.generate import as_shown
+    """``side``'s answers rescored after chat's own finishing of an answer (docsbot.chat.generate: citations
+    as_shown, and an answer its documents do not say withheld as not covered); ``withheld``: how many."""
+    from docsbot.chat.generate import as_shown, is_withheld, shown_support
+    from docsbot.core.prompts import NO_ANSWER, prompt_question
     from training.evaluate import score_answer, summarize
 
-    scores = []
+    scores, withheld = [], 0
     for answer, example in zip(side["answers"], examples, strict=True):
         prompt = example["messages"][-2]["content"]
         text = as_shown(answer["answer"], prompt=prompt, documents=prompt.count("<document index="))
+        if is_withheld(shown_support(text, prompt=prompt, question=prompt_question(prompt))):
+            text, withheld = NO_ANSWER, withheld + 1
         scores.append(score_answer(text, example["messages"][-1]["content"],
                                    gold=example["gold"] if example["covered"] else None))
-    return {**summarize(scores), "scores": scores}
+    return {**summarize(scores), "scores": scores, "withheld": withheld}
 
 
 def adapter_model(base_model: str, version_path: str):
@@ -168,6 +172,8 @@ def side_rates(side: dict[str, Any]) -> dict[str, Any]:
         out[key] = round(hits / len(items), 4) if items else None
         out[f"{key}_ci"] = [round(v, 4) for v in wilson_interval(hits, len(items))] if items else None
         out[f"{key}_n"] = len(items)
+    if "withheld" in side:
+        out["withheld"] = side["withheld"]  # as chat shows them: answers its documents do not say
     return out
 
 

@@ -22,7 +22,7 @@ from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from training.text_metrics import rouge_l, token_f1
+from training.text_metrics import rouge_l, says_not_covered, token_f1
 
 GENERAL_TEXT = Path(__file__).with_name("general_english.txt")
 MIN_HELDOUT = 5  # below this, held-out F1 is noise: a "fit" score on training pairs is added
@@ -103,9 +103,6 @@ def answer_budget(tokenizer, examples: Sequence[dict], *, cap: int) -> int:
 
 
 _CITATION = re.compile(r"\[(\d{1,2})\]")
-_NOT_COVERED = re.compile(
-    r"\b(does not|doesn't|do not|don't|did not|cannot|can't)\s+(cover|answer|say|mention|contain|provide|include)"
-    r"|\bnot (covered|mentioned|documented)\b|\bno (information|mention)\b", re.IGNORECASE)
 
 
 def cited(text: str) -> set[int]:
@@ -114,10 +111,6 @@ def cited(text: str) -> set[int]:
 
 def strip_citations(text: str) -> str:
     return _CITATION.sub(" ", text)
-
-
-def says_not_covered(text: str) -> bool:
-    return bool(_NOT_COVERED.search(text))
 
 
 def gold_citation(reference: str) -> int | None:

@@ -1,5 +1,6 @@
-"""Answer-against-reference text metrics (SQuAD-style token F1, ROUGE-L). Standard library only: the pair
-generator's round trip (docsbot.qa) scores with them in web and worker processes that never load torch."""
+"""Answer-against-reference text metrics (SQuAD-style token F1, ROUGE-L) and the not-covered reading of an
+answer. Standard library only: the pair generator's round trip (docsbot.qa) and chat's answer-support check
+use them in web and worker processes that never load torch."""
 from __future__ import annotations
 
 import re
@@ -7,12 +8,20 @@ import string
 from collections import Counter
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
+_NOT_COVERED = re.compile(
+    r"\b(does not|doesn't|do not|don't|did not|cannot|can't)\s+(cover|answer|say|mention|contain|provide|include)"
+    r"|\bnot (covered|mentioned|documented)\b|\bno (information|mention)\b", re.IGNORECASE)
 _PUNCT = str.maketrans("", "", string.punctuation)
 
 
 def normalize_tokens(text: str) -> list[str]:
     """SQuAD-style: lower case, no punctuation or articles, whitespace tokens."""
     return _ARTICLES.sub(" ", text.lower().translate(_PUNCT)).split()
+
+
+def says_not_covered(text: str) -> bool:
+    """Whether an answer says the documents do not cover the question, in any of a small model's wordings."""
+    return bool(_NOT_COVERED.search(text))
 
 
 def token_f1(prediction: str, reference: str) -> float:

@@ -214,16 +214,17 @@ def _version_figures(experiment: Experiment, version: AdapterVersion) -> dict[st
                                      adapter_version=version.number, created__gte=experiment.started)
     if experiment.ended:
         answers = answers.filter(created__lte=experiment.ended)
-    rows = list(answers.values_list("content", "timings", "feedback__rating"))
+    rows = list(answers.values_list("content", "timings", "feedback__rating", "no_relevant_docs"))
     with_sources = answers.exclude(sources=[])
     clicked = with_sources.filter(source_clicks__isnull=False).distinct().count()
     shown = with_sources.count()
     n = len(rows)
-    up = sum(1 for _, _, rating in rows if rating == 1)
-    down = sum(1 for _, _, rating in rows if rating == -1)
-    not_covered = sum(1 for content, _, _ in rows if content.startswith(NO_ANSWER))
+    up = sum(1 for _, _, rating, _ in rows if rating == 1)
+    down = sum(1 for _, _, rating, _ in rows if rating == -1)
+    # not covered: retrieval found nothing, the answer was withheld (no_relevant_docs), or the model said so
+    not_covered = sum(1 for content, _, _, flagged in rows if flagged or content.startswith(NO_ANSWER))
     latencies = [t.get("generation_ms", 0) + t.get("retrieval_ms", 0) + t.get("prompt_ms", 0)
-                 for _, t, _ in rows if t and "generation_ms" in t]
+                 for _, t, _, _ in rows if t and "generation_ms" in t]
     rated = up + down
     low, high = wilson_interval(up, rated)
     click_low, click_high = wilson_interval(clicked, shown)

@@ -4,8 +4,8 @@
 streams the same answer for SSE. Both store the reply with `answer_finish`, retry once with a
 smaller answer budget when the server refuses the prompt as too long, stop an answer that starts
 repeating itself, and ask once more, opened with a word, when the answer has none ("[1]"). An answer
-its documents do not say (docsbot.chat.support) is withheld: the reply says the docs do not cover the
-question and lists the closest sections.
+its documents do not say (docsbot.chat.support) is withheld: the reply says no answer was found in the
+documentation and lists the closest sections.
 """
 from __future__ import annotations
 
@@ -21,7 +21,13 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from docsbot.chat.models import Conversation, Message
-from docsbot.chat.prepare import MIN_ANSWER_TOKENS, Prepared, answer_prepare, fallback_text
+from docsbot.chat.prepare import (
+    MIN_ANSWER_TOKENS,
+    NOT_FOUND,
+    Prepared,
+    answer_prepare,
+    fallback_text,
+)
 from docsbot.chat.repetition import loop_start, without_repetition
 from docsbot.chat.routing import default_client
 from docsbot.chat.support import answer_support
@@ -65,12 +71,11 @@ def answer_finish(*, prepared: Prepared, text: str, failed: bool = False) -> Ans
         prompt = prepared.messages[-1]["content"]
         text = as_shown(text, prompt=prompt, documents=len(prepared.sources))
         if not failed:
-            support = answer_support(text, documents=prompt_documents(prompt).values(),
-                                     question=prepared.question_message.content)
-            if support is not None and support < settings.CHAT_MIN_SUPPORT:
+            support = shown_support(text, prompt=prompt, question=prepared.question_message.content)
+            if is_withheld(support):
                 logger.info("team=%s: answer withheld, its documents hold %.0f%% of it", prepared.team_slug,
                             100 * support)
-                text, withheld = fallback_text(prepared.sources), text
+                text, withheld = fallback_text(prepared.sources, lead=NOT_FOUND), text
     text = text.strip() or NO_ANSWER
     not_covered = not prepared.relevant or bool(withheld)
     reply = Message.objects.create(
@@ -91,6 +96,16 @@ def as_shown(text: str, *, prompt: str, documents: int) -> str:
     quoted = prompt_documents(prompt)
     text = without_unknown_citations(without_prompt_markup(text), documents)
     return cited_where_uncited(cited_where_quoted(text, quoted), quoted)
+
+
+def shown_support(text: str, *, prompt: str, question: str) -> float | None:
+    """How much of an answer as shown its prompt's documents hold (docsbot.chat.support)."""
+    return answer_support(text, documents=prompt_documents(prompt).values(), question=question)
+
+
+def is_withheld(support: float | None) -> bool:
+    """Whether an answer of this support is withheld: its documents do not say it (DOCSBOT_CHAT_MIN_SUPPORT)."""
+    return support is not None and support < settings.CHAT_MIN_SUPPORT
 
 
 # vLLM (and docsbot's server) name the real token counts when a prompt overflows the context.

@@ -51,11 +51,17 @@ def _source(hit: Any, number: int, similarity: float) -> dict[str, Any]:
             "score": round(similarity, 3), "chunk_id": hit.chunk_id}
 
 
-def fallback_text(sources: list[dict[str, Any]]) -> str:
-    """The reply when the docs do not cover a question: that, and the closest sections."""
+# The reply's first sentence when the model wrote an answer its documents do not say (docsbot.chat.support):
+# the sections may well answer the question; the model could not.
+NOT_FOUND = "I could not find an answer to this in the documentation."
+
+
+def fallback_text(sources: list[dict[str, Any]], *, lead: str = NO_ANSWER) -> str:
+    """The reply when the docs do not cover a question (or no answer they support was found): ``lead``, and the
+    closest sections."""
     if not sources:
-        return f"{NO_ANSWER} No documents have been indexed for this team yet."
-    lines = [f"{NO_ANSWER} The closest sections are:"]
+        return f"{lead} No documents have been indexed for this team yet."
+    lines = [f"{lead} The closest sections are:"]
     for source in sources:
         label = source["title"] + (f" — {source['section']}" if source["section"] else "")
         lines.append(f"- [{label}]({source['url']})" if is_web_address(source["url"] or "") else f"- {label}")

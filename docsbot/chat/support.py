@@ -32,7 +32,12 @@ def _pairs(words: list[str]) -> set[tuple[str, str]]:
 
 def answer_support(answer: str, *, documents: Iterable[str], question: str = "") -> float | None:
     """The share of ``answer``'s word pairs that a document holds, the question's own pairs left out; None
-    when the answer has too few pairs of its own to tell (a word or two, or the question restated)."""
+    when there is nothing to check: an answer that says the documents do not cover the question, or one with
+    too few pairs of its own to tell (a word or two, or the question restated)."""
+    from training.text_metrics import says_not_covered
+
+    if says_not_covered(answer):
+        return None
     held = set().union(*(_pairs(_words(document)) for document in documents))
     asked = _pairs(_words(question))
     own = [pair for pair in _pairs(_words(answer)) if pair not in asked]

@@ -53,6 +53,11 @@ def build_messages(*, team: str, question: str, contexts: Sequence[ContextChunk]
     return messages
 
 
+def prompt_question(prompt: str) -> str:
+    """The question of a last user turn built by ``build_messages`` (after its documents)."""
+    return prompt.rsplit("</documents>", 1)[-1].strip().removeprefix("Question:").strip()
+
+
 _CITATION = re.compile(r"\s?\[(\d+)\]")
 _CUT_MARKER = re.compile(r"\s*\[\d*\s*$")
 

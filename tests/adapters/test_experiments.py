@@ -31,6 +31,7 @@ from docsbot.adapters.models import AdapterVersion, Event, Experiment
 from docsbot.adapters.services import adapter_version_promote
 from docsbot.chat.feedback import source_click_record
 from docsbot.chat.models import Conversation, Feedback, Message
+from docsbot.chat.prepare import NOT_FOUND
 from docsbot.chat.routing import team_model
 from docsbot.core.errors import AppError
 from docsbot.core.prompts import NO_ANSWER
@@ -61,16 +62,21 @@ def versions(team, learning_settings):
 
 
 def answers(team, number: int, *, up: int = 0, down: int = 0, unrated: int = 0, not_covered: int = 0,
-            latency_ms: float = 100.0, clicked: int = 0) -> None:
+            latency_ms: float = 100.0, clicked: int = 0, withheld: int = 0) -> None:
     """Store answers of version ``number`` the way answer_finish does, with their votes; the first
-    ``not_covered`` say the docs do not cover it (no sources), the next ``clicked`` had a source opened."""
+    ``not_covered`` say the docs do not cover it (no sources), the next ``clicked`` had a source opened; the
+    last ``withheld`` were withheld as unsupported by their documents (sources kept)."""
     votes = [1] * up + [-1] * down + [None] * unrated
     for index, rating in enumerate(votes):
         conversation = Conversation.objects.create(team=team)
         question = Message.objects.create(team=team, conversation=conversation, role="user", content="q?")
         text = NO_ANSWER if index < not_covered else "An answer [1]."
         sources = [] if index < not_covered else [{"index": 1, "title": "Page", "section": "", "url": "https://x/"}]
+        unsupported = index >= len(votes) - withheld
+        text = f"{NOT_FOUND} The closest sections are:\n- Page" if unsupported else text
         reply = Message.objects.create(team=team, conversation=conversation, role="assistant", content=text,
+                                       no_relevant_docs=index < not_covered or unsupported,
+                                       withheld="Invented. [1]" if unsupported else "",
                                        reply_to=question, adapter_version=number, model_name="m", sources=sources,
                                        timings={"retrieval_ms": 10.0, "prompt_ms": 1.0, "generation_ms": latency_ms})
         if not_covered <= index < not_covered + clicked:
@@ -78,6 +84,13 @@ def answers(team, number: int, *, up: int = 0, down: int = 0, unrated: int = 0, 
             source_click_record(team=team, message_id=reply.pk, index=1)  # a second click counts once
         if rating is not None:
             Feedback.objects.create(team=team, message=reply, rating=rating)
+
+
+def test_an_answer_withheld_as_unsupported_counts_as_not_covered(team, versions):
+    _, v2 = versions
+    experiment = experiment_start(team=team, candidate=v2)
+    answers(team, 2, unrated=4, withheld=1)
+    assert experiment_results(experiment=experiment)["candidate"]["not_covered_rate"] == 0.25
 
 
 def test_it_routes_a_stable_share_of_conversations_to_the_candidate(team, versions):

@@ -3,7 +3,7 @@ import pytest
 
 from docsbot.chat.generate import answer_finish
 from docsbot.chat.models import Message
-from docsbot.chat.prepare import answer_prepare
+from docsbot.chat.prepare import NOT_FOUND, answer_prepare
 from docsbot.chat.support import answer_support
 from docsbot.core.prompts import NO_ANSWER
 
@@ -25,6 +25,7 @@ def test_restating_the_question_is_no_support_and_a_short_answer_cannot_be_told(
                           question="How do I roll back a deployment?") is None
     assert answer_support("Yes. [1]", documents=DOCUMENTS) is None
     assert answer_support("", documents=DOCUMENTS) is None
+    assert answer_support(f"{NO_ANSWER} [1]", documents=DOCUMENTS) is None  # abstaining asserts nothing
 
 
 def test_chat_withholds_an_invented_answer_and_lists_the_closest_sections(docs_team, serving):
@@ -32,7 +33,7 @@ def test_chat_withholds_an_invented_answer_and_lists_the_closest_sections(docs_t
     assert prepared.relevant
     invented = "Open the dashboard, pick the release and press the revert button; it takes a minute. [1]"
     answer = answer_finish(prepared=prepared, text=invented)
-    assert answer.no_relevant_docs and answer.answer.startswith(f"{NO_ANSWER} The closest sections are:")
+    assert answer.no_relevant_docs and answer.answer.startswith(f"{NOT_FOUND} The closest sections are:")
     assert "Rolling back" in answer.answer and answer.sources
     stored = Message.objects.get(pk=answer.message_id)
     assert stored.withheld == invented and stored.support == 0.0 and stored.no_relevant_docs
