@@ -1,5 +1,5 @@
-"""How much of an answer the documents in its prompt say: the check behind "the documentation does not
-cover this" when the model wrote an answer anyway.
+"""How much of an answer the documents in its prompt say: the check that withholds an answer the model wrote
+from its own head (docsbot.chat.generate.answer_finish).
 
 A model trained on docsbot's examples answers by quoting the documents; an answer the documents do not hold
 (the model's own knowledge, or an invention) shares few word pairs with them. The measure is the share of the
@@ -19,9 +19,7 @@ MIN_PAIRS = 4  # fewer of its own word pairs: too short an answer to tell ("Yes.
 
 
 def _words(text: str) -> list[str]:
-    from training.text_metrics import (
-        normalize_tokens,  # stdlib only; docsbot imports training inside functions
-    )
+    from training.text_metrics import normalize_tokens  # stdlib only, imported where used
 
     return normalize_tokens(_FENCE.sub(" ", _CITATION.sub(" ", text)))
 
