@@ -30,7 +30,7 @@ from docsbot.chat.prepare import (
 )
 from docsbot.chat.repetition import loop_start, without_repetition
 from docsbot.chat.routing import default_client
-from docsbot.chat.support import answer_support
+from docsbot.chat.support import HOLD, SHOW, STOP, answer_support, start_verdict
 from docsbot.chat.wordless import is_wordless, worded_opening
 from docsbot.core.prompts import (
     NO_ANSWER,
@@ -103,6 +103,18 @@ def shown_support(text: str, *, prompt: str, question: str) -> float | None:
     return answer_support(text, documents=prompt_documents(prompt).values(), question=question)
 
 
+def writing_verdict(prepared: Prepared) -> Callable[[str], str] | None:
+    """SHOW, HOLD or STOP for the answer being written for ``prepared``, from its text so far
+    (docsbot.chat.support.start_verdict): an answer its documents do not say is neither shown nor written on.
+    None when the check is off (DOCSBOT_CHAT_MIN_SUPPORT 0)."""
+    if settings.CHAT_MIN_SUPPORT <= 0:
+        return None
+    prompt = prepared.messages[-1]["content"]
+    documents, question = list(prompt_documents(prompt).values()), prepared.question_message.content
+    return lambda text: start_verdict(text, documents=documents, question=question,
+                                      threshold=settings.CHAT_MIN_SUPPORT)
+
+
 def is_withheld(support: float | None) -> bool:
     """Whether an answer of this support is withheld: its documents do not say it (DOCSBOT_CHAT_MIN_SUPPORT)."""
     return support is not None and support < settings.CHAT_MIN_SUPPORT
@@ -153,13 +165,15 @@ def answer_question(*, team: Team, question: str, conversation_id: str | None = 
     try:
         for attempt in range(2):
             try:
-                text = _until_repetition(client.chat_stream(**_generation_kwargs(prepared)))
+                text = _until_repetition(client.chat_stream(**_generation_kwargs(prepared)),
+                                         verdict=writing_verdict(prepared))
                 break
             except ServingError as exc:
                 if not _fits_after_overflow(prepared, exc, first_try=attempt == 0):
                     raise
         if is_wordless(text) and (opening := _word_to_open(client, prepared)) is not None:
-            text = _until_repetition(client.chat_stream(**_opened_kwargs(prepared, opening)), opening=opening)
+            text = _until_repetition(client.chat_stream(**_opened_kwargs(prepared, opening)), opening=opening,
+                                     verdict=writing_verdict(prepared))
     except ServingError as exc:
         logger.error("serving failed for team=%s: %s", team.slug, exc)
         return answer_finish(prepared=prepared, text=UNAVAILABLE, failed=True)
@@ -189,21 +203,32 @@ def _opened_kwargs(prepared: Prepared, opening: str) -> dict[str, Any]:
     return {**_generation_kwargs(prepared), "opening": opening, "max_tokens": max(1, prepared.max_tokens - 1)}
 
 
-def _until_repetition(stream: Generator[str, None, None], *, opening: str = "") -> str:
-    """The streamed answer (after ``opening``), closed as soon as it starts repeating itself (the server then
-    aborts)."""
+def _until_repetition(stream: Generator[str, None, None], *, opening: str = "",
+                      verdict: Callable[[str], str] | None = None) -> str:
+    """The streamed answer (after ``opening``), closed as soon as it starts repeating itself, or as soon as
+    ``verdict`` says its start is not its documents' (the server then aborts)."""
     parts: list[str] = [opening] if opening else []
+    decided = verdict is None
     for delta in stream:
         parts.append(delta)
+        if not decided and _ends_word(delta):
+            decided = (judged := verdict("".join(parts))) == SHOW
+            if judged == STOP:
+                stream.close()
+                break
         if _repeats(delta, parts):
             stream.close()
             break
     return without_repetition("".join(parts))
 
 
+def _ends_word(delta: str) -> bool:
+    return any(mark.isspace() or mark in ".,;!?" for mark in delta)
+
+
 def _repeats(delta: str, parts: list[str]) -> bool:
     # A loop can only complete where a word ends (answers are short: re-reading them is cheap).
-    return any(mark.isspace() or mark in ".,;!?" for mark in delta) and loop_start("".join(parts)) is not None
+    return _ends_word(delta) and loop_start("".join(parts)) is not None
 
 
 # Generation tasks outlive a disconnected client, so every accepted question gets its answer stored.
@@ -232,25 +257,43 @@ async def answer_events(*, prepared: Prepared,
 @dataclass
 class _Shown:
     """A streamed answer and how much of it the client has been sent: a start without words ("[1]") is held
-    back until words come, so an answer asked again never shows the wordless one first."""
+    back until words come, so an answer asked again never shows the wordless one first; and a start its
+    documents may not say is held back until ``verdict`` tells (docsbot.chat.support), so an answer that will
+    be withheld is never shown."""
     queue: asyncio.Queue
     prepared: Prepared
     started: float
     parts: list[str] = field(default_factory=list)
     sent: int = 0
+    verdict: Callable[[str], str] | None = None
 
     @property
     def text(self) -> str:
         return "".join(self.parts)
 
     def add(self, delta: str) -> bool:
-        """Take one delta and send what can be shown; True when the answer has started repeating itself."""
+        """Take one delta and send what can be shown; True to stop writing: the answer has started repeating
+        itself, or its start is not its documents'."""
         if not self.parts:
             self.prepared.timings["ttft_ms"] = (time.perf_counter() - self.started) * 1000
         self.parts.append(delta)
-        if self.sent or not is_wordless(self.text):  # once words were sent, the rest goes as it comes
-            self.send_rest()
+        if not self.sent:  # once words were sent, the rest goes as it comes
+            if is_wordless(self.text):
+                return _repeats(delta, self.parts)
+            judged = SHOW if self.verdict is None else self.verdict(self.text) if _ends_word(delta) else HOLD
+            if judged == STOP:
+                return True
+            if judged == HOLD:
+                return _repeats(delta, self.parts)
+        self.send_rest()
         return _repeats(delta, self.parts)
+
+    def finish(self) -> None:
+        """At the end of writing: send what was held back, unless the answer will be withheld."""
+        if self.sent or self.verdict is None or not is_withheld(
+                shown_support(self.text, prompt=self.prepared.messages[-1]["content"],
+                              question=self.prepared.question_message.content)):
+            self.send_rest()
 
     def send_rest(self) -> None:
         if rest := self.text[self.sent:]:
@@ -269,7 +312,7 @@ async def _generate(client: ChatBackend, prepared: Prepared, queue: asyncio.Queu
     from serving.client import ServingError
 
     started = time.perf_counter()
-    shown = _Shown(queue, prepared, started)
+    shown = _Shown(queue, prepared, started, verdict=writing_verdict(prepared))
     try:
         for attempt in range(2):
             try:
@@ -279,10 +322,9 @@ async def _generate(client: ChatBackend, prepared: Prepared, queue: asyncio.Queu
                 if not _fits_after_overflow(prepared, exc, first_try=attempt == 0 and not shown.parts):
                     raise
         if is_wordless(shown.text) and (opening := await asyncio.to_thread(_word_to_open, client, prepared)):
-            shown = _Shown(queue, prepared, started, parts=[opening])
-            shown.send_rest()
+            shown = _Shown(queue, prepared, started, parts=[opening], verdict=writing_verdict(prepared))
             await _shown_until_repetition(client.achat_stream(**_opened_kwargs(prepared, opening)), shown)
-        shown.send_rest()
+        shown.finish()
     except (ServingError, OSError) as exc:
         logger.error("serving failed for team=%s: %s", prepared.team_slug, exc)
         answer = await sync_to_async(answer_finish)(prepared=prepared, text=UNAVAILABLE, failed=True)

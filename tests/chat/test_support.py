@@ -1,10 +1,12 @@
 """Chat withholds an answer its documents do not say, and says the docs do not cover the question."""
+import asyncio
+
 import pytest
 
 from docsbot.chat.generate import answer_finish
 from docsbot.chat.models import Message
 from docsbot.chat.prepare import NOT_FOUND, answer_prepare
-from docsbot.chat.support import answer_support
+from docsbot.chat.support import EARLY_WORDS, HOLD, SHOW, STOP, answer_support, start_verdict
 from docsbot.core.prompts import NO_ANSWER
 
 pytestmark = pytest.mark.support_check
@@ -54,3 +56,62 @@ def test_the_check_can_be_turned_off(docs_team, serving, settings):
     invented = "Open the dashboard, pick the release and press the revert button; it takes a minute. [1]"
     answer = answer_finish(prepared=prepared, text=invented)
     assert answer.answer == invented and not answer.no_relevant_docs
+
+
+def test_writing_shows_a_supported_start_holds_a_short_one_and_stops_an_unsupported_one():
+    def verdict(text):
+        return start_verdict(text, documents=DOCUMENTS, question=QUESTION, threshold=0.7)
+
+    assert verdict("Run acme rollback to switch traffic") == SHOW
+    assert verdict("Open the dashboard") == HOLD  # too short to tell
+    assert verdict("Open the dashboard, pick the release and press") == HOLD  # unsupported, but short yet
+    invented = "Open the dashboard, pick the release and press the revert button; it takes a minute or two."
+    assert len(invented.split()) >= EARLY_WORDS and verdict(invented) == STOP
+
+
+def _streamed(prepared, deltas: list[str]) -> tuple[list[str], str]:
+    """Feed ``deltas`` (what a model writes, token by token) through chat's streaming: (token events sent, text
+    written when writing stopped)."""
+    from docsbot.chat.generate import _Shown, _shown_until_repetition, writing_verdict
+
+    async def model():
+        for delta in deltas:
+            yield delta
+
+    queue = asyncio.Queue()
+    shown = _Shown(queue, prepared, 0.0, verdict=writing_verdict(prepared))
+    asyncio.run(_shown_until_repetition(model(), shown))
+    shown.finish()
+    return [queue.get_nowait()["text"] for _ in range(queue.qsize())], shown.text
+
+
+def test_a_streamed_invention_is_stopped_early_and_never_shown(docs_team, serving):
+    prepared = answer_prepare(team=docs_team, question=QUESTION)
+    invented = ("Open the dashboard, pick the release and press the revert button; it takes a minute or two and "
+                "you will get an email when the old release is live again. [1]")
+    sent, written = _streamed(prepared, [word + " " for word in invented.split()])
+    assert sent == [] and len(written.split()) == EARLY_WORDS  # written no further, shown not at all
+
+
+def test_a_streamed_quote_is_shown_after_its_first_words(docs_team, serving):
+    prepared = answer_prepare(team=docs_team, question=QUESTION)
+    quote = "Run acme rollback to switch traffic back to the previous bundle. [1]"
+    sent, written = _streamed(prepared, [word + " " for word in quote.split()])
+    assert written == "".join(sent) == quote + " "
+    assert len(sent[0].split()) <= 6  # held back only until its start could be told
+
+
+def test_a_short_invention_is_held_back_to_its_end_and_not_shown(docs_team, serving):
+    prepared = answer_prepare(team=docs_team, question=QUESTION)
+    sent, _ = _streamed(prepared, [word + " " for word in ["Press", "the", "big", "red", "revert", "button", "now.", "[1]"]])
+    assert sent == []
+
+
+def test_a_written_invention_stops_early_on_the_blocking_path(docs_team, serving):
+    from docsbot.chat.generate import _until_repetition, writing_verdict
+
+    prepared = answer_prepare(team=docs_team, question=QUESTION)
+    invented = ("Open the dashboard, pick the release and press the revert button; it takes a minute or two and "
+                "you will get an email when the old release is live again. [1]")
+    text = _until_repetition((word + " " for word in invented.split()), verdict=writing_verdict(prepared))
+    assert len(text.split()) == EARLY_WORDS
