@@ -30,7 +30,7 @@ from docsbot.chat.prepare import (
 )
 from docsbot.chat.repetition import loop_start, without_repetition
 from docsbot.chat.routing import default_client
-from docsbot.chat.support import HOLD, SHOW, STOP, answer_support, start_verdict
+from docsbot.chat.support import HOLD, SHOW, STOP, DocumentSupport, answer_support
 from docsbot.chat.wordless import is_wordless, worded_opening
 from docsbot.core.prompts import (
     NO_ANSWER,
@@ -105,14 +105,13 @@ def shown_support(text: str, *, prompt: str, question: str) -> float | None:
 
 def writing_verdict(prepared: Prepared) -> Callable[[str], str] | None:
     """SHOW, HOLD or STOP for the answer being written for ``prepared``, from its text so far
-    (docsbot.chat.support.start_verdict): an answer its documents do not say is neither shown nor written on.
+    (docsbot.chat.support.DocumentSupport.verdict, its documents read once): an answer its documents do not say is neither shown nor written on.
     None when the check is off (DOCSBOT_CHAT_MIN_SUPPORT 0)."""
     if settings.CHAT_MIN_SUPPORT <= 0:
         return None
-    prompt = prepared.messages[-1]["content"]
-    documents, question = list(prompt_documents(prompt).values()), prepared.question_message.content
-    return lambda text: start_verdict(text, documents=documents, question=question,
-                                      threshold=settings.CHAT_MIN_SUPPORT)
+    support = DocumentSupport(prompt_documents(prepared.messages[-1]["content"]).values(),
+                              prepared.question_message.content)
+    return lambda text: support.verdict(text, threshold=settings.CHAT_MIN_SUPPORT)
 
 
 def is_withheld(support: float | None) -> bool:

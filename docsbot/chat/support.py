@@ -34,30 +34,44 @@ def _pairs(words: list[str]) -> set[tuple[str, str]]:
     return set(pairwise(words))
 
 
+class DocumentSupport:
+    """The word pairs of a prompt's documents and of its question, read once, to score answers against: the
+    answer being written is scored at every word until it can be told."""
+
+    def __init__(self, documents: Iterable[str], question: str = "") -> None:
+        self.held = set().union(*(_pairs(_words(document)) for document in documents))
+        self.asked = _pairs(_words(question))
+
+    def of(self, answer: str) -> float | None:
+        """The share of ``answer``'s word pairs that a document holds, the question's own pairs left out; None
+        when there is nothing to check: an answer that says the documents do not cover the question, or one
+        with too few pairs of its own to tell (a word or two, or the question restated)."""
+        from training.text_metrics import says_not_covered
+
+        if says_not_covered(answer):
+            return None
+        own = [pair for pair in _pairs(_words(answer)) if pair not in self.asked]
+        if len(own) < MIN_PAIRS:
+            return None
+        return sum(pair in self.held for pair in own) / len(own)
+
+    def verdict(self, text: str, *, threshold: float) -> str:
+        """What to do with an answer being written, from its text so far: SHOW it (its documents say its
+        start), HOLD it back (too short to tell, or unsupported but still short), or STOP writing it (its first
+        EARLY_WORDS words unsupported: it will be withheld)."""
+        support = self.of(text)
+        if support is None:
+            return HOLD
+        if support >= threshold:
+            return SHOW
+        return STOP if len(text.split()) >= EARLY_WORDS else HOLD
+
+
 def answer_support(answer: str, *, documents: Iterable[str], question: str = "") -> float | None:
-    """The share of ``answer``'s word pairs that a document holds, the question's own pairs left out; None
-    when there is nothing to check: an answer that says the documents do not cover the question, or one with
-    too few pairs of its own to tell (a word or two, or the question restated)."""
-    from training.text_metrics import says_not_covered
-
-    if says_not_covered(answer):
-        return None
-    held = set().union(*(_pairs(_words(document)) for document in documents))
-    asked = _pairs(_words(question))
-    own = [pair for pair in _pairs(_words(answer)) if pair not in asked]
-    if len(own) < MIN_PAIRS:
-        return None
-    return sum(pair in held for pair in own) / len(own)
-
+    """``DocumentSupport.of`` for one answer."""
+    return DocumentSupport(documents, question).of(answer)
 
 
 def start_verdict(text: str, *, documents: Iterable[str], question: str, threshold: float) -> str:
-    """What to do with an answer being written, from its text so far: SHOW it (its documents say its start),
-    HOLD it back (too short to tell, or unsupported but still short), or STOP writing
-    it (its first EARLY_WORDS words unsupported: it will be withheld)."""
-    support = answer_support(text, documents=documents, question=question)
-    if support is None:
-        return HOLD
-    if support >= threshold:
-        return SHOW
-    return STOP if len(text.split()) >= EARLY_WORDS else HOLD
+    """``DocumentSupport.verdict`` for one text."""
+    return DocumentSupport(documents, question).verdict(text, threshold=threshold)
