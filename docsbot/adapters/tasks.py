@@ -1,7 +1,6 @@
 """Celery tasks on the gpu queue (routed by ``docsbot.adapters.tasks.*``): thin, they take ids."""
 from __future__ import annotations
 
-import logging
 import time
 
 from celery import Task, shared_task
@@ -10,7 +9,6 @@ from celery.signals import worker_ready
 from celery.worker.request import Request
 from django.conf import settings
 
-log = logging.getLogger(__name__)
 
 
 class TrainingRequest(Request):
@@ -57,14 +55,9 @@ def _recover_interrupted_jobs(sender=None, **_: object) -> None:
     except AttributeError:
         pass
     from docsbot.adapters.services import training_jobs_recover
+    from docsbot.core.tasks import recover_each
 
-    try:
-        recovered = training_jobs_recover()
-    except Exception:
-        log.exception("could not recover interrupted training jobs")
-        return
-    if recovered:
-        log.warning("requeued interrupted training jobs %s", recovered)
+    recover_each((training_jobs_recover,))
 
 
 # --- continuous learning (issue 20): default queue, named outside the gpu route ------------------

@@ -105,8 +105,8 @@ def shown_support(text: str, *, prompt: str, question: str) -> float | None:
 
 def writing_verdict(prepared: Prepared) -> Callable[[str], str] | None:
     """SHOW, HOLD or STOP for the answer being written for ``prepared``, from its text so far
-    (docsbot.chat.support.DocumentSupport.verdict, its documents read once): an answer its documents do not say is neither shown nor written on.
-    None when the check is off (DOCSBOT_CHAT_MIN_SUPPORT 0)."""
+    (docsbot.chat.support.DocumentSupport.verdict, its documents read once): an answer its documents do not
+    say is neither shown nor written on. None when the check is off (DOCSBOT_CHAT_MIN_SUPPORT 0)."""
     if settings.CHAT_MIN_SUPPORT <= 0:
         return None
     support = DocumentSupport(prompt_documents(prepared.messages[-1]["content"]).values(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Callable
 
 from celery import shared_task
 from celery.signals import worker_ready
@@ -18,7 +19,7 @@ def ping(token: str) -> None:
     cache.set(f"ping:{token}", socket.gethostname(), timeout=300)
 
 
-def _recover(recoveries) -> dict[str, list[int]]:
+def recover_each(recoveries: tuple[Callable[[], list[int]], ...]) -> dict[str, list[int]]:
     """Run each recovery; one that fails (a database hiccup) is logged and leaves the others to run."""
     requeued = {}
     for recover in recoveries:
@@ -42,7 +43,7 @@ def recover_interrupted() -> dict[str, list[int]]:
     from docsbot.documents.services import ingest_runs_recover
     from docsbot.qa.services import generation_runs_recover
 
-    return _recover((ingest_runs_recover, generation_runs_recover, training_jobs_recover))
+    return recover_each((ingest_runs_recover, generation_runs_recover, training_jobs_recover))
 
 
 @worker_ready.connect
@@ -57,4 +58,4 @@ def _recover_interrupted_runs(sender=None, **_: object) -> None:
     from docsbot.documents.services import ingest_runs_recover
     from docsbot.qa.services import generation_runs_recover
 
-    _recover((ingest_runs_recover, generation_runs_recover))
+    recover_each((ingest_runs_recover, generation_runs_recover))
