@@ -10,7 +10,6 @@ from celery.worker.request import Request
 from django.conf import settings
 
 
-
 class TrainingRequest(Request):
     # The worker's own settings bound the job, not the limits the sender stamped on the message
     # (a web process started with other DOCSBOT_TRAINING_*_TIME_LIMIT values, or an old message).
